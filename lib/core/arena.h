@@ -1,0 +1,33 @@
+/* Bump allocator for activations, gradients and tape records of one step.
+ *
+ * Memory is handed out from chunks; reset() rewinds and, if the step needed
+ * more than one chunk, replaces them by a single chunk of the total size, so
+ * from the second identical step on no allocation reaches malloc. */
+#ifndef AD_CORE_ARENA_H
+#define AD_CORE_ARENA_H
+
+#include <stddef.h>
+
+#define AD_ARENA_ALIGN 64
+
+typedef struct ad_chunk ad_chunk;
+
+typedef struct ad_arena {
+    ad_chunk *chunks;   /* newest first */
+    size_t used;        /* bytes handed out since reset, padding included */
+    size_t reserved;    /* bytes held in chunks */
+    size_t peak;        /* highest `used` seen */
+    size_t limit;       /* 0 = unbounded */
+    size_t system_allocs; /* chunk mallocs so far, for steady-state checks */
+} ad_arena;
+
+void ad_arena_init(ad_arena *arena, size_t initial_bytes, size_t limit);
+void ad_arena_release(ad_arena *arena);
+void ad_arena_reset(ad_arena *arena);
+
+/* 64-byte aligned block, or NULL when out of memory or over the limit. */
+void *ad_arena_alloc(ad_arena *arena, size_t bytes);
+/* Same, zero-filled. */
+void *ad_arena_calloc(ad_arena *arena, size_t count, size_t size);
+
+#endif

@@ -1,0 +1,42 @@
+/* The execution context: arena, tape, random stream, threads, backend. */
+#ifndef AD_CORE_CONTEXT_H
+#define AD_CORE_CONTEXT_H
+
+#include <stdbool.h>
+
+#include "adapt.h"
+#include "lib/core/arena.h"
+#include "lib/core/threads.h"
+
+typedef struct ad_node ad_node;
+
+struct adapt_context {
+    ad_arena arena;
+    ad_node *tape;          /* newest record first; NULL when empty */
+    uint64_t generation;    /* bumped by reset; stamps activations */
+    uint64_t seed;
+    uint64_t rng_stream;    /* next random stream id */
+    int32_t n_threads;
+    adapt_backend backend;
+    bool grad_enabled;
+    bool training;
+    ad_pool *pool;          /* NULL when n_threads == 1 */
+};
+
+/* Validates a context argument of public function `fn`. */
+adapt_status ad_check_context(const adapt_context *ctx, const char *fn);
+
+/* Validates that `t` can be read by operations of `ctx` (a parameter, or an
+ * activation of this context made since the last reset). `what` names the
+ * argument in the message. */
+adapt_status ad_check_tensor(const adapt_context *ctx, const adapt_tensor *t,
+                             const char *fn, const char *what);
+
+/* New activation with uninitialised data. */
+adapt_status ad_tensor_new(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
+                           const int64_t *shape);
+
+/* Arena block or an OUT_OF_MEMORY status with a message naming `fn`. */
+adapt_status ad_scratch(void **out, adapt_context *ctx, size_t bytes, const char *fn);
+
+#endif

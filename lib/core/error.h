@@ -1,0 +1,17 @@
+/* Thread-local error detail behind adapt_last_error(). */
+#ifndef AD_CORE_ERROR_H
+#define AD_CORE_ERROR_H
+
+#include "adapt.h"
+
+#if defined(__GNUC__)
+#define AD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AD_PRINTF(f, a)
+#endif
+
+/* Records a formatted detail message for this thread and returns `status`,
+ * so error paths read `return ad_fail(ADAPT_ERR_SHAPE, "...", ...);`. */
+adapt_status ad_fail(adapt_status status, const char *fmt, ...) AD_PRINTF(2, 3);
+
+#endif

@@ -1,0 +1,60 @@
+/* The tensor record shared by parameters and activations. */
+#ifndef AD_CORE_TENSOR_H
+#define AD_CORE_TENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adapt.h"
+
+#define AD_TENSOR_MAGIC 0x7e45a0d1u
+
+enum {
+    AD_TENSOR_PARAM = 1u << 0,         /* persistent, caller-owned */
+    AD_TENSOR_REQUIRES_GRAD = 1u << 1, /* backward reaches it */
+};
+
+struct adapt_tensor {
+    uint32_t magic;
+    uint32_t flags;
+    int32_t ndim;
+    int64_t shape[ADAPT_MAX_DIMS];
+    int64_t numel;
+    float *data;
+    /* Parameters: the persistent accumulated gradient. Activations: unused. */
+    float *grad;
+    /* Gradient being built by the running backward pass (arena memory). For
+     * parameters it is added into `grad` only once the whole pass succeeded,
+     * so a failed backward leaves the caller's gradients untouched. */
+    float *pass_grad;
+    /* Activations only: the owning context and its step when made. */
+    adapt_context *ctx;
+    uint64_t generation;
+};
+
+static inline bool ad_is_param(const adapt_tensor *t)
+{
+    return t->flags & AD_TENSOR_PARAM;
+}
+
+static inline bool ad_requires_grad(const adapt_tensor *t)
+{
+    return t->flags & AD_TENSOR_REQUIRES_GRAD;
+}
+
+/* Product of dims into *numel; OVERFLOW/SHAPE status with a message on
+ * negative dims, bad rank or a product that overflows (bytes included). */
+adapt_status ad_shape_numel(int64_t *numel, int32_t ndim, const int64_t *shape);
+
+/* Resolves a possibly negative axis against `ndim`; -1 when out of range. */
+int32_t ad_axis(int32_t axis, int32_t ndim);
+
+/* True if every value is finite. */
+bool ad_all_finite(const float *x, int64_t n);
+
+bool ad_same_shape(const adapt_tensor *a, const adapt_tensor *b);
+
+/* Writes "[2, 3, 4]" into buf for error messages; returns buf. */
+const char *ad_shape_str(const adapt_tensor *t, char *buf, size_t size);
+
+#endif

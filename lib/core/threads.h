@@ -1,0 +1,27 @@
+/* A small fork-join pool: the library's own parallel loops.
+ *
+ * Workers sleep on a condition variable between jobs instead of spinning,
+ * so they never compete with the BLAS threads that run between them. */
+#ifndef AD_CORE_THREADS_H
+#define AD_CORE_THREADS_H
+
+#include <stdint.h>
+
+typedef struct ad_pool ad_pool;
+
+/* Runs body(arg, begin, end) over disjoint ranges covering [0, n). */
+typedef void (*ad_range_fn)(void *arg, int64_t begin, int64_t end);
+
+/* A pool with n_threads - 1 workers (the caller is the last); NULL on failure. */
+ad_pool *ad_pool_create(int32_t n_threads);
+void ad_pool_free(ad_pool *pool);
+
+/* Splits [0, n) into at most one range per thread, each at least `grain`
+ * long. Ranges depend only on n, grain and the thread count, never on timing,
+ * so results are deterministic. A NULL pool runs the loop inline. */
+void ad_pool_for(ad_pool *pool, int64_t n, int64_t grain, ad_range_fn body, void *arg);
+
+/* Number of online cores (at least 1). */
+int32_t ad_cpu_count(void);
+
+#endif

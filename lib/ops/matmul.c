@@ -1,0 +1,168 @@
+/* Batched matrix product with optional transposes, on the GEMM dispatcher.
+ * A shared 2-D right operand with an untransposed left one folds the batch
+ * into the rows: one large GEMM instead of many small ones. */
+#include "lib/kernels/gemm.h"
+#include "lib/ops/op.h"
+
+typedef struct {
+    bool trans_a, trans_b;
+    bool shared_b;        /* b is 2-D and used by every batch */
+    int64_t batch, m, n, k;
+} matmul_plan;
+
+/* Stored sizes of a and b per batch item. */
+static int64_t a_size(const matmul_plan *p) { return p->m * p->k; }
+static int64_t b_size(const matmul_plan *p) { return p->shared_b ? 0 : p->k * p->n; }
+
+static adapt_status plan_matmul(matmul_plan *p, const adapt_tensor *a, const adapt_tensor *b,
+                                uint32_t flags, const char *fn)
+{
+    char sa[96], sb[96];
+    if (flags & ~(ADAPT_MATMUL_TRANS_A | ADAPT_MATMUL_TRANS_B))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, flags);
+    if (a->ndim < 2 || b->ndim < 2)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: operands need rank >= 2, got %s and %s", fn,
+                       ad_shape_str(a, sa, sizeof sa), ad_shape_str(b, sb, sizeof sb));
+    p->trans_a = flags & ADAPT_MATMUL_TRANS_A;
+    p->trans_b = flags & ADAPT_MATMUL_TRANS_B;
+    int64_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    int64_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    p->m = p->trans_a ? ac : ar;
+    p->k = p->trans_a ? ar : ac;
+    p->n = p->trans_b ? br : bc;
+    int64_t kb = p->trans_b ? bc : br;
+    p->shared_b = b->ndim == 2;
+    bool batch_ok = p->shared_b || b->ndim == a->ndim;
+    for (int32_t i = 0; batch_ok && !p->shared_b && i < a->ndim - 2; i++)
+        batch_ok = a->shape[i] == b->shape[i];
+    if (kb != p->k || !batch_ok)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: cannot multiply %s by %s (flags 0x%x)", fn,
+                       ad_shape_str(a, sa, sizeof sa), ad_shape_str(b, sb, sizeof sb), flags);
+    p->batch = 1;
+    for (int32_t i = 0; i < a->ndim - 2; i++)
+        p->batch *= a->shape[i];
+    return ADAPT_OK;
+}
+
+static adapt_status run(adapt_context *ctx, const ad_gemm_args *g)
+{
+    return ad_gemm(ctx->backend, ctx->n_threads, g);
+}
+
+/* c[i] (+)= op(a[i]) op(b[i]) over the batch, folding when possible. */
+static adapt_status forward(adapt_context *ctx, const matmul_plan *p, const float *a,
+                            const float *b, float *c)
+{
+    ad_gemm_args g = {.trans_a = p->trans_a, .trans_b = p->trans_b, .m = p->m, .n = p->n,
+                      .k = p->k, .alpha = 1.0f, .lda = p->trans_a ? p->m : p->k,
+                      .ldb = p->trans_b ? p->k : p->n, .ldc = p->n};
+    if (p->shared_b && !p->trans_a) {
+        g.m = p->batch * p->m;
+        g.a = a, g.b = b, g.c = c;
+        return run(ctx, &g);
+    }
+    adapt_status st = ADAPT_OK;
+    for (int64_t i = 0; i < p->batch && !st; i++) {
+        g.a = a + i * a_size(p), g.b = b + i * b_size(p), g.c = c + i * p->m * p->n;
+        st = run(ctx, &g);
+    }
+    return st;
+}
+
+static adapt_status backward_a(adapt_context *ctx, const matmul_plan *p, const float *dy,
+                               const float *b, float *da)
+{
+    /* dA = dY op(B)^T, stored transposed when A was. */
+    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->n};
+    if (!p->trans_a) {
+        g.trans_a = false, g.trans_b = !p->trans_b, g.m = p->m, g.n = p->k;
+        g.lda = p->n, g.ldb = p->trans_b ? p->k : p->n, g.ldc = p->k;
+    } else {
+        g.trans_a = p->trans_b, g.trans_b = true, g.m = p->k, g.n = p->m;
+        g.lda = p->trans_b ? p->k : p->n, g.ldb = p->n, g.ldc = p->m;
+    }
+    bool fold = p->shared_b && !p->trans_a;
+    int64_t rounds = fold ? 1 : p->batch;
+    if (fold)
+        g.m *= p->batch;
+    adapt_status st = ADAPT_OK;
+    for (int64_t i = 0; i < rounds && !st; i++) {
+        const float *dyi = dy + i * p->m * p->n, *bi = b + i * b_size(p);
+        g.a = p->trans_a ? bi : dyi;
+        g.b = p->trans_a ? dyi : bi;
+        g.c = da + i * a_size(p);
+        st = run(ctx, &g);
+    }
+    return st;
+}
+
+static adapt_status backward_b(adapt_context *ctx, const matmul_plan *p, const float *dy,
+                               const float *a, float *db)
+{
+    /* dB = op(A)^T dY, stored transposed when B was; a shared B sums over
+     * the batch, which folds into K when A is untransposed. */
+    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->m};
+    if (!p->trans_b) {
+        g.trans_a = !p->trans_a, g.trans_b = false, g.m = p->k, g.n = p->n;
+        g.lda = p->trans_a ? p->m : p->k, g.ldb = p->n, g.ldc = p->n;
+    } else {
+        g.trans_a = true, g.trans_b = p->trans_a, g.m = p->n, g.n = p->k;
+        g.lda = p->n, g.ldb = p->trans_a ? p->m : p->k, g.ldc = p->k;
+    }
+    bool fold = p->shared_b && !p->trans_a;
+    int64_t rounds = fold ? 1 : p->batch;
+    if (fold)
+        g.k *= p->batch;
+    adapt_status st = ADAPT_OK;
+    for (int64_t i = 0; i < rounds && !st; i++) {
+        const float *dyi = dy + i * p->m * p->n, *ai = a + i * a_size(p);
+        g.a = p->trans_b ? dyi : ai;
+        g.b = p->trans_b ? ai : dyi;
+        g.c = db + i * b_size(p);
+        st = run(ctx, &g);
+    }
+    return st;
+}
+
+static adapt_status matmul_backward(adapt_context *ctx, const ad_node *node)
+{
+    const matmul_plan *p = node->saved;
+    adapt_tensor *a = node->in[0], *b = node->in[1];
+    float *da, *db;
+    adapt_status st = ad_grad(&da, ctx, a);
+    if (!st)
+        st = ad_grad(&db, ctx, b);
+    if (!st && da)
+        st = backward_a(ctx, p, node->out->pass_grad, b->data, da);
+    if (!st && db)
+        st = backward_b(ctx, p, node->out->pass_grad, a->data, db);
+    return st;
+}
+
+adapt_status adapt_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                             adapt_tensor *b, uint32_t flags)
+{
+    const char *fn = "adapt_op_matmul";
+    adapt_tensor *in[] = {a, b};
+    adapt_status st = ad_op_check(ctx, out, fn, in, (const char *[]){"a", "b"}, 2);
+    matmul_plan p = {0};
+    if (!st)
+        st = plan_matmul(&p, a, b, flags, fn);
+    if (st)
+        return st;
+    ad_gemm_args sizes = {.m = p.batch * p.m, .n = p.n, .k = p.k};
+    st = ad_gemm_check_sizes(&sizes, fn);
+    int64_t shape[ADAPT_MAX_DIMS];
+    for (int32_t i = 0; i < a->ndim - 2; i++)
+        shape[i] = a->shape[i];
+    shape[a->ndim - 2] = p.m;
+    shape[a->ndim - 1] = p.n;
+    adapt_tensor *y = NULL;
+    if (!st)
+        st = ad_tensor_new(&y, ctx, a->ndim, shape);
+    if (!st)
+        st = forward(ctx, &p, a->data, b->data, y->data);
+    if (st)
+        return st;
+    return ad_op_finish(out, ctx, fn, matmul_backward, y, in, 2, &p, sizeof p);
+}

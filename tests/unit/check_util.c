@@ -1,0 +1,111 @@
+#include "check_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+adapt_context *tu_context(adapt_backend backend)
+{
+    adapt_context_params p;
+    adapt_context_params_init(&p);
+    p.n_threads = 1;
+    p.backend = backend;
+    adapt_context *ctx = NULL;
+    TU_OK(adapt_context_create(&ctx, &p));
+    TU_OK(adapt_context_set_grad(ctx, 1));
+    return ctx;
+}
+
+void tu_fill(float *x, int64_t n, uint64_t seed, float lo, float hi)
+{
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        x[i] = lo + (hi - lo) * (float)(s >> 40) / 16777216.0f;
+    }
+}
+
+adapt_tensor *tu_param(int32_t ndim, const int64_t *shape, uint64_t seed, float lo, float hi)
+{
+    adapt_tensor *t = NULL;
+    TU_OK(adapt_param_create(&t, ndim, shape));
+    tu_fill(adapt_tensor_data(t), adapt_tensor_numel(t), seed, lo, hi);
+    return t;
+}
+
+/* sum(out * r) in double, from a forward pass without the tape. */
+static double probe_loss(adapt_context *ctx, tu_forward_fn forward, adapt_tensor **params,
+                         void *arg, const float *r)
+{
+    adapt_context_reset(ctx);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *out = NULL;
+    TU_OK(forward(&out, ctx, params, arg));
+    const float *y = adapt_tensor_data(out);
+    double loss = 0.0;
+    for (int64_t i = 0; i < adapt_tensor_numel(out); i++)
+        loss += (double)y[i] * r[i];
+    TU_OK(adapt_context_set_grad(ctx, 1));
+    return loss;
+}
+
+/* Runs forward + backward of sum(out * r) and returns a copy of R's values. */
+static float *analytic_pass(adapt_context *ctx, tu_forward_fn forward, adapt_tensor **params,
+                            int32_t n_params, void *arg)
+{
+    for (int32_t i = 0; i < n_params; i++)
+        if (adapt_tensor_grad(params[i]))
+            TU_OK(adapt_param_zero_grad(params[i]));
+    adapt_context_reset(ctx);
+    adapt_tensor *out = NULL, *rt = NULL, *prod = NULL, *loss = NULL;
+    TU_OK(forward(&out, ctx, params, arg));
+    int64_t n = adapt_tensor_numel(out);
+    float *r = malloc((size_t)(n ? n : 1) * sizeof *r);
+    tu_fill(r, n, 4242, -1.0f, 1.0f);
+    int64_t shape[ADAPT_MAX_DIMS];
+    for (int32_t d = 0; d < adapt_tensor_ndim(out); d++)
+        shape[d] = adapt_tensor_dim(out, d);
+    TU_OK(adapt_tensor_input(&rt, ctx, adapt_tensor_ndim(out), shape, r));
+    TU_OK(adapt_op_mul(&prod, ctx, out, rt));
+    TU_OK(adapt_op_sum(&loss, ctx, prod, ADAPT_AXIS_ALL));
+    TU_OK(adapt_backward(ctx, loss));
+    return r;
+}
+
+void tu_gradcheck(tu_forward_fn forward, adapt_tensor **params, int32_t n_params, void *arg,
+                  double h, double tol, int32_t max_checks)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    float *r = analytic_pass(ctx, forward, params, n_params, arg);
+    for (int32_t p = 0; p < n_params; p++) {
+        float *grad = adapt_tensor_grad(params[p]);
+        if (!grad)
+            continue;
+        float *x = adapt_tensor_data(params[p]);
+        int64_t n = adapt_tensor_numel(params[p]);
+        int64_t stride = n > max_checks ? n / max_checks : 1;
+        for (int64_t i = 0; i < n; i += stride) {
+            float saved = x[i];
+            x[i] = saved + (float)h;
+            double up = probe_loss(ctx, forward, params, arg, r);
+            x[i] = saved - (float)h;
+            double down = probe_loss(ctx, forward, params, arg, r);
+            x[i] = saved;
+            double numeric = (up - down) / (2.0 * h);
+            double err = fabs(grad[i] - numeric);
+            ck_assert_msg(err <= tol * fmax(1.0, fabs(numeric)),
+                          "param %d element %lld: analytic %.6g numeric %.6g", (int)p,
+                          (long long)i, (double)grad[i], numeric);
+        }
+    }
+    free(r);
+    adapt_context_free(ctx);
+}
+
+int tu_run(Suite *suite)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what is missing, builds libadapt, and runs every test twice:
+# in a release build, then under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -eu
+cd "$(dirname "$0")/.."
+sh tests/install_deps.sh
+
+[ -d build ] || meson setup build
+meson compile -C build
+meson test -C build --print-errorlogs -v
+
+[ -d build-sanitize ] || meson setup build-sanitize --buildtype=debug \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+meson compile -C build-sanitize
+# The install test links a plain program to the library, which an
+# instrumented library cannot serve; the release run covers it.
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-sanitize --print-errorlogs -v --no-suite install

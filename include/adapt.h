@@ -91,7 +91,7 @@ ADAPT_API const char *adapt_last_error(void);
 
 /** Matrix-multiply implementations; selectable per context at run time. */
 typedef enum adapt_backend {
-    ADAPT_BACKEND_DEFAULT = 0,   /* OpenBLAS */
+    ADAPT_BACKEND_DEFAULT = 0,   /* the fastest built: oneDNN if present, else OpenBLAS */
     ADAPT_BACKEND_REFERENCE = 1, /* portable C, slow; the numerical reference */
     ADAPT_BACKEND_OPENBLAS = 2,
     ADAPT_BACKEND_ONEDNN = 3     /* only when built with -Donednn=enabled|auto */

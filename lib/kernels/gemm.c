@@ -43,9 +43,14 @@ adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_arg
     case ADAPT_BACKEND_REFERENCE:
         ad_gemm_reference(g);
         return ADAPT_OK;
+    case ADAPT_BACKEND_DEFAULT:
+        /* oneDNN uses the widest vector units the CPU has, OpenBLAS only what
+         * its (possibly pinned) core type allows: prefer oneDNN when built. */
+        if (AD_HAVE_ONEDNN)
+            return ad_gemm_onednn(n_threads, g);
+        break;
     case ADAPT_BACKEND_ONEDNN:
         return ad_gemm_onednn(n_threads, g);
-    case ADAPT_BACKEND_DEFAULT:
     case ADAPT_BACKEND_OPENBLAS:
         break;
     }

@@ -16,7 +16,8 @@ adapt_status ad_op_check(adapt_context *ctx, adapt_tensor **out, const char *fn,
 
 /* Tapes the op when needed (see ad_tape_wants), copying `saved_size` bytes of
  * `saved` (the op's values for backward; may be NULL/0) into the record, and
- * publishes `y` in *out. */
+ * publishes `y` in *out. Entries of `in` may be NULL for absent optional
+ * operands (a NULL gamma, say): the tape and ad_grad() skip them. */
 adapt_status ad_op_finish(adapt_tensor **out, adapt_context *ctx, const char *fn,
                           ad_backward_fn backward, adapt_tensor *y, adapt_tensor *const *in,
                           int32_t n_in, const void *saved, size_t saved_size);

@@ -1,1 +1,131 @@
+/* Softmax and log-softmax over the last axis, x viewed as [rows, D]. Each row
+ * is shifted by its maximum before exponentiating, so large logits cannot
+ * overflow; sums accumulate in double. Backward passes read only the output:
+ *   softmax:     dx = y * (dy - sum(dy * y))
+ *   log-softmax: dx = dy - exp(y) * sum(dy) */
+#include <math.h>
+
 #include "lib/ops/op.h"
+
+typedef struct {
+    bool log;
+    int64_t rows, d;
+} softmax_plan;
+
+/* Rows are independent, so ranges of them run in parallel deterministically. */
+typedef struct {
+    const softmax_plan *p;
+    const float *x, *y, *dy;
+    float *dst; /* y in the forward pass, dx in the backward pass */
+} softmax_job;
+
+static float row_max(const float *restrict x, int64_t d)
+{
+    float m = x[0];
+    for (int64_t i = 1; i < d; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static void forward_row(const softmax_job *job, int64_t r)
+{
+    const int64_t d = job->p->d;
+    const float *restrict x = job->x + r * d;
+    float *restrict y = job->dst + r * d;
+    const float m = row_max(x, d);
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; i++) {
+        y[i] = expf(x[i] - m);
+        sum += y[i];
+    }
+    if (job->p->log) {
+        const float log_sum = (float)log(sum);
+        for (int64_t i = 0; i < d; i++)
+            y[i] = (x[i] - m) - log_sum;
+    } else {
+        const float inv_sum = (float)(1.0 / sum);
+        for (int64_t i = 0; i < d; i++)
+            y[i] *= inv_sum;
+    }
+}
+
+static void backward_row(const softmax_job *job, int64_t r)
+{
+    const int64_t d = job->p->d;
+    const float *restrict y = job->y + r * d, *restrict dy = job->dy + r * d;
+    float *restrict dx = job->dst + r * d;
+    double acc = 0.0;
+    if (job->p->log) {
+        for (int64_t i = 0; i < d; i++)
+            acc += dy[i];
+        const float sum_dy = (float)acc;
+        for (int64_t i = 0; i < d; i++)
+            dx[i] += dy[i] - expf(y[i]) * sum_dy;
+    } else {
+        for (int64_t i = 0; i < d; i++)
+            acc += (double)dy[i] * y[i];
+        const float dot = (float)acc;
+        for (int64_t i = 0; i < d; i++)
+            dx[i] += y[i] * (dy[i] - dot);
+    }
+}
+
+static void forward_range(void *arg, int64_t begin, int64_t end)
+{
+    for (int64_t r = begin; r < end; r++)
+        forward_row(arg, r);
+}
+
+static void backward_range(void *arg, int64_t begin, int64_t end)
+{
+    for (int64_t r = begin; r < end; r++)
+        backward_row(arg, r);
+}
+
+static int64_t row_grain(int64_t d)
+{
+    return d >= 32768 ? 1 : 32768 / (d ? d : 1);
+}
+
+static adapt_status softmax_backward(adapt_context *ctx, const ad_node *node)
+{
+    const softmax_plan *p = node->saved;
+    float *dx;
+    adapt_status st = ad_grad(&dx, ctx, node->in[0]);
+    if (st || !dx)
+        return st;
+    softmax_job job = {.p = p, .y = node->out->data, .dy = node->out->pass_grad, .dst = dx};
+    ad_pool_for(ctx->pool, p->rows, row_grain(p->d), backward_range, &job);
+    return ADAPT_OK;
+}
+
+static adapt_status softmax_op(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                               bool log, const char *fn)
+{
+    adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
+    if (!st && x->ndim < 1) {
+        char sx[96];
+        st = ad_fail(ADAPT_ERR_SHAPE, "%s: x %s has no last axis", fn,
+                     ad_shape_str(x, sx, sizeof sx));
+    }
+    adapt_tensor *y = NULL;
+    if (!st)
+        st = ad_tensor_new(&y, ctx, x->ndim, x->shape);
+    if (st)
+        return st;
+    softmax_plan p = {.log = log, .d = x->shape[x->ndim - 1]};
+    p.rows = p.d ? x->numel / p.d : 0;
+    softmax_job job = {.p = &p, .x = x->data, .dst = y->data};
+    ad_pool_for(ctx->pool, p.rows, row_grain(p.d), forward_range, &job);
+    return ad_op_finish(out, ctx, fn, softmax_backward, y, &x, 1, &p, sizeof p);
+}
+
+adapt_status adapt_op_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+{
+    return softmax_op(out, ctx, x, false, "adapt_op_softmax");
+}
+
+adapt_status adapt_op_log_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+{
+    return softmax_op(out, ctx, x, true, "adapt_op_log_softmax");
+}

@@ -44,84 +44,75 @@ static adapt_status plan_matmul(matmul_plan *p, const adapt_tensor *a, const ada
     return ADAPT_OK;
 }
 
-static adapt_status run(adapt_context *ctx, const ad_gemm_args *g)
+/* Runs `g` for `rounds` batch items, advancing its operands by the steps.
+ * A shared right operand with an untransposed left one is folded by the
+ * callers into a single round. */
+static adapt_status run_batch(adapt_context *ctx, ad_gemm_args g, int64_t rounds,
+                              int64_t a_step, int64_t b_step, int64_t c_step)
 {
-    return ad_gemm(ctx->backend, ctx->n_threads, g);
+    adapt_status st = ADAPT_OK;
+    for (int64_t i = 0; i < rounds && !st; i++, g.a += a_step, g.b += b_step, g.c += c_step)
+        st = ad_gemm(ctx->backend, ctx->n_threads, &g);
+    return st;
 }
 
-/* c[i] (+)= op(a[i]) op(b[i]) over the batch, folding when possible. */
+static bool folds(const matmul_plan *p) { return p->shared_b && !p->trans_a; }
+
+/* c[i] = op(a[i]) op(b[i]) over the batch. */
 static adapt_status forward(adapt_context *ctx, const matmul_plan *p, const float *a,
                             const float *b, float *c)
 {
     ad_gemm_args g = {.trans_a = p->trans_a, .trans_b = p->trans_b, .m = p->m, .n = p->n,
-                      .k = p->k, .alpha = 1.0f, .lda = p->trans_a ? p->m : p->k,
-                      .ldb = p->trans_b ? p->k : p->n, .ldc = p->n};
-    if (p->shared_b && !p->trans_a) {
-        g.m = p->batch * p->m;
-        g.a = a, g.b = b, g.c = c;
-        return run(ctx, &g);
+                      .k = p->k, .alpha = 1.0f, .a = a, .lda = p->trans_a ? p->m : p->k,
+                      .b = b, .ldb = p->trans_b ? p->k : p->n, .c = c, .ldc = p->n};
+    if (folds(p)) {
+        g.m *= p->batch;
+        return run_batch(ctx, g, 1, 0, 0, 0);
     }
-    adapt_status st = ADAPT_OK;
-    for (int64_t i = 0; i < p->batch && !st; i++) {
-        g.a = a + i * a_size(p), g.b = b + i * b_size(p), g.c = c + i * p->m * p->n;
-        st = run(ctx, &g);
-    }
-    return st;
+    return run_batch(ctx, g, p->batch, a_size(p), b_size(p), p->m * p->n);
 }
 
+/* dA += dY op(B)^T, stored transposed when A was. */
 static adapt_status backward_a(adapt_context *ctx, const matmul_plan *p, const float *dy,
                                const float *b, float *da)
 {
-    /* dA = dY op(B)^T, stored transposed when A was. */
-    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->n};
+    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->n, .c = da};
+    int64_t dy_step = p->m * p->n, b_step = b_size(p);
     if (!p->trans_a) {
         g.trans_a = false, g.trans_b = !p->trans_b, g.m = p->m, g.n = p->k;
-        g.lda = p->n, g.ldb = p->trans_b ? p->k : p->n, g.ldc = p->k;
+        g.a = dy, g.lda = p->n, g.b = b, g.ldb = p->trans_b ? p->k : p->n, g.ldc = p->k;
     } else {
         g.trans_a = p->trans_b, g.trans_b = true, g.m = p->k, g.n = p->m;
-        g.lda = p->trans_b ? p->k : p->n, g.ldb = p->n, g.ldc = p->m;
+        g.a = b, g.lda = p->trans_b ? p->k : p->n, g.b = dy, g.ldb = p->n, g.ldc = p->m;
     }
-    bool fold = p->shared_b && !p->trans_a;
-    int64_t rounds = fold ? 1 : p->batch;
-    if (fold)
+    if (folds(p)) {
         g.m *= p->batch;
-    adapt_status st = ADAPT_OK;
-    for (int64_t i = 0; i < rounds && !st; i++) {
-        const float *dyi = dy + i * p->m * p->n, *bi = b + i * b_size(p);
-        g.a = p->trans_a ? bi : dyi;
-        g.b = p->trans_a ? dyi : bi;
-        g.c = da + i * a_size(p);
-        st = run(ctx, &g);
+        return run_batch(ctx, g, 1, 0, 0, 0);
     }
-    return st;
+    return p->trans_a ? run_batch(ctx, g, p->batch, b_step, dy_step, a_size(p))
+                      : run_batch(ctx, g, p->batch, dy_step, b_step, a_size(p));
 }
 
+/* dB += op(A)^T dY, stored transposed when B was; a shared B sums over the
+ * batch, which folds into K when A is untransposed. */
 static adapt_status backward_b(adapt_context *ctx, const matmul_plan *p, const float *dy,
                                const float *a, float *db)
 {
-    /* dB = op(A)^T dY, stored transposed when B was; a shared B sums over
-     * the batch, which folds into K when A is untransposed. */
-    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->m};
+    ad_gemm_args g = {.alpha = 1.0f, .beta = 1.0f, .k = p->m, .c = db};
+    int64_t dy_step = p->m * p->n, a_step = a_size(p);
     if (!p->trans_b) {
         g.trans_a = !p->trans_a, g.trans_b = false, g.m = p->k, g.n = p->n;
-        g.lda = p->trans_a ? p->m : p->k, g.ldb = p->n, g.ldc = p->n;
+        g.a = a, g.lda = p->trans_a ? p->m : p->k, g.b = dy, g.ldb = p->n, g.ldc = p->n;
     } else {
         g.trans_a = true, g.trans_b = p->trans_a, g.m = p->n, g.n = p->k;
-        g.lda = p->n, g.ldb = p->trans_a ? p->m : p->k, g.ldc = p->k;
+        g.a = dy, g.lda = p->n, g.b = a, g.ldb = p->trans_a ? p->m : p->k, g.ldc = p->k;
     }
-    bool fold = p->shared_b && !p->trans_a;
-    int64_t rounds = fold ? 1 : p->batch;
-    if (fold)
+    if (folds(p)) {
         g.k *= p->batch;
-    adapt_status st = ADAPT_OK;
-    for (int64_t i = 0; i < rounds && !st; i++) {
-        const float *dyi = dy + i * p->m * p->n, *ai = a + i * a_size(p);
-        g.a = p->trans_b ? dyi : ai;
-        g.b = p->trans_b ? ai : dyi;
-        g.c = db + i * b_size(p);
-        st = run(ctx, &g);
+        return run_batch(ctx, g, 1, 0, 0, 0);
     }
-    return st;
+    return p->trans_b ? run_batch(ctx, g, p->batch, dy_step, a_step, b_size(p))
+                      : run_batch(ctx, g, p->batch, a_step, dy_step, b_size(p));
 }
 
 static adapt_status matmul_backward(adapt_context *ctx, const ad_node *node)

@@ -374,6 +374,299 @@ ADAPT_API adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx,
  */
 ADAPT_API adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss);
 
+/* ------------------------------------------------------------------------ */
+/* Models                                                                    */
+/*                                                                           */
+/* A model is a sequence of blocks (layers or groups of layers such as a     */
+/* residual block or a transformer block) that maps a batch of inputs to     */
+/* logits. It owns its parameters. Early-exit heads, MoE and ACM modules     */
+/* attach to and replace blocks, so the blocks are visible through the API.  */
+/* Inference from several threads at once is safe, each with its own         */
+/* context; training a model is single-writer.                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct adapt_model adapt_model;
+
+typedef enum adapt_activation {
+    ADAPT_ACTIVATION_RELU = 0,
+    ADAPT_ACTIVATION_GELU = 1
+} adapt_activation;
+
+/** Multi-layer perceptron: linear layers with an activation between them. */
+typedef struct adapt_mlp_params {
+    size_t struct_size;
+    /** Number of entries of `sizes`: input, hidden..., classes (>= 2). */
+    int32_t n_sizes;
+    /** Borrowed during adapt_model_create_mlp(). Inputs of any shape whose
+     * trailing dims multiply to sizes[0] are flattened. */
+    const int64_t *sizes;
+    int32_t activation; /* adapt_activation */
+    float dropout;      /* after each hidden activation; 0 = none */
+    uint64_t seed;      /* parameter initialisation */
+} adapt_mlp_params;
+
+/**
+ * ResNet-style CNN on [N, C, H, W] images: a 3x3 stem convolution with
+ * batch norm and ReLU, then stages of basic residual blocks (two 3x3
+ * convolutions; the first block of a stage may downsample by its stride),
+ * global average pooling and a linear classifier.
+ */
+typedef struct adapt_cnn_params {
+    size_t struct_size;
+    int32_t in_channels, image_size, n_classes;
+    int32_t stem_channels;
+    int32_t n_stages;
+    /** Each borrowed during create, n_stages entries. */
+    const int32_t *stage_channels, *stage_blocks, *stage_strides;
+    uint64_t seed;
+} adapt_cnn_params;
+
+/**
+ * Vision transformer: patch embedding with a class token and learned
+ * positional embedding, `depth` pre-norm encoder blocks (multi-head
+ * self-attention and a GELU MLP), a final layer norm and a linear head on
+ * the class token.
+ */
+typedef struct adapt_vit_params {
+    size_t struct_size;
+    int32_t image_size, in_channels, patch, dim, depth, heads;
+    float mlp_ratio; /* hidden size of the MLP = mlp_ratio * dim */
+    int32_t n_classes;
+    float dropout;
+    uint64_t seed;
+} adapt_vit_params;
+
+ADAPT_API void adapt_mlp_params_init(adapt_mlp_params *params);
+ADAPT_API void adapt_cnn_params_init(adapt_cnn_params *params);
+ADAPT_API void adapt_vit_params_init(adapt_vit_params *params);
+
+/** Owned: free with adapt_model_free(). */
+ADAPT_API adapt_status adapt_model_create_mlp(adapt_model **out, const adapt_mlp_params *params);
+ADAPT_API adapt_status adapt_model_create_cnn(adapt_model **out, const adapt_cnn_params *params);
+ADAPT_API adapt_status adapt_model_create_vit(adapt_model **out, const adapt_vit_params *params);
+ADAPT_API void adapt_model_free(adapt_model *model);
+
+/** Layers of the custom sequential builder. */
+typedef enum adapt_layer_kind {
+    ADAPT_LAYER_LINEAR = 0,      /* out_features; flattens trailing dims if needed */
+    ADAPT_LAYER_CONV2D = 1,      /* out_channels, kernel, stride, padding; with bias */
+    ADAPT_LAYER_BATCHNORM2D = 2,
+    ADAPT_LAYER_LAYERNORM = 3,   /* over the last axis */
+    ADAPT_LAYER_MAXPOOL2D = 4,   /* kernel, stride, padding */
+    ADAPT_LAYER_AVGPOOL2D = 5,   /* kernel, stride, padding */
+    ADAPT_LAYER_GLOBAL_AVGPOOL = 6, /* [N, C, H, W] -> [N, C] */
+    ADAPT_LAYER_DROPOUT = 7,     /* p */
+    ADAPT_LAYER_RELU = 8,
+    ADAPT_LAYER_GELU = 9,
+    ADAPT_LAYER_FLATTEN = 10,    /* [N, ...] -> [N, prod(...)] */
+    ADAPT_LAYER_RESIDUAL_BLOCK = 11, /* out_channels, stride: a ResNet basic block */
+    ADAPT_LAYER_PATCH_EMBED = 12,    /* out_features = dim, kernel = patch */
+    ADAPT_LAYER_TRANSFORMER_BLOCK = 13, /* heads, mlp_ratio, p */
+    ADAPT_LAYER_CLASS_TOKEN = 14     /* [N, T, D] -> [N, D]: token 0 */
+} adapt_layer_kind;
+
+typedef struct adapt_layer_params {
+    size_t struct_size;
+    int32_t kind; /* adapt_layer_kind */
+    int64_t out_features; /* linear / conv / residual / patch embedding width */
+    int32_t kernel, stride, padding;
+    int32_t heads;
+    float mlp_ratio;
+    float p; /* dropout probability */
+} adapt_layer_params;
+
+ADAPT_API void adapt_layer_params_init(adapt_layer_params *params);
+
+/**
+ * Starts an empty sequential model for inputs of shape [N, input_shape...]
+ * (`input_ndim` dims, batch excluded). Owned: free with adapt_model_free().
+ */
+ADAPT_API adapt_status adapt_model_create_sequential(adapt_model **out, int32_t input_ndim,
+                                                     const int64_t *input_shape, uint64_t seed);
+/** Appends a layer as a new block; its input shape is the last block's output. */
+ADAPT_API adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *layer);
+
+/** What a block does to one sample. */
+typedef struct adapt_block_info {
+    size_t struct_size;
+    int32_t kind;              /* adapt_layer_kind */
+    int32_t out_ndim;          /* output dims, batch excluded */
+    int64_t out_shape[ADAPT_MAX_DIMS];
+    int64_t flops;             /* forward FLOPs per sample (multiply-add = 2) */
+    int64_t n_params;          /* parameter values owned by the block */
+} adapt_block_info;
+
+ADAPT_API int32_t adapt_model_block_count(const adapt_model *model);
+ADAPT_API adapt_status adapt_model_block_info(adapt_block_info *info, const adapt_model *model,
+                                              int32_t block);
+/** Forward FLOPs per sample of the whole model. */
+ADAPT_API int64_t adapt_model_flops(const adapt_model *model);
+
+/**
+ * Runs blocks [first, last) on `input` (the output of block first-1, or the
+ * model input when first == 0). Taped when the context records gradients.
+ */
+ADAPT_API adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
+                                                  adapt_model *model, adapt_tensor *input,
+                                                  int32_t first, int32_t last);
+/** All blocks: input [N, input_shape...] -> logits [N, classes]. */
+ADAPT_API adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx,
+                                           adapt_model *model, adapt_tensor *input);
+
+/** Parameters (buffers such as running statistics included, in a fixed order,
+ * named as PyTorch's state_dict names the equivalent module's entries). */
+ADAPT_API int32_t adapt_model_param_count(const adapt_model *model);
+/** Borrowed: valid as long as the model. NULL if out of range. */
+ADAPT_API adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index);
+ADAPT_API const char *adapt_model_param_name(const adapt_model *model, int32_t index);
+
+/* ------------------------------------------------------------------------ */
+/* Datasets                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Samples x[N, ...] with integer labels in [0, n_classes). */
+typedef struct adapt_dataset adapt_dataset;
+
+/**
+ * Wraps caller arrays without copying. `x` has `ndim` dims (N first),
+ * `labels` N entries. Borrowed: the arrays must outlive the dataset.
+ * Owned: free with adapt_dataset_free().
+ */
+ADAPT_API adapt_status adapt_dataset_wrap(adapt_dataset **out, const float *x, int32_t ndim,
+                                          const int64_t *shape, const int32_t *labels);
+/**
+ * Reads an IDX image file and its IDX label file (gzip-compressed or not),
+ * e.g. Fashion-MNIST. Pixels become float32 in [0, 1] as [N, 1, H, W].
+ */
+ADAPT_API adapt_status adapt_dataset_load_idx(adapt_dataset **out, const char *images_path,
+                                              const char *labels_path);
+/**
+ * Splits into a shuffled training part and the last `validation_fraction`
+ * of a seeded permutation. Both borrow from `dataset`, which must outlive them.
+ */
+ADAPT_API adapt_status adapt_dataset_split(adapt_dataset **train, adapt_dataset **validation,
+                                           const adapt_dataset *dataset,
+                                           float validation_fraction, uint64_t seed);
+ADAPT_API void adapt_dataset_free(adapt_dataset *dataset);
+ADAPT_API int64_t adapt_dataset_count(const adapt_dataset *dataset);
+/** Sample shape without the batch dim; returns its rank. */
+ADAPT_API int32_t adapt_dataset_sample_shape(const adapt_dataset *dataset, int64_t *shape);
+/** Borrowed pointers to sample i's values and label. */
+ADAPT_API adapt_status adapt_dataset_sample(const float **x, int32_t *label,
+                                            const adapt_dataset *dataset, int64_t index);
+
+/** NPY (format 1.0/2.0, little-endian float32, C order). Owned *data: free(). */
+ADAPT_API adapt_status adapt_npy_read(float **data, int32_t *ndim, int64_t *shape,
+                                      const char *path);
+ADAPT_API adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
+                                       const int64_t *shape);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum adapt_optimizer_kind {
+    ADAPT_OPTIMIZER_SGD = 0,  /* momentum, nesterov, coupled weight decay */
+    ADAPT_OPTIMIZER_ADAMW = 1 /* decoupled weight decay */
+} adapt_optimizer_kind;
+
+typedef enum adapt_schedule_kind {
+    ADAPT_SCHEDULE_CONSTANT = 0,
+    ADAPT_SCHEDULE_STEP = 1,  /* lr * gamma^(epoch / step_epochs) */
+    ADAPT_SCHEDULE_COSINE = 2 /* to min_lr at the last step */
+} adapt_schedule_kind;
+
+/** Progress of a running training; the callback returns nothing. */
+typedef struct adapt_progress {
+    int32_t epoch, epochs;
+    int64_t step, steps;  /* optimizer steps so far / in total */
+    float loss;           /* running mean over the epoch so far */
+    float learning_rate;
+    double samples_per_second;
+    double eta_seconds;
+    float val_accuracy;   /* -1 until the epoch's validation ran */
+} adapt_progress;
+
+typedef void (*adapt_progress_fn)(const adapt_progress *progress, void *user_data);
+/** Return non-zero to stop training (the call then returns ADAPT_ERR_CANCELLED). */
+typedef int (*adapt_cancel_fn)(void *user_data);
+
+typedef struct adapt_train_params {
+    size_t struct_size;
+    int32_t epochs;
+    int32_t batch_size;
+    int32_t optimizer; /* adapt_optimizer_kind */
+    float learning_rate;
+    float momentum;
+    int32_t nesterov;
+    float weight_decay;
+    float beta1, beta2, adam_eps;
+    int32_t schedule; /* adapt_schedule_kind */
+    int32_t warmup_steps;
+    int32_t step_epochs;
+    float step_gamma;
+    float min_learning_rate;
+    float grad_clip_norm; /* 0 = no clipping */
+    float label_smoothing;
+    uint64_t seed;     /* shuffling and dropout */
+    int32_t n_threads; /* 0 = all cores */
+    /** Default (NULL): one updating line on a terminal, nothing otherwise. */
+    adapt_progress_fn progress;
+    adapt_cancel_fn cancel;
+    void *user_data;
+} adapt_train_params;
+
+ADAPT_API void adapt_train_params_init(adapt_train_params *params);
+
+/**
+ * Trains `model` on `train` with mini-batches reshuffled every epoch,
+ * evaluating on `validation` (may be NULL) after each epoch. The same seed
+ * and thread count give bit-identical weights.
+ */
+ADAPT_API adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
+                                         const adapt_dataset *validation,
+                                         const adapt_train_params *params);
+
+/** Result of an evaluation. */
+typedef struct adapt_eval_result {
+    size_t struct_size;
+    double accuracy;
+    double loss; /* mean cross-entropy */
+    int64_t count;
+} adapt_eval_result;
+
+/**
+ * Evaluates in inference mode. `confusion` (may be NULL) receives
+ * classes x classes counts, row = true label, column = prediction.
+ */
+ADAPT_API adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
+                                            adapt_model *model, const adapt_dataset *dataset,
+                                            int32_t batch_size, int32_t n_threads);
+
+/** Number of output classes of the model. */
+ADAPT_API int32_t adapt_model_classes(const adapt_model *model);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints (safetensors)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Saves parameters under their PyTorch names, with the architecture and the
+ * library version in __metadata__. Atomic: a temporary file is written,
+ * synced and renamed, so `path` never holds a partial file.
+ */
+ADAPT_API adapt_status adapt_model_save(const adapt_model *model, const char *path);
+
+/** Rebuilds the model a checkpoint describes. Owned: adapt_model_free(). */
+ADAPT_API adapt_status adapt_model_load(adapt_model **out, const char *path);
+
+/**
+ * Loads weights into an existing model (e.g. exported from PyTorch): every
+ * parameter must be present with its exact shape; extra entries such as
+ * num_batches_tracked are ignored. The model is unchanged on error.
+ */
+ADAPT_API adapt_status adapt_model_load_weights(adapt_model *model, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,11 +16,29 @@ static adapt_status pass_through_backward(adapt_context *ctx, const ad_node *nod
     return ADAPT_OK;
 }
 
+/* The rank and dims of a requested shape, checked here so that the message
+ * names the op; ad_shape_numel() then only has the product to guard. */
+static adapt_status check_new_shape(int32_t ndim, const int64_t *shape, const char *fn)
+{
+    if (ndim < 0 || ndim > ADAPT_MAX_DIMS)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: rank %d outside [0, %d]", fn, (int)ndim,
+                       ADAPT_MAX_DIMS);
+    if (ndim > 0 && !shape)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: shape is NULL", fn);
+    for (int32_t i = 0; i < ndim; i++)
+        if (shape[i] < 0)
+            return ad_fail(ADAPT_ERR_SHAPE, "%s: dimension %d is negative (%lld)", fn, (int)i,
+                           (long long)shape[i]);
+    return ADAPT_OK;
+}
+
 adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                               int32_t ndim, const int64_t *shape)
 {
     const char *fn = "adapt_op_reshape";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
+    if (!st)
+        st = check_new_shape(ndim, shape, fn);
     int64_t numel = 0;
     if (!st)
         st = ad_shape_numel(&numel, ndim, shape);

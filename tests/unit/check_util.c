@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "lib/core/tensor.h"
+
 adapt_context *tu_context(adapt_backend backend)
 {
     adapt_context_params p;
@@ -78,8 +80,8 @@ void tu_gradcheck(tu_forward_fn forward, adapt_tensor **params, int32_t n_params
     float *r = analytic_pass(ctx, forward, params, n_params, arg);
     for (int32_t p = 0; p < n_params; p++) {
         float *grad = adapt_tensor_grad(params[p]);
-        if (!grad)
-            continue;
+        if (!ad_requires_grad(params[p]))
+            continue; /* frozen: its (zero) gradient is not d loss / d p */
         float *x = adapt_tensor_data(params[p]);
         int64_t n = adapt_tensor_numel(params[p]);
         int64_t stride = n > max_checks ? n / max_checks : 1;

@@ -25,6 +25,16 @@ static adapt_status scatter_fwd(adapt_tensor **out, adapt_context *ctx, adapt_te
     return adapt_op_scatter_add_rows(out, ctx, p[0], a->index, a->count);
 }
 
+/* scatter_add_rows(x) * x: the scatter's backward must add to the gradient
+ * the product already gave x. */
+static adapt_status scatter_reuse_fwd(adapt_tensor **out, adapt_context *ctx, adapt_tensor **p,
+                                      void *arg)
+{
+    adapt_tensor *s;
+    adapt_status st = scatter_fwd(&s, ctx, p, arg);
+    return st ? st : adapt_op_mul(out, ctx, s, p[0]);
+}
+
 static adapt_status ce_fwd(adapt_tensor **out, adapt_context *ctx, adapt_tensor **p, void *arg)
 {
     index_args *a = arg;
@@ -60,6 +70,9 @@ START_TEST(gather_and_scatter_rows)
     index_args ga = {.index = index, .count = 4}, sa = {.index = into, .count = 3};
     tu_gradcheck(gather_fwd, &x, 1, &ga, 1e-2, 1e-3, 100);
     tu_gradcheck(scatter_fwd, &x, 1, &sa, 1e-2, 1e-3, 100);
+    const int64_t onto[] = {4, 4, 0, 1, 0}; /* 5 rows back onto 5 rows */
+    index_args ra = {.index = onto, .count = 5};
+    tu_gradcheck(scatter_reuse_fwd, &x, 1, &ra, 1e-2, 1e-3, 100);
     TU_OK(adapt_op_gather_rows(&g, ctx, x, NULL, 0)); /* an empty group is fine */
     ck_assert_int_eq(adapt_tensor_numel(g), 0);
     adapt_tensor_free(x);
@@ -76,6 +89,13 @@ START_TEST(row_index_errors)
     TU_FAILS(adapt_op_gather_rows(&y, ctx, x, NULL, 2), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_gather_rows(&y, ctx, x, (int64_t[]){0}, -1), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_gather_rows(&y, ctx, NULL, (int64_t[]){0}, 1), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_gather_rows(NULL, ctx, x, (int64_t[]){0}, 1), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_gather_rows(&y, NULL, x, (int64_t[]){0}, 1), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_tensor *scalar = tu_param(0, NULL, 1, -1, 1);
+    TU_FAILS(adapt_op_gather_rows(&y, ctx, scalar, (int64_t[]){0}, 1), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_op_scatter_add_rows(&y, ctx, scalar, (int64_t[]){0}, 1), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_op_scatter_add_rows(&y, ctx, NULL, (int64_t[]){0}, 1),
+             ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_scatter_add_rows(&y, ctx, x, (int64_t[]){0, 1, 2}, 2),
              ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_scatter_add_rows(&y, ctx, x, (int64_t[]){0, 1, 1}, -2),
@@ -84,7 +104,7 @@ START_TEST(row_index_errors)
     TU_FAILS(adapt_op_scatter_add_rows(NULL, ctx, x, (int64_t[]){0, 1, 1}, 2),
              ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_eq(y, (adapt_tensor *)0x1);
-    adapt_tensor_free(x);
+    adapt_tensor_free(x), adapt_tensor_free(scalar);
     adapt_context_free(ctx);
 }
 END_TEST
@@ -116,6 +136,22 @@ START_TEST(cross_entropy_values_and_gradients)
         want += ce_row(adapt_tensor_data(z) + 7 * i, 7, labels[i], smoothing) / 6;
     ck_assert(isfinite(adapt_tensor_data(loss)[0]));
     ck_assert_double_eq_tol(adapt_tensor_data(loss)[0], want, 1e-5 * fmax(1.0, want));
+    /* The gradient is (softmax - smoothed one-hot) / N, exact even where
+     * finite differences of logits near 1000 would only measure rounding. */
+    TU_OK(adapt_backward(ctx, loss));
+    for (int i = 0; i < 6; i++) {
+        const float *zi = adapt_tensor_data(z) + 7 * i;
+        double max = zi[0], sum = 0.0;
+        for (int j = 1; j < 7; j++)
+            max = fmax(max, zi[j]);
+        for (int j = 0; j < 7; j++)
+            sum += exp(zi[j] - max);
+        for (int j = 0; j < 7; j++) {
+            double target = smoothing / 7.0 + (j == labels[i] ? 1.0 - smoothing : 0.0);
+            double g = (exp(zi[j] - max) / sum - target) / 6.0;
+            ck_assert_double_eq_tol(adapt_tensor_grad(z)[7 * i + j], g, 1e-6);
+        }
+    }
     if (_i < 2) {
         index_args a = {.labels = labels, .smoothing = smoothing};
         tu_gradcheck(ce_fwd, &z, 1, &a, 1e-2, 2e-3, 100);
@@ -130,6 +166,9 @@ START_TEST(cross_entropy_errors)
     adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
     adapt_tensor *z = tu_param(2, (int64_t[]){2, 3}, 1, -1, 1), *y = (adapt_tensor *)0x1;
     adapt_tensor *flat = tu_param(1, (int64_t[]){3}, 1, -1, 1);
+    adapt_tensor *cube = tu_param(3, (int64_t[]){2, 3, 1}, 1, -1, 1);
+    adapt_tensor *no_rows = tu_param(2, (int64_t[]){0, 3}, 1, -1, 1);
+    adapt_tensor *no_classes = tu_param(2, (int64_t[]){2, 0}, 1, -1, 1);
     const int32_t ok[2] = {0, 2}, bad[2] = {0, 3}, neg[2] = {-1, 0};
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, bad, 0), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, neg, 0), ADAPT_ERR_INVALID_ARGUMENT);
@@ -137,10 +176,17 @@ START_TEST(cross_entropy_errors)
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, ok, 1.0f), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, ok, -0.1f), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, ok, NAN), ADAPT_ERR_NONFINITE);
+    TU_FAILS(adapt_op_cross_entropy(&y, ctx, z, ok, INFINITY), ADAPT_ERR_NONFINITE);
     TU_FAILS(adapt_op_cross_entropy(&y, ctx, flat, ok, 0), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_op_cross_entropy(&y, ctx, cube, ok, 0), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_op_cross_entropy(&y, ctx, no_rows, ok, 0), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_op_cross_entropy(&y, ctx, no_classes, ok, 0), ADAPT_ERR_SHAPE);
     TU_FAILS(adapt_op_cross_entropy(&y, NULL, z, ok, 0), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_cross_entropy(NULL, ctx, z, ok, 0), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_cross_entropy(&y, ctx, NULL, ok, 0), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_eq(y, (adapt_tensor *)0x1);
-    adapt_tensor_free(z), adapt_tensor_free(flat);
+    adapt_tensor_free(z), adapt_tensor_free(flat), adapt_tensor_free(cube);
+    adapt_tensor_free(no_rows), adapt_tensor_free(no_classes);
     adapt_context_free(ctx);
 }
 END_TEST
@@ -159,11 +205,24 @@ START_TEST(mse_values_gradients_errors)
     }
     ck_assert_double_eq_tol(adapt_tensor_data(loss)[0], want, 1e-6);
     tu_gradcheck(mse_fwd, p, 2, NULL, 1e-2, 1e-3, 100);
+    /* A fixed target: only a receives 2 (a - b) / n. */
+    TU_OK(adapt_param_set_requires_grad(p[1], 0));
+    TU_OK(adapt_param_zero_grad(p[0]));
+    TU_OK(adapt_param_zero_grad(p[1]));
+    TU_OK(adapt_op_mse(&loss, ctx, p[0], p[1]));
+    TU_OK(adapt_backward(ctx, loss));
+    for (int i = 0; i < 12; i++) {
+        double d = (double)adapt_tensor_data(p[0])[i] - adapt_tensor_data(p[1])[i];
+        ck_assert_double_eq_tol(adapt_tensor_grad(p[0])[i], 2.0 * d / 12, 1e-6);
+        ck_assert_float_eq(adapt_tensor_grad(p[1])[i], 0.0f);
+    }
     adapt_tensor *other = tu_param(2, (int64_t[]){4, 3}, 3, -1, 1);
     adapt_tensor *empty = tu_param(2, (int64_t[]){0, 3}, 3, -1, 1);
     TU_FAILS(adapt_op_mse(&y, ctx, p[0], other), ADAPT_ERR_SHAPE);
     TU_FAILS(adapt_op_mse(&y, ctx, empty, empty), ADAPT_ERR_SHAPE);
     TU_FAILS(adapt_op_mse(&y, ctx, p[0], NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_mse(&y, NULL, p[0], p[1]), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_op_mse(NULL, ctx, p[0], p[1]), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_eq(y, (adapt_tensor *)0x1);
     adapt_tensor_free(p[0]), adapt_tensor_free(p[1]);
     adapt_tensor_free(other), adapt_tensor_free(empty);

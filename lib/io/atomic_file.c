@@ -1,0 +1,115 @@
+#define _POSIX_C_SOURCE 200809L
+
+#include "lib/io/atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/core/error.h"
+
+/* Distinguishes concurrent saves to the same path from threads of one process. */
+static atomic_uint tmp_counter;
+
+adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn)
+{
+    size_t cap = strlen(path) + 64;
+    char *tmp = malloc(cap);
+    if (!tmp)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a temporary name", fn);
+    snprintf(tmp, cap, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1u));
+    /* O_EXCL: never write through a file or link someone else created under that name. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
+        return ad_fail(ADAPT_ERR_IO, "%s: cannot create a temporary file beside %s: %s", fn,
+                       path, strerror(err));
+    }
+    *af = (ad_atomic_file){.file = f, .tmp_path = tmp, .path = path, .fn = fn};
+    return ADAPT_OK;
+}
+
+adapt_status ad_atomic_write(ad_atomic_file *af, const void *bytes, size_t len)
+{
+    if (len && fwrite(bytes, 1, len, af->file) != len)
+        return ad_fail(ADAPT_ERR_IO, "%s: cannot write %s: %s", af->fn, af->tmp_path,
+                       strerror(errno));
+    return ADAPT_OK;
+}
+
+void ad_atomic_abort(ad_atomic_file *af)
+{
+    if (af->file)
+        fclose(af->file);
+    if (af->tmp_path) {
+        unlink(af->tmp_path);
+        free(af->tmp_path);
+    }
+    *af = (ad_atomic_file){0};
+}
+
+/* Makes the rename itself durable. Filesystems that cannot sync directories say EINVAL. */
+static adapt_status sync_parent_dir(const char *path, const char *fn)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(len + 1);
+    if (!dir)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a directory name", fn);
+    memcpy(dir, !slash ? "." : path, len);
+    dir[len] = '\0';
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    adapt_status st = err ? ad_fail(ADAPT_ERR_IO, "%s: cannot sync directory %s: %s", fn, dir,
+                                    strerror(err))
+                          : ADAPT_OK;
+    free(dir);
+    return st;
+}
+
+adapt_status ad_atomic_commit(ad_atomic_file *af)
+{
+    const char *fn = af->fn;
+    const char *step = "flush";
+    int failed = fflush(af->file) != 0;
+    if (!failed) {
+        step = "sync";
+        failed = fsync(fileno(af->file)) != 0;
+    }
+    int err = errno;
+    FILE *f = af->file;
+    af->file = NULL;
+    if (fclose(f) != 0 && !failed) {
+        step = "close";
+        failed = 1;
+        err = errno;
+    }
+    if (!failed && rename(af->tmp_path, af->path) != 0) {
+        step = "rename";
+        failed = 1;
+        err = errno;
+    }
+    if (failed) {
+        adapt_status st = ad_fail(ADAPT_ERR_IO, "%s: cannot %s %s: %s", fn, step, af->tmp_path,
+                                  strerror(err));
+        ad_atomic_abort(af);
+        return st;
+    }
+    const char *path = af->path;
+    free(af->tmp_path);
+    *af = (ad_atomic_file){0};
+    return sync_parent_dir(path, fn);
+}

@@ -1,0 +1,34 @@
+/* NPY internals shared by the public file functions and the fuzz target. */
+#ifndef AD_IO_NPY_H
+#define AD_IO_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapt.h"
+#include "lib/io/source.h"
+
+/* Headers longer than this are refused: a '<f4' header of ADAPT_MAX_DIMS dims needs < 200. */
+#define AD_NPY_MAX_HEADER 65536u
+
+/* What the header dict says about the array. */
+typedef struct ad_npy_header {
+    int32_t ndim;
+    int64_t shape[ADAPT_MAX_DIMS];
+    int64_t numel;
+} ad_npy_header;
+
+/* Parses the header text (`len` bytes after the length field, not NUL-terminated): exactly
+ * the Python dict literal numpy writes, {'descr': '<f4', 'fortran_order': False,
+ * 'shape': (d0, d1, ...), } followed by spaces and a newline. Keys in any order, single or
+ * double quotes, an optional trailing comma. Anything else -> ADAPT_ERR_FORMAT; a well-formed
+ * header with another dtype, fortran_order True or more than ADAPT_MAX_DIMS dims ->
+ * ADAPT_ERR_UNSUPPORTED. `name` and `fn` go into messages. */
+adapt_status ad_npy_parse_header(ad_npy_header *h, const char *text, size_t len,
+                                 const char *name, const char *fn);
+
+/* adapt_npy_read on any source (see source.h); outputs untouched on error. */
+adapt_status ad_npy_read_source(float **data, int32_t *ndim, int64_t *shape,
+                                const ad_source *src, const char *fn);
+
+#endif

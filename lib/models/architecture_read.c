@@ -1,0 +1,338 @@
+/* Rebuilding a model from its architecture text. The text may come from a hostile file, so
+ * every field is type- and range-checked, arrays and parameter counts are bounded, and any
+ * value the builders reject is reported as FORMAT. */
+#include <errno.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/models/model_impl.h"
+
+static adapt_status bad_field(const char *key, const char *problem)
+{
+    return ad_fail(ADAPT_ERR_FORMAT, "model architecture: \"%s\" %s", key, problem);
+}
+
+static adapt_status get_int(int64_t *out, const json_t *obj, const char *key, int64_t lo,
+                            int64_t hi)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        return bad_field(key, "is missing or not an integer");
+    json_int_t value = json_integer_value(v);
+    if (value < lo || value > hi)
+        return bad_field(key, "is out of range");
+    *out = (int64_t)value;
+    return ADAPT_OK;
+}
+
+static adapt_status get_int32(int32_t *out, const json_t *obj, const char *key)
+{
+    int64_t value = 0;
+    adapt_status st = get_int(&value, obj, key, INT32_MIN, INT32_MAX);
+    if (!st)
+        *out = (int32_t)value;
+    return st;
+}
+
+static adapt_status get_float(float *out, const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_number(v))
+        return bad_field(key, "is missing or not a number");
+    double value = json_number_value(v);
+    if (!(fabs(value) <= FLT_MAX))
+        return bad_field(key, "is out of range");
+    *out = (float)value;
+    return ADAPT_OK;
+}
+
+static adapt_status get_string(const char **out, const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return bad_field(key, "is missing or not a string");
+    *out = json_string_value(v);
+    return ADAPT_OK;
+}
+
+/* A decimal string of a uint64 (JSON integers cannot carry all of them portably). */
+static adapt_status get_seed(uint64_t *out, const json_t *obj)
+{
+    const char *text = "";
+    adapt_status st = get_string(&text, obj, "seed");
+    if (st)
+        return st;
+    size_t len = strlen(text);
+    bool digits = len >= 1 && len <= 20 && strspn(text, "0123456789") == len;
+    errno = 0;
+    unsigned long long value = digits ? strtoull(text, NULL, 10) : 0;
+    if (!digits || errno)
+        return bad_field("seed", "is not a decimal uint64");
+    *out = (uint64_t)value;
+    return ADAPT_OK;
+}
+
+/* An array of 0..AD_MODEL_MAX_ARCH_ENTRIES entries. */
+static adapt_status get_array(const json_t **out, size_t *len, const json_t *obj,
+                              const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_array(v))
+        return bad_field(key, "is missing or not an array");
+    if (json_array_size(v) > AD_MODEL_MAX_ARCH_ENTRIES)
+        return bad_field(key, "has too many entries");
+    *out = v;
+    *len = json_array_size(v);
+    return ADAPT_OK;
+}
+
+/* Integer array `key` into a malloc'ed int64 buffer (at least one slot). */
+static adapt_status get_int_array(int64_t **out, size_t *len, const json_t *obj,
+                                  const char *key, int64_t lo, int64_t hi)
+{
+    const json_t *a = NULL;
+    adapt_status st = get_array(&a, len, obj, key);
+    if (st)
+        return st;
+    int64_t *v = malloc((*len ? *len : 1) * sizeof *v);
+    if (!v)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture: \"%s\"", key);
+    for (size_t i = 0; i < *len && !st; i++) {
+        const json_t *e = json_array_get(a, i);
+        st = json_is_integer(e) && json_integer_value(e) >= lo && json_integer_value(e) <= hi
+                 ? ADAPT_OK : bad_field(key, "holds an entry that is not an integer in range");
+        v[i] = st ? 0 : (int64_t)json_integer_value(e);
+    }
+    if (st) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    return ADAPT_OK;
+}
+
+/* Like get_int_array, narrowed to int32 entries. */
+static adapt_status get_int32_array(int32_t **out, size_t *len, const json_t *obj,
+                                    const char *key)
+{
+    int64_t *wide;
+    adapt_status st = get_int_array(&wide, len, obj, key, INT32_MIN, INT32_MAX);
+    if (st)
+        return st;
+    int32_t *v = malloc((*len ? *len : 1) * sizeof *v);
+    for (size_t i = 0; v && i < *len; i++)
+        v[i] = (int32_t)wide[i];
+    free(wide);
+    if (!v)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture: \"%s\"", key);
+    *out = v;
+    return ADAPT_OK;
+}
+
+/* A builder's verdict on values read from the text: anything but success or a failed
+ * allocation means the text describes no valid model. */
+static adapt_status as_format(adapt_status st)
+{
+    if (st == ADAPT_OK || st == ADAPT_ERR_OUT_OF_MEMORY || st == ADAPT_ERR_FORMAT)
+        return st;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", adapt_last_error());
+    return ad_fail(ADAPT_ERR_FORMAT, "model architecture describes no valid model: %s", detail);
+}
+
+static adapt_status read_mlp(adapt_model **out, const json_t *root)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p);
+    int64_t *sizes = NULL;
+    size_t n = 0;
+    const char *activation = "";
+    adapt_status st = get_int_array(&sizes, &n, root, "sizes", INT64_MIN, INT64_MAX);
+    if (!st)
+        st = get_string(&activation, root, "activation");
+    if (!st)
+        st = get_float(&p.dropout, root, "dropout");
+    if (!st)
+        st = get_seed(&p.seed, root);
+    if (!st && strcmp(activation, "relu") && strcmp(activation, "gelu"))
+        st = bad_field("activation", "is neither \"relu\" nor \"gelu\"");
+    if (!st) {
+        p.n_sizes = (int32_t)n;
+        p.sizes = sizes;
+        p.activation = strcmp(activation, "gelu") ? ADAPT_ACTIVATION_RELU : ADAPT_ACTIVATION_GELU;
+        st = as_format(ad_build_mlp(out, &p, true));
+    }
+    free(sizes);
+    return st;
+}
+
+static adapt_status read_stages(adapt_cnn_params *p, int32_t **arrays, const json_t *root)
+{
+    static const char *const keys[] = {"stage_channels", "stage_blocks", "stage_strides"};
+    size_t len[3] = {0, 0, 0};
+    adapt_status st = ADAPT_OK;
+    for (int i = 0; i < 3 && !st; i++)
+        st = get_int32_array(&arrays[i], &len[i], root, keys[i]);
+    if (!st && (len[1] != len[0] || len[2] != len[0]))
+        st = bad_field("stage_blocks", "and the other stage arrays differ in length");
+    p->n_stages = (int32_t)len[0];
+    p->stage_channels = arrays[0];
+    p->stage_blocks = arrays[1];
+    p->stage_strides = arrays[2];
+    return st;
+}
+
+static adapt_status read_cnn(adapt_model **out, const json_t *root)
+{
+    adapt_cnn_params p;
+    adapt_cnn_params_init(&p);
+    int32_t *arrays[3] = {NULL, NULL, NULL};
+    adapt_status st = get_int32(&p.in_channels, root, "in_channels");
+    if (!st)
+        st = get_int32(&p.image_size, root, "image_size");
+    if (!st)
+        st = get_int32(&p.n_classes, root, "n_classes");
+    if (!st)
+        st = get_int32(&p.stem_channels, root, "stem_channels");
+    if (!st)
+        st = get_seed(&p.seed, root);
+    if (!st)
+        st = read_stages(&p, arrays, root);
+    if (!st)
+        st = as_format(ad_build_cnn(out, &p, true));
+    for (int i = 0; i < 3; i++)
+        free(arrays[i]);
+    return st;
+}
+
+static adapt_status read_vit(adapt_model **out, const json_t *root)
+{
+    adapt_vit_params p;
+    adapt_vit_params_init(&p);
+    adapt_status st = get_int32(&p.image_size, root, "image_size");
+    if (!st)
+        st = get_int32(&p.in_channels, root, "in_channels");
+    if (!st)
+        st = get_int32(&p.patch, root, "patch");
+    if (!st)
+        st = get_int32(&p.dim, root, "dim");
+    if (!st)
+        st = get_int32(&p.depth, root, "depth");
+    if (!st)
+        st = get_int32(&p.heads, root, "heads");
+    if (!st)
+        st = get_float(&p.mlp_ratio, root, "mlp_ratio");
+    if (!st)
+        st = get_int32(&p.n_classes, root, "n_classes");
+    if (!st)
+        st = get_float(&p.dropout, root, "dropout");
+    if (!st)
+        st = get_seed(&p.seed, root);
+    return st ? st : as_format(ad_build_vit(out, &p, true));
+}
+
+static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
+{
+    adapt_layer_params_init(p);
+    const char *kind = "";
+    if (!json_is_object(o))
+        return bad_field("layers", "holds an entry that is not an object");
+    adapt_status st = get_string(&kind, o, "kind");
+    if (!st && (p->kind = ad_layer_kind_from_name(kind)) < 0)
+        st = bad_field("kind", "names no layer kind");
+    const uint32_t f = st ? 0 : ad_layer_fields(p->kind);
+    if (!st && (f & AD_FIELD_OUT))
+        st = get_int(&p->out_features, o, "out_features", INT64_MIN, INT64_MAX);
+    if (!st && (f & AD_FIELD_KERNEL))
+        st = get_int32(&p->kernel, o, "kernel");
+    if (!st && (f & AD_FIELD_STRIDE))
+        st = get_int32(&p->stride, o, "stride");
+    if (!st && (f & AD_FIELD_PADDING))
+        st = get_int32(&p->padding, o, "padding");
+    if (!st && (f & AD_FIELD_HEADS))
+        st = get_int32(&p->heads, o, "heads");
+    if (!st && (f & AD_FIELD_MLP_RATIO))
+        st = get_float(&p->mlp_ratio, o, "mlp_ratio");
+    if (!st && (f & AD_FIELD_P))
+        st = get_float(&p->p, o, "p");
+    return st;
+}
+
+static adapt_status append_layers(adapt_model *m, const json_t *layers, size_t n)
+{
+    adapt_status st = ADAPT_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        adapt_layer_params p;
+        st = read_layer(&p, json_array_get(layers, i));
+        if (!st)
+            st = as_format(adapt_model_append(m, &p));
+    }
+    return st;
+}
+
+static adapt_status read_sequential(adapt_model **out, const json_t *root)
+{
+    int64_t *shape = NULL;
+    size_t ndim = 0, n_layers = 0;
+    uint64_t seed = 0;
+    const json_t *layers = NULL;
+    adapt_model *m = NULL;
+    adapt_status st = get_int_array(&shape, &ndim, root, "input_shape", INT64_MIN, INT64_MAX);
+    if (!st)
+        st = get_seed(&seed, root);
+    if (!st)
+        st = get_array(&layers, &n_layers, root, "layers");
+    if (!st)
+        st = as_format(ad_build_sequential(&m, (int32_t)ndim, shape, seed, true));
+    if (!st)
+        st = append_layers(m, layers, n_layers);
+    free(shape);
+    if (st) {
+        adapt_model_free(m);
+        return st;
+    }
+    *out = m;
+    return ADAPT_OK;
+}
+
+static adapt_status read_root(adapt_model **out, const json_t *root)
+{
+    int64_t format = 0;
+    const char *kind = "";
+    if (!json_is_object(root))
+        return ad_fail(ADAPT_ERR_FORMAT, "model architecture is not a JSON object");
+    adapt_status st = get_int(&format, root, "format", 1, 1);
+    if (!st)
+        st = get_string(&kind, root, "kind");
+    if (st)
+        return st;
+    if (strcmp(kind, "mlp") == 0)
+        return read_mlp(out, root);
+    if (strcmp(kind, "cnn") == 0)
+        return read_cnn(out, root);
+    if (strcmp(kind, "vit") == 0)
+        return read_vit(out, root);
+    if (strcmp(kind, "sequential") == 0)
+        return read_sequential(out, root);
+    return bad_field("kind", "names no model kind");
+}
+
+adapt_status ad_model_from_architecture(adapt_model **out, const char *json)
+{
+    if (!out || !json)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "ad_model_from_architecture: %s is NULL",
+                       out ? "json" : "out");
+    json_error_t error;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &error);
+    if (!root)
+        return ad_fail(ADAPT_ERR_FORMAT, "model architecture is not JSON: %s (line %d)",
+                       error.text, error.line);
+    adapt_status st = read_root(out, root);
+    json_decref(root);
+    return st;
+}

@@ -1,0 +1,127 @@
+/* The architecture of a model as JSON text (format described in lib/models/model.h), written
+ * once when the model is built and again after each sequential append. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/core/error.h"
+#include "lib/models/model_impl.h"
+
+/* Reals with 9 significant digits: enough for every float to read back exactly. */
+#define AD_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+
+/* Replaces model->architecture with the text of `root` (consumed; NULL means allocation
+ * failure while building it). */
+static adapt_status publish(adapt_model *model, json_t *root)
+{
+    char *text = root ? json_dumps(root, AD_JSON_FLAGS) : NULL;
+    json_decref(root);
+    if (!text)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture text");
+    free(model->architecture);
+    model->architecture = text;
+    return ADAPT_OK;
+}
+
+static json_t *seed_string(uint64_t seed)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, seed);
+    return json_string(text);
+}
+
+static json_t *int64_array(const int64_t *v, int32_t n)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_integer(v[i]))) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+static json_t *int32_array(const int32_t *v, int32_t n)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_integer(v[i]))) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+adapt_status ad_describe_mlp(adapt_model *model, const adapt_mlp_params *p)
+{
+    const char *activation = p->activation == ADAPT_ACTIVATION_GELU ? "gelu" : "relu";
+    return publish(model, json_pack("{s:i, s:s, s:o, s:s, s:f, s:o}", "format", 1, "kind",
+                                    "mlp", "sizes", int64_array(p->sizes, p->n_sizes),
+                                    "activation", activation, "dropout", (double)p->dropout,
+                                    "seed", seed_string(p->seed)));
+}
+
+adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p)
+{
+    return publish(model, json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}",
+                                    "format", 1, "kind", "cnn", "in_channels", p->in_channels,
+                                    "image_size", p->image_size, "n_classes", p->n_classes,
+                                    "stem_channels", p->stem_channels, "stage_channels",
+                                    int32_array(p->stage_channels, p->n_stages),
+                                    "stage_blocks", int32_array(p->stage_blocks, p->n_stages),
+                                    "stage_strides", int32_array(p->stage_strides, p->n_stages),
+                                    "seed", seed_string(p->seed)));
+}
+
+adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p)
+{
+    return publish(model,
+                   json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:f, s:o}",
+                             "format", 1, "kind", "vit", "image_size", p->image_size,
+                             "in_channels", p->in_channels, "patch", p->patch, "dim", p->dim,
+                             "depth", p->depth, "heads", p->heads, "mlp_ratio",
+                             (double)p->mlp_ratio, "n_classes", p->n_classes, "dropout",
+                             (double)p->dropout, "seed", seed_string(p->seed)));
+}
+
+/* {"kind": ..., and the fields the kind reads}. */
+static json_t *layer_object(const adapt_layer_params *p)
+{
+    const uint32_t f = ad_layer_fields(p->kind);
+    json_t *o = json_pack("{s:s}", "kind", ad_layer_kind_name(p->kind));
+    int bad = !o;
+    if (!bad && (f & AD_FIELD_OUT))
+        bad |= json_object_set_new(o, "out_features", json_integer(p->out_features));
+    if (!bad && (f & AD_FIELD_KERNEL))
+        bad |= json_object_set_new(o, "kernel", json_integer(p->kernel));
+    if (!bad && (f & AD_FIELD_STRIDE))
+        bad |= json_object_set_new(o, "stride", json_integer(p->stride));
+    if (!bad && (f & AD_FIELD_PADDING))
+        bad |= json_object_set_new(o, "padding", json_integer(p->padding));
+    if (!bad && (f & AD_FIELD_HEADS))
+        bad |= json_object_set_new(o, "heads", json_integer(p->heads));
+    if (!bad && (f & AD_FIELD_MLP_RATIO))
+        bad |= json_object_set_new(o, "mlp_ratio", json_real(p->mlp_ratio));
+    if (!bad && (f & AD_FIELD_P))
+        bad |= json_object_set_new(o, "p", json_real(p->p));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+adapt_status ad_describe_sequential(adapt_model *model)
+{
+    json_t *layers = json_array();
+    for (int32_t i = 0; layers && i < model->n_blocks; i++)
+        if (json_array_append_new(layers, layer_object(&model->blocks[i].layers[0].params))) {
+            json_decref(layers);
+            layers = NULL;
+        }
+    return publish(model, json_pack("{s:i, s:s, s:o, s:o, s:o}", "format", 1, "kind",
+                                    "sequential", "input_shape",
+                                    int64_array(model->input.d, model->input.ndim), "seed",
+                                    seed_string(model->params.seed), "layers", layers));
+}

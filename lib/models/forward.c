@@ -1,0 +1,89 @@
+/* Forward passes over a range of blocks. They read the model and write only activations of the
+ * caller's context, so several contexts may run one model at once. */
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
+
+/* x must be [N >= 1, in...]; a block starting with a flattening layer also takes any
+ * [N, ...] with the same number of values per sample. */
+static adapt_status check_input(const adapt_tensor *x, const ad_dims *in, bool flattens,
+                                const char *fn)
+{
+    bool ok = x->ndim >= 1 && x->shape[0] >= 1;
+    if (ok && flattens) {
+        ok = x->ndim >= 2 && x->numel / x->shape[0] == ad_dims_numel(in);
+    } else {
+        ok = ok && x->ndim == in->ndim + 1;
+        for (int32_t i = 0; ok && i < in->ndim; i++)
+            ok = x->shape[i + 1] == in->d[i];
+    }
+    if (!ok) {
+        char sx[160], si[160];
+        return ad_fail(ADAPT_ERR_SHAPE,
+                       "%s: input %s is not N >= 1 samples of shape %s%s", fn,
+                       ad_shape_str(x, sx, sizeof sx), ad_dims_str(in, si, sizeof si),
+                       flattens ? " (or of that many values)" : "");
+    }
+    return ADAPT_OK;
+}
+
+static adapt_status check_call(adapt_tensor **out, adapt_context *ctx, const adapt_model *model,
+                               adapt_tensor *input, const char *fn)
+{
+    adapt_status st = ad_check_context(ctx, fn);
+    if (st)
+        return st;
+    if (!out || !model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, out ? "model" : "out");
+    if (!input)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: input is NULL", fn);
+    return ad_check_tensor(ctx, input, fn, "input");
+}
+
+static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
+                                  adapt_tensor *x)
+{
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < b->n_layers && !st; i++)
+        st = ad_layer_forward(&x, ctx, &b->layers[i], x);
+    if (!st)
+        *out = x;
+    return st;
+}
+
+static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_model *model,
+                               adapt_tensor *input, int32_t first, int32_t last, const char *fn)
+{
+    adapt_status st = check_call(out, ctx, model, input, fn);
+    if (st)
+        return st;
+    if (first < 0 || first > last || last > model->n_blocks)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: blocks [%d, %d) are not within [0, %d]",
+                       fn, (int)first, (int)last, (int)model->n_blocks);
+    const ad_block *b = first < model->n_blocks ? &model->blocks[first] : NULL;
+    ad_dims in = b ? b->in : ad_model_tail(model);
+    st = check_input(input, &in, b && ad_layer_flattens(&b->layers[0]), fn);
+    adapt_tensor *x = input;
+    for (int32_t i = first; i < last && !st; i++)
+        st = block_forward(&x, ctx, &model->blocks[i], x);
+    if (!st)
+        *out = x;
+    return st;
+}
+
+adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
+                                        adapt_model *model, adapt_tensor *input, int32_t first,
+                                        int32_t last)
+{
+    return run_blocks(out, ctx, model, input, first, last, "adapt_model_forward_blocks");
+}
+
+adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                                 adapt_tensor *input)
+{
+    const char *fn = "adapt_model_forward";
+    if (model && !model->n_blocks)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks yet", fn);
+    return run_blocks(logits, ctx, model, input, 0, model ? model->n_blocks : 0, fn);
+}

@@ -1,0 +1,103 @@
+/* The model object shared by every architecture: creation, release, and the queries on its
+ * blocks and parameters. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/models/model_impl.h"
+
+ad_dims ad_model_tail(const adapt_model *model)
+{
+    return model->n_blocks ? model->blocks[model->n_blocks - 1].out : model->input;
+}
+
+adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input, uint64_t seed,
+                          bool from_text)
+{
+    adapt_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model");
+    m->arch = arch;
+    m->input = *input;
+    m->block_limit = from_text ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;
+    ad_params_init(&m->params, seed, from_text ? AD_MODEL_MAX_ARCH_PARAMS : INT64_MAX);
+    *out = m;
+    return ADAPT_OK;
+}
+
+void adapt_model_free(adapt_model *model)
+{
+    if (!model)
+        return;
+    ad_params_free(&model->params);
+    free(model->blocks);
+    free(model->architecture);
+    free(model);
+}
+
+const char *ad_model_architecture(const adapt_model *model)
+{
+    return model ? model->architecture : NULL;
+}
+
+int32_t adapt_model_block_count(const adapt_model *model)
+{
+    return model ? model->n_blocks : 0;
+}
+
+adapt_status adapt_model_block_info(adapt_block_info *info, const adapt_model *model,
+                                    int32_t block)
+{
+    const char *fn = "adapt_model_block_info";
+    if (!info || !model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, info ? "model" : "info");
+    if (info->struct_size < sizeof(size_t))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: info.struct_size is %zu; set it to sizeof(adapt_block_info)", fn,
+                       info->struct_size);
+    if (block < 0 || block >= model->n_blocks)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d outside [0, %d)", fn,
+                       (int)block, (int)model->n_blocks);
+    const ad_block *b = &model->blocks[block];
+    adapt_block_info full = {.struct_size = info->struct_size, .kind = b->kind,
+                             .out_ndim = b->out.ndim, .flops = b->flops,
+                             .n_params = b->n_params};
+    memcpy(full.out_shape, b->out.d, sizeof full.out_shape);
+    memcpy(info, &full, info->struct_size < sizeof full ? info->struct_size : sizeof full);
+    return ADAPT_OK;
+}
+
+int64_t adapt_model_flops(const adapt_model *model)
+{
+    int64_t flops = 0;
+    for (int32_t i = 0; model && i < model->n_blocks; i++)
+        flops = ad_add_sat(flops, model->blocks[i].flops);
+    return flops;
+}
+
+int32_t adapt_model_param_count(const adapt_model *model)
+{
+    return model ? model->params.count : 0;
+}
+
+adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
+{
+    if (!model || index < 0 || index >= model->params.count)
+        return NULL;
+    return model->params.items[index].tensor;
+}
+
+const char *adapt_model_param_name(const adapt_model *model, int32_t index)
+{
+    if (!model || index < 0 || index >= model->params.count)
+        return NULL;
+    return model->params.items[index].name;
+}
+
+int32_t adapt_model_classes(const adapt_model *model)
+{
+    if (!model || !model->n_blocks)
+        return 0;
+    ad_dims out = ad_model_tail(model);
+    return out.ndim == 1 && out.d[0] <= INT32_MAX ? (int32_t)out.d[0] : 0;
+}

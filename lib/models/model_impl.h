@@ -1,0 +1,76 @@
+/* The model object behind adapt_model: a list of blocks, each a short chain of layers, and the
+ * parameters they own. Shared by the model files of lib/models only. */
+#ifndef AD_MODELS_MODEL_IMPL_H
+#define AD_MODELS_MODEL_IMPL_H
+
+#include <stdbool.h>
+
+#include "adapt.h"
+#include "lib/models/model.h"
+#include "lib/nn/layer.h"
+
+/* Longest layer chain of a block: linear + activation + dropout, conv + bn + relu, or
+ * layernorm + class token + linear. */
+#define AD_BLOCK_MAX_LAYERS 3
+
+typedef struct {
+    int32_t kind; /* adapt_layer_kind of the block's principal layer */
+    ad_layer layers[AD_BLOCK_MAX_LAYERS];
+    int32_t n_layers;
+    ad_dims in, out; /* per sample */
+    int64_t flops, n_params;
+} ad_block;
+
+typedef enum { AD_ARCH_SEQUENTIAL, AD_ARCH_MLP, AD_ARCH_CNN, AD_ARCH_VIT } ad_arch;
+
+struct adapt_model {
+    ad_arch arch;
+    ad_dims input; /* per sample */
+    ad_block *blocks;
+    int32_t n_blocks, block_capacity;
+    int32_t block_limit; /* more blocks than this is a FORMAT error (hostile descriptions) */
+    ad_param_list params;
+    char *architecture; /* JSON text, see ad_model_architecture() */
+};
+
+/* An empty model. A model built `from_text` (ad_model_from_architecture) is held to
+ * AD_MODEL_MAX_ARCH_PARAMS values and AD_MODEL_MAX_ARCH_ENTRIES blocks: more is FORMAT. */
+adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input, uint64_t seed,
+                          bool from_text);
+
+/* FORMAT when a model that will have `blocks` blocks exceeds its block limit: lets builders
+ * refuse a hostile description before building any of it. */
+adapt_status ad_model_check_blocks(const adapt_model *model, int64_t blocks);
+
+/* Input shape of the next block: the last block's output, or the model input. */
+ad_dims ad_model_tail(const adapt_model *model);
+
+/* Starts block `b` of principal kind `kind` taking `in`. */
+void ad_block_start(ad_block *b, int32_t kind, const ad_dims *in);
+
+/* Appends layer `p` to block `b`, fed by the block's current output. On error the parameter
+ * list is as it was. */
+adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_list *list,
+                          const ad_layer_names *names, const char *fn);
+
+/* Appends a finished block to the model (copied). */
+adapt_status ad_model_push_block(adapt_model *model, const ad_block *b);
+
+/* Copies a caller's params struct into `own` (already filled by its _params_init()): the
+ * first min(user->struct_size, own_size) bytes, as read_params() in lib/core/context.c. */
+adapt_status ad_read_struct(void *own, size_t own_size, const void *user, const char *fn);
+
+/* Builders behind the public create functions; `from_text` as for ad_model_new(). */
+adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p, bool from_text);
+adapt_status ad_build_cnn(adapt_model **out, const adapt_cnn_params *p, bool from_text);
+adapt_status ad_build_vit(adapt_model **out, const adapt_vit_params *p, bool from_text);
+adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
+                                 const int64_t *input_shape, uint64_t seed, bool from_text);
+
+/* (Re)writes model->architecture; OUT_OF_MEMORY leaves the old text in place. */
+adapt_status ad_describe_mlp(adapt_model *model, const adapt_mlp_params *p);
+adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p);
+adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p);
+adapt_status ad_describe_sequential(adapt_model *model);
+
+#endif

@@ -1,0 +1,106 @@
+#include "lib/nn/attention.h"
+
+#include <math.h>
+
+#include "lib/core/tensor.h"
+#include "lib/nn/dims.h"
+
+adapt_status ad_attention_init(ad_attention *a, ad_param_list *params, const char *prefix,
+                               int64_t dim, int64_t heads)
+{
+    char name[AD_PREFIX_MAX];
+    a->dim = dim;
+    a->heads = heads;
+    adapt_status st = ad_linear_init(&a->qkv, params, ad_prefix_join(name, prefix, "qkv."), dim,
+                                     3 * dim, true);
+    if (!st)
+        st = ad_linear_init(&a->proj, params, ad_prefix_join(name, prefix, "proj."), dim, dim,
+                            true);
+    return st;
+}
+
+/* [N, T, H * hd] -> [N * H, T, hd]; one head needs no copy. */
+static adapt_status split_heads(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                                adapt_tensor *y)
+{
+    const int64_t n = y->shape[0], t = y->shape[1], h = a->heads, hd = a->dim / a->heads;
+    if (h == 1) {
+        *out = y;
+        return ADAPT_OK;
+    }
+    adapt_tensor *split, *moved;
+    adapt_status st = adapt_op_reshape(&split, ctx, y, 4, (int64_t[]){n, t, h, hd});
+    if (!st)
+        st = adapt_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
+    if (!st)
+        st = adapt_op_reshape(out, ctx, moved, 3, (int64_t[]){n * h, t, hd});
+    return st;
+}
+
+/* [N * H, T, hd] -> [N, T, H * hd]. */
+static adapt_status merge_heads(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                                adapt_tensor *y, int64_t n)
+{
+    const int64_t t = y->shape[1], h = a->heads, hd = a->dim / a->heads;
+    if (h == 1) {
+        *out = y;
+        return ADAPT_OK;
+    }
+    adapt_tensor *split, *moved;
+    adapt_status st = adapt_op_reshape(&split, ctx, y, 4, (int64_t[]){n, h, t, hd});
+    if (!st)
+        st = adapt_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
+    if (!st)
+        st = adapt_op_reshape(out, ctx, moved, 3, (int64_t[]){n, t, a->dim});
+    return st;
+}
+
+/* Projection `part` (0 = q, 1 = k, 2 = v) of x, split into heads. Slicing the weight (dim^2
+ * values) instead of the projected activations avoids copying three N*T*dim tensors, and the
+ * 1/sqrt(hd) of the scores is folded into the q slice for the same reason. */
+static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                            adapt_tensor *x, int part, float scale)
+{
+    const int64_t d = a->dim, begin = part * d, end = begin + d;
+    ad_linear slice = {.in_features = d, .out_features = d};
+    adapt_status st = adapt_op_slice(&slice.weight, ctx, a->qkv.weight, 0, begin, end);
+    if (!st)
+        st = adapt_op_slice(&slice.bias, ctx, a->qkv.bias, 0, begin, end);
+    if (!st && scale != 1.0f)
+        st = adapt_op_scale(&slice.weight, ctx, slice.weight, scale);
+    if (!st && scale != 1.0f)
+        st = adapt_op_scale(&slice.bias, ctx, slice.bias, scale);
+    adapt_tensor *y;
+    if (!st)
+        st = ad_linear_forward(&y, ctx, &slice, x);
+    return st ? st : split_heads(out, ctx, a, y);
+}
+
+adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                                  adapt_tensor *x)
+{
+    const float scale = (float)(1.0 / sqrt((double)(a->dim / a->heads)));
+    adapt_tensor *q, *k, *v, *scores, *weights, *mixed, *merged;
+    adapt_status st = project(&q, ctx, a, x, 0, scale);
+    if (!st)
+        st = project(&k, ctx, a, x, 1, 1.0f);
+    if (!st)
+        st = project(&v, ctx, a, x, 2, 1.0f);
+    if (!st)
+        st = adapt_op_matmul(&scores, ctx, q, k, ADAPT_MATMUL_TRANS_B);
+    if (!st)
+        st = adapt_op_softmax(&weights, ctx, scores);
+    if (!st)
+        st = adapt_op_matmul(&mixed, ctx, weights, v, 0);
+    if (!st)
+        st = merge_heads(&merged, ctx, a, mixed, x->shape[0]);
+    return st ? st : ad_linear_forward(out, ctx, &a->proj, merged);
+}
+
+int64_t ad_attention_flops(const ad_attention *a, int64_t tokens)
+{
+    /* QK^T and AV: 2 * 2 * T * T * dim */
+    int64_t products = ad_mul_sat(ad_mul_sat(ad_mul_sat(4, tokens), tokens), a->dim);
+    return ad_add_sat(ad_add_sat(ad_linear_flops(&a->qkv, tokens), products),
+                      ad_linear_flops(&a->proj, tokens));
+}

@@ -1,0 +1,26 @@
+/* Fully connected layer, torch.nn.Linear: y = x W^T + b over the last axis. */
+#ifndef AD_NN_LINEAR_H
+#define AD_NN_LINEAR_H
+
+#include <stdbool.h>
+
+#include "lib/nn/params.h"
+
+typedef struct {
+    adapt_tensor *weight; /* [out, in] */
+    adapt_tensor *bias;   /* [out], or NULL */
+    int64_t in_features, out_features;
+} ad_linear;
+
+/* Adds "<prefix>weight" and, with `bias`, "<prefix>bias". */
+adapt_status ad_linear_init(ad_linear *l, ad_param_list *params, const char *prefix,
+                            int64_t in_features, int64_t out_features, bool bias);
+
+/* x[..., in] -> [..., out]. The weight is 2-D, so every leading dim folds into one GEMM. */
+adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
+                               adapt_tensor *x);
+
+/* FLOPs of `rows` input rows (multiply-add = 2). */
+int64_t ad_linear_flops(const ad_linear *l, int64_t rows);
+
+#endif

@@ -1,0 +1,49 @@
+/* The dataset object behind adapt_dataset: N samples of one shape with integer labels, seen
+ * either directly (a wrapped or loaded array) or through an index list (a split part).
+ * Index lists always point into the base arrays, so a split of a split costs no extra hop. */
+#ifndef AD_TRAIN_DATASET_H
+#define AD_TRAIN_DATASET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adapt.h"
+
+#define AD_DATASET_MAGIC 0xda7a5e75u
+
+struct adapt_dataset {
+    uint32_t magic;
+    const float *x;         /* base samples, [base count, sample shape] */
+    const int32_t *labels;  /* base labels */
+    int64_t count;          /* samples visible through this dataset */
+    const int64_t *index;   /* count positions into the base arrays; NULL: identity */
+    int32_t sample_ndim;
+    int64_t sample_shape[ADAPT_MAX_DIMS];
+    int64_t sample_numel;
+    int32_t max_label;      /* largest visible label; -1 when empty */
+    /* Owned storage freed with the dataset (each may be NULL). */
+    float *own_x;
+    int32_t *own_labels;
+    int64_t *own_index;
+};
+
+/* Validates a dataset argument of public function `fn`. */
+adapt_status ad_dataset_check(const adapt_dataset *ds, const char *fn, const char *what);
+
+/* Position of visible sample i in the base arrays. */
+static inline int64_t ad_dataset_base(const adapt_dataset *ds, int64_t i)
+{
+    return ds->index ? ds->index[i] : i;
+}
+
+/* A new dataset over base arrays (borrowed) with `sample_ndim` dims of `sample_shape`;
+ * validates labels >= 0 and records the largest. */
+adapt_status ad_dataset_new(adapt_dataset **out, const float *x, const int32_t *labels,
+                            int64_t count, int32_t sample_ndim, const int64_t *sample_shape,
+                            const char *fn);
+
+/* INVALID_ARGUMENT naming the first sample whose label is not below `classes`. */
+adapt_status ad_dataset_check_labels(const adapt_dataset *ds, int32_t classes, const char *fn,
+                                     const char *what);
+
+#endif

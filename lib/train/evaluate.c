@@ -1,0 +1,136 @@
+#include "lib/train/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/train/batch.h"
+#include "lib/train/dataset.h"
+
+static int32_t argmax(const float *row, int32_t classes)
+{
+    int32_t best = 0;
+    for (int32_t j = 1; j < classes; j++)
+        best = row[j] > row[best] ? j : best;
+    return best;
+}
+
+/* Adds one batch's predictions and loss to the counts. */
+static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
+                                adapt_tensor *logits, const int32_t *labels, int32_t classes,
+                                const char *fn)
+{
+    const int64_t n = adapt_tensor_dim(logits, 0);
+    if (logits->ndim != 2 || logits->shape[1] != classes) {
+        char s[96];
+        return ad_fail(ADAPT_ERR_INTERNAL, "%s: logits %s are not [%lld, %d]", fn,
+                       ad_shape_str(logits, s, sizeof s), (long long)n, (int)classes);
+    }
+    adapt_tensor *loss = NULL;
+    adapt_status st = adapt_op_cross_entropy(&loss, ctx, logits, labels, 0.0f);
+    if (st)
+        return st;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t pred = argmax(logits->data + i * classes, classes);
+        counts->correct += pred == labels[i];
+        if (confusion)
+            confusion[(int64_t)labels[i] * classes + pred]++;
+    }
+    counts->loss_sum += (double)loss->data[0] * (double)n;
+    counts->count += n;
+    return ADAPT_OK;
+}
+
+adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
+                             adapt_model *model, const adapt_dataset *ds, int32_t batch_size,
+                             int32_t classes, const char *fn)
+{
+    *counts = (ad_eval_counts){0};
+    adapt_status st = ADAPT_OK;
+    for (int64_t start = 0; start < ds->count && !st; start += batch_size) {
+        const int64_t n = ds->count - start < batch_size ? ds->count - start : batch_size;
+        adapt_context_reset(ctx);
+        int64_t *order = NULL;
+        adapt_tensor *x = NULL, *logits = NULL;
+        int32_t *labels = NULL;
+        st = ad_scratch((void **)&order, ctx, (size_t)n * sizeof *order, fn);
+        for (int64_t i = 0; !st && i < n; i++)
+            order[i] = start + i;
+        if (!st)
+            st = ad_batch_assemble(&x, &labels, ctx, ds, order, n, fn);
+        if (!st)
+            st = adapt_model_forward(&logits, ctx, model, x);
+        if (!st)
+            st = score_batch(counts, confusion, ctx, logits, labels, classes, fn);
+    }
+    adapt_context_reset(ctx);
+    return st;
+}
+
+static adapt_status check_evaluate(const adapt_eval_result *result, const adapt_model *model,
+                                   const adapt_dataset *ds, int32_t batch_size,
+                                   int32_t n_threads, const char *fn)
+{
+    if (!result || !model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       result ? "model" : "result");
+    if (result->struct_size < sizeof(size_t))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: result.struct_size is %zu; set it to sizeof(adapt_eval_result)", fn,
+                       result->struct_size);
+    adapt_status st = ad_dataset_check(ds, fn, "dataset");
+    if (st)
+        return st;
+    if (ds->count == 0)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: dataset is empty", fn);
+    if (batch_size < 1 || n_threads < 0)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %d", fn,
+                       batch_size < 1 ? "batch_size" : "n_threads",
+                       (int)(batch_size < 1 ? batch_size : n_threads));
+    const int32_t classes = adapt_model_classes(model);
+    if (classes < 1)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
+    return ad_dataset_check_labels(ds, classes, fn, "dataset");
+}
+
+static adapt_status create_context(adapt_context **ctx, int32_t n_threads)
+{
+    adapt_context_params cp;
+    adapt_context_params_init(&cp);
+    cp.n_threads = n_threads;
+    return adapt_context_create(ctx, &cp);
+}
+
+adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
+                                  adapt_model *model, const adapt_dataset *dataset,
+                                  int32_t batch_size, int32_t n_threads)
+{
+    const char *fn = "adapt_model_evaluate";
+    adapt_status st = check_evaluate(result, model, dataset, batch_size, n_threads, fn);
+    if (st)
+        return st;
+    const int32_t classes = adapt_model_classes(model);
+    const size_t cells = (size_t)classes * (size_t)classes;
+    int64_t *table = confusion ? calloc(cells, sizeof *table) : NULL;
+    if (confusion && !table)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the confusion matrix", fn);
+    adapt_context *ctx = NULL;
+    ad_eval_counts counts;
+    st = create_context(&ctx, n_threads);
+    if (!st)
+        st = ad_evaluate_run(&counts, table, ctx, model, dataset, batch_size, classes, fn);
+    adapt_context_free(ctx);
+    if (!st && confusion)
+        memcpy(confusion, table, cells * sizeof *table);
+    free(table);
+    if (st)
+        return st;
+    adapt_eval_result full = {.struct_size = result->struct_size,
+                              .accuracy = (double)counts.correct / (double)counts.count,
+                              .loss = counts.loss_sum / (double)counts.count,
+                              .count = counts.count};
+    memcpy(result, &full, result->struct_size < sizeof full ? result->struct_size : sizeof full);
+    return ADAPT_OK;
+}

@@ -1,0 +1,115 @@
+#include "lib/train/train_params.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+
+void adapt_train_params_init(adapt_train_params *params)
+{
+    if (!params)
+        return;
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->epochs = 10;
+    params->batch_size = 64;
+    params->optimizer = ADAPT_OPTIMIZER_SGD;
+    params->learning_rate = 0.01f;
+    params->momentum = 0.9f;
+    params->beta1 = 0.9f;
+    params->beta2 = 0.999f;
+    params->adam_eps = 1e-8f;
+    params->schedule = ADAPT_SCHEDULE_CONSTANT;
+    params->step_epochs = 10;
+    params->step_gamma = 0.1f;
+}
+
+/* Allowed interval of a float field; `open_lo`/`open_hi` exclude the bound. */
+typedef struct {
+    const char *name;
+    float value;
+    double lo, hi;
+    bool open_lo, open_hi;
+} float_rule;
+
+static adapt_status check_float(const float_rule *r, const char *fn)
+{
+    if (!isfinite(r->value))
+        return ad_fail(ADAPT_ERR_NONFINITE, "%s: %s is %g", fn, r->name, (double)r->value);
+    const double v = r->value;
+    const bool ok = (r->open_lo ? v > r->lo : v >= r->lo) && (r->open_hi ? v < r->hi : v <= r->hi);
+    if (!ok)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %g outside %c%g, %g%c", fn, r->name,
+                       v, r->open_lo ? '(' : '[', r->lo, r->hi, r->open_hi ? ')' : ']');
+    return ADAPT_OK;
+}
+
+static adapt_status check_floats(const adapt_train_params *p, const char *fn)
+{
+    const float_rule rules[] = {
+        {"learning_rate", p->learning_rate, 0.0, INFINITY, true, true},
+        {"momentum", p->momentum, 0.0, INFINITY, false, true},
+        {"weight_decay", p->weight_decay, 0.0, INFINITY, false, true},
+        {"beta1", p->beta1, 0.0, 1.0, false, true},
+        {"beta2", p->beta2, 0.0, 1.0, false, true},
+        {"adam_eps", p->adam_eps, 0.0, INFINITY, true, true},
+        {"step_gamma", p->step_gamma, 0.0, INFINITY, true, true},
+        {"min_learning_rate", p->min_learning_rate, 0.0, INFINITY, false, true},
+        {"grad_clip_norm", p->grad_clip_norm, 0.0, INFINITY, false, true},
+        {"label_smoothing", p->label_smoothing, 0.0, 1.0, false, true},
+    };
+    adapt_status st = ADAPT_OK;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
+        st = check_float(&rules[i], fn);
+    return st;
+}
+
+static adapt_status check_ints(const adapt_train_params *p, const char *fn)
+{
+    const struct {
+        const char *name;
+        int32_t value, lo, hi;
+    } rules[] = {
+        {"epochs", p->epochs, 1, INT32_MAX},
+        {"batch_size", p->batch_size, 1, INT32_MAX},
+        {"optimizer", p->optimizer, ADAPT_OPTIMIZER_SGD, ADAPT_OPTIMIZER_ADAMW},
+        {"schedule", p->schedule, ADAPT_SCHEDULE_CONSTANT, ADAPT_SCHEDULE_COSINE},
+        {"warmup_steps", p->warmup_steps, 0, INT32_MAX},
+        {"step_epochs", p->step_epochs, 1, INT32_MAX},
+        {"n_threads", p->n_threads, 0, INT32_MAX},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (rules[i].value < rules[i].lo || rules[i].value > rules[i].hi)
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %d outside [%d, %d]", fn,
+                           rules[i].name, (int)rules[i].value, (int)rules[i].lo,
+                           (int)rules[i].hi);
+    if (p->nesterov && (p->optimizer != ADAPT_OPTIMIZER_SGD || p->momentum <= 0.0f))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: nesterov needs the SGD optimizer with momentum > 0", fn);
+    return ADAPT_OK;
+}
+
+adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_params *user,
+                                  const char *fn)
+{
+    adapt_train_params_init(own);
+    if (user) {
+        if (user->struct_size < sizeof(size_t))
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                           "%s: params.struct_size is %zu; call adapt_train_params_init", fn,
+                           user->struct_size);
+        memcpy(own, user, user->struct_size < sizeof *own ? user->struct_size : sizeof *own);
+        own->struct_size = sizeof *own;
+    }
+    adapt_status st = check_floats(own, fn);
+    return st ? st : check_ints(own, fn);
+}
+
+ad_optim_config ad_train_optim_config(const adapt_train_params *p)
+{
+    return (ad_optim_config){.kind = (adapt_optimizer_kind)p->optimizer,
+                             .momentum = p->momentum, .nesterov = p->nesterov != 0,
+                             .weight_decay = p->weight_decay, .beta1 = p->beta1,
+                             .beta2 = p->beta2, .eps = p->adam_eps};
+}

@@ -1,6 +1,8 @@
 /* safetensors reader. The header comes from an untrusted file: it is parsed by jansson with a
  * known length, every entry is type- and range-checked, and the entries must tile the data
  * section exactly, as the reference implementation requires. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,4 +135,177 @@ static adapt_status st_metadata(ad_safetensors *st, const json_t *meta, const st
                            c->fn, c->src->name);
     }
     return ADAPT_OK;
+}
+
+static int st_by_offset(const void *a, const void *b)
+{
+    const ad_st_entry *x = *(const ad_st_entry *const *)a, *y = *(const ad_st_entry *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Sorted by offset, the entries must cover [0, data_size) exactly: no overlap (two tensors
+ * sharing bytes), no gap and no trailing bytes (data nobody describes). */
+static adapt_status st_tiling(const ad_safetensors *st, uint64_t data_size, const st_ctx *c)
+{
+    const ad_st_entry **order = malloc((size_t)(st->count ? st->count : 1) * sizeof *order);
+    if (!order)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory to check %s", c->fn,
+                       c->src->name);
+    for (int64_t i = 0; i < st->count; i++)
+        order[i] = &st->entries[i];
+    qsort(order, (size_t)st->count, sizeof *order, st_by_offset);
+    uint64_t covered = 0;
+    adapt_status status = ADAPT_OK;
+    for (int64_t i = 0; i < st->count && !status; i++) {
+        if (order[i]->begin != covered)
+            status = st_bad(c, "tensor '%s' starts at byte %llu of the data section, expected "
+                            "%llu (%s)", order[i]->name, (unsigned long long)order[i]->begin,
+                            (unsigned long long)covered,
+                            order[i]->begin < covered ? "overlap" : "gap");
+        covered = order[i]->end;
+    }
+    if (!status && covered != data_size)
+        status = st_bad(c, "%llu bytes after the last tensor", (unsigned long long)(data_size -
+                        covered));
+    free(order);
+    return status;
+}
+
+/* The header object: entries (in header order) and __metadata__. */
+static adapt_status st_header(ad_safetensors *st, const json_t *root, uint64_t data_size,
+                              const st_ctx *c)
+{
+    if (!json_is_object(root))
+        return st_bad(c, "the header is not a JSON object");
+    size_t n = json_object_size(root);
+    st->entries = calloc(n ? n : 1, sizeof *st->entries);
+    if (!st->entries)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the entries of %s", c->fn,
+                       c->src->name);
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)root, key, value) {
+        adapt_status status;
+        if (!strcmp(key, "__metadata__")) {
+            status = st_metadata(st, value, c);
+        } else {
+            ad_st_entry *e = &st->entries[st->count];
+            e->name = strdup(key);
+            if (!e->name)
+                return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the entries of %s",
+                               c->fn, c->src->name);
+            st->count++;
+            status = st_entry(e, value, data_size, c);
+        }
+        if (status)
+            return status;
+    }
+    return st_tiling(st, data_size, c);
+}
+
+/* Reads and checks the header; `st->src` is set. */
+static adapt_status st_load(ad_safetensors *st, const st_ctx *c)
+{
+    unsigned char len_bytes[8];
+    adapt_status status = ad_source_read(&st->src, 0, len_bytes, 8, c->fn);
+    if (status)
+        return status;
+    uint64_t len = ad_le64(len_bytes);
+    if (len > AD_ST_MAX_HEADER || len > st->src.size - 8)
+        return st_bad(c, "header length %llu exceeds %s", (unsigned long long)len,
+                      len > AD_ST_MAX_HEADER ? "the 100 MB limit" : "the file");
+    char *text = malloc(len ? len : 1);
+    if (!text)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the header of %s", c->fn,
+                       st->src.name);
+    status = ad_source_read(&st->src, 8, text, len, c->fn);
+    json_error_t err;
+    json_t *root = status ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    free(text);
+    if (!status && !root)
+        return st_bad(c, "header is not valid JSON: %s (byte %d)", err.text, err.position);
+    st->data_start = 8 + len;
+    if (!status)
+        status = st_header(st, root, st->src.size - st->data_start, c);
+    json_decref(root);
+    return status;
+}
+
+/* Takes over `src`: it is closed on failure or with the handle. */
+static adapt_status st_open(ad_safetensors **out, ad_source *src, const char *fn)
+{
+    ad_safetensors *st = calloc(1, sizeof *st);
+    if (!st) {
+        ad_source_close(src);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory to open %s", fn, src->name);
+    }
+    st->src = *src;
+    st_ctx c = {.src = &st->src, .fn = fn};
+    adapt_status status = st_load(st, &c);
+    if (status) {
+        ad_safetensors_close(st);
+        return status;
+    }
+    *out = st;
+    return ADAPT_OK;
+}
+
+adapt_status ad_safetensors_open(ad_safetensors **out, const char *path, const char *fn)
+{
+    ad_source src;
+    adapt_status status = ad_source_open(&src, path, fn);
+    return status ? status : st_open(out, &src, fn);
+}
+
+adapt_status ad_safetensors_open_memory(ad_safetensors **out, const void *bytes, size_t size,
+                                        const char *fn)
+{
+    ad_source src;
+    ad_source_memory(&src, bytes, size);
+    return st_open(out, &src, fn);
+}
+
+void ad_safetensors_close(ad_safetensors *st)
+{
+    if (!st)
+        return;
+    for (int64_t i = 0; i < st->count; i++)
+        free(st->entries[i].name);
+    for (int64_t i = 0; i < st->meta_count; i++) {
+        free(st->meta_keys[i]);
+        free(st->meta_values[i]);
+    }
+    free(st->entries);
+    free(st->meta_keys);
+    free(st->meta_values);
+    ad_source_close(&st->src);
+    free(st);
+}
+
+const ad_st_entry *ad_safetensors_find(const ad_safetensors *st, const char *name)
+{
+    for (int64_t i = 0; i < st->count; i++)
+        if (!strcmp(st->entries[i].name, name))
+            return &st->entries[i];
+    return NULL;
+}
+
+const char *ad_safetensors_metadata(const ad_safetensors *st, const char *key)
+{
+    for (int64_t i = 0; i < st->meta_count; i++)
+        if (!strcmp(st->meta_keys[i], key))
+            return st->meta_values[i];
+    return NULL;
+}
+
+adapt_status ad_safetensors_read_f32(const ad_safetensors *st, const ad_st_entry *entry,
+                                     float *dst, const char *fn)
+{
+    if (strcmp(entry->dtype, "F32") != 0)
+        return ad_fail(ADAPT_ERR_UNSUPPORTED, "%s: %s: tensor '%s' is %s; only F32 is "
+                       "supported", fn, st->src.name, entry->name, entry->dtype);
+    return ad_source_read(&st->src, st->data_start + entry->begin, dst,
+                          (size_t)(entry->end - entry->begin), fn);
 }

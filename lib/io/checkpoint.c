@@ -1,0 +1,205 @@
+/* Model checkpoints: the parameters as F32 safetensors entries under their PyTorch names, and
+ * in __metadata__ the architecture text that rebuilds the model. Loading is all-or-nothing:
+ * every parameter is found, checked and read into a side buffer before any is written. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/io/checkpoint.h"
+#include "lib/io/safetensors.h"
+#include "lib/models/model.h"
+
+#define CKPT_FORMAT "libadapt"
+
+/* "[2, 3]" like ad_shape_str(); a rank beyond ADAPT_MAX_DIMS shows as "[...]" with the rank. */
+static const char *ckpt_entry_shape(const ad_st_entry *e, char *buf, size_t size)
+{
+    if (e->ndim > ADAPT_MAX_DIMS) {
+        snprintf(buf, size, "[... %lld dims]", (long long)e->ndim);
+        return buf;
+    }
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int64_t d = 0; d < e->ndim && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, d ? ", %lld" : "%lld", (long long)e->shape[d]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+    return buf;
+}
+
+/* Checks an entry against a parameter and reads it into a new buffer. */
+static adapt_status ckpt_read_param(float **out, const ad_safetensors *st,
+                                    const adapt_tensor *p, const char *name, const char *fn)
+{
+    const ad_st_entry *e = ad_safetensors_find(st, name);
+    if (!e)
+        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has no parameter '%s'", fn, st->src.name,
+                       name);
+    bool same = e->ndim == p->ndim;
+    for (int32_t d = 0; same && d < p->ndim; d++)
+        same = e->shape[d] == p->shape[d];
+    if (!same) {
+        char have[160], want[160];
+        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s: parameter '%s' has shape %s in the file, the "
+                       "model expects %s", fn, st->src.name, name,
+                       ckpt_entry_shape(e, have, sizeof have), ad_shape_str(p, want, sizeof want));
+    }
+    float *values = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+    if (!values)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for parameter '%s'", fn, name);
+    adapt_status status = ad_safetensors_read_f32(st, e, values, fn);
+    if (!status && !ad_all_finite(values, p->numel))
+        status = ad_fail(ADAPT_ERR_NONFINITE, "%s: %s: parameter '%s' holds NaN or infinity",
+                         fn, st->src.name, name);
+    if (status) {
+        free(values);
+        return status;
+    }
+    *out = values;
+    return ADAPT_OK;
+}
+
+static adapt_status ckpt_load_weights(adapt_model *model, const ad_safetensors *st,
+                                      const char *fn)
+{
+    int32_t n = adapt_model_param_count(model);
+    float **values = calloc((size_t)(n > 0 ? n : 1), sizeof *values);
+    if (!values)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d parameters", fn, (int)n);
+    adapt_status status = ADAPT_OK;
+    for (int32_t i = 0; i < n && !status; i++)
+        status = ckpt_read_param(&values[i], st, adapt_model_param(model, i),
+                                 adapt_model_param_name(model, i), fn);
+    for (int32_t i = 0; i < n; i++) {
+        adapt_tensor *p = adapt_model_param(model, i);
+        if (!status)
+            memcpy(p->data, values[i], (size_t)p->numel * sizeof(float));
+        free(values[i]);
+    }
+    free(values);
+    return status;
+}
+
+/* The metadata value `key`, which a libadapt checkpoint must have. */
+static adapt_status ckpt_meta(const char **value, const ad_safetensors *st, const char *key,
+                              const char *fn)
+{
+    *value = ad_safetensors_metadata(st, key);
+    if (!*value)
+        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s is not a libadapt checkpoint (no \"%s\" in "
+                       "__metadata__)", fn, st->src.name, key);
+    return ADAPT_OK;
+}
+
+/* Rebuilds the model from the metadata of an open file and loads its weights. */
+static adapt_status ckpt_load(adapt_model **out, const ad_safetensors *st, const char *fn)
+{
+    const char *format, *version, *arch;
+    adapt_status status = ckpt_meta(&format, st, "format", fn);
+    if (!status && strcmp(format, CKPT_FORMAT) != 0)
+        status = ad_fail(ADAPT_ERR_FORMAT, "%s: %s has format \"%s\", not \"" CKPT_FORMAT
+                         "\"", fn, st->src.name, format);
+    if (!status)
+        status = ckpt_meta(&version, st, "libadapt_version", fn);
+    if (!status)
+        status = ckpt_meta(&arch, st, "architecture", fn);
+    adapt_model *model = NULL;
+    if (!status)
+        status = ad_model_from_architecture(&model, arch);
+    if (!status)
+        status = ckpt_load_weights(model, st, fn);
+    if (status) {
+        adapt_model_free(model);
+        return status;
+    }
+    *out = model;
+    return ADAPT_OK;
+}
+
+adapt_status adapt_model_load(adapt_model **out, const char *path)
+{
+    const char *fn = "adapt_model_load";
+    if (!out || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, !out ? "out" : "path");
+    ad_safetensors *st;
+    adapt_status status = ad_safetensors_open(&st, path, fn);
+    if (status)
+        return status;
+    status = ckpt_load(out, st, fn);
+    ad_safetensors_close(st);
+    return status;
+}
+
+adapt_status adapt_model_load_weights(adapt_model *model, const char *path)
+{
+    const char *fn = "adapt_model_load_weights";
+    if (!model || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       !model ? "model" : "path");
+    ad_safetensors *st;
+    adapt_status status = ad_safetensors_open(&st, path, fn);
+    if (status)
+        return status;
+    status = ckpt_load_weights(model, st, fn);
+    ad_safetensors_close(st);
+    return status;
+}
+
+adapt_status ad_checkpoint_load_memory(adapt_model **out, const void *bytes, size_t size)
+{
+    const char *fn = "adapt_model_load";
+    ad_safetensors *st;
+    adapt_status status = ad_safetensors_open_memory(&st, bytes, size, fn);
+    if (status)
+        return status;
+    status = ckpt_load(out, st, fn);
+    ad_safetensors_close(st);
+    return status;
+}
+
+adapt_status ad_checkpoint_load_weights_memory(adapt_model *model, const void *bytes,
+                                               size_t size)
+{
+    const char *fn = "adapt_model_load_weights";
+    ad_safetensors *st;
+    adapt_status status = ad_safetensors_open_memory(&st, bytes, size, fn);
+    if (status)
+        return status;
+    status = ckpt_load_weights(model, st, fn);
+    ad_safetensors_close(st);
+    return status;
+}
+
+adapt_status adapt_model_save(const adapt_model *model, const char *path)
+{
+    const char *fn = "adapt_model_save";
+    if (!model || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       !model ? "model" : "path");
+    const char *arch = ad_model_architecture(model);
+    int32_t n = adapt_model_param_count(model);
+    ad_st_tensor *tensors = malloc((size_t)(n > 0 ? n : 1) * sizeof *tensors);
+    if (!arch || !tensors) {
+        free(tensors);
+        return ad_fail(arch ? ADAPT_ERR_OUT_OF_MEMORY : ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: %s", fn, arch ? "no memory" : "the model has no architecture");
+    }
+    adapt_status status = ADAPT_OK;
+    for (int32_t i = 0; i < n && !status; i++) {
+        const adapt_tensor *p = adapt_model_param(model, i);
+        const char *name = adapt_model_param_name(model, i);
+        tensors[i] = (ad_st_tensor){name, p->data, p->ndim, p->shape};
+        /* A checkpoint that load would refuse is worse than none. */
+        if (!ad_all_finite(p->data, p->numel))
+            status = ad_fail(ADAPT_ERR_NONFINITE, "%s: parameter '%s' holds NaN or infinity",
+                             fn, name);
+    }
+    ad_st_meta meta[] = {{"format", CKPT_FORMAT},
+                         {"libadapt_version", adapt_version_string()},
+                         {"architecture", arch}};
+    if (!status)
+        status = ad_safetensors_write(path, tensors, n, meta, 3, fn);
+    free(tensors);
+    return status;
+}

@@ -2,7 +2,6 @@
 #ifndef AD_IO_IDX_H
 #define AD_IO_IDX_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #include "adapt.h"

@@ -78,6 +78,25 @@ void ad_arena_reset(ad_arena *arena)
     arena->used = 0;
 }
 
+ad_arena_mark ad_arena_mark_now(const ad_arena *arena)
+{
+    ad_chunk *chunk = arena->chunks;
+    return (ad_arena_mark){chunk, chunk ? chunk->offset : 0, arena->used};
+}
+
+void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark)
+{
+    /* Chunks added since the mark hold nothing older: they empty out, and
+     * allocation goes on in the newest. The marked chunk's tail stays unused
+     * until the next reset merges the chunks. */
+    ad_chunk *chunk = arena->chunks;
+    for (; chunk && chunk != mark.chunk; chunk = chunk->next)
+        chunk->offset = 0;
+    if (chunk && arena->chunks == chunk)
+        chunk->offset = mark.offset;
+    arena->used = mark.used;
+}
+
 void *ad_arena_alloc(ad_arena *arena, size_t bytes)
 {
     if (bytes > SIZE_MAX - AD_ARENA_ALIGN)

@@ -25,6 +25,17 @@ void ad_arena_init(ad_arena *arena, size_t initial_bytes, size_t limit);
 void ad_arena_release(ad_arena *arena);
 void ad_arena_reset(ad_arena *arena);
 
+/* A position in the arena, to hand back scratch memory taken after it. */
+typedef struct ad_arena_mark {
+    ad_chunk *chunk;
+    size_t offset, used;
+} ad_arena_mark;
+
+ad_arena_mark ad_arena_mark_now(const ad_arena *arena);
+/* Frees every block allocated since `mark`, which must be the newest mark
+ * still in use. */
+void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark);
+
 /* 64-byte aligned block, or NULL when out of memory or over the limit. */
 void *ad_arena_alloc(ad_arena *arena, size_t bytes);
 /* Same, zero-filled. */

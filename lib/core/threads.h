@@ -1,7 +1,8 @@
-/* A small fork-join pool: the library's own parallel loops.
- *
- * Workers sleep on a condition variable between jobs instead of spinning,
- * so they never compete with the BLAS threads that run between them. */
+/* A small fork-join pool: the library's own parallel loops. Two
+ * implementations: on the OpenMP team that oneDNN also uses (threads_openmp.c,
+ * when built with oneDNN), or on pthread workers that sleep on a condition
+ * variable between jobs, so they never spin against OpenBLAS's threads
+ * (threads_pthread.c). */
 #ifndef AD_CORE_THREADS_H
 #define AD_CORE_THREADS_H
 
@@ -20,6 +21,9 @@ void ad_pool_free(ad_pool *pool);
  * long. Ranges depend only on n, grain and the thread count, never on timing,
  * so results are deterministic. A NULL pool runs the loop inline. */
 void ad_pool_for(ad_pool *pool, int64_t n, int64_t grain, ad_range_fn body, void *arg);
+
+/* How many ranges ad_pool_for cuts [0, n) into for `seats` threads. */
+int64_t ad_pool_ranges(int64_t n, int64_t grain, int32_t seats);
 
 /* Number of online cores (at least 1). */
 int32_t ad_cpu_count(void);

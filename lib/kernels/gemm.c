@@ -35,6 +35,12 @@ adapt_status ad_gemm_check_sizes(const ad_gemm_args *g, const char *fn)
     return ADAPT_OK;
 }
 
+bool ad_gemm_concurrent(adapt_backend backend)
+{
+    return backend == ADAPT_BACKEND_REFERENCE || backend == ADAPT_BACKEND_ONEDNN ||
+           (backend == ADAPT_BACKEND_DEFAULT && AD_HAVE_ONEDNN);
+}
+
 adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g)
 {
     if (g->m == 0 || g->n == 0)

@@ -28,6 +28,10 @@ adapt_status ad_gemm_check_backend(adapt_backend backend, const char *fn);
 /* OVERFLOW unless every size and leading dimension fits the BLAS int. */
 adapt_status ad_gemm_check_sizes(const ad_gemm_args *g, const char *fn);
 
+/* Whether GEMMs of `backend` may run at the same time on several threads,
+ * each with its own thread count (OpenBLAS keeps one process-wide count). */
+bool ad_gemm_concurrent(adapt_backend backend);
+
 /* Fails only where a backend can (oneDNN out of memory). */
 adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g);
 

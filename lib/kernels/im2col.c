@@ -59,22 +59,22 @@ static void fold_row(const ad_conv_geom *g, const float *restrict row, int64_t k
     }
 }
 
-void ad_im2col(const ad_conv_geom *g, const float *image, float *columns)
+void ad_im2col(const ad_conv_geom *g, const float *image, float *columns, int64_t ld)
 {
-    const int64_t plane = g->height * g->width, out_plane = g->out_h * g->out_w;
+    const int64_t plane = g->height * g->width;
     float *row = columns;
     for (int64_t c = 0; c < g->channels; c++)
         for (int64_t ky = 0; ky < g->kernel_h; ky++)
-            for (int64_t kx = 0; kx < g->kernel_w; kx++, row += out_plane)
+            for (int64_t kx = 0; kx < g->kernel_w; kx++, row += ld)
                 unfold_row(g, image + c * plane, ky, kx, row);
 }
 
-void ad_col2im_add(const ad_conv_geom *g, const float *columns, float *image)
+void ad_col2im_add(const ad_conv_geom *g, const float *columns, int64_t ld, float *image)
 {
-    const int64_t plane = g->height * g->width, out_plane = g->out_h * g->out_w;
+    const int64_t plane = g->height * g->width;
     const float *row = columns;
     for (int64_t c = 0; c < g->channels; c++)
         for (int64_t ky = 0; ky < g->kernel_h; ky++)
-            for (int64_t kx = 0; kx < g->kernel_w; kx++, row += out_plane)
+            for (int64_t kx = 0; kx < g->kernel_w; kx++, row += ld)
                 fold_row(g, row, ky, kx, image + c * plane);
 }

@@ -2,9 +2,12 @@
  * the reverse scatter used by its backward pass.
  *
  * The column matrix is [channels * kernel_h * kernel_w, out_h * out_w],
- * row-major, rows ordered (channel, ky, kx) like the flattened weights of
- * PyTorch's Conv2d, so the convolution of one image is a single GEMM
- * weight[Cout, rows] x columns[rows, out_h * out_w]. Padded cells read as 0. */
+ * row-major with row stride `ld` (>= out_h * out_w), rows ordered
+ * (channel, ky, kx) like the flattened weights of PyTorch's Conv2d, so the
+ * convolution of one image is a single GEMM weight[Cout, rows] x
+ * columns[rows, out_h * out_w]. With ld = G * out_h * out_w, G images unfold
+ * side by side into one wider matrix and share one GEMM. Padded cells read
+ * as 0. */
 #ifndef AD_KERNELS_IM2COL_H
 #define AD_KERNELS_IM2COL_H
 
@@ -18,10 +21,10 @@ typedef struct ad_conv_geom {
 } ad_conv_geom;
 
 /* columns = unfold(image); image is [channels, height, width]. */
-void ad_im2col(const ad_conv_geom *g, const float *image, float *columns);
+void ad_im2col(const ad_conv_geom *g, const float *image, float *columns, int64_t ld);
 
 /* image += fold(columns): every column entry is added back to the input cell
  * it was read from; entries that came from padding are dropped. */
-void ad_col2im_add(const ad_conv_geom *g, const float *columns, float *image);
+void ad_col2im_add(const ad_conv_geom *g, const float *columns, int64_t ld, float *image);
 
 #endif

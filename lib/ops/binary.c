@@ -25,57 +25,101 @@ static adapt_status plan_broadcast(broadcast *bc, const adapt_tensor *a, const a
 
 typedef enum { BIN_ADD, BIN_MUL, BIN_MIN, BIN_MAX } binary_kind;
 
-static void binary_forward(binary_kind kind, const broadcast *bc, const float *restrict a,
-                           const float *restrict b, float *restrict y)
+/* One op over [outer, inner] rows; ranges of rows (forward, gradient of a)
+ * or of columns (gradient of b, a sum over rows) run in parallel and each
+ * output element is computed by one thread in a fixed order. */
+typedef struct {
+    binary_kind kind;
+    broadcast bc;
+    const float *a, *b, *dy;
+    float *y, *da, *db;
+} binary_job;
+
+static void forward_range(void *arg, int64_t begin, int64_t end)
 {
-    for (int64_t o = 0; o < bc->outer; o++) {
-        const float *ar = a + o * bc->inner;
-        float *yr = y + o * bc->inner;
-        switch (kind) {
-        case BIN_ADD: for (int64_t i = 0; i < bc->inner; i++) yr[i] = ar[i] + b[i]; break;
-        case BIN_MUL: for (int64_t i = 0; i < bc->inner; i++) yr[i] = ar[i] * b[i]; break;
-        case BIN_MIN: for (int64_t i = 0; i < bc->inner; i++) yr[i] = ar[i] <= b[i] ? ar[i] : b[i]; break;
-        case BIN_MAX: for (int64_t i = 0; i < bc->inner; i++) yr[i] = ar[i] >= b[i] ? ar[i] : b[i]; break;
+    const binary_job *j = arg;
+    const int64_t inner = j->bc.inner;
+    const float *restrict b = j->b;
+    for (int64_t o = begin; o < end; o++) {
+        const float *restrict ar = j->a + o * inner;
+        float *restrict yr = j->y + o * inner;
+        switch (j->kind) {
+        case BIN_ADD: for (int64_t i = 0; i < inner; i++) yr[i] = ar[i] + b[i]; break;
+        case BIN_MUL: for (int64_t i = 0; i < inner; i++) yr[i] = ar[i] * b[i]; break;
+        case BIN_MIN: for (int64_t i = 0; i < inner; i++) yr[i] = ar[i] <= b[i] ? ar[i] : b[i]; break;
+        case BIN_MAX: for (int64_t i = 0; i < inner; i++) yr[i] = ar[i] >= b[i] ? ar[i] : b[i]; break;
         }
     }
 }
 
-/* Gradient reaching a (into da) or b (into db, summed over the rows). Ties
- * of min/max send the whole gradient to a. */
-static void binary_backward_rows(binary_kind kind, const broadcast *bc, const float *a,
-                                 const float *b, const float *dy, float *da, float *db)
+/* The share of dy[o][i] that reaches a; the rest reaches b. Ties of min/max
+ * send the whole gradient to a. */
+static float grad_to_a(binary_kind kind, float a, float b, float g)
 {
-    for (int64_t o = 0; o < bc->outer; o++) {
-        const float *ar = a + o * bc->inner, *g = dy + o * bc->inner;
-        float *dar = da ? da + o * bc->inner : NULL;
-        for (int64_t i = 0; i < bc->inner; i++) {
-            float ga, gb;
-            switch (kind) {
-            case BIN_ADD: ga = g[i], gb = g[i]; break;
-            case BIN_MUL: ga = g[i] * b[i], gb = g[i] * ar[i]; break;
-            case BIN_MIN: ga = ar[i] <= b[i] ? g[i] : 0.0f, gb = g[i] - ga; break;
-            default: ga = ar[i] >= b[i] ? g[i] : 0.0f, gb = g[i] - ga; break;
-            }
-            if (dar)
-                dar[i] += ga;
-            if (db)
-                db[i] += gb;
-        }
+    switch (kind) {
+    case BIN_ADD: return g;
+    case BIN_MUL: return g * b;
+    case BIN_MIN: return a <= b ? g : 0.0f;
+    default: return a >= b ? g : 0.0f;
     }
+}
+
+static float grad_to_b(binary_kind kind, float a, float b, float g)
+{
+    switch (kind) {
+    case BIN_ADD: return g;
+    case BIN_MUL: return g * a;
+    default: return g - grad_to_a(kind, a, b, g);
+    }
+}
+
+static void grad_a_range(void *arg, int64_t begin, int64_t end)
+{
+    const binary_job *j = arg;
+    const int64_t inner = j->bc.inner;
+    for (int64_t o = begin; o < end; o++) {
+        const float *ar = j->a + o * inner, *g = j->dy + o * inner;
+        float *dar = j->da + o * inner;
+        for (int64_t i = 0; i < inner; i++)
+            dar[i] += grad_to_a(j->kind, ar[i], j->b[i], g[i]);
+    }
+}
+
+static void grad_b_range(void *arg, int64_t begin, int64_t end)
+{
+    const binary_job *j = arg;
+    const int64_t inner = j->bc.inner;
+    for (int64_t o = 0; o < j->bc.outer; o++) {
+        const float *ar = j->a + o * inner, *g = j->dy + o * inner;
+        for (int64_t i = begin; i < end; i++)
+            j->db[i] += grad_to_b(j->kind, ar[i], j->b[i], g[i]);
+    }
+}
+
+/* Ranges of at least this many elements are worth a thread. */
+#define ELEMENTS_PER_RANGE 32768
+
+static int64_t grain(int64_t per_item)
+{
+    return per_item >= ELEMENTS_PER_RANGE ? 1 : ELEMENTS_PER_RANGE / (per_item ? per_item : 1);
 }
 
 static adapt_status binary_backward(adapt_context *ctx, const ad_node *node)
 {
-    const binary_kind *kind = node->saved;
     adapt_tensor *a = node->in[0], *b = node->in[1];
-    broadcast bc = {.inner = b->numel, .outer = b->numel ? a->numel / b->numel : 0};
-    float *da, *db;
-    adapt_status st = ad_grad(&da, ctx, a);
+    binary_job j = {.kind = *(const binary_kind *)node->saved, .a = a->data, .b = b->data,
+                    .dy = node->out->pass_grad};
+    j.bc = (broadcast){.inner = b->numel, .outer = b->numel ? a->numel / b->numel : 0};
+    adapt_status st = ad_grad(&j.da, ctx, a);
     if (!st)
-        st = ad_grad(&db, ctx, b);
-    if (!st)
-        binary_backward_rows(*kind, &bc, a->data, b->data, node->out->pass_grad, da, db);
-    return st;
+        st = ad_grad(&j.db, ctx, b);
+    if (st)
+        return st;
+    if (j.da)
+        ad_pool_for(ctx->pool, j.bc.outer, grain(j.bc.inner), grad_a_range, &j);
+    if (j.db)
+        ad_pool_for(ctx->pool, j.bc.inner, grain(j.bc.outer), grad_b_range, &j);
+    return ADAPT_OK;
 }
 
 static adapt_status binary_op(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
@@ -91,7 +135,8 @@ static adapt_status binary_op(adapt_tensor **out, adapt_context *ctx, adapt_tens
         st = ad_tensor_new(&y, ctx, a->ndim, a->shape);
     if (st)
         return st;
-    binary_forward(kind, &bc, a->data, b->data, y->data);
+    binary_job j = {.kind = kind, .bc = bc, .a = a->data, .b = b->data, .y = y->data};
+    ad_pool_for(ctx->pool, bc.outer, grain(bc.inner), forward_range, &j);
     return ad_op_finish(out, ctx, fn, binary_backward, y, in, 2, &kind, sizeof kind);
 }
 

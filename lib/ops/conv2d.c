@@ -1,17 +1,18 @@
-/* 2-D convolution as one GEMM per sample over the im2col column matrix:
+/* 2-D convolution as GEMMs over im2col column matrices:
  *   y[n] (Cout x OH*OW) = weight (Cout x Cin*KH*KW) * columns(x[n]).
- * A 1x1 kernel with stride 1 and no padding needs no unfolding: x[n] already
- * is its column matrix. Samples run one after another so that results do not
- * depend on the thread count; the GEMM is what uses the threads. */
+ * Groups of samples unfold side by side (in parallel) into one wide column
+ * matrix, so that each GEMM is large enough to run near the machine's peak;
+ * the group size depends only on the shapes, so results are reproducible. */
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/im2col.h"
 #include "lib/ops/op.h"
+
+#include <string.h>
 
 typedef struct {
     ad_conv_geom g;
     int64_t batch, out_channels;
     int64_t rows; /* Cin * KH * KW: the GEMM's inner dimension */
-    bool direct;  /* 1x1, stride 1, no padding: x[n] is used as the columns */
 } conv_plan;
 
 static int64_t out_plane(const conv_plan *p) { return p->g.out_h * p->g.out_w; }
@@ -33,7 +34,6 @@ static adapt_status plan_geometry(conv_plan *p, const adapt_tensor *x, int32_t s
     }
     g->out_h = span_h / stride + 1;
     g->out_w = span_w / stride + 1;
-    p->direct = g->kernel_h == 1 && g->kernel_w == 1 && stride == 1 && padding == 0;
     if (g->out_h > INT64_MAX / g->out_w ||
         p->rows > INT64_MAX / (int64_t)sizeof(float) / out_plane(p))
         return ad_fail(ADAPT_ERR_OVERFLOW,
@@ -73,52 +73,107 @@ static adapt_status plan_conv(conv_plan *p, const adapt_tensor *x, const adapt_t
     return plan_geometry(p, x, stride, padding, fn);
 }
 
-/* Arena block for one sample's column matrix; NULL (and OK) on the direct path. */
-static adapt_status column_buffer(float **cols, adapt_context *ctx, const conv_plan *p,
-                                  const char *fn)
+/* Samples per GEMM: enough to make its N dimension wide and to unfold on
+ * every thread, few enough that their column matrix (at most this many
+ * floats, 2 MiB, unless one sample needs more) stays in cache for the GEMM. */
+#define COLUMN_BUDGET_FLOATS ((int64_t)512 << 10)
+
+static int64_t group_size(const conv_plan *p)
 {
-    *cols = NULL;
-    if (p->direct)
-        return ADAPT_OK;
-    size_t bytes = (size_t)(p->rows * out_plane(p)) * sizeof(float);
-    return ad_scratch((void **)cols, ctx, bytes, fn);
+    int64_t g = COLUMN_BUDGET_FLOATS / (p->rows * out_plane(p));
+    return g < 1 ? 1 : g > p->batch ? p->batch : g;
 }
 
-/* The columns of sample xn: xn itself on the direct path, else unfolded into cols. */
-static const float *columns_of(const conv_plan *p, const float *xn, float *cols)
+/* One group of `count` samples starting at `first`. Its column matrix `cols`
+ * [rows, count * plane] and its output matrix `mat` [Cout, count * plane]
+ * hold sample g in columns g * plane .. (g + 1) * plane. */
+typedef struct {
+    const conv_plan *p;
+    int64_t first, count;
+    float *cols, *mat;
+    const float *bias; /* forward only; may be NULL */
+    float *image;      /* forward: x (read); backward: dx (added to) */
+    float *tensor;     /* forward: y (written); backward: dy (read) */
+} conv_group;
+
+static int64_t group_ld(const conv_group *j) { return j->count * out_plane(j->p); }
+
+static void unfold_range(void *arg, int64_t begin, int64_t end)
 {
-    if (p->direct)
-        return xn;
-    ad_im2col(&p->g, xn, cols);
-    return cols;
+    const conv_group *j = arg;
+    for (int64_t g = begin; g < end; g++)
+        ad_im2col(&j->p->g, j->image + (j->first + g) * in_size(j->p),
+                  j->cols + g * out_plane(j->p), group_ld(j));
 }
 
-/* Adds bias[co] to every position of output channel co of one sample. */
-static void add_bias(const conv_plan *p, const float *bias, float *yn)
+static void fold_range(void *arg, int64_t begin, int64_t end)
 {
-    const int64_t plane = out_plane(p);
-    for (int64_t co = 0; co < p->out_channels; co++) {
-        float *restrict yr = yn + co * plane;
-        for (int64_t i = 0; i < plane; i++)
-            yr[i] += bias[co];
-    }
+    const conv_group *j = arg;
+    for (int64_t g = begin; g < end; g++)
+        ad_col2im_add(&j->p->g, j->cols + g * out_plane(j->p), group_ld(j),
+                      j->image + (j->first + g) * in_size(j->p));
+}
+
+/* y[first + g][co] = mat[co][sample g] + bias[co]. */
+static void scatter_range(void *arg, int64_t begin, int64_t end)
+{
+    const conv_group *j = arg;
+    const int64_t plane = out_plane(j->p);
+    for (int64_t g = begin; g < end; g++)
+        for (int64_t co = 0; co < j->p->out_channels; co++) {
+            const float *restrict src = j->mat + co * group_ld(j) + g * plane;
+            float *restrict dst = j->tensor + (j->first + g) * out_size(j->p) + co * plane;
+            const float b = j->bias ? j->bias[co] : 0.0f;
+            for (int64_t i = 0; i < plane; i++)
+                dst[i] = src[i] + b;
+        }
+}
+
+/* mat[co][sample g] = dy[first + g][co]. */
+static void gather_range(void *arg, int64_t begin, int64_t end)
+{
+    const conv_group *j = arg;
+    const int64_t plane = out_plane(j->p);
+    for (int64_t g = begin; g < end; g++)
+        for (int64_t co = 0; co < j->p->out_channels; co++)
+            memcpy(j->mat + co * group_ld(j) + g * plane,
+                   j->tensor + (j->first + g) * out_size(j->p) + co * plane,
+                   (size_t)plane * sizeof(float));
+}
+
+/* Arena blocks for one group's column and output matrices. */
+static adapt_status group_buffers(conv_group *j, adapt_context *ctx, const char *fn)
+{
+    const int64_t cols = j->p->rows * group_size(j->p) * out_plane(j->p);
+    const int64_t mat = j->p->out_channels * group_size(j->p) * out_plane(j->p);
+    adapt_status st = ad_scratch((void **)&j->cols, ctx, (size_t)cols * sizeof(float), fn);
+    return st ? st : ad_scratch((void **)&j->mat, ctx, (size_t)mat * sizeof(float), fn);
+}
+
+static void next_group(conv_group *j, int64_t first)
+{
+    const int64_t left = j->p->batch - first, group = group_size(j->p);
+    j->first = first;
+    j->count = left < group ? left : group;
 }
 
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
                                  const float *w, const float *bias, float *y, const char *fn)
 {
-    float *cols;
-    adapt_status st = column_buffer(&cols, ctx, p, fn);
-    const int64_t plane = out_plane(p);
-    ad_gemm_args g = {.m = p->out_channels, .n = plane, .k = p->rows, .alpha = 1.0f, .a = w,
-                      .lda = p->rows, .ldb = plane, .ldc = plane};
-    for (int64_t n = 0; n < p->batch && !st; n++) {
-        g.b = columns_of(p, x + n * in_size(p), cols);
-        g.c = y + n * out_size(p);
+    conv_group j = {.p = p, .bias = bias, .image = (float *)x, .tensor = y};
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    adapt_status st = group_buffers(&j, ctx, fn);
+    for (int64_t first = 0; first < p->batch && !st; first += j.count) {
+        next_group(&j, first);
+        ad_pool_for(ctx->pool, j.count, 1, unfold_range, &j);
+        ad_gemm_args g = {.m = p->out_channels, .n = group_ld(&j), .k = p->rows, .alpha = 1.0f,
+                          .a = w, .lda = p->rows, .b = j.cols, .ldb = group_ld(&j),
+                          .c = j.mat, .ldc = group_ld(&j)};
         st = ad_gemm(ctx->backend, ctx->n_threads, &g);
-        if (!st && bias)
-            add_bias(p, bias, g.c);
+        if (!st)
+            ad_pool_for(ctx->pool, j.count, 1, scatter_range, &j);
     }
+    ad_arena_rewind(&ctx->arena, mark);
     return st;
 }
 
@@ -135,29 +190,30 @@ static void bias_backward(const conv_plan *p, const float *dy, float *db)
         }
 }
 
-/* dW += dy[n] columns(x[n])^T. */
-static adapt_status weight_grad_sample(adapt_context *ctx, const conv_plan *p, const float *dyn,
-                                       const float *xn, float *cols, float *dw)
+/* dW += dY_group columns_group^T: unfolds the group's inputs into j->cols. */
+static adapt_status weight_grad_group(adapt_context *ctx, conv_group *j, const float *x,
+                                      float *dw)
 {
-    const int64_t plane = out_plane(p);
-    ad_gemm_args g = {.trans_b = true, .m = p->out_channels, .n = p->rows, .k = plane,
-                      .alpha = 1.0f, .a = dyn, .lda = plane, .b = columns_of(p, xn, cols),
-                      .ldb = plane, .beta = 1.0f, .c = dw, .ldc = p->rows};
+    const conv_plan *p = j->p;
+    conv_group unfold = *j;
+    unfold.image = (float *)x;
+    ad_pool_for(ctx->pool, j->count, 1, unfold_range, &unfold);
+    ad_gemm_args g = {.trans_b = true, .m = p->out_channels, .n = p->rows, .k = group_ld(j),
+                      .alpha = 1.0f, .a = j->mat, .lda = group_ld(j), .b = j->cols,
+                      .ldb = group_ld(j), .beta = 1.0f, .c = dw, .ldc = p->rows};
     return ad_gemm(ctx->backend, ctx->n_threads, &g);
 }
 
-/* dx[n] += fold(W^T dy[n]); on the direct path the GEMM adds into dx[n] itself. */
-static adapt_status input_grad_sample(adapt_context *ctx, const conv_plan *p, const float *dyn,
-                                      const float *w, float *cols, float *dxn)
+/* dx += fold(W^T dY_group), through j->cols. */
+static adapt_status input_grad_group(adapt_context *ctx, conv_group *j, const float *w)
 {
-    const int64_t plane = out_plane(p);
-    ad_gemm_args g = {.trans_a = true, .m = p->rows, .n = plane, .k = p->out_channels,
-                      .alpha = 1.0f, .a = w, .lda = p->rows, .b = dyn, .ldb = plane,
-                      .beta = p->direct ? 1.0f : 0.0f, .c = p->direct ? dxn : cols,
-                      .ldc = plane};
+    const conv_plan *p = j->p;
+    ad_gemm_args g = {.trans_a = true, .m = p->rows, .n = group_ld(j), .k = p->out_channels,
+                      .alpha = 1.0f, .a = w, .lda = p->rows, .b = j->mat, .ldb = group_ld(j),
+                      .c = j->cols, .ldc = group_ld(j)};
     adapt_status st = ad_gemm(ctx->backend, ctx->n_threads, &g);
-    if (!st && !p->direct)
-        ad_col2im_add(&p->g, cols, dxn);
+    if (!st)
+        ad_pool_for(ctx->pool, j->count, 1, fold_range, j);
     return st;
 }
 
@@ -165,26 +221,30 @@ static adapt_status conv_backward(adapt_context *ctx, const ad_node *node)
 {
     const conv_plan *p = node->saved;
     adapt_tensor *x = node->in[0], *w = node->in[1];
-    float *dx, *dw, *db, *cols = NULL;
+    float *dx, *dw, *db;
     adapt_status st = ad_grad(&dx, ctx, x);
     if (!st)
         st = ad_grad(&dw, ctx, w);
     if (!st)
         st = ad_grad(&db, ctx, node->n_in > 2 ? node->in[2] : NULL);
-    if (!st && (dx || dw))
-        st = column_buffer(&cols, ctx, p, node->name);
     if (st)
         return st;
-    const float *dy = node->out->pass_grad;
+    conv_group j = {.p = p, .image = dx, .tensor = node->out->pass_grad};
     if (db)
-        bias_backward(p, dy, db);
-    for (int64_t n = 0; n < p->batch && !st; n++) {
-        const float *dyn = dy + n * out_size(p);
+        bias_backward(p, j.tensor, db);
+    if (!dx && !dw)
+        return ADAPT_OK;
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    st = group_buffers(&j, ctx, node->name);
+    for (int64_t first = 0; first < p->batch && !st; first += j.count) {
+        next_group(&j, first);
+        ad_pool_for(ctx->pool, j.count, 1, gather_range, &j);
         if (dw)
-            st = weight_grad_sample(ctx, p, dyn, x->data + n * in_size(p), cols, dw);
+            st = weight_grad_group(ctx, &j, x->data, dw);
         if (!st && dx)
-            st = input_grad_sample(ctx, p, dyn, w->data, cols, dx + n * in_size(p));
+            st = input_grad_group(ctx, &j, w->data);
     }
+    ad_arena_rewind(&ctx->arena, mark);
     return st;
 }
 

@@ -4,6 +4,8 @@
 #include "lib/kernels/gemm.h"
 #include "lib/ops/op.h"
 
+#include <stdatomic.h>
+
 typedef struct {
     bool trans_a, trans_b;
     bool shared_b;        /* b is 2-D and used by every batch */
@@ -44,12 +46,43 @@ static adapt_status plan_matmul(matmul_plan *p, const adapt_tensor *a, const ada
     return ADAPT_OK;
 }
 
+/* Batch items split over the pool, each a single-threaded GEMM: many small
+ * products (attention heads) gain more from this than from threading each. */
+typedef struct {
+    adapt_backend backend;
+    ad_gemm_args g;
+    int64_t a_step, b_step, c_step;
+    atomic_int status;
+} batch_job;
+
+static void batch_range(void *arg, int64_t begin, int64_t end)
+{
+    batch_job *j = arg;
+    ad_gemm_args g = j->g;
+    g.a += begin * j->a_step, g.b += begin * j->b_step, g.c += begin * j->c_step;
+    for (int64_t i = begin; i < end; i++, g.a += j->a_step, g.b += j->b_step, g.c += j->c_step) {
+        adapt_status st = ad_gemm(j->backend, 1, &g);
+        if (st) {
+            atomic_store(&j->status, st);
+            return;
+        }
+    }
+}
+
 /* Runs `g` for `rounds` batch items, advancing its operands by the steps.
  * A shared right operand with an untransposed left one is folded by the
  * callers into a single round. */
 static adapt_status run_batch(adapt_context *ctx, ad_gemm_args g, int64_t rounds,
                               int64_t a_step, int64_t b_step, int64_t c_step)
 {
+    if (ctx->pool && rounds >= ctx->n_threads && ad_gemm_concurrent(ctx->backend)) {
+        batch_job j = {ctx->backend, g, a_step, b_step, c_step, ADAPT_OK};
+        ad_pool_for(ctx->pool, rounds, 1, batch_range, &j);
+        adapt_status st = atomic_load(&j.status);
+        return st ? ad_fail(st, "adapt_op_matmul: a GEMM of the batch failed (%s)",
+                            adapt_status_string(st))
+                  : ADAPT_OK;
+    }
     adapt_status st = ADAPT_OK;
     for (int64_t i = 0; i < rounds && !st; i++, g.a += a_step, g.b += b_step, g.c += c_step)
         st = ad_gemm(ctx->backend, ctx->n_threads, &g);

@@ -5,11 +5,13 @@
 
 #include "lib/core/tensor.h"
 
-adapt_context *tu_context(adapt_backend backend)
+adapt_context *tu_context(adapt_backend backend) { return tu_context_threads(backend, 1); }
+
+adapt_context *tu_context_threads(adapt_backend backend, int32_t n_threads)
 {
     adapt_context_params p;
     adapt_context_params_init(&p);
-    p.n_threads = 1;
+    p.n_threads = n_threads;
     p.backend = backend;
     adapt_context *ctx = NULL;
     TU_OK(adapt_context_create(&ctx, &p));
@@ -101,6 +103,61 @@ void tu_gradcheck(tu_forward_fn forward, adapt_tensor **params, int32_t n_params
     }
     free(r);
     adapt_context_free(ctx);
+}
+
+/* Output and parameter gradients of one analytic pass, copied out. */
+static float **pass_results(adapt_context *ctx, tu_forward_fn forward, adapt_tensor **params,
+                            int32_t n_params, void *arg, int64_t *n_out)
+{
+    free(analytic_pass(ctx, forward, params, n_params, arg));
+    float **copies = calloc((size_t)n_params + 1, sizeof *copies);
+    adapt_tensor *out = NULL;
+    adapt_context_reset(ctx);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    TU_OK(forward(&out, ctx, params, arg));
+    TU_OK(adapt_context_set_grad(ctx, 1));
+    *n_out = adapt_tensor_numel(out);
+    copies[n_params] = malloc((size_t)(*n_out ? *n_out : 1) * sizeof(float));
+    TU_OK(adapt_tensor_read(out, copies[n_params], *n_out));
+    for (int32_t p = 0; p < n_params; p++) {
+        int64_t n = adapt_tensor_numel(params[p]);
+        copies[p] = malloc((size_t)(n ? n : 1) * sizeof(float));
+        const float *g = adapt_tensor_grad(params[p]);
+        for (int64_t i = 0; i < n; i++)
+            copies[p][i] = g ? g[i] : 0.0f;
+    }
+    return copies;
+}
+
+static void assert_close(const float *got, const float *want, int64_t n, double tol,
+                         const char *what, int32_t index)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - want[i]);
+        ck_assert_msg(tol == 0.0 ? got[i] == want[i] : err <= tol * fmax(1.0, fabs(want[i])),
+                      "%s %d element %lld: %.9g on several threads, %.9g on one", what,
+                      (int)index, (long long)i, (double)got[i], (double)want[i]);
+    }
+}
+
+void tu_check_threads(tu_forward_fn forward, adapt_tensor **params, int32_t n_params,
+                      void *arg, adapt_backend backend, int32_t n_threads, double tol)
+{
+    adapt_context *one = tu_context_threads(backend, 1);
+    adapt_context *many = tu_context_threads(backend, n_threads);
+    int64_t n_out, n_out_many;
+    float **want = pass_results(one, forward, params, n_params, arg, &n_out);
+    float **got = pass_results(many, forward, params, n_params, arg, &n_out_many);
+    ck_assert_int_eq(n_out, n_out_many);
+    assert_close(got[n_params], want[n_params], n_out, tol, "output", 0);
+    for (int32_t p = 0; p < n_params; p++)
+        assert_close(got[p], want[p], adapt_tensor_numel(params[p]), tol, "gradient of param",
+                     p);
+    for (int32_t p = 0; p <= n_params; p++)
+        free(want[p]), free(got[p]);
+    free(want), free(got);
+    adapt_context_free(one);
+    adapt_context_free(many);
 }
 
 int tu_run(Suite *suite)

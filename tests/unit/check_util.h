@@ -25,6 +25,8 @@
 
 /* A single-threaded context on `backend` with gradient recording on. */
 adapt_context *tu_context(adapt_backend backend);
+/* The same with `n_threads` threads. */
+adapt_context *tu_context_threads(adapt_backend backend, int32_t n_threads);
 
 /* A parameter with values uniform in [lo, hi) from a fixed seed. */
 adapt_tensor *tu_param(int32_t ndim, const int64_t *shape, uint64_t seed, float lo, float hi);
@@ -42,6 +44,12 @@ typedef adapt_status (*tu_forward_fn)(adapt_tensor **out, adapt_context *ctx,
  * Fails the test if |analytic - numeric| > tol * max(1, |numeric|). */
 void tu_gradcheck(tu_forward_fn forward, adapt_tensor **params, int32_t n_params, void *arg,
                   double h, double tol, int32_t max_checks);
+
+/* Runs the forward pass and the backward pass of sum(out * R) on one thread
+ * and on `n_threads`, and fails unless outputs and parameter gradients agree
+ * within tol * max(1, |value|); tol 0 demands bit-identical results. */
+void tu_check_threads(tu_forward_fn forward, adapt_tensor **params, int32_t n_params,
+                      void *arg, adapt_backend backend, int32_t n_threads, double tol);
 
 /* Runs a suite, printing Check's summary; returns the process exit code. */
 int tu_run(Suite *suite);

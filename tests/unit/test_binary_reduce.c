@@ -66,6 +66,22 @@ START_TEST(binary_values_and_gradients)
 }
 END_TEST
 
+START_TEST(binary_on_threads_matches_one_thread)
+{
+    /* Large enough to be split over threads: rows for a, columns for b. */
+    op_case c = {.kind = _i & 3};
+    const bool broadcast = _i & 4;
+    if (broadcast && c.kind >= 2)
+        return;
+    int64_t shape[] = {300, 256};
+    adapt_tensor *p[2] = {tu_param(2, shape, 5, -1, 1),
+                          broadcast ? tu_param(1, shape + 1, 6, -1, 1)
+                                    : tu_param(2, shape, 6, -1, 1)};
+    tu_check_threads(binary_fwd, p, 2, &c, ADAPT_BACKEND_DEFAULT, 3, 0.0);
+    adapt_tensor_free(p[0]), adapt_tensor_free(p[1]);
+}
+END_TEST
+
 START_TEST(ties_send_the_gradient_to_the_first_operand)
 {
     adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
@@ -155,6 +171,7 @@ static Suite *binary_reduce_suite(void)
     Suite *s = suite_create("binary_reduce");
     TCase *tc = tcase_create("binary_reduce");
     tcase_add_loop_test(tc, binary_values_and_gradients, 0, 8);
+    tcase_add_loop_test(tc, binary_on_threads_matches_one_thread, 0, 8);
     tcase_add_test(tc, ties_send_the_gradient_to_the_first_operand);
     tcase_add_test(tc, reductions_over_each_axis);
     tcase_add_test(tc, errors_leave_output_untouched);

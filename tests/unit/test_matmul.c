@@ -39,6 +39,20 @@ START_TEST(gradients_all_layouts)
 }
 END_TEST
 
+START_TEST(batch_on_threads_matches_one_thread)
+{
+    /* Batch items run as single-threaded GEMMs spread over the pool, so any
+     * thread count gives bit-identical results. */
+    matmul_case c = {(uint32_t)(_i & 3)};
+    adapt_tensor *p[2];
+    make_operands(p, c.flags, 0);
+    for (int32_t threads = 2; threads <= 4; threads++)
+        tu_check_threads(matmul_forward, p, 2, &c, ADAPT_BACKEND_DEFAULT, threads, 0.0);
+    adapt_tensor_free(p[0]);
+    adapt_tensor_free(p[1]);
+}
+END_TEST
+
 START_TEST(backends_match_reference)
 {
     matmul_case c = {(uint32_t)(_i & 3)};
@@ -110,6 +124,7 @@ static Suite *matmul_suite(void)
     Suite *s = suite_create("matmul");
     TCase *tc = tcase_create("matmul");
     tcase_add_loop_test(tc, gradients_all_layouts, 0, 8);
+    tcase_add_loop_test(tc, batch_on_threads_matches_one_thread, 0, 4);
     tcase_add_loop_test(tc, backends_match_reference, 0, 8);
     tcase_add_test(tc, rejects_bad_shapes);
     tcase_add_test(tc, rejects_sizes_beyond_blas_int);

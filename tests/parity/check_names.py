@@ -12,171 +12,15 @@ twin, and checks that
     and updated running statistics equal libadapt's.
 
 usage: check_names.py [path/to/libadapt.so]   (default: the first build*/lib/libadapt.so)
-Exit status 0 when everything matches.
+Exit status 0 when everything matches, 77 (skipped) without numpy or torch.
 """
-import ctypes as C
-import glob
 import json
-import os
-import re
 import sys
 
-import numpy as np
-import torch
+import adapt_ctypes as A
+from adapt_ctypes import np, torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOLERANCE = 1e-4
-
-
-class MlpParams(C.Structure):
-    _fields_ = [("struct_size", C.c_size_t), ("n_sizes", C.c_int32),
-                ("sizes", C.POINTER(C.c_int64)), ("activation", C.c_int32),
-                ("dropout", C.c_float), ("seed", C.c_uint64)]
-
-
-class CnnParams(C.Structure):
-    _fields_ = [("struct_size", C.c_size_t), ("in_channels", C.c_int32),
-                ("image_size", C.c_int32), ("n_classes", C.c_int32),
-                ("stem_channels", C.c_int32), ("n_stages", C.c_int32),
-                ("stage_channels", C.POINTER(C.c_int32)), ("stage_blocks", C.POINTER(C.c_int32)),
-                ("stage_strides", C.POINTER(C.c_int32)), ("seed", C.c_uint64)]
-
-
-class VitParams(C.Structure):
-    _fields_ = [("struct_size", C.c_size_t), ("image_size", C.c_int32),
-                ("in_channels", C.c_int32), ("patch", C.c_int32), ("dim", C.c_int32),
-                ("depth", C.c_int32), ("heads", C.c_int32), ("mlp_ratio", C.c_float),
-                ("n_classes", C.c_int32), ("dropout", C.c_float), ("seed", C.c_uint64)]
-
-
-class LayerParams(C.Structure):
-    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32), ("out_features", C.c_int64),
-                ("kernel", C.c_int32), ("stride", C.c_int32), ("padding", C.c_int32),
-                ("heads", C.c_int32), ("mlp_ratio", C.c_float), ("p", C.c_float)]
-
-
-LAYER_KINDS = ["linear", "conv2d", "batchnorm2d", "layernorm", "maxpool2d", "avgpool2d",
-               "global_avgpool", "dropout", "relu", "gelu", "flatten", "residual_block",
-               "patch_embed", "transformer_block", "class_token"]
-
-
-def load_library(path):
-    lib = C.CDLL(path)
-    p = C.c_void_p
-    sigs = {
-        "adapt_last_error": (C.c_char_p, []),
-        "adapt_mlp_params_init": (None, [p]), "adapt_cnn_params_init": (None, [p]),
-        "adapt_vit_params_init": (None, [p]), "adapt_layer_params_init": (None, [p]),
-        "adapt_model_create_mlp": (C.c_int, [p, p]), "adapt_model_create_cnn": (C.c_int, [p, p]),
-        "adapt_model_create_vit": (C.c_int, [p, p]),
-        "adapt_model_create_sequential": (C.c_int, [p, C.c_int32, p, C.c_uint64]),
-        "adapt_model_append": (C.c_int, [p, p]), "adapt_model_free": (None, [p]),
-        "adapt_model_param_count": (C.c_int32, [p]),
-        "adapt_model_param": (p, [p, C.c_int32]),
-        "adapt_model_param_name": (C.c_char_p, [p, C.c_int32]),
-        "adapt_model_forward": (C.c_int, [p, p, p, p]),
-        "adapt_tensor_ndim": (C.c_int32, [p]), "adapt_tensor_dim": (C.c_int64, [p, C.c_int32]),
-        "adapt_tensor_numel": (C.c_int64, [p]),
-        "adapt_tensor_read": (C.c_int, [p, p, C.c_int64]),
-        "adapt_tensor_input": (C.c_int, [p, p, C.c_int32, p, p]),
-        "adapt_context_create": (C.c_int, [p, p]), "adapt_context_free": (None, [p]),
-        "adapt_context_set_training": (C.c_int, [p, C.c_int]),
-        "adapt_context_set_backend": (C.c_int, [p, C.c_int]),
-    }
-    for name, (res, args) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype, fn.argtypes = res, args
-    return lib
-
-
-def check(lib, status, what):
-    if status != 0:
-        raise RuntimeError(f"{what}: status {status}: {lib.adapt_last_error().decode()}")
-
-
-def tensor_values(lib, t):
-    shape = [lib.adapt_tensor_dim(t, d) for d in range(lib.adapt_tensor_ndim(t))]
-    out = np.empty(shape, dtype=np.float32)
-    check(lib, lib.adapt_tensor_read(t, out.ctypes.data, out.size), "adapt_tensor_read")
-    return out
-
-
-def libadapt_params(lib, model):
-    params = []
-    for i in range(lib.adapt_model_param_count(model)):
-        name = lib.adapt_model_param_name(model, i).decode()
-        params.append((name, tensor_values(lib, lib.adapt_model_param(model, i))))
-    return params
-
-
-def run_libadapt(lib, model, x, training):
-    ctx, logits, xt = C.c_void_p(), C.c_void_p(), C.c_void_p()
-    check(lib, lib.adapt_context_create(C.byref(ctx), None), "adapt_context_create")
-    check(lib, lib.adapt_context_set_backend(ctx, 1), "reference backend")
-    check(lib, lib.adapt_context_set_training(ctx, int(training)), "set_training")
-    shape = (C.c_int64 * x.ndim)(*x.shape)
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    check(lib, lib.adapt_tensor_input(C.byref(xt), ctx, x.ndim, shape, x.ctypes.data), "input")
-    check(lib, lib.adapt_model_forward(C.byref(logits), ctx, model, xt), "adapt_model_forward")
-    result = tensor_values(lib, logits)
-    lib.adapt_context_free(ctx)
-    return result
-
-
-def create_mlp(lib, arch):
-    p = MlpParams()
-    lib.adapt_mlp_params_init(C.byref(p))
-    sizes = (C.c_int64 * len(arch["sizes"]))(*arch["sizes"])
-    p.n_sizes, p.sizes = len(arch["sizes"]), sizes
-    p.activation = {"relu": 0, "gelu": 1}[arch["activation"]]
-    p.dropout, p.seed = arch["dropout"], int(arch["seed"])
-    model = C.c_void_p()
-    check(lib, lib.adapt_model_create_mlp(C.byref(model), C.byref(p)), "create_mlp")
-    return model
-
-
-def create_cnn(lib, arch):
-    p = CnnParams()
-    lib.adapt_cnn_params_init(C.byref(p))
-    n = len(arch["stage_channels"])
-    arrays = [(C.c_int32 * n)(*arch[k]) for k in
-              ("stage_channels", "stage_blocks", "stage_strides")]
-    for key in ("in_channels", "image_size", "n_classes", "stem_channels"):
-        setattr(p, key, arch[key])
-    p.n_stages, p.seed = n, int(arch["seed"])
-    p.stage_channels, p.stage_blocks, p.stage_strides = arrays
-    model = C.c_void_p()
-    check(lib, lib.adapt_model_create_cnn(C.byref(model), C.byref(p)), "create_cnn")
-    return model
-
-
-def create_vit(lib, arch):
-    p = VitParams()
-    lib.adapt_vit_params_init(C.byref(p))
-    for key in ("image_size", "in_channels", "patch", "dim", "depth", "heads", "mlp_ratio",
-                "n_classes", "dropout"):
-        setattr(p, key, arch[key])
-    p.seed = int(arch["seed"])
-    model = C.c_void_p()
-    check(lib, lib.adapt_model_create_vit(C.byref(model), C.byref(p)), "create_vit")
-    return model
-
-
-def create_sequential(lib, arch):
-    shape = (C.c_int64 * len(arch["input_shape"]))(*arch["input_shape"])
-    model = C.c_void_p()
-    check(lib, lib.adapt_model_create_sequential(C.byref(model), len(arch["input_shape"]),
-                                                 shape, int(arch["seed"])), "create_sequential")
-    for layer in arch["layers"]:
-        p = LayerParams()
-        lib.adapt_layer_params_init(C.byref(p))
-        p.kind = LAYER_KINDS.index(layer["kind"])
-        for key, value in layer.items():
-            if key != "kind":
-                setattr(p, key, value)
-        check(lib, lib.adapt_model_append(model, C.byref(p)), f"append {layer['kind']}")
-    return model
-
 
 CASES = [
     ("mlp relu dropout", {"kind": "mlp", "sizes": [12, 16, 8, 5], "activation": "relu",
@@ -211,18 +55,6 @@ CASES = [
      [5, 2, 3, 3]),
 ]
 
-CREATE = {"mlp": create_mlp, "cnn": create_cnn, "vit": create_vit,
-          "sequential": create_sequential}
-
-
-def load_twins():
-    text = open(os.path.join(ROOT, "docs", "models.md")).read()
-    code = "\n\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    namespace = {}
-    exec(compile(code, "docs/models.md", "exec"), namespace)
-    return namespace["twin_from_architecture"]
-
-
 def compare(what, got, want):
     err = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
     if err > TOLERANCE:
@@ -239,8 +71,8 @@ def check_training(lib, model, twin, x, name):
     twin.train()
     with torch.no_grad():
         want = twin(torch.from_numpy(x)).numpy()
-    err = compare(f"{name} training logits", run_libadapt(lib, model, x, True), want)
-    moved = dict(libadapt_params(lib, model))
+    err = compare(f"{name} training logits", A.run_forward(lib, model, x, training=True), want)
+    moved = dict(A.param_values(lib, model))
     for n, v in twin.state_dict().items():
         if n.endswith("running_mean") or n.endswith("running_var"):
             err = max(err, compare(f"{name} {n} after a training step", moved[n], v.numpy()))
@@ -248,8 +80,8 @@ def check_training(lib, model, twin, x, name):
 
 
 def check_case(lib, twin_from_architecture, name, arch, x_shape):
-    model = CREATE[arch["kind"]](lib, arch)
-    params = libadapt_params(lib, model)
+    model = A.create_model(lib, arch)
+    params = A.param_values(lib, model)
     twin = twin_from_architecture(json.loads(json.dumps(arch)))
     state = {k: v for k, v in twin.state_dict().items() if not k.endswith("num_batches_tracked")}
     names = [n for n, _ in params]
@@ -262,7 +94,7 @@ def check_case(lib, twin_from_architecture, name, arch, x_shape):
     x = np.random.default_rng(1).uniform(-1, 1, x_shape).astype(np.float32)
     twin.eval()
     with torch.no_grad():
-        err = compare(f"{name} eval logits", run_libadapt(lib, model, x, False),
+        err = compare(f"{name} eval logits", A.run_forward(lib, model, x, training=False),
                       twin(torch.from_numpy(x)).numpy())
     if not has_dropout(arch):  # dropout masks differ; the rest of training mode must not
         err = max(err, check_training(lib, model, twin, x, name))
@@ -271,11 +103,8 @@ def check_case(lib, twin_from_architecture, name, arch, x_shape):
 
 
 def main():
-    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(ROOT, "build*", "lib", "libadapt.so")))
-    if not paths:
-        sys.exit("no libadapt.so found; pass its path")
-    lib = load_library(paths[0])
-    twin_from_architecture = load_twins()
+    lib = A.load_library(sys.argv)
+    twin_from_architecture = A.load_twins()["twin_from_architecture"]
     for name, arch, x_shape in CASES:
         check_case(lib, twin_from_architecture, name, arch, x_shape)
 

@@ -16,4 +16,4 @@ meson compile -C build-sanitize
 # instrumented library cannot serve; the release run covers it.
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-sanitize --print-errorlogs -v --no-suite install
+    meson test -C build-sanitize --print-errorlogs -v --no-suite install --no-suite parity --no-suite python

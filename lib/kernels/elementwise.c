@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "lib/kernels/vector_math.h"
+
 /* <math.h> defines no M_* constants in strict C11. */
 #define SQRT1_2 0.70710678118654752440f      /* 1 / sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794f /* 1 / sqrt(2 pi) */
@@ -37,19 +39,21 @@ void ad_relu_backward(int64_t n, const float *restrict x, const float *restrict 
     }
 }
 
+AD_VECTOR_CLONES
 void ad_gelu_forward(int64_t n, const float *restrict x, float *restrict y)
 {
     for (int64_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * SQRT1_2));
+        y[i] = 0.5f * x[i] * (1.0f + ad_verf(x[i] * SQRT1_2));
 }
 
+AD_VECTOR_CLONES
 void ad_gelu_backward(int64_t n, const float *restrict x, const float *restrict dy,
                       float *restrict dx)
 {
     /* d/dx x Phi(x) = Phi(x) + x phi(x). */
     for (int64_t i = 0; i < n; i++) {
-        float cdf = 0.5f * (1.0f + erff(x[i] * SQRT1_2));
-        float pdf = INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
+        float cdf = 0.5f * (1.0f + ad_verf(x[i] * SQRT1_2));
+        float pdf = INV_SQRT_2PI * ad_vexp(-0.5f * x[i] * x[i]);
         dx[i] += dy[i] * (cdf + x[i] * pdf);
     }
 }

@@ -18,7 +18,8 @@ void ad_relu_forward(int64_t n, const float *restrict x, float *restrict y);
 void ad_relu_backward(int64_t n, const float *restrict x, const float *restrict dy,
                       float *restrict dx);
 
-/* Exact GELU: x * Phi(x), Phi the standard normal CDF written with erf. */
+/* Exact GELU: x * Phi(x), Phi the standard normal CDF written with erf
+ * (evaluated to 2e-7, see vector_math.h), not the tanh approximation. */
 void ad_gelu_forward(int64_t n, const float *restrict x, float *restrict y);
 void ad_gelu_backward(int64_t n, const float *restrict x, const float *restrict dy,
                       float *restrict dx);

@@ -1,10 +1,12 @@
 /* Softmax and log-softmax over the last axis, x viewed as [rows, D]. Each row
  * is shifted by its maximum before exponentiating, so large logits cannot
- * overflow; sums accumulate in double. Backward passes read only the output:
+ * overflow; sums accumulate in double. A row of all -inf gives NaN, as in
+ * PyTorch. Backward passes read only the output:
  *   softmax:     dx = y * (dy - sum(dy * y))
  *   log-softmax: dx = dy - exp(y) * sum(dy) */
 #include <math.h>
 
+#include "lib/kernels/vector_math.h"
 #include "lib/ops/op.h"
 
 typedef struct {
@@ -19,25 +21,53 @@ typedef struct {
     float *dst; /* y in the forward pass, dx in the backward pass */
 } softmax_job;
 
+/* Row reductions in eight lanes, combined in a fixed order: vectorisable,
+ * and the same result on any thread count. */
+#define LANES 8
+
 static float row_max(const float *restrict x, int64_t d)
 {
-    float m = x[0];
-    for (int64_t i = 1; i < d; i++)
-        m = x[i] > m ? x[i] : m;
-    return m;
+    float m[LANES];
+    for (int l = 0; l < LANES; l++)
+        m[l] = x[0];
+    int64_t i = 0;
+    for (; i + LANES <= d; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    for (; i < d; i++)
+        m[0] = x[i] > m[0] ? x[i] : m[0];
+    float best = m[0];
+    for (int l = 1; l < LANES; l++)
+        best = m[l] > best ? m[l] : best;
+    return best;
 }
 
+/* sum of a[i] * (b ? b[i] : 1) in double. */
+static double row_dot(const float *restrict a, const float *restrict b, int64_t d)
+{
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= d; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += (double)a[i + l] * (b ? b[i + l] : 1.0f);
+    for (; i < d; i++)
+        acc[0] += (double)a[i] * (b ? b[i] : 1.0f);
+    double sum = 0.0;
+    for (int l = 0; l < LANES; l++)
+        sum += acc[l];
+    return sum;
+}
+
+AD_VECTOR_CLONES
 static void forward_row(const softmax_job *job, int64_t r)
 {
     const int64_t d = job->p->d;
     const float *restrict x = job->x + r * d;
     float *restrict y = job->dst + r * d;
     const float m = row_max(x, d);
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; i++) {
-        y[i] = expf(x[i] - m);
-        sum += y[i];
-    }
+    for (int64_t i = 0; i < d; i++)
+        y[i] = ad_vexp(x[i] - m);
+    const double sum = row_dot(y, NULL, d);
     if (job->p->log) {
         const float log_sum = (float)log(sum);
         for (int64_t i = 0; i < d; i++)
@@ -49,22 +79,18 @@ static void forward_row(const softmax_job *job, int64_t r)
     }
 }
 
+AD_VECTOR_CLONES
 static void backward_row(const softmax_job *job, int64_t r)
 {
     const int64_t d = job->p->d;
     const float *restrict y = job->y + r * d, *restrict dy = job->dy + r * d;
     float *restrict dx = job->dst + r * d;
-    double acc = 0.0;
     if (job->p->log) {
+        const float sum_dy = (float)row_dot(dy, NULL, d);
         for (int64_t i = 0; i < d; i++)
-            acc += dy[i];
-        const float sum_dy = (float)acc;
-        for (int64_t i = 0; i < d; i++)
-            dx[i] += dy[i] - expf(y[i]) * sum_dy;
+            dx[i] += dy[i] - ad_vexp(y[i]) * sum_dy;
     } else {
-        for (int64_t i = 0; i < d; i++)
-            acc += (double)dy[i] * y[i];
-        const float dot = (float)acc;
+        const float dot = (float)row_dot(dy, y, d);
         for (int64_t i = 0; i < d; i++)
             dx[i] += y[i] * (dy[i] - dot);
     }

@@ -8,6 +8,7 @@
 
 #include "check_util.h"
 #include "lib/core/context.h"
+#include "lib/kernels/vector_math.h"
 
 /* Every op of the suite; the first UNARY_COUNT map element i to element i. */
 typedef enum {
@@ -562,10 +563,42 @@ START_TEST(rejects_bad_scalars)
 }
 END_TEST
 
+START_TEST(vector_exp_matches_libm)
+{
+    double worst = 0.0;
+    for (double x = AD_VEXP_MIN; x < AD_VEXP_MAX; x += 1e-3) {
+        const float f = (float)x;
+        const double want = exp((double)f);
+        worst = fmax(worst, fabs(ad_vexp(f) - want) / want);
+    }
+    ck_assert_msg(worst < 2.5e-7, "relative error %.3g", worst); /* ~2 ulp */
+    ck_assert_float_eq(ad_vexp(0.0f), 1.0f);
+    ck_assert_float_eq(ad_vexp(-87.0f), 0.0f);
+    ck_assert_float_eq(ad_vexp(-INFINITY), 0.0f);
+    ck_assert(isinf(ad_vexp(88.73f)) && isinf(ad_vexp(INFINITY)));
+    ck_assert(isnan(ad_vexp(NAN)));
+}
+END_TEST
+
+START_TEST(vector_erf_matches_libm)
+{
+    double worst = 0.0;
+    for (double x = -8.0; x < 8.0; x += 1e-4)
+        worst = fmax(worst, fabs(ad_verf((float)x) - erf((double)(float)x)));
+    ck_assert_msg(worst < 2e-7, "absolute error %.3g", worst);
+    ck_assert_float_eq(ad_verf(0.0f), 0.0f);
+    ck_assert_float_eq(ad_verf(INFINITY), 1.0f);
+    ck_assert_float_eq(ad_verf(-INFINITY), -1.0f);
+    ck_assert(isnan(ad_verf(NAN)));
+}
+END_TEST
+
 static Suite *elementwise_suite(void)
 {
     Suite *s = suite_create("elementwise");
     TCase *tc = tcase_create("elementwise");
+    tcase_add_test(tc, vector_exp_matches_libm);
+    tcase_add_test(tc, vector_erf_matches_libm);
     tcase_add_loop_test(tc, unary_values_and_kinks, 0, UNARY_COUNT);
     tcase_add_loop_test(tc, unary_gradients, 0, UNARY_COUNT);
     tcase_add_test(tc, gradients_accumulate_across_consumers);

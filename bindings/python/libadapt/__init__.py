@@ -1,0 +1,59 @@
+"""libadapt: adaptive-computation neural networks on the CPU, from Python.
+
+    import libadapt as ad
+
+    model = ad.Model.mlp(sizes=[784, 256, 10], seed=1)
+    train, val = ad.Dataset.load_idx(images, labels).split(0.1, seed=1)
+    history = model.train(train, val, epochs=5, optimizer="adamw", learning_rate=1e-3,
+                          progress=ad.print_progress)
+    print(model.evaluate(val).accuracy)
+
+Pure ctypes over the C library. It is found through $ADAPT_LIBRARY, then the repository's
+build tree, then the system; importing fails with ImportError if none is usable or its
+version is incompatible.
+"""
+from . import ops
+from ._library import BINDINGS_VERSION
+from ._native import lib as _lib
+from ._native import path as library_path
+from .context import Context
+from .dataset import Dataset
+from .enums import Activation, Backend, LayerKind, Optimizer, Schedule, Status
+from .errors import (AdaptError, CancelledError, FormatError, InternalError,
+                     InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
+                     StateError, UnsupportedError)
+# Named as in the header; left out of __all__ so a star import cannot shadow the builtins.
+from .errors import IOError, OverflowError  # noqa: F401, A004
+from .model import BlockInfo, Model
+from .npy import npy_read, npy_write
+from .ops import backward
+from .tensor import Parameter, Tensor
+from .training import Evaluation, Progress, print_progress
+
+__version__ = ".".join(map(str, BINDINGS_VERSION))
+
+
+def library_version():
+    """Version of the loaded C library, "MAJOR.MINOR.PATCH"."""
+    return _lib.adapt_version_string().decode()
+
+
+def status_string(status):
+    """The library's text for a status code."""
+    return _lib.adapt_status_string(int(status)).decode()
+
+
+def backend_available(backend):
+    """Whether a GEMM backend (Backend or its name) is compiled into the library."""
+    from .enums import coerce
+    return bool(_lib.adapt_backend_available(coerce(Backend, backend, "backend")))
+
+
+__all__ = [
+    "Activation", "AdaptError", "Backend", "BlockInfo", "CancelledError", "Context", "Dataset",
+    "Evaluation", "FormatError", "InternalError", "InvalidArgumentError", "LayerKind", "Model",
+    "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress", "Schedule",
+    "ShapeError", "StateError", "Status", "Tensor", "UnsupportedError", "backend_available",
+    "backward", "library_path", "library_version", "npy_read", "npy_write", "ops",
+    "print_progress", "status_string",
+]

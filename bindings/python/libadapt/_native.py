@@ -1,0 +1,148 @@
+"""The loaded library with every adapt.h function declared (argtypes and restype).
+
+Functions that return an adapt_status get an errcheck that turns a non-OK status into the
+matching AdaptError subclass, reading adapt_last_error() on the same thread right away, so
+no caller can forget to check.
+"""
+import ctypes as C
+
+from . import _library
+from ._structs import (BlockInfo, CnnParams, ContextParams, EvalResult, LayerParams, MlpParams,
+                       TrainParams, VitParams, adapt_context, adapt_dataset, adapt_model,
+                       adapt_tensor)
+from .errors import error_for_status
+
+lib, path = _library.load()
+version = _library.check_version(lib, path)
+
+STATUS = object()  # marks functions returning adapt_status
+
+P = C.POINTER
+CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
+F32P, I32P, I64P = P(C.c_float), P(C.c_int32), P(C.c_int64)
+i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
+UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
+BINARY = (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR])
+POOL = (STATUS, [P(TENSOR), CTX, TENSOR, i32, i32, i32])
+REDUCE = (STATUS, [P(TENSOR), CTX, TENSOR, i32])
+
+SIGNATURES = {
+    "adapt_version_number": (C.c_uint, []),
+    "adapt_version_string": (C.c_char_p, []),
+    "adapt_status_string": (C.c_char_p, [C.c_int]),
+    "adapt_last_error": (C.c_char_p, []),
+    # contexts
+    "adapt_backend_available": (C.c_int, [C.c_int]),
+    "adapt_context_params_init": (None, [P(ContextParams)]),
+    "adapt_context_create": (STATUS, [P(CTX), P(ContextParams)]),
+    "adapt_context_free": (None, [CTX]),
+    "adapt_context_reset": (None, [CTX]),
+    "adapt_context_set_grad": (STATUS, [CTX, C.c_int]),
+    "adapt_context_set_training": (STATUS, [CTX, C.c_int]),
+    "adapt_context_set_backend": (STATUS, [CTX, C.c_int]),
+    "adapt_context_set_threads": (STATUS, [CTX, i32]),
+    "adapt_context_peak_bytes": (C.c_size_t, [CTX]),
+    "adapt_context_reserved_bytes": (C.c_size_t, [CTX]),
+    # tensors
+    "adapt_param_create": (STATUS, [P(TENSOR), i32, I64P]),
+    "adapt_tensor_free": (None, [TENSOR]),
+    "adapt_param_set_requires_grad": (STATUS, [TENSOR, C.c_int]),
+    "adapt_tensor_input": (STATUS, [P(TENSOR), CTX, i32, I64P, F32P]),
+    "adapt_tensor_ndim": (i32, [TENSOR]),
+    "adapt_tensor_dim": (i64, [TENSOR, i32]),
+    "adapt_tensor_numel": (i64, [TENSOR]),
+    "adapt_tensor_data": (F32P, [TENSOR]),
+    "adapt_tensor_grad": (F32P, [TENSOR]),
+    "adapt_tensor_read": (STATUS, [TENSOR, F32P, i64]),
+    "adapt_param_write": (STATUS, [TENSOR, F32P, i64]),
+    "adapt_param_zero_grad": (STATUS, [TENSOR]),
+    # operations
+    "adapt_op_matmul": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, u32]),
+    "adapt_op_add": BINARY, "adapt_op_mul": BINARY,
+    "adapt_op_minimum": BINARY, "adapt_op_maximum": BINARY,
+    "adapt_op_scale": (STATUS, [P(TENSOR), CTX, TENSOR, f32]),
+    "adapt_op_relu": UNARY, "adapt_op_gelu": UNARY, "adapt_op_sigmoid": UNARY,
+    "adapt_op_tanh": UNARY, "adapt_op_abs": UNARY,
+    "adapt_op_clamp": (STATUS, [P(TENSOR), CTX, TENSOR, f32, f32]),
+    "adapt_op_softmax": UNARY, "adapt_op_log_softmax": UNARY,
+    "adapt_op_layernorm": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, TENSOR, f32]),
+    "adapt_op_batchnorm": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, TENSOR, TENSOR, TENSOR,
+                                    f32, f32]),
+    "adapt_op_conv2d": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, TENSOR, i32, i32]),
+    "adapt_op_maxpool2d": POOL, "adapt_op_avgpool2d": POOL,
+    "adapt_op_reshape": (STATUS, [P(TENSOR), CTX, TENSOR, i32, I64P]),
+    "adapt_op_transpose": (STATUS, [P(TENSOR), CTX, TENSOR, i32, i32]),
+    "adapt_op_permute": (STATUS, [P(TENSOR), CTX, TENSOR, I32P]),
+    "adapt_op_slice": (STATUS, [P(TENSOR), CTX, TENSOR, i32, i64, i64]),
+    "adapt_op_concat": (STATUS, [P(TENSOR), CTX, P(TENSOR), i32, i32]),
+    "adapt_op_gather_rows": (STATUS, [P(TENSOR), CTX, TENSOR, I64P, i64]),
+    "adapt_op_scatter_add_rows": (STATUS, [P(TENSOR), CTX, TENSOR, I64P, i64]),
+    "adapt_op_sum": REDUCE, "adapt_op_mean": REDUCE,
+    "adapt_op_dropout": (STATUS, [P(TENSOR), CTX, TENSOR, f32]),
+    "adapt_op_cross_entropy": (STATUS, [P(TENSOR), CTX, TENSOR, I32P, f32]),
+    "adapt_op_mse": BINARY,
+    "adapt_backward": (STATUS, [CTX, TENSOR]),
+    # models
+    "adapt_mlp_params_init": (None, [P(MlpParams)]),
+    "adapt_cnn_params_init": (None, [P(CnnParams)]),
+    "adapt_vit_params_init": (None, [P(VitParams)]),
+    "adapt_model_create_mlp": (STATUS, [P(MODEL), P(MlpParams)]),
+    "adapt_model_create_cnn": (STATUS, [P(MODEL), P(CnnParams)]),
+    "adapt_model_create_vit": (STATUS, [P(MODEL), P(VitParams)]),
+    "adapt_model_free": (None, [MODEL]),
+    "adapt_layer_params_init": (None, [P(LayerParams)]),
+    "adapt_model_create_sequential": (STATUS, [P(MODEL), i32, I64P, u64]),
+    "adapt_model_append": (STATUS, [MODEL, P(LayerParams)]),
+    "adapt_model_block_count": (i32, [MODEL]),
+    "adapt_model_block_info": (STATUS, [P(BlockInfo), MODEL, i32]),
+    "adapt_model_flops": (i64, [MODEL]),
+    "adapt_model_forward_blocks": (STATUS, [P(TENSOR), CTX, MODEL, TENSOR, i32, i32]),
+    "adapt_model_forward": (STATUS, [P(TENSOR), CTX, MODEL, TENSOR]),
+    "adapt_model_param_count": (i32, [MODEL]),
+    "adapt_model_param": (TENSOR, [MODEL, i32]),
+    "adapt_model_param_name": (C.c_char_p, [MODEL, i32]),
+    "adapt_model_classes": (i32, [MODEL]),
+    # datasets and files
+    "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
+    "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),
+    "adapt_dataset_split": (STATUS, [P(DATASET), P(DATASET), DATASET, f32, u64]),
+    "adapt_dataset_free": (None, [DATASET]),
+    "adapt_dataset_count": (i64, [DATASET]),
+    "adapt_dataset_sample_shape": (i32, [DATASET, I64P]),
+    "adapt_dataset_sample": (STATUS, [P(F32P), I32P, DATASET, i64]),
+    "adapt_npy_read": (STATUS, [P(F32P), I32P, I64P, C.c_char_p]),
+    "adapt_npy_write": (STATUS, [C.c_char_p, F32P, i32, I64P]),
+    # training and checkpoints
+    "adapt_train_params_init": (None, [P(TrainParams)]),
+    "adapt_model_train": (STATUS, [MODEL, DATASET, DATASET, P(TrainParams)]),
+    "adapt_model_evaluate": (STATUS, [P(EvalResult), I64P, MODEL, DATASET, i32, i32]),
+    "adapt_model_save": (STATUS, [MODEL, C.c_char_p]),
+    "adapt_model_load": (STATUS, [P(MODEL), C.c_char_p]),
+    "adapt_model_load_weights": (STATUS, [MODEL, C.c_char_p]),
+}
+
+
+def _raise_on_error(status, function, _arguments):
+    if status != 0:
+        detail = lib.adapt_last_error().decode("utf-8", "replace")
+        raise error_for_status(status, detail or f"{function.__name__} failed")
+    return status
+
+
+def _declare():
+    for name, (restype, argtypes) in SIGNATURES.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        if restype is STATUS:
+            function.restype = C.c_int
+            function.errcheck = _raise_on_error
+        else:
+            function.restype = restype
+
+
+_declare()
+
+# adapt_npy_read hands out memory the caller releases with the C library's free().
+libc = C.CDLL(None)
+libc.free.argtypes = [C.c_void_p]
+libc.free.restype = None

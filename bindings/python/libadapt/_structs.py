@@ -1,0 +1,117 @@
+"""ctypes mirrors of the structs and callback types in adapt.h.
+
+Field order and types follow the header exactly; tests/test_abi.py compiles a C program that
+prints sizeof and offsetof of each one and compares them with these.
+"""
+import ctypes as C
+
+MAX_DIMS = 8  # ADAPT_MAX_DIMS
+
+
+class _Opaque(C.Structure):
+    _fields_ = []
+
+
+class adapt_context(_Opaque):
+    pass
+
+
+class adapt_tensor(_Opaque):
+    pass
+
+
+class adapt_model(_Opaque):
+    pass
+
+
+class adapt_dataset(_Opaque):
+    pass
+
+
+class ContextParams(C.Structure):
+    c_name = "adapt_context_params"
+    init_function = "adapt_context_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("n_threads", C.c_int32), ("backend", C.c_int32),
+                ("seed", C.c_uint64), ("arena_initial_bytes", C.c_size_t),
+                ("arena_limit_bytes", C.c_size_t)]
+
+
+class MlpParams(C.Structure):
+    c_name = "adapt_mlp_params"
+    init_function = "adapt_mlp_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("n_sizes", C.c_int32),
+                ("sizes", C.POINTER(C.c_int64)), ("activation", C.c_int32),
+                ("dropout", C.c_float), ("seed", C.c_uint64)]
+
+
+class CnnParams(C.Structure):
+    c_name = "adapt_cnn_params"
+    init_function = "adapt_cnn_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("in_channels", C.c_int32),
+                ("image_size", C.c_int32), ("n_classes", C.c_int32),
+                ("stem_channels", C.c_int32), ("n_stages", C.c_int32),
+                ("stage_channels", C.POINTER(C.c_int32)),
+                ("stage_blocks", C.POINTER(C.c_int32)),
+                ("stage_strides", C.POINTER(C.c_int32)), ("seed", C.c_uint64)]
+
+
+class VitParams(C.Structure):
+    c_name = "adapt_vit_params"
+    init_function = "adapt_vit_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("image_size", C.c_int32),
+                ("in_channels", C.c_int32), ("patch", C.c_int32), ("dim", C.c_int32),
+                ("depth", C.c_int32), ("heads", C.c_int32), ("mlp_ratio", C.c_float),
+                ("n_classes", C.c_int32), ("dropout", C.c_float), ("seed", C.c_uint64)]
+
+
+class LayerParams(C.Structure):
+    c_name = "adapt_layer_params"
+    init_function = "adapt_layer_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32),
+                ("out_features", C.c_int64), ("kernel", C.c_int32), ("stride", C.c_int32),
+                ("padding", C.c_int32), ("heads", C.c_int32), ("mlp_ratio", C.c_float),
+                ("p", C.c_float)]
+
+
+class BlockInfo(C.Structure):
+    c_name = "adapt_block_info"
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32), ("out_ndim", C.c_int32),
+                ("out_shape", C.c_int64 * MAX_DIMS), ("flops", C.c_int64),
+                ("n_params", C.c_int64)]
+
+
+class Progress(C.Structure):
+    c_name = "adapt_progress"
+    _fields_ = [("epoch", C.c_int32), ("epochs", C.c_int32), ("step", C.c_int64),
+                ("steps", C.c_int64), ("loss", C.c_float), ("learning_rate", C.c_float),
+                ("samples_per_second", C.c_double), ("eta_seconds", C.c_double),
+                ("val_accuracy", C.c_float)]
+
+
+progress_fn = C.CFUNCTYPE(None, C.POINTER(Progress), C.c_void_p)
+cancel_fn = C.CFUNCTYPE(C.c_int, C.c_void_p)
+
+
+class TrainParams(C.Structure):
+    c_name = "adapt_train_params"
+    init_function = "adapt_train_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("epochs", C.c_int32),
+                ("batch_size", C.c_int32), ("optimizer", C.c_int32),
+                ("learning_rate", C.c_float), ("momentum", C.c_float), ("nesterov", C.c_int32),
+                ("weight_decay", C.c_float), ("beta1", C.c_float), ("beta2", C.c_float),
+                ("adam_eps", C.c_float), ("schedule", C.c_int32), ("warmup_steps", C.c_int32),
+                ("step_epochs", C.c_int32), ("step_gamma", C.c_float),
+                ("min_learning_rate", C.c_float), ("grad_clip_norm", C.c_float),
+                ("label_smoothing", C.c_float), ("seed", C.c_uint64), ("n_threads", C.c_int32),
+                ("progress", progress_fn), ("cancel", cancel_fn), ("user_data", C.c_void_p)]
+
+
+class EvalResult(C.Structure):
+    c_name = "adapt_eval_result"
+    _fields_ = [("struct_size", C.c_size_t), ("accuracy", C.c_double), ("loss", C.c_double),
+                ("count", C.c_int64)]
+
+
+#: Every struct of the header, for the size and layout test.
+ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
+       TrainParams, EvalResult)

@@ -1,0 +1,85 @@
+"""Dataset: N float32 samples of one shape with integer labels, for training and evaluation."""
+import ctypes as C
+
+import numpy as np
+
+from . import _arrays, _scalars
+from ._handle import Handle, Owned
+from ._native import lib
+from ._structs import MAX_DIMS, adapt_dataset
+from .errors import ShapeError
+
+
+class Dataset(Owned):
+    """Made by Dataset.from_numpy(), Dataset.load_idx() or split()."""
+    _kind = "dataset"
+
+    def __init__(self, raw, keep=()):
+        if not isinstance(raw, C.POINTER(adapt_dataset)):
+            raise TypeError("use Dataset.from_numpy(), Dataset.load_idx() or split()")
+        self._handle = Handle(raw, lib.adapt_dataset_free, keep)
+
+    @classmethod
+    def from_numpy(cls, x, labels, copy=None):
+        """Samples x[N, ...] and N integer labels, borrowed without copying: the arrays
+        are kept alive while the dataset (or a split of it) lives, and later writes to
+        them are seen by training. Data that is not aligned C-contiguous float32 (labels:
+        int32) is copied once when copy=None, refused when copy=False."""
+        x = _arrays.float32(x, "x", copy=copy)
+        if x.ndim < 1:
+            raise ShapeError("x needs a first (sample) dimension")
+        labels = _arrays.integers(labels, C.c_int32, "labels", count=x.shape[0], copy=copy)
+        dims, ndim = _arrays.shape(x.shape, "x shape")
+        raw = C.POINTER(adapt_dataset)()
+        lib.adapt_dataset_wrap(C.byref(raw), _arrays.pointer(x, C.c_float), ndim, dims,
+                               _arrays.pointer(labels, C.c_int32))
+        return cls(raw, keep=(x, labels))
+
+    @classmethod
+    def load_idx(cls, images, labels):
+        """An IDX image file and its label file (gzip or plain), e.g. Fashion-MNIST:
+        pixels become float32 in [0, 1] as [N, 1, H, W]."""
+        raw = C.POINTER(adapt_dataset)()
+        lib.adapt_dataset_load_idx(C.byref(raw), _scalars.path_bytes(images, "images"),
+                                   _scalars.path_bytes(labels, "labels"))
+        return cls(raw)
+
+    def split(self, validation_fraction, seed=0):
+        """(train, validation): a seeded shuffle, the last `validation_fraction` of it for
+        validation. Both borrow from this dataset, which stays allocated while they live."""
+        train, validation = C.POINTER(adapt_dataset)(), C.POINTER(adapt_dataset)()
+        lib.adapt_dataset_split(C.byref(train), C.byref(validation), self._ptr(),
+                                _scalars.checked_float(validation_fraction,
+                                                       "validation_fraction"),
+                                _scalars.u64(seed, "seed"))
+        return (Dataset(train, keep=(self._handle,)),
+                Dataset(validation, keep=(self._handle,)))
+
+    def __len__(self):
+        return lib.adapt_dataset_count(self._ptr())
+
+    @property
+    def sample_shape(self):
+        """Shape of one sample (without N)."""
+        dims = (C.c_int64 * MAX_DIMS)()
+        ndim = lib.adapt_dataset_sample_shape(self._ptr(), dims)
+        return tuple(dims[:ndim])
+
+    def __getitem__(self, index):
+        """(copy of sample `index`'s values, its label)."""
+        dataset = self._ptr()
+        index = _scalars.i64(index, "index")
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample {index} of a dataset of {len(self)}")
+        values, label = C.POINTER(C.c_float)(), C.c_int32()
+        lib.adapt_dataset_sample(C.byref(values), C.byref(label), dataset, index)
+        address = C.cast(values, C.c_void_p).value
+        sample = _arrays.view(address, self.sample_shape, self._handle, writable=False)
+        return np.array(sample), label.value
+
+    def __repr__(self):
+        if self.closed:
+            return "<libadapt.Dataset (closed)>"
+        return f"<libadapt.Dataset {len(self)} samples of {self.sample_shape}>"

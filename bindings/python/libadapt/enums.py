@@ -1,0 +1,80 @@
+"""The enumerations of adapt.h, with the header's names minus their prefixes."""
+import enum
+import numbers
+
+
+class Status(enum.IntEnum):
+    """adapt_status: what every fallible C call returns."""
+    OK = 0
+    INVALID_ARGUMENT = -1
+    SHAPE = -2
+    NONFINITE = -3
+    OUT_OF_MEMORY = -4
+    OVERFLOW = -5
+    STATE = -6
+    UNSUPPORTED = -7
+    IO = -8
+    FORMAT = -9
+    CANCELLED = -10
+    INTERNAL = -11
+
+
+class Backend(enum.IntEnum):
+    """adapt_backend: the matrix-multiply implementation of a context."""
+    DEFAULT = 0
+    REFERENCE = 1
+    OPENBLAS = 2
+    ONEDNN = 3
+
+
+class Activation(enum.IntEnum):
+    RELU = 0
+    GELU = 1
+
+
+class LayerKind(enum.IntEnum):
+    """adapt_layer_kind: the layers of the sequential builder."""
+    LINEAR = 0
+    CONV2D = 1
+    BATCHNORM2D = 2
+    LAYERNORM = 3
+    MAXPOOL2D = 4
+    AVGPOOL2D = 5
+    GLOBAL_AVGPOOL = 6
+    DROPOUT = 7
+    RELU = 8
+    GELU = 9
+    FLATTEN = 10
+    RESIDUAL_BLOCK = 11
+    PATCH_EMBED = 12
+    TRANSFORMER_BLOCK = 13
+    CLASS_TOKEN = 14
+
+
+class Optimizer(enum.IntEnum):
+    SGD = 0
+    ADAMW = 1
+
+
+class Schedule(enum.IntEnum):
+    CONSTANT = 0
+    STEP = 1
+    COSINE = 2
+
+
+def coerce(kind, value, what):
+    """`value` as a member of `kind`: a member, its name in any case, or its number.
+
+    Anything else raises InvalidArgumentError naming the accepted spellings."""
+    from .errors import InvalidArgumentError
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and value.upper() in kind.__members__:
+        return kind[value.upper()]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        try:
+            return kind(int(value))
+        except ValueError:
+            pass
+    names = ", ".join(name.lower() for name in kind.__members__)
+    raise InvalidArgumentError(f"{what}: {value!r} is not one of {names}")

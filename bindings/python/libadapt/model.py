@@ -1,0 +1,237 @@
+"""Model: a sequence of blocks mapping a batch of inputs to logits; owns its parameters."""
+import ctypes as C
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _arrays, _scalars
+from ._handle import Handle, Owned
+from ._native import lib
+from ._params import new_params
+from ._structs import (BlockInfo as _BlockInfoStruct, CnnParams, LayerParams, MlpParams,
+                       VitParams, adapt_model, adapt_tensor)
+from .context import Context, operand
+from .enums import Activation, LayerKind, coerce
+from .errors import InvalidArgumentError, NonFiniteError, ShapeError
+from .tensor import Parameter, Tensor
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """What one block does to one sample."""
+    kind: LayerKind
+    out_shape: tuple
+    flops: int     # forward FLOPs per sample, multiply-add = 2
+    n_params: int  # parameter values the block owns
+
+
+def _fields(**values):
+    """The keyword arguments the caller gave (None = keep the library's default)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _create(function, params):
+    raw = C.POINTER(adapt_model)()
+    function(C.byref(raw), C.byref(params))
+    return Model(raw)
+
+
+def _kind_of(value):
+    try:
+        return LayerKind(value)
+    except ValueError:  # a newer library's layer
+        return value
+
+
+class Model(Owned):
+    """Build one with Model.mlp(), .cnn(), .vit(), .sequential() or Model.load()."""
+    _kind = "model"
+
+    def __init__(self, raw):
+        if not isinstance(raw, C.POINTER(adapt_model)):
+            raise TypeError("use Model.mlp(), .cnn(), .vit(), .sequential() or .load()")
+        self._handle = Handle(raw, lib.adapt_model_free)
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def mlp(cls, sizes, activation="relu", dropout=None, seed=None):
+        """Linear layers of the given sizes [input, hidden..., classes] with an activation
+        (and optional dropout) between them."""
+        params = new_params(MlpParams)
+        sizes_array, count = _arrays.shape(sizes, "sizes")
+        _scalars.assign(params, _fields(n_sizes=count, dropout=dropout, seed=seed,
+                                        activation=coerce(Activation, activation, "activation")),
+                        "mlp")
+        params.sizes = sizes_array
+        return _create(lib.adapt_model_create_mlp, params)
+
+    @classmethod
+    def cnn(cls, stage_channels, stage_blocks, stage_strides, *, in_channels=None,
+            image_size=None, n_classes=None, stem_channels=None, seed=None):
+        """ResNet-style CNN on [N, C, H, W] images: one entry per stage in each list."""
+        stages = [list(stage_channels), list(stage_blocks), list(stage_strides)]
+        if len({len(s) for s in stages}) != 1:
+            raise InvalidArgumentError("cnn: stage_channels, stage_blocks and stage_strides "
+                                       f"have {[len(s) for s in stages]} entries")
+        arrays = [(C.c_int32 * max(len(s), 1))(*[_scalars.i32(v, "stage entry") for v in s])
+                  for s in stages]
+        params = new_params(CnnParams)
+        _scalars.assign(params, _fields(in_channels=in_channels, image_size=image_size,
+                                        n_classes=n_classes, stem_channels=stem_channels,
+                                        n_stages=len(stages[0]), seed=seed), "cnn")
+        params.stage_channels, params.stage_blocks, params.stage_strides = arrays
+        return _create(lib.adapt_model_create_cnn, params)
+
+    @classmethod
+    def vit(cls, *, image_size=None, in_channels=None, patch=None, dim=None, depth=None,
+            heads=None, mlp_ratio=None, n_classes=None, dropout=None, seed=None):
+        """Vision transformer; unset arguments keep the library's defaults."""
+        params = new_params(VitParams)
+        _scalars.assign(params, _fields(
+            image_size=image_size, in_channels=in_channels, patch=patch, dim=dim, depth=depth,
+            heads=heads, mlp_ratio=mlp_ratio, n_classes=n_classes, dropout=dropout, seed=seed),
+            "vit")
+        return _create(lib.adapt_model_create_vit, params)
+
+    @classmethod
+    def sequential(cls, input_shape, layers=(), seed=0):
+        """An empty model for inputs [N, *input_shape], then `layers` appended: each a dict
+        {"kind": "conv2d", "out_features": 8, ...} as in the architecture JSON."""
+        dims, ndim = _arrays.shape(input_shape, "input_shape")
+        raw = C.POINTER(adapt_model)()
+        lib.adapt_model_create_sequential(C.byref(raw), ndim, dims, _scalars.u64(seed, "seed"))
+        model = Model(raw)
+        for layer in layers:
+            layer = dict(layer)
+            model.append(layer.pop("kind"), **layer)
+        return model
+
+    def append(self, kind, **fields):
+        """Appends one layer as a new block: kind is a LayerKind or its name ("linear",
+        "conv2d", ...); fields are out_features, kernel, stride, padding, heads, mlp_ratio,
+        p. Returns the model, so calls chain."""
+        params = new_params(LayerParams)
+        _scalars.assign(params, dict(fields, kind=coerce(LayerKind, kind, "kind")), "layer")
+        lib.adapt_model_append(self._ptr(), C.byref(params))
+        return self
+
+    @classmethod
+    def load(cls, path):
+        """Rebuilds the model a checkpoint (adapt_model_save) describes."""
+        raw = C.POINTER(adapt_model)()
+        lib.adapt_model_load(C.byref(raw), _scalars.path_bytes(path, "Model.load"))
+        return Model(raw)
+
+    def save(self, path):
+        """Writes a safetensors checkpoint atomically."""
+        lib.adapt_model_save(self._ptr(), _scalars.path_bytes(path, "Model.save"))
+
+    def load_weights(self, path):
+        """Loads every parameter from a safetensors file (e.g. a PyTorch state_dict);
+        the model is unchanged on error."""
+        lib.adapt_model_load_weights(self._ptr(), _scalars.path_bytes(path, "load_weights"))
+
+    # ---------------------------------------------------------------- structure
+
+    @property
+    def blocks(self):
+        model = self._ptr()
+        infos = []
+        for index in range(lib.adapt_model_block_count(model)):
+            info = _BlockInfoStruct(struct_size=C.sizeof(_BlockInfoStruct))
+            lib.adapt_model_block_info(C.byref(info), model, index)
+            infos.append(BlockInfo(_kind_of(info.kind), tuple(info.out_shape[:info.out_ndim]),
+                                   info.flops, info.n_params))
+        return infos
+
+    @property
+    def flops(self):
+        """Forward FLOPs per sample of the whole model."""
+        return lib.adapt_model_flops(self._ptr())
+
+    @property
+    def classes(self):
+        """Number of output classes (0 if the model does not end in a classifier)."""
+        return lib.adapt_model_classes(self._ptr())
+
+    def parameters(self):
+        """{name: Parameter} in the model's order, named as PyTorch's state_dict names
+        the equivalent module's entries (buffers such as running statistics included)."""
+        model = self._ptr()
+        params = {}
+        for index in range(lib.adapt_model_param_count(model)):
+            name = lib.adapt_model_param_name(model, index).decode()
+            params[name] = Parameter._of_model(self._handle, lib.adapt_model_param(model, index),
+                                               name)
+        return params
+
+    def state_dict(self):
+        """{name: numpy copy of the values}."""
+        return {name: p.numpy() for name, p in self.parameters().items()}
+
+    def load_state_dict(self, values):
+        """Writes every parameter from {name: array}; all are checked (names, shapes,
+        finite values) before any is written."""
+        params = self.parameters()
+        missing, extra = params.keys() - values.keys(), values.keys() - params.keys()
+        if missing or extra:
+            raise InvalidArgumentError(f"load_state_dict: missing {sorted(missing)}, "
+                                       f"unexpected {sorted(extra)}")
+        ready = {}
+        for name, param in params.items():
+            array = _arrays.float32(values[name], name)
+            if array.shape != param.shape:
+                raise ShapeError(f"load_state_dict: {name} has shape {array.shape}, the "
+                                 f"model's is {param.shape}")
+            if not np.isfinite(array).all():
+                raise NonFiniteError(f"load_state_dict: {name} holds NaN or infinity")
+            ready[name] = array
+        for name, array in ready.items():
+            params[name].write(array)
+
+    # ---------------------------------------------------------------- running
+
+    def forward(self, ctx, x, *, first=0, last=None, as_tensor=False):
+        """Runs blocks [first, last) (all by default) on x in `ctx`. Returns the output as
+        a numpy copy, or as a Tensor (for autograd) with as_tensor=True."""
+        model = self._ptr()
+        x = operand(ctx, x, "x")
+        ctx.keep(self._handle)
+        out = C.POINTER(adapt_tensor)()
+        if first == 0 and last is None:
+            lib.adapt_model_forward(C.byref(out), ctx._ptr(), model, x)
+        else:
+            last = lib.adapt_model_block_count(model) if last is None else last
+            lib.adapt_model_forward_blocks(C.byref(out), ctx._ptr(), model, x,
+                                           _scalars.i32(first, "first"),
+                                           _scalars.i32(last, "last"))
+        result = Tensor(out, ctx)
+        return result if as_tensor else result.numpy()
+
+    def predict(self, x, batch_size=256, n_threads=0):
+        """Inference logits for every sample of x, in batches, in a private context."""
+        x = _arrays.float32(x, "x")
+        outputs = []
+        with Context(n_threads=n_threads) as ctx:
+            for start in range(0, x.shape[0], max(1, batch_size)):
+                outputs.append(self.forward(ctx, x[start:start + batch_size]))
+                ctx.reset()
+        if not outputs:
+            return np.zeros((0, self.classes), dtype=np.float32)
+        return np.concatenate(outputs)
+
+    def train(self, train, validation=None, *, progress=None, cancel=None, **settings):
+        """Trains on a Dataset; see libadapt.training.train for the settings."""
+        from .training import train as run
+        return run(self, train, validation, progress=progress, cancel=cancel, **settings)
+
+    def evaluate(self, dataset, batch_size=256, n_threads=0, confusion=True):
+        """Accuracy, mean loss and (optionally) the confusion matrix on a Dataset."""
+        from .training import evaluate
+        return evaluate(self, dataset, batch_size, n_threads, confusion)
+
+    def __repr__(self):
+        if self.closed:
+            return "<libadapt.Model (closed)>"
+        return f"<libadapt.Model {len(self.blocks)} blocks, {self.flops} FLOPs/sample>"

@@ -1,0 +1,154 @@
+"""Training and evaluation of a Model on Datasets (adapt_model_train, adapt_model_evaluate)."""
+import ctypes as C
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _scalars
+from ._native import lib
+from ._params import new_params
+from ._structs import EvalResult, TrainParams, cancel_fn, progress_fn
+from .dataset import Dataset
+from .enums import Optimizer, Schedule, coerce
+from .errors import CancelledError, InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A training's state after one optimizer step."""
+    epoch: int          # counted from 1
+    epochs: int
+    step: int           # optimizer steps done so far
+    steps: int          # in total
+    loss: float         # mean training loss over the epoch so far
+    learning_rate: float
+    samples_per_second: float
+    eta_seconds: float
+    val_accuracy: float = None  # set on an epoch's last step when there is validation data
+
+    @property
+    def epoch_end(self):
+        return self.step == self.epoch * (self.steps // self.epochs)
+
+    @classmethod
+    def _from_c(cls, p):
+        return cls(p.epoch, p.epochs, p.step, p.steps, p.loss, p.learning_rate,
+                   p.samples_per_second, p.eta_seconds,
+                   None if p.val_accuracy < 0 else p.val_accuracy)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float
+    loss: float           # mean cross-entropy
+    count: int
+    confusion: np.ndarray = None  # [classes, classes] counts: row = truth, column = guess
+
+
+def print_progress(p):
+    """A progress callback that prints one line per epoch to stderr."""
+    if p.epoch_end:
+        val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
+        print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}{val} "
+              f"({p.samples_per_second:.0f} samples/s)", file=sys.stderr)
+
+
+class _Callbacks:
+    """The C callbacks of one training. An exception raised by the caller's progress or
+    cancel function (KeyboardInterrupt included) cannot cross the C frames, so it is kept,
+    training is cancelled at the next step, and train() raises it once C has returned."""
+
+    def __init__(self, progress, cancel):
+        self.user_progress, self.user_cancel = progress, cancel
+        self.error = None
+        self.history = []
+        self.progress = progress_fn(self._on_progress)
+        self.cancel = cancel_fn(self._should_cancel)
+
+    def _on_progress(self, pointer, _user_data):
+        if self.error is not None:
+            return
+        try:
+            p = Progress._from_c(pointer.contents)
+            if p.epoch_end:
+                self.history.append(p)
+            if self.user_progress is not None:
+                self.user_progress(p)
+        except BaseException as e:  # noqa: B036 - re-raised by train()
+            self.error = e
+
+    def _should_cancel(self, _user_data):
+        if self.error is not None:
+            return 1
+        try:
+            return 1 if self.user_cancel is not None and self.user_cancel() else 0
+        except BaseException as e:  # noqa: B036 - re-raised by train()
+            self.error = e
+            return 1
+
+
+def _dataset(data, what):
+    """A Dataset, or one made from an (x, labels) pair of arrays."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        return Dataset.from_numpy(*data)
+    raise TypeError(f"{what} must be a Dataset or an (x, labels) tuple, "
+                    f"not {type(data).__name__}")
+
+
+_ENUM_SETTINGS = {"optimizer": Optimizer, "schedule": Schedule}
+_RESERVED = {"struct_size", "progress", "cancel", "user_data"}
+
+
+def train(model, train_set, validation=None, *, progress=None, cancel=None, **settings):
+    """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
+
+    settings: the fields of adapt_train_params (epochs, batch_size, optimizer ("sgd",
+    "adamw"), learning_rate, momentum, nesterov, weight_decay, beta1, beta2, adam_eps,
+    schedule ("constant", "step", "cosine"), warmup_steps, step_epochs, step_gamma,
+    min_learning_rate, grad_clip_norm, label_smoothing, seed, n_threads); unset ones keep
+    the library's defaults. progress(p: Progress) is called after every step; cancel()
+    before every step, returning True stops training with CancelledError. Returns the
+    Progress of each epoch's last step.
+    """
+    unknown = settings.keys() & _RESERVED
+    if unknown:
+        raise TypeError(f"train: {sorted(unknown)} are not settings")
+    for name, kind in _ENUM_SETTINGS.items():
+        if name in settings:
+            settings[name] = coerce(kind, settings[name], name)
+    params = new_params(TrainParams)
+    _scalars.assign(params, settings, "train")
+    callbacks = _Callbacks(progress, cancel)
+    params.progress, params.cancel = callbacks.progress, callbacks.cancel
+    train_set = _dataset(train_set, "train")
+    validation = None if validation is None else _dataset(validation, "validation")
+    try:
+        lib.adapt_model_train(model._ptr(), train_set._ptr(),
+                              None if validation is None else validation._ptr(),
+                              C.byref(params))
+    except CancelledError:
+        if callbacks.error is None:
+            raise
+    if callbacks.error is not None:
+        raise callbacks.error
+    return callbacks.history
+
+
+def evaluate(model, dataset, batch_size=256, n_threads=0, confusion=True):
+    """Accuracy, mean cross-entropy and, with confusion=True, the classes x classes
+    confusion matrix, in inference mode."""
+    raw = model._ptr()
+    dataset = _dataset(dataset, "dataset")  # a local: a temporary would be freed too early
+    classes = lib.adapt_model_classes(raw)
+    if confusion and classes < 1:
+        raise InvalidArgumentError("evaluate: the model does not end in a classifier")
+    matrix = np.zeros((classes, classes), dtype=np.int64) if confusion else None
+    result = EvalResult(struct_size=C.sizeof(EvalResult))
+    confusion_ptr = None if matrix is None else matrix.ctypes.data_as(C.POINTER(C.c_int64))
+    lib.adapt_model_evaluate(C.byref(result), confusion_ptr, raw, dataset._ptr(),
+                             _scalars.i32(batch_size, "batch_size"),
+                             _scalars.i32(n_threads, "n_threads"))
+    return Evaluation(result.accuracy, result.loss, result.count, matrix)

@@ -5,6 +5,8 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
 
+#include <string.h>
+
 /* x must be [N >= 1, in...]; a block starting with a flattening layer also takes any
  * [N, ...] with the same number of values per sample. */
 static adapt_status check_input(const adapt_tensor *x, const ad_dims *in, bool flattens,
@@ -52,6 +54,34 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
     return st;
 }
 
+/* Without a tape nothing reads a block's intermediate activations once it has ended, so its
+ * output is copied into a tensor made before them and their memory is handed back: inference
+ * holds one block's activations at a time instead of the whole model's. */
+static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx,
+                                          const ad_block *b, adapt_tensor *x)
+{
+    if (ctx->grad_enabled)
+        return block_forward(out, ctx, b, x);
+    int64_t shape[ADAPT_MAX_DIMS] = {x->shape[0]};
+    for (int32_t i = 0; i < b->out.ndim; i++)
+        shape[i + 1] = b->out.d[i];
+    adapt_tensor *keep, *y;
+    adapt_status st = ad_tensor_new(&keep, ctx, b->out.ndim + 1, shape);
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    if (!st)
+        st = block_forward(&y, ctx, b, x);
+    if (st)
+        return st;
+    if (y->numel != keep->numel) { /* not the block's declared shape: keep it as it is */
+        *out = y;
+        return ADAPT_OK;
+    }
+    memcpy(keep->data, y->data, (size_t)y->numel * sizeof(float));
+    ad_arena_rewind(&ctx->arena, mark);
+    *out = keep;
+    return ADAPT_OK;
+}
+
 static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_model *model,
                                adapt_tensor *input, int32_t first, int32_t last, const char *fn)
 {
@@ -66,7 +96,7 @@ static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_mod
     st = check_input(input, &in, b && ad_layer_flattens(&b->layers[0]), fn);
     adapt_tensor *x = input;
     for (int32_t i = first; i < last && !st; i++)
-        st = block_forward(&x, ctx, &model->blocks[i], x);
+        st = block_forward_compact(&x, ctx, &model->blocks[i], x);
     if (!st)
         *out = x;
     return st;

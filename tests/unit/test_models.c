@@ -401,6 +401,36 @@ START_TEST(forward_blocks_compose_to_forward)
 }
 END_TEST
 
+START_TEST(inference_holds_one_block_at_a_time)
+{
+    /* Without a tape each block's intermediate activations are handed back
+     * when it ends; the logits must not change. */
+    const model_kind kind = (model_kind)_i;
+    adapt_model *m = make(kind, 4);
+    const int64_t n_logits = 64 * adapt_model_classes(m);
+    size_t peak[2];
+    float *logits[2];
+    for (int grad = 0; grad < 2; grad++) {
+        adapt_context *ctx = inference_context();
+        TU_OK(adapt_context_set_grad(ctx, grad));
+        adapt_tensor *x = input_for(ctx, kind, 64, 2), *y;
+        TU_OK(adapt_model_forward(&y, ctx, m, x));
+        peak[grad] = adapt_context_peak_bytes(ctx);
+        logits[grad] = malloc((size_t)n_logits * sizeof(float));
+        TU_OK(adapt_tensor_read(y, logits[grad], n_logits));
+        adapt_context_free(ctx);
+    }
+    ck_assert_mem_eq(logits[0], logits[1], (size_t)n_logits * sizeof(float));
+    /* A transformer block makes a dozen intermediates; a tiny MLP or CNN
+     * block only one or two next to the convolution's scratch. */
+    const size_t factor = kind == VIT ? 2 : 1;
+    ck_assert_msg(factor * peak[0] < peak[1], "%zu bytes without the tape, %zu with", peak[0],
+                  peak[1]);
+    free(logits[0]), free(logits[1]);
+    adapt_model_free(m);
+}
+END_TEST
+
 START_TEST(forward_checks_arguments)
 {
     adapt_model *m = make(CNN, 3);
@@ -892,6 +922,7 @@ int main(void)
     tcase_add_test(tc, block_info_checks_arguments);
     tcase_add_test(tc, parameter_names_follow_pytorch);
     tcase_add_test(tc, same_seed_same_weights);
+    tcase_add_loop_test(tc, inference_holds_one_block_at_a_time, 0, N_KINDS);
     tcase_add_loop_test(tc, forward_blocks_compose_to_forward, 0, N_KINDS);
     tcase_add_test(tc, forward_checks_arguments);
     tcase_add_test(tc, mlp_flattens_any_sample_shape);

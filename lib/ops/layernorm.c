@@ -4,6 +4,8 @@
  * for the backward pass; statistics accumulate in double. */
 #include <math.h>
 
+#include "lib/kernels/row_reduce.h"
+#include "lib/kernels/vector_math.h"
 #include "lib/ops/op.h"
 
 typedef struct {
@@ -16,21 +18,17 @@ typedef struct {
 typedef struct {
     const ln_plan *p;
     const float *x, *gamma, *beta, *dy;
-    float *y, *dx;
+    float *y, *dx, *dgamma, *dbeta;
 } ln_job;
 
+AD_VECTOR_CLONES
 static void normalize_row(const ln_job *job, int64_t r)
 {
     const int64_t d = job->p->d;
     const float *restrict x = job->x + r * d;
     float *restrict y = job->y + r * d;
-    double sum = 0.0, sq = 0.0;
-    for (int64_t i = 0; i < d; i++)
-        sum += x[i];
-    const double mean = sum / (double)d;
-    for (int64_t i = 0; i < d; i++)
-        sq += (x[i] - mean) * (x[i] - mean);
-    const double rstd = 1.0 / sqrt(sq / (double)d + job->p->eps);
+    const double mean = ad_row_sum(x, d) / (double)d;
+    const double rstd = 1.0 / sqrt(ad_row_sq_dev(x, mean, d) / (double)d + job->p->eps);
     for (int64_t i = 0; i < d; i++)
         y[i] = (float)((x[i] - mean) * rstd);
     if (job->gamma)
@@ -50,7 +48,9 @@ static void forward_range(void *arg, int64_t begin, int64_t end)
 }
 
 /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma;
- * gamma is never NULL here (see layernorm_backward). */
+ * gamma is never NULL here (see layernorm_backward). Both sums run in
+ * AD_ROW_LANES lanes, as in row_reduce.h. */
+AD_VECTOR_CLONES
 static void input_grad_row(const ln_job *job, int64_t r)
 {
     const int64_t d = job->p->d;
@@ -58,15 +58,23 @@ static void input_grad_row(const ln_job *job, int64_t r)
     const float *restrict gamma = job->gamma;
     float *restrict dx = job->dx + r * d;
     const float mean = job->p->mean[r], rstd = job->p->rstd[r];
-    double sum_g = 0.0, sum_gx = 0.0;
-    for (int64_t i = 0; i < d; i++) {
-        float g = dy[i] * gamma[i];
-        sum_g += g;
-        sum_gx += g * ((x[i] - mean) * rstd);
+    double sum_g[AD_ROW_LANES] = {0}, sum_gx[AD_ROW_LANES] = {0};
+    int64_t i = 0;
+    for (; i + AD_ROW_LANES <= d; i += AD_ROW_LANES)
+        for (int l = 0; l < AD_ROW_LANES; l++) {
+            const float g = dy[i + l] * gamma[i + l];
+            sum_g[l] += g;
+            sum_gx[l] += (double)g * ((x[i + l] - mean) * rstd);
+        }
+    for (; i < d; i++) {
+        const float g = dy[i] * gamma[i];
+        sum_g[0] += g;
+        sum_gx[0] += (double)g * ((x[i] - mean) * rstd);
     }
-    const float mean_g = (float)(sum_g / (double)d), mean_gx = (float)(sum_gx / (double)d);
-    for (int64_t i = 0; i < d; i++) {
-        float g = dy[i] * gamma[i];
+    const float mean_g = (float)(ad_lanes_total(sum_g) / (double)d);
+    const float mean_gx = (float)(ad_lanes_total(sum_gx) / (double)d);
+    for (i = 0; i < d; i++) {
+        const float g = dy[i] * gamma[i];
         dx[i] += rstd * (g - mean_g - (x[i] - mean) * rstd * mean_gx);
     }
 }
@@ -77,18 +85,21 @@ static void input_grad_range(void *arg, int64_t begin, int64_t end)
         input_grad_row(arg, r);
 }
 
-/* dgamma += sum over rows of dy * xhat, dbeta += sum of dy (either may be NULL). */
-static void affine_grads(const ln_job *job, float *dgamma, float *dbeta)
+/* dgamma += sum over rows of dy * xhat, dbeta += sum of dy (either may be
+ * NULL), for columns [begin, end): ranges of columns run in parallel. */
+static void affine_grad_range(void *arg, int64_t begin, int64_t end)
 {
+    const ln_job *job = arg;
     const int64_t d = job->p->d;
+    float *restrict dgamma = job->dgamma, *restrict dbeta = job->dbeta;
     for (int64_t r = 0; r < job->p->rows; r++) {
         const float *restrict x = job->x + r * d, *restrict dy = job->dy + r * d;
         const float mean = job->p->mean[r], rstd = job->p->rstd[r];
         if (dgamma)
-            for (int64_t i = 0; i < d; i++)
+            for (int64_t i = begin; i < end; i++)
                 dgamma[i] += dy[i] * ((x[i] - mean) * rstd);
         if (dbeta)
-            for (int64_t i = 0; i < d; i++)
+            for (int64_t i = begin; i < end; i++)
                 dbeta[i] += dy[i];
     }
 }
@@ -132,7 +143,9 @@ static adapt_status layernorm_backward(adapt_context *ctx, const ad_node *node)
         return st;
     if (dx)
         ad_pool_for(ctx->pool, p->rows, row_grain(p->d), input_grad_range, &job);
-    affine_grads(&job, dgamma, dbeta);
+    job.dgamma = dgamma, job.dbeta = dbeta;
+    if (dgamma || dbeta)
+        ad_pool_for(ctx->pool, p->d, row_grain(p->rows), affine_grad_range, &job);
     return ADAPT_OK;
 }
 

@@ -6,6 +6,7 @@
  *   log-softmax: dx = dy - exp(y) * sum(dy) */
 #include <math.h>
 
+#include "lib/kernels/row_reduce.h"
 #include "lib/kernels/vector_math.h"
 #include "lib/ops/op.h"
 
@@ -21,53 +22,16 @@ typedef struct {
     float *dst; /* y in the forward pass, dx in the backward pass */
 } softmax_job;
 
-/* Row reductions in eight lanes, combined in a fixed order: vectorisable,
- * and the same result on any thread count. */
-#define LANES 8
-
-static float row_max(const float *restrict x, int64_t d)
-{
-    float m[LANES];
-    for (int l = 0; l < LANES; l++)
-        m[l] = x[0];
-    int64_t i = 0;
-    for (; i + LANES <= d; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
-    for (; i < d; i++)
-        m[0] = x[i] > m[0] ? x[i] : m[0];
-    float best = m[0];
-    for (int l = 1; l < LANES; l++)
-        best = m[l] > best ? m[l] : best;
-    return best;
-}
-
-/* sum of a[i] * (b ? b[i] : 1) in double. */
-static double row_dot(const float *restrict a, const float *restrict b, int64_t d)
-{
-    double acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= d; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            acc[l] += (double)a[i + l] * (b ? b[i + l] : 1.0f);
-    for (; i < d; i++)
-        acc[0] += (double)a[i] * (b ? b[i] : 1.0f);
-    double sum = 0.0;
-    for (int l = 0; l < LANES; l++)
-        sum += acc[l];
-    return sum;
-}
-
 AD_VECTOR_CLONES
 static void forward_row(const softmax_job *job, int64_t r)
 {
     const int64_t d = job->p->d;
     const float *restrict x = job->x + r * d;
     float *restrict y = job->dst + r * d;
-    const float m = row_max(x, d);
+    const float m = ad_row_max(x, d);
     for (int64_t i = 0; i < d; i++)
         y[i] = ad_vexp(x[i] - m);
-    const double sum = row_dot(y, NULL, d);
+    const double sum = ad_row_sum(y, d);
     if (job->p->log) {
         const float log_sum = (float)log(sum);
         for (int64_t i = 0; i < d; i++)
@@ -86,11 +50,11 @@ static void backward_row(const softmax_job *job, int64_t r)
     const float *restrict y = job->y + r * d, *restrict dy = job->dy + r * d;
     float *restrict dx = job->dst + r * d;
     if (job->p->log) {
-        const float sum_dy = (float)row_dot(dy, NULL, d);
+        const float sum_dy = (float)ad_row_sum(dy, d);
         for (int64_t i = 0; i < d; i++)
             dx[i] += dy[i] - ad_vexp(y[i]) * sum_dy;
     } else {
-        const float dot = (float)row_dot(dy, y, d);
+        const float dot = (float)ad_row_dot(dy, y, d);
         for (int64_t i = 0; i < d; i++)
             dx[i] += y[i] * (dy[i] - dot);
     }

@@ -1,0 +1,77 @@
+/* Sums over one row of floats in double, in eight interleaved lanes combined
+ * in a fixed order: the compiler vectorises them (a single running sum is a
+ * dependency chain it may not reorder), and the result never depends on the
+ * thread count. Inline, so that each vector clone of a caller gets its own. */
+#ifndef AD_KERNELS_ROW_REDUCE_H
+#define AD_KERNELS_ROW_REDUCE_H
+
+#include <stdint.h>
+
+#define AD_ROW_LANES 8
+
+static inline double ad_lanes_total(const double *acc)
+{
+    double sum = 0.0;
+    for (int l = 0; l < AD_ROW_LANES; l++)
+        sum += acc[l];
+    return sum;
+}
+
+/* sum of x[i] */
+static inline double ad_row_sum(const float *restrict x, int64_t d)
+{
+    double acc[AD_ROW_LANES] = {0};
+    int64_t i = 0;
+    for (; i + AD_ROW_LANES <= d; i += AD_ROW_LANES)
+        for (int l = 0; l < AD_ROW_LANES; l++)
+            acc[l] += x[i + l];
+    for (; i < d; i++)
+        acc[0] += x[i];
+    return ad_lanes_total(acc);
+}
+
+/* sum of a[i] * b[i] */
+static inline double ad_row_dot(const float *restrict a, const float *restrict b, int64_t d)
+{
+    double acc[AD_ROW_LANES] = {0};
+    int64_t i = 0;
+    for (; i + AD_ROW_LANES <= d; i += AD_ROW_LANES)
+        for (int l = 0; l < AD_ROW_LANES; l++)
+            acc[l] += (double)a[i + l] * b[i + l];
+    for (; i < d; i++)
+        acc[0] += (double)a[i] * b[i];
+    return ad_lanes_total(acc);
+}
+
+/* sum of (x[i] - mean)^2 */
+static inline double ad_row_sq_dev(const float *restrict x, double mean, int64_t d)
+{
+    double acc[AD_ROW_LANES] = {0};
+    int64_t i = 0;
+    for (; i + AD_ROW_LANES <= d; i += AD_ROW_LANES)
+        for (int l = 0; l < AD_ROW_LANES; l++)
+            acc[l] += (x[i + l] - mean) * (x[i + l] - mean);
+    for (; i < d; i++)
+        acc[0] += (x[i] - mean) * (x[i] - mean);
+    return ad_lanes_total(acc);
+}
+
+/* The largest x[i] (d >= 1); NaNs are skipped unless x[0] is one. */
+static inline float ad_row_max(const float *restrict x, int64_t d)
+{
+    float m[AD_ROW_LANES];
+    for (int l = 0; l < AD_ROW_LANES; l++)
+        m[l] = x[0];
+    int64_t i = 0;
+    for (; i + AD_ROW_LANES <= d; i += AD_ROW_LANES)
+        for (int l = 0; l < AD_ROW_LANES; l++)
+            m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    for (; i < d; i++)
+        m[0] = x[i] > m[0] ? x[i] : m[0];
+    float best = m[0];
+    for (int l = 1; l < AD_ROW_LANES; l++)
+        best = m[l] > best ? m[l] : best;
+    return best;
+}
+
+#endif

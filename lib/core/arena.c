@@ -69,10 +69,13 @@ void ad_arena_release(ad_arena *arena)
 void ad_arena_reset(ad_arena *arena)
 {
     if (arena->chunks && arena->chunks->next) {
-        size_t total = arena->reserved;
+        /* Blocks were handed back during the step (ad_arena_rewind), so its
+         * high-water mark can be far below what the chunks hold. */
+        size_t needed = arena->step_peak;
         free_chunks(arena);
-        chunk_new(arena, total); /* on failure the next step grows again */
+        chunk_new(arena, needed); /* on failure the next step grows again */
     }
+    arena->step_peak = 0;
     if (arena->chunks)
         arena->chunks->offset = 0;
     arena->used = 0;
@@ -116,6 +119,8 @@ void *ad_arena_alloc(ad_arena *arena, size_t bytes)
     void *block = chunk_base(chunk) + chunk->offset;
     chunk->offset += padded;
     arena->used += padded;
+    if (arena->used > arena->step_peak)
+        arena->step_peak = arena->used;
     if (arena->used > arena->peak)
         arena->peak = arena->used;
     return block;

@@ -1,8 +1,9 @@
 /* Bump allocator for activations, gradients and tape records of one step.
  *
  * Memory is handed out from chunks; reset() rewinds and, if the step needed
- * more than one chunk, replaces them by a single chunk of the total size, so
- * from the second identical step on no allocation reaches malloc. */
+ * more than one chunk, replaces them by a single chunk of the most the step
+ * held at once, so from the second identical step on no allocation reaches
+ * malloc. */
 #ifndef AD_CORE_ARENA_H
 #define AD_CORE_ARENA_H
 
@@ -17,6 +18,7 @@ typedef struct ad_arena {
     size_t used;        /* bytes handed out since reset, padding included */
     size_t reserved;    /* bytes held in chunks */
     size_t peak;        /* highest `used` seen */
+    size_t step_peak;   /* highest `used` since the last reset */
     size_t limit;       /* 0 = unbounded */
     size_t system_allocs; /* chunk mallocs so far, for steady-state checks */
 } ad_arena;

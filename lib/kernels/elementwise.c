@@ -40,15 +40,20 @@ void ad_relu_backward(int64_t n, const float *restrict x, const float *restrict 
 }
 
 AD_VECTOR_CLONES
-void ad_gelu_forward(int64_t n, const float *restrict x, float *restrict y)
+static void gelu_forward(int64_t n, const float *restrict x, float *restrict y)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = 0.5f * x[i] * (1.0f + ad_verf(x[i] * SQRT1_2));
 }
 
+void ad_gelu_forward(int64_t n, const float *restrict x, float *restrict y)
+{
+    gelu_forward(n, x, y);
+}
+
 AD_VECTOR_CLONES
-void ad_gelu_backward(int64_t n, const float *restrict x, const float *restrict dy,
-                      float *restrict dx)
+static void gelu_backward(int64_t n, const float *restrict x, const float *restrict dy,
+                          float *restrict dx)
 {
     /* d/dx x Phi(x) = Phi(x) + x phi(x). */
     for (int64_t i = 0; i < n; i++) {
@@ -56,6 +61,12 @@ void ad_gelu_backward(int64_t n, const float *restrict x, const float *restrict 
         float pdf = INV_SQRT_2PI * ad_vexp(-0.5f * x[i] * x[i]);
         dx[i] += dy[i] * (cdf + x[i] * pdf);
     }
+}
+
+void ad_gelu_backward(int64_t n, const float *restrict x, const float *restrict dy,
+                      float *restrict dx)
+{
+    gelu_backward(n, x, dy, dx);
 }
 
 void ad_sigmoid_forward(int64_t n, const float *restrict x, float *restrict y)

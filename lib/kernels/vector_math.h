@@ -9,10 +9,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+/* For static functions only: GCC exports the dispatcher of an external one
+ * whatever its visibility. GCC only: clang before 16 emits no plain symbol
+ * for a cloned function. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define AD_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
 #endif
 #ifndef AD_VECTOR_CLONES
 #define AD_VECTOR_CLONES

@@ -17,6 +17,7 @@ static atomic_uint tmp_counter;
 
 adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn)
 {
+    *af = (ad_atomic_file){.path = path, .fn = fn};
     size_t cap = strlen(path) + 64;
     char *tmp = malloc(cap);
     if (!tmp)
@@ -36,7 +37,8 @@ adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn
         return ad_fail(ADAPT_ERR_IO, "%s: cannot create a temporary file beside %s: %s", fn,
                        path, strerror(err));
     }
-    *af = (ad_atomic_file){.file = f, .tmp_path = tmp, .path = path, .fn = fn};
+    af->file = f;
+    af->tmp_path = tmp;
     return ADAPT_OK;
 }
 
@@ -69,7 +71,7 @@ static adapt_status sync_parent_dir(const char *path, const char *fn)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a directory name", fn);
     memcpy(dir, !slash ? "." : path, len);
     dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int err = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? errno : 0;
     if (fd >= 0)
         close(fd);

@@ -16,7 +16,7 @@ typedef struct ad_atomic_file {
 } ad_atomic_file;
 
 /* Creates the temporary file. Failure (e.g. unwritable directory) -> ADAPT_ERR_IO, and
- * nothing exists to clean up. */
+ * nothing exists to clean up (`af` is then empty; ad_atomic_abort on it does nothing). */
 adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn);
 
 /* Appends bytes; ADAPT_ERR_IO on failure (the caller then calls ad_atomic_abort). */

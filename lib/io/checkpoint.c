@@ -1,6 +1,7 @@
 /* Model checkpoints: the parameters as F32 safetensors entries under their PyTorch names, and
  * in __metadata__ the architecture text that rebuilds the model. Loading is all-or-nothing:
  * every parameter is found, checked and read into a side buffer before any is written. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,19 @@ static adapt_status ckpt_meta(const char **value, const ad_safetensors *st, cons
     return ADAPT_OK;
 }
 
+/* The model `arch` describes; the message of a refusal names the file. */
+static adapt_status ckpt_build(adapt_model **model, const ad_safetensors *st, const char *arch,
+                               const char *fn)
+{
+    adapt_status status = ad_model_from_architecture(model, arch);
+    if (status) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", adapt_last_error());
+        return ad_fail(status, "%s: %s: %s", fn, st->src.name, why);
+    }
+    return ADAPT_OK;
+}
+
 /* Rebuilds the model from the metadata of an open file and loads its weights. */
 static adapt_status ckpt_load(adapt_model **out, const ad_safetensors *st, const char *fn)
 {
@@ -106,7 +120,7 @@ static adapt_status ckpt_load(adapt_model **out, const ad_safetensors *st, const
         status = ckpt_meta(&arch, st, "architecture", fn);
     adapt_model *model = NULL;
     if (!status)
-        status = ad_model_from_architecture(&model, arch);
+        status = ckpt_build(&model, st, arch, fn);
     if (!status)
         status = ckpt_load_weights(model, st, fn);
     if (status) {
@@ -117,18 +131,34 @@ static adapt_status ckpt_load(adapt_model **out, const ad_safetensors *st, const
     return ADAPT_OK;
 }
 
+/* Where a checkpoint comes from: a file (`path`) or memory (the fuzz targets). */
+typedef struct ckpt_input {
+    const char *path;
+    const void *bytes;
+    size_t size;
+} ckpt_input;
+
+/* Opens the input and either rebuilds a model into *out or, with `out` NULL, loads the
+ * weights into `into`. */
+static adapt_status ckpt_run(adapt_model **out, adapt_model *into, const ckpt_input *in,
+                             const char *fn)
+{
+    ad_safetensors *st = NULL;
+    adapt_status status = in->path ? ad_safetensors_open(&st, in->path, fn)
+                                   : ad_safetensors_open_memory(&st, in->bytes, in->size, fn);
+    if (status)
+        return status;
+    status = out ? ckpt_load(out, st, fn) : ckpt_load_weights(into, st, fn);
+    ad_safetensors_close(st);
+    return status;
+}
+
 adapt_status adapt_model_load(adapt_model **out, const char *path)
 {
     const char *fn = "adapt_model_load";
     if (!out || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, !out ? "out" : "path");
-    ad_safetensors *st;
-    adapt_status status = ad_safetensors_open(&st, path, fn);
-    if (status)
-        return status;
-    status = ckpt_load(out, st, fn);
-    ad_safetensors_close(st);
-    return status;
+    return ckpt_run(out, NULL, &(ckpt_input){.path = path}, fn);
 }
 
 adapt_status adapt_model_load_weights(adapt_model *model, const char *path)
@@ -137,38 +167,24 @@ adapt_status adapt_model_load_weights(adapt_model *model, const char *path)
     if (!model || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        !model ? "model" : "path");
-    ad_safetensors *st;
-    adapt_status status = ad_safetensors_open(&st, path, fn);
-    if (status)
-        return status;
-    status = ckpt_load_weights(model, st, fn);
-    ad_safetensors_close(st);
-    return status;
+    return ckpt_run(NULL, model, &(ckpt_input){.path = path}, fn);
 }
 
 adapt_status ad_checkpoint_load_memory(adapt_model **out, const void *bytes, size_t size)
 {
     const char *fn = "adapt_model_load";
-    ad_safetensors *st;
-    adapt_status status = ad_safetensors_open_memory(&st, bytes, size, fn);
-    if (status)
-        return status;
-    status = ckpt_load(out, st, fn);
-    ad_safetensors_close(st);
-    return status;
+    if (!out || (!bytes && size))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out or bytes is NULL", fn);
+    return ckpt_run(out, NULL, &(ckpt_input){.bytes = bytes, .size = size}, fn);
 }
 
 adapt_status ad_checkpoint_load_weights_memory(adapt_model *model, const void *bytes,
                                                size_t size)
 {
     const char *fn = "adapt_model_load_weights";
-    ad_safetensors *st;
-    adapt_status status = ad_safetensors_open_memory(&st, bytes, size, fn);
-    if (status)
-        return status;
-    status = ckpt_load_weights(model, st, fn);
-    ad_safetensors_close(st);
-    return status;
+    if (!model || (!bytes && size))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model or bytes is NULL", fn);
+    return ckpt_run(NULL, model, &(ckpt_input){.bytes = bytes, .size = size}, fn);
 }
 
 adapt_status adapt_model_save(const adapt_model *model, const char *path)

@@ -6,15 +6,15 @@
 #include "lib/io/idx.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "lib/core/error.h"
 #include "lib/io/bytes.h"
+#include "lib/io/source.h"
 
 #define IDX_UBYTE 0x08
 /* deflate's best ratio is 1032:1, so a gzip file of S bytes inflates to at most this much. */
@@ -30,26 +30,17 @@ typedef struct idx_file {
 
 static adapt_status idx_open(idx_file *f, const char *path, const char *fn)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot stat %s: %s", fn, path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ad_fail(ADAPT_ERR_IO, "%s: %s is not a regular file", fn, path);
-    }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
+    *f = (idx_file){.path = path, .fn = fn};
+    int fd = -1;
+    adapt_status st = ad_open_regular(&fd, &f->file_size, path, fn);
+    if (st)
+        return st;
+    f->gz = gzdopen(fd, "rb");
+    if (!f->gz) {
         close(fd);
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory to open %s", fn, path);
     }
-    gzbuffer(gz, IDX_CHUNK);
-    *f = (idx_file){.gz = gz, .file_size = (uint64_t)st.st_size, .path = path, .fn = fn};
+    gzbuffer(f->gz, IDX_CHUNK);
     return ADAPT_OK;
 }
 
@@ -75,43 +66,57 @@ static adapt_status idx_read(idx_file *f, void *dst, unsigned len, const char *w
     return idx_read_error(f, what);
 }
 
-/* Reads the magic and the dims and checks them against the file length, so that no count
- * taken from the file can make us allocate more than the file could possibly hold. */
+/* The data a header declares must be what the file can hold: exactly the rest of a plain
+ * file; for a gzip file at most deflate's ratio times its size, so that a small file cannot
+ * make the reader allocate much. */
+static adapt_status idx_check_count(const idx_file *f, uint64_t count, uint64_t head_len)
+{
+    if (gzdirect(f->gz)) {
+        uint64_t held = f->file_size > head_len ? f->file_size - head_len : 0;
+        if (count != held)
+            return ad_fail(ADAPT_ERR_FORMAT, "%s: %s declares %llu data bytes but holds %llu",
+                           f->fn, f->path, (unsigned long long)count, (unsigned long long)held);
+    } else if (count / IDX_MAX_GZIP_RATIO > f->file_size) {
+        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s declares %llu data bytes, more than %llu "
+                       "compressed bytes can hold", f->fn, f->path, (unsigned long long)count,
+                       (unsigned long long)f->file_size);
+    }
+    return ADAPT_OK;
+}
+
+/* Reads the magic and the dims. The product of the dims, as floats, must fit both int64 and
+ * the address space; then it is checked against the file length. */
 static adapt_status idx_header(idx_file *f, uint32_t ndim, int64_t *dims, uint64_t *count)
 {
     unsigned char head[4 + 4 * 3];
-    adapt_status st = idx_read(f, head, 4, "header");
     uint32_t want = IDX_UBYTE << 8 | ndim;
-    if (!st && ad_be32(head) != want)
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has magic 0x%08x, expected 0x%08x (unsigned "
-                       "bytes, %u dims)", f->fn, f->path, ad_be32(head), want, ndim);
-    if (!st)
-        st = idx_read(f, head + 4, 4 * ndim, "header");
+    adapt_status st = idx_read(f, head, 4, "header");
     if (st)
         return st;
+    if (ad_be32(head) != want)
+        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has magic 0x%08x, expected 0x%08x (unsigned "
+                       "bytes, %u dims)", f->fn, f->path, ad_be32(head), want, ndim);
+    st = idx_read(f, head + 4, 4 * ndim, "header");
+    if (st)
+        return st;
+    const uint64_t max_values =
+        (SIZE_MAX < (uint64_t)INT64_MAX ? SIZE_MAX : (uint64_t)INT64_MAX) / sizeof(float);
     uint64_t n = 1;
     for (uint32_t i = 0; i < ndim; i++) {
         uint32_t d = ad_be32(head + 4 + 4 * i);
         if (d == 0)
             return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has size 0 in dimension %u", f->fn,
                            f->path, i);
-        if (n > (uint64_t)(INT64_MAX / sizeof(float)) / d)
+        if (n > max_values / d)
             return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has dimensions whose product overflows",
                            f->fn, f->path);
         n *= d;
         dims[i] = d;
     }
-    uint64_t head_len = 4 + 4 * (uint64_t)ndim;
-    if (gzdirect(f->gz) && n != f->file_size - head_len)
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s declares %llu data bytes but holds %llu", f->fn,
-                       f->path, (unsigned long long)n,
-                       (unsigned long long)(f->file_size - head_len));
-    if (!gzdirect(f->gz) && n / IDX_MAX_GZIP_RATIO > f->file_size)
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s declares %llu data bytes, more than %llu "
-                       "compressed bytes can hold", f->fn, f->path, (unsigned long long)n,
-                       (unsigned long long)f->file_size);
-    *count = n;
-    return ADAPT_OK;
+    st = idx_check_count(f, n, 4 + 4 * (uint64_t)ndim);
+    if (!st)
+        *count = n;
+    return st;
 }
 
 /* Streams the bytes through a small buffer into floats in [0, 1] or into int32 labels, then
@@ -157,7 +162,7 @@ static adapt_status idx_load(void **out, int64_t *dims, uint32_t ndim, const cha
     void *values = NULL;
     st = idx_header(&f, ndim, dims, &count);
     if (!st) {
-        values = malloc(count * (ndim == 3 ? sizeof(float) : sizeof(int32_t)));
+        values = malloc((size_t)count * (ndim == 3 ? sizeof(float) : sizeof(int32_t)));
         if (!values)
             st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %llu values of %s", fn,
                          (unsigned long long)count, path);
@@ -179,8 +184,8 @@ adapt_status ad_idx_read_images(float **pixels, int64_t *n, int64_t *h, int64_t 
     const char *fn = "ad_idx_read_images";
     if (!pixels || !n || !h || !w || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
-    int64_t dims[3];
-    void *values;
+    int64_t dims[3] = {0};
+    void *values = NULL;
     adapt_status st = idx_load(&values, dims, 3, path, fn);
     if (st)
         return st;
@@ -196,8 +201,8 @@ adapt_status ad_idx_read_labels(int32_t **labels, int64_t *n, const char *path)
     const char *fn = "ad_idx_read_labels";
     if (!labels || !n || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
-    int64_t dims[1];
-    void *values;
+    int64_t dims[1] = {0};
+    void *values = NULL;
     adapt_status st = idx_load(&values, dims, 1, path, fn);
     if (st)
         return st;

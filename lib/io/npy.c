@@ -1,5 +1,6 @@
 /* NPY files: adapt_npy_read / adapt_npy_write. The header dict is npy_header.c's business;
  * this file handles the preamble, the data length and the atomic write. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,8 @@ static adapt_status npy_preamble(const ad_source *src, uint64_t *start, uint32_t
 static adapt_status npy_header(ad_npy_header *h, uint64_t *data_start, const ad_source *src,
                                const char *fn)
 {
-    uint64_t start;
-    uint32_t len;
+    uint64_t start = 0;
+    uint32_t len = 0;
     adapt_status st = npy_preamble(src, &start, &len, fn);
     if (st)
         return st;
@@ -57,7 +58,8 @@ static adapt_status npy_header(ad_npy_header *h, uint64_t *data_start, const ad_
     if (!st)
         st = ad_npy_parse_header(h, text, len, src->name, fn);
     free(text);
-    *data_start = start + len;
+    if (!st)
+        *data_start = start + len;
     return st;
 }
 
@@ -65,7 +67,7 @@ adapt_status ad_npy_read_source(float **data, int32_t *ndim, int64_t *shape,
                                 const ad_source *src, const char *fn)
 {
     ad_npy_header h;
-    uint64_t start;
+    uint64_t start = 0;
     adapt_status st = npy_header(&h, &start, src, fn);
     if (st)
         return st;
@@ -74,11 +76,14 @@ adapt_status ad_npy_read_source(float **data, int32_t *ndim, int64_t *shape,
         return ad_fail(ADAPT_ERR_FORMAT, "%s: %s should hold %llu data bytes but holds %llu", fn,
                        src->name, (unsigned long long)bytes,
                        (unsigned long long)(src->size - start));
-    float *values = malloc(bytes ? bytes : 1);
+    if (bytes > SIZE_MAX)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %s holds %llu data bytes, more than the "
+                       "address space", fn, src->name, (unsigned long long)bytes);
+    float *values = malloc(bytes ? (size_t)bytes : 1);
     if (!values)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %llu bytes of %s", fn,
                        (unsigned long long)bytes, src->name);
-    st = ad_source_read(src, start, values, bytes, fn);
+    st = ad_source_read(src, start, values, (size_t)bytes, fn);
     if (st) {
         free(values);
         return st;

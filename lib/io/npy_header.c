@@ -104,7 +104,7 @@ static adapt_status npy_shape(npy_cursor *c, ad_npy_header *h, int64_t *count)
     while (!npy_accept(c, ')')) {
         if (n > 0 && !comma)
             return npy_bad(c, "expected ',' or ')' in the shape");
-        int64_t d;
+        int64_t d = 0;
         adapt_status st = npy_int(c, &d);
         if (st)
             return st;

@@ -11,20 +11,17 @@
 #include "lib/io/bytes.h"
 #include "lib/io/safetensors.h"
 
-/* Adds `value` under `key` unless the key is taken or either is not valid UTF-8; steals value. */
+/* Adds `value` (not NULL; stolen) under `key` unless the key is taken or not valid UTF-8. */
 static adapt_status st_put(json_t *obj, const char *key, json_t *value, const char *what,
                            const char *fn)
 {
-    if (!value)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' is not valid UTF-8 (or memory "
-                       "ran out)", fn, what, key);
     if (json_object_get(obj, key)) {
         json_decref(value);
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' appears twice", fn, what, key);
     }
     if (json_object_set_new(obj, key, value) != 0)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s name '%s' is not valid UTF-8 (or "
-                       "memory ran out)", fn, what, key);
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' is not valid UTF-8 (or memory "
+                       "ran out)", fn, what, key);
     return ADAPT_OK;
 }
 
@@ -32,23 +29,30 @@ static adapt_status st_put_metadata(json_t *root, const ad_st_meta *meta, int64_
                                     const char *fn)
 {
     json_t *obj = json_object();
+    if (!obj)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the metadata", fn);
     adapt_status st = st_put(root, "__metadata__", obj, "entry", fn);
     for (int64_t i = 0; i < count && !st; i++) {
         if (!meta[i].key || !meta[i].value)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: metadata %lld is NULL", fn,
                            (long long)i);
-        st = st_put(obj, meta[i].key, json_string(meta[i].value), "metadata key", fn);
+        json_t *value = json_string(meta[i].value);
+        if (!value)
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the metadata value of '%s' is not "
+                           "valid UTF-8 (or memory ran out)", fn, meta[i].key);
+        st = st_put(obj, meta[i].key, value, "metadata key", fn);
     }
     return st;
 }
 
-/* The header entry of one tensor whose data starts at *offset; advances *offset. */
-static adapt_status st_put_tensor(json_t *root, const ad_st_tensor *t, uint64_t *offset,
-                                  const char *fn)
+/* The data size of a tensor to write, after checking its name, shape and data pointer. */
+static adapt_status st_tensor_bytes(uint64_t *bytes, const ad_st_tensor *t, const char *fn)
 {
     if (!t->name)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a tensor name is NULL", fn);
-    int64_t numel;
+    if (!strcmp(t->name, "__metadata__"))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: '__metadata__' is reserved", fn);
+    int64_t numel = 0;
     adapt_status st = ad_shape_numel(&numel, t->ndim, t->shape);
     if (st) {
         char why[256];
@@ -57,21 +61,36 @@ static adapt_status st_put_tensor(json_t *root, const ad_st_tensor *t, uint64_t 
     }
     if (!t->data && numel > 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: tensor '%s' has NULL data", fn, t->name);
-    if (!strcmp(t->name, "__metadata__"))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: '__metadata__' is reserved", fn);
-    uint64_t bytes = (uint64_t)numel * sizeof(float);
+    *bytes = (uint64_t)numel * sizeof(float);
+    return ADAPT_OK;
+}
+
+/* The header entry of one tensor whose data starts at *offset; advances *offset. */
+static adapt_status st_put_tensor(json_t *root, const ad_st_tensor *t, uint64_t *offset,
+                                  const char *fn)
+{
+    uint64_t bytes = 0;
+    adapt_status st = st_tensor_bytes(&bytes, t, fn);
+    if (st)
+        return st;
     if (*offset > (uint64_t)INT64_MAX - bytes)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: the tensors hold more than %lld bytes", fn,
                        (long long)INT64_MAX);
     uint64_t end = *offset + bytes;
     json_t *shape = json_array();
-    for (int32_t i = 0; i < t->ndim; i++)
-        json_array_append_new(shape, json_integer(t->shape[i]));
-    json_t *entry = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
-                              "data_offsets", (json_int_t)*offset, (json_int_t)end);
-    st = st_put(root, t->name, entry, "tensor", fn);
+    for (int32_t i = 0; shape && i < t->ndim; i++)
+        if (json_array_append_new(shape, json_integer(t->shape[i])) != 0) {
+            json_decref(shape);
+            shape = NULL;
+        }
+    json_t *entry = !shape ? NULL
+                           : json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+                                       "data_offsets", (json_int_t)*offset, (json_int_t)end);
+    if (!entry)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the header entry of '%s'",
+                       fn, t->name);
     *offset = end;
-    return st;
+    return st_put(root, t->name, entry, "tensor", fn);
 }
 
 /* The header text, padded with spaces to a multiple of 8 bytes so the data stays aligned. */
@@ -91,6 +110,12 @@ static adapt_status st_header_text(char **text, size_t *padded, const ad_st_tens
     if (st)
         return st;
     size_t len = dumped ? strlen(dumped) : 0;
+    /* Readers refuse longer headers, so such a file would be useless. */
+    if (len > AD_ST_MAX_HEADER) {
+        free(dumped);
+        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: the header would take %zu bytes, more than the "
+                       "%u that readers accept", fn, len, AD_ST_MAX_HEADER);
+    }
     char *out = dumped ? realloc(dumped, len + 8) : NULL;
     if (!out) {
         free(dumped);
@@ -103,7 +128,7 @@ static adapt_status st_header_text(char **text, size_t *padded, const ad_st_tens
 }
 
 static adapt_status st_write_all(ad_atomic_file *af, const char *text, size_t len,
-                                 const ad_st_tensor *tensors, int64_t count)
+                                 const ad_st_tensor *tensors, int64_t count, const char *fn)
 {
     unsigned char len_bytes[8];
     ad_put_le64(len_bytes, len);
@@ -111,10 +136,10 @@ static adapt_status st_write_all(ad_atomic_file *af, const char *text, size_t le
     if (!st)
         st = ad_atomic_write(af, text, len);
     for (int64_t i = 0; i < count && !st; i++) {
-        int64_t numel = 1;
-        for (int32_t d = 0; d < tensors[i].ndim; d++)
-            numel *= tensors[i].shape[d];
-        st = ad_atomic_write(af, tensors[i].data, (size_t)numel * sizeof(float));
+        uint64_t bytes = 0;
+        st = st_tensor_bytes(&bytes, &tensors[i], fn);
+        if (!st)
+            st = ad_atomic_write(af, tensors[i].data, (size_t)bytes);
     }
     return st;
 }
@@ -124,15 +149,15 @@ adapt_status ad_safetensors_write(const char *path, const ad_st_tensor *tensors,
 {
     if (!path || count < 0 || (count && !tensors) || meta_count < 0 || (meta_count && !meta))
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: NULL path, tensors or metadata", fn);
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     adapt_status st = st_header_text(&text, &len, tensors, count, meta, meta_count, fn);
     if (st)
         return st;
     ad_atomic_file af;
     st = ad_atomic_open(&af, path, fn);
     if (!st) {
-        st = st_write_all(&af, text, len, tensors, count);
+        st = st_write_all(&af, text, len, tensors, count, fn);
         if (st)
             ad_atomic_abort(&af);
         else

@@ -3,27 +3,54 @@
 #include "lib/io/source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/core/error.h"
 
-adapt_status ad_source_open(ad_source *src, const char *path, const char *fn)
+adapt_status ad_open_regular(int *fd_out, uint64_t *size, const char *path, const char *fn)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before it could be refused. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return ad_fail(ADAPT_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         int err = errno;
-        fclose(f);
+        close(fd);
         return ad_fail(ADAPT_ERR_IO, "%s: cannot stat %s: %s", fn, path, strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
-        fclose(f);
+        close(fd);
         return ad_fail(ADAPT_ERR_IO, "%s: %s is not a regular file", fn, path);
     }
-    *src = (ad_source){.file = f, .size = (uint64_t)st.st_size, .name = path};
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int err = errno;
+        close(fd);
+        return ad_fail(ADAPT_ERR_IO, "%s: cannot read %s: %s", fn, path, strerror(err));
+    }
+    *fd_out = fd;
+    *size = (uint64_t)st.st_size;
+    return ADAPT_OK;
+}
+
+adapt_status ad_source_open(ad_source *src, const char *path, const char *fn)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    adapt_status st = ad_open_regular(&fd, &size, path, fn);
+    if (st)
+        return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return ad_fail(ADAPT_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(err));
+    }
+    *src = (ad_source){.file = f, .size = size, .name = path};
     return ADAPT_OK;
 }
 

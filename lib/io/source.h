@@ -15,8 +15,13 @@ typedef struct ad_source {
     const char *name;           /* for messages: the path, or "<memory>" */
 } ad_source;
 
-/* Opens a regular file for reading. Missing, unreadable or non-regular -> ADAPT_ERR_IO with
- * the reason; `fn` names the public function in messages. */
+/* Opens `path` read-only as a file descriptor and reports its length. Missing, unreadable or
+ * not a regular file (a directory, a FIFO, a device) -> ADAPT_ERR_IO with the reason, and no
+ * descriptor stays open; a FIFO without a writer is refused at once instead of blocking.
+ * `fn` names the public function in messages. */
+adapt_status ad_open_regular(int *fd, uint64_t *size, const char *path, const char *fn);
+
+/* Opens a regular file for reading, as ad_open_regular() does. */
 adapt_status ad_source_open(ad_source *src, const char *path, const char *fn);
 
 /* Borrows `size` bytes; they must outlive the source. */

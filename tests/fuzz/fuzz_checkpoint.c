@@ -46,6 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     adapt_model *loaded = NULL;
     if (ad_checkpoint_load_memory(&loaded, data, size) == ADAPT_OK)
         adapt_model_free(loaded);
+    else if (loaded) /* untouched on error */
+        abort();
     adapt_model *m = fixed_model();
     float before[64], after[64];
     size_t n = snapshot(m, before, 64);

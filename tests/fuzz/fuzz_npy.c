@@ -14,8 +14,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     float *values = NULL;
     int32_t ndim = -1;
     int64_t shape[ADAPT_MAX_DIMS];
-    if (ad_npy_read_source(&values, &ndim, shape, &src, "fuzz") != ADAPT_OK)
+    if (ad_npy_read_source(&values, &ndim, shape, &src, "fuzz") != ADAPT_OK) {
+        if (values || ndim != -1) /* outputs must be untouched on error */
+            abort();
         return 0;
+    }
     /* A success returns exactly the bytes that end the input. */
     int64_t numel = 1;
     for (int32_t d = 0; d < ndim; d++)

@@ -9,9 +9,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ad_safetensors *st;
-    if (ad_safetensors_open_memory(&st, data, size, "fuzz") != ADAPT_OK)
+    ad_safetensors *st = NULL;
+    if (ad_safetensors_open_memory(&st, data, size, "fuzz") != ADAPT_OK) {
+        if (st) /* untouched on error */
+            abort();
         return 0;
+    }
     /* Whatever the header claims was validated: reading any entry must stay in bounds. */
     for (int64_t i = 0; i < st->count; i++) {
         const ad_st_entry *e = &st->entries[i];

@@ -3,88 +3,21 @@
  * were. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_util.h"
+#include "file_util.h"
 #include "lib/io/bytes.h"
 #include "lib/io/checkpoint.h"
 #include "lib/models/model.h"
-
-static char scratch[64];
-
-static void scratch_setup(void)
-{
-    strcpy(scratch, "/tmp/adapt_test_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
-}
-
-static void scratch_teardown(void)
-{
-    DIR *d = opendir(scratch);
-    struct dirent *e;
-    char path[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
-        chmod(path, 0700);
-        if (remove(path) != 0)
-            rmdir(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(scratch);
-}
-
-static const char *in_scratch(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", scratch, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *bytes, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc(*len + 1);
-    ck_assert_uint_eq(fread(bytes, 1, *len, f), *len);
-    fclose(f);
-    return bytes;
-}
-
-/* Entries of `dir` whose name contains ".tmp.". */
-static int count_temp_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strstr(e->d_name, ".tmp.") != NULL;
-    closedir(d);
-    return n;
-}
 
 /* ---- models ------------------------------------------------------------------------- */
 
@@ -160,6 +93,14 @@ static void assert_unchanged(const adapt_model *m, const float *before, size_t c
     free(now);
 }
 
+/* The target file as it was before a failed save, and no temporary file left in `dir`. */
+static void assert_target_kept(const char *path, const unsigned char *before, size_t len,
+                               const char *dir)
+{
+    tu_assert_file_holds(path, before, len);
+    ck_assert_int_eq(tu_count_files(dir, ".tmp."), 0);
+}
+
 /* ---- hand-made safetensors files (as PyTorch would write them) ------------------------- */
 
 typedef struct {
@@ -191,6 +132,7 @@ static void write_raw(const char *path, const raw_entry *e, int n, const char *m
     }
     if (!n)
         at += (size_t)snprintf(header + at, sizeof header - at, "}");
+    ck_assert_uint_lt(at + 8, sizeof header);
     while (at % 8)
         header[at++] = ' ';
     unsigned char *file = malloc(8 + at + offset + 1);
@@ -201,7 +143,7 @@ static void write_raw(const char *path, const raw_entry *e, int n, const char *m
         memcpy(file + pos, e[i].data, e[i].bytes);
         pos += e[i].bytes;
     }
-    write_file(path, file, pos);
+    tu_write_file(path, file, pos);
     free(file);
 }
 
@@ -270,9 +212,9 @@ START_TEST(save_load_round_trip)
 {
     adapt_model *m = model_of_kind((int)_i, 7);
     scramble(m, 100);
-    const char *path = in_scratch("m.safetensors");
+    const char *path = tu_in_scratch("m.safetensors");
     TU_OK(adapt_model_save(m, path));
-    ck_assert_int_eq(count_temp_files(scratch), 0);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
     adapt_model *back = NULL;
     TU_OK(adapt_model_load(&back, path));
     ck_assert_str_eq(ad_model_architecture(back), ad_model_architecture(m));
@@ -296,10 +238,10 @@ END_TEST
 START_TEST(metadata_written)
 {
     adapt_model *m = small_model(7, 4);
-    const char *path = in_scratch("m.safetensors");
+    const char *path = tu_in_scratch("m.safetensors");
     TU_OK(adapt_model_save(m, path));
     size_t len;
-    unsigned char *bytes = slurp(path, &len);
+    unsigned char *bytes = tu_slurp(path, &len);
     uint64_t hl = ad_le64(bytes);
     ck_assert_uint_eq(hl % 8, 0);
     char *header = calloc(1, hl + 1);
@@ -323,7 +265,7 @@ START_TEST(load_weights_into_existing)
 {
     adapt_model *src = small_model(7, 4), *dst = small_model(8, 4);
     scramble(src, 200);
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     TU_OK(adapt_model_save(src, path));
     TU_OK(adapt_model_load_weights(dst, path));
     assert_params_equal(src, dst);
@@ -335,7 +277,7 @@ END_TEST
 START_TEST(shape_mismatch)
 {
     adapt_model *src = small_model(7, 4), *dst = small_model(8, 5);
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     TU_OK(adapt_model_save(src, path));
     load_weights_fails(dst, path, ADAPT_ERR_FORMAT, "4.weight");
     /* Same element count, other shape. */
@@ -356,7 +298,7 @@ START_TEST(missing_param)
 {
     adapt_model *m = small_model(7, 4);
     raw_entry e[16];
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     int n = model_entries(e, m, "1.running_var");
     write_raw(path, e, n, NULL);
     scramble(m, 300);
@@ -382,8 +324,8 @@ START_TEST(extra_entries_ignored)
     e[n++] = (raw_entry){"aux.half", "F16", 1, {4}, halves, 8};
     e[n++] = (raw_entry){"aux.bf16", "BF16", 2, {2, 1}, halves, 4};
     e[n++] = (raw_entry){"aux.unused", "F32", 1, {3}, junk, 12};
-    write_raw(in_scratch("pt.safetensors"), e, n, "{\"format\":\"pt\"}");
-    TU_OK(adapt_model_load_weights(dst, in_scratch("pt.safetensors")));
+    write_raw(tu_in_scratch("pt.safetensors"), e, n, "{\"format\":\"pt\"}");
+    TU_OK(adapt_model_load_weights(dst, tu_in_scratch("pt.safetensors")));
     assert_params_equal(src, dst);
     adapt_model_free(src);
     adapt_model_free(dst);
@@ -397,7 +339,7 @@ START_TEST(needed_param_wrong_dtype)
     int n = model_entries(e, m, NULL);
     uint16_t halves[4] = {0x3c00, 0x3c00, 0x3c00, 0x3c00};
     int64_t longs[4] = {1, 1, 1, 1};
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     e[7] = (raw_entry){"4.bias", "F16", 1, {4}, halves, 8};
     write_raw(path, e, n, NULL);
     load_weights_fails(m, path, ADAPT_ERR_UNSUPPORTED, "4.bias");
@@ -415,7 +357,7 @@ START_TEST(nonfinite_values)
     int n = model_entries(e, m, NULL);
     float bias[4] = {0, 1, 2, 3};
     const float bad[] = {NAN, INFINITY, -INFINITY};
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     for (int b = 0; b < 3; b++) {
         bias[2] = bad[b];
         e[7] = (raw_entry){"4.bias", "F32", 1, {4}, bias, 16};
@@ -424,17 +366,13 @@ START_TEST(nonfinite_values)
     }
     /* Saving NaN weights is refused too: load would reject the file. */
     TU_OK(adapt_model_save(m, path));
-    size_t before_len, after_len;
-    unsigned char *before = slurp(path, &before_len);
+    size_t before_len;
+    unsigned char *before = tu_slurp(path, &before_len);
     adapt_tensor *p = adapt_model_param(m, 3);
     adapt_tensor_data(p)[1] = NAN;
     TU_FAILS(adapt_model_save(m, path), ADAPT_ERR_NONFINITE);
-    unsigned char *after = slurp(path, &after_len);
-    ck_assert_uint_eq(after_len, before_len);
-    ck_assert_mem_eq(after, before, after_len);
-    ck_assert_int_eq(count_temp_files(scratch), 0);
+    assert_target_kept(path, before, before_len, tu_scratch_dir());
     free(before);
-    free(after);
     adapt_model_free(m);
 }
 END_TEST
@@ -445,10 +383,10 @@ START_TEST(truncated_and_corrupted)
 {
     adapt_model *src = small_model(7, 4), *dst = small_model(8, 4);
     scramble(src, 500);
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     TU_OK(adapt_model_save(src, path));
     size_t len, n;
-    unsigned char *bytes = slurp(path, &len);
+    unsigned char *bytes = tu_slurp(path, &len);
     float *before = snapshot(dst, &n);
     adapt_model *out = (adapt_model *)&out;
     for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 7) {
@@ -469,7 +407,7 @@ START_TEST(truncated_and_corrupted)
     /* The same through the file functions, for a few cuts. */
     size_t cuts[] = {0, 7, 8, 100, header_end, len - 1};
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
-        write_file(path, bytes, cuts[c]);
+        tu_write_file(path, bytes, cuts[c]);
         load_weights_fails(dst, path, ADAPT_ERR_FORMAT, NULL);
         TU_FAILS(adapt_model_load(&out, path), ADAPT_ERR_FORMAT);
         ck_assert_ptr_eq(out, (adapt_model *)&out);
@@ -487,7 +425,7 @@ START_TEST(load_needs_metadata)
     adapt_model *m = small_model(7, 4);
     raw_entry e[16];
     int n = model_entries(e, m, NULL);
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     char arch[1024], meta[2048];
     /* The architecture JSON as a JSON string: escape its quotes. */
     size_t at = 0;
@@ -513,6 +451,8 @@ START_TEST(load_needs_metadata)
         write_raw(path, e, n, bad_meta[i] ? meta : NULL);
         adapt_model *out = (adapt_model *)&out;
         TU_FAILS(adapt_model_load(&out, path), ADAPT_ERR_FORMAT);
+        ck_assert_msg(strstr(adapt_last_error(), path), "'%s' does not name the file",
+                      adapt_last_error());
         ck_assert_ptr_eq(out, (adapt_model *)&out);
     }
     /* The good metadata loads; a model from another architecture cannot take the weights. */
@@ -532,27 +472,15 @@ START_TEST(load_needs_metadata)
 }
 END_TEST
 
-/* The target file as it was after a failed save; `dir` holds no temporary file. */
-static void assert_target_kept(const char *path, const unsigned char *before, size_t len,
-                               const char *dir)
-{
-    size_t now_len;
-    unsigned char *now = slurp(path, &now_len);
-    ck_assert_uint_eq(now_len, len);
-    ck_assert_mem_eq(now, before, len);
-    free(now);
-    ck_assert_int_eq(count_temp_files(dir), 0);
-}
-
 START_TEST(atomic_save)
 {
     adapt_model *a = small_model(7, 4), *b = small_model(8, 4);
-    const char *path = in_scratch("m.safetensors");
+    const char *path = tu_in_scratch("m.safetensors");
     TU_OK(adapt_model_save(a, path));
     size_t len;
-    unsigned char *before = slurp(path, &len);
+    unsigned char *before = tu_slurp(path, &len);
     /* An unwritable directory: permissions (meaningless to root), and /proc. */
-    const char *locked = in_scratch("locked");
+    const char *locked = tu_in_scratch("locked");
     ck_assert_int_eq(mkdir(locked, 0700), 0);
     char locked_file[600];
     snprintf(locked_file, sizeof locked_file, "%s/m.safetensors", locked);
@@ -565,14 +493,14 @@ START_TEST(atomic_save)
         printf("atomic_save: running as root, directory permissions not tested\n");
     }
     TU_FAILS(adapt_model_save(b, "/proc/adapt_checkpoint.safetensors"), ADAPT_ERR_IO);
-    TU_FAILS(adapt_model_save(b, in_scratch("missing/m.safetensors")), ADAPT_ERR_IO);
+    TU_FAILS(adapt_model_save(b, tu_in_scratch("missing/m.safetensors")), ADAPT_ERR_IO);
     /* The rename fails (the target is a directory) after the data was written and synced. */
-    TU_FAILS(adapt_model_save(b, scratch), ADAPT_ERR_IO);
-    assert_target_kept(path, before, len, scratch);
+    TU_FAILS(adapt_model_save(b, tu_scratch_dir()), ADAPT_ERR_IO);
+    assert_target_kept(path, before, len, tu_scratch_dir());
     /* A successful save replaces the whole file. */
     scramble(b, 600);
     TU_OK(adapt_model_save(b, path));
-    ck_assert_int_eq(count_temp_files(scratch), 0);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
     adapt_model *back;
     TU_OK(adapt_model_load(&back, path));
     assert_params_equal(b, back);
@@ -583,10 +511,38 @@ START_TEST(atomic_save)
 }
 END_TEST
 
+/* A write that fails partway (a file-size limit stands in for a full disk) leaves the old
+ * checkpoint in place and no temporary file. */
+START_TEST(save_fails_while_writing)
+{
+    adapt_model *a = small_model(7, 4), *b = small_model(8, 4);
+    scramble(b, 700);
+    const char *path = tu_in_scratch("m.safetensors");
+    TU_OK(adapt_model_save(a, path));
+    size_t len;
+    unsigned char *before = tu_slurp(path, &len);
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = len / 2;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    adapt_status status = adapt_model_save(b, path);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    ck_assert_msg(status == ADAPT_ERR_IO, "save -> %s", adapt_status_string(status));
+    ck_assert_msg(strstr(adapt_last_error(), strerror(EFBIG)), "%s", adapt_last_error());
+    assert_target_kept(path, before, len, tu_scratch_dir());
+    free(before);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
 START_TEST(null_arguments)
 {
     adapt_model *m = small_model(7, 4), *out = (adapt_model *)&out;
-    const char *path = in_scratch("m.safetensors");
+    const char *path = tu_in_scratch("m.safetensors");
     TU_FAILS(adapt_model_save(NULL, path), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_model_save(m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_model_load(NULL, path), ADAPT_ERR_INVALID_ARGUMENT);
@@ -605,7 +561,7 @@ int main(void)
 {
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
-    tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
+    tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_loop_test(tc, save_load_round_trip, 0, 4);
     tcase_add_test(tc, metadata_written);
     tcase_add_test(tc, load_weights_into_existing);
@@ -617,6 +573,7 @@ int main(void)
     tcase_add_test(tc, truncated_and_corrupted);
     tcase_add_test(tc, load_needs_metadata);
     tcase_add_test(tc, atomic_save);
+    tcase_add_test(tc, save_fails_while_writing);
     tcase_add_test(tc, null_arguments);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

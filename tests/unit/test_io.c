@@ -3,7 +3,6 @@
  * of every field plus the atomic writer. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,84 +12,13 @@
 #include <zlib.h>
 
 #include "check_util.h"
+#include "file_util.h"
 #include "lib/io/bytes.h"
 #include "lib/io/idx.h"
 #include "lib/io/npy.h"
 #include "lib/io/safetensors.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-
-/* ---- scratch directory and files ---------------------------------------------------- */
-
-static char scratch[64];
-
-static void scratch_setup(void)
-{
-    strcpy(scratch, "/tmp/adapt_test_io_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
-}
-
-static void scratch_teardown(void)
-{
-    DIR *d = opendir(scratch);
-    struct dirent *e;
-    char path[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
-        if (remove(path) != 0)
-            rmdir(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(scratch);
-}
-
-/* A path inside the scratch directory; each call returns a new buffer slot. */
-static const char *in_scratch(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", scratch, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *bytes, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* The whole file into a malloc'd buffer. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc(*len + 1);
-    ck_assert_uint_eq(fread(bytes, 1, *len, f), *len);
-    fclose(f);
-    return bytes;
-}
-
-/* Number of entries of the scratch directory whose name contains `part`. */
-static int count_scratch_files(const char *part)
-{
-    DIR *d = opendir(scratch);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strstr(e->d_name, part) != NULL;
-    closedir(d);
-    return n;
-}
 
 /* The repository's tests/data, found from this file's path (relative to the build root,
  * where meson runs the tests, or absolute), or else from the repository root. */
@@ -123,7 +51,7 @@ static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, in
         memcpy(all, head, head_len);
         if (len)
             memcpy(all + head_len, data, len);
-        write_file(path, all, head_len + len);
+        tu_write_file(path, all, head_len + len);
         free(all);
         return;
     }
@@ -149,7 +77,7 @@ static void fill_idx_pixels(void)
 START_TEST(idx_images_read)
 {
     fill_idx_pixels();
-    const char *path = in_scratch(_i ? "img.gz" : "img");
+    const char *path = tu_in_scratch(_i ? "img.gz" : "img");
     write_idx(path, 0x803, (uint32_t[]){3, 2, 4}, 3, idx_pixels, sizeof idx_pixels, (int)_i);
     float *px = NULL;
     int64_t n = 0, h = 0, w = 0;
@@ -168,7 +96,7 @@ END_TEST
 START_TEST(idx_labels_read)
 {
     const unsigned char labels[] = {9, 0, 3, 255, 7};
-    const char *path = in_scratch(_i ? "lab.gz" : "lab");
+    const char *path = tu_in_scratch(_i ? "lab.gz" : "lab");
     write_idx(path, 0x801, (uint32_t[]){5}, 1, labels, sizeof labels, (int)_i);
     int32_t *got = NULL;
     int64_t n = 0;
@@ -202,7 +130,7 @@ static void idx_labels_fail(const char *path, adapt_status status)
 START_TEST(idx_truncated_and_trailing)
 {
     fill_idx_pixels();
-    const char *path = in_scratch(_i ? "t.gz" : "t");
+    const char *path = tu_in_scratch(_i ? "t.gz" : "t");
     /* Data one byte short, one byte long, header cut inside the dims, file empty. */
     write_idx(path, 0x803, (uint32_t[]){3, 2, 4}, 3, idx_pixels, sizeof idx_pixels - 1,
               (int)_i);
@@ -214,7 +142,7 @@ START_TEST(idx_truncated_and_trailing)
     idx_images_fail(path, ADAPT_ERR_FORMAT);
     write_idx(path, 0x801, (uint32_t[]){5}, 1, idx_pixels, 4, (int)_i);
     idx_labels_fail(path, ADAPT_ERR_FORMAT);
-    write_file(path, "", 0);
+    tu_write_file(path, "", 0);
     idx_images_fail(path, ADAPT_ERR_FORMAT);
     idx_labels_fail(path, ADAPT_ERR_FORMAT);
 }
@@ -224,15 +152,15 @@ END_TEST
 START_TEST(idx_gzip_damaged)
 {
     fill_idx_pixels();
-    const char *path = in_scratch("d.gz");
+    const char *path = tu_in_scratch("d.gz");
     unsigned char big[4096];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (unsigned char)(i * 7919 % 251);
     write_idx(path, 0x801, (uint32_t[]){sizeof big}, 1, big, sizeof big, 1);
     size_t len;
-    unsigned char *gz = slurp(path, &len);
+    unsigned char *gz = tu_slurp(path, &len);
     for (size_t cut = 0; cut < len; cut += 1 + cut / 8) {
-        write_file(path, gz, cut);
+        tu_write_file(path, gz, cut);
         idx_labels_fail(path, ADAPT_ERR_FORMAT);
     }
     /* Damage in the deflate data or in the CRC/length trailer. */
@@ -241,7 +169,7 @@ START_TEST(idx_gzip_damaged)
         unsigned char *bad = malloc(len);
         memcpy(bad, gz, len);
         bad[spots[s]] ^= 0x5a;
-        write_file(path, bad, len);
+        tu_write_file(path, bad, len);
         idx_labels_fail(path, ADAPT_ERR_FORMAT);
         free(bad);
     }
@@ -252,7 +180,7 @@ END_TEST
 START_TEST(idx_bad_magic)
 {
     fill_idx_pixels();
-    const char *path = in_scratch(_i ? "m.gz" : "m");
+    const char *path = tu_in_scratch(_i ? "m.gz" : "m");
     /* A label file is not an image file and vice versa; other types and dim counts too. */
     write_idx(path, 0x801, (uint32_t[]){5}, 1, idx_pixels, 5, (int)_i);
     idx_images_fail(path, ADAPT_ERR_FORMAT);
@@ -264,14 +192,14 @@ START_TEST(idx_bad_magic)
               (int)_i);
     idx_images_fail(path, ADAPT_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(adapt_last_error(), "magic"));
-    write_file(path, "hello world, this is no idx file", 32);
+    tu_write_file(path, "hello world, this is no idx file", 32);
     idx_images_fail(path, ADAPT_ERR_FORMAT);
 }
 END_TEST
 
 START_TEST(idx_hostile_dims)
 {
-    const char *path = in_scratch(_i ? "h.gz" : "h");
+    const char *path = tu_in_scratch(_i ? "h.gz" : "h");
     unsigned char few[16] = {0};
     /* Products that overflow int64, products far beyond the file, and zero dims. */
     write_idx(path, 0x803, (uint32_t[]){0xffffffffu, 0xffffffffu, 0xffffffffu}, 3, few,
@@ -293,11 +221,11 @@ END_TEST
 
 START_TEST(idx_missing_and_null)
 {
-    const char *path = in_scratch("absent");
+    const char *path = tu_in_scratch("absent");
     idx_images_fail(path, ADAPT_ERR_IO);
     ck_assert_ptr_nonnull(strstr(adapt_last_error(), strerror(ENOENT)));
     idx_labels_fail(path, ADAPT_ERR_IO);
-    idx_images_fail(scratch, ADAPT_ERR_IO); /* a directory */
+    idx_images_fail(tu_scratch_dir(), ADAPT_ERR_IO); /* a directory */
     float *px;
     int32_t *lab;
     int64_t n, h, w;
@@ -365,7 +293,7 @@ START_TEST(npy_round_trip)
 {
     static const int64_t shapes[][3] = {{0}, {5}, {2, 3, 4}, {3, 0}};
     static const int32_t ranks[] = {0, 1, 3, 2};
-    const char *path = in_scratch("a.npy");
+    const char *path = tu_in_scratch("a.npy");
     for (int c = 0; c < 4; c++) {
         float src[24];
         tu_fill(src, 24, (uint64_t)c + 1, -3.0f, 3.0f);
@@ -385,11 +313,11 @@ START_TEST(npy_round_trip)
         free(got);
         /* numpy aligns the data at 64 bytes; so do we. */
         size_t len;
-        unsigned char *bytes = slurp(path, &len);
+        unsigned char *bytes = tu_slurp(path, &len);
         ck_assert_uint_eq((len - (size_t)numel * 4) % 64, 0);
         free(bytes);
     }
-    ck_assert_int_eq(count_scratch_files(".tmp."), 0);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
 }
 END_TEST
 
@@ -420,15 +348,12 @@ START_TEST(npy_numpy_files)
             ck_assert_float_eq(got[i], cases[c].values[i]);
         /* numpy writes version 1.0; ours must match it byte for byte. */
         if (c < 3) {
-            const char *mine = in_scratch("mine.npy");
+            const char *mine = tu_in_scratch("mine.npy");
             TU_OK(adapt_npy_write(mine, got, ndim, shape));
-            size_t a_len, b_len;
-            unsigned char *a = slurp(mine, &a_len);
-            unsigned char *b = slurp(test_data(cases[c].file), &b_len);
-            ck_assert_uint_eq(a_len, b_len);
-            ck_assert_mem_eq(a, b, a_len);
-            free(a);
-            free(b);
+            size_t len;
+            unsigned char *theirs = tu_slurp(test_data(cases[c].file), &len);
+            tu_assert_file_holds(mine, theirs, len);
+            free(theirs);
         }
         free(got);
     }
@@ -589,13 +514,13 @@ START_TEST(npy_bad_preamble_and_data)
     free(b);
     /* The file functions: a file cut short, a missing file, NULL arguments. */
     b = npy_image(&len, 1, ok, 8);
-    const char *path = in_scratch("cut.npy");
-    write_file(path, b, len - 1);
+    const char *path = tu_in_scratch("cut.npy");
+    tu_write_file(path, b, len - 1);
     float *data;
     int32_t ndim;
     int64_t shape[ADAPT_MAX_DIMS];
     TU_FAILS(adapt_npy_read(&data, &ndim, shape, path), ADAPT_ERR_FORMAT);
-    TU_FAILS(adapt_npy_read(&data, &ndim, shape, in_scratch("none.npy")), ADAPT_ERR_IO);
+    TU_FAILS(adapt_npy_read(&data, &ndim, shape, tu_in_scratch("none.npy")), ADAPT_ERR_IO);
     ck_assert_ptr_nonnull(strstr(adapt_last_error(), strerror(ENOENT)));
     TU_FAILS(adapt_npy_read(NULL, &ndim, shape, path), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_npy_read(&data, NULL, shape, path), ADAPT_ERR_INVALID_ARGUMENT);
@@ -608,7 +533,7 @@ END_TEST
 START_TEST(npy_write_errors)
 {
     float x[4] = {1, 2, 3, 4};
-    const char *path = in_scratch("w.npy");
+    const char *path = tu_in_scratch("w.npy");
     TU_FAILS(adapt_npy_write(NULL, x, 1, (int64_t[]){4}), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_npy_write(path, NULL, 1, (int64_t[]){4}), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_npy_write(path, x, 1, NULL), ADAPT_ERR_INVALID_ARGUMENT);
@@ -617,10 +542,10 @@ START_TEST(npy_write_errors)
     TU_FAILS(adapt_npy_write(path, x, -1, (int64_t[]){4}), ADAPT_ERR_SHAPE);
     TU_FAILS(adapt_npy_write(path, x, 2, (int64_t[]){INT64_MAX, 4}), ADAPT_ERR_OVERFLOW);
     ck_assert_int_eq(access(path, F_OK), -1);
-    TU_FAILS(adapt_npy_write(in_scratch("no/such/dir.npy"), x, 1, (int64_t[]){4}),
+    TU_FAILS(adapt_npy_write(tu_in_scratch("no/such/dir.npy"), x, 1, (int64_t[]){4}),
              ADAPT_ERR_IO);
     TU_OK(adapt_npy_write(path, NULL, 1, (int64_t[]){0}));
-    ck_assert_int_eq(count_scratch_files(".tmp."), 0);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
 }
 END_TEST
 
@@ -637,12 +562,12 @@ START_TEST(st_round_trip)
                         {"scalar", c, 0, NULL},
                         {"empty", NULL, 2, (int64_t[]){0, 5}}};
     ad_st_meta meta[] = {{"format", "test"}, {"note", "{\"json\": [1, 2]} \xc3\xa9"}};
-    const char *path = in_scratch("rt.safetensors");
+    const char *path = tu_in_scratch("rt.safetensors");
     TU_OK(ad_safetensors_write(path, t, 4, meta, 2, "test"));
-    ck_assert_int_eq(count_scratch_files(".tmp."), 0);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
 
     size_t len;
-    unsigned char *bytes = slurp(path, &len);
+    unsigned char *bytes = tu_slurp(path, &len);
     uint64_t hl = ad_le64(bytes);
     ck_assert_uint_eq(hl % 8, 0);
     ck_assert_uint_eq(len, 8 + hl + (6 + 4 + 1) * 4);
@@ -807,19 +732,19 @@ START_TEST(st_bad_lengths)
     ad_put_le64(b, hl - 1); /* header cut: invalid JSON */
     TU_FAILS(ad_safetensors_open_memory(&st, b, len, "test"), ADAPT_ERR_FORMAT);
     free(b);
-    TU_FAILS(ad_safetensors_open(&st, in_scratch("none"), "test"), ADAPT_ERR_IO);
-    TU_FAILS(ad_safetensors_open(&st, scratch, "test"), ADAPT_ERR_IO);
+    TU_FAILS(ad_safetensors_open(&st, tu_in_scratch("none"), "test"), ADAPT_ERR_IO);
+    TU_FAILS(ad_safetensors_open(&st, tu_scratch_dir(), "test"), ADAPT_ERR_IO);
 }
 END_TEST
 
 START_TEST(st_write_errors)
 {
     float a[2] = {1, 2};
-    const char *path = in_scratch("w.safetensors");
+    const char *path = tu_in_scratch("w.safetensors");
     ad_st_tensor ok = {"a", a, 1, (int64_t[]){2}};
     TU_OK(ad_safetensors_write(path, &ok, 1, NULL, 0, "test"));
     size_t before_len;
-    unsigned char *before = slurp(path, &before_len);
+    unsigned char *before = tu_slurp(path, &before_len);
     ad_st_tensor dup[] = {ok, ok};
     ad_st_tensor reserved = {"__metadata__", a, 1, (int64_t[]){2}};
     ad_st_tensor not_utf8 = {"\xff\xfe", a, 1, (int64_t[]){2}};
@@ -836,23 +761,46 @@ START_TEST(st_write_errors)
              ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(ad_safetensors_write(path, &ok, 1, &bad_meta, 1, "test"),
              ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "value of 'k'"));
     TU_FAILS(ad_safetensors_write(NULL, &ok, 1, NULL, 0, "test"), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(ad_safetensors_write(path, NULL, 1, NULL, 0, "test"), ADAPT_ERR_INVALID_ARGUMENT);
     /* Renaming onto a directory fails after the data was written: the temp file goes. */
-    const char *dir = in_scratch("a_dir");
+    const char *dir = tu_in_scratch("a_dir");
     ck_assert_int_eq(mkdir(dir, 0700), 0);
     TU_FAILS(ad_safetensors_write(dir, &ok, 1, NULL, 0, "test"), ADAPT_ERR_IO);
-    TU_FAILS(ad_safetensors_write(in_scratch("missing/x"), &ok, 1, NULL, 0, "test"),
+    TU_FAILS(ad_safetensors_write(tu_in_scratch("missing/x"), &ok, 1, NULL, 0, "test"),
              ADAPT_ERR_IO);
     TU_FAILS(ad_safetensors_write("/proc/adapt_unwritable.safetensors", &ok, 1, NULL, 0,
                                   "test"), ADAPT_ERR_IO);
-    size_t after_len;
-    unsigned char *after = slurp(path, &after_len);
-    ck_assert_uint_eq(after_len, before_len);
-    ck_assert_mem_eq(after, before, after_len);
-    ck_assert_int_eq(count_scratch_files(".tmp."), 0);
+    tu_assert_file_holds(path, before, before_len);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
     free(before);
-    free(after);
+}
+END_TEST
+
+/* ---- special files ------------------------------------------------------------------- */
+
+/* A FIFO nobody writes to and a character device are refused at once as IO by every reader:
+ * opening the FIFO must not wait for a writer (the test would then time out). */
+START_TEST(special_files_refused)
+{
+    const char *fifo = tu_in_scratch("fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {fifo, "/dev/null"};
+    for (int i = 0; i < 2; i++) {
+        idx_images_fail(paths[i], ADAPT_ERR_IO);
+        ck_assert_ptr_nonnull(strstr(adapt_last_error(), "not a regular file"));
+        idx_labels_fail(paths[i], ADAPT_ERR_IO);
+        float *data = (float *)&data;
+        int32_t ndim = -1;
+        int64_t shape[ADAPT_MAX_DIMS];
+        TU_FAILS(adapt_npy_read(&data, &ndim, shape, paths[i]), ADAPT_ERR_IO);
+        ck_assert_ptr_nonnull(strstr(adapt_last_error(), paths[i]));
+        ck_assert(data == (float *)&data && ndim == -1);
+        ad_safetensors *st = (ad_safetensors *)&st;
+        TU_FAILS(ad_safetensors_open(&st, paths[i], "test"), ADAPT_ERR_IO);
+        ck_assert_ptr_eq(st, (ad_safetensors *)&st);
+    }
 }
 END_TEST
 
@@ -860,7 +808,7 @@ int main(void)
 {
     Suite *s = suite_create("io");
     TCase *idx = tcase_create("idx");
-    tcase_add_checked_fixture(idx, scratch_setup, scratch_teardown);
+    tcase_add_checked_fixture(idx, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_loop_test(idx, idx_images_read, 0, 2);
     tcase_add_loop_test(idx, idx_labels_read, 0, 2);
     tcase_add_loop_test(idx, idx_truncated_and_trailing, 0, 2);
@@ -872,7 +820,7 @@ int main(void)
     tcase_set_timeout(idx, 120);
     suite_add_tcase(s, idx);
     TCase *npy = tcase_create("npy");
-    tcase_add_checked_fixture(npy, scratch_setup, scratch_teardown);
+    tcase_add_checked_fixture(npy, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(npy, npy_round_trip);
     tcase_add_test(npy, npy_numpy_files);
     tcase_add_test(npy, npy_unsupported_numpy_files);
@@ -882,12 +830,17 @@ int main(void)
     tcase_add_test(npy, npy_write_errors);
     suite_add_tcase(s, npy);
     TCase *st = tcase_create("safetensors");
-    tcase_add_checked_fixture(st, scratch_setup, scratch_teardown);
+    tcase_add_checked_fixture(st, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(st, st_round_trip);
     tcase_add_test(st, st_valid_variants);
     tcase_add_test(st, st_validation_errors);
     tcase_add_test(st, st_bad_lengths);
     tcase_add_test(st, st_write_errors);
     suite_add_tcase(s, st);
+    TCase *special = tcase_create("special files");
+    tcase_add_checked_fixture(special, tu_scratch_setup, tu_scratch_teardown);
+    tcase_add_test(special, special_files_refused);
+    tcase_set_timeout(special, 10);
+    suite_add_tcase(s, special);
     return tu_run(s);
 }

@@ -93,11 +93,24 @@ static adapt_status ckpt_meta(const char **value, const ad_safetensors *st, cons
     return ADAPT_OK;
 }
 
+/* A bound on the parameter values of the model the file describes: the values its F32
+ * tensors hold, with room to spare so that a file lacking a tensor is reported as such. A tiny
+ * hostile file thus cannot make the loader build a huge model before failing. */
+static int64_t ckpt_value_budget(const ad_safetensors *st)
+{
+    int64_t total = (int64_t)1 << 20;
+    for (int64_t i = 0; i < st->count; i++)
+        if (strcmp(st->entries[i].dtype, "F32") == 0)
+            total = total > INT64_MAX / 4 - st->entries[i].numel ? INT64_MAX / 4
+                                                                 : total + st->entries[i].numel;
+    return 2 * total;
+}
+
 /* The model `arch` describes; the message of a refusal names the file. */
 static adapt_status ckpt_build(adapt_model **model, const ad_safetensors *st, const char *arch,
                                const char *fn)
 {
-    adapt_status status = ad_model_from_architecture(model, arch);
+    adapt_status status = ad_model_from_architecture(model, arch, ckpt_value_budget(st));
     if (status) {
         char why[256];
         snprintf(why, sizeof why, "%s", adapt_last_error());

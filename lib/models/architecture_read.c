@@ -145,7 +145,8 @@ static adapt_status as_format(adapt_status st)
     return ad_fail(ADAPT_ERR_FORMAT, "model architecture describes no valid model: %s", detail);
 }
 
-static adapt_status read_mlp(adapt_model **out, const json_t *root)
+static adapt_status read_mlp(adapt_model **out, const json_t *root,
+                             int64_t max_values)
 {
     adapt_mlp_params p;
     adapt_mlp_params_init(&p);
@@ -165,7 +166,7 @@ static adapt_status read_mlp(adapt_model **out, const json_t *root)
         p.n_sizes = (int32_t)n;
         p.sizes = sizes;
         p.activation = strcmp(activation, "gelu") ? ADAPT_ACTIVATION_RELU : ADAPT_ACTIVATION_GELU;
-        st = as_format(ad_build_mlp(out, &p, true));
+        st = as_format(ad_build_mlp(out, &p, max_values));
     }
     free(sizes);
     return st;
@@ -187,7 +188,8 @@ static adapt_status read_stages(adapt_cnn_params *p, int32_t **arrays, const jso
     return st;
 }
 
-static adapt_status read_cnn(adapt_model **out, const json_t *root)
+static adapt_status read_cnn(adapt_model **out, const json_t *root,
+                             int64_t max_values)
 {
     adapt_cnn_params p;
     adapt_cnn_params_init(&p);
@@ -204,13 +206,14 @@ static adapt_status read_cnn(adapt_model **out, const json_t *root)
     if (!st)
         st = read_stages(&p, arrays, root);
     if (!st)
-        st = as_format(ad_build_cnn(out, &p, true));
+        st = as_format(ad_build_cnn(out, &p, max_values));
     for (int i = 0; i < 3; i++)
         free(arrays[i]);
     return st;
 }
 
-static adapt_status read_vit(adapt_model **out, const json_t *root)
+static adapt_status read_vit(adapt_model **out, const json_t *root,
+                             int64_t max_values)
 {
     adapt_vit_params p;
     adapt_vit_params_init(&p);
@@ -233,7 +236,7 @@ static adapt_status read_vit(adapt_model **out, const json_t *root)
         st = get_float(&p.dropout, root, "dropout");
     if (!st)
         st = get_seed(&p.seed, root);
-    return st ? st : as_format(ad_build_vit(out, &p, true));
+    return st ? st : as_format(ad_build_vit(out, &p, max_values));
 }
 
 static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
@@ -275,7 +278,8 @@ static adapt_status append_layers(adapt_model *m, const json_t *layers, size_t n
     return st;
 }
 
-static adapt_status read_sequential(adapt_model **out, const json_t *root)
+static adapt_status read_sequential(adapt_model **out, const json_t *root,
+                                    int64_t max_values)
 {
     int64_t *shape = NULL;
     size_t ndim = 0, n_layers = 0;
@@ -288,7 +292,7 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root)
     if (!st)
         st = get_array(&layers, &n_layers, root, "layers");
     if (!st)
-        st = as_format(ad_build_sequential(&m, (int32_t)ndim, shape, seed, true));
+        st = as_format(ad_build_sequential(&m, (int32_t)ndim, shape, seed, max_values));
     if (!st)
         st = append_layers(m, layers, n_layers);
     free(shape);
@@ -300,7 +304,8 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root)
     return ADAPT_OK;
 }
 
-static adapt_status read_root(adapt_model **out, const json_t *root)
+static adapt_status read_root(adapt_model **out, const json_t *root,
+                              int64_t max_values)
 {
     int64_t format = 0;
     const char *kind = "";
@@ -312,17 +317,18 @@ static adapt_status read_root(adapt_model **out, const json_t *root)
     if (st)
         return st;
     if (strcmp(kind, "mlp") == 0)
-        return read_mlp(out, root);
+        return read_mlp(out, root, max_values);
     if (strcmp(kind, "cnn") == 0)
-        return read_cnn(out, root);
+        return read_cnn(out, root, max_values);
     if (strcmp(kind, "vit") == 0)
-        return read_vit(out, root);
+        return read_vit(out, root, max_values);
     if (strcmp(kind, "sequential") == 0)
-        return read_sequential(out, root);
+        return read_sequential(out, root, max_values);
     return bad_field("kind", "names no model kind");
 }
 
-adapt_status ad_model_from_architecture(adapt_model **out, const char *json)
+adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
+                                        int64_t max_values)
 {
     if (!out || !json)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "ad_model_from_architecture: %s is NULL",
@@ -332,7 +338,9 @@ adapt_status ad_model_from_architecture(adapt_model **out, const char *json)
     if (!root)
         return ad_fail(ADAPT_ERR_FORMAT, "model architecture is not JSON: %s (line %d)",
                        error.text, error.line);
-    adapt_status st = read_root(out, root);
+    if (max_values > AD_MODEL_MAX_ARCH_PARAMS)
+        max_values = AD_MODEL_MAX_ARCH_PARAMS;
+    adapt_status st = read_root(out, root, max_values);
     json_decref(root);
     return st;
 }

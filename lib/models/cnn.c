@@ -112,14 +112,15 @@ static adapt_status add_blocks(adapt_model *m, const adapt_cnn_params *p, const 
     return st ? st : add_head(m, p, fn);
 }
 
-adapt_status ad_build_cnn(adapt_model **out, const adapt_cnn_params *p, bool from_text)
+adapt_status ad_build_cnn(adapt_model **out, const adapt_cnn_params *p,
+                          int64_t max_values)
 {
     const char *fn = "adapt_model_create_cnn";
     adapt_status st = check_cnn(p, fn);
     adapt_model *m = NULL;
     ad_dims input = ad_dims3(p->in_channels, p->image_size, p->image_size);
     if (!st)
-        st = ad_model_new(&m, AD_ARCH_CNN, &input, p->seed, from_text);
+        st = ad_model_new(&m, AD_ARCH_CNN, &input, p->seed, max_values);
     if (!st)
         st = add_blocks(m, p, fn);
     if (!st)
@@ -140,5 +141,5 @@ adapt_status adapt_model_create_cnn(adapt_model **out, const adapt_cnn_params *p
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
-    return st ? st : ad_build_cnn(out, &p, false);
+    return st ? st : ad_build_cnn(out, &p, INT64_MAX);
 }

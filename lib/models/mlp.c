@@ -68,14 +68,15 @@ static adapt_status add_blocks(adapt_model *m, const adapt_mlp_params *p, const 
     return st;
 }
 
-adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p, bool from_text)
+adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p,
+                          int64_t max_values)
 {
     const char *fn = "adapt_model_create_mlp";
     adapt_status st = check_mlp(p, fn);
     adapt_model *m = NULL;
     if (!st)
         st = ad_model_new(&m, AD_ARCH_MLP, &(ad_dims){1, {p->sizes[0]}}, p->seed,
-                          from_text);
+                          max_values);
     if (!st)
         st = add_blocks(m, p, fn);
     if (!st)
@@ -96,5 +97,5 @@ adapt_status adapt_model_create_mlp(adapt_model **out, const adapt_mlp_params *p
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
-    return st ? st : ad_build_mlp(out, &p, false);
+    return st ? st : ad_build_mlp(out, &p, INT64_MAX);
 }

@@ -12,15 +12,15 @@ ad_dims ad_model_tail(const adapt_model *model)
 }
 
 adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input, uint64_t seed,
-                          bool from_text)
+                          int64_t max_values)
 {
     adapt_model *m = calloc(1, sizeof *m);
     if (!m)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model");
     m->arch = arch;
     m->input = *input;
-    m->block_limit = from_text ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;
-    ad_params_init(&m->params, seed, from_text ? AD_MODEL_MAX_ARCH_PARAMS : INT64_MAX);
+    m->block_limit = max_values < INT64_MAX ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;
+    ad_params_init(&m->params, seed, max_values);
     *out = m;
     return ADAPT_OK;
 }

@@ -49,10 +49,12 @@ const char *ad_model_architecture(const adapt_model *model);
  * or "kind", a missing field or one of the wrong JSON type -> FORMAT. Values that the
  * corresponding create function rejects (e.g. dim not divisible by heads, absurd sizes) are
  * also reported as FORMAT, since the text is then corrupt or hostile, and so is a model of
- * more than AD_MODEL_MAX_ARCH_PARAMS parameter values, more than AD_MODEL_MAX_ARCH_ENTRIES
- * blocks or a longer array; no input crashes or allocates without bound. A failed allocation
- * is OUT_OF_MEMORY. *out is untouched on error.
+ * more than min(max_values, AD_MODEL_MAX_ARCH_PARAMS) parameter values (a checkpoint passes
+ * the values it holds), more than AD_MODEL_MAX_ARCH_ENTRIES blocks or a longer array; no
+ * input crashes or allocates without bound. A failed allocation is OUT_OF_MEMORY. *out is
+ * untouched on error.
  */
-adapt_status ad_model_from_architecture(adapt_model **out, const char *json);
+adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
+                                        int64_t max_values);
 
 #endif

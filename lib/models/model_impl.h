@@ -33,10 +33,11 @@ struct adapt_model {
     char *architecture; /* JSON text, see ad_model_architecture() */
 };
 
-/* An empty model. A model built `from_text` (ad_model_from_architecture) is held to
- * AD_MODEL_MAX_ARCH_PARAMS values and AD_MODEL_MAX_ARCH_ENTRIES blocks: more is FORMAT. */
+/* An empty model holding at most `max_values` parameter values. INT64_MAX means built through
+ * the API; anything less, built from text (ad_model_from_architecture), which also limits it
+ * to AD_MODEL_MAX_ARCH_ENTRIES blocks: more of either is FORMAT. */
 adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input, uint64_t seed,
-                          bool from_text);
+                          int64_t max_values);
 
 /* FORMAT when a model that will have `blocks` blocks exceeds its block limit: lets builders
  * refuse a hostile description before building any of it. */
@@ -60,12 +61,15 @@ adapt_status ad_model_push_block(adapt_model *model, const ad_block *b);
  * first min(user->struct_size, own_size) bytes, as read_params() in lib/core/context.c. */
 adapt_status ad_read_struct(void *own, size_t own_size, const void *user, const char *fn);
 
-/* Builders behind the public create functions; `from_text` as for ad_model_new(). */
-adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p, bool from_text);
-adapt_status ad_build_cnn(adapt_model **out, const adapt_cnn_params *p, bool from_text);
-adapt_status ad_build_vit(adapt_model **out, const adapt_vit_params *p, bool from_text);
+/* Builders behind the public create functions; `max_values` as for ad_model_new(). */
+adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p,
+                          int64_t max_values);
+adapt_status ad_build_cnn(adapt_model **out, const adapt_cnn_params *p,
+                          int64_t max_values);
+adapt_status ad_build_vit(adapt_model **out, const adapt_vit_params *p,
+                          int64_t max_values);
 adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
-                                 const int64_t *input_shape, uint64_t seed, bool from_text);
+                                 const int64_t *input_shape, uint64_t seed, int64_t max_values);
 
 /* (Re)writes model->architecture; OUT_OF_MEMORY leaves the old text in place. */
 adapt_status ad_describe_mlp(adapt_model *model, const adapt_mlp_params *p);

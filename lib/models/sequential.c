@@ -14,7 +14,7 @@ void adapt_layer_params_init(adapt_layer_params *params)
 }
 
 adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
-                                 const int64_t *input_shape, uint64_t seed, bool from_text)
+                                 const int64_t *input_shape, uint64_t seed, int64_t max_values)
 {
     const char *fn = "adapt_model_create_sequential";
     if (!out)
@@ -34,7 +34,7 @@ adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
     if (ad_dims_numel(&input) == INT64_MAX)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: input_shape has too many values", fn);
     adapt_model *m = NULL;
-    adapt_status st = ad_model_new(&m, AD_ARCH_SEQUENTIAL, &input, seed, from_text);
+    adapt_status st = ad_model_new(&m, AD_ARCH_SEQUENTIAL, &input, seed, max_values);
     if (!st)
         st = ad_describe_sequential(m);
     if (st) {
@@ -48,7 +48,7 @@ adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
 adapt_status adapt_model_create_sequential(adapt_model **out, int32_t input_ndim,
                                            const int64_t *input_shape, uint64_t seed)
 {
-    return ad_build_sequential(out, input_ndim, input_shape, seed, false);
+    return ad_build_sequential(out, input_ndim, input_shape, seed, INT64_MAX);
 }
 
 adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *layer)

@@ -99,14 +99,15 @@ static adapt_status add_blocks(adapt_model *m, const adapt_vit_params *p, const 
     return st ? st : add_head(m, p, fn);
 }
 
-adapt_status ad_build_vit(adapt_model **out, const adapt_vit_params *p, bool from_text)
+adapt_status ad_build_vit(adapt_model **out, const adapt_vit_params *p,
+                          int64_t max_values)
 {
     const char *fn = "adapt_model_create_vit";
     adapt_status st = check_vit(p, fn);
     adapt_model *m = NULL;
     ad_dims input = ad_dims3(p->in_channels, p->image_size, p->image_size);
     if (!st)
-        st = ad_model_new(&m, AD_ARCH_VIT, &input, p->seed, from_text);
+        st = ad_model_new(&m, AD_ARCH_VIT, &input, p->seed, max_values);
     if (!st)
         st = add_blocks(m, p, fn);
     if (!st)
@@ -127,5 +128,5 @@ adapt_status adapt_model_create_vit(adapt_model **out, const adapt_vit_params *p
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
-    return st ? st : ad_build_vit(out, &p, false);
+    return st ? st : ad_build_vit(out, &p, INT64_MAX);
 }

@@ -472,6 +472,23 @@ START_TEST(load_needs_metadata)
 }
 END_TEST
 
+START_TEST(architecture_larger_than_the_file_is_refused_first)
+{
+    /* A few hundred bytes describing a 16383 x 16383 MLP (a gigabyte of weights) and holding
+     * none: refused before the model is built, so without allocating the gigabyte. */
+    const char *path = tu_in_scratch("huge.safetensors");
+    const char *meta = "{\"format\":\"libadapt\",\"libadapt_version\":\"0.1.0\","
+                       "\"architecture\":\"{\\\"format\\\":1,\\\"kind\\\":\\\"mlp\\\","
+                       "\\\"sizes\\\":[16383,16383,16383],\\\"activation\\\":\\\"relu\\\","
+                       "\\\"dropout\\\":0,\\\"seed\\\":\\\"1\\\"}\"}";
+    write_raw(path, NULL, 0, meta);
+    adapt_model *out = (adapt_model *)&out;
+    TU_FAILS(adapt_model_load(&out, path), ADAPT_ERR_FORMAT);
+    ck_assert_msg(strstr(adapt_last_error(), "parameter"), "%s", adapt_last_error());
+    ck_assert_ptr_eq(out, (adapt_model *)&out);
+}
+END_TEST
+
 START_TEST(atomic_save)
 {
     adapt_model *a = small_model(7, 4), *b = small_model(8, 4);
@@ -572,6 +589,7 @@ int main(void)
     tcase_add_test(tc, nonfinite_values);
     tcase_add_test(tc, truncated_and_corrupted);
     tcase_add_test(tc, load_needs_metadata);
+    tcase_add_test(tc, architecture_larger_than_the_file_is_refused_first);
     tcase_add_test(tc, atomic_save);
     tcase_add_test(tc, save_fails_while_writing);
     tcase_add_test(tc, null_arguments);

@@ -691,7 +691,7 @@ START_TEST(architecture_round_trip)
         const char *text = ad_model_architecture(models[i]);
         ck_assert_ptr_nonnull(text);
         adapt_model *copy = NULL;
-        TU_OK(ad_model_from_architecture(&copy, text));
+        TU_OK(ad_model_from_architecture(&copy, text, INT64_MAX));
         expect_same_model(models[i], copy);
         adapt_model_free(copy);
         adapt_model_free(models[i]);
@@ -800,19 +800,19 @@ START_TEST(hostile_architecture_is_a_format_error)
 {
     adapt_model *m = SENTINEL;
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        adapt_status st = ad_model_from_architecture(&m, hostile[i]);
+        adapt_status st = ad_model_from_architecture(&m, hostile[i], INT64_MAX);
         ck_assert_msg(st == ADAPT_ERR_FORMAT, "case %d: %s -> %s", (int)i, hostile[i],
                       adapt_status_string(st));
         ck_assert(adapt_last_error()[0] != '\0');
     }
     char *deep = deep_text(100000), *many = long_text(AD_MODEL_MAX_ARCH_ENTRIES + 1);
     char *fine = long_text(100);
-    TU_FAILS(ad_model_from_architecture(&m, deep), ADAPT_ERR_FORMAT);
-    TU_FAILS(ad_model_from_architecture(&m, many), ADAPT_ERR_FORMAT);
-    TU_FAILS(ad_model_from_architecture(NULL, fine), ADAPT_ERR_INVALID_ARGUMENT);
-    TU_FAILS(ad_model_from_architecture(&m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(ad_model_from_architecture(&m, deep, INT64_MAX), ADAPT_ERR_FORMAT);
+    TU_FAILS(ad_model_from_architecture(&m, many, INT64_MAX), ADAPT_ERR_FORMAT);
+    TU_FAILS(ad_model_from_architecture(NULL, fine, INT64_MAX), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(ad_model_from_architecture(&m, NULL, INT64_MAX), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_eq(m, SENTINEL);
-    TU_OK(ad_model_from_architecture(&m, fine));
+    TU_OK(ad_model_from_architecture(&m, fine, INT64_MAX));
     ck_assert_int_eq(adapt_model_block_count(m), 100);
     adapt_model_free(m);
     free(deep);

@@ -9,6 +9,7 @@
 
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/kernels/row_reduce.h"
 
 struct ad_optimizer {
     ad_optim_config config;
@@ -129,20 +130,45 @@ static void adamw_update(float *restrict p, const float *restrict g, float *rest
     }
 }
 
-void ad_optimizer_step(ad_optimizer *opt, float lr)
+/* One parameter's update over elements [begin, end); ranges run in parallel, each element
+ * updated by exactly one thread, so results do not depend on the thread count. The gradient
+ * is zeroed as it is consumed, saving a pass over it. */
+typedef struct {
+    const ad_optimizer *opt;
+    int32_t index;
+    float lr;
+} update_job;
+
+static void update_range(void *arg, int64_t begin, int64_t end)
+{
+    const update_job *j = arg;
+    const ad_optimizer *opt = j->opt;
+    adapt_tensor *t = opt->params[j->index];
+    float *p = t->data + begin, *g = t->grad + begin;
+    float *m = opt->first[j->index] ? opt->first[j->index] + begin : NULL;
+    if (opt->config.kind == ADAPT_OPTIMIZER_ADAMW)
+        adamw_update(p, g, m, opt->second[j->index] + begin, end - begin, j->lr,
+                     opt->steps[j->index], &opt->config);
+    else
+        sgd_update(p, g, m, end - begin, j->lr, &opt->config);
+    memset(g, 0, (size_t)(end - begin) * sizeof *g);
+}
+
+/* Elements per parallel range: enough to amortise waking the threads. */
+#define UPDATE_GRAIN 32768
+
+void ad_optimizer_step(ad_optimizer *opt, float lr, ad_pool *pool)
 {
     for (int32_t i = 0; i < opt->count; i++) {
         adapt_tensor *t = opt->params[i];
-        if (!ad_requires_grad(t))
+        if (!ad_requires_grad(t)) {
+            memset(t->grad, 0, (size_t)t->numel * sizeof(float));
             continue;
-        const int64_t step = ++opt->steps[i];
-        if (opt->config.kind == ADAPT_OPTIMIZER_ADAMW)
-            adamw_update(t->data, t->grad, opt->first[i], opt->second[i], t->numel, lr, step,
-                         &opt->config);
-        else
-            sgd_update(t->data, t->grad, opt->first[i], t->numel, lr, &opt->config);
+        }
+        ++opt->steps[i];
+        update_job job = {opt, i, lr};
+        ad_pool_for(pool, t->numel, UPDATE_GRAIN, update_range, &job);
     }
-    ad_zero_grads(opt->params, opt->count);
 }
 
 void ad_zero_grads(adapt_tensor *const *params, int32_t count)
@@ -151,16 +177,51 @@ void ad_zero_grads(adapt_tensor *const *params, int32_t count)
         memset(params[i]->grad, 0, (size_t)params[i]->numel * sizeof(float));
 }
 
+/* Squared gradient norm in fixed chunks summed in order: parallel, yet the same on any
+ * thread count. */
+#define NORM_CHUNK 65536
+
+typedef struct {
+    const float *g;
+    int64_t n;
+    double *partial; /* one per chunk */
+} norm_job;
+
+static void norm_range(void *arg, int64_t begin, int64_t end)
+{
+    const norm_job *j = arg;
+    for (int64_t c = begin; c < end; c++) {
+        const int64_t first = c * NORM_CHUNK;
+        const int64_t len = j->n - first < NORM_CHUNK ? j->n - first : NORM_CHUNK;
+        j->partial[c] = ad_row_dot(j->g + first, j->g + first, len);
+    }
+}
+
+static adapt_status squared_norm(double *sum, const adapt_tensor *t, ad_pool *pool)
+{
+    const int64_t chunks = (t->numel + NORM_CHUNK - 1) / NORM_CHUNK;
+    double partial[64], *parts = chunks <= 64 ? partial : malloc((size_t)chunks * sizeof *parts);
+    if (!parts)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "gradient norm: no memory");
+    norm_job job = {t->grad, t->numel, parts};
+    ad_pool_for(pool, chunks, 1, norm_range, &job);
+    for (int64_t c = 0; c < chunks; c++)
+        *sum += parts[c];
+    if (parts != partial)
+        free(parts);
+    return ADAPT_OK;
+}
+
 adapt_status ad_clip_grad_norm(double *norm, adapt_tensor *const *params, int32_t count,
-                               float max_norm)
+                               float max_norm, ad_pool *pool)
 {
     double sum = 0.0;
     for (int32_t i = 0; i < count; i++) {
         if (!ad_requires_grad(params[i]))
             continue;
-        const float *g = params[i]->grad;
-        for (int64_t j = 0; j < params[i]->numel; j++)
-            sum += (double)g[j] * g[j];
+        adapt_status st = squared_norm(&sum, params[i], pool);
+        if (st)
+            return st;
     }
     const double total = sqrt(sum);
     if (!isfinite(total))

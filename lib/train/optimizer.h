@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "adapt.h"
+#include "lib/core/threads.h"
 
 typedef struct {
     adapt_optimizer_kind kind;
@@ -25,8 +26,9 @@ adapt_status ad_optimizer_create(ad_optimizer **out, const ad_optim_config *conf
                                  adapt_tensor *const *params, int32_t count);
 void ad_optimizer_free(ad_optimizer *opt);
 
-/* One update with learning rate `lr` from the accumulated gradients, which are then zeroed. */
-void ad_optimizer_step(ad_optimizer *opt, float lr);
+/* One update with learning rate `lr` from the accumulated gradients, which are then zeroed;
+ * on the threads of `pool` (NULL: the caller's). */
+void ad_optimizer_step(ad_optimizer *opt, float lr, ad_pool *pool);
 
 /* Sets the gradients of every parameter to zero. */
 void ad_zero_grads(adapt_tensor *const *params, int32_t count);
@@ -34,6 +36,6 @@ void ad_zero_grads(adapt_tensor *const *params, int32_t count);
 /* Global L2 norm of the gradients into *norm; when it exceeds max_norm (> 0) they are scaled
  * by max_norm / (norm + 1e-6). A non-finite norm is NONFINITE and changes nothing. */
 adapt_status ad_clip_grad_norm(double *norm, adapt_tensor *const *params, int32_t count,
-                               float max_norm);
+                               float max_norm, ad_pool *pool);
 
 #endif

@@ -160,10 +160,10 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     if (!st)
         st = adapt_backward(ctx, loss);
     if (!st)
-        st = ad_clip_grad_norm(&norm, t->params, t->n_params, t->p.grad_clip_norm);
+        st = ad_clip_grad_norm(&norm, t->params, t->n_params, t->p.grad_clip_norm, ctx->pool);
     if (st)
         return st;
-    ad_optimizer_step(t->opt, lr);
+    ad_optimizer_step(t->opt, lr, ctx->pool);
     *loss_value = loss->data[0];
     return ADAPT_OK;
 }

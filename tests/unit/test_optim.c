@@ -92,7 +92,7 @@ static void run_against_reference(const ad_optim_config *c)
             adamw_reference(&r, p, c, lr, t);
         else
             sgd_reference(&r, p, c, lr);
-        ad_optimizer_step(opt, lr);
+        ad_optimizer_step(opt, lr, NULL);
         assert_matches(&r, p, t);
     }
     ad_optimizer_free(opt);
@@ -130,6 +130,35 @@ START_TEST(adamw_follows_pytorch)
 }
 END_TEST
 
+/* A 200k-value parameter is split over the pool for the update and the norm; two steps on
+ * three threads must give exactly what they give on the caller alone. */
+START_TEST(threads_do_not_change_steps)
+{
+    const ad_optim_config c = {.kind = _i ? ADAPT_OPTIMIZER_ADAMW : ADAPT_OPTIMIZER_SGD,
+                               .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                               .weight_decay = 0.01f};
+    const int64_t n = 200000;
+    adapt_tensor *p[2] = {tu_param(1, &n, 5, -1, 1), tu_param(1, &n, 5, -1, 1)};
+    ad_pool *pool = ad_pool_create(3);
+    ad_optimizer *opt[2];
+    double norm[2];
+    for (int k = 0; k < 2; k++) {
+        TU_OK(ad_optimizer_create(&opt[k], &c, &p[k], 1));
+        for (int step = 0; step < 2; step++) {
+            tu_fill(adapt_tensor_grad(p[k]), n, 40 + (uint64_t)step, -1, 1);
+            TU_OK(ad_clip_grad_norm(&norm[k], &p[k], 1, 100.0f, k ? pool : NULL));
+            ad_optimizer_step(opt[k], 0.01f, k ? pool : NULL);
+        }
+        ck_assert_float_eq(adapt_tensor_grad(p[k])[n - 1], 0.0f); /* consumed */
+    }
+    ck_assert(norm[0] == norm[1]);
+    ck_assert_mem_eq(adapt_tensor_data(p[0]), adapt_tensor_data(p[1]), (size_t)n * sizeof(float));
+    for (int k = 0; k < 2; k++)
+        ad_optimizer_free(opt[k]), adapt_tensor_free(p[k]);
+    ad_pool_free(pool);
+}
+END_TEST
+
 /* One step of torch.optim.SGD(momentum=0.9, nesterov=True, weight_decay=0.1), lr 0.1, from
  * p = [1, -2], g = [0.5, 0.25]: d = g + 0.1 p = [0.6, 0.05]; buf = d; d + 0.9 buf =
  * [1.14, 0.095]; p = [0.886, -2.0095]. */
@@ -142,7 +171,7 @@ START_TEST(sgd_hand_computed_step)
     ad_optimizer *opt = NULL;
     TU_OK(ad_optimizer_create(&opt, &c, &p, 1));
     adapt_tensor_grad(p)[0] = 0.5f, adapt_tensor_grad(p)[1] = 0.25f;
-    ad_optimizer_step(opt, 0.1f);
+    ad_optimizer_step(opt, 0.1f, NULL);
     ck_assert_float_eq_tol(adapt_tensor_data(p)[0], 0.886f, 1e-6f);
     ck_assert_float_eq_tol(adapt_tensor_data(p)[1], -2.0095f, 1e-6f);
     ad_optimizer_free(opt);
@@ -162,7 +191,7 @@ START_TEST(adamw_first_step_is_lr_sized)
     TU_OK(ad_optimizer_create(&opt, &c, &p, 1));
     const float g[] = {3.0f, -0.001f, 40.0f}, want[] = {0.989f, -0.989f, 0.4895f};
     memcpy(adapt_tensor_grad(p), g, sizeof g);
-    ad_optimizer_step(opt, 0.01f);
+    ad_optimizer_step(opt, 0.01f, NULL);
     for (int i = 0; i < 3; i++)
         ck_assert_float_eq_tol(adapt_tensor_data(p)[i], want[i], 1e-6f);
     ad_optimizer_free(opt);
@@ -182,7 +211,7 @@ START_TEST(frozen_params_untouched)
     TU_OK(ad_optimizer_create(&opt, c, p, 2));
     for (int t = 1; t <= 3; t++) {
         set_grads(p, t);
-        ad_optimizer_step(opt, 0.1f);
+        ad_optimizer_step(opt, 0.1f, NULL);
     }
     ck_assert_mem_eq(adapt_tensor_data(p[1]), before, sizeof before);
     ck_assert_float_ne(adapt_tensor_data(p[0])[0], 0.0f);
@@ -211,17 +240,17 @@ START_TEST(clipping_scales_to_max_norm)
     memcpy(g0, adapt_tensor_grad(p[0]), sizeof g0);
     double got = 0.0;
     /* Above the norm: untouched. */
-    TU_OK(ad_clip_grad_norm(&got, p, 2, (float)(norm * 2.0)));
+    TU_OK(ad_clip_grad_norm(&got, p, 2, (float)(norm * 2.0), NULL));
     ck_assert_double_eq_tol(got, norm, 1e-9);
     ck_assert_mem_eq(adapt_tensor_grad(p[0]), g0, sizeof g0);
     /* Below: every gradient scaled by max / (norm + 1e-6). */
-    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.5f));
+    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.5f, NULL));
     const double coef = 0.5 / (norm + 1e-6);
     for (int i = 0; i < N_VALUES; i++)
         ck_assert_double_eq_tol(adapt_tensor_grad(p[0])[i], g0[i] * coef, 1e-6);
     ck_assert_double_eq_tol(grad_norm(p, 2), 0.5, 1e-5);
     /* 0 = no clipping, only the norm. */
-    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.0f));
+    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.0f, NULL));
     ck_assert_double_eq_tol(got, 0.5, 1e-5);
     adapt_tensor_free(p[0]);
     adapt_tensor_free(p[1]);
@@ -238,7 +267,7 @@ START_TEST(clipping_skips_frozen_and_refuses_nonfinite)
     float g1[N_VALUES];
     memcpy(g1, adapt_tensor_grad(p[1]), sizeof g1);
     double got = 0.0;
-    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.1f));
+    TU_OK(ad_clip_grad_norm(&got, p, 2, 0.1f, NULL));
     ck_assert_double_eq_tol(got, norm0, 1e-9);
     ck_assert_mem_eq(adapt_tensor_grad(p[1]), g1, sizeof g1);
 
@@ -246,11 +275,11 @@ START_TEST(clipping_skips_frozen_and_refuses_nonfinite)
     adapt_tensor_grad(p[1])[3] = NAN;
     memcpy(g1, adapt_tensor_grad(p[0]), sizeof g1);
     got = -1.0;
-    TU_FAILS(ad_clip_grad_norm(&got, p, 2, 0.1f), ADAPT_ERR_NONFINITE);
+    TU_FAILS(ad_clip_grad_norm(&got, p, 2, 0.1f, NULL), ADAPT_ERR_NONFINITE);
     ck_assert_double_eq(got, -1.0);
     ck_assert_mem_eq(adapt_tensor_grad(p[0]), g1, sizeof g1);
     adapt_tensor_grad(p[1])[3] = INFINITY;
-    TU_FAILS(ad_clip_grad_norm(&got, p, 2, 0.0f), ADAPT_ERR_NONFINITE);
+    TU_FAILS(ad_clip_grad_norm(&got, p, 2, 0.0f, NULL), ADAPT_ERR_NONFINITE);
     adapt_tensor_free(p[0]);
     adapt_tensor_free(p[1]);
 }
@@ -311,6 +340,7 @@ static Suite *optim_suite(void)
     tcase_add_loop_test(tc, sgd_follows_pytorch, 0, sizeof sgd_cases / sizeof sgd_cases[0]);
     tcase_add_loop_test(tc, adamw_follows_pytorch, 0,
                         sizeof adamw_cases / sizeof adamw_cases[0]);
+    tcase_add_loop_test(tc, threads_do_not_change_steps, 0, 2);
     tcase_add_test(tc, sgd_hand_computed_step);
     tcase_add_test(tc, adamw_first_step_is_lr_sized);
     tcase_add_loop_test(tc, frozen_params_untouched, 0, 2);

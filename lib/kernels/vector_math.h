@@ -32,7 +32,7 @@ static inline float ad_vexp(float x)
     float c = x < AD_VEXP_MIN ? AD_VEXP_MIN : x;
     c = c > AD_VEXP_MAX ? AD_VEXP_MAX : c;
     const float t = c * 1.44269504088896341f + magic;
-    int32_t t_bits;
+    uint32_t t_bits;
     memcpy(&t_bits, &t, sizeof t_bits);
     const float n = t - magic;
     float r = c - n * 0.693359375f;
@@ -45,8 +45,9 @@ static inline float ad_vexp(float x)
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     /* n = t_bits - bits(magic) lies in [-125, 128]; 2^n as 2 * 2^(n - 1)
-     * keeps the exponent field in [1, 254]. */
-    const int32_t scale_bits = (t_bits - 0x4B400000 + 126) << 23;
+     * keeps the exponent field in [1, 254]. Unsigned, because a NaN input
+     * leaves arbitrary bits here (the NaN survives through p). */
+    const uint32_t scale_bits = (t_bits - 0x4B400000u + 126u) << 23;
     float scale;
     memcpy(&scale, &scale_bits, sizeof scale);
     float y = p * scale * 2.0f;

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * adapt.h — public interface of libadapt, a C library for adaptive-computation
  * neural networks trained and run on the CPU.
  *
@@ -35,15 +36,31 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Version                                                                   */
+/** @defgroup version Version */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
+/** Major version of this header; changes only with an incompatible API. */
 #define ADAPT_VERSION_MAJOR 0
+/** Minor version of this header; grows when declarations are appended. */
 #define ADAPT_VERSION_MINOR 1
+/** Patch version of this header; fixes that leave the API as it is. */
 #define ADAPT_VERSION_PATCH 0
+/**
+ * Version of this header as one number, MAJOR * 10000 + MINOR * 100 + PATCH.
+ * Compare with adapt_version_number() to see which library a program runs
+ * with: a library of the same major version and at least this number serves
+ * a program compiled against this header.
+ */
 #define ADAPT_VERSION_NUMBER \
     (ADAPT_VERSION_MAJOR * 10000 + ADAPT_VERSION_MINOR * 100 + ADAPT_VERSION_PATCH)
 
+/**
+ * @def ADAPT_API
+ * Marks the functions the shared library exports. The library is built with
+ * hidden visibility, so nothing without this mark is exported, and it exports
+ * no data.
+ */
 #if defined(_WIN32) && defined(ADAPT_BUILDING_SHARED)
 #define ADAPT_API __declspec(dllexport)
 #elif defined(__GNUC__) || defined(__clang__)
@@ -57,47 +74,69 @@ ADAPT_API unsigned adapt_version_number(void);
 /** Version of the library actually linked, "MAJOR.MINOR.PATCH"; static text. */
 ADAPT_API const char *adapt_version_string(void);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Errors                                                                    */
+/** @defgroup errors Errors */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
+/**
+ * Result of every fallible call: ADAPT_OK or a negative error code. The
+ * codes are fixed and new ones are only appended, so a caller may store and
+ * compare them; adapt_status_string() names them and adapt_last_error() says
+ * what went wrong.
+ */
 typedef enum adapt_status {
-    ADAPT_OK = 0,
-    ADAPT_ERR_INVALID_ARGUMENT = -1, /* NULL pointer or value out of range */
-    ADAPT_ERR_SHAPE = -2,            /* shapes invalid or incompatible */
-    ADAPT_ERR_NONFINITE = -3,        /* NaN or infinity in input data */
-    ADAPT_ERR_OUT_OF_MEMORY = -4,    /* allocation failed or arena limit hit */
-    ADAPT_ERR_OVERFLOW = -5,         /* a size or count does not fit */
-    ADAPT_ERR_STATE = -6,            /* call not valid in the current state */
-    ADAPT_ERR_UNSUPPORTED = -7,      /* feature or backend not available */
-    ADAPT_ERR_IO = -8,               /* operating-system I/O failure */
-    ADAPT_ERR_FORMAT = -9,           /* corrupt, truncated or hostile file */
-    ADAPT_ERR_CANCELLED = -10,       /* stopped by a caller callback */
-    ADAPT_ERR_INTERNAL = -11         /* a library bug; please report it */
+    ADAPT_OK = 0,                    /**< success */
+    ADAPT_ERR_INVALID_ARGUMENT = -1, /**< NULL pointer, value out of range, unknown
+                                          enum value or flag */
+    ADAPT_ERR_SHAPE = -2,            /**< shapes invalid or incompatible */
+    ADAPT_ERR_NONFINITE = -3,        /**< NaN or infinity in input data or a float argument */
+    ADAPT_ERR_OUT_OF_MEMORY = -4,    /**< allocation failed or arena limit hit */
+    ADAPT_ERR_OVERFLOW = -5,         /**< a size or count does not fit */
+    ADAPT_ERR_STATE = -6,            /**< call not valid in the current state (a released
+                                          activation, an empty tape) */
+    ADAPT_ERR_UNSUPPORTED = -7,      /**< feature or backend not available */
+    ADAPT_ERR_IO = -8,               /**< operating-system I/O failure */
+    ADAPT_ERR_FORMAT = -9,           /**< corrupt, truncated or hostile file */
+    ADAPT_ERR_CANCELLED = -10,       /**< stopped by a caller callback */
+    ADAPT_ERR_INTERNAL = -11         /**< a library bug; please report it */
 } adapt_status;
 
-/** Static text naming a status ("invalid argument", ...); never NULL. */
+/**
+ * Static text naming a status ("invalid argument", ...); never NULL, also
+ * for codes this library does not know ("unknown status").
+ */
 ADAPT_API const char *adapt_status_string(adapt_status status);
 
 /**
- * Detail of the last error raised on the calling thread; "" if none.
- * Borrowed: valid until the next libadapt call on this thread.
+ * Detail of the last error raised on the calling thread; "" if none. It
+ * names the function and the cause, as in "adapt_op_matmul: cannot multiply
+ * [4, 5] by [4, 5] (flags 0x0)". A successful call does not clear it: read it
+ * right after a call returned an error. Borrowed: valid until the next
+ * libadapt call on this thread.
  */
 ADAPT_API const char *adapt_last_error(void);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Contexts                                                                  */
+/** @defgroup contexts Contexts */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
 /** Matrix-multiply implementations; selectable per context at run time. */
 typedef enum adapt_backend {
-    ADAPT_BACKEND_DEFAULT = 0,   /* the fastest built: oneDNN if present, else OpenBLAS */
-    ADAPT_BACKEND_REFERENCE = 1, /* portable C, slow; the numerical reference */
-    ADAPT_BACKEND_OPENBLAS = 2,
-    ADAPT_BACKEND_ONEDNN = 3     /* only when built with -Donednn=enabled|auto */
+    ADAPT_BACKEND_DEFAULT = 0,   /**< the fastest built: oneDNN if present, else OpenBLAS */
+    ADAPT_BACKEND_REFERENCE = 1, /**< portable C, slow; the numerical reference */
+    ADAPT_BACKEND_OPENBLAS = 2,  /**< the CBLAS found at build time (OpenBLAS by default) */
+    ADAPT_BACKEND_ONEDNN = 3     /**< only when built with -Donednn=enabled|auto */
 } adapt_backend;
 
-/** Non-zero if `backend` is compiled into this build. */
+/**
+ * Non-zero if `backend` is compiled into this build: always for DEFAULT,
+ * REFERENCE and OPENBLAS, for ONEDNN only in a build with oneDNN; 0 for a
+ * value this library does not know.
+ */
 ADAPT_API int adapt_backend_available(adapt_backend backend);
 
 /**
@@ -108,58 +147,107 @@ ADAPT_API int adapt_backend_available(adapt_backend backend);
  */
 typedef struct adapt_context adapt_context;
 
+/**
+ * Settings of a new context, for adapt_context_create(). Fill with
+ * adapt_context_params_init(), then change what you need.
+ */
 typedef struct adapt_context_params {
+    /** sizeof(adapt_context_params) as the caller was compiled; set by init. */
     size_t struct_size;
-    /** Threads for this context's kernels, BLAS included; 0 = all cores. */
+    /**
+     * Threads for this context's kernels, BLAS included; 0 = all cores (the
+     * online processors); negative is ADAPT_ERR_INVALID_ARGUMENT.
+     */
     int32_t n_threads;
     /** GEMM implementation (adapt_backend). */
     int32_t backend;
-    /** Seed of the context's random stream (dropout). */
+    /**
+     * Seed of the context's random stream (dropout). The default is a fixed
+     * value, so two runs draw the same masks.
+     */
     uint64_t seed;
     /** Arena bytes reserved up front; 0 = grow on demand. */
     size_t arena_initial_bytes;
-    /** Hard cap on arena bytes; 0 = no cap. Exceeding it is OUT_OF_MEMORY. */
+    /**
+     * Hard cap on the bytes the arena holds from the system; 0 = no cap. An
+     * operation that would exceed it fails with ADAPT_ERR_OUT_OF_MEMORY and
+     * the context stays usable.
+     */
     size_t arena_limit_bytes;
 } adapt_context_params;
 
+/**
+ * Fills `params` with the defaults: all cores, ADAPT_BACKEND_DEFAULT, a fixed
+ * seed, no reservation, no cap; sets struct_size. NULL is a no-op.
+ */
 ADAPT_API void adapt_context_params_init(adapt_context_params *params);
 
 /**
  * Creates a context. `params` may be NULL for defaults.
  * Owned: free with adapt_context_free(). Starts with gradient recording off
  * and inference behaviour (see adapt_context_set_grad / _set_training).
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL `out`, struct_size not set,
+ * negative n_threads, unknown backend), ADAPT_ERR_UNSUPPORTED (oneDNN asked
+ * for but not built), ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_context_create(adapt_context **out,
                                             const adapt_context_params *params);
+/**
+ * Frees a context: its arena, tape and threads. Every activation it produced
+ * becomes invalid; parameters and models it used are not touched. NULL is a
+ * no-op.
+ */
 ADAPT_API void adapt_context_free(adapt_context *ctx);
 
 /**
  * Ends a step: releases every tensor produced in this context and the tape.
- * The arena keeps its memory, so a steady loop allocates nothing.
+ * The arena keeps its memory, so a steady loop allocates nothing. Passing a
+ * released activation to a later call is ADAPT_ERR_STATE. NULL is a no-op.
  */
 ADAPT_API void adapt_context_reset(adapt_context *ctx);
 
-/** Records operations on the tape for adapt_backward() when non-zero. */
+/**
+ * Records operations on the tape for adapt_backward() when non-zero. Only
+ * operations with an input that requires a gradient are recorded. Off by
+ * default.
+ */
 ADAPT_API adapt_status adapt_context_set_grad(adapt_context *ctx, int enabled);
 
-/** Training behaviour (batch statistics, dropout active) when non-zero. */
+/**
+ * Training behaviour (batch statistics, dropout active) when non-zero;
+ * inference behaviour (running statistics, dropout the identity) otherwise,
+ * the default.
+ */
 ADAPT_API adapt_status adapt_context_set_training(adapt_context *ctx, int enabled);
 
+/**
+ * Selects the GEMM implementation for this context's later operations.
+ * ADAPT_ERR_UNSUPPORTED if it is not built (see adapt_backend_available()),
+ * ADAPT_ERR_INVALID_ARGUMENT for an unknown value; the context keeps its
+ * backend on error.
+ */
 ADAPT_API adapt_status adapt_context_set_backend(adapt_context *ctx, adapt_backend backend);
 
-/** 0 = all cores. */
+/**
+ * Resizes the context's thread pool; 0 = all cores. Negative is
+ * ADAPT_ERR_INVALID_ARGUMENT; if the threads cannot be started
+ * (ADAPT_ERR_OUT_OF_MEMORY) the context keeps its previous pool.
+ */
 ADAPT_API adapt_status adapt_context_set_threads(adapt_context *ctx, int32_t n_threads);
 
-/** Highest arena use, in bytes, since creation. */
+/** Highest arena use, in bytes, since creation; 0 for NULL. */
 ADAPT_API size_t adapt_context_peak_bytes(const adapt_context *ctx);
 
-/** Bytes the arena currently holds from the system. */
+/** Bytes the arena currently holds from the system; 0 for NULL. */
 ADAPT_API size_t adapt_context_reserved_bytes(const adapt_context *ctx);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Tensors                                                                   */
+/** @defgroup tensors Tensors */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
+/** Highest rank of a tensor (and of a model input or dataset, N included). */
 #define ADAPT_MAX_DIMS 8
 
 /**
@@ -172,21 +260,31 @@ ADAPT_API size_t adapt_context_reserved_bytes(const adapt_context *ctx);
 typedef struct adapt_tensor adapt_tensor;
 
 /**
- * Creates a zero-filled parameter of the given shape that requires gradients.
- * Owned: free with adapt_tensor_free().
+ * Creates a zero-filled parameter of the given shape (`ndim` in
+ * [0, ADAPT_MAX_DIMS], dims >= 0) that requires gradients; its gradient
+ * starts at zero too. Owned: free with adapt_tensor_free().
  */
 ADAPT_API adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim,
                                           const int64_t *shape);
 
-/** Frees a parameter; NULL is a no-op. Activations are released by reset. */
+/**
+ * Frees a parameter made by adapt_param_create(); NULL is a no-op.
+ * Activations are released by reset and ignored here. A model's parameters
+ * (adapt_model_param()) belong to the model: never free them with this.
+ */
 ADAPT_API void adapt_tensor_free(adapt_tensor *tensor);
 
-/** Whether adapt_backward() accumulates into this parameter's gradient. */
+/**
+ * Whether adapt_backward() accumulates into this parameter's gradient and
+ * adapt_model_train() updates it; 0 freezes it. ADAPT_ERR_INVALID_ARGUMENT
+ * for an activation.
+ */
 ADAPT_API adapt_status adapt_param_set_requires_grad(adapt_tensor *param, int enabled);
 
 /**
- * Copies caller data (row-major, `shape` dims) into a new activation of `ctx`.
- * Non-finite values are refused (ADAPT_ERR_NONFINITE).
+ * Copies caller data (row-major, `shape` dims) into a new activation of `ctx`;
+ * the caller's buffer may be reused at once. Non-finite values are refused
+ * (ADAPT_ERR_NONFINITE).
  */
 ADAPT_API adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx,
                                           int32_t ndim, const int64_t *shape,
@@ -206,68 +304,104 @@ ADAPT_API int64_t adapt_tensor_numel(const adapt_tensor *tensor);
 ADAPT_API float *adapt_tensor_data(const adapt_tensor *tensor);
 
 /**
- * The accumulated gradient, same layout as the data, or NULL if the tensor
- * has none. Borrowed: valid as long as the tensor.
+ * The gradient, same layout as the data, or NULL if the tensor has none.
+ * For a parameter, the gradient accumulated by adapt_backward() since the
+ * last adapt_param_zero_grad(); for an activation, d(loss)/d(activation) of
+ * the last adapt_backward() in its context (NULL before one). Borrowed:
+ * valid as long as the tensor.
  */
 ADAPT_API float *adapt_tensor_grad(const adapt_tensor *tensor);
 
-/** Copies `count` == numel values from the tensor into `dst`. */
+/**
+ * Copies `count` == numel values from the tensor into `dst`
+ * (ADAPT_ERR_SHAPE if `count` differs).
+ */
 ADAPT_API adapt_status adapt_tensor_read(const adapt_tensor *tensor, float *dst, int64_t count);
 
-/** Copies `count` == numel finite values from `src` into a parameter. */
+/**
+ * Copies `count` == numel finite values from `src` into a parameter; on
+ * error (ADAPT_ERR_SHAPE, ADAPT_ERR_NONFINITE, an activation) the parameter
+ * is unchanged.
+ */
 ADAPT_API adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t count);
 
 /** Sets a parameter's gradient to zero. */
 ADAPT_API adapt_status adapt_param_zero_grad(adapt_tensor *param);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Operations                                                                */
-/*                                                                           */
-/* Each produces a new activation in `ctx` (borrowed, valid until reset).    */
-/* With gradient recording on, the operation is taped for adapt_backward().  */
-/* Axes may be negative (counted from the end). "Broadcast" means the second */
-/* operand's shape equals the first's or a suffix of it (bias, row vector).  */
+/**
+ * @defgroup operations Operations
+ *
+ * Each produces a new activation in `ctx` (borrowed, valid until reset).
+ * With gradient recording on, the operation is taped for adapt_backward().
+ * Axes may be negative (counted from the end). "Broadcast" means the second
+ * operand's shape equals the first's or a suffix of it (bias, row vector).
+ * Inputs are activations of `ctx` or parameters; an activation of another
+ * context or one released by reset is ADAPT_ERR_STATE.
+ */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
-#define ADAPT_MATMUL_TRANS_A 1u /* use the last two dims of `a` transposed */
-#define ADAPT_MATMUL_TRANS_B 2u /* use the last two dims of `b` transposed */
+#define ADAPT_MATMUL_TRANS_A 1u /**< use the last two dims of `a` transposed */
+#define ADAPT_MATMUL_TRANS_B 2u /**< use the last two dims of `b` transposed */
 
 /**
  * Batched matrix product: a[..., M, K] x b[..., K, N] -> [..., M, N].
- * `b` is either 2-D (shared by every batch) or has a's batch dims.
+ * `b` is either 2-D (shared by every batch) or has a's batch dims exactly.
+ * `flags` combines ADAPT_MATMUL_TRANS_A and ADAPT_MATMUL_TRANS_B; any other
+ * bit is ADAPT_ERR_INVALID_ARGUMENT. Matrix dims above INT32_MAX are
+ * ADAPT_ERR_OVERFLOW (the BLAS takes int).
  */
 ADAPT_API adapt_status adapt_op_matmul(adapt_tensor **out, adapt_context *ctx,
                                        adapt_tensor *a, adapt_tensor *b, uint32_t flags);
 
+/** a + b, with `b` broadcast over `a`; the result has a's shape. */
 ADAPT_API adapt_status adapt_op_add(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *a, adapt_tensor *b);
+/** a * b elementwise, with `b` broadcast over `a`; the result has a's shape. */
 ADAPT_API adapt_status adapt_op_mul(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *a, adapt_tensor *b);
-/** Elementwise minimum / maximum of two tensors of the same shape. */
+/**
+ * Elementwise minimum of two tensors of the same shape. On ties the
+ * gradient goes to `a`.
+ */
 ADAPT_API adapt_status adapt_op_minimum(adapt_tensor **out, adapt_context *ctx,
                                         adapt_tensor *a, adapt_tensor *b);
+/**
+ * Elementwise maximum of two tensors of the same shape. On ties the
+ * gradient goes to `a`.
+ */
 ADAPT_API adapt_status adapt_op_maximum(adapt_tensor **out, adapt_context *ctx,
                                         adapt_tensor *a, adapt_tensor *b);
-/** x * factor. */
+/** x * factor; a non-finite factor is ADAPT_ERR_NONFINITE. */
 ADAPT_API adapt_status adapt_op_scale(adapt_tensor **out, adapt_context *ctx,
                                       adapt_tensor *x, float factor);
 
+/** max(x, 0) elementwise. */
 ADAPT_API adapt_status adapt_op_relu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
 /** Exact (erf) GELU, as PyTorch's default. */
 ADAPT_API adapt_status adapt_op_gelu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+/** 1 / (1 + exp(-x)) elementwise. */
 ADAPT_API adapt_status adapt_op_sigmoid(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+/** Hyperbolic tangent elementwise. */
 ADAPT_API adapt_status adapt_op_tanh(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+/** |x| elementwise. */
 ADAPT_API adapt_status adapt_op_abs(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
-/** min(max(x, lo), hi); lo <= hi. */
+/** min(max(x, lo), hi); lo <= hi, both finite. */
 ADAPT_API adapt_status adapt_op_clamp(adapt_tensor **out, adapt_context *ctx,
                                       adapt_tensor *x, float lo, float hi);
 
-/** Softmax / log-softmax over the last axis. */
+/** Softmax over the last axis (rank >= 1). */
 ADAPT_API adapt_status adapt_op_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+/** Log-softmax over the last axis (rank >= 1), computed stably. */
 ADAPT_API adapt_status adapt_op_log_softmax(adapt_tensor **out, adapt_context *ctx,
                                             adapt_tensor *x);
 
-/** Layer normalisation over the last axis; `gamma`, `beta` ([D]) may be NULL. */
+/**
+ * Layer normalisation over the last axis; `gamma`, `beta` ([D]) may be NULL.
+ * `eps` > 0.
+ */
 ADAPT_API adapt_status adapt_op_layernorm(adapt_tensor **out, adapt_context *ctx,
                                           adapt_tensor *x, adapt_tensor *gamma,
                                           adapt_tensor *beta, float eps);
@@ -277,7 +411,11 @@ ADAPT_API adapt_status adapt_op_layernorm(adapt_tensor **out, adapt_context *ctx
  * batch statistics and updates `running_mean`/`running_var` (parameters of
  * shape [C] that should not require gradients; may be NULL) with `momentum`
  * (PyTorch convention, unbiased variance); otherwise it uses the running
- * statistics. `gamma`, `beta` ([C]) may be NULL.
+ * statistics. `gamma`, `beta` ([C]) may be NULL. The running statistics are
+ * given both or neither, and are required outside training mode; `momentum`
+ * in [0, 1], `eps` > 0. Training needs more than one value per channel.
+ * The running statistics are updated during this call, even if a later
+ * step of the caller fails.
  */
 ADAPT_API adapt_status adapt_op_batchnorm(adapt_tensor **out, adapt_context *ctx,
                                           adapt_tensor *x, adapt_tensor *gamma,
@@ -287,34 +425,44 @@ ADAPT_API adapt_status adapt_op_batchnorm(adapt_tensor **out, adapt_context *ctx
 
 /**
  * 2-D convolution (cross-correlation, as PyTorch): x[N, Cin, H, W],
- * weight[Cout, Cin, KH, KW], bias[Cout] or NULL -> [N, Cout, OH, OW].
+ * weight[Cout, Cin, KH, KW], bias[Cout] or NULL -> [N, Cout, OH, OW], with
+ * OH = (H + 2 padding - KH) / stride + 1 (floor), likewise OW. `stride` >= 1,
+ * `padding` >= 0 (zeros on every side).
  */
 ADAPT_API adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx,
                                        adapt_tensor *x, adapt_tensor *weight,
                                        adapt_tensor *bias, int32_t stride, int32_t padding);
 
-/** Pooling over x[N, C, H, W]; padded cells are ignored (max) or count as 0 (avg). */
+/**
+ * Max pooling over square `kernel` windows of x[N, C, H, W]; padded cells
+ * are ignored. Output size as for adapt_op_conv2d(); `kernel`, `stride` >= 1
+ * and 0 <= `padding` <= kernel / 2.
+ */
 ADAPT_API adapt_status adapt_op_maxpool2d(adapt_tensor **out, adapt_context *ctx,
                                           adapt_tensor *x, int32_t kernel, int32_t stride,
                                           int32_t padding);
+/**
+ * Average pooling, as adapt_op_maxpool2d(); padded cells count as 0 and
+ * every window is divided by kernel * kernel.
+ */
 ADAPT_API adapt_status adapt_op_avgpool2d(adapt_tensor **out, adapt_context *ctx,
                                           adapt_tensor *x, int32_t kernel, int32_t stride,
                                           int32_t padding);
 
-/** Same data, new shape (same element count). */
+/** Same data, new shape (same element count; no -1 placeholder). */
 ADAPT_API adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx,
                                         adapt_tensor *x, int32_t ndim, const int64_t *shape);
-/** Swaps two axes. */
+/** Swaps two axes (the result is a copy in the new layout). */
 ADAPT_API adapt_status adapt_op_transpose(adapt_tensor **out, adapt_context *ctx,
                                           adapt_tensor *x, int32_t axis0, int32_t axis1);
-/** out.shape[i] = x.shape[perm[i]]; `perm` has ndim(x) entries. */
+/** out.shape[i] = x.shape[perm[i]]; `perm` is a permutation of ndim(x) entries. */
 ADAPT_API adapt_status adapt_op_permute(adapt_tensor **out, adapt_context *ctx,
                                         adapt_tensor *x, const int32_t *perm);
-/** Elements [start, end) along `axis`. */
+/** Elements [start, end) along `axis`; 0 <= start <= end <= the axis size. */
 ADAPT_API adapt_status adapt_op_slice(adapt_tensor **out, adapt_context *ctx,
                                       adapt_tensor *x, int32_t axis, int64_t start,
                                       int64_t end);
-/** Joins `count` tensors along `axis`; other dims must match. */
+/** Joins `count` >= 1 tensors along `axis`; other dims must match. */
 ADAPT_API adapt_status adapt_op_concat(adapt_tensor **out, adapt_context *ctx,
                                        adapt_tensor *const *inputs, int32_t count,
                                        int32_t axis);
@@ -337,88 +485,116 @@ ADAPT_API adapt_status adapt_op_scatter_add_rows(adapt_tensor **out, adapt_conte
 /** Reduce over every axis (result has one element) instead of one axis. */
 #define ADAPT_AXIS_ALL 127
 
-/** Sum / mean over `axis` (removed from the shape) or over ADAPT_AXIS_ALL. */
+/** Sum over `axis` (removed from the shape) or over ADAPT_AXIS_ALL. */
 ADAPT_API adapt_status adapt_op_sum(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *x, int32_t axis);
+/**
+ * Mean over `axis` (removed from the shape) or over ADAPT_AXIS_ALL; a mean
+ * over an empty axis is ADAPT_ERR_SHAPE.
+ */
 ADAPT_API adapt_status adapt_op_mean(adapt_tensor **out, adapt_context *ctx,
                                      adapt_tensor *x, int32_t axis);
 
 /**
  * Inverted dropout with drop probability p in [0, 1): active only in training
- * mode, identity otherwise. Masks come from the context's seeded stream.
+ * mode, identity otherwise. Masks come from the context's seeded stream and
+ * differ from call to call, also across resets.
  */
 ADAPT_API adapt_status adapt_op_dropout(adapt_tensor **out, adapt_context *ctx,
                                         adapt_tensor *x, float p);
 
 /**
  * Mean cross-entropy of logits[N, C] against class `labels` (N entries in
- * [0, C)), with label smoothing in [0, 1). Result has one element.
+ * [0, C), read during the call), with label smoothing in [0, 1). Result has
+ * one element.
  */
 ADAPT_API adapt_status adapt_op_cross_entropy(adapt_tensor **out, adapt_context *ctx,
                                               adapt_tensor *logits, const int32_t *labels,
                                               float label_smoothing);
 
-/** Mean squared error between tensors of the same shape; one element. */
+/** Mean squared error between non-empty tensors of the same shape; one element. */
 ADAPT_API adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *a, adapt_tensor *b);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Autograd                                                                  */
+/** @defgroup autograd Autograd */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
 /**
  * Back-propagates from the one-element tensor `loss` through the operations
  * taped since the last reset, adding d(loss)/d(p) into the gradient of every
  * parameter p that requires it. Consumes the tape. A non-finite loss is
- * refused (ADAPT_ERR_NONFINITE) before any gradient is touched.
+ * refused (ADAPT_ERR_NONFINITE) before any gradient is touched; a loss that
+ * was not recorded (recording off, no parameter requiring gradients, tape
+ * already consumed) is ADAPT_ERR_STATE. All or nothing: if the pass fails
+ * (e.g. the arena is full), no parameter gradient has changed.
  */
 ADAPT_API adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Models                                                                    */
-/*                                                                           */
-/* A model is a sequence of blocks (layers or groups of layers such as a     */
-/* residual block or a transformer block) that maps a batch of inputs to     */
-/* logits. It owns its parameters. Early-exit heads, MoE and ACM modules     */
-/* attach to and replace blocks, so the blocks are visible through the API.  */
-/* Inference from several threads at once is safe, each with its own         */
-/* context; training a model is single-writer.                               */
+/**
+ * @defgroup models Models
+ *
+ * A model is a sequence of blocks (layers or groups of layers such as a
+ * residual block or a transformer block) that maps a batch of inputs to
+ * logits. It owns its parameters. Early-exit heads, MoE and ACM modules
+ * attach to and replace blocks, so the blocks are visible through the API.
+ * Inference from several threads at once is safe, each with its own
+ * context; training a model is single-writer.
+ */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
+/**
+ * A network of blocks with its parameters; it keeps no per-call state, so
+ * behaviour (training or inference, recording) comes from the context it runs
+ * in. Owned: free with adapt_model_free().
+ */
 typedef struct adapt_model adapt_model;
 
+/** Activation between the linear layers of an MLP. */
 typedef enum adapt_activation {
-    ADAPT_ACTIVATION_RELU = 0,
-    ADAPT_ACTIVATION_GELU = 1
+    ADAPT_ACTIVATION_RELU = 0, /**< max(x, 0) */
+    ADAPT_ACTIVATION_GELU = 1  /**< exact (erf) GELU */
 } adapt_activation;
 
 /** Multi-layer perceptron: linear layers with an activation between them. */
 typedef struct adapt_mlp_params {
+    /** sizeof(adapt_mlp_params) as the caller was compiled; set by init. */
     size_t struct_size;
     /** Number of entries of `sizes`: input, hidden..., classes (>= 2). */
     int32_t n_sizes;
     /** Borrowed during adapt_model_create_mlp(). Inputs of any shape whose
      * trailing dims multiply to sizes[0] are flattened. */
     const int64_t *sizes;
-    int32_t activation; /* adapt_activation */
-    float dropout;      /* after each hidden activation; 0 = none */
-    uint64_t seed;      /* parameter initialisation */
+    int32_t activation; /**< adapt_activation; default ReLU */
+    float dropout;      /**< after each hidden activation, in [0, 1); 0 = none */
+    uint64_t seed;      /**< parameter initialisation: same seed, same weights */
 } adapt_mlp_params;
 
 /**
  * ResNet-style CNN on [N, C, H, W] images: a 3x3 stem convolution with
  * batch norm and ReLU, then stages of basic residual blocks (two 3x3
  * convolutions; the first block of a stage may downsample by its stride),
- * global average pooling and a linear classifier.
+ * global average pooling and a linear classifier. The three stage arrays
+ * have `n_stages` entries each and are borrowed during
+ * adapt_model_create_cnn().
  */
 typedef struct adapt_cnn_params {
+    /** sizeof(adapt_cnn_params) as the caller was compiled; set by init. */
     size_t struct_size;
-    int32_t in_channels, image_size, n_classes;
-    int32_t stem_channels;
-    int32_t n_stages;
-    /** Each borrowed during create, n_stages entries. */
-    const int32_t *stage_channels, *stage_blocks, *stage_strides;
-    uint64_t seed;
+    int32_t in_channels, /**< channels C of the input images (default 3) */
+            image_size,  /**< height and width of the input images (default 32) */
+            n_classes;   /**< outputs of the classifier (default 10) */
+    int32_t stem_channels; /**< output channels of the stem convolution (default 16) */
+    int32_t n_stages;      /**< number of stages; no default, >= 1 */
+    const int32_t *stage_channels, /**< output channels of each stage */
+                  *stage_blocks,   /**< residual blocks in each stage */
+                  *stage_strides;  /**< stride of each stage's first block */
+    uint64_t seed; /**< parameter initialisation: same seed, same weights */
 } adapt_cnn_params;
 
 /**
@@ -428,101 +604,190 @@ typedef struct adapt_cnn_params {
  * the class token.
  */
 typedef struct adapt_vit_params {
+    /** sizeof(adapt_vit_params) as the caller was compiled; set by init. */
     size_t struct_size;
-    int32_t image_size, in_channels, patch, dim, depth, heads;
-    float mlp_ratio; /* hidden size of the MLP = mlp_ratio * dim */
-    int32_t n_classes;
-    float dropout;
-    uint64_t seed;
+    int32_t image_size,  /**< height and width of the input images (default 32) */
+            in_channels, /**< channels of the input images (default 3) */
+            patch,       /**< patch side; must divide image_size (default 4) */
+            dim,         /**< token width; must be a multiple of heads (default 192) */
+            depth,       /**< number of encoder blocks (default 6) */
+            heads;       /**< attention heads (default 3) */
+    float mlp_ratio; /**< hidden size of the MLP = floor(mlp_ratio * dim) (default 4) */
+    int32_t n_classes; /**< outputs of the head (default 10) */
+    float dropout;     /**< in [0, 1), after attention and after the MLP of each block */
+    uint64_t seed;     /**< parameter initialisation: same seed, same weights */
 } adapt_vit_params;
 
+/**
+ * Fills `params` with the defaults: ReLU, no dropout, seed 0; sets
+ * struct_size. There are no default sizes: set `n_sizes` and `sizes`.
+ */
 ADAPT_API void adapt_mlp_params_init(adapt_mlp_params *params);
+/**
+ * Fills `params` with the defaults (3 channels, 32x32 images, 10 classes,
+ * stem 16, seed 0); sets struct_size. There are no default stages: set
+ * `n_stages` and the three stage arrays.
+ */
 ADAPT_API void adapt_cnn_params_init(adapt_cnn_params *params);
+/**
+ * Fills `params` with the defaults: 32x32x3 images, patch 4, dim 192,
+ * depth 6, 3 heads, mlp_ratio 4, 10 classes, no dropout, seed 0; sets
+ * struct_size.
+ */
 ADAPT_API void adapt_vit_params_init(adapt_vit_params *params);
 
-/** Owned: free with adapt_model_free(). */
+/**
+ * Builds an MLP with freshly initialised weights (PyTorch's default
+ * initialisation). `params` is required. Owned: free with adapt_model_free().
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (a size below 1, an unknown activation,
+ * dropout outside [0, 1)), ADAPT_ERR_NONFINITE, ADAPT_ERR_OVERFLOW,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
 ADAPT_API adapt_status adapt_model_create_mlp(adapt_model **out, const adapt_mlp_params *params);
+/**
+ * Builds a ResNet-style CNN, as adapt_model_create_mlp(); inputs are
+ * [N, in_channels, image_size, image_size].
+ */
 ADAPT_API adapt_status adapt_model_create_cnn(adapt_model **out, const adapt_cnn_params *params);
+/**
+ * Builds a vision transformer, as adapt_model_create_mlp(); inputs are
+ * [N, in_channels, image_size, image_size]. A patch that does not divide
+ * image_size or heads that do not divide dim are ADAPT_ERR_SHAPE.
+ */
 ADAPT_API adapt_status adapt_model_create_vit(adapt_model **out, const adapt_vit_params *params);
+/**
+ * Frees a model and its parameters; NULL is a no-op. No context may still
+ * run it, and a context that recorded operations on it must be reset first
+ * (its tape points at the parameters).
+ */
 ADAPT_API void adapt_model_free(adapt_model *model);
 
 /** Layers of the custom sequential builder. */
 typedef enum adapt_layer_kind {
-    ADAPT_LAYER_LINEAR = 0,      /* out_features; flattens trailing dims if needed */
-    ADAPT_LAYER_CONV2D = 1,      /* out_channels, kernel, stride, padding; with bias */
-    ADAPT_LAYER_BATCHNORM2D = 2,
-    ADAPT_LAYER_LAYERNORM = 3,   /* over the last axis */
-    ADAPT_LAYER_MAXPOOL2D = 4,   /* kernel, stride, padding */
-    ADAPT_LAYER_AVGPOOL2D = 5,   /* kernel, stride, padding */
-    ADAPT_LAYER_GLOBAL_AVGPOOL = 6, /* [N, C, H, W] -> [N, C] */
-    ADAPT_LAYER_DROPOUT = 7,     /* p */
-    ADAPT_LAYER_RELU = 8,
-    ADAPT_LAYER_GELU = 9,
-    ADAPT_LAYER_FLATTEN = 10,    /* [N, ...] -> [N, prod(...)] */
-    ADAPT_LAYER_RESIDUAL_BLOCK = 11, /* out_channels, stride: a ResNet basic block */
-    ADAPT_LAYER_PATCH_EMBED = 12,    /* out_features = dim, kernel = patch */
-    ADAPT_LAYER_TRANSFORMER_BLOCK = 13, /* heads, mlp_ratio, p */
-    ADAPT_LAYER_CLASS_TOKEN = 14     /* [N, T, D] -> [N, D]: token 0 */
+    ADAPT_LAYER_LINEAR = 0,      /**< out_features; flattens trailing dims if needed */
+    ADAPT_LAYER_CONV2D = 1,      /**< out_features (channels), kernel, stride, padding;
+                                      with bias */
+    ADAPT_LAYER_BATCHNORM2D = 2, /**< over the channels; momentum 0.1, eps 1e-5 */
+    ADAPT_LAYER_LAYERNORM = 3,   /**< over the last axis; eps 1e-5 */
+    ADAPT_LAYER_MAXPOOL2D = 4,   /**< kernel, stride, padding */
+    ADAPT_LAYER_AVGPOOL2D = 5,   /**< kernel, stride, padding */
+    ADAPT_LAYER_GLOBAL_AVGPOOL = 6, /**< [N, C, H, W] -> [N, C] */
+    ADAPT_LAYER_DROPOUT = 7,     /**< p */
+    ADAPT_LAYER_RELU = 8,        /**< max(x, 0) */
+    ADAPT_LAYER_GELU = 9,        /**< exact (erf) GELU */
+    ADAPT_LAYER_FLATTEN = 10,    /**< [N, ...] -> [N, prod(...)] */
+    ADAPT_LAYER_RESIDUAL_BLOCK = 11, /**< out_features (channels), stride: a ResNet
+                                          basic block */
+    ADAPT_LAYER_PATCH_EMBED = 12,    /**< out_features = dim, kernel = patch */
+    ADAPT_LAYER_TRANSFORMER_BLOCK = 13, /**< heads, mlp_ratio, p */
+    ADAPT_LAYER_CLASS_TOKEN = 14     /**< [N, T, D] -> [N, D]: token 0 */
 } adapt_layer_kind;
 
+/**
+ * One layer for adapt_model_append(): its `kind` and the fields that kind
+ * reads (listed at adapt_layer_kind); the others are ignored.
+ */
 typedef struct adapt_layer_params {
+    /** sizeof(adapt_layer_params) as the caller was compiled; set by init. */
     size_t struct_size;
-    int32_t kind; /* adapt_layer_kind */
-    int64_t out_features; /* linear / conv / residual / patch embedding width */
-    int32_t kernel, stride, padding;
-    int32_t heads;
-    float mlp_ratio;
-    float p; /* dropout probability */
+    int32_t kind; /**< adapt_layer_kind; default LINEAR */
+    int64_t out_features; /**< linear / conv / residual / patch embedding width */
+    int32_t kernel,  /**< window side of convolutions and pooling, patch side (default 3) */
+            stride,  /**< step of convolutions, pooling and residual blocks (default 1) */
+            padding; /**< zeros added on every side (default 0) */
+    int32_t heads;     /**< attention heads of a transformer block (default 1) */
+    float mlp_ratio;   /**< MLP width / token width in a transformer block (default 4) */
+    float p; /**< dropout probability, in [0, 1) (default 0) */
 } adapt_layer_params;
 
+/**
+ * Fills `params` with the defaults (LINEAR, kernel 3, stride 1, padding 0,
+ * 1 head, mlp_ratio 4, p 0); sets struct_size. Set `kind` and the fields it
+ * reads.
+ */
 ADAPT_API void adapt_layer_params_init(adapt_layer_params *params);
 
 /**
  * Starts an empty sequential model for inputs of shape [N, input_shape...]
- * (`input_ndim` dims, batch excluded). Owned: free with adapt_model_free().
+ * (`input_ndim` dims, batch excluded, at most ADAPT_MAX_DIMS - 1, each >= 1).
+ * Owned: free with adapt_model_free().
  */
 ADAPT_API adapt_status adapt_model_create_sequential(adapt_model **out, int32_t input_ndim,
                                                      const int64_t *input_shape, uint64_t seed);
-/** Appends a layer as a new block; its input shape is the last block's output. */
+/**
+ * Appends a layer as a new block; its input shape is the last block's output.
+ * A layer that cannot take that shape is ADAPT_ERR_SHAPE; appending to a
+ * model not made by adapt_model_create_sequential() is ADAPT_ERR_STATE. On
+ * error the model is unchanged.
+ */
 ADAPT_API adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *layer);
 
 /** What a block does to one sample. */
 typedef struct adapt_block_info {
+    /**
+     * Set by the caller to sizeof(adapt_block_info); the library writes only
+     * that many bytes.
+     */
     size_t struct_size;
-    int32_t kind;              /* adapt_layer_kind */
-    int32_t out_ndim;          /* output dims, batch excluded */
-    int64_t out_shape[ADAPT_MAX_DIMS];
-    int64_t flops;             /* forward FLOPs per sample (multiply-add = 2) */
-    int64_t n_params;          /* parameter values owned by the block */
+    int32_t kind;              /**< adapt_layer_kind */
+    int32_t out_ndim;          /**< output dims, batch excluded */
+    int64_t out_shape[ADAPT_MAX_DIMS]; /**< output shape, first `out_ndim` entries */
+    int64_t flops;             /**< forward FLOPs per sample (multiply-add = 2) */
+    int64_t n_params;          /**< parameter values owned by the block */
 } adapt_block_info;
 
+/** Number of blocks; 0 for NULL or an empty sequential model. */
 ADAPT_API int32_t adapt_model_block_count(const adapt_model *model);
+/**
+ * Describes block `block` (from 0). ADAPT_ERR_INVALID_ARGUMENT for NULL,
+ * an unset struct_size or a block out of range; `info` is untouched then.
+ */
 ADAPT_API adapt_status adapt_model_block_info(adapt_block_info *info, const adapt_model *model,
                                               int32_t block);
-/** Forward FLOPs per sample of the whole model. */
+/**
+ * Forward FLOPs per sample of the whole model: matrix products only, a
+ * multiply-add counting 2 (docs/models.md). 0 for NULL.
+ */
 ADAPT_API int64_t adapt_model_flops(const adapt_model *model);
 
 /**
  * Runs blocks [first, last) on `input` (the output of block first-1, or the
  * model input when first == 0). Taped when the context records gradients.
+ * With first == last the result is `input` itself. Without recording, each
+ * block's intermediate activations are released as the block ends.
  */
 ADAPT_API adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
                                                   adapt_model *model, adapt_tensor *input,
                                                   int32_t first, int32_t last);
-/** All blocks: input [N, input_shape...] -> logits [N, classes]. */
+/**
+ * All blocks: input [N, input_shape...] -> logits [N, classes]. A model
+ * without blocks is ADAPT_ERR_STATE, an input of the wrong shape
+ * ADAPT_ERR_SHAPE.
+ */
 ADAPT_API adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx,
                                            adapt_model *model, adapt_tensor *input);
 
 /** Parameters (buffers such as running statistics included, in a fixed order,
  * named as PyTorch's state_dict names the equivalent module's entries). */
 ADAPT_API int32_t adapt_model_param_count(const adapt_model *model);
-/** Borrowed: valid as long as the model. NULL if out of range. */
+/**
+ * Parameter `index` of the model. Borrowed: valid as long as the model; never
+ * pass it to adapt_tensor_free(). NULL if out of range. Writing its values
+ * (adapt_param_write(), adapt_tensor_data()) changes the model.
+ */
 ADAPT_API adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index);
+/**
+ * Name of parameter `index`, as PyTorch's state_dict names it ("0.weight",
+ * "stem.1.running_var").
+ * Borrowed: valid as long as the model. NULL if out of range.
+ */
 ADAPT_API const char *adapt_model_param_name(const adapt_model *model, int32_t index);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Datasets                                                                  */
+/** @defgroup datasets Datasets */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
 /** Samples x[N, ...] with integer labels in [0, n_classes). */
 typedef struct adapt_dataset adapt_dataset;
@@ -530,98 +795,180 @@ typedef struct adapt_dataset adapt_dataset;
 /**
  * Wraps caller arrays without copying. `x` has `ndim` dims (N first),
  * `labels` N entries. Borrowed: the arrays must outlive the dataset.
- * Owned: free with adapt_dataset_free().
+ * Owned: free with adapt_dataset_free(). The values are not scanned here;
+ * a batch holding NaN or infinity is refused when training or evaluation
+ * assembles it. Negative labels are ADAPT_ERR_INVALID_ARGUMENT.
  */
 ADAPT_API adapt_status adapt_dataset_wrap(adapt_dataset **out, const float *x, int32_t ndim,
                                           const int64_t *shape, const int32_t *labels);
 /**
  * Reads an IDX image file and its IDX label file (gzip-compressed or not),
- * e.g. Fashion-MNIST. Pixels become float32 in [0, 1] as [N, 1, H, W].
+ * such as Fashion-MNIST's. Pixels become float32 in [0, 1] as [N, 1, H, W].
+ * The dataset holds its own copy. Owned: free with adapt_dataset_free().
+ * Files that disagree on N, or are corrupt, are ADAPT_ERR_FORMAT.
  */
 ADAPT_API adapt_status adapt_dataset_load_idx(adapt_dataset **out, const char *images_path,
                                               const char *labels_path);
 /**
  * Splits into a shuffled training part and the last `validation_fraction`
  * of a seeded permutation. Both borrow from `dataset`, which must outlive them.
+ * @param train receives the training part. Owned: free with adapt_dataset_free().
+ * @param validation receives round(validation_fraction * N) samples, possibly
+ *        none. Owned: free with adapt_dataset_free().
+ * @param dataset the dataset to split; it is not changed.
+ * @param validation_fraction in [0, 1).
+ * @param seed the same seed gives the same split.
  */
 ADAPT_API adapt_status adapt_dataset_split(adapt_dataset **train, adapt_dataset **validation,
                                            const adapt_dataset *dataset,
                                            float validation_fraction, uint64_t seed);
+/**
+ * Frees a dataset; NULL is a no-op. Datasets split from it borrow its
+ * samples: free them first. The arrays of a wrapped dataset stay the caller's.
+ */
 ADAPT_API void adapt_dataset_free(adapt_dataset *dataset);
+/** Number of samples N; 0 for NULL. */
 ADAPT_API int64_t adapt_dataset_count(const adapt_dataset *dataset);
-/** Sample shape without the batch dim; returns its rank. */
+/**
+ * Sample shape without the batch dim; returns its rank (0 for NULL).
+ * `shape` receives rank entries (room for ADAPT_MAX_DIMS - 1 suffices) and
+ * may be NULL to ask for the rank only.
+ */
 ADAPT_API int32_t adapt_dataset_sample_shape(const adapt_dataset *dataset, int64_t *shape);
-/** Borrowed pointers to sample i's values and label. */
+/**
+ * Borrowed pointers to sample i's values and label, valid as long as the
+ * dataset and the memory it borrows. `index` in [0, N).
+ */
 ADAPT_API adapt_status adapt_dataset_sample(const float **x, int32_t *label,
                                             const adapt_dataset *dataset, int64_t index);
 
-/** NPY (format 1.0/2.0, little-endian float32, C order). Owned *data: free(). */
+/**
+ * Reads an NPY file (format 1.0/2.0, little-endian float32, C order); other
+ * dtypes or Fortran order are ADAPT_ERR_UNSUPPORTED.
+ * @param data receives the values. Owned: release with free().
+ * @param ndim receives the rank, 0 to ADAPT_MAX_DIMS.
+ * @param shape receives the dims; room for ADAPT_MAX_DIMS entries.
+ * @param path the file to read.
+ */
 ADAPT_API adapt_status adapt_npy_read(float **data, int32_t *ndim, int64_t *shape,
                                       const char *path);
+/**
+ * Writes `data` ([shape], row-major float32) as an NPY 1.0 file, byte for
+ * byte what numpy.save writes. Atomic, like adapt_model_save(). Values are
+ * written as they are, NaN included.
+ */
 ADAPT_API adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
                                        const int64_t *shape);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Training                                                                  */
+/** @defgroup training Training */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
+/** Optimizers of adapt_model_train(); both follow torch.optim step for step. */
 typedef enum adapt_optimizer_kind {
-    ADAPT_OPTIMIZER_SGD = 0,  /* momentum, nesterov, coupled weight decay */
-    ADAPT_OPTIMIZER_ADAMW = 1 /* decoupled weight decay */
+    ADAPT_OPTIMIZER_SGD = 0,  /**< momentum, nesterov, coupled weight decay */
+    ADAPT_OPTIMIZER_ADAMW = 1 /**< decoupled weight decay */
 } adapt_optimizer_kind;
 
+/**
+ * Learning-rate schedules of adapt_model_train(), applied before every step;
+ * warmup_steps multiply any of them by a linear ramp.
+ */
 typedef enum adapt_schedule_kind {
-    ADAPT_SCHEDULE_CONSTANT = 0,
-    ADAPT_SCHEDULE_STEP = 1,  /* lr * gamma^(epoch / step_epochs) */
-    ADAPT_SCHEDULE_COSINE = 2 /* to min_lr at the last step */
+    ADAPT_SCHEDULE_CONSTANT = 0, /**< lr throughout */
+    ADAPT_SCHEDULE_STEP = 1,  /**< lr * gamma^floor(epoch / step_epochs) */
+    ADAPT_SCHEDULE_COSINE = 2 /**< cosine from lr to min_lr at the last step */
 } adapt_schedule_kind;
 
-/** Progress of a running training; the callback returns nothing. */
+/** State of a running training, reported after every optimizer step. */
 typedef struct adapt_progress {
-    int32_t epoch, epochs;
-    int64_t step, steps;  /* optimizer steps so far / in total */
-    float loss;           /* running mean over the epoch so far */
-    float learning_rate;
-    double samples_per_second;
-    double eta_seconds;
-    float val_accuracy;   /* -1 until the epoch's validation ran */
+    int32_t epoch,        /**< current epoch, counted from 1 */
+            epochs;       /**< epochs in total */
+    int64_t step,         /**< optimizer steps done so far, 1 after the first */
+            steps;        /**< optimizer steps in total: epochs x ceil(N / batch_size) */
+    float loss;           /**< running mean over the epoch so far */
+    float learning_rate;  /**< rate used for this step */
+    double samples_per_second; /**< training throughput over the epoch so far */
+    double eta_seconds;   /**< remaining steps times the mean time per step so far */
+    float val_accuracy;   /**< on an epoch's last step with validation data, its
+                               accuracy; -1 otherwise */
 } adapt_progress;
 
+/**
+ * Progress callback: called after every optimizer step on the thread that
+ * called adapt_model_train(), with the params' `user_data`. `progress` is
+ * borrowed for the duration of the call.
+ */
 typedef void (*adapt_progress_fn)(const adapt_progress *progress, void *user_data);
-/** Return non-zero to stop training (the call then returns ADAPT_ERR_CANCELLED). */
+/**
+ * Cancel callback: called before every step with the params' `user_data`.
+ * Return non-zero to stop training (the call then returns ADAPT_ERR_CANCELLED).
+ */
 typedef int (*adapt_cancel_fn)(void *user_data);
 
+/**
+ * Settings of adapt_model_train(). Fill with adapt_train_params_init(),
+ * then change what you need. A NaN or infinite float is ADAPT_ERR_NONFINITE,
+ * any other value out of range ADAPT_ERR_INVALID_ARGUMENT.
+ */
 typedef struct adapt_train_params {
+    /** sizeof(adapt_train_params) as the caller was compiled; set by init. */
     size_t struct_size;
-    int32_t epochs;
-    int32_t batch_size;
-    int32_t optimizer; /* adapt_optimizer_kind */
-    float learning_rate;
-    float momentum;
-    int32_t nesterov;
-    float weight_decay;
-    float beta1, beta2, adam_eps;
-    int32_t schedule; /* adapt_schedule_kind */
-    int32_t warmup_steps;
-    int32_t step_epochs;
-    float step_gamma;
-    float min_learning_rate;
-    float grad_clip_norm; /* 0 = no clipping */
-    float label_smoothing;
-    uint64_t seed;     /* shuffling and dropout */
-    int32_t n_threads; /* 0 = all cores */
-    /** Default (NULL): one updating line on a terminal, nothing otherwise. */
+    int32_t epochs;     /**< passes over the training set, >= 1 (default 10) */
+    int32_t batch_size; /**< samples per step, >= 1 (default 64); an epoch's last
+                             batch may be smaller */
+    int32_t optimizer; /**< adapt_optimizer_kind (default SGD) */
+    float learning_rate; /**< peak rate, > 0 (default 0.01) */
+    float momentum;      /**< SGD momentum, >= 0 (default 0.9) */
+    int32_t nesterov;    /**< non-zero: Nesterov momentum (default 0); needs SGD and
+                              momentum > 0 */
+    float weight_decay;  /**< >= 0 (default 0); coupled for SGD, decoupled for AdamW */
+    float beta1,    /**< AdamW first-moment decay, in [0, 1) (default 0.9) */
+          beta2,    /**< AdamW second-moment decay, in [0, 1) (default 0.999) */
+          adam_eps; /**< AdamW denominator term, > 0 (default 1e-8) */
+    int32_t schedule; /**< adapt_schedule_kind (default CONSTANT) */
+    int32_t warmup_steps; /**< steps of linear warm-up, >= 0 (default 0) */
+    int32_t step_epochs;  /**< STEP schedule: epochs per decay, >= 1 (default 10) */
+    float step_gamma;     /**< STEP schedule: decay factor, > 0 (default 0.1) */
+    float min_learning_rate; /**< COSINE schedule: rate at the last step, >= 0 (default 0) */
+    float grad_clip_norm; /**< clip the global gradient norm to this, >= 0; 0 = no
+                               clipping (default) */
+    float label_smoothing; /**< of the cross-entropy, in [0, 1) (default 0) */
+    uint64_t seed;     /**< shuffling and dropout (default 0) */
+    int32_t n_threads; /**< threads of the training context, >= 0; 0 = all cores (default) */
+    /**
+     * Called after every step. Default (NULL): one updating line on stderr when
+     * it is a terminal, nothing otherwise.
+     */
     adapt_progress_fn progress;
-    adapt_cancel_fn cancel;
-    void *user_data;
+    adapt_cancel_fn cancel; /**< NULL: never cancelled */
+    void *user_data;        /**< passed to `progress` and `cancel` as is */
 } adapt_train_params;
 
+/**
+ * Fills `params` with the defaults (the "default" of each field); sets
+ * struct_size. NULL is a no-op.
+ */
 ADAPT_API void adapt_train_params_init(adapt_train_params *params);
 
 /**
  * Trains `model` on `train` with mini-batches reshuffled every epoch,
  * evaluating on `validation` (may be NULL) after each epoch. The same seed
- * and thread count give bit-identical weights.
+ * and thread count give bit-identical weights. `params` may be NULL for the
+ * defaults. Runs on the calling thread with a context of its own
+ * (`n_threads` workers); no other thread may use the model meanwhile.
+ *
+ * A step changes the weights only once its forward pass, backward pass and
+ * gradient check have succeeded, so on any error or cancellation the model
+ * holds the weights of the last completed step (batch-norm running
+ * statistics may already have moved). Gradients are zero when it returns.
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (empty training set, a label >= the
+ * model's classes, bad settings), ADAPT_ERR_STATE (the model does not end
+ * in class logits), ADAPT_ERR_NONFINITE (NaN or infinity in a batch or the
+ * gradients), ADAPT_ERR_CANCELLED, and any error of the forward pass,
+ * prefixed with the epoch and step in adapt_last_error().
  */
 ADAPT_API adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
                                          const adapt_dataset *validation,
@@ -629,43 +976,69 @@ ADAPT_API adapt_status adapt_model_train(adapt_model *model, const adapt_dataset
 
 /** Result of an evaluation. */
 typedef struct adapt_eval_result {
+    /**
+     * Set by the caller to sizeof(adapt_eval_result); the library writes only
+     * that many bytes.
+     */
     size_t struct_size;
-    double accuracy;
-    double loss; /* mean cross-entropy */
-    int64_t count;
+    double accuracy; /**< fraction of samples whose first largest logit is the label */
+    double loss;     /**< mean cross-entropy */
+    int64_t count;   /**< samples evaluated: all of the dataset */
 } adapt_eval_result;
 
 /**
- * Evaluates in inference mode. `confusion` (may be NULL) receives
- * classes x classes counts, row = true label, column = prediction.
+ * Evaluates in inference mode (dropout off, batch-norm running statistics),
+ * in order, in a context of its own; it only reads the model, so several
+ * threads may evaluate one model at once.
+ * @param result receives the result; set its struct_size first.
+ * @param confusion NULL, or room for classes x classes counts: row = true
+ *        label, column = prediction.
+ * @param model a model ending in class logits (else ADAPT_ERR_STATE).
+ * @param dataset a non-empty dataset with labels below the model's classes.
+ * @param batch_size samples per forward pass, >= 1.
+ * @param n_threads threads of the evaluation's context; 0 = all cores.
  */
 ADAPT_API adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
                                             adapt_model *model, const adapt_dataset *dataset,
                                             int32_t batch_size, int32_t n_threads);
 
-/** Number of output classes of the model. */
+/**
+ * Number of output classes of the model: the width of the last block's
+ * output when that is one-dimensional, else 0 (also for NULL).
+ */
 ADAPT_API int32_t adapt_model_classes(const adapt_model *model);
 
+/** @} */
 /* ------------------------------------------------------------------------ */
-/* Checkpoints (safetensors)                                                 */
+/** @defgroup checkpoints Checkpoints (safetensors) */
 /* ------------------------------------------------------------------------ */
+/** @{ */
 
 /**
  * Saves parameters under their PyTorch names, with the architecture and the
- * library version in __metadata__. Atomic: a temporary file is written,
- * synced and renamed, so `path` never holds a partial file.
+ * library version in `__metadata__`. Atomic: a temporary file is written,
+ * synced and renamed, so `path` never holds a partial file. A model holding
+ * NaN or infinity is refused (ADAPT_ERR_NONFINITE); file errors are
+ * ADAPT_ERR_IO.
  */
 ADAPT_API adapt_status adapt_model_save(const adapt_model *model, const char *path);
 
-/** Rebuilds the model a checkpoint describes. Owned: adapt_model_free(). */
+/**
+ * Rebuilds the model a checkpoint describes. Owned: adapt_model_free().
+ * Errors: ADAPT_ERR_IO, ADAPT_ERR_FORMAT (not a libadapt checkpoint,
+ * corrupt or inconsistent), ADAPT_ERR_NONFINITE (NaN or infinity in the
+ * weights), ADAPT_ERR_UNSUPPORTED, ADAPT_ERR_OUT_OF_MEMORY.
+ */
 ADAPT_API adapt_status adapt_model_load(adapt_model **out, const char *path);
 
 /**
- * Loads weights into an existing model (e.g. exported from PyTorch): every
+ * Loads weights into an existing model, such as a PyTorch export: every
  * parameter must be present with its exact shape; extra entries such as
  * num_batches_tracked are ignored. The model is unchanged on error.
  */
 ADAPT_API adapt_status adapt_model_load_weights(adapt_model *model, const char *path);
+
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,7 @@ typedef struct {
 
 static const shape shapes[] = {
     {"MLP layer, batch 128", 128, 784, 1024},
+    {"MLP layer, batch 256", 256, 1024, 1024},
     {"ViT MLP, 128 x 100 tokens", 12800, 192, 768},
     {"batch-1 linear", 1, 768, 768},
     {"square", 1024, 1024, 1024},

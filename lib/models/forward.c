@@ -46,12 +46,7 @@ static adapt_status check_call(adapt_tensor **out, adapt_context *ctx, const ada
 static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
                                   adapt_tensor *x)
 {
-    adapt_status st = ADAPT_OK;
-    for (int32_t i = 0; i < b->n_layers && !st; i++)
-        st = ad_layer_forward(&x, ctx, &b->layers[i], x);
-    if (!st)
-        *out = x;
-    return st;
+    return ad_layers_forward(out, ctx, b->layers, b->n_layers, x);
 }
 
 /* Without a tape nothing reads a block's intermediate activations once it has ended, so its

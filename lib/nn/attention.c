@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "lib/autograd/tape.h"
 #include "lib/core/tensor.h"
 #include "lib/nn/dims.h"
 
@@ -79,6 +80,9 @@ static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_att
 adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
                                   adapt_tensor *x)
 {
+    adapt_tensor *in[] = {x, a->qkv.weight, a->qkv.bias, a->proj.weight, a->proj.bias};
+    if (!ad_tape_wants(ctx, in, 5))
+        return ad_attention_forward_untaped(out, ctx, a, x);
     const float scale = (float)(1.0 / sqrt((double)(a->dim / a->heads)));
     adapt_tensor *q, *k, *v, *scores, *weights, *mixed, *merged;
     adapt_status st = project(&q, ctx, a, x, 0, scale);

@@ -21,6 +21,11 @@ adapt_status ad_attention_init(ad_attention *a, ad_param_list *params, const cha
 adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
                                   adapt_tensor *x);
 
+/* The same without a tape (inference): no per-head copies or score tensors
+ * (attention_untaped.c). */
+adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx,
+                                          const ad_attention *a, adapt_tensor *x);
+
 /* Projections plus the two T x T products, for `tokens` tokens. */
 int64_t ad_attention_flops(const ad_attention *a, int64_t tokens);
 

@@ -135,10 +135,10 @@ bool ad_layer_flattens(const ad_layer *layer)
 
 /* Linear layers see each sample as one row of features, like nn.Flatten() + nn.Linear. */
 static adapt_status linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
-                                   adapt_tensor *x)
+                                   adapt_tensor *x, ad_act act)
 {
     adapt_status st = x->ndim == 2 ? ADAPT_OK : ad_flatten_forward(&x, ctx, x);
-    return st ? st : ad_linear_forward(out, ctx, l, x);
+    return st ? st : ad_linear_forward_act(out, ctx, l, x, act);
 }
 
 adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layer,
@@ -147,7 +147,7 @@ adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_l
     const adapt_layer_params *p = &layer->params;
     switch (p->kind) {
     case ADAPT_LAYER_LINEAR:
-        return linear_forward(out, ctx, &layer->u.linear, x);
+        return linear_forward(out, ctx, &layer->u.linear, x, AD_ACT_NONE);
     case ADAPT_LAYER_CONV2D:
         return ad_conv2d_forward(out, ctx, &layer->u.conv, x);
     case ADAPT_LAYER_BATCHNORM2D:
@@ -179,4 +179,29 @@ adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_l
     default:
         return ad_fail(ADAPT_ERR_INTERNAL, "ad_layer_forward: layer kind %d", (int)p->kind);
     }
+}
+
+static ad_act activation_of(const ad_layer *layer)
+{
+    switch (layer->params.kind) {
+    case ADAPT_LAYER_RELU: return AD_ACT_RELU;
+    case ADAPT_LAYER_GELU: return AD_ACT_GELU;
+    default: return AD_ACT_NONE;
+    }
+}
+
+adapt_status ad_layers_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layers,
+                               int32_t n, adapt_tensor *x)
+{
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < n && !st; i++) {
+        const ad_act act = i + 1 < n ? activation_of(&layers[i + 1]) : AD_ACT_NONE;
+        if (layers[i].params.kind == ADAPT_LAYER_LINEAR && act != AD_ACT_NONE)
+            st = linear_forward(&x, ctx, &layers[i++].u.linear, x, act);
+        else
+            st = ad_layer_forward(&x, ctx, &layers[i], x);
+    }
+    if (!st)
+        *out = x;
+    return st;
 }

@@ -66,6 +66,11 @@ adapt_status ad_layer_init(ad_layer *layer, const adapt_layer_params *params, co
 adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layer,
                               adapt_tensor *x);
 
+/* layers[0 .. n) in order. A linear layer and the activation after it run as one
+ * (ad_linear_forward_act): fused without a tape, the same ops with one. */
+adapt_status ad_layers_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layers,
+                               int32_t n, adapt_tensor *x);
+
 bool ad_layer_flattens(const ad_layer *layer);
 
 /* AD_FIELD_* bits of the fields `kind` reads; 0 for an unknown kind. */

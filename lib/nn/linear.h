@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "lib/kernels/epilogue.h"
 #include "lib/nn/params.h"
 
 typedef struct {
@@ -19,6 +20,11 @@ adapt_status ad_linear_init(ad_linear *l, ad_param_list *params, const char *pre
 /* x[..., in] -> [..., out]. The weight is 2-D, so every leading dim folds into one GEMM. */
 adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
                                adapt_tensor *x);
+
+/* The same followed by an activation. Without a tape (inference) bias and
+ * activation run fused into the product's output, with identical results. */
+adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
+                                   adapt_tensor *x, ad_act act);
 
 /* FLOPs of `rows` input rows (multiply-add = 2). */
 int64_t ad_linear_flops(const ad_linear *l, int64_t rows);

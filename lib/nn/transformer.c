@@ -41,9 +41,7 @@ static adapt_status mlp_branch(adapt_tensor **out, adapt_context *ctx,
     adapt_tensor *h;
     adapt_status st = ad_layernorm_forward(&h, ctx, &b->norm2, x);
     if (!st)
-        st = ad_linear_forward(&h, ctx, &b->fc1, h);
-    if (!st)
-        st = adapt_op_gelu(&h, ctx, h);
+        st = ad_linear_forward_act(&h, ctx, &b->fc1, h, AD_ACT_GELU);
     if (!st)
         st = ad_linear_forward(&h, ctx, &b->fc2, h);
     return st ? st : ad_dropout_forward(out, ctx, h, b->p);

@@ -9,6 +9,7 @@
 #include "check_util.h"
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
+#include "lib/kernels/linear_onednn.h"
 #include "lib/nn/layer.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
@@ -148,6 +149,23 @@ static void expect_output(fixture *f, const double *want, double tol)
     float *got = forward_values(f, ADAPT_BACKEND_REFERENCE, &n);
     expect_close(got, want, n, tol);
     free(got);
+}
+
+/* Inference (no tape: the fused paths) on every backend, on one thread and on two,
+ * against `want`. */
+static void expect_untaped_output(fixture *f, const double *want, double tol)
+{
+    for (int b = ADAPT_BACKEND_REFERENCE; b <= ADAPT_BACKEND_ONEDNN; b++) {
+        for (int32_t threads = 1; threads <= 2 && adapt_backend_available((adapt_backend)b);
+             threads++) {
+            adapt_context *ctx = tu_context_threads((adapt_backend)b, threads);
+            TU_OK(adapt_context_set_grad(ctx, 0));
+            adapt_tensor *y;
+            TU_OK(run_fixture(&y, ctx, &f->x, f));
+            expect_close(adapt_tensor_data(y), want, adapt_tensor_numel(y), tol);
+            adapt_context_free(ctx);
+        }
+    }
 }
 
 static void backends_match(fixture *f)
@@ -321,6 +339,7 @@ START_TEST(linear_flattens_and_matches_loops)
     double *x = to_double(adapt_tensor_data(f.x), 18), want[12];
     ref_linear(x, 3, 6, data(&f, "weight"), data(&f, "bias"), 4, want);
     expect_output(&f, want, 1e-5);
+    expect_untaped_output(&f, want, 1e-5);
     gradcheck(&f, 1e-2, 2e-3);
     backends_match(&f);
     free(x);
@@ -626,6 +645,7 @@ START_TEST(attention_matches_loops)
     double *x = to_double(adapt_tensor_data(f.x), n * t * d), want[48];
     ref_attention(&f.attention, x, n, t, want);
     expect_output(&f, want, 1e-5);
+    expect_untaped_output(&f, want, 1e-5);
     gradcheck(&f, 1e-2, 5e-3);
     backends_match(&f);
     free(x);
@@ -681,6 +701,7 @@ START_TEST(transformer_block_matches_loops)
     double *x = to_double(adapt_tensor_data(f.x), 48), want[48];
     ref_transformer(&f, x, 2, 4, want);
     expect_output(&f, want, 1e-5);
+    expect_untaped_output(&f, want, 1e-5);
     if (_i) { /* training: dropout changes the output */
         int64_t n;
         f.training = 1;
@@ -1003,6 +1024,63 @@ START_TEST(init_rejects_bad_layers)
 }
 END_TEST
 
+/* ---- inference fusion ------------------------------------------------------ */
+
+/* [linear, activation] without a tape (bias and activation fused into the product's output)
+ * against the same layers with one (separate ops). Small: sgemm and the epilogue pass, which
+ * must give the same bits. Large: rows and weights that the oneDNN primitive takes, equal to
+ * rounding, and the same on one thread and on two. */
+static float *linear_act_values(ad_layer layers[2], adapt_tensor *x, int grad,
+                                int32_t n_threads)
+{
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, n_threads);
+    TU_OK(adapt_context_set_grad(ctx, grad));
+    adapt_tensor *y;
+    TU_OK(ad_layers_forward(&y, ctx, layers, 2, x));
+    const int64_t n = adapt_tensor_numel(y);
+    float *v = malloc((size_t)n * sizeof *v);
+    memcpy(v, adapt_tensor_data(y), (size_t)n * sizeof *v);
+    adapt_context_free(ctx);
+    return v;
+}
+
+START_TEST(inference_fuses_linear_and_activation)
+{
+    const bool gelu = _i & 1, large = _i & 2;
+    const int64_t rows = large ? 64 : 5, in = large ? 1024 : 6, out = large ? 512 : 4;
+    ad_param_list list;
+    ad_params_init(&list, 9, INT64_MAX);
+    ad_layer layers[2];
+    adapt_layer_params p = layer_of(ADAPT_LAYER_LINEAR);
+    p.out_features = out;
+    const ad_dims dims_in = ad_dims1(in);
+    TU_OK(ad_layer_init(&layers[0], &p, &dims_in, &list, &(ad_layer_names){.prefix = ""},
+                        "test"));
+    p = layer_of(gelu ? ADAPT_LAYER_GELU : ADAPT_LAYER_RELU);
+    TU_OK(ad_layer_init(&layers[1], &p, &layers[0].out, &list, &(ad_layer_names){.prefix = ""},
+                        "test"));
+    adapt_tensor *x = tu_param(2, (int64_t[]){rows, in}, 3, -2.0f, 2.0f);
+    if (large && adapt_backend_available(ADAPT_BACKEND_ONEDNN))
+        ck_assert(ad_onednn_linear_suits(ADAPT_BACKEND_DEFAULT, rows, out, in));
+    float *taped = linear_act_values(layers, x, 1, 1);
+    float *fused = linear_act_values(layers, x, 0, 1);
+    float *fused2 = linear_act_values(layers, x, 0, 2);
+    for (int64_t i = 0; i < rows * out; i++) {
+        if (large)
+            ck_assert_msg(fabsf(fused[i] - taped[i]) <= 1e-5f * fmaxf(1.0f, fabsf(taped[i])),
+                          "element %lld: %g fused, %g taped", (long long)i, (double)fused[i],
+                          (double)taped[i]);
+        else
+            ck_assert_msg(fused[i] == taped[i], "element %lld: %.9g fused, %.9g taped",
+                          (long long)i, (double)fused[i], (double)taped[i]);
+        ck_assert_msg(fused2[i] == fused[i], "element %lld differs on two threads", (long long)i);
+    }
+    free(taped), free(fused), free(fused2);
+    adapt_tensor_free(x);
+    ad_params_free(&list);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -1029,6 +1107,7 @@ int main(void)
     tcase_add_test(tc, same_seed_same_weights);
     tcase_add_test(tc, kind_names_round_trip);
     tcase_add_test(tc, init_rejects_bad_layers);
+    tcase_add_loop_test(tc, inference_fuses_linear_and_activation, 0, 4);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

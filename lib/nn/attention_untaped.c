@@ -1,0 +1,105 @@
+/* Attention without a tape. The taped path materialises q, k and v per head, the
+ * [N*H, T, T] scores and their softmax, and copies heads apart and back together, all
+ * for the backward pass. Inference needs none of it: one qkv product, then for each
+ * (sample, head) the scores, softmax and mix in a T x T scratch that stays in cache,
+ * reading the heads from the qkv rows and writing them into the merged rows through
+ * leading dimensions. */
+#include "lib/nn/attention.h"
+
+#include <math.h>
+#include <stdatomic.h>
+
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/kernels/gemm.h"
+#include "lib/kernels/row_reduce.h"
+#include "lib/kernels/vector_math.h"
+
+typedef struct {
+    adapt_backend backend;
+    int64_t t, dim, heads, head_dim;
+    float scale;
+    const float *qkv; /* [N, T, 3 * dim]: q, k, v, each heads x head_dim */
+    float *mixed;     /* [N, T, dim] */
+    float *scratch;   /* one T x T block per range */
+    atomic_int next_block, status;
+} attention_job;
+
+/* Row-wise softmax(scale * s), in place, as adapt_op_softmax computes it. */
+AD_VECTOR_CLONES
+static void softmax_rows(float *s, int64_t t, float scale)
+{
+    for (int64_t r = 0; r < t; r++, s += t) {
+        for (int64_t i = 0; i < t; i++)
+            s[i] *= scale;
+        const float m = ad_row_max(s, t);
+        for (int64_t i = 0; i < t; i++)
+            s[i] = ad_vexp(s[i] - m);
+        const float inv_sum = (float)(1.0 / ad_row_sum(s, t));
+        for (int64_t i = 0; i < t; i++)
+            s[i] *= inv_sum;
+    }
+}
+
+static adapt_status one_head(const attention_job *j, int64_t item, float *scores)
+{
+    const int64_t n = item / j->heads, h = item % j->heads, t = j->t, d = j->dim;
+    const float *q = j->qkv + n * t * 3 * d + h * j->head_dim;
+    ad_gemm_args g = {.trans_b = true, .m = t, .n = t, .k = j->head_dim, .alpha = 1.0f,
+                      .a = q, .lda = 3 * d, .b = q + d, .ldb = 3 * d, .c = scores, .ldc = t};
+    adapt_status st = ad_gemm(j->backend, 1, &g);
+    if (st)
+        return st;
+    softmax_rows(scores, t, j->scale);
+    g = (ad_gemm_args){.m = t, .n = j->head_dim, .k = t, .alpha = 1.0f, .a = scores, .lda = t,
+                       .b = q + 2 * d, .ldb = 3 * d, .c = j->mixed + n * t * d + h * j->head_dim,
+                       .ldc = d};
+    return ad_gemm(j->backend, 1, &g);
+}
+
+static void heads_range(void *arg, int64_t begin, int64_t end)
+{
+    attention_job *j = arg;
+    float *scores = j->scratch + atomic_fetch_add(&j->next_block, 1) * j->t * j->t;
+    for (int64_t item = begin; item < end; item++) {
+        adapt_status st = one_head(j, item, scores);
+        if (st) {
+            atomic_store(&j->status, st);
+            return;
+        }
+    }
+}
+
+/* Whether heads may run as single-threaded GEMMs side by side. */
+static bool heads_in_parallel(const adapt_context *ctx)
+{
+    return !ctx->pool || ad_gemm_concurrent(ctx->backend);
+}
+
+adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx,
+                                          const ad_attention *a, adapt_tensor *x)
+{
+    const int64_t n = x->shape[0], t = x->shape[1], items = n * a->heads;
+    adapt_tensor *qkv, *mixed;
+    adapt_status st = ad_linear_forward(&qkv, ctx, &a->qkv, x);
+    if (!st)
+        st = ad_tensor_new(&mixed, ctx, 3, (int64_t[]){n, t, a->dim});
+    if (st)
+        return st;
+    const int32_t seats = heads_in_parallel(ctx) ? ctx->n_threads : 1;
+    const int64_t blocks = ad_pool_ranges(items, 1, seats);
+    float *scratch = ad_arena_alloc(&ctx->arena, (size_t)(blocks * t * t) * sizeof(float));
+    if (!scratch)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "attention: no memory for %lld score blocks",
+                       (long long)blocks);
+    attention_job job = {ctx->backend, t, a->dim, a->heads, a->dim / a->heads,
+                         (float)(1.0 / sqrt((double)(a->dim / a->heads))), qkv->data,
+                         mixed->data, scratch, 0, ADAPT_OK};
+    ad_pool_for(seats > 1 ? ctx->pool : NULL, items, 1, heads_range, &job);
+    st = atomic_load(&job.status);
+    if (st)
+        return ad_fail(st, "attention: a GEMM of the heads failed (%s)",
+                       adapt_status_string(st));
+    return ad_linear_forward(out, ctx, &a->proj, mixed);
+}

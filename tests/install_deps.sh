@@ -4,7 +4,7 @@
 set -eu
 packages="gcc g++ meson ninja-build pkg-config cmake libopenblas-dev libdnnl-dev check
           libsubunit-dev zlib1g-dev libjansson-dev python3-numpy python3-torch python3-pytest
-          python3-matplotlib dataset-fashion-mnist abigail-tools doxygen"
+          python3-matplotlib python3-sklearn dataset-fashion-mnist abigail-tools doxygen"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

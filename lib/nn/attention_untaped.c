@@ -3,7 +3,8 @@
  * for the backward pass. Inference needs none of it: one qkv product, then for each
  * (sample, head) the scores, softmax and mix in a T x T scratch that stays in cache,
  * reading the heads from the qkv rows and writing them into the merged rows through
- * leading dimensions. */
+ * leading dimensions. Every output row is computed whole by one work item; how rows are
+ * grouped into items follows the thread count, so the last bits may too. */
 #include "lib/nn/attention.h"
 
 #include <math.h>
@@ -19,18 +20,20 @@
 typedef struct {
     adapt_backend backend;
     int64_t t, dim, heads, head_dim;
+    int64_t row_blocks, block_rows; /* query rows of a head split into blocks of this many */
     float scale;
     const float *qkv; /* [N, T, 3 * dim]: q, k, v, each heads x head_dim */
     float *mixed;     /* [N, T, dim] */
-    float *scratch;   /* one T x T block per range */
+    float *scratch;   /* one block_rows x T block of scores per range */
     atomic_int next_block, status;
 } attention_job;
 
-/* Row-wise softmax(scale * s), in place, as adapt_op_softmax computes it. */
+/* Row-wise softmax(scale * s) over `rows` rows of t, in place, as adapt_op_softmax
+ * computes it. */
 AD_VECTOR_CLONES
-static void softmax_rows(float *s, int64_t t, float scale)
+static void softmax_rows(float *s, int64_t rows, int64_t t, float scale)
 {
-    for (int64_t r = 0; r < t; r++, s += t) {
+    for (int64_t r = 0; r < rows; r++, s += t) {
         for (int64_t i = 0; i < t; i++)
             s[i] *= scale;
         const float m = ad_row_max(s, t);
@@ -42,28 +45,34 @@ static void softmax_rows(float *s, int64_t t, float scale)
     }
 }
 
-static adapt_status one_head(const attention_job *j, int64_t item, float *scores)
+/* Item = (sample, head, block of query rows): scores of those rows against every key, their
+ * softmax, and their share of the mix. */
+static adapt_status one_item(const attention_job *j, int64_t item, float *scores)
 {
-    const int64_t n = item / j->heads, h = item % j->heads, t = j->t, d = j->dim;
-    const float *q = j->qkv + n * t * 3 * d + h * j->head_dim;
-    ad_gemm_args g = {.trans_b = true, .m = t, .n = t, .k = j->head_dim, .alpha = 1.0f,
-                      .a = q, .lda = 3 * d, .b = q + d, .ldb = 3 * d, .c = scores, .ldc = t};
+    const int64_t block = item % j->row_blocks, head_item = item / j->row_blocks;
+    const int64_t n = head_item / j->heads, h = head_item % j->heads, t = j->t, d = j->dim;
+    const int64_t first = block * j->block_rows;
+    const int64_t rows = first + j->block_rows <= t ? j->block_rows : t - first;
+    const float *head = j->qkv + n * t * 3 * d + h * j->head_dim; /* q of token 0 */
+    ad_gemm_args g = {.trans_b = true, .m = rows, .n = t, .k = j->head_dim, .alpha = 1.0f,
+                      .a = head + first * 3 * d, .lda = 3 * d, .b = head + d, .ldb = 3 * d,
+                      .c = scores, .ldc = t};
     adapt_status st = ad_gemm(j->backend, 1, &g);
     if (st)
         return st;
-    softmax_rows(scores, t, j->scale);
-    g = (ad_gemm_args){.m = t, .n = j->head_dim, .k = t, .alpha = 1.0f, .a = scores, .lda = t,
-                       .b = q + 2 * d, .ldb = 3 * d, .c = j->mixed + n * t * d + h * j->head_dim,
-                       .ldc = d};
+    softmax_rows(scores, rows, t, j->scale);
+    g = (ad_gemm_args){.m = rows, .n = j->head_dim, .k = t, .alpha = 1.0f, .a = scores,
+                       .lda = t, .b = head + 2 * d, .ldb = 3 * d,
+                       .c = j->mixed + (n * t + first) * d + h * j->head_dim, .ldc = d};
     return ad_gemm(j->backend, 1, &g);
 }
 
-static void heads_range(void *arg, int64_t begin, int64_t end)
+static void items_range(void *arg, int64_t begin, int64_t end)
 {
     attention_job *j = arg;
-    float *scores = j->scratch + atomic_fetch_add(&j->next_block, 1) * j->t * j->t;
+    float *scores = j->scratch + atomic_fetch_add(&j->next_block, 1) * j->block_rows * j->t;
     for (int64_t item = begin; item < end; item++) {
-        adapt_status st = one_head(j, item, scores);
+        adapt_status st = one_item(j, item, scores);
         if (st) {
             atomic_store(&j->status, st);
             return;
@@ -77,10 +86,21 @@ static bool heads_in_parallel(const adapt_context *ctx)
     return !ctx->pool || ad_gemm_concurrent(ctx->backend);
 }
 
+/* Enough items for every thread to get several, so that a small batch (one image: as many
+ * items as heads) still balances; whole heads when the batch provides them. */
+static int64_t row_blocks_for(int64_t heads_total, int64_t t, int32_t seats)
+{
+    const int64_t wanted = 4 * (int64_t)seats;
+    if (seats == 1 || heads_total >= wanted)
+        return 1;
+    const int64_t blocks = (wanted + heads_total - 1) / heads_total;
+    return blocks < t ? blocks : t;
+}
+
 adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx,
                                           const ad_attention *a, adapt_tensor *x)
 {
-    const int64_t n = x->shape[0], t = x->shape[1], items = n * a->heads;
+    const int64_t n = x->shape[0], t = x->shape[1], head_dim = a->dim / a->heads;
     adapt_tensor *qkv, *mixed;
     adapt_status st = ad_linear_forward(&qkv, ctx, &a->qkv, x);
     if (!st)
@@ -88,15 +108,19 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
     if (st)
         return st;
     const int32_t seats = heads_in_parallel(ctx) ? ctx->n_threads : 1;
-    const int64_t blocks = ad_pool_ranges(items, 1, seats);
-    float *scratch = ad_arena_alloc(&ctx->arena, (size_t)(blocks * t * t) * sizeof(float));
+    const int64_t row_blocks = row_blocks_for(n * a->heads, t, seats);
+    const int64_t block_rows = (t + row_blocks - 1) / row_blocks;
+    const int64_t items = n * a->heads * row_blocks;
+    const int64_t ranges = ad_pool_ranges(items, 1, seats);
+    float *scratch = ad_arena_alloc(&ctx->arena,
+                                    (size_t)(ranges * block_rows * t) * sizeof(float));
     if (!scratch)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "attention: no memory for %lld score blocks",
-                       (long long)blocks);
-    attention_job job = {ctx->backend, t, a->dim, a->heads, a->dim / a->heads,
-                         (float)(1.0 / sqrt((double)(a->dim / a->heads))), qkv->data,
-                         mixed->data, scratch, 0, ADAPT_OK};
-    ad_pool_for(seats > 1 ? ctx->pool : NULL, items, 1, heads_range, &job);
+                       (long long)ranges);
+    attention_job job = {ctx->backend, t, a->dim, a->heads, head_dim, row_blocks, block_rows,
+                         (float)(1.0 / sqrt((double)head_dim)), qkv->data, mixed->data,
+                         scratch, 0, ADAPT_OK};
+    ad_pool_for(seats > 1 ? ctx->pool : NULL, items, 1, items_range, &job);
     st = atomic_load(&job.status);
     if (st)
         return ad_fail(st, "attention: a GEMM of the heads failed (%s)",

@@ -13,7 +13,9 @@ meson test -C build --print-errorlogs -v
     -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 meson compile -C build-sanitize
 # The install test links a plain program to the library, which an
-# instrumented library cannot serve; the release run covers it.
+# instrumented library cannot serve; the release run covers it. The abi suite
+# checks the interface of the library users get, also done by the release run.
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-sanitize --print-errorlogs -v --no-suite install --no-suite parity --no-suite python
+    meson test -C build-sanitize --print-errorlogs -v --no-suite install --no-suite parity --no-suite python \
+        --no-suite abi

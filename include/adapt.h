@@ -152,7 +152,7 @@ typedef struct adapt_context adapt_context;
  * adapt_context_params_init(), then change what you need.
  */
 typedef struct adapt_context_params {
-    /** sizeof(adapt_context_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_context_params); set by adapt_context_params_init(). */
     size_t struct_size;
     /**
      * Threads for this context's kernels, BLAS included; 0 = all cores (the
@@ -563,7 +563,7 @@ typedef enum adapt_activation {
 
 /** Multi-layer perceptron: linear layers with an activation between them. */
 typedef struct adapt_mlp_params {
-    /** sizeof(adapt_mlp_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_mlp_params); set by adapt_mlp_params_init(). */
     size_t struct_size;
     /** Number of entries of `sizes`: input, hidden..., classes (>= 2). */
     int32_t n_sizes;
@@ -584,7 +584,7 @@ typedef struct adapt_mlp_params {
  * adapt_model_create_cnn().
  */
 typedef struct adapt_cnn_params {
-    /** sizeof(adapt_cnn_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_cnn_params); set by adapt_cnn_params_init(). */
     size_t struct_size;
     int32_t in_channels, /**< channels C of the input images (default 3) */
             image_size,  /**< height and width of the input images (default 32) */
@@ -604,7 +604,7 @@ typedef struct adapt_cnn_params {
  * the class token.
  */
 typedef struct adapt_vit_params {
-    /** sizeof(adapt_vit_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_vit_params); set by adapt_vit_params_init(). */
     size_t struct_size;
     int32_t image_size,  /**< height and width of the input images (default 32) */
             in_channels, /**< channels of the input images (default 3) */
@@ -688,7 +688,7 @@ typedef enum adapt_layer_kind {
  * reads (listed at adapt_layer_kind); the others are ignored.
  */
 typedef struct adapt_layer_params {
-    /** sizeof(adapt_layer_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_layer_params); set by adapt_layer_params_init(). */
     size_t struct_size;
     int32_t kind; /**< adapt_layer_kind; default LINEAR */
     int64_t out_features; /**< linear / conv / residual / patch embedding width */
@@ -914,7 +914,7 @@ typedef int (*adapt_cancel_fn)(void *user_data);
  * any other value out of range ADAPT_ERR_INVALID_ARGUMENT.
  */
 typedef struct adapt_train_params {
-    /** sizeof(adapt_train_params) as the caller was compiled; set by init. */
+    /** sizeof(adapt_train_params); set by adapt_train_params_init(). */
     size_t struct_size;
     int32_t epochs;     /**< passes over the training set, >= 1 (default 10) */
     int32_t batch_size; /**< samples per step, >= 1 (default 64); an epoch's last

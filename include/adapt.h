@@ -1040,6 +1040,161 @@ ADAPT_API adapt_status adapt_model_load_weights(adapt_model *model, const char *
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup evaluation Calibration and failure prediction
+ *
+ * Measures of one classifier's outputs (N rows of `classes` scores, float32,
+ * row-major) against int32 labels in [0, classes), as datasets hold them, and
+ * calibrators fitted on validation logits. The prediction of a row is its
+ * first largest score and its confidence the largest probability. Work is in
+ * double; docs/metrics.md gives every definition with its bin edges, tie
+ * rules and clamps. The functions keep no state and a fitted calibrator is
+ * only read, so any number of threads may use them at once.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** How the score rows given to adapt_metrics_compute() are to be read. */
+typedef enum adapt_score_kind {
+    ADAPT_SCORES_PROBABILITIES = 0, /**< probabilities: every value >= 0 and every row
+                                         summing to 1 within 1e-3; used as given */
+    ADAPT_SCORES_LOGITS = 1         /**< logits: turned into probabilities by a softmax
+                                         computed stably in double */
+} adapt_score_kind;
+
+/** The metrics of adapt_metrics_compute(). */
+typedef struct adapt_metrics_report {
+    /**
+     * Set by the caller to sizeof(adapt_metrics_report); the library writes
+     * only that many bytes.
+     */
+    size_t struct_size;
+    double accuracy; /**< fraction of rows whose prediction is the label */
+    double ece;      /**< expected calibration error of the confidence: 15 equal-width
+                          bins (lo, hi], a confidence of 0 in the first */
+    double ks_error; /**< Kolmogorov-Smirnov calibration error, the mean over classes */
+    double nll;      /**< mean -log p(label), p clamped below at 1e-15 */
+    double brier;    /**< mean over rows of sum_k (p_k - [label = k])^2, in [0, 2] */
+    double auroc;    /**< area under the ROC curve of the confidence separating correct
+                          (positive) from wrong predictions, ties counting 1/2; NaN when
+                          all predictions are correct or all are wrong */
+    double aurc;     /**< area under the risk-coverage curve, rows by confidence
+                          descending, errors spread evenly over a group of equal
+                          confidences */
+    double eaurc;    /**< aurc minus the AURC of the ideal ranking with as many errors */
+    double fpr_at_95_tpr; /**< fraction of wrong predictions at or above the highest
+                               confidence threshold that keeps >= 95 % of the correct
+                               ones; NaN when all are correct or all are wrong */
+} adapt_metrics_report;
+
+/**
+ * Computes every metric of adapt_metrics_report for one classifier.
+ * @param report receives the metrics; set its struct_size first.
+ * @param scores `n` rows of `classes` scores, borrowed during the call.
+ * @param labels `n` labels in [0, classes), borrowed during the call.
+ * @param n number of rows, >= 1.
+ * @param classes scores per row, >= 2.
+ * @param kind how to read `scores` (adapt_score_kind).
+ *
+ * Errors, with `report` untouched: ADAPT_ERR_INVALID_ARGUMENT (a NULL
+ * pointer, an unset struct_size, n < 1, classes < 2, an unknown kind, a
+ * label out of range, a negative probability or a probability row whose sum
+ * is not 1 within 1e-3), ADAPT_ERR_NONFINITE (NaN or infinity in `scores`),
+ * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY. Undefined metrics are NaN,
+ * not errors.
+ */
+ADAPT_API adapt_status adapt_metrics_compute(adapt_metrics_report *report, const float *scores,
+                                             const int32_t *labels, int64_t n,
+                                             int32_t classes, adapt_score_kind kind);
+
+/** Calibration maps of adapt_calibrator_fit(). */
+typedef enum adapt_calibration_method {
+    ADAPT_CALIBRATION_TEMPERATURE = 0, /**< softmax(z / T) with one T in [1e-3, 1e3] */
+    ADAPT_CALIBRATION_VECTOR = 1,      /**< softmax(a_k z_k + b_k), a scale and a shift per
+                                            class */
+    ADAPT_CALIBRATION_HISTOGRAM = 2,   /**< histogram binning of each class's probability,
+                                            rows renormalised */
+    ADAPT_CALIBRATION_ISOTONIC = 3     /**< isotonic regression of each class's probability,
+                                            rows renormalised */
+} adapt_calibration_method;
+
+/**
+ * A calibration map fitted on validation logits: turns a classifier's logits
+ * into calibrated probabilities. Read-only once fitted. Owned: free with
+ * adapt_calibrator_free().
+ */
+typedef struct adapt_calibrator adapt_calibrator;
+
+/**
+ * Settings of adapt_calibrator_fit(). Fill with
+ * adapt_calibrator_params_init(), then change what you need.
+ */
+typedef struct adapt_calibrator_params {
+    /** sizeof(adapt_calibrator_params); set by adapt_calibrator_params_init(). */
+    size_t struct_size;
+    int32_t method;         /**< adapt_calibration_method (default TEMPERATURE) */
+    int32_t bins;           /**< HISTOGRAM: equal-width bins per class, in [1, 2^20]
+                                 (default 15) */
+    int32_t max_iterations; /**< VECTOR: L-BFGS iterations at most, >= 1 (default 500) */
+    double tolerance;       /**< VECTOR: stop once no partial derivative of the mean NLL
+                                 exceeds this in magnitude, >= 0 (default 1e-7) */
+} adapt_calibrator_params;
+
+/**
+ * Fills `params` with the defaults (temperature scaling, 15 bins, 500
+ * iterations, tolerance 1e-7); sets struct_size. NULL is a no-op.
+ */
+ADAPT_API void adapt_calibrator_params_init(adapt_calibrator_params *params);
+
+/**
+ * Fits a calibrator on validation logits by the chosen method. The same
+ * input and settings give the same calibrator, bit for bit.
+ * @param out receives the calibrator. Owned: free with adapt_calibrator_free().
+ * @param params settings, or NULL for the defaults.
+ * @param logits `n` rows of `classes` finite logits, borrowed during the call.
+ * @param labels `n` labels in [0, classes), borrowed during the call.
+ * @param n number of rows, >= 1.
+ * @param classes logits per row, >= 2.
+ *
+ * Errors, with `out` untouched: ADAPT_ERR_INVALID_ARGUMENT (a NULL pointer,
+ * bad settings, n < 1, classes < 2, a label out of range),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in `logits` or the tolerance),
+ * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_calibrator_fit(adapt_calibrator **out,
+                                            const adapt_calibrator_params *params,
+                                            const float *logits, const int32_t *labels,
+                                            int64_t n, int32_t classes);
+
+/**
+ * Calibrated probabilities of `n` rows of logits; each row sums to 1.
+ * @param probabilities receives n x classes values; may be `logits` itself.
+ * @param calibrator a fitted calibrator.
+ * @param logits `n` rows of `classes` finite logits, borrowed during the call.
+ * @param n number of rows, >= 0.
+ * @param classes the number the calibrator was fitted with (else ADAPT_ERR_SHAPE).
+ *
+ * On error (ADAPT_ERR_INVALID_ARGUMENT, ADAPT_ERR_SHAPE, ADAPT_ERR_NONFINITE,
+ * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY) nothing is written.
+ */
+ADAPT_API adapt_status adapt_calibrator_apply(float *probabilities,
+                                              const adapt_calibrator *calibrator,
+                                              const float *logits, int64_t n, int32_t classes);
+
+/**
+ * The fitted temperature T of a temperature-scaling calibrator.
+ * ADAPT_ERR_STATE for a calibrator of another method, with `temperature`
+ * untouched.
+ */
+ADAPT_API adapt_status adapt_calibrator_temperature(double *temperature,
+                                                    const adapt_calibrator *calibrator);
+
+/** Frees a calibrator; NULL is a no-op. */
+ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,8 +7,9 @@ no caller can forget to check.
 import ctypes as C
 
 from . import _library
-from ._structs import (BlockInfo, CnnParams, ContextParams, EvalResult, LayerParams, MlpParams,
-                       TrainParams, VitParams, adapt_context, adapt_dataset, adapt_model,
+from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
+                       LayerParams, MetricsReport, MlpParams, TrainParams, VitParams,
+                       adapt_calibrator, adapt_context, adapt_dataset, adapt_model,
                        adapt_tensor)
 from .errors import error_for_status
 
@@ -19,7 +20,8 @@ STATUS = object()  # marks functions returning adapt_status
 
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
-F32P, I32P, I64P = P(C.c_float), P(C.c_int32), P(C.c_int64)
+CALIBRATOR = P(adapt_calibrator)
+F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
 BINARY = (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR])
@@ -119,6 +121,14 @@ SIGNATURES = {
     "adapt_model_save": (STATUS, [MODEL, C.c_char_p]),
     "adapt_model_load": (STATUS, [P(MODEL), C.c_char_p]),
     "adapt_model_load_weights": (STATUS, [MODEL, C.c_char_p]),
+    # calibration and failure prediction
+    "adapt_metrics_compute": (STATUS, [P(MetricsReport), F32P, I32P, i64, i32, C.c_int]),
+    "adapt_calibrator_params_init": (None, [P(CalibratorParams)]),
+    "adapt_calibrator_fit": (STATUS, [P(CALIBRATOR), P(CalibratorParams), F32P, I32P, i64,
+                                      i32]),
+    "adapt_calibrator_apply": (STATUS, [F32P, CALIBRATOR, F32P, i64, i32]),
+    "adapt_calibrator_temperature": (STATUS, [F64P, CALIBRATOR]),
+    "adapt_calibrator_free": (None, [CALIBRATOR]),
 }
 
 

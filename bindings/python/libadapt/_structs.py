@@ -28,6 +28,10 @@ class adapt_dataset(_Opaque):
     pass
 
 
+class adapt_calibrator(_Opaque):
+    pass
+
+
 class ContextParams(C.Structure):
     c_name = "adapt_context_params"
     init_function = "adapt_context_params_init"
@@ -112,6 +116,21 @@ class EvalResult(C.Structure):
                 ("count", C.c_int64)]
 
 
+class MetricsReport(C.Structure):
+    c_name = "adapt_metrics_report"
+    _fields_ = [("struct_size", C.c_size_t), ("accuracy", C.c_double), ("ece", C.c_double),
+                ("ks_error", C.c_double), ("nll", C.c_double), ("brier", C.c_double),
+                ("auroc", C.c_double), ("aurc", C.c_double), ("eaurc", C.c_double),
+                ("fpr_at_95_tpr", C.c_double)]
+
+
+class CalibratorParams(C.Structure):
+    c_name = "adapt_calibrator_params"
+    init_function = "adapt_calibrator_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("method", C.c_int32), ("bins", C.c_int32),
+                ("max_iterations", C.c_int32), ("tolerance", C.c_double)]
+
+
 #: Every struct of the header, for the size and layout test.
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
-       TrainParams, EvalResult)
+       TrainParams, EvalResult, MetricsReport, CalibratorParams)

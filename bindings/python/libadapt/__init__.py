@@ -16,14 +16,17 @@ from . import ops
 from ._library import BINDINGS_VERSION
 from ._native import lib as _lib
 from ._native import path as library_path
+from .calibration import Calibrator
 from .context import Context
 from .dataset import Dataset
-from .enums import Activation, Backend, LayerKind, Optimizer, Schedule, Status
+from .enums import (Activation, Backend, CalibrationMethod, LayerKind, Optimizer, Schedule,
+                    ScoreKind, Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
 # Named as in the header; left out of __all__ so a star import cannot shadow the builtins.
 from .errors import IOError, OverflowError  # noqa: F401, A004
+from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model
 from .npy import npy_read, npy_write
 from .ops import backward
@@ -50,10 +53,11 @@ def backend_available(backend):
 
 
 __all__ = [
-    "Activation", "AdaptError", "Backend", "BlockInfo", "CancelledError", "Context", "Dataset",
-    "Evaluation", "FormatError", "InternalError", "InvalidArgumentError", "LayerKind", "Model",
-    "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress", "Schedule",
-    "ShapeError", "StateError", "Status", "Tensor", "UnsupportedError", "backend_available",
-    "backward", "library_path", "library_version", "npy_read", "npy_write", "ops",
+    "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
+    "CancelledError", "Context", "Dataset", "Evaluation", "FormatError", "InternalError",
+    "InvalidArgumentError", "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer",
+    "OutOfMemoryError", "Parameter", "Progress", "Schedule", "ScoreKind", "ShapeError",
+    "StateError", "Status", "Tensor", "UnsupportedError", "backend_available", "backward",
+    "compute_metrics", "library_path", "library_version", "npy_read", "npy_write", "ops",
     "print_progress", "status_string",
 ]

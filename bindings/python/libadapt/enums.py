@@ -62,6 +62,20 @@ class Schedule(enum.IntEnum):
     COSINE = 2
 
 
+class ScoreKind(enum.IntEnum):
+    """adapt_score_kind: how metrics read a classifier's score rows."""
+    PROBABILITIES = 0
+    LOGITS = 1
+
+
+class CalibrationMethod(enum.IntEnum):
+    """adapt_calibration_method: the maps a Calibrator can fit."""
+    TEMPERATURE = 0
+    VECTOR = 1
+    HISTOGRAM = 2
+    ISOTONIC = 3
+
+
 def coerce(kind, value, what):
     """`value` as a member of `kind`: a member, its name in any case, or its number.
 

@@ -6,12 +6,14 @@
 
 /* One function per activation, so each loop vectorises without a branch. */
 
+AD_VECTOR_CLONES
 static void bias_only(int64_t n, const float *restrict b, float *restrict y)
 {
     for (int64_t j = 0; j < n; j++)
         y[j] += b[j];
 }
 
+AD_VECTOR_CLONES
 static void bias_relu(int64_t n, const float *restrict b, float *restrict y)
 {
     for (int64_t j = 0; j < n; j++) {
@@ -29,6 +31,7 @@ static void bias_gelu(int64_t n, const float *restrict b, float *restrict y)
     }
 }
 
+AD_VECTOR_CLONES
 static void relu(int64_t n, float *restrict y)
 {
     for (int64_t j = 0; j < n; j++)
@@ -42,20 +45,22 @@ static void gelu(int64_t n, float *restrict y)
         y[j] = 0.5f * y[j] * (1.0f + ad_verf(y[j] * SQRT1_2));
 }
 
-void ad_bias_act_rows(int64_t rows, int64_t cols, const float *bias, ad_act act, float *y)
+/* One row, or any contiguous run when there is no bias. */
+static void finish(int64_t n, const float *bias, ad_act act, float *y)
 {
-    if (!bias) { /* contiguous rows: one long loop */
-        if (act == AD_ACT_RELU)
-            relu(rows * cols, y);
-        else if (act == AD_ACT_GELU)
-            gelu(rows * cols, y);
-        return;
-    }
-    for (int64_t r = 0; r < rows; r++, y += cols) {
-        switch (act) {
-        case AD_ACT_NONE: bias_only(cols, bias, y); break;
-        case AD_ACT_RELU: bias_relu(cols, bias, y); break;
-        case AD_ACT_GELU: bias_gelu(cols, bias, y); break;
-        }
-    }
+    if (act == AD_ACT_NONE && bias)
+        bias_only(n, bias, y);
+    else if (act == AD_ACT_RELU)
+        bias ? bias_relu(n, bias, y) : relu(n, y);
+    else if (act == AD_ACT_GELU)
+        bias ? bias_gelu(n, bias, y) : gelu(n, y);
+}
+
+void ad_bias_act_rows(int64_t rows, int64_t cols, int64_t ld, const float *bias, ad_act act,
+                      float *y)
+{
+    if (!bias && ld == cols) /* contiguous rows: one long run */
+        cols *= rows, rows = 1;
+    for (int64_t r = 0; r < rows; r++, y += ld)
+        finish(cols, bias, act, y);
 }

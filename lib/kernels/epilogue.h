@@ -9,7 +9,8 @@
 
 typedef enum { AD_ACT_NONE, AD_ACT_RELU, AD_ACT_GELU } ad_act;
 
-/* y[r, j] = act(y[r, j] + bias[j]) for r < rows, j < cols; bias may be NULL. */
-void ad_bias_act_rows(int64_t rows, int64_t cols, const float *bias, ad_act act, float *y);
+/* y[r * ld + j] = act(y[r * ld + j] + bias[j]) for r < rows, j < cols; bias may be NULL. */
+void ad_bias_act_rows(int64_t rows, int64_t cols, int64_t ld, const float *bias, ad_act act,
+                      float *y);
 
 #endif

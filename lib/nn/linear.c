@@ -1,10 +1,7 @@
 #include "lib/nn/linear.h"
 
 #include "lib/autograd/tape.h"
-#include "lib/core/context.h"
-#include "lib/core/error.h"
-#include "lib/kernels/gemm.h"
-#include "lib/kernels/linear_onednn.h"
+#include "lib/core/tensor.h"
 #include "lib/nn/dims.h"
 
 adapt_status ad_linear_init(ad_linear *l, ad_param_list *params, const char *prefix,
@@ -36,62 +33,6 @@ static adapt_status forward_ops(adapt_tensor **out, adapt_context *ctx, const ad
     return st;
 }
 
-typedef struct {
-    const float *bias;
-    ad_act act;
-    int64_t cols;
-    float *y;
-} epilogue_job;
-
-static void epilogue_range(void *arg, int64_t begin, int64_t end)
-{
-    const epilogue_job *j = arg;
-    ad_bias_act_rows(end - begin, j->cols, j->bias, j->act, j->y + begin * j->cols);
-}
-
-/* Without a tape the output can be finished in place: one GEMM, then bias
- * and activation in one pass, instead of three tensors and three passes. */
-static adapt_status forward_fused(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
-                                  adapt_tensor *x, ad_act act)
-{
-    const char *fn = "adapt_op_matmul";
-    if (x->ndim < 1 || x->shape[x->ndim - 1] != l->in_features)
-        return forward_ops(out, ctx, l, x, act); /* let the op report the shape */
-    const int64_t rows = x->numel / l->in_features, cols = l->out_features;
-    ad_gemm_args g = {.trans_b = true, .m = rows, .n = cols, .k = l->in_features,
-                      .alpha = 1.0f, .a = x->data, .lda = l->in_features,
-                      .b = l->weight->data, .ldb = l->in_features, .ldc = cols};
-    int64_t shape[ADAPT_MAX_DIMS];
-    for (int32_t i = 0; i < x->ndim - 1; i++)
-        shape[i] = x->shape[i];
-    shape[x->ndim - 1] = cols;
-    adapt_tensor *y = NULL;
-    adapt_status st = ad_gemm_check_sizes(&g, fn);
-    if (!st)
-        st = ad_tensor_new(&y, ctx, x->ndim, shape);
-    if (!st && ad_onednn_linear_suits(ctx->backend, rows, cols, g.k)) {
-        const ad_linear_args a = {rows, cols, g.k, x->data, l->weight->data,
-                                  l->bias ? l->bias->data : NULL, act, y->data};
-        st = ad_onednn_linear(ctx->n_threads, &a, &ctx->arena);
-        if (st != ADAPT_ERR_UNSUPPORTED) {
-            *out = st ? *out : y;
-            return st;
-        }
-        st = ADAPT_OK;
-    }
-    if (!st)
-        g.c = y->data, st = ad_gemm(ctx->backend, ctx->n_threads, &g);
-    if (st)
-        return st;
-    if (l->bias || act != AD_ACT_NONE) {
-        epilogue_job job = {l->bias ? l->bias->data : NULL, act, cols, y->data};
-        const int64_t grain = (32768 + cols - 1) / cols; /* rows worth a thread */
-        ad_pool_for(ctx->pool, rows, grain, epilogue_range, &job);
-    }
-    *out = y;
-    return ADAPT_OK;
-}
-
 adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
                                    adapt_tensor *x, ad_act act)
 {
@@ -99,7 +40,11 @@ adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const
     if (ad_tape_wants(ctx, in, 3))
         return forward_ops(out, ctx, l, x, act);
     adapt_status st = ad_check_tensor(ctx, x, "adapt_op_matmul", "a");
-    return st ? st : forward_fused(out, ctx, l, x, act);
+    if (st)
+        return st;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != l->in_features)
+        return forward_ops(out, ctx, l, x, act); /* the op reports the shape */
+    return ad_linear_forward_untaped(out, ctx, l, x, act);
 }
 
 adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,

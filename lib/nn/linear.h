@@ -26,6 +26,10 @@ adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_
 adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
                                    adapt_tensor *x, ad_act act);
 
+/* The untaped part of it, for x[..., in] of this context (linear_untaped.c). */
+adapt_status ad_linear_forward_untaped(adapt_tensor **out, adapt_context *ctx,
+                                       const ad_linear *l, adapt_tensor *x, ad_act act);
+
 /* FLOPs of `rows` input rows (multiply-add = 2). */
 int64_t ad_linear_flops(const ad_linear *l, int64_t rows);
 

@@ -134,4 +134,23 @@ int main(void)
     return 77;
 }
 
+SIZE(adapt_metrics_report, 80);
+OFFSET(adapt_metrics_report, struct_size, 0);
+OFFSET(adapt_metrics_report, accuracy, 8);
+OFFSET(adapt_metrics_report, ece, 16);
+OFFSET(adapt_metrics_report, ks_error, 24);
+OFFSET(adapt_metrics_report, nll, 32);
+OFFSET(adapt_metrics_report, brier, 40);
+OFFSET(adapt_metrics_report, auroc, 48);
+OFFSET(adapt_metrics_report, aurc, 56);
+OFFSET(adapt_metrics_report, eaurc, 64);
+OFFSET(adapt_metrics_report, fpr_at_95_tpr, 72);
+
+SIZE(adapt_calibrator_params, 32);
+OFFSET(adapt_calibrator_params, struct_size, 0);
+OFFSET(adapt_calibrator_params, method, 8);
+OFFSET(adapt_calibrator_params, bins, 12);
+OFFSET(adapt_calibrator_params, max_iterations, 16);
+OFFSET(adapt_calibrator_params, tolerance, 24);
+
 #endif

@@ -8,7 +8,7 @@
 #include <omp.h>
 #include <pthread.h>
 
-/* Measured crossovers on AVX-512 with 2 threads (bench/bench_gemm): the
+/* Crossovers measured on AVX-512 with 2 threads (docs/benchmarks.md): the
  * primitive wins from a few dozen to a few hundred rows when the weights
  * are large enough to amortise its setup; sgemm wins at one row and at
  * thousands. */

@@ -1,7 +1,7 @@
 /* A linear layer without a tape. Nothing reads the product before its bias and activation
  * are applied, so the output is finished in place, in the pass that produced it where the
  * strategy allows, instead of three tensors and three passes. Three strategies, by shape,
- * from bench/bench_gemm measurements on two cores:
+ * from measurements on two cores (docs/benchmarks.md):
  *  - 16-512 rows and large weights: a oneDNN matmul primitive with bias and activation
  *    fused (linear_onednn.h);
  *  - up to 256 rows otherwise: the output columns split over the threads, each block one

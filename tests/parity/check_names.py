@@ -2,7 +2,7 @@
 """Checks the PyTorch twins of docs/models.md against the built library.
 
 For MLP, CNN, ViT and sequential models of small configurations it builds the libadapt model
-through the public C API (ctypes), executes the Python code blocks of docs/models.md, builds the
+through the libadapt package, executes the Python code blocks of docs/models.md, builds the
 twin, and checks that
 
   - the twin's state_dict keys (without num_batches_tracked) equal libadapt's parameter names,
@@ -11,14 +11,13 @@ twin, and checks that
     inference logits, and (batch norm in training mode, no dropout) its training-mode logits
     and updated running statistics equal libadapt's.
 
-usage: check_names.py [path/to/libadapt.so]   (default: the first build*/lib/libadapt.so)
+usage: PYTHONPATH=bindings/python [ADAPT_LIBRARY=path/to/libadapt.so] check_names.py
+(without ADAPT_LIBRARY the package takes the repository's build tree; meson sets both)
 Exit status 0 when everything matches, 77 (skipped) without numpy or torch.
 """
 import json
-import sys
 
-import adapt_ctypes as A
-from adapt_ctypes import np, torch
+from torch_twins import create_model, load_twins, np, run_forward, torch
 
 TOLERANCE = 1e-4
 
@@ -66,22 +65,22 @@ def has_dropout(arch):
     return arch.get("dropout", 0) > 0 or any(l.get("p", 0) > 0 for l in arch.get("layers", []))
 
 
-def check_training(lib, model, twin, x, name):
+def check_training(model, twin, x, name):
     """Training-mode logits (batch statistics) and the running statistics they update."""
     twin.train()
     with torch.no_grad():
         want = twin(torch.from_numpy(x)).numpy()
-    err = compare(f"{name} training logits", A.run_forward(lib, model, x, training=True), want)
-    moved = dict(A.param_values(lib, model))
+    err = compare(f"{name} training logits", run_forward(model, x, training=True), want)
+    moved = model.state_dict()
     for n, v in twin.state_dict().items():
         if n.endswith("running_mean") or n.endswith("running_var"):
             err = max(err, compare(f"{name} {n} after a training step", moved[n], v.numpy()))
     return err
 
 
-def check_case(lib, twin_from_architecture, name, arch, x_shape):
-    model = A.create_model(lib, arch)
-    params = A.param_values(lib, model)
+def check_case(twin_from_architecture, name, arch, x_shape):
+    model = create_model(arch)
+    params = list(model.state_dict().items())
     twin = twin_from_architecture(json.loads(json.dumps(arch)))
     state = {k: v for k, v in twin.state_dict().items() if not k.endswith("num_batches_tracked")}
     names = [n for n, _ in params]
@@ -94,19 +93,18 @@ def check_case(lib, twin_from_architecture, name, arch, x_shape):
     x = np.random.default_rng(1).uniform(-1, 1, x_shape).astype(np.float32)
     twin.eval()
     with torch.no_grad():
-        err = compare(f"{name} eval logits", A.run_forward(lib, model, x, training=False),
+        err = compare(f"{name} eval logits", run_forward(model, x, training=False),
                       twin(torch.from_numpy(x)).numpy())
     if not has_dropout(arch):  # dropout masks differ; the rest of training mode must not
-        err = max(err, check_training(lib, model, twin, x, name))
-    lib.adapt_model_free(model)
+        err = max(err, check_training(model, twin, x, name))
+    model.close()
     print(f"ok  {name}: {len(names)} parameters, max relative difference {err:.2g}")
 
 
 def main():
-    lib = A.load_library(sys.argv)
-    twin_from_architecture = A.load_twins()["twin_from_architecture"]
+    twin_from_architecture = load_twins()["twin_from_architecture"]
     for name, arch, x_shape in CASES:
-        check_case(lib, twin_from_architecture, name, arch, x_shape)
+        check_case(twin_from_architecture, name, arch, x_shape)
 
 
 if __name__ == "__main__":

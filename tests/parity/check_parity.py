@@ -3,8 +3,8 @@
 
 For an MLP, a ResNet-style CNN and a ViT on 28x28 images it builds the twin of docs/models.md
 in PyTorch, writes its state_dict to a safetensors file, creates the libadapt model of the
-same architecture and loads the file with adapt_model_load_weights. Then, on the default
-backend and on the reference backend, it checks
+same architecture through the libadapt package and loads the file with Model.load_weights.
+Then, on the default backend and on the reference backend, it checks
 
   - that the weights arrived unchanged;
   - the eval-mode logits of a random batch (max abs difference <= 1e-4);
@@ -14,7 +14,8 @@ backend and on the reference backend, it checks
 
 Batches that put a ReLU input within rounding error of 0 are redrawn (see TIE_BAND).
 
-usage: check_parity.py [path/to/libadapt.so]   (default: the first build*/lib/libadapt.so)
+usage: PYTHONPATH=bindings/python [ADAPT_LIBRARY=path/to/libadapt.so] check_parity.py
+(without ADAPT_LIBRARY the package takes the repository's build tree; meson sets both)
 Exit status 0 when everything matches, 1 on a mismatch (each one named by model, backend and
 parameter), 77 (skipped) without numpy or torch.
 """
@@ -27,8 +28,9 @@ import struct
 import sys
 import tempfile
 
-import adapt_ctypes as A
-from adapt_ctypes import np, torch
+from torch_twins import create_model, load_twins, np, run_forward, torch
+
+import libadapt as ad
 
 LOGITS_LIMIT = 1e-4  # max abs difference
 GRAD_LIMIT = 1e-3    # relative error per tensor
@@ -170,12 +172,11 @@ def relative_error(got, want):
     return float(np.linalg.norm(got - want) / max(np.linalg.norm(want), tiny))
 
 
-def check_gradients(report, what, lib, model, want):
-    params = dict(A.model_params(lib, model))
+def check_gradients(report, what, model, want):
+    params = model.parameters()
     errors = {}
     for name, grad in want.items():
-        got = A.tensor_grad(lib, params[name])
-        errors[name] = float("inf") if got is None else relative_error(got, grad)
+        errors[name] = relative_error(params[name].grad, grad)
         if errors[name] > GRAD_LIMIT:
             report.check(f"{what} gradient of {name}", errors[name], GRAD_LIMIT, "relative error")
     worst = max(errors, key=errors.get)
@@ -183,8 +184,8 @@ def check_gradients(report, what, lib, model, want):
                  "max relative error", worst)
 
 
-def check_running_stats(report, what, lib, model, want):
-    got = dict(A.param_values(lib, model))
+def check_running_stats(report, what, model, want):
+    got = model.state_dict()
     errors = {n: float(np.max(np.abs(got[n] - v) / np.maximum(1.0, np.abs(v))))
               for n, v in want.items()}
     worst = max(errors, key=errors.get)
@@ -192,35 +193,37 @@ def check_running_stats(report, what, lib, model, want):
                  errors[worst], STATS_LIMIT, "max relative difference", worst)
 
 
-def check_backend(report, what, lib, model, path, state, ref, backend):
-    A.check(lib, lib.adapt_model_load_weights(model, path.encode()), f"{what}: load_weights")
-    loaded = dict(A.param_values(lib, model))
+def check_backend(report, what, model, path, state, ref, backend):
+    model.load_weights(path)
+    loaded = model.state_dict()
     diffs = {n: float(np.max(np.abs(v - state[n].numpy()), initial=0.0))
              for n, v in loaded.items()}
     worst = max(diffs, key=diffs.get)
     report.check(f"{what} weights loaded ({len(loaded)} tensors)", diffs[worst], 0.0,
                  "max abs difference from the file", worst if diffs[worst] else "")
-    logits = A.run_forward(lib, model, ref["x"], training=False, backend=backend)
+    logits = run_forward(model, ref["x"], training=False, backend=backend)
     report.check(f"{what} eval logits", float(np.max(np.abs(logits - ref["logits"]))),
                  LOGITS_LIMIT, "max abs difference")
 
-    for _, param in A.model_params(lib, model):
-        A.check(lib, lib.adapt_param_zero_grad(param), f"{what}: zero_grad")
-    with A.Context(lib, backend, training=True, grad=True) as ctx:
-        loss = ctx.backward_cross_entropy(ctx.forward(model, ref["x"]), ref["labels"])
+    for param in model.parameters().values():
+        param.zero_grad()
+    with ad.Context(backend=backend, training=True, grad=True) as ctx:
+        logits = model.forward(ctx, ref["x"], as_tensor=True)
+        loss_tensor = ad.ops.cross_entropy(ctx, logits, ref["labels"])
+        loss_tensor.backward()
+        loss = loss_tensor.item()
     report.check(f"{what} training loss", abs(loss - ref["loss"]), LOGITS_LIMIT,
                  "abs difference")
-    check_gradients(report, what, lib, model, ref["grads"])
+    check_gradients(report, what, model, ref["grads"])
     if ref["stats"]:
-        check_running_stats(report, what, lib, model, ref["stats"])
+        check_running_stats(report, what, model, ref["stats"])
 
 
 def main():
-    lib = A.load_library(sys.argv)
-    twins = A.load_twins()
-    backends = [("default (" + ("oneDNN" if lib.adapt_backend_available(A.BACKEND_ONEDNN)
-                                else "OpenBLAS") + ")", A.BACKEND_DEFAULT),
-                ("reference", A.BACKEND_REFERENCE)]
+    twins = load_twins()
+    backends = [("default (" + ("oneDNN" if ad.backend_available(ad.Backend.ONEDNN)
+                                else "OpenBLAS") + ")", ad.Backend.DEFAULT),
+                ("reference", ad.Backend.REFERENCE)]
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
     report = Report()
@@ -235,13 +238,10 @@ def main():
             print(f"     {name}: batch {draws} drawn; closest ReLU input to 0: "
                   + (f"{closest:.2e}" if closest < math.inf else "none (no ReLU)"))
             ref = torch_reference(twin, x, labels)
-            model = A.create_model(lib, arch)
-            try:
+            with create_model(arch) as model:
                 for backend_name, backend in backends:
-                    check_backend(report, f"{name} {backend_name}", lib, model, path, state,
-                                  ref, backend)
-            finally:
-                lib.adapt_model_free(model)
+                    check_backend(report, f"{name} {backend_name}", model, path, state, ref,
+                                  backend)
     if report.failures:
         sys.exit(f"{report.failures} parity checks failed")
 

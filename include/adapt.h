@@ -270,7 +270,8 @@ ADAPT_API adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim,
 /**
  * Frees a parameter made by adapt_param_create(); NULL is a no-op.
  * Activations are released by reset and ignored here. A model's parameters
- * (adapt_model_param()) belong to the model: never free them with this.
+ * (adapt_model_param()) belong to the model: they are left as they are and
+ * adapt_last_error() says so.
  */
 ADAPT_API void adapt_tensor_free(adapt_tensor *tensor);
 
@@ -771,8 +772,8 @@ ADAPT_API adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context 
  * named as PyTorch's state_dict names the equivalent module's entries). */
 ADAPT_API int32_t adapt_model_param_count(const adapt_model *model);
 /**
- * Parameter `index` of the model. Borrowed: valid as long as the model; never
- * pass it to adapt_tensor_free(). NULL if out of range. Writing its values
+ * Parameter `index` of the model. Borrowed: valid as long as the model
+ * (adapt_tensor_free() refuses it). NULL if out of range. Writing its values
  * (adapt_param_write(), adapt_tensor_data()) changes the model.
  */
 ADAPT_API adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index);

@@ -102,14 +102,24 @@ adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim, const int64_t 
     return ADAPT_OK;
 }
 
+void ad_param_release(adapt_tensor *param)
+{
+    param->magic = 0;
+    free(param->data);
+    free(param->grad);
+    free(param);
+}
+
 void adapt_tensor_free(adapt_tensor *tensor)
 {
     if (!valid_tensor(tensor) || !ad_is_param(tensor))
         return;
-    tensor->magic = 0;
-    free(tensor->data);
-    free(tensor->grad);
-    free(tensor);
+    if (tensor->flags & AD_TENSOR_HELD) { /* freeing it would leave its model dangling */
+        ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                "adapt_tensor_free: the parameter belongs to a model; left as it is");
+        return;
+    }
+    ad_param_release(tensor);
 }
 
 static adapt_status check_param(const adapt_tensor *t, const char *fn)

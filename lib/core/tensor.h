@@ -10,8 +10,9 @@
 #define AD_TENSOR_MAGIC 0x7e45a0d1u
 
 enum {
-    AD_TENSOR_PARAM = 1u << 0,         /* persistent, caller-owned */
+    AD_TENSOR_PARAM = 1u << 0,         /* persistent, caller-owned unless held */
     AD_TENSOR_REQUIRES_GRAD = 1u << 1, /* backward reaches it */
+    AD_TENSOR_HELD = 1u << 2,          /* a parameter a model owns: lent, never freed by callers */
 };
 
 struct adapt_tensor {
@@ -53,6 +54,9 @@ int32_t ad_axis(int32_t axis, int32_t ndim);
 bool ad_all_finite(const float *x, int64_t n);
 
 bool ad_same_shape(const adapt_tensor *a, const adapt_tensor *b);
+
+/* Frees a parameter whatever its owner: for the handle that holds it. */
+void ad_param_release(adapt_tensor *param);
 
 /* Writes "[2, 3, 4]" into buf for error messages; returns buf. */
 const char *ad_shape_str(const adapt_tensor *t, char *buf, size_t size);

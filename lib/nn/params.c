@@ -76,10 +76,11 @@ adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *
     size_t len = strlen(prefix) + strlen(name) + 1;
     char *full = malloc(len);
     if (!full) {
-        adapt_tensor_free(t);
+        ad_param_release(t);
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter name");
     }
     snprintf(full, len, "%s%s", prefix, name);
+    t->flags |= AD_TENSOR_HELD;
     fill(t->data, t->numel, init, list->seed, (uint64_t)list->count);
     if (init.buffer)
         adapt_param_set_requires_grad(t, 0);
@@ -94,7 +95,7 @@ void ad_params_truncate(ad_param_list *list, int32_t count)
     while (list->count > count) {
         ad_named_param *p = &list->items[--list->count];
         list->values -= p->tensor->numel;
-        adapt_tensor_free(p->tensor);
+        ad_param_release(p->tensor);
         free(p->name);
     }
 }

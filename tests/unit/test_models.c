@@ -456,6 +456,26 @@ START_TEST(forward_checks_arguments)
 }
 END_TEST
 
+/* Freeing a model's parameter through the public call is refused: the model keeps working
+ * and frees it itself (the sanitizer run would see a double free otherwise). */
+START_TEST(model_parameters_cannot_be_freed_by_callers)
+{
+    adapt_model *m = make(MLP, 3);
+    adapt_context *ctx = inference_context();
+    adapt_tensor *x = input_for(ctx, MLP, 2, 1), *before, *after;
+    TU_OK(adapt_model_forward(&before, ctx, m, x));
+    adapt_tensor *w = adapt_model_param(m, 0);
+    adapt_tensor_free(w);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "belongs to a model"));
+    ck_assert_ptr_eq(adapt_model_param(m, 0), w);
+    TU_OK(adapt_model_forward(&after, ctx, m, x));
+    ck_assert_mem_eq(adapt_tensor_data(after), adapt_tensor_data(before),
+                     (size_t)adapt_tensor_numel(before) * sizeof(float));
+    adapt_model_free(m);
+    adapt_context_free(ctx);
+}
+END_TEST
+
 START_TEST(mlp_flattens_any_sample_shape)
 {
     adapt_model *m = make(MLP, 3);
@@ -925,6 +945,7 @@ int main(void)
     tcase_add_loop_test(tc, inference_holds_one_block_at_a_time, 0, N_KINDS);
     tcase_add_loop_test(tc, forward_blocks_compose_to_forward, 0, N_KINDS);
     tcase_add_test(tc, forward_checks_arguments);
+    tcase_add_test(tc, model_parameters_cannot_be_freed_by_callers);
     tcase_add_test(tc, mlp_flattens_any_sample_shape);
     tcase_add_test(tc, training_and_gradients_come_from_the_context);
     tcase_add_test(tc, dropout_only_when_training);

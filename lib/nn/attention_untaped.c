@@ -1,10 +1,10 @@
 /* Attention without a tape. The taped path materialises q, k and v per head, the
  * [N*H, T, T] scores and their softmax, and copies heads apart and back together, all
  * for the backward pass. Inference needs none of it: one qkv product, then for each
- * (sample, head) the scores, softmax and mix in a T x T scratch that stays in cache,
- * reading the heads from the qkv rows and writing them into the merged rows through
- * leading dimensions. Every output row is computed whole by one work item; how rows are
- * grouped into items follows the thread count, so the last bits may too. */
+ * (sample, head) the scores, softmax and mix in a scratch of at most T x T that stays
+ * in cache, reading the heads from the qkv rows and writing them into the merged rows
+ * through leading dimensions. Every output row is computed whole by one work item; how
+ * rows are grouped into items follows the thread count, so the last bits may too. */
 #include "lib/nn/attention.h"
 
 #include <math.h>

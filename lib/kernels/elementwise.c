@@ -8,7 +8,6 @@
 #include "lib/kernels/vector_math.h"
 
 /* <math.h> defines no M_* constants in strict C11. */
-#define SQRT1_2 0.70710678118654752440f      /* 1 / sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794f /* 1 / sqrt(2 pi) */
 
 void ad_scale_forward(int64_t n, const float *restrict x, float factor, float *restrict y)
@@ -43,7 +42,7 @@ AD_VECTOR_CLONES
 static void gelu_forward(int64_t n, const float *restrict x, float *restrict y)
 {
     for (int64_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + ad_verf(x[i] * SQRT1_2));
+        y[i] = ad_vgelu(x[i]);
 }
 
 void ad_gelu_forward(int64_t n, const float *restrict x, float *restrict y)
@@ -57,7 +56,7 @@ static void gelu_backward(int64_t n, const float *restrict x, const float *restr
 {
     /* d/dx x Phi(x) = Phi(x) + x phi(x). */
     for (int64_t i = 0; i < n; i++) {
-        float cdf = 0.5f * (1.0f + ad_verf(x[i] * SQRT1_2));
+        float cdf = ad_vphi(x[i]);
         float pdf = INV_SQRT_2PI * ad_vexp(-0.5f * x[i] * x[i]);
         dx[i] += dy[i] * (cdf + x[i] * pdf);
     }

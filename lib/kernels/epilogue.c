@@ -2,8 +2,6 @@
 
 #include "lib/kernels/vector_math.h"
 
-#define SQRT1_2 0.70710678118654752440f /* 1 / sqrt(2) */
-
 /* One function per activation, so each loop vectorises without a branch. */
 
 AD_VECTOR_CLONES
@@ -25,10 +23,8 @@ static void bias_relu(int64_t n, const float *restrict b, float *restrict y)
 AD_VECTOR_CLONES
 static void bias_gelu(int64_t n, const float *restrict b, float *restrict y)
 {
-    for (int64_t j = 0; j < n; j++) {
-        const float v = y[j] + b[j];
-        y[j] = 0.5f * v * (1.0f + ad_verf(v * SQRT1_2));
-    }
+    for (int64_t j = 0; j < n; j++)
+        y[j] = ad_vgelu(y[j] + b[j]);
 }
 
 AD_VECTOR_CLONES
@@ -42,7 +38,7 @@ AD_VECTOR_CLONES
 static void gelu(int64_t n, float *restrict y)
 {
     for (int64_t j = 0; j < n; j++)
-        y[j] = 0.5f * y[j] * (1.0f + ad_verf(y[j] * SQRT1_2));
+        y[j] = ad_vgelu(y[j]);
 }
 
 /* One row, or any contiguous run when there is no bias. */

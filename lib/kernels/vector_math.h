@@ -80,4 +80,17 @@ static inline float ad_verf(float x)
     return copysignf(y, x);
 }
 
+/* Standard normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2, and exact GELU x Phi(x): the one
+ * definition the activation op and the fused linear epilogue share, so that both give the
+ * same bits. */
+static inline float ad_vphi(float x)
+{
+    return 0.5f * (1.0f + ad_verf(x * 0.70710678118654752440f));
+}
+
+static inline float ad_vgelu(float x)
+{
+    return x * ad_vphi(x);
+}
+
 #endif

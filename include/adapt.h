@@ -1196,6 +1196,356 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup early_exits Early exits
+ *
+ * Internal classifiers (heads) attached after blocks of a model, so that an
+ * easy input can be answered before the whole backbone has run. A model
+ * with H heads has H + 1 *exits*: its heads in block order, then its own
+ * final classifier. Exit k costs adapt_model_exit_flops()[k] per sample: the
+ * blocks up to its own and every head up to it, since an input that reaches
+ * a head has run all the heads before it. Costs are reported as a *budget*,
+ * a fraction of the backbone's FLOPs (adapt_model_flops(), heads excluded).
+ *
+ * Three kinds of functions: heads on a model (add, remove, inspect; saved
+ * in checkpoints), training regimes and inference that stops early, and
+ * pure functions of recorded exit outputs (simulating a policy, sweeping
+ * its threshold, choosing thresholds for a target) that keep no state.
+ * docs/early_exits.md describes the methods.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** An internal classifier; owned by the model it is added to. */
+typedef struct adapt_head adapt_head;
+
+/** Architectures of a head. */
+typedef enum adapt_head_kind {
+    ADAPT_HEAD_POOLED_LINEAR = 0, /**< features pooled to a vector (a feature map [C, H, W]
+                                       averaged over positions, a token sequence [T, D]
+                                       averaged over tokens, a vector as is), then one
+                                       linear layer */
+    ADAPT_HEAD_SDN = 1,           /**< feature maps [C, H, W] only: a * max + (1 - a) *
+                                       average pooling, window and stride max(1, H / 4)
+                                       (4 x 4 when H is a multiple of 4), a learnable scalar
+                                       a (initially 0.5), flattened, then one linear layer */
+    ADAPT_HEAD_CLS_LINEAR = 2,    /**< token sequences [T, D] only: token 0 (the class
+                                       token), one linear layer */
+    ADAPT_HEAD_CLS_MLP = 3        /**< token sequences [T, D] only: token 0, a linear layer
+                                       to `hidden`, exact GELU, a linear layer */
+} adapt_head_kind;
+
+/** What adapt_head_create() builds. */
+typedef struct adapt_head_params {
+    /** sizeof(adapt_head_params); set by adapt_head_params_init(). */
+    size_t struct_size;
+    int32_t kind;    /**< adapt_head_kind (default POOLED_LINEAR) */
+    int32_t block;   /**< reads the output of this block, in [0, blocks - 1): the last block
+                          ends in the model's own classifier (default 0) */
+    int32_t hidden;  /**< CLS_MLP: hidden width, >= 1; 0 = the token width (default 0) */
+    int32_t cascade; /**< non-zero: the logits of the previous head, detached from
+                          training and layer-normalised, are joined to this head's features
+                          (a cascading head); the first head has none to join (default 0) */
+    uint64_t seed;   /**< parameter initialisation: same seed, same weights (default 0) */
+} adapt_head_params;
+
+/** Fills `params` with the defaults above; NULL is a no-op. */
+ADAPT_API void adapt_head_params_init(adapt_head_params *params);
+
+/**
+ * Creates a head for the output of block params->block of `model`, with
+ * freshly initialised parameters. The model is only read: the head is
+ * *owned* by the caller until adapt_model_add_head() takes it (free it with
+ * adapt_head_free() otherwise).
+ *
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, unknown kind, block out of
+ * range, negative hidden width), ADAPT_ERR_SHAPE (a kind that cannot read
+ * the block's output, e.g. SDN on tokens), ADAPT_ERR_STATE (the model does
+ * not end in class logits), ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_head_create(adapt_head **out, const adapt_model *model,
+                                         const adapt_head_params *params);
+
+/** Frees a head that no model holds; NULL is a no-op, a held head is left alone. */
+ADAPT_API void adapt_head_free(adapt_head *head);
+
+/**
+ * Hands `head` to `model`, which keeps its heads ordered by block (one per
+ * block) and then owns it. `index`, if not NULL, receives its position.
+ * Heads after it move up one position, and their parameters are renamed
+ * ("exits.POSITION.NAME"), as the indices of adapt_model_param() shift.
+ * Errors, with the head still the caller's: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * a head another model holds, a block that already has a head),
+ * ADAPT_ERR_SHAPE (made for a block of another shape), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head,
+                                            int32_t *index);
+
+/**
+ * Takes head `index` out of `model`: into *out, then owned by the caller, or
+ * freed when `out` is NULL. Errors: ADAPT_ERR_INVALID_ARGUMENT.
+ */
+ADAPT_API adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model,
+                                               int32_t index);
+
+/** Number of heads; 0 for NULL. Exits are one more. */
+ADAPT_API int32_t adapt_model_head_count(const adapt_model *model);
+
+/** Head `index` of `model`, *borrowed* while the model holds it; NULL if invalid. */
+ADAPT_API adapt_head *adapt_model_head(const adapt_model *model, int32_t index);
+
+/** What a head is and costs. */
+typedef struct adapt_head_info {
+    /**
+     * Set by the caller to sizeof(adapt_head_info); the library writes only
+     * that many bytes.
+     */
+    size_t struct_size;
+    int32_t kind;     /**< adapt_head_kind */
+    int32_t block;    /**< the block whose output it reads */
+    int32_t hidden;   /**< CLS_MLP hidden width; 0 for the other kinds */
+    int32_t cascade;  /**< non-zero for a cascading head */
+    int32_t classes;  /**< logits per sample */
+    int64_t flops;    /**< the head's own forward FLOPs per sample (multiply-add = 2) */
+    int64_t n_params; /**< parameter values */
+} adapt_head_info;
+
+/** Describes `head`. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, unset struct_size). */
+ADAPT_API adapt_status adapt_head_info_get(adapt_head_info *info, const adapt_head *head);
+
+/**
+ * Writes the cost of each of the model's heads + 1 exits, FLOPs per sample,
+ * into `flops`, which holds `capacity` entries. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a
+ * capacity below the exit count), ADAPT_ERR_STATE (no blocks).
+ */
+ADAPT_API adapt_status adapt_model_exit_flops(int64_t *flops, int32_t capacity,
+                                              const adapt_model *model);
+
+/**
+ * Runs the model on `input` and returns the logits of every exit:
+ * `logits[k]` [N, classes] for exit k, tensors of `ctx` like the result of
+ * adapt_model_forward() (recorded for adapt_backward() when the context
+ * records gradients). `capacity` must be at least the exit count.
+ */
+ADAPT_API adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
+                                                 adapt_context *ctx, adapt_model *model,
+                                                 adapt_tensor *input);
+
+/**
+ * Logits of every exit for a whole dataset in inference mode:
+ * `logits[(k * N + i) * classes + c]` for exit k, sample i, class c, N the
+ * dataset's size. `capacity` is the number of floats `logits` holds, at least
+ * exits * N * classes; `batch_size` >= 1; `n_threads` as in
+ * adapt_context_params. Feeds the metrics, calibrators and the pure policy
+ * functions below.
+ */
+ADAPT_API adapt_status adapt_model_exit_logits(float *logits, int64_t capacity,
+                                               adapt_model *model,
+                                               const adapt_dataset *dataset,
+                                               int32_t batch_size, int32_t n_threads);
+
+/** Training regimes of adapt_model_train_exits() (arXiv 2407.14320). */
+typedef enum adapt_exit_regime {
+    ADAPT_REGIME_JOINT = 0,    /**< backbone and heads from their current weights together:
+                                    the exit phase only */
+    ADAPT_REGIME_DISJOINT = 1, /**< the backbone alone, then the heads alone with the
+                                    backbone frozen in inference mode (batch-norm statistics
+                                    included) */
+    ADAPT_REGIME_MIXED = 2     /**< the backbone alone, then backbone and heads together */
+} adapt_exit_regime;
+
+/** How adapt_model_train_exits() trains. */
+typedef struct adapt_exit_train_params {
+    /** sizeof(adapt_exit_train_params); set by adapt_exit_train_params_init(). */
+    size_t struct_size;
+    int32_t regime; /**< adapt_exit_regime (default MIXED) */
+    /**
+     * The backbone phase of DISJOINT and MIXED: the backbone with its final
+     * classifier, plain cross-entropy, as adapt_model_train(). Borrowed
+     * during the call; NULL = adapt_train_params defaults.
+     */
+    const adapt_train_params *backbone_phase;
+    /**
+     * The exit phase: the loss is the weighted mean over exits of each exit's
+     * cross-entropy (DISJOINT: over the heads only). Borrowed during the call;
+     * NULL = adapt_train_params defaults.
+     */
+    const adapt_train_params *exit_phase;
+    /** Non-zero: exit k of E weighs (k + 1) / (E (E + 1) / 2) in the exit phase
+     * instead of 1 / E (default 0). */
+    int32_t proportional_weights;
+    /**
+     * Self-distillation: each head's term becomes (1 - w) CE + w T^2 CE(soft
+     * targets softmax(z_final / T), detached; softmax(z_head / T)); w in
+     * [0, 1], 0 = none (default 0).
+     */
+    float distillation;
+    float distillation_temperature; /**< T > 0 (default 1) */
+} adapt_exit_train_params;
+
+/** Fills `params` with the defaults above; NULL is a no-op. */
+ADAPT_API void adapt_exit_train_params_init(adapt_exit_train_params *params);
+
+/**
+ * Trains `model` and its heads in one of the regimes. Each phase runs as
+ * adapt_model_train() with its own params (epochs, rate, schedule, progress,
+ * cancel), optimising only the parameters the phase trains; validation
+ * accuracy is the final exit's. Errors as adapt_model_train(), plus
+ * ADAPT_ERR_STATE for a model without heads.
+ */
+ADAPT_API adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *train,
+                                               const adapt_dataset *validation,
+                                               const adapt_exit_train_params *params);
+
+/** When an input leaves at a head. */
+typedef enum adapt_exit_rule {
+    ADAPT_EXIT_MAX_PROBABILITY = 0, /**< at the first head whose largest probability is
+                                         >= its threshold */
+    ADAPT_EXIT_ENTROPY = 1,         /**< at the first head whose entropy (nats) is <= its
+                                         threshold */
+    ADAPT_EXIT_PATIENCE = 2         /**< at the first head where the last `patience` exits
+                                         up to it predicted the same class */
+} adapt_exit_rule;
+
+/** An exit policy. An input that no head lets out is answered by the final exit. */
+typedef struct adapt_exit_policy {
+    /** sizeof(adapt_exit_policy); set by adapt_exit_policy_init(). */
+    size_t struct_size;
+    int32_t rule;    /**< adapt_exit_rule (default MAX_PROBABILITY) */
+    float threshold; /**< the threshold of every head (default 0.9) */
+    /** One threshold per head, borrowed during calls; NULL = `threshold` for all. */
+    const float *head_thresholds;
+    int32_t patience; /**< PATIENCE: consecutive agreeing exits, >= 1 (default 2) */
+    /**
+     * One calibrator per exit turning its logits into probabilities, each
+     * borrowed during calls and NULL for a plain softmax; NULL = plain softmax
+     * everywhere (default).
+     */
+    const adapt_calibrator *const *calibrators;
+} adapt_exit_policy;
+
+/** Fills `policy` with the defaults above; NULL is a no-op. */
+ADAPT_API void adapt_exit_policy_init(adapt_exit_policy *policy);
+
+/** Per-sample results of adapt_model_infer_exits(); any array may be NULL. */
+typedef struct adapt_exit_outputs {
+    /** sizeof(adapt_exit_outputs); set by the caller. */
+    size_t struct_size;
+    int32_t *predictions; /**< [N] the class answered */
+    int32_t *exits;       /**< [N] the exit that answered, in [0, heads] */
+    float *confidences;   /**< [N] its largest probability */
+    int64_t *flops;       /**< [N] FLOPs spent on the sample: its exit's cost */
+} adapt_exit_outputs;
+
+/**
+ * Inference that stops early: every sample runs blocks and heads until the
+ * policy lets it out. Samples that leave drop out of the batch and the rest
+ * continue as a smaller batch, so time follows the FLOPs spent; a batch of
+ * one runs the same path. Leaves no tensors in `ctx` beyond its arena use.
+ *
+ * Errors: as adapt_model_forward(), plus ADAPT_ERR_INVALID_ARGUMENT for a
+ * bad policy (unknown rule, NaN threshold, patience < 1) and ADAPT_ERR_STATE
+ * for a context that records gradients.
+ */
+ADAPT_API adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs,
+                                               adapt_context *ctx, adapt_model *model,
+                                               adapt_tensor *input,
+                                               const adapt_exit_policy *policy);
+
+/**
+ * Recorded outputs of every exit on a labelled set (e.g. from
+ * adapt_model_exit_logits()), the input of the pure policy functions.
+ */
+typedef struct adapt_exit_records {
+    /** sizeof(adapt_exit_records); set by the caller. */
+    size_t struct_size;
+    const float *scores;       /**< [exits][n][classes], borrowed during calls */
+    int32_t kind;              /**< adapt_score_kind of `scores` */
+    const int32_t *labels;     /**< [n] in [0, classes), borrowed during calls */
+    int64_t n;                 /**< samples, >= 1 */
+    int32_t exits;             /**< >= 1 */
+    int32_t classes;           /**< >= 2 */
+    const int64_t *exit_flops; /**< [exits] cost of each exit (adapt_model_exit_flops()) */
+    int64_t reference_flops;   /**< FLOPs of budget 1: the backbone's (adapt_model_flops()) */
+} adapt_exit_records;
+
+/** What a policy achieves on recorded outputs. */
+typedef struct adapt_exit_outcome {
+    /**
+     * Set by the caller to sizeof(adapt_exit_outcome); the library writes
+     * only that many bytes.
+     */
+    size_t struct_size;
+    double accuracy;   /**< fraction of samples whose answer is the label */
+    double mean_flops; /**< mean over samples of their exit's cost */
+    double budget;     /**< mean_flops / reference_flops */
+} adapt_exit_outcome;
+
+/**
+ * Applies `policy` to recorded outputs, as adapt_model_infer_exits() would
+ * decide (the policy's calibrators are ignored: calibrate the scores
+ * instead). `exit_counts`, if not NULL, receives the samples answered by
+ * each exit ([exits]).
+ */
+ADAPT_API adapt_status adapt_exit_simulate(adapt_exit_outcome *outcome, int64_t *exit_counts,
+                                           const adapt_exit_records *records,
+                                           const adapt_exit_policy *policy);
+
+/** Summary of a threshold sweep (adapt_exit_sweep()). */
+typedef struct adapt_exit_curve {
+    /**
+     * Set by the caller to sizeof(adapt_exit_curve); the library writes only
+     * that many bytes.
+     */
+    size_t struct_size;
+    /** Accuracy at 25, 50, 75 and 100 % budget: that of the sweep point of
+     * largest threshold (MAX_PROBABILITY) or smallest threshold (ENTROPY)
+     * whose budget fits, no interpolation; NaN when none fits. */
+    double accuracy_at_budget[4];
+    /** Trapezoidal area under accuracy over budget between the sweep's
+     * cheapest and dearest points, divided by that width: the mean accuracy
+     * over the budgets the sweep spans. */
+    double area;
+    double min_budget; /**< budget of the sweep's cheapest point */
+    double max_budget; /**< budget of the sweep's dearest point */
+} adapt_exit_curve;
+
+/**
+ * Sweeps one global threshold over `points` >= 2 evenly spaced values (max
+ * probability: 0 to 1; entropy: log(classes) down to 0) and writes each
+ * point's threshold, budget and accuracy into the arrays (each NULL or of
+ * `points` entries), with the summary into `curve` (may be NULL). Rule
+ * PATIENCE is ADAPT_ERR_INVALID_ARGUMENT: simulate each patience instead.
+ */
+ADAPT_API adapt_status adapt_exit_sweep(adapt_exit_curve *curve, double *thresholds,
+                                        double *budgets, double *accuracies, int32_t points,
+                                        const adapt_exit_records *records, int32_t rule);
+
+/** What adapt_exit_fit() aims at. */
+typedef enum adapt_exit_target {
+    ADAPT_TARGET_BUDGET = 0,  /**< the best accuracy whose budget is <= the value */
+    ADAPT_TARGET_ACCURACY = 1 /**< the least budget whose accuracy is >= the value */
+} adapt_exit_target;
+
+/**
+ * Chooses thresholds of `rule` (MAX_PROBABILITY or ENTROPY) on recorded
+ * validation outputs for a target. With `per_head` zero, one global threshold
+ * into thresholds[0]; otherwise one per head (exits - 1 entries), refined
+ * from the best global one by coordinate search. `outcome`, if not NULL,
+ * receives what the thresholds achieve on the records.
+ *
+ * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (bad records
+ * or arguments; a target no threshold reaches, e.g. a budget below the first
+ * exit's cost, is reported with the nearest value reachable).
+ */
+ADAPT_API adapt_status adapt_exit_fit(float *thresholds, adapt_exit_outcome *outcome,
+                                      const adapt_exit_records *records, int32_t rule,
+                                      int32_t per_head, adapt_exit_target target,
+                                      double value);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/kernels/gemm.h"
 
@@ -23,16 +24,8 @@ void adapt_context_params_init(adapt_context_params *params)
 static adapt_status read_params(adapt_context_params *p, const adapt_context_params *user)
 {
     adapt_context_params_init(p);
-    if (!user)
-        return ADAPT_OK;
-    if (user->struct_size < sizeof(size_t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                       "adapt_context_params.struct_size is %zu; call adapt_context_params_init",
-                       user->struct_size);
-    size_t n = user->struct_size < sizeof *p ? user->struct_size : sizeof *p;
-    memcpy(p, user, n);
-    p->struct_size = sizeof *p;
-    return ADAPT_OK;
+    return ad_struct_read(p, sizeof *p, user, "params", "adapt_context_params_init",
+                          "adapt_context_create");
 }
 
 static adapt_status resolve_threads(int32_t *out, int32_t requested, const char *fn)

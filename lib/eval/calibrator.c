@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 
 #define MAX_BINS (1 << 20)
 
@@ -26,13 +27,10 @@ static adapt_status read_params(adapt_calibrator_params *own,
                                 const adapt_calibrator_params *user, const char *fn)
 {
     adapt_calibrator_params_init(own);
-    if (user) {
-        if (user->struct_size < sizeof(size_t))
-            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                           "%s: params.struct_size is %zu; call adapt_calibrator_params_init",
-                           fn, user->struct_size);
-        memcpy(own, user, user->struct_size < sizeof *own ? user->struct_size : sizeof *own);
-    }
+    adapt_status st =
+        ad_struct_read(own, sizeof *own, user, "params", "adapt_calibrator_params_init", fn);
+    if (st)
+        return st;
     if (own->method < ADAPT_CALIBRATION_TEMPERATURE || own->method > ADAPT_CALIBRATION_ISOTONIC)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: unknown method %d", fn,
                        (int)own->method);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 
 /* The prediction is the first largest probability, as torch.argmax and the evaluator. */
 static void top_label_of_rows(ad_top_label *top, const ad_score_rows *rows,
@@ -62,13 +63,9 @@ adapt_status adapt_metrics_compute(adapt_metrics_report *report, const float *sc
                                    adapt_score_kind kind)
 {
     const char *fn = "adapt_metrics_compute";
-    if (!report)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: report is NULL", fn);
-    if (report->struct_size < sizeof(size_t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                       "%s: report.struct_size is %zu; set it to sizeof(adapt_metrics_report)",
-                       fn, report->struct_size);
-    adapt_status st = ad_score_rows_check(scores, n, classes, kind, 1, "scores", fn);
+    adapt_status st = ad_struct_check_out(report, "report", "adapt_metrics_report", fn);
+    if (!st)
+        st = ad_score_rows_check(scores, n, classes, kind, 1, "scores", fn);
     if (!st)
         st = ad_labels_check(labels, n, classes, fn);
     if (st)
@@ -80,7 +77,6 @@ adapt_status adapt_metrics_compute(adapt_metrics_report *report, const float *sc
     st = measure(&full, &rows, labels, fn);
     ad_score_rows_close(&rows);
     if (!st)
-        memcpy(report, &full,
-               report->struct_size < sizeof full ? report->struct_size : sizeof full);
+        ad_struct_write(report, &full, sizeof full);
     return st;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
 ad_dims ad_model_tail(const adapt_model *model)
@@ -49,12 +50,11 @@ adapt_status adapt_model_block_info(adapt_block_info *info, const adapt_model *m
                                     int32_t block)
 {
     const char *fn = "adapt_model_block_info";
-    if (!info || !model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, info ? "model" : "info");
-    if (info->struct_size < sizeof(size_t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                       "%s: info.struct_size is %zu; set it to sizeof(adapt_block_info)", fn,
-                       info->struct_size);
+    adapt_status st = ad_struct_check_out(info, "info", "adapt_block_info", fn);
+    if (st)
+        return st;
+    if (!model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (block < 0 || block >= model->n_blocks)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d outside [0, %d)", fn,
                        (int)block, (int)model->n_blocks);
@@ -63,7 +63,7 @@ adapt_status adapt_model_block_info(adapt_block_info *info, const adapt_model *m
                              .out_ndim = b->out.ndim, .flops = b->flops,
                              .n_params = b->n_params};
     memcpy(full.out_shape, b->out.d, sizeof full.out_shape);
-    memcpy(info, &full, info->struct_size < sizeof full ? info->struct_size : sizeof full);
+    ad_struct_write(info, &full, sizeof full);
     return ADAPT_OK;
 }
 

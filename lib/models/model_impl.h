@@ -57,8 +57,8 @@ adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_lis
 /* Appends a finished block to the model (copied). */
 adapt_status ad_model_push_block(adapt_model *model, const ad_block *b);
 
-/* Copies a caller's params struct into `own` (already filled by its _params_init()): the
- * first min(user->struct_size, own_size) bytes, as read_params() in lib/core/context.c. */
+/* Overlays a caller's params struct on `own` (already filled by its _params_init()), as
+ * ad_struct_read(); NULL is INVALID_ARGUMENT. */
 adapt_status ad_read_struct(void *own, size_t own_size, const void *user, const char *fn);
 
 /* Builders behind the public create functions; `max_values` as for ad_model_new(). */

@@ -5,6 +5,7 @@
 
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
@@ -73,14 +74,11 @@ static adapt_status check_evaluate(const adapt_eval_result *result, const adapt_
                                    const adapt_dataset *ds, int32_t batch_size,
                                    int32_t n_threads, const char *fn)
 {
-    if (!result || !model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                       result ? "model" : "result");
-    if (result->struct_size < sizeof(size_t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                       "%s: result.struct_size is %zu; set it to sizeof(adapt_eval_result)", fn,
-                       result->struct_size);
-    adapt_status st = ad_dataset_check(ds, fn, "dataset");
+    adapt_status st = ad_struct_check_out(result, "result", "adapt_eval_result", fn);
+    if (!st && !model)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    if (!st)
+        st = ad_dataset_check(ds, fn, "dataset");
     if (st)
         return st;
     if (ds->count == 0)
@@ -131,6 +129,6 @@ adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
                               .accuracy = (double)counts.correct / (double)counts.count,
                               .loss = counts.loss_sum / (double)counts.count,
                               .count = counts.count};
-    memcpy(result, &full, result->struct_size < sizeof full ? result->struct_size : sizeof full);
+    ad_struct_write(result, &full, sizeof full);
     return ADAPT_OK;
 }

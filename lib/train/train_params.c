@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 
 void adapt_train_params_init(adapt_train_params *params)
 {
@@ -94,15 +95,10 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
                                   const char *fn)
 {
     adapt_train_params_init(own);
-    if (user) {
-        if (user->struct_size < sizeof(size_t))
-            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                           "%s: params.struct_size is %zu; call adapt_train_params_init", fn,
-                           user->struct_size);
-        memcpy(own, user, user->struct_size < sizeof *own ? user->struct_size : sizeof *own);
-        own->struct_size = sizeof *own;
-    }
-    adapt_status st = check_floats(own, fn);
+    adapt_status st =
+        ad_struct_read(own, sizeof *own, user, "params", "adapt_train_params_init", fn);
+    if (!st)
+        st = check_floats(own, fn);
     return st ? st : check_ints(own, fn);
 }
 

@@ -769,7 +769,8 @@ ADAPT_API adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context 
                                            adapt_model *model, adapt_tensor *input);
 
 /** Parameters (buffers such as running statistics included, in a fixed order,
- * named as PyTorch's state_dict names the equivalent module's entries). */
+ * named as PyTorch's state_dict names the equivalent module's entries): the
+ * backbone's, then those of each head (adapt_model_add_head()). */
 ADAPT_API int32_t adapt_model_param_count(const adapt_model *model);
 /**
  * Parameter `index` of the model. Borrowed: valid as long as the model
@@ -780,7 +781,8 @@ ADAPT_API adapt_tensor *adapt_model_param(const adapt_model *model, int32_t inde
 /**
  * Name of parameter `index`, as PyTorch's state_dict names it ("0.weight",
  * "stem.1.running_var").
- * Borrowed: valid as long as the model. NULL if out of range.
+ * Borrowed: valid until the model is freed or its heads change. NULL if out
+ * of range.
  */
 ADAPT_API const char *adapt_model_param_name(const adapt_model *model, int32_t index);
 
@@ -956,7 +958,9 @@ ADAPT_API void adapt_train_params_init(adapt_train_params *params);
 
 /**
  * Trains `model` on `train` with mini-batches reshuffled every epoch,
- * evaluating on `validation` (may be NULL) after each epoch. The same seed
+ * evaluating on `validation` (may be NULL) after each epoch. Only the
+ * backbone's parameters are trained: heads are left alone (see
+ * adapt_model_train_exits()). The same seed
  * and thread count give bit-identical weights. `params` may be NULL for the
  * defaults. Runs on the calling thread with a context of its own
  * (`n_threads` workers); no other thread may use the model meanwhile.
@@ -1246,7 +1250,7 @@ typedef struct adapt_head_params {
     int32_t hidden;  /**< CLS_MLP: hidden width, >= 1; 0 = the token width (default 0) */
     int32_t cascade; /**< non-zero: the logits of the previous head, detached from
                           training and layer-normalised, are joined to this head's features
-                          (a cascading head); the first head has none to join (default 0) */
+                          (a cascading head); the first head joins zeros (default 0) */
     uint64_t seed;   /**< parameter initialisation: same seed, same weights (default 0) */
 } adapt_head_params;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
 #include "lib/models/model_impl.h"
 
@@ -304,8 +305,55 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root,
     return ADAPT_OK;
 }
 
-static adapt_status read_root(adapt_model **out, const json_t *root,
-                              int64_t max_values)
+/* One entry of "exits": {"kind": "sdn", "block": 3, "hidden": 0, "cascade": false,
+ * "seed": "7"}, attached to `m`. */
+static adapt_status read_head(adapt_model *m, const json_t *o, int64_t max_values)
+{
+    adapt_head_params p;
+    adapt_head_params_init(&p);
+    const char *kind = "";
+    int64_t hidden = 0;
+    const json_t *cascade = json_object_get(o, "cascade");
+    adapt_status st = json_is_object(o) ? get_string(&kind, o, "kind")
+                                        : bad_field("exits", "holds an entry that is not an object");
+    if (!st && (p.kind = ad_head_kind_from_name(kind)) < 0)
+        st = bad_field("kind", "names no head kind");
+    if (!st)
+        st = get_int32(&p.block, o, "block");
+    if (!st)
+        st = get_int(&hidden, o, "hidden", 0, AD_MODEL_MAX_ARCH_ENTRIES);
+    if (!st && !json_is_boolean(cascade))
+        st = bad_field("cascade", "is missing or not true/false");
+    if (!st)
+        st = get_seed(&p.seed, o);
+    if (st)
+        return st;
+    p.hidden = (int32_t)hidden;
+    p.cascade = json_is_true(cascade);
+    adapt_head *head = NULL;
+    const int64_t room = max_values - ad_param_values(m);
+    st = as_format(ad_head_new(&head, m, &p, room > 0 ? room : 0));
+    if (!st && (st = as_format(adapt_model_add_head(m, head, NULL))))
+        adapt_head_free(head);
+    return st;
+}
+
+/* The optional "exits" array of heads (absent: none); "heads" is taken by the ViT's
+ * attention heads. */
+static adapt_status read_heads(adapt_model *m, const json_t *root, int64_t max_values)
+{
+    if (!json_object_get(root, "exits"))
+        return ADAPT_OK;
+    const json_t *heads = NULL;
+    size_t n = 0;
+    adapt_status st = get_array(&heads, &n, root, "exits");
+    for (size_t i = 0; i < n && !st; i++)
+        st = read_head(m, json_array_get(heads, i), max_values);
+    return st;
+}
+
+static adapt_status read_backbone(adapt_model **out, const json_t *root,
+                                  int64_t max_values)
 {
     int64_t format = 0;
     const char *kind = "";
@@ -340,7 +388,12 @@ adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
                        error.text, error.line);
     if (max_values > AD_MODEL_MAX_ARCH_PARAMS)
         max_values = AD_MODEL_MAX_ARCH_PARAMS;
-    adapt_status st = read_root(out, root, max_values);
+    adapt_model *m = NULL;
+    adapt_status st = read_backbone(&m, root, max_values);
+    if (!st && (st = read_heads(m, root, max_values)))
+        adapt_model_free(m);
     json_decref(root);
+    if (!st)
+        *out = m;
     return st;
 }

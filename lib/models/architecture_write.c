@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
 #include "lib/models/model_impl.h"
 
@@ -124,4 +125,30 @@ adapt_status ad_describe_sequential(adapt_model *model)
                                     "sequential", "input_shape",
                                     int64_array(model->input.d, model->input.ndim), "seed",
                                     seed_string(model->params.seed), "layers", layers));
+}
+
+static json_t *head_object(const adapt_head *h)
+{
+    return json_pack("{s:s, s:i, s:i, s:b, s:o}", "kind", ad_head_kind_name(h->params.kind),
+                     "block", h->params.block, "hidden", h->params.hidden, "cascade",
+                     h->params.cascade, "seed", seed_string(h->params.seed));
+}
+
+/* The backbone's text is kept as it is; only its "exits" member changes. */
+adapt_status ad_describe_heads(adapt_model *model)
+{
+    json_t *root = json_loads(model->architecture, 0, NULL);
+    json_t *heads = model->n_heads ? json_array() : NULL;
+    for (int32_t i = 0; heads && i < model->n_heads; i++)
+        if (json_array_append_new(heads, head_object(model->heads[i]))) {
+            json_decref(heads);
+            heads = NULL;
+        }
+    if (root && model->n_heads && (!heads || json_object_set_new(root, "exits", heads))) {
+        json_decref(root);
+        root = NULL;
+    }
+    if (root && !model->n_heads)
+        json_object_del(root, "exits");
+    return publish(model, root);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
@@ -31,6 +32,9 @@ void adapt_model_free(adapt_model *model)
     if (!model)
         return;
     ad_params_free(&model->params);
+    for (int32_t i = 0; i < model->n_heads; i++)
+        ad_head_destroy(model->heads[i]);
+    free(model->heads);
     free(model->blocks);
     free(model->architecture);
     free(model);
@@ -75,23 +79,54 @@ int64_t adapt_model_flops(const adapt_model *model)
     return flops;
 }
 
+int32_t ad_backbone_param_count(const adapt_model *model)
+{
+    return model->params.count;
+}
+
+int64_t ad_param_values(const adapt_model *model)
+{
+    int64_t values = model->params.values;
+    for (int32_t i = 0; i < model->n_heads; i++)
+        values += model->heads[i]->list.values;
+    return values;
+}
+
 int32_t adapt_model_param_count(const adapt_model *model)
 {
-    return model ? model->params.count : 0;
+    int32_t count = model ? model->params.count : 0;
+    for (int32_t i = 0; model && i < model->n_heads; i++)
+        count += model->heads[i]->list.count;
+    return count;
+}
+
+/* Parameter `index` in the backbone's list, then in each head's. */
+static const ad_named_param *find_param(const adapt_model *model, int32_t index)
+{
+    if (!model || index < 0)
+        return NULL;
+    if (index < model->params.count)
+        return &model->params.items[index];
+    index -= model->params.count;
+    for (int32_t i = 0; i < model->n_heads; i++) {
+        const ad_param_list *list = &model->heads[i]->list;
+        if (index < list->count)
+            return &list->items[index];
+        index -= list->count;
+    }
+    return NULL;
 }
 
 adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
 {
-    if (!model || index < 0 || index >= model->params.count)
-        return NULL;
-    return model->params.items[index].tensor;
+    const ad_named_param *p = find_param(model, index);
+    return p ? p->tensor : NULL;
 }
 
 const char *adapt_model_param_name(const adapt_model *model, int32_t index)
 {
-    if (!model || index < 0 || index >= model->params.count)
-        return NULL;
-    return model->params.items[index].name;
+    const ad_named_param *p = find_param(model, index);
+    return p ? p->name : NULL;
 }
 
 int32_t adapt_model_classes(const adapt_model *model)

@@ -54,6 +54,10 @@ const char *ad_model_architecture(const adapt_model *model);
  * input crashes or allocates without bound. A failed allocation is OUT_OF_MEMORY. *out is
  * untouched on error.
  */
+/* Number of the model's parameters before those of its heads: adapt_model_param(0 .. count)
+ * are the backbone's. */
+int32_t ad_backbone_param_count(const adapt_model *model);
+
 adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
                                         int64_t max_values);
 

@@ -30,6 +30,8 @@ struct adapt_model {
     int32_t n_blocks, block_capacity;
     int32_t block_limit; /* more blocks than this is a FORMAT error (hostile descriptions) */
     ad_param_list params;
+    adapt_head **heads; /* early exits, ordered by block (lib/adaptive) */
+    int32_t n_heads;
     char *architecture; /* JSON text, see ad_model_architecture() */
 };
 
@@ -76,5 +78,11 @@ adapt_status ad_describe_mlp(adapt_model *model, const adapt_mlp_params *p);
 adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p);
 adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p);
 adapt_status ad_describe_sequential(adapt_model *model);
+
+/* Rewrites the "exits" member of model->architecture from model->heads (none: no member). */
+adapt_status ad_describe_heads(adapt_model *model);
+
+/* Parameter values the model holds, its heads' included. */
+int64_t ad_param_values(const adapt_model *model);
 
 #endif

@@ -58,6 +58,8 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (model->arch != AD_ARCH_SEQUENTIAL)
         return ad_fail(ADAPT_ERR_STATE, "%s: only sequential models take appended layers", fn);
+    if (model->n_heads) /* a new last block would change the exits the heads were made for */
+        return ad_fail(ADAPT_ERR_STATE, "%s: remove the model's heads before appending", fn);
     adapt_layer_params p;
     adapt_layer_params_init(&p);
     adapt_status st = ad_read_struct(&p, sizeof p, layer, fn);

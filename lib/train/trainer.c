@@ -13,6 +13,7 @@
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/models/model.h"
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
@@ -21,13 +22,14 @@
 #include "lib/train/schedule.h"
 #include "lib/train/shuffle.h"
 #include "lib/train/train_params.h"
+#include "lib/train/trainer.h"
 
 /* Permutation streams of the epochs, apart from stream 0 that adapt_dataset_split uses. */
 #define EPOCH_STREAM_BASE 0x45504f4348000000ull
 
-static const char *const fn = "adapt_model_train";
-
 typedef struct {
+    const char *fn; /* the public function, for messages */
+    ad_train_objective objective;
     adapt_model *model;
     const adapt_dataset *train, *validation; /* validation NULL or non-empty */
     adapt_train_params p;
@@ -48,21 +50,21 @@ typedef struct {
 
 static adapt_status check_data(trainer *t)
 {
-    adapt_status st = ad_dataset_check(t->train, fn, "train");
+    adapt_status st = ad_dataset_check(t->train, t->fn, "train");
     if (!st && t->validation)
-        st = ad_dataset_check(t->validation, fn, "validation");
+        st = ad_dataset_check(t->validation, t->fn, "validation");
     if (st)
         return st;
     if (t->train->count == 0)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the training dataset is empty", fn);
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the training dataset is empty", t->fn);
     if (t->validation && t->validation->count == 0)
         t->validation = NULL; /* e.g. a split with validation_fraction 0 */
     t->classes = adapt_model_classes(t->model);
     if (t->classes < 1)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
-    st = ad_dataset_check_labels(t->train, t->classes, fn, "train");
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", t->fn);
+    st = ad_dataset_check_labels(t->train, t->classes, t->fn, "train");
     if (!st && t->validation)
-        st = ad_dataset_check_labels(t->validation, t->classes, fn, "validation");
+        st = ad_dataset_check_labels(t->validation, t->classes, t->fn, "validation");
     return st;
 }
 
@@ -71,7 +73,7 @@ static adapt_status plan_schedule(trainer *t)
     const int64_t n = t->train->count, batch = t->p.batch_size;
     const int64_t per_epoch = n / batch + (n % batch != 0);
     if (per_epoch > INT64_MAX / t->p.epochs)
-        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld steps per epoch times %d epochs", fn,
+        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld steps per epoch times %d epochs", t->fn,
                        (long long)per_epoch, (int)t->p.epochs);
     t->schedule = (ad_schedule){.kind = (adapt_schedule_kind)t->p.schedule,
                                 .base_lr = t->p.learning_rate,
@@ -83,14 +85,17 @@ static adapt_status plan_schedule(trainer *t)
     return ADAPT_OK;
 }
 
+/* The objective's parameters, or else the backbone's: the first of the model's parameters,
+ * before those of its heads. */
 static adapt_status collect_params(trainer *t)
 {
-    t->n_params = adapt_model_param_count(t->model);
+    const ad_train_objective *o = &t->objective;
+    t->n_params = o->params ? o->n_params : ad_backbone_param_count(t->model);
     t->params = malloc(((size_t)t->n_params + 1) * sizeof *t->params);
     if (!t->params)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", t->fn);
     for (int32_t i = 0; i < t->n_params; i++)
-        t->params[i] = adapt_model_param(t->model, i);
+        t->params[i] = o->params ? o->params[i] : adapt_model_param(t->model, i);
     return ADAPT_OK;
 }
 
@@ -121,7 +126,7 @@ static adapt_status open_trainer(trainer *t)
         t->order = malloc((size_t)t->train->count * sizeof *t->order);
         if (!t->order)
             st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld sample positions",
-                         fn, (long long)t->train->count);
+                         t->fn, (long long)t->train->count);
     }
     if (!st)
         st = open_context(t);
@@ -153,9 +158,11 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     int32_t *labels = NULL;
     double norm = 0.0;
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
-    if (!st)
+    if (!st && t->objective.loss)
+        st = t->objective.loss(&loss, ctx, t->objective.arg, x, labels, t->p.label_smoothing);
+    else if (!st)
         st = adapt_model_forward(&logits, ctx, t->model, x);
-    if (!st)
+    if (!st && !t->objective.loss)
         st = adapt_op_cross_entropy(&loss, ctx, logits, labels, t->p.label_smoothing);
     if (!st)
         st = adapt_backward(ctx, loss);
@@ -208,7 +215,7 @@ static adapt_status step_failed(adapt_status st, const trainer *t, int32_t epoch
     char detail[400];
     strncpy(detail, adapt_last_error(), sizeof detail - 1);
     detail[sizeof detail - 1] = '\0';
-    return ad_fail(st, "%s: epoch %d, step %lld: %s", fn, (int)epoch + 1,
+    return ad_fail(st, "%s: epoch %d, step %lld: %s", t->fn, (int)epoch + 1,
                    (long long)t->step + 1, detail);
 }
 
@@ -221,7 +228,7 @@ static adapt_status run_epoch(trainer *t, int32_t epoch)
     t->epoch_samples = 0;
     for (int64_t start = 0; start < n; start += batch) {
         if (t->p.cancel && t->p.cancel(t->p.user_data))
-            return ad_fail(ADAPT_ERR_CANCELLED, "%s: cancelled after %lld steps", fn,
+            return ad_fail(ADAPT_ERR_CANCELLED, "%s: cancelled after %lld steps", t->fn,
                            (long long)t->step);
         const int64_t count = n - start < batch ? n - start : batch;
         const float lr = ad_schedule_lr(&t->schedule, t->step);
@@ -244,10 +251,13 @@ static adapt_status run_epoch(trainer *t, int32_t epoch)
     return ADAPT_OK;
 }
 
-adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
-                               const adapt_dataset *validation, const adapt_train_params *params)
+adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
+                          const adapt_dataset *validation, const adapt_train_params *params,
+                          const ad_train_objective *objective, const char *fn)
 {
-    trainer t = {.model = model, .train = train, .validation = validation};
+    trainer t = {.fn = fn, .model = model, .train = train, .validation = validation};
+    if (objective)
+        t.objective = *objective;
     if (!model)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     adapt_status st = ad_train_params_read(&t.p, params, fn);
@@ -260,4 +270,10 @@ adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
         st = run_epoch(&t, epoch);
     close_trainer(&t);
     return st;
+}
+
+adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
+                               const adapt_dataset *validation, const adapt_train_params *params)
+{
+    return ad_train_run(model, train, validation, params, NULL, "adapt_model_train");
 }

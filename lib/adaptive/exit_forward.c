@@ -1,0 +1,81 @@
+/* Forward passes through every exit: what training and the recording of exit outputs use.
+ * Early-stopping inference is exit_infer.c. */
+#include "lib/adaptive/exit_forward.h"
+
+#include <string.h>
+
+#include "lib/adaptive/head.h"
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
+#include "lib/train/batch.h"
+#include "lib/train/dataset.h"
+
+/* Blocks [first, last); a frozen backbone runs as in inference, untaped. */
+static adapt_status backbone(adapt_tensor **x, adapt_context *ctx, adapt_model *model,
+                             int32_t first, int32_t last, bool frozen)
+{
+    const bool grad = ctx->grad_enabled, training = ctx->training;
+    if (frozen)
+        ctx->grad_enabled = ctx->training = false;
+    adapt_status st = adapt_model_forward_blocks(x, ctx, model, *x, first, last);
+    ctx->grad_enabled = grad, ctx->training = training;
+    return st;
+}
+
+adapt_status ad_exits_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                              adapt_tensor *input, bool frozen_backbone)
+{
+    adapt_tensor *x = input, *previous = NULL;
+    int32_t first = 0;
+    for (int32_t k = 0; k <= model->n_heads; k++) {
+        const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
+        const int32_t last = h ? h->params.block + 1 : model->n_blocks;
+        adapt_status st = backbone(&x, ctx, model, first, last, frozen_backbone);
+        if (!st && h)
+            st = ad_head_forward(&logits[k], ctx, h, x, previous);
+        if (st)
+            return st;
+        if (!h)
+            logits[k] = x;
+        previous = logits[k];
+        first = last;
+    }
+    return ADAPT_OK;
+}
+
+static adapt_status check_model(const adapt_model *model, const char *fn)
+{
+    if (!model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    if (adapt_model_classes(model) < 1)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
+    return ADAPT_OK;
+}
+
+adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
+                                       adapt_context *ctx, adapt_model *model,
+                                       adapt_tensor *input)
+{
+    const char *fn = "adapt_model_forward_exits";
+    adapt_status st = ad_check_context(ctx, fn);
+    if (!st)
+        st = check_model(model, fn);
+    if (st)
+        return st;
+    if (!logits || !input)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       logits ? "input" : "logits");
+    if (capacity < model->n_heads + 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
+                       (int)capacity, (int)model->n_heads + 1);
+    const size_t size = ((size_t)model->n_heads + 1) * sizeof(adapt_tensor *);
+    adapt_tensor **out = NULL; /* *logits stays untouched on error */
+    st = ad_scratch((void **)&out, ctx, size, fn);
+    if (!st)
+        st = ad_exits_forward(out, ctx, model, input, false);
+    if (!st)
+        memcpy(logits, out, size);
+    return st;
+}

@@ -1,0 +1,206 @@
+/* adapt_model_infer_exits: inference that stops early. The batch shrinks as samples leave:
+ * the rows that stay are gathered into a compact batch before the next blocks run, so every
+ * GEMM after an exit works on the samples still running and time follows the FLOPs spent. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/adaptive/exit_policy.h"
+#include "lib/adaptive/head.h"
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/struct_io.h"
+#include "lib/core/tensor.h"
+#include "lib/eval/score_rows.h"
+#include "lib/models/model_impl.h"
+
+static const char *const fn = "adapt_model_infer_exits";
+
+typedef struct {
+    adapt_exit_policy policy;
+    int64_t *costs;         /* [exits] */
+    int32_t classes;
+    int64_t active;         /* rows of the current batch */
+    int64_t *sample;        /* [active] each row's position in the input */
+    int32_t *streak, *last; /* [active] the patience rule's run of equal predictions */
+    double *p;              /* [classes] one row's probabilities */
+    float *probs;           /* [active * classes] calibrated probabilities, or NULL */
+    /* Results by input position, handed to the caller only once all succeeded. */
+    int32_t *prediction, *exit;
+    float *confidence;
+    int64_t *flops;
+} infer_state;
+
+static adapt_status open_state(infer_state *s, adapt_context *ctx, const adapt_model *model,
+                               int64_t n)
+{
+    const int32_t exits = model->n_heads + 1;
+    s->classes = adapt_model_classes(model);
+    s->active = n;
+    const size_t rows = (size_t)n, c = (size_t)s->classes;
+    adapt_status st = ad_scratch((void **)&s->costs, ctx, (size_t)exits * sizeof *s->costs, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->sample, ctx, rows * sizeof *s->sample, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->streak, ctx, rows * sizeof *s->streak, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->last, ctx, rows * sizeof *s->last, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->p, ctx, c * sizeof *s->p, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->prediction, ctx, rows * sizeof *s->prediction, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->exit, ctx, rows * sizeof *s->exit, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->confidence, ctx, rows * sizeof *s->confidence, fn);
+    if (!st)
+        st = ad_scratch((void **)&s->flops, ctx, rows * sizeof *s->flops, fn);
+    if (st)
+        return st;
+    ad_exit_costs(s->costs, model);
+    for (int64_t i = 0; i < n; i++)
+        s->sample[i] = i, s->streak[i] = 0, s->last[i] = -1;
+    return ADAPT_OK;
+}
+
+/* Row i's probabilities at exit k into s->p: calibrated, or the softmax of its logits
+ * computed as the evaluation code computes it, so recorded outputs decide alike. */
+static void row_probabilities(infer_state *s, const adapt_tensor *logits, int64_t i)
+{
+    const int32_t c = s->classes;
+    const float *src = s->probs ? s->probs + i * c : logits->data + i * c;
+    for (int32_t j = 0; j < c; j++)
+        s->p[j] = src[j];
+    if (!s->probs)
+        ad_softmax_in_place(s->p, c);
+}
+
+/* Decides every row at exit k; keep[0 .. *kept) receives the rows that go on. */
+static adapt_status decide(infer_state *s, adapt_context *ctx, const adapt_tensor *logits,
+                           int32_t k, bool final, int64_t *keep, int64_t *kept)
+{
+    const adapt_calibrator *cal = s->policy.calibrators ? s->policy.calibrators[k] : NULL;
+    s->probs = NULL;
+    if (cal) {
+        adapt_status st = ad_scratch((void **)&s->probs, ctx,
+                                     (size_t)logits->numel * sizeof *s->probs, fn);
+        if (!st)
+            st = adapt_calibrator_apply(s->probs, cal, logits->data, s->active, s->classes);
+        if (st)
+            return st;
+    }
+    *kept = 0;
+    for (int64_t i = 0; i < s->active; i++) {
+        row_probabilities(s, logits, i);
+        const ad_exit_view v = ad_exit_view_of(s->p, s->classes);
+        s->streak[i] = v.prediction == s->last[i] ? s->streak[i] + 1 : 1;
+        s->last[i] = v.prediction;
+        if (!final && !ad_exit_leaves(&s->policy, k, &v, s->streak[i])) {
+            keep[(*kept)++] = i;
+            continue;
+        }
+        const int64_t at = s->sample[i];
+        s->prediction[at] = v.prediction, s->exit[at] = k;
+        s->confidence[at] = (float)v.top, s->flops[at] = s->costs[k];
+    }
+    return ADAPT_OK;
+}
+
+/* Keeps rows keep[0 .. kept) of the batch, its bookkeeping and the logits a cascading head
+ * reads next. Rows only move up (keep is increasing), so the arrays compact in place. */
+static adapt_status compact(infer_state *s, adapt_context *ctx, adapt_tensor **x,
+                            adapt_tensor **logits, const int64_t *keep, int64_t kept)
+{
+    for (int64_t j = 0; j < kept; j++) {
+        s->sample[j] = s->sample[keep[j]];
+        s->streak[j] = s->streak[keep[j]];
+        s->last[j] = s->last[keep[j]];
+    }
+    s->active = kept;
+    adapt_status st = adapt_op_gather_rows(x, ctx, *x, keep, kept);
+    return st ? st : adapt_op_gather_rows(logits, ctx, *logits, keep, kept);
+}
+
+static adapt_status run(infer_state *s, adapt_context *ctx, adapt_model *model,
+                        adapt_tensor *x)
+{
+    int64_t *keep = NULL;
+    adapt_status st = ad_scratch((void **)&keep, ctx, (size_t)s->active * sizeof *keep, fn);
+    adapt_tensor *logits = NULL;
+    int32_t first = 0;
+    for (int32_t k = 0; k <= model->n_heads && !st; k++) {
+        const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
+        const int32_t last = h ? h->params.block + 1 : model->n_blocks;
+        adapt_tensor *previous = logits;
+        int64_t kept = 0;
+        st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
+        if (!st)
+            st = h ? ad_head_forward(&logits, ctx, h, x, previous) : ADAPT_OK;
+        if (!st)
+            st = decide(s, ctx, h ? logits : x, k, !h, keep, &kept);
+        if (st || kept == 0)
+            break;
+        if (kept < s->active)
+            st = compact(s, ctx, &x, &logits, keep, kept);
+        first = last;
+    }
+    return st;
+}
+
+static adapt_status check_call(adapt_exit_outputs *out, const adapt_exit_outputs *outputs,
+                               adapt_context *ctx, const adapt_model *model,
+                               adapt_tensor *input)
+{
+    adapt_status st = ad_check_context(ctx, fn);
+    if (!st)
+        st = ad_struct_check_out(outputs, "outputs", "adapt_exit_outputs", fn);
+    if (st)
+        return st;
+    *out = (adapt_exit_outputs){0};
+    st = ad_struct_read(out, sizeof *out, outputs, "outputs", "sizeof(adapt_exit_outputs)", fn);
+    if (st)
+        return st;
+    if (!model || !input)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       model ? "input" : "model");
+    if (adapt_model_classes(model) < 1)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
+    if (ctx->grad_enabled)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
+                       fn);
+    return ad_check_tensor(ctx, input, fn, "input");
+}
+
+static void hand_over(const adapt_exit_outputs *out, const infer_state *s, int64_t n)
+{
+    if (out->predictions)
+        memcpy(out->predictions, s->prediction, (size_t)n * sizeof *s->prediction);
+    if (out->exits)
+        memcpy(out->exits, s->exit, (size_t)n * sizeof *s->exit);
+    if (out->confidences)
+        memcpy(out->confidences, s->confidence, (size_t)n * sizeof *s->confidence);
+    if (out->flops)
+        memcpy(out->flops, s->flops, (size_t)n * sizeof *s->flops);
+}
+
+adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_context *ctx,
+                                     adapt_model *model, adapt_tensor *input,
+                                     const adapt_exit_policy *policy)
+{
+    adapt_exit_outputs out;
+    infer_state s = {0};
+    adapt_status st = check_call(&out, outputs, ctx, model, input);
+    if (!st)
+        st = ad_exit_policy_read(&s.policy, policy, model->n_heads, fn);
+    if (st)
+        return st;
+    const int64_t n = input->ndim >= 1 ? input->shape[0] : 0;
+    const bool training = ctx->training;
+    ctx->training = false;
+    st = open_state(&s, ctx, model, n);
+    if (!st)
+        st = run(&s, ctx, model, input);
+    ctx->training = training;
+    if (!st)
+        hand_over(&out, &s, n);
+    return st;
+}

@@ -1,0 +1,50 @@
+/* The head object behind adapt_head: an internal classifier reading one block's output, with
+ * its own parameters. Shared by the early-exit files of lib/adaptive. */
+#ifndef AD_ADAPTIVE_HEAD_H
+#define AD_ADAPTIVE_HEAD_H
+
+#include "adapt.h"
+#include "lib/nn/dims.h"
+#include "lib/nn/linear.h"
+#include "lib/nn/params.h"
+
+struct adapt_head {
+    adapt_head_params params; /* as created; hidden resolved for CLS_MLP */
+    ad_dims in;               /* the block output it reads, per sample */
+    int32_t classes;
+    int32_t window;           /* SDN pooling window and stride */
+    ad_param_list list;       /* its parameters, named "exits.<position>.<name>" */
+    adapt_tensor *alpha;      /* SDN: weight of max pooling in the mix */
+    adapt_tensor *norm_weight, *norm_bias; /* cascading: layer norm of the previous logits */
+    ad_linear fc1, fc2;       /* fc2 only for CLS_MLP */
+    int64_t flops, n_params;
+    const adapt_model *owner; /* the model holding it, or NULL */
+};
+
+/* adapt_head_create() holding at most `max_values` parameter values: more is FORMAT, for
+ * heads described by a file (INT64_MAX: no limit). */
+adapt_status ad_head_new(adapt_head **out, const adapt_model *model,
+                         const adapt_head_params *params, int64_t max_values);
+
+/* "pooled_linear", "sdn", "cls_linear", "cls_mlp"; NULL for an unknown kind. */
+const char *ad_head_kind_name(int32_t kind);
+
+/* Inverse of ad_head_kind_name; -1 for an unknown name. */
+int32_t ad_head_kind_from_name(const char *name);
+
+/* Cost of each of the model's exits (adapt_model_exit_flops()) into flops[0 .. heads]. */
+void ad_exit_costs(int64_t *flops, const adapt_model *model);
+
+/* Frees a head whatever holds it: for the model that owns it. */
+void ad_head_destroy(adapt_head *head);
+
+/* Renames the head's parameters for position `position` among its model's heads. */
+adapt_status ad_head_set_position(adapt_head *head, int32_t position);
+
+/* Logits [N, classes] of the head on its block's output x [N, in...]; `previous` is the
+ * previous head's logits when the head cascades (NULL for the first head). Recorded for
+ * backward when the context records; the previous logits never are. */
+adapt_status ad_head_forward(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
+                             adapt_tensor *x, adapt_tensor *previous);
+
+#endif

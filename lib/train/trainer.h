@@ -1,0 +1,26 @@
+/* The training loop behind adapt_model_train(), open to other objectives: the early-exit
+ * regimes train other losses over other subsets of a model's parameters with it. */
+#ifndef AD_TRAIN_TRAINER_H
+#define AD_TRAIN_TRAINER_H
+
+#include "adapt.h"
+
+/* The loss of one batch x [n, ...] with labels[n], recorded on `ctx`'s tape. */
+typedef adapt_status (*ad_loss_fn)(adapt_tensor **loss, adapt_context *ctx, void *arg,
+                                   adapt_tensor *x, const int32_t *labels,
+                                   float label_smoothing);
+
+typedef struct {
+    ad_loss_fn loss; /* NULL: the cross-entropy of adapt_model_forward() */
+    void *arg;
+    adapt_tensor **params; /* trained and clipped; NULL: the model's backbone parameters */
+    int32_t n_params;
+} ad_train_objective;
+
+/* adapt_model_train() of `objective` (NULL: the plain one); messages start with `fn`.
+ * Validation measures the model's final output whatever the objective. */
+adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
+                          const adapt_dataset *validation, const adapt_train_params *params,
+                          const ad_train_objective *objective, const char *fn);
+
+#endif

@@ -1459,7 +1459,9 @@ ADAPT_API adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs
 
 /**
  * Recorded outputs of every exit on a labelled set (e.g. from
- * adapt_model_exit_logits()), the input of the pure policy functions.
+ * adapt_model_exit_logits()), the input of the pure policy functions. Every
+ * field is required: a struct_size that does not reach reference_flops is
+ * ADAPT_ERR_INVALID_ARGUMENT.
  */
 typedef struct adapt_exit_records {
     /** sizeof(adapt_exit_records); set by the caller. */
@@ -1470,8 +1472,10 @@ typedef struct adapt_exit_records {
     int64_t n;                 /**< samples, >= 1 */
     int32_t exits;             /**< >= 1 */
     int32_t classes;           /**< >= 2 */
-    const int64_t *exit_flops; /**< [exits] cost of each exit (adapt_model_exit_flops()) */
-    int64_t reference_flops;   /**< FLOPs of budget 1: the backbone's (adapt_model_flops()) */
+    const int64_t *exit_flops; /**< [exits] cost of each exit (adapt_model_exit_flops()),
+                                    >= 0 and non-decreasing */
+    int64_t reference_flops;   /**< FLOPs of budget 1, >= 1: the backbone's
+                                    (adapt_model_flops()) */
 } adapt_exit_records;
 
 /** What a policy achieves on recorded outputs. */
@@ -1487,10 +1491,16 @@ typedef struct adapt_exit_outcome {
 } adapt_exit_outcome;
 
 /**
- * Applies `policy` to recorded outputs, as adapt_model_infer_exits() would
- * decide (the policy's calibrators are ignored: calibrate the scores
- * instead). `exit_counts`, if not NULL, receives the samples answered by
- * each exit ([exits]).
+ * Applies `policy` (NULL: the defaults of adapt_exit_policy_init()) to
+ * recorded outputs, deciding exactly as adapt_model_infer_exits() would on
+ * the same scores (the policy's calibrators are ignored: calibrate the
+ * scores instead). `outcome` is required; `exit_counts`, if not NULL,
+ * receives the samples answered by each exit ([exits]).
+ *
+ * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * unset struct sizes, bad records, a bad policy), ADAPT_ERR_NONFINITE (NaN
+ * or infinity in scores or thresholds), ADAPT_ERR_OVERFLOW,
+ * ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_exit_simulate(adapt_exit_outcome *outcome, int64_t *exit_counts,
                                            const adapt_exit_records *records,
@@ -1517,14 +1527,21 @@ typedef struct adapt_exit_curve {
 
 /**
  * Sweeps one global threshold over `points` >= 2 evenly spaced values (max
- * probability: 0 to 1; entropy: log(classes) down to 0) and writes each
- * point's threshold, budget and accuracy into the arrays (each NULL or of
- * `points` entries), with the summary into `curve` (may be NULL). Rule
- * PATIENCE is ADAPT_ERR_INVALID_ARGUMENT: simulate each patience instead.
+ * probability: 0 to 1; entropy: log(classes) down to 0), each rounded to the
+ * float a policy holds, and writes each point's threshold, budget and
+ * accuracy into the arrays (each NULL or of `points` entries), with the
+ * summary into `curve` (may be NULL). A policy with a written threshold
+ * reproduces its point exactly. When all points have one budget, the area is
+ * their mean accuracy.
+ *
+ * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (as
+ * adapt_exit_simulate(), points < 2, or rule PATIENCE: simulate each patience
+ * instead), ADAPT_ERR_NONFINITE, ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_exit_sweep(adapt_exit_curve *curve, double *thresholds,
                                         double *budgets, double *accuracies, int32_t points,
-                                        const adapt_exit_records *records, int32_t rule);
+                                        const adapt_exit_records *records,
+                                        adapt_exit_rule rule);
 
 /** What adapt_exit_fit() aims at. */
 typedef enum adapt_exit_target {
@@ -1534,19 +1551,27 @@ typedef enum adapt_exit_target {
 
 /**
  * Chooses thresholds of `rule` (MAX_PROBABILITY or ENTROPY) on recorded
- * validation outputs for a target. With `per_head` zero, one global threshold
+ * validation outputs for a target, budgets and accuracies compared with a
+ * 1e-12 slack. Candidates are the values the rule's statistic takes on the
+ * heads, thinned to 1024 quantiles when there are more (the choice is then
+ * near the best rather than the best), plus a value that lets every sample
+ * out at the first head and one that lets none out early (above 1 for max
+ * probability, -1 for entropy). With `per_head` zero, one global threshold
  * into thresholds[0]; otherwise one per head (exits - 1 entries), refined
- * from the best global one by coordinate search. `outcome`, if not NULL,
- * receives what the thresholds achieve on the records.
+ * from the best global one by coordinate search. Ties go to the stricter
+ * thresholds. `outcome`, if not NULL, receives what the returned thresholds
+ * achieve on the records, which adapt_exit_simulate() reproduces exactly.
  *
  * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (bad records
- * or arguments; a target no threshold reaches, e.g. a budget below the first
- * exit's cost, is reported with the nearest value reachable).
+ * or arguments, records of a single exit, a target no threshold reaches:
+ * e.g. a budget below the first exit's cost, reported with the nearest value
+ * reachable), ADAPT_ERR_NONFINITE (NaN value or scores), ADAPT_ERR_OVERFLOW,
+ * ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_exit_fit(float *thresholds, adapt_exit_outcome *outcome,
-                                      const adapt_exit_records *records, int32_t rule,
-                                      int32_t per_head, adapt_exit_target target,
-                                      double value);
+                                      const adapt_exit_records *records,
+                                      adapt_exit_rule rule, int32_t per_head,
+                                      adapt_exit_target target, double value);
 
 /** @} */
 

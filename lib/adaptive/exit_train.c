@@ -94,8 +94,12 @@ static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit
     const float w = o->p->distillation;
     adapt_tensor *ce, *soft;
     adapt_status st = adapt_op_cross_entropy(&ce, ctx, z, labels, smoothing);
-    if (st || !targets)
-        return st ? st : (*out = ce, ADAPT_OK);
+    if (st)
+        return st;
+    if (!targets) {
+        *out = ce;
+        return ADAPT_OK;
+    }
     st = distillation_term(&soft, ctx, z, targets, o->p->distillation_temperature);
     if (!st)
         st = adapt_op_scale(&ce, ctx, ce, 1.0f - w);
@@ -121,8 +125,10 @@ static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg
         st = exit_term(&term, ctx, o, logits[k], k < heads ? targets : NULL, labels, smoothing);
         if (!st)
             st = adapt_op_scale(&term, ctx, term, exit_weight(o->p, k, terms));
-        if (!st)
-            st = total ? adapt_op_add(&total, ctx, total, term) : (total = term, ADAPT_OK);
+        if (!st && total)
+            st = adapt_op_add(&total, ctx, total, term);
+        else if (!st)
+            total = term;
     }
     if (!st)
         *loss = total;

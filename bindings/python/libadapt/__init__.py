@@ -19,8 +19,10 @@ from ._native import path as library_path
 from .calibration import Calibrator
 from .context import Context
 from .dataset import Dataset
-from .enums import (Activation, Backend, CalibrationMethod, LayerKind, Optimizer, Schedule,
-                    ScoreKind, Status)
+from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
+                         HeadInfo, exit_fit, exit_simulate, exit_sweep)
+from .enums import (Activation, Backend, CalibrationMethod, ExitRegime, ExitRule, ExitTarget,
+                    HeadKind, LayerKind, Optimizer, Schedule, ScoreKind, Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -54,10 +56,12 @@ def backend_available(backend):
 
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
-    "CancelledError", "Context", "Dataset", "Evaluation", "FormatError", "InternalError",
-    "InvalidArgumentError", "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer",
-    "OutOfMemoryError", "Parameter", "Progress", "Schedule", "ScoreKind", "ShapeError",
-    "StateError", "Status", "Tensor", "UnsupportedError", "backend_available", "backward",
-    "compute_metrics", "library_path", "library_version", "npy_read", "npy_write", "ops",
-    "print_progress", "status_string",
+    "CancelledError", "Context", "Dataset", "Evaluation", "ExitCurve", "ExitOutcome",
+    "ExitPolicy", "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget",
+    "FormatError", "Head", "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError",
+    "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError",
+    "Parameter", "Progress", "Schedule", "ScoreKind", "ShapeError", "StateError", "Status",
+    "Tensor", "UnsupportedError", "backend_available", "backward", "compute_metrics",
+    "exit_fit", "exit_simulate", "exit_sweep", "library_path", "library_version", "npy_read",
+    "npy_write", "ops", "print_progress", "status_string",
 ]

@@ -8,10 +8,11 @@ import ctypes as C
 
 from . import _library
 from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
-                       LayerParams, MetricsReport, MlpParams, TrainParams, VitParams,
-                       adapt_calibrator, adapt_context, adapt_dataset, adapt_model,
-                       adapt_tensor)
-from .errors import error_for_status
+                       ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
+                       ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
+                       MlpParams, TrainParams, VitParams, adapt_calibrator, adapt_context,
+                       adapt_dataset, adapt_head, adapt_model, adapt_tensor)
+from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
 version = _library.check_version(lib, path)
@@ -20,7 +21,7 @@ STATUS = object()  # marks functions returning adapt_status
 
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
-CALIBRATOR = P(adapt_calibrator)
+CALIBRATOR, HEAD = P(adapt_calibrator), P(adapt_head)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -129,6 +130,26 @@ SIGNATURES = {
     "adapt_calibrator_apply": (STATUS, [F32P, CALIBRATOR, F32P, i64, i32]),
     "adapt_calibrator_temperature": (STATUS, [F64P, CALIBRATOR]),
     "adapt_calibrator_free": (None, [CALIBRATOR]),
+    # early exits
+    "adapt_head_params_init": (None, [P(HeadParams)]),
+    "adapt_head_create": (STATUS, [P(HEAD), MODEL, P(HeadParams)]),
+    "adapt_head_free": (None, [HEAD]),
+    "adapt_model_add_head": (STATUS, [MODEL, HEAD, I32P]),
+    "adapt_model_remove_head": (STATUS, [P(HEAD), MODEL, i32]),
+    "adapt_model_head_count": (i32, [MODEL]),
+    "adapt_model_head": (HEAD, [MODEL, i32]),
+    "adapt_head_info_get": (STATUS, [P(HeadInfo), HEAD]),
+    "adapt_model_exit_flops": (STATUS, [I64P, i32, MODEL]),
+    "adapt_model_forward_exits": (STATUS, [P(TENSOR), i32, CTX, MODEL, TENSOR]),
+    "adapt_model_exit_logits": (STATUS, [F32P, i64, MODEL, DATASET, i32, i32]),
+    "adapt_exit_train_params_init": (None, [P(ExitTrainParams)]),
+    "adapt_model_train_exits": (STATUS, [MODEL, DATASET, DATASET, P(ExitTrainParams)]),
+    "adapt_exit_policy_init": (None, [P(ExitPolicy)]),
+    "adapt_model_infer_exits": (STATUS, [P(ExitOutputs), CTX, MODEL, TENSOR, P(ExitPolicy)]),
+    "adapt_exit_simulate": (STATUS, [P(ExitOutcome), I64P, P(ExitRecords), P(ExitPolicy)]),
+    "adapt_exit_sweep": (STATUS, [P(ExitCurve), F64P, F64P, F64P, i32, P(ExitRecords), i32]),
+    "adapt_exit_fit": (STATUS, [F32P, P(ExitOutcome), P(ExitRecords), i32, i32, C.c_int,
+                                C.c_double]),
 }
 
 
@@ -139,9 +160,26 @@ def _raise_on_error(status, function, _arguments):
     return status
 
 
+#: Header functions the loaded library does not export (a build in progress): calling one
+#: raises UnsupportedError naming it, while the rest of the package stays usable.
+MISSING = set()
+
+
+def _missing(name):
+    def unavailable(*_arguments):
+        raise UnsupportedError(f"{name} is not exported by {path}; rebuild the library")
+    unavailable.__name__ = name
+    return unavailable
+
+
 def _declare():
     for name, (restype, argtypes) in SIGNATURES.items():
-        function = getattr(lib, name)
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            MISSING.add(name)
+            setattr(lib, name, _missing(name))
+            continue
         function.argtypes = argtypes
         if restype is STATUS:
             function.restype = C.c_int

@@ -32,6 +32,10 @@ class adapt_calibrator(_Opaque):
     pass
 
 
+class adapt_head(_Opaque):
+    pass
+
+
 class ContextParams(C.Structure):
     c_name = "adapt_context_params"
     init_function = "adapt_context_params_init"
@@ -131,6 +135,65 @@ class CalibratorParams(C.Structure):
                 ("max_iterations", C.c_int32), ("tolerance", C.c_double)]
 
 
+class HeadParams(C.Structure):
+    c_name = "adapt_head_params"
+    init_function = "adapt_head_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32), ("block", C.c_int32),
+                ("hidden", C.c_int32), ("cascade", C.c_int32), ("seed", C.c_uint64)]
+
+
+class HeadInfo(C.Structure):
+    c_name = "adapt_head_info"
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32), ("block", C.c_int32),
+                ("hidden", C.c_int32), ("cascade", C.c_int32), ("classes", C.c_int32),
+                ("flops", C.c_int64), ("n_params", C.c_int64)]
+
+
+class ExitTrainParams(C.Structure):
+    c_name = "adapt_exit_train_params"
+    init_function = "adapt_exit_train_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("regime", C.c_int32),
+                ("backbone_phase", C.POINTER(TrainParams)),
+                ("exit_phase", C.POINTER(TrainParams)), ("proportional_weights", C.c_int32),
+                ("distillation", C.c_float), ("distillation_temperature", C.c_float)]
+
+
+class ExitPolicy(C.Structure):
+    c_name = "adapt_exit_policy"
+    init_function = "adapt_exit_policy_init"
+    _fields_ = [("struct_size", C.c_size_t), ("rule", C.c_int32), ("threshold", C.c_float),
+                ("head_thresholds", C.POINTER(C.c_float)), ("patience", C.c_int32),
+                ("calibrators", C.POINTER(C.POINTER(adapt_calibrator)))]
+
+
+class ExitOutputs(C.Structure):
+    c_name = "adapt_exit_outputs"
+    _fields_ = [("struct_size", C.c_size_t), ("predictions", C.POINTER(C.c_int32)),
+                ("exits", C.POINTER(C.c_int32)), ("confidences", C.POINTER(C.c_float)),
+                ("flops", C.POINTER(C.c_int64))]
+
+
+class ExitRecords(C.Structure):
+    c_name = "adapt_exit_records"
+    _fields_ = [("struct_size", C.c_size_t), ("scores", C.POINTER(C.c_float)),
+                ("kind", C.c_int32), ("labels", C.POINTER(C.c_int32)), ("n", C.c_int64),
+                ("exits", C.c_int32), ("classes", C.c_int32),
+                ("exit_flops", C.POINTER(C.c_int64)), ("reference_flops", C.c_int64)]
+
+
+class ExitOutcome(C.Structure):
+    c_name = "adapt_exit_outcome"
+    _fields_ = [("struct_size", C.c_size_t), ("accuracy", C.c_double),
+                ("mean_flops", C.c_double), ("budget", C.c_double)]
+
+
+class ExitCurve(C.Structure):
+    c_name = "adapt_exit_curve"
+    _fields_ = [("struct_size", C.c_size_t), ("accuracy_at_budget", C.c_double * 4),
+                ("area", C.c_double), ("min_budget", C.c_double), ("max_budget", C.c_double)]
+
+
 #: Every struct of the header, for the size and layout test.
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
-       TrainParams, EvalResult, MetricsReport, CalibratorParams)
+       TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
+       ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve)

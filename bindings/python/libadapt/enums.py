@@ -76,6 +76,34 @@ class CalibrationMethod(enum.IntEnum):
     ISOTONIC = 3
 
 
+class HeadKind(enum.IntEnum):
+    """adapt_head_kind: the architectures of an early-exit head."""
+    POOLED_LINEAR = 0  # pooled to a vector (any block output), one linear layer
+    SDN = 1            # feature maps: a * max + (1 - a) * average pooling, one linear layer
+    CLS_LINEAR = 2     # token sequences: the class token, one linear layer
+    CLS_MLP = 3        # token sequences: the class token, linear, exact GELU, linear
+
+
+class ExitRegime(enum.IntEnum):
+    """adapt_exit_regime: how Model.train_exits trains a backbone and its heads."""
+    JOINT = 0     # backbone and heads together (the exit phase only)
+    DISJOINT = 1  # the backbone alone, then the heads alone on the frozen backbone
+    MIXED = 2     # the backbone alone, then backbone and heads together
+
+
+class ExitRule(enum.IntEnum):
+    """adapt_exit_rule: when an input leaves at a head."""
+    MAX_PROBABILITY = 0  # largest probability >= the head's threshold
+    ENTROPY = 1          # entropy (nats) <= the head's threshold
+    PATIENCE = 2         # the last `patience` exits up to it predicted the same class
+
+
+class ExitTarget(enum.IntEnum):
+    """adapt_exit_target: what exit_fit aims at."""
+    BUDGET = 0    # the best accuracy whose budget is <= the value
+    ACCURACY = 1  # the least budget whose accuracy is >= the value
+
+
 def coerce(kind, value, what):
     """`value` as a member of `kind`: a member, its name in any case, or its number.
 

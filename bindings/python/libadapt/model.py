@@ -162,9 +162,18 @@ class Model(Owned):
         params = {}
         for index in range(lib.adapt_model_param_count(model)):
             name = lib.adapt_model_param_name(model, index).decode()
-            params[name] = Parameter._of_model(self._handle, lib.adapt_model_param(model, index),
-                                               name)
+            params[name] = Parameter._of_model(self._keeper_of(name),
+                                               lib.adapt_model_param(model, index), name)
         return params
+
+    def _keeper_of(self, name):
+        """What keeps parameter `name`'s memory allocated: the model's handle, or for a
+        head's parameter ("exits.K.*") the head's cell, which follows the head out of the
+        model if it is removed."""
+        if name.startswith("exits."):
+            from .early_exit import head_cell
+            return head_cell(self, int(name.split(".")[1]))
+        return self._handle
 
     def state_dict(self):
         """{name: numpy copy of the values}."""
@@ -230,6 +239,69 @@ class Model(Owned):
         """Accuracy, mean loss and (optionally) the confusion matrix on a Dataset."""
         from .training import evaluate
         return evaluate(self, dataset, batch_size, n_threads, confusion)
+
+    # ---------------------------------------------------------------- early exits
+
+    def add_head(self, kind="pooled_linear", block=0, hidden=0, cascade=False, seed=0):
+        """Adds an early-exit head and returns its position: a new one of `kind`
+        ("pooled_linear", "sdn", "cls_linear", "cls_mlp") reading block `block`'s output,
+        or a Head no model holds, passed as `kind`, which the model then owns. See
+        libadapt.early_exit.add_head."""
+        from .early_exit import add_head
+        return add_head(self, kind, block, hidden, cascade, seed)
+
+    def remove_head(self, index):
+        """Takes head `index` out and returns it as a Head the caller owns."""
+        from .early_exit import remove_head
+        return remove_head(self, index)
+
+    @property
+    def head_count(self):
+        """Number of early-exit heads; the exits are one more."""
+        from .early_exit import head_count
+        return head_count(self)
+
+    @property
+    def heads(self):
+        """The heads in position (block) order, as Heads the model holds."""
+        from .early_exit import heads
+        return heads(self)
+
+    def exit_flops(self):
+        """FLOPs per sample of each exit, int64 [heads + 1]."""
+        from .early_exit import exit_flops
+        return exit_flops(self)
+
+    def forward_exits(self, ctx, x, *, as_tensor=False):
+        """Runs the model on x in `ctx`; returns every exit's logits (numpy copies, or
+        Tensors for autograd with as_tensor=True), heads first, the final exit last."""
+        from .early_exit import forward_exits
+        return forward_exits(self, ctx, x, as_tensor)
+
+    def exit_logits(self, dataset, batch_size=256, n_threads=0):
+        """Every exit's logits over a Dataset, float32 [exits, N, classes]."""
+        from .early_exit import exit_logits
+        return exit_logits(self, dataset, batch_size, n_threads)
+
+    def train_exits(self, train, validation=None, *, regime="mixed", backbone_phase=None,
+                    exit_phase=None, proportional_weights=False, distillation=0.0,
+                    distillation_temperature=1.0, progress=None, cancel=None):
+        """Trains the model and its heads in a regime ("joint", "disjoint", "mixed"), each
+        phase with a dict of Model.train settings; returns the epoch-end Progress of both
+        phases. See libadapt.early_exit.train_exits."""
+        from .early_exit import train_exits
+        return train_exits(self, train, validation, regime=regime,
+                           backbone_phase=backbone_phase, exit_phase=exit_phase,
+                           proportional_weights=proportional_weights,
+                           distillation=distillation,
+                           distillation_temperature=distillation_temperature,
+                           progress=progress, cancel=cancel)
+
+    def infer_exits(self, x, policy=None, ctx=None, batch_size=256, n_threads=0):
+        """Inference that stops early under an ExitPolicy; returns ExitResults (per sample:
+        predictions, exits, confidences, flops). See libadapt.early_exit.infer_exits."""
+        from .early_exit import infer_exits
+        return infer_exits(self, x, policy, ctx, batch_size, n_threads)
 
     def __repr__(self):
         if self.closed:

@@ -26,16 +26,17 @@ class Progress:
     samples_per_second: float
     eta_seconds: float
     val_accuracy: float = None  # set on an epoch's last step when there is validation data
+    phase: str = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
 
     @property
     def epoch_end(self):
         return self.step == self.epoch * (self.steps // self.epochs)
 
     @classmethod
-    def _from_c(cls, p):
+    def _from_c(cls, p, phase=None):
         return cls(p.epoch, p.epochs, p.step, p.steps, p.loss, p.learning_rate,
                    p.samples_per_second, p.eta_seconds,
-                   None if p.val_accuracy < 0 else p.val_accuracy)
+                   None if p.val_accuracy < 0 else p.val_accuracy, phase)
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ class _Callbacks:
     cancel function (KeyboardInterrupt included) cannot cross the C frames, so it is kept,
     training is cancelled at the next step, and train() raises it once C has returned."""
 
-    def __init__(self, progress, cancel):
+    def __init__(self, progress, cancel, phase=None):
         self.user_progress, self.user_cancel = progress, cancel
+        self.phase = phase
         self.error = None
         self.history = []
         self.progress = progress_fn(self._on_progress)
@@ -70,7 +72,7 @@ class _Callbacks:
         if self.error is not None:
             return
         try:
-            p = Progress._from_c(pointer.contents)
+            p = Progress._from_c(pointer.contents, self.phase)
             if p.epoch_end:
                 self.history.append(p)
             if self.user_progress is not None:
@@ -102,6 +104,36 @@ _ENUM_SETTINGS = {"optimizer": Optimizer, "schedule": Schedule}
 _RESERVED = {"struct_size", "progress", "cancel", "user_data"}
 
 
+def train_params(settings, callbacks, what="train"):
+    """adapt_train_params with the library's defaults overlaid by `settings` (field names,
+    enum fields by name or member) and the callbacks of a _Callbacks. The struct refers to
+    the callbacks' C function objects: keep `callbacks` alive while C may call them."""
+    settings = dict(settings)
+    unknown = settings.keys() & _RESERVED
+    if unknown:
+        raise TypeError(f"{what}: {sorted(unknown)} are not settings")
+    for name, kind in _ENUM_SETTINGS.items():
+        if name in settings:
+            settings[name] = coerce(kind, settings[name], name)
+    params = new_params(TrainParams)
+    _scalars.assign(params, settings, what)
+    params.progress, params.cancel = callbacks.progress, callbacks.cancel
+    return params
+
+
+def run_training(function, callbacks):
+    """Calls function() (a training call into C) and raises what the callbacks kept, if
+    anything, in place of the cancellation it caused."""
+    try:
+        function()
+    except CancelledError:
+        if not any(c.error is not None for c in callbacks):
+            raise
+    for c in callbacks:
+        if c.error is not None:
+            raise c.error
+
+
 def train(model, train_set, validation=None, *, progress=None, cancel=None, **settings):
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
 
@@ -113,27 +145,13 @@ def train(model, train_set, validation=None, *, progress=None, cancel=None, **se
     before every step, returning True stops training with CancelledError. Returns the
     Progress of each epoch's last step.
     """
-    unknown = settings.keys() & _RESERVED
-    if unknown:
-        raise TypeError(f"train: {sorted(unknown)} are not settings")
-    for name, kind in _ENUM_SETTINGS.items():
-        if name in settings:
-            settings[name] = coerce(kind, settings[name], name)
-    params = new_params(TrainParams)
-    _scalars.assign(params, settings, "train")
     callbacks = _Callbacks(progress, cancel)
-    params.progress, params.cancel = callbacks.progress, callbacks.cancel
+    params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")
     validation = None if validation is None else _dataset(validation, "validation")
-    try:
-        lib.adapt_model_train(model._ptr(), train_set._ptr(),
-                              None if validation is None else validation._ptr(),
-                              C.byref(params))
-    except CancelledError:
-        if callbacks.error is None:
-            raise
-    if callbacks.error is not None:
-        raise callbacks.error
+    run_training(lambda: lib.adapt_model_train(
+        model._ptr(), train_set._ptr(), None if validation is None else validation._ptr(),
+        C.byref(params)), [callbacks])
     return callbacks.history
 
 

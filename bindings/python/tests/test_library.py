@@ -39,7 +39,7 @@ SCALARS = {"int32_t": C.c_int32, "int64_t": C.c_int64, "uint32_t": C.c_uint32,
 STRUCTS = {s.c_name: s for s in _structs.ALL}
 HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
-                        "adapt_calibrator")}
+                        "adapt_calibrator", "adapt_head")}
 
 
 def expected_ctype(c_declaration):
@@ -105,7 +105,10 @@ def test_constants_and_enums_agree_with_the_header():
     assert _native.lib and header_define("ADAPT_MAX_DIMS") == 8
     prefixes = {enums.Status: "ADAPT_ERR_", enums.Backend: "ADAPT_BACKEND_",
                 enums.Activation: "ADAPT_ACTIVATION_", enums.LayerKind: "ADAPT_LAYER_",
-                enums.Optimizer: "ADAPT_OPTIMIZER_", enums.Schedule: "ADAPT_SCHEDULE_"}
+                enums.Optimizer: "ADAPT_OPTIMIZER_", enums.Schedule: "ADAPT_SCHEDULE_",
+                enums.ScoreKind: "ADAPT_SCORES_", enums.CalibrationMethod: "ADAPT_CALIBRATION_",
+                enums.HeadKind: "ADAPT_HEAD_", enums.ExitRegime: "ADAPT_REGIME_",
+                enums.ExitRule: "ADAPT_EXIT_", enums.ExitTarget: "ADAPT_TARGET_"}
     for kind, prefix in prefixes.items():
         values = {m.group(1): int(m.group(2))
                   for m in re.finditer(rf"{prefix}(\w+) = (-?\d+)", text)}
@@ -171,3 +174,10 @@ def test_status_strings_and_backends():
     assert ad.backend_available(ad.Backend.DEFAULT)
     with pytest.raises(ad.InvalidArgumentError, match="not one of"):
         ad.backend_available("cuda")
+
+
+def test_a_function_the_library_lacks_fails_when_called_not_at_import():
+    stub = _native._missing("adapt_exit_fit")
+    with pytest.raises(ad.UnsupportedError, match="adapt_exit_fit is not exported"):
+        stub(None)
+    assert not _native.MISSING  # the library under test has everything

@@ -322,16 +322,32 @@ static void simulate(int32_t *prediction, int32_t *exit, double *top, const floa
     }
 }
 
-static adapt_model *trained_cnn(void)
+/* The inference tests share one trained CNN and its recorded exit logits, made once before
+ * they fork (an unchecked fixture); no test changes them. */
+static adapt_model *trained;
+static adapt_dataset *test_set;
+static float *recorded; /* [3][N_SAMPLES][N_CLASSES] */
+static int64_t costs[3];
+
+static void train_once(void)
 {
     make_problem();
-    adapt_dataset *ds = pictures();
-    adapt_model *m = cnn_with_exits();
+    test_set = pictures();
+    trained = cnn_with_exits();
     const adapt_train_params p1 = phase(2, 1), p2 = phase(2, 2);
     const adapt_exit_train_params r = regime(ADAPT_REGIME_MIXED, &p1, &p2);
-    TU_OK(adapt_model_train_exits(m, ds, NULL, &r));
-    adapt_dataset_free(ds);
-    return m;
+    TU_OK(adapt_model_train_exits(trained, test_set, NULL, &r));
+    const int64_t count = 3 * N_SAMPLES * N_CLASSES;
+    recorded = malloc((size_t)count * sizeof *recorded);
+    TU_OK(adapt_model_exit_logits(recorded, count, trained, test_set, 64, 1));
+    TU_OK(adapt_model_exit_flops(costs, 3, trained));
+}
+
+static void release_once(void)
+{
+    free(recorded);
+    adapt_dataset_free(test_set);
+    adapt_model_free(trained);
 }
 
 static int compare_doubles(const void *a, const void *b)
@@ -359,13 +375,8 @@ static float median_top(const float *z)
 
 START_TEST(inference_decides_as_the_rules_say)
 {
-    adapt_model *m = trained_cnn();
-    adapt_dataset *ds = pictures();
-    const int64_t count = 3 * N_SAMPLES * N_CLASSES;
-    float *z = malloc((size_t)count * sizeof *z);
-    TU_OK(adapt_model_exit_logits(z, count, m, ds, 64, 1));
-    int64_t costs[3];
-    TU_OK(adapt_model_exit_flops(costs, 3, m));
+    adapt_model *m = trained;
+    const float *z = recorded;
     adapt_context *ctx = inference_context();
     const struct { int32_t rule; float threshold; int32_t patience; } cases[] = {
         {ADAPT_EXIT_MAX_PROBABILITY, 0.0f, 1}, {ADAPT_EXIT_MAX_PROBABILITY, median_top(z), 1},
@@ -398,18 +409,13 @@ START_TEST(inference_decides_as_the_rules_say)
                           (long long)at[0]);
     }
     adapt_context_free(ctx);
-    free(z);
-    adapt_dataset_free(ds);
-    adapt_model_free(m);
 }
 END_TEST
 
 START_TEST(compacted_batches_give_batch_one_results)
 {
-    adapt_model *m = trained_cnn();
-    adapt_dataset *ds = pictures();
-    float *z = malloc(3 * N_SAMPLES * N_CLASSES * sizeof *z);
-    TU_OK(adapt_model_exit_logits(z, 3 * N_SAMPLES * N_CLASSES, m, ds, 64, 1));
+    adapt_model *m = trained;
+    const float *z = recorded;
     adapt_context *ctx = inference_context();
     adapt_exit_policy policy;
     adapt_exit_policy_init(&policy);
@@ -428,21 +434,13 @@ START_TEST(compacted_batches_give_batch_one_results)
     ck_assert_msg(at[0] && at[1] && at[2], "exits taken: %lld %lld %lld", (long long)at[0],
                   (long long)at[1], (long long)at[2]);
     adapt_context_free(ctx);
-    free(z);
-    adapt_dataset_free(ds);
-    adapt_model_free(m);
 }
 END_TEST
 
 START_TEST(recorded_logits_simulate_what_inference_does)
 {
-    adapt_model *m = trained_cnn();
-    adapt_dataset *ds = pictures();
-    const int64_t count = 3 * N_SAMPLES * N_CLASSES;
-    float *z = malloc((size_t)count * sizeof *z);
-    TU_OK(adapt_model_exit_logits(z, count, m, ds, 64, 1));
-    int64_t costs[3];
-    TU_OK(adapt_model_exit_flops(costs, 3, m));
+    adapt_model *m = trained;
+    const float *z = recorded;
     const float thresholds[] = {0.7f, 0.5f};
     adapt_exit_policy policy;
     adapt_exit_policy_init(&policy);
@@ -462,19 +460,14 @@ START_TEST(recorded_logits_simulate_what_inference_does)
     ck_assert_double_eq_tol(outcome.accuracy, (double)right / N_SAMPLES, 1e-12);
     ck_assert_double_eq_tol(outcome.mean_flops, (double)flops / N_SAMPLES, 1e-6);
     adapt_context_free(ctx);
-    free(z);
-    adapt_dataset_free(ds);
-    adapt_model_free(m);
 }
 END_TEST
 
 START_TEST(calibrated_exits_decide_on_calibrated_probabilities)
 {
-    adapt_model *m = trained_cnn();
-    adapt_dataset *ds = pictures();
-    const int64_t count = 3 * N_SAMPLES * N_CLASSES;
-    float *z = malloc((size_t)count * sizeof *z), *p = malloc((size_t)count * sizeof *p);
-    TU_OK(adapt_model_exit_logits(z, count, m, ds, 64, 1));
+    adapt_model *m = trained;
+    const float *z = recorded;
+    float *p = malloc(3 * N_SAMPLES * N_CLASSES * sizeof *p);
     adapt_calibrator *cal[3];
     adapt_calibrator_params cp;
     adapt_calibrator_params_init(&cp);
@@ -485,8 +478,6 @@ START_TEST(calibrated_exits_decide_on_calibrated_probabilities)
         TU_OK(adapt_calibrator_apply(p + (int64_t)k * N_SAMPLES * N_CLASSES, cal[k], zk,
                                      N_SAMPLES, N_CLASSES));
     }
-    int64_t costs[3];
-    TU_OK(adapt_model_exit_flops(costs, 3, m));
     adapt_exit_policy policy;
     adapt_exit_policy_init(&policy);
     policy.threshold = 0.8f;
@@ -505,10 +496,7 @@ START_TEST(calibrated_exits_decide_on_calibrated_probabilities)
     for (int k = 0; k < 3; k++)
         adapt_calibrator_free(cal[k]);
     adapt_context_free(ctx);
-    free(z);
     free(p);
-    adapt_dataset_free(ds);
-    adapt_model_free(m);
 }
 END_TEST
 
@@ -562,6 +550,7 @@ static Suite *exits_suite(void)
     suite_add_tcase(s, train);
     TCase *infer_case = tcase_create("inference");
     tcase_set_timeout(infer_case, 120);
+    tcase_add_unchecked_fixture(infer_case, train_once, release_once);
     tcase_add_test(infer_case, inference_decides_as_the_rules_say);
     tcase_add_test(infer_case, compacted_batches_give_batch_one_results);
     tcase_add_test(infer_case, recorded_logits_simulate_what_inference_does);

@@ -41,6 +41,11 @@ void ad_head_destroy(adapt_head *head);
 /* Renames the head's parameters for position `position` among its model's heads. */
 adapt_status ad_head_set_position(adapt_head *head, int32_t position);
 
+/* SDN's pooling of x [N, C, H, W] into [N, C * h * w] for inference, bit for bit what the
+ * taped ops compute (sdn_pool.c). */
+adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const adapt_head *h,
+                                 adapt_tensor *x);
+
 /* Logits [N, classes] of the head on its block's output x [N, in...]; `previous` is the
  * previous head's logits when the head cascades (NULL for the first head). Recorded for
  * backward when the context records; the previous logits never are. */

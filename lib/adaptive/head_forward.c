@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/autograd/tape.h"
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
 #include "lib/nn/layernorm.h"
@@ -55,6 +56,8 @@ static adapt_status features(adapt_tensor **out, adapt_context *ctx, const adapt
         *out = x;
         return ADAPT_OK;
     case ADAPT_HEAD_SDN:
+        if (!ad_tape_wants(ctx, (adapt_tensor *[]){x, h->alpha}, 2))
+            return ad_sdn_pool_untaped(out, ctx, h, x);
         return mixed_pool(out, ctx, h, x);
     default: {
         adapt_tensor *first;

@@ -283,6 +283,31 @@ START_TEST(head_gradients_match_finite_differences)
 }
 END_TEST
 
+/* Inference pools SDN windows in one fused pass; training records the chain of ops. */
+START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
+{
+    adapt_model *m = cnn();
+    add(m, ADAPT_HEAD_SDN, 0, 0); /* 8x8, window 2 */
+    add(m, ADAPT_HEAD_SDN, 1, 1); /* 8x8, window 2, cascading */
+    const int32_t n = adapt_model_param_count(m);
+    adapt_param_write(adapt_model_param(m, n - 5), (const float[]){0.3f}, 1);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    adapt_tensor *x = images(ctx, 3, 21), *taped[3], *plain[3];
+    float *nan_image = adapt_tensor_data(x) + 192; /* a NaN must reach the logits either way */
+    nan_image[5] = NAN;
+    TU_OK(adapt_model_forward_exits(taped, 3, ctx, m, x));
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    TU_OK(adapt_model_forward_exits(plain, 3, ctx, m, x));
+    for (int k = 0; k < 2; k++)
+        ck_assert_mem_eq(adapt_tensor_data(taped[k]), adapt_tensor_data(plain[k]),
+                         15 * sizeof(float));
+    ck_assert(isnan(adapt_tensor_data(plain[0])[5]));
+    ck_assert(!isnan(adapt_tensor_data(plain[0])[0]));
+    adapt_context_free(ctx);
+    adapt_model_free(m);
+}
+END_TEST
+
 START_TEST(checkpoints_carry_heads)
 {
     adapt_model *m = vit(), *back = NULL;
@@ -359,6 +384,7 @@ static Suite *heads_suite(void)
     tcase_add_test(tc, a_model_owns_its_heads_once);
     tcase_add_test(tc, every_exit_computes_its_own_logits);
     tcase_add_test(tc, head_gradients_match_finite_differences);
+    tcase_add_test(tc, sdn_heads_give_the_same_bits_taped_or_not);
     tcase_add_test(tc, checkpoints_carry_heads);
     tcase_add_test(tc, hostile_head_descriptions_are_format_errors);
     suite_add_tcase(s, tc);

@@ -289,16 +289,21 @@ START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
     adapt_model *m = cnn();
     add(m, ADAPT_HEAD_SDN, 0, 0); /* 8x8, window 2 */
     add(m, ADAPT_HEAD_SDN, 1, 1); /* 8x8, window 2, cascading */
-    const int32_t n = adapt_model_param_count(m);
-    adapt_param_write(adapt_model_param(m, n - 5), (const float[]){0.3f}, 1);
+    add(m, ADAPT_HEAD_SDN, 2, 0); /* 4x4, window 1 */
+    const int32_t alpha[] = {0, 3, 8}; /* after alpha, [norm.weight, norm.bias,] fc.weight, fc.bias */
+    for (int32_t k = 0; k < 3; k++) {
+        const int32_t i = ad_backbone_param_count(m) + alpha[k];
+        ck_assert_ptr_nonnull(strstr(adapt_model_param_name(m, i), ".alpha"));
+        adapt_param_write(adapt_model_param(m, i), (const float[]){0.3f + 0.2f * (float)k}, 1);
+    }
     adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
-    adapt_tensor *x = images(ctx, 3, 21), *taped[3], *plain[3];
+    adapt_tensor *x = images(ctx, 3, 21), *taped[4], *plain[4];
     float *nan_image = adapt_tensor_data(x) + 192; /* a NaN must reach the logits either way */
     nan_image[5] = NAN;
-    TU_OK(adapt_model_forward_exits(taped, 3, ctx, m, x));
+    TU_OK(adapt_model_forward_exits(taped, 4, ctx, m, x));
     TU_OK(adapt_context_set_grad(ctx, 0));
-    TU_OK(adapt_model_forward_exits(plain, 3, ctx, m, x));
-    for (int k = 0; k < 2; k++)
+    TU_OK(adapt_model_forward_exits(plain, 4, ctx, m, x));
+    for (int k = 0; k < 3; k++)
         ck_assert_mem_eq(adapt_tensor_data(taped[k]), adapt_tensor_data(plain[k]),
                          15 * sizeof(float));
     ck_assert(isnan(adapt_tensor_data(plain[0])[5]));

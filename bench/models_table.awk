@@ -1,7 +1,8 @@
 # The Markdown table of bench/run_models.sh from the "result key=value ..." lines that
 # bench_models, peers/torch_models.py and peers/ort_models.mjs print. Pass -v sgemm=GFLOP/s.
 # Ratios are libadapt's advantage: lib/peer for rates, peer/lib for latency and memory, so a
-# ratio above 1 always means libadapt is better.
+# ratio above 1 always means libadapt is better. A case measured several times (repeats) shows
+# the median of its repeats, field by field.
 
 /^result / {
     delete kv
@@ -10,14 +11,30 @@
         kv[pair[1]] = pair[2]
     }
     key = kv["impl"] SUBSEP kv["model"] SUBSEP kv["mode"]
+    n = ++repeats[key]
     for (k in kv)
-        value[key, k] = kv[k]
+        value[key, n, k] = kv[k]
     if (kv["impl"] == "libadapt")
         flops[kv["model"]] = kv["flops_per_sample"]
 }
 
 function has(impl, model, mode, field) {
-    return ((impl, model, mode, field) in value)
+    return ((impl, model, mode, 1, field) in value)
+}
+
+# Median over the repeats of a case (insertion sort: a handful of values).
+function median(impl, model, mode, field,    key, n, i, j, v, t) {
+    key = impl SUBSEP model SUBSEP mode
+    n = 0
+    for (i = 1; i <= repeats[key]; i++)
+        if ((key, i, field) in value) {
+            t = value[key, i, field] + 0
+            for (j = n; j > 0 && v[j] > t; j--)
+                v[j + 1] = v[j]
+            v[j + 1] = t
+            n++
+        }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 
 # Forward GFLOP/s from samples/s and libadapt's count of FLOPs per sample (the same model).
@@ -25,9 +42,9 @@ function figure(impl, model, mode, field) {
     if (field == "gflops") {
         if (!has(impl, model, mode, "samples_per_s") || !(model in flops))
             return ""
-        return value[impl, model, mode, "samples_per_s"] * flops[model] * 1e-9
+        return median(impl, model, mode, "samples_per_s") * flops[model] * 1e-9
     }
-    return has(impl, model, mode, field) ? value[impl, model, mode, field] : ""
+    return has(impl, model, mode, field) ? median(impl, model, mode, field) : ""
 }
 
 function show(v) {

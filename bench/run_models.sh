@@ -9,8 +9,11 @@
 # Every (implementation, model, mode) runs in its own process, so each peak RSS is that case's
 # alone; the three implementations of a case run back to back. Each process does WARMUP
 # untimed iterations, then timed ones until it has at least ROUNDS and SECONDS have passed, and
-# reports the median. The environment may override WARMUP (2), ROUNDS (5), SECONDS_INFER1 (2),
-# SECONDS_INFER256 (3), SECONDS_TRAIN (3), PYTHON (/usr/bin/python3) and NODE (node).
+# reports the median. Inference cases run REPEATS times round-robin (libadapt, PyTorch, ORT,
+# libadapt, ...), so a slow spell of the machine hits every implementation alike, and the table
+# shows the median over the repeats. The environment may override WARMUP (2), ROUNDS (5),
+# REPEATS (3), SECONDS_INFER1 (2), SECONDS_INFER256 (3), SECONDS_TRAIN (3), PYTHON
+# (/usr/bin/python3) and NODE (node).
 # PyTorch and ONNX Runtime run the weights the PyTorch side exports, and libadapt loads the same
 # weights. Logs and model files go to <build-dir>/bench/models.
 set -eu
@@ -22,6 +25,7 @@ python=${PYTHON:-/usr/bin/python3}
 node=${NODE:-node}
 warmup=${WARMUP:-2}
 rounds=${ROUNDS:-5}
+repeats=${REPEATS:-3}
 work=$build/bench/models
 results=$work/results.txt
 log=$work/log.txt
@@ -66,16 +70,20 @@ for model in mlp vit; do
     weights=$work/$model.safetensors
     for mode in train128 infer1 infer256; do
         s=$(seconds_for "$mode")
-        echo "measuring $model $mode ..." >&2
-        measure "$build/bench/bench_models" -t "$threads" -w "$weights" -W "$warmup" \
-            -n "$rounds" -s "$s" "$model" "$mode"
-        measure "$python" "$here/peers/torch_models.py" run "$model" "$mode" \
-            --threads "$threads" --weights "$weights" --warmup "$warmup" --rounds "$rounds" \
-            --seconds "$s"
-        if [ "$mode" != train128 ]; then
-            measure "$node" "$here/peers/ort_models.mjs" "$ort_dir" "$work/$model.onnx" \
-                "$model" "$mode" "$threads" "$warmup" "$rounds" "$s"
-        fi
+        n=$repeats
+        [ "$mode" = train128 ] && n=1
+        for repeat in $(seq 1 "$n"); do
+            echo "measuring $model $mode ($repeat of $n) ..." >&2
+            measure "$build/bench/bench_models" -t "$threads" -w "$weights" -W "$warmup" \
+                -n "$rounds" -s "$s" "$model" "$mode"
+            measure "$python" "$here/peers/torch_models.py" run "$model" "$mode" \
+                --threads "$threads" --weights "$weights" --warmup "$warmup" \
+                --rounds "$rounds" --seconds "$s"
+            if [ "$mode" != train128 ]; then
+                measure "$node" "$here/peers/ort_models.mjs" "$ort_dir" "$work/$model.onnx" \
+                    "$model" "$mode" "$threads" "$warmup" "$rounds" "$s"
+            fi
+        done
     done
 done
 
@@ -84,7 +92,8 @@ ort_version=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' \
     "$ort_dir/node_modules/onnxruntime-node/package.json")
 echo
 echo "$threads threads; PyTorch $torch_version; ONNX Runtime $ort_version (onnxruntime-node);" \
-     "medians after $warmup warm-up iterations; load average $load_before before," \
+     "medians after $warmup warm-up iterations, inference the median of $repeats" \
+     "round-robin repeats; load average $load_before before," \
      "$(cut -d' ' -f1-3 /proc/loadavg) after"
 echo
 awk -v sgemm="$sgemm" -f "$here/models_table.awk" "$results"

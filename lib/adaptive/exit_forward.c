@@ -9,8 +9,6 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
-#include "lib/train/batch.h"
-#include "lib/train/dataset.h"
 
 /* Blocks [first, last); a frozen backbone runs as in inference, untaped. */
 static adapt_status backbone(adapt_tensor **x, adapt_context *ctx, adapt_model *model,

@@ -1,7 +1,6 @@
 /* adapt_model_infer_exits: inference that stops early. The batch shrinks as samples leave:
  * the rows that stay are gathered into a compact batch before the next blocks run, so every
  * GEMM after an exit works on the samples still running and time follows the FLOPs spent. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/adaptive/exit_policy.h"

@@ -1,10 +1,8 @@
 /* adapt_model_train_exits: the training regimes of multi-exit models (arXiv 2407.14320) as
  * phases of the ordinary training loop with other objectives. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "lib/adaptive/exit_forward.h"
-#include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"

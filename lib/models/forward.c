@@ -49,13 +49,27 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
     return ad_layers_forward(out, ctx, b->layers, b->n_layers, x);
 }
 
+/* A linear layer, its fused activation and dropout (the identity outside training): without
+ * a tape such a block allocates nothing but its output. */
+static bool leaves_only_its_output(const ad_block *b)
+{
+    bool only = b->layers[0].params.kind == ADAPT_LAYER_LINEAR;
+    for (int32_t i = 1; only && i < b->n_layers; i++) {
+        const int32_t kind = b->layers[i].params.kind;
+        only = kind == ADAPT_LAYER_DROPOUT ||
+               (i == 1 && (kind == ADAPT_LAYER_RELU || kind == ADAPT_LAYER_GELU));
+    }
+    return only;
+}
+
 /* Without a tape nothing reads a block's intermediate activations once it has ended, so its
  * output is copied into a tensor made before them and their memory is handed back: inference
- * holds one block's activations at a time instead of the whole model's. */
+ * holds one block's activations at a time instead of the whole model's. A block that leaves
+ * nothing else needs no copy. */
 static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx,
                                           const ad_block *b, adapt_tensor *x)
 {
-    if (ctx->grad_enabled)
+    if (ctx->grad_enabled || leaves_only_its_output(b))
         return block_forward(out, ctx, b, x);
     int64_t shape[ADAPT_MAX_DIMS] = {x->shape[0]};
     for (int32_t i = 0; i < b->out.ndim; i++)

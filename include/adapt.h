@@ -43,7 +43,7 @@ extern "C" {
 /** Major version of this header; changes only with an incompatible API. */
 #define ADAPT_VERSION_MAJOR 0
 /** Minor version of this header; grows when declarations are appended. */
-#define ADAPT_VERSION_MINOR 2
+#define ADAPT_VERSION_MINOR 3
 /** Patch version of this header; fixes that leave the API as it is. */
 #define ADAPT_VERSION_PATCH 0
 /**

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 #: The C API version these bindings are written against (adapt.h's ADAPT_VERSION_*).
-BINDINGS_VERSION = (0, 2, 0)
+BINDINGS_VERSION = (0, 3, 0)
 
 _REPOSITORY = Path(__file__).resolve().parents[3]
 _SYSTEM_NAMES = ("libadapt.so.0", "libadapt.so")

@@ -6,6 +6,7 @@
 #include "lib/core/tensor.h"
 #include "lib/nn/activation.h"
 #include "lib/nn/class_token.h"
+#include "lib/nn/conv_bn.h"
 #include "lib/nn/flatten.h"
 #include "lib/nn/layer_shape.h"
 #include "lib/nn/pool.h"
@@ -190,16 +191,31 @@ static ad_act activation_of(const ad_layer *layer)
     }
 }
 
+/* Layers from i on that run as one convolution with batch norm (and ReLU): 3, 2, or 0. */
+static int32_t conv_bn_run(const ad_layer *layers, int32_t n, int32_t i)
+{
+    if (i + 1 >= n || layers[i].params.kind != ADAPT_LAYER_CONV2D ||
+        layers[i + 1].params.kind != ADAPT_LAYER_BATCHNORM2D)
+        return 0;
+    return i + 2 < n && layers[i + 2].params.kind == ADAPT_LAYER_RELU ? 3 : 2;
+}
+
 adapt_status ad_layers_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layers,
                                int32_t n, adapt_tensor *x)
 {
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < n && !st; i++) {
         const ad_act act = i + 1 < n ? activation_of(&layers[i + 1]) : AD_ACT_NONE;
-        if (layers[i].params.kind == ADAPT_LAYER_LINEAR && act != AD_ACT_NONE)
+        const int32_t fused = conv_bn_run(layers, n, i);
+        if (fused) {
+            st = ad_conv_bn_forward(&x, ctx, &layers[i].u.conv, &layers[i + 1].u.batchnorm,
+                                    fused == 3, x);
+            i += fused - 1;
+        } else if (layers[i].params.kind == ADAPT_LAYER_LINEAR && act != AD_ACT_NONE) {
             st = linear_forward(&x, ctx, &layers[i++].u.linear, x, act);
-        else
+        } else {
             st = ad_layer_forward(&x, ctx, &layers[i], x);
+        }
     }
     if (!st)
         *out = x;

@@ -1,5 +1,6 @@
 #include "lib/nn/residual.h"
 
+#include "lib/nn/conv_bn.h"
 #include "lib/nn/dims.h"
 
 adapt_status ad_residual_block_init(ad_residual_block *b, ad_param_list *params,
@@ -36,24 +37,16 @@ static adapt_status shortcut(adapt_tensor **out, adapt_context *ctx, const ad_re
         *out = x;
         return ADAPT_OK;
     }
-    adapt_tensor *h;
-    adapt_status st = ad_conv2d_forward(&h, ctx, &b->shortcut_conv, x);
-    return st ? st : ad_batchnorm2d_forward(out, ctx, &b->shortcut_bn, h);
+    return ad_conv_bn_forward(out, ctx, &b->shortcut_conv, &b->shortcut_bn, false, x);
 }
 
 adapt_status ad_residual_block_forward(adapt_tensor **out, adapt_context *ctx,
                                        const ad_residual_block *b, adapt_tensor *x)
 {
     adapt_tensor *h, *s;
-    adapt_status st = ad_conv2d_forward(&h, ctx, &b->conv1, x);
+    adapt_status st = ad_conv_bn_forward(&h, ctx, &b->conv1, &b->bn1, true, x);
     if (!st)
-        st = ad_batchnorm2d_forward(&h, ctx, &b->bn1, h);
-    if (!st)
-        st = adapt_op_relu(&h, ctx, h);
-    if (!st)
-        st = ad_conv2d_forward(&h, ctx, &b->conv2, h);
-    if (!st)
-        st = ad_batchnorm2d_forward(&h, ctx, &b->bn2, h);
+        st = ad_conv_bn_forward(&h, ctx, &b->conv2, &b->bn2, false, h);
     if (!st)
         st = shortcut(&s, ctx, b, x);
     if (!st)

@@ -3,6 +3,8 @@
  * Groups of samples unfold side by side (in parallel) into one wide column
  * matrix, so that each GEMM is large enough to run near the machine's peak;
  * the group size depends only on the shapes, so results are reproducible. */
+#include "lib/ops/conv2d.h"
+
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/im2col.h"
 #include "lib/ops/op.h"
@@ -92,6 +94,7 @@ typedef struct {
     int64_t first, count;
     float *cols, *mat;
     const float *bias; /* forward only; may be NULL */
+    const ad_conv_epilogue *epilogue; /* forward only; may be NULL */
     float *image;      /* forward: x (read); backward: dx (added to) */
     float *tensor;     /* forward: y (written); backward: dy (read) */
 } conv_group;
@@ -114,7 +117,21 @@ static void fold_range(void *arg, int64_t begin, int64_t end)
                       j->image + (j->first + g) * in_size(j->p));
 }
 
-/* y[first + g][co] = mat[co][sample g] + bias[co]. */
+/* dst = epilogue(src + b) for one output plane: the same operations, in the same order, as
+ * the bias, the batch-norm op's eval map and the ReLU op applied one after the other. */
+static void finish_plane(const ad_conv_epilogue *e, int64_t co, float b,
+                         const float *restrict src, float *restrict dst, int64_t n)
+{
+    const float scale = e->scale ? e->scale[co] : 1.0f, shift = e->shift ? e->shift[co] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i] + b;
+        if (e->scale)
+            v = v * scale + shift;
+        dst[i] = e->relu && v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* y[first + g][co] = mat[co][sample g] + bias[co], then the epilogue if any. */
 static void scatter_range(void *arg, int64_t begin, int64_t end)
 {
     const conv_group *j = arg;
@@ -124,6 +141,10 @@ static void scatter_range(void *arg, int64_t begin, int64_t end)
             const float *restrict src = j->mat + co * group_ld(j) + g * plane;
             float *restrict dst = j->tensor + (j->first + g) * out_size(j->p) + co * plane;
             const float b = j->bias ? j->bias[co] : 0.0f;
+            if (j->epilogue) {
+                finish_plane(j->epilogue, co, b, src, dst, plane);
+                continue;
+            }
             for (int64_t i = 0; i < plane; i++)
                 dst[i] = src[i] + b;
         }
@@ -158,9 +179,11 @@ static void next_group(conv_group *j, int64_t first)
 }
 
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
-                                 const float *w, const float *bias, float *y, const char *fn)
+                                 const float *w, const float *bias,
+                                 const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
-    conv_group j = {.p = p, .bias = bias, .image = (float *)x, .tensor = y};
+    conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
+                    .tensor = y};
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     adapt_status st = group_buffers(&j, ctx, fn);
     for (int64_t first = 0; first < p->batch && !st; first += j.count) {
@@ -265,8 +288,28 @@ adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tenso
         st = ad_tensor_new(&y, ctx, 4,
                            (int64_t[]){p.batch, p.out_channels, p.g.out_h, p.g.out_w});
     if (!st)
-        st = conv_forward(ctx, &p, x->data, weight->data, bias ? bias->data : NULL, y->data, fn);
+        st = conv_forward(ctx, &p, x->data, weight->data, bias ? bias->data : NULL, NULL,
+                          y->data, fn);
     if (st)
         return st;
     return ad_op_finish(out, ctx, fn, conv_backward, y, in, bias ? 3 : 2, &p, sizeof p);
+}
+
+adapt_status ad_conv2d_untaped(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                               adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
+                               int32_t padding, const ad_conv_epilogue *epilogue)
+{
+    const char *fn = "adapt_op_conv2d";
+    conv_plan p = {0};
+    adapt_status st = plan_conv(&p, x, weight, bias, stride, padding, fn);
+    adapt_tensor *y = NULL;
+    if (!st)
+        st = ad_tensor_new(&y, ctx, 4,
+                           (int64_t[]){p.batch, p.out_channels, p.g.out_h, p.g.out_w});
+    if (!st)
+        st = conv_forward(ctx, &p, x->data, weight->data, bias ? bias->data : NULL, epilogue,
+                          y->data, fn);
+    if (!st)
+        *out = y;
+    return st;
 }

@@ -49,15 +49,20 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
     return ad_layers_forward(out, ctx, b->layers, b->n_layers, x);
 }
 
-/* A linear layer, its fused activation and dropout (the identity outside training): without
- * a tape such a block allocates nothing but its output. */
+/* A linear layer with its fused activation, or a convolution with its fused batch norm and
+ * ReLU, then dropout (the identity outside training): without a tape such a block allocates
+ * nothing but its output. */
 static bool leaves_only_its_output(const ad_block *b)
 {
-    bool only = b->layers[0].params.kind == ADAPT_LAYER_LINEAR;
-    for (int32_t i = 1; only && i < b->n_layers; i++) {
+    const int32_t first = b->layers[0].params.kind;
+    const bool conv = first == ADAPT_LAYER_CONV2D;
+    bool only = first == ADAPT_LAYER_LINEAR ||
+                (conv && b->n_layers >= 2 && b->layers[1].params.kind == ADAPT_LAYER_BATCHNORM2D);
+    for (int32_t i = conv ? 2 : 1; only && i < b->n_layers; i++) {
         const int32_t kind = b->layers[i].params.kind;
         only = kind == ADAPT_LAYER_DROPOUT ||
-               (i == 1 && (kind == ADAPT_LAYER_RELU || kind == ADAPT_LAYER_GELU));
+               (i == (conv ? 2 : 1) &&
+                (kind == ADAPT_LAYER_RELU || (!conv && kind == ADAPT_LAYER_GELU)));
     }
     return only;
 }

@@ -9,6 +9,7 @@
 #include "lib/kernels/im2col.h"
 #include "lib/ops/op.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -122,10 +123,15 @@ static void fold_range(void *arg, int64_t begin, int64_t end)
 static void finish_plane(const ad_conv_epilogue *e, int64_t co, float b,
                          const float *restrict src, float *restrict dst, int64_t n)
 {
-    const float scale = e->scale ? e->scale[co] : 1.0f, shift = e->shift ? e->shift[co] : 0.0f;
+    float scale = 1.0f, shift = 0.0f;
+    if (e->weight) {
+        const float rstd = (float)(1.0 / sqrt((double)e->var[co] + e->eps));
+        scale = rstd * e->weight[co];
+        shift = e->bias[co] - e->mean[co] * scale;
+    }
     for (int64_t i = 0; i < n; i++) {
         float v = src[i] + b;
-        if (e->scale)
+        if (e->weight)
             v = v * scale + shift;
         dst[i] = e->relu && v < 0.0f ? 0.0f : v;
     }

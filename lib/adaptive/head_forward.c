@@ -1,4 +1,5 @@
-/* A head's forward pass, made of ops so that training records it and inference does not. */
+/* A head's forward pass, made of ops so that training records it; without a tape the SDN
+ * pooling runs as one fused pass (sdn_pool.c), bit for bit the same. */
 #include "lib/adaptive/head.h"
 
 #include <string.h>

@@ -814,7 +814,10 @@ ADAPT_API adapt_status adapt_dataset_load_idx(adapt_dataset **out, const char *i
                                               const char *labels_path);
 /**
  * Splits into a shuffled training part and the last `validation_fraction`
- * of a seeded permutation. Both borrow from `dataset`, which must outlive them.
+ * of a seeded permutation. Both share the samples of `dataset` without
+ * copying them: the samples of a loaded dataset (adapt_dataset_load_idx())
+ * live until the last dataset sharing them is freed, in any order; those of
+ * a wrapped one stay the caller's arrays, which must outlive every part.
  * @param train receives the training part. Owned: free with adapt_dataset_free().
  * @param validation receives round(validation_fraction * N) samples, possibly
  *        none. Owned: free with adapt_dataset_free().
@@ -826,8 +829,9 @@ ADAPT_API adapt_status adapt_dataset_split(adapt_dataset **train, adapt_dataset 
                                            const adapt_dataset *dataset,
                                            float validation_fraction, uint64_t seed);
 /**
- * Frees a dataset; NULL is a no-op. Datasets split from it borrow its
- * samples: free them first. The arrays of a wrapped dataset stay the caller's.
+ * Frees a dataset; NULL is a no-op. Datasets split from it stay valid: the
+ * samples they share are freed with the last of them. The arrays of a
+ * wrapped dataset stay the caller's.
  */
 ADAPT_API void adapt_dataset_free(adapt_dataset *dataset);
 /** Number of samples N; 0 for NULL. */

@@ -119,13 +119,38 @@ adapt_status adapt_dataset_wrap(adapt_dataset **out, const float *x, int32_t ndi
     return ad_dataset_new(out, x, labels, shape[0], ndim - 1, shape + 1, fn);
 }
 
+ad_dataset_storage *ad_dataset_storage_new(float *x, int32_t *labels)
+{
+    ad_dataset_storage *s = malloc(sizeof *s);
+    if (s) {
+        atomic_init(&s->refs, 1);
+        s->x = x;
+        s->labels = labels;
+    }
+    return s;
+}
+
+void ad_dataset_storage_retain(ad_dataset_storage *s)
+{
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+}
+
+static void storage_release(ad_dataset_storage *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    free(s->x);
+    free(s->labels);
+    free(s);
+}
+
 void adapt_dataset_free(adapt_dataset *dataset)
 {
     if (!dataset || dataset->magic != AD_DATASET_MAGIC)
         return;
     dataset->magic = 0;
-    free(dataset->own_x);
-    free(dataset->own_labels);
+    storage_release(dataset->storage);
     free(dataset->own_index);
     free(dataset);
 }

@@ -4,12 +4,22 @@
 #ifndef AD_TRAIN_DATASET_H
 #define AD_TRAIN_DATASET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "adapt.h"
 
 #define AD_DATASET_MAGIC 0xda7a5e75u
+
+/* Arrays the library allocated for a loaded file, shared by the dataset that loaded them and
+ * every split of it, freed with the last of them: a split stays valid whichever is freed
+ * first. */
+typedef struct {
+    atomic_int refs;
+    float *x;
+    int32_t *labels;
+} ad_dataset_storage;
 
 struct adapt_dataset {
     uint32_t magic;
@@ -21,10 +31,8 @@ struct adapt_dataset {
     int64_t sample_shape[ADAPT_MAX_DIMS];
     int64_t sample_numel;
     int32_t max_label;      /* largest visible label; -1 when empty */
-    /* Owned storage freed with the dataset (each may be NULL). */
-    float *own_x;
-    int32_t *own_labels;
-    int64_t *own_index;
+    ad_dataset_storage *storage; /* shared loaded arrays; NULL for a caller's arrays */
+    int64_t *own_index;          /* this dataset's index list, freed with it; may be NULL */
 };
 
 /* Validates a dataset argument of public function `fn`. */
@@ -41,6 +49,13 @@ static inline int64_t ad_dataset_base(const adapt_dataset *ds, int64_t i)
 adapt_status ad_dataset_new(adapt_dataset **out, const float *x, const int32_t *labels,
                             int64_t count, int32_t sample_ndim, const int64_t *sample_shape,
                             const char *fn);
+
+/* Storage for arrays loaded by the library (taken over, freed with the last user); NULL when
+ * out of memory, the arrays then still the caller's. */
+ad_dataset_storage *ad_dataset_storage_new(float *x, int32_t *labels);
+
+/* One more dataset uses `s` (NULL: none). */
+void ad_dataset_storage_retain(ad_dataset_storage *s);
 
 /* INVALID_ARGUMENT naming the first sample whose label is not below `classes`. */
 adapt_status ad_dataset_check_labels(const adapt_dataset *ds, int32_t classes, const char *fn,

@@ -25,13 +25,15 @@ adapt_status adapt_dataset_load_idx(adapt_dataset **out, const char *images_path
     adapt_dataset *ds = NULL;
     if (!st)
         st = ad_dataset_new(&ds, pixels, labels, n_images, 3, (int64_t[]){1, h, w}, fn);
+    if (!st && !(ds->storage = ad_dataset_storage_new(pixels, labels))) {
+        adapt_dataset_free(ds);
+        st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the dataset", fn);
+    }
     if (st) {
         free(pixels);
         free(labels);
         return st;
     }
-    ds->own_x = pixels;
-    ds->own_labels = labels;
     *out = ds;
     return ADAPT_OK;
 }

@@ -1,5 +1,6 @@
 /* adapt_dataset_split: a seeded permutation cut into a training part and a validation tail.
- * Both parts index straight into the parent's base arrays. */
+ * Both parts index straight into the parent's base arrays, sharing them when the library
+ * loaded them (ad_dataset_storage), so the parts outlive the parent. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,7 @@ static adapt_status subset(adapt_dataset **out, const adapt_dataset *parent, int
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the dataset", fn);
     }
     *ds = *parent;
-    ds->own_x = NULL;
-    ds->own_labels = NULL;
+    ad_dataset_storage_retain(ds->storage);
     ds->own_index = index;
     ds->index = index;
     ds->count = count;

@@ -302,14 +302,27 @@ START_TEST(load_idx_plain_and_gzip)
         for (int j = 0; j < 12; j++)
             ck_assert_float_eq_tol(x[j], (float)(4 * (12 * i + j)) / 255.0f, 1e-6f);
     }
-    /* The loaded dataset owns its arrays: splits of it work after the files are gone. */
+    /* The loaded dataset owns its arrays: splits of it work after the files are gone, and
+     * after the dataset itself is freed (the sanitizer run would catch a use after free). */
     remove_fixture(&f);
-    adapt_dataset *train = NULL, *val = NULL;
+    adapt_dataset *train = NULL, *val = NULL, *part = NULL, *rest = NULL;
     TU_OK(adapt_dataset_split(&train, &val, ds, 0.4f, 1));
     ck_assert_int_eq(adapt_dataset_count(val), 2);
-    adapt_dataset_free(train);
-    adapt_dataset_free(val);
     adapt_dataset_free(ds);
+    TU_OK(adapt_dataset_split(&part, &rest, train, 0.5f, 2));
+    adapt_dataset_free(train);
+    adapt_dataset *views[] = {val, part, rest};
+    for (int v = 0; v < 3; v++)
+        for (int64_t i = 0; i < adapt_dataset_count(views[v]); i++) {
+            const float *x = NULL;
+            int32_t label = -1;
+            TU_OK(adapt_dataset_sample(&x, &label, views[v], i));
+            ck_assert(label >= 5 && label <= 9);
+            ck_assert_float_eq_tol(x[0], (float)(4 * 12 * (9 - label)) / 255.0f, 1e-6f);
+        }
+    adapt_dataset_free(part);
+    adapt_dataset_free(rest);
+    adapt_dataset_free(val);
 }
 END_TEST
 

@@ -49,24 +49,6 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
     return ad_layers_forward(out, ctx, b->layers, b->n_layers, x);
 }
 
-/* A linear layer with its fused activation, or a convolution with its fused batch norm and
- * ReLU, then dropout (the identity outside training): without a tape such a block allocates
- * nothing but its output. */
-static bool leaves_only_its_output(const ad_block *b)
-{
-    const int32_t first = b->layers[0].params.kind;
-    const bool conv = first == ADAPT_LAYER_CONV2D;
-    bool only = first == ADAPT_LAYER_LINEAR ||
-                (conv && b->n_layers >= 2 && b->layers[1].params.kind == ADAPT_LAYER_BATCHNORM2D);
-    for (int32_t i = conv ? 2 : 1; only && i < b->n_layers; i++) {
-        const int32_t kind = b->layers[i].params.kind;
-        only = kind == ADAPT_LAYER_DROPOUT ||
-               (i == (conv ? 2 : 1) &&
-                (kind == ADAPT_LAYER_RELU || (!conv && kind == ADAPT_LAYER_GELU)));
-    }
-    return only;
-}
-
 /* Without a tape nothing reads a block's intermediate activations once it has ended, so its
  * output is copied into a tensor made before them and their memory is handed back: inference
  * holds one block's activations at a time instead of the whole model's. A block that leaves
@@ -74,7 +56,7 @@ static bool leaves_only_its_output(const ad_block *b)
 static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx,
                                           const ad_block *b, adapt_tensor *x)
 {
-    if (ctx->grad_enabled || leaves_only_its_output(b))
+    if (ctx->grad_enabled || ad_layers_leave_only_output(b->layers, b->n_layers))
         return block_forward(out, ctx, b, x);
     int64_t shape[ADAPT_MAX_DIMS] = {x->shape[0]};
     for (int32_t i = 0; i < b->out.ndim; i++)

@@ -221,3 +221,16 @@ adapt_status ad_layers_forward(adapt_tensor **out, adapt_context *ctx, const ad_
         *out = x;
     return st;
 }
+
+bool ad_layers_leave_only_output(const ad_layer *layers, int32_t n)
+{
+    int32_t first = conv_bn_run(layers, n, 0);
+    if (!first && layers[0].params.kind == ADAPT_LAYER_LINEAR)
+        first = n > 1 && activation_of(&layers[1]) != AD_ACT_NONE ? 2 : 1;
+    if (!first)
+        return false;
+    for (int32_t i = first; i < n; i++)
+        if (layers[i].params.kind != ADAPT_LAYER_DROPOUT)
+            return false;
+    return true;
+}

@@ -71,6 +71,11 @@ adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_l
 adapt_status ad_layers_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layers,
                                int32_t n, adapt_tensor *x);
 
+/* Whether layers[0 .. n), run by ad_layers_forward without a tape and outside training,
+ * allocate nothing but their output: one fused linear layer and activation, or convolution,
+ * batch norm and ReLU, then only dropout (the identity there). */
+bool ad_layers_leave_only_output(const ad_layer *layers, int32_t n);
+
 bool ad_layer_flattens(const ad_layer *layer);
 
 /* AD_FIELD_* bits of the fields `kind` reads; 0 for an unknown kind. */

@@ -277,6 +277,20 @@ static adapt_status conv_backward(adapt_context *ctx, const ad_node *node)
     return st;
 }
 
+/* Plans the convolution into *p, makes its output and computes it. */
+static adapt_status convolve(adapt_tensor **y, conv_plan *p, adapt_context *ctx,
+                             adapt_tensor *x, adapt_tensor *weight, adapt_tensor *bias,
+                             int32_t stride, int32_t padding, const ad_conv_epilogue *epilogue)
+{
+    const char *fn = "adapt_op_conv2d";
+    adapt_status st = plan_conv(p, x, weight, bias, stride, padding, fn);
+    if (!st)
+        st = ad_tensor_new(y, ctx, 4,
+                           (int64_t[]){p->batch, p->out_channels, p->g.out_h, p->g.out_w});
+    return st ? st : conv_forward(ctx, p, x->data, weight->data, bias ? bias->data : NULL,
+                                  epilogue, (*y)->data, fn);
+}
+
 adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                              adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
                              int32_t padding)
@@ -287,15 +301,9 @@ adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tenso
     if (!st && bias)
         st = ad_check_tensor(ctx, bias, fn, "bias");
     conv_plan p = {0};
-    if (!st)
-        st = plan_conv(&p, x, weight, bias, stride, padding, fn);
     adapt_tensor *y = NULL;
     if (!st)
-        st = ad_tensor_new(&y, ctx, 4,
-                           (int64_t[]){p.batch, p.out_channels, p.g.out_h, p.g.out_w});
-    if (!st)
-        st = conv_forward(ctx, &p, x->data, weight->data, bias ? bias->data : NULL, NULL,
-                          y->data, fn);
+        st = convolve(&y, &p, ctx, x, weight, bias, stride, padding, NULL);
     if (st)
         return st;
     return ad_op_finish(out, ctx, fn, conv_backward, y, in, bias ? 3 : 2, &p, sizeof p);
@@ -305,16 +313,9 @@ adapt_status ad_conv2d_untaped(adapt_tensor **out, adapt_context *ctx, adapt_ten
                                adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
                                int32_t padding, const ad_conv_epilogue *epilogue)
 {
-    const char *fn = "adapt_op_conv2d";
     conv_plan p = {0};
-    adapt_status st = plan_conv(&p, x, weight, bias, stride, padding, fn);
     adapt_tensor *y = NULL;
-    if (!st)
-        st = ad_tensor_new(&y, ctx, 4,
-                           (int64_t[]){p.batch, p.out_channels, p.g.out_h, p.g.out_w});
-    if (!st)
-        st = conv_forward(ctx, &p, x->data, weight->data, bias ? bias->data : NULL, epilogue,
-                          y->data, fn);
+    adapt_status st = convolve(&y, &p, ctx, x, weight, bias, stride, padding, epilogue);
     if (!st)
         *out = y;
     return st;

@@ -1,8 +1,11 @@
 /* SDN pooling without a tape: max and average of each window in one pass over the input,
- * mixed as avg + alpha (max - avg) with the very operations, in the same order, that the taped
- * chain of ops in head_forward.c performs, so both paths give the same bits. In inference this
- * pooling reads the largest activation a head sees; done as six ops it cost more time than
- * the rest of the head. */
+ * mixed as avg + alpha (max - avg) with the operations of the taped chain of ops in
+ * head_forward.c. In inference this pooling reads the largest activation a head sees; done
+ * as six ops it cost more time than the rest of the head. Window sums are taken in double
+ * like pool.c's, down columns first so that the work runs along rows in vector registers;
+ * the order differs from the op's row-major one, which changes nothing whenever the sum is
+ * exact in double (a window's cells within 2^20 of each other's magnitude, say) and the last
+ * bit at worst. */
 #include "lib/adaptive/head.h"
 
 #include <math.h>
@@ -16,34 +19,48 @@ typedef struct {
     float *y;
     int64_t height, width, out_h, out_w, window;
     float alpha;
+    int64_t planes, slots;
+    int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
+    double *sums;   /* [slots][stride]: one row of column sums per slot */
+    float *maxima;  /* [slots][stride] */
 } sdn_job;
 
-#define COLUMNS 32 /* output columns pooled side by side */
-
-/* Output columns [first, first + n) of one row of windows whose top input row is `x`. Each
- * window sums its cells in double in row-major order, as pool.c does, and takes the first
- * maximum with NaN propagating; the windows advance together, cell by cell, so that their
- * independent sums overlap instead of waiting on each other. */
-static void window_row(const sdn_job *j, const float *x, float *y, int64_t first, int64_t n)
+/* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
+ * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
+static void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
+                           double *restrict sum, float *restrict top)
 {
-    double sum[COLUMNS] = {0};
-    float best[COLUMNS];
-    for (int64_t c = 0; c < n; c++)
-        best[c] = -INFINITY;
-    for (int64_t iy = 0; iy < j->window; iy++)
-        for (int64_t ix = 0; ix < j->window; ix++) {
-            const float *cell = x + iy * j->width + first * j->window + ix;
-            for (int64_t c = 0; c < n; c++) {
-                const float v = cell[c * j->window];
-                sum[c] += v;
-                best[c] = v > best[c] || v != v ? v : best[c];
-            }
+    for (int64_t i = 0; i < n; i++) {
+        sum[i] = x[i];
+        top[i] = x[i];
+    }
+    for (int64_t r = 1; r < rows; r++) {
+        const float *restrict row = x + r * stride;
+        for (int64_t i = 0; i < n; i++) {
+            sum[i] += row[i];
+            top[i] = row[i] > top[i] ? row[i] : top[i];
         }
+    }
+}
+
+/* One output row from the band of `window` input rows starting at x: reduced down the
+ * columns along the whole row, then across each window's columns. */
+static void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
+{
     const double area = (double)j->window * (double)j->window;
-    for (int64_t c = 0; c < n; c++) {
-        const float avg = (float)(sum[c] / area);
-        const float diff = best[c] + -avg;
-        y[first + c] = avg + diff * j->alpha;
+    reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
+    for (int64_t ow = 0; ow < j->out_w; ow++) {
+        const double *s = sum + ow * j->window;
+        const float *t = top + ow * j->window;
+        double total = s[0];
+        float best = t[0];
+        for (int64_t i = 1; i < j->window; i++) {
+            total += s[i];
+            best = t[i] > best ? t[i] : best;
+        }
+        const float avg = (float)(total / area);
+        const float diff = best + -avg;
+        y[ow] = avg + diff * j->alpha;
     }
 }
 
@@ -56,21 +73,22 @@ static void single_cells(const sdn_job *j, const float *restrict x, float *restr
         y[i] = x[i] + (x[i] + -x[i]) * j->alpha;
 }
 
-static void planes(void *arg, int64_t begin, int64_t end)
+/* The planes of slots [begin, end), each slot with its own column buffers. */
+static void slots(void *arg, int64_t begin, int64_t end)
 {
     const sdn_job *j = arg;
+    const int64_t first = begin * j->planes / j->slots, last = end * j->planes / j->slots;
+    const int64_t plane = j->height * j->width;
     if (j->window == 1) {
-        const int64_t plane = j->height * j->width;
-        single_cells(j, j->x + begin * plane, j->y + begin * plane, (end - begin) * plane);
+        single_cells(j, j->x + first * plane, j->y + first * plane, (last - first) * plane);
         return;
     }
-    for (int64_t p = begin; p < end; p++) {
-        const float *x = j->x + p * j->height * j->width;
+    for (int64_t p = first; p < last; p++) {
+        const float *x = j->x + p * plane;
         float *y = j->y + p * j->out_h * j->out_w;
         for (int64_t oh = 0; oh < j->out_h; oh++)
-            for (int64_t first = 0; first < j->out_w; first += COLUMNS)
-                window_row(j, x + oh * j->window * j->width, y + oh * j->out_w, first,
-                           j->out_w - first < COLUMNS ? j->out_w - first : COLUMNS);
+            band(j, x + oh * j->window * j->width, y + oh * j->out_w,
+                 j->sums + begin * j->stride, j->maxima + begin * j->stride);
     }
 }
 
@@ -79,14 +97,23 @@ adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const a
 {
     const int64_t n = x->shape[0], c = x->shape[1];
     sdn_job j = {x->data, NULL, x->shape[2], x->shape[3], x->shape[2] / h->window,
-                 x->shape[3] / h->window, h->window, h->alpha->data[0]};
+                 x->shape[3] / h->window, h->window, h->alpha->data[0], n * c, 0, 0, NULL, NULL};
+    const int64_t grain = 1 + 16384 / (j.height * j.width); /* planes worth a thread */
+    j.slots = ad_pool_ranges(j.planes, grain, ctx->n_threads);
+    j.stride = (j.out_w * j.window + 15) / 16 * 16;
+    const size_t row = (size_t)(j.stride * j.slots);
     adapt_tensor *y;
     adapt_status st = ad_tensor_new(&y, ctx, 2, (int64_t[]){n, c * j.out_h * j.out_w});
-    if (st)
-        return st;
-    j.y = y->data;
-    const int64_t grain = 1 + 16384 / (j.height * j.width); /* planes worth a thread */
-    ad_pool_for(ctx->pool, n * c, grain, planes, &j);
-    *out = y;
-    return ADAPT_OK;
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    if (!st)
+        st = ad_scratch((void **)&j.sums, ctx, row * sizeof *j.sums, "adapt_head");
+    if (!st)
+        st = ad_scratch((void **)&j.maxima, ctx, row * sizeof *j.maxima, "adapt_head");
+    if (!st) {
+        j.y = y->data;
+        ad_pool_for(ctx->pool, j.slots, 1, slots, &j);
+        *out = y;
+    }
+    ad_arena_rewind(&ctx->arena, mark);
+    return st;
 }

@@ -351,7 +351,7 @@ END_TEST
 static const struct {
     int32_t stride, padding;
     int64_t flops;
-} conv_cases[] = {{1, 0, 972}, {2, 1, 972}, {1, 2, 5292}};
+} conv_cases[] = {{1, 0, 972}, {2, 1, 972}, {1, 2, 5292}, {1, 1, 2700}};
 
 START_TEST(conv2d_matches_loops)
 {
@@ -1089,7 +1089,7 @@ int main(void)
     TCase *tc = tcase_create("layers");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, linear_flattens_and_matches_loops);
-    tcase_add_loop_test(tc, conv2d_matches_loops, 0, 3);
+    tcase_add_loop_test(tc, conv2d_matches_loops, 0, 4);
     tcase_add_test(tc, conv2d_without_bias_for_batch_norm);
     tcase_add_loop_test(tc, batchnorm_eval_and_training, 0, 2);
     tcase_add_test(tc, layernorm_matches_loops);

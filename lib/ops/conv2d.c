@@ -1,8 +1,10 @@
 /* 2-D convolution as GEMMs over im2col column matrices:
  *   y[n] (Cout x OH*OW) = weight (Cout x Cin*KH*KW) * columns(x[n]).
- * Groups of samples unfold side by side (in parallel) into one wide column
- * matrix, so that each GEMM is large enough to run near the machine's peak;
- * the group size depends only on the shapes, so results are reproducible. */
+ * Groups of samples unfold side by side into one wide column matrix, so that
+ * each GEMM is large enough to run near the machine's peak; the group size
+ * depends only on the shapes, so results are reproducible. The forward pass
+ * gives each thread whole groups when there are enough, else all threads
+ * share each group's steps. */
 #include "lib/ops/conv2d.h"
 
 #include "lib/kernels/gemm.h"
@@ -10,6 +12,7 @@
 #include "lib/ops/op.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct {
@@ -184,23 +187,92 @@ static void next_group(conv_group *j, int64_t first)
     j->count = left < group ? left : group;
 }
 
+/* One group: unfold, multiply on `threads` threads, scatter with the epilogue. */
+static adapt_status forward_group(adapt_context *ctx, conv_group *j, const float *w,
+                                  int32_t threads)
+{
+    ad_pool *pool = threads > 1 ? ctx->pool : NULL;
+    ad_pool_for(pool, j->count, 1, unfold_range, j);
+    const conv_plan *p = j->p;
+    ad_gemm_args g = {.m = p->out_channels, .n = group_ld(j), .k = p->rows, .alpha = 1.0f,
+                      .a = w, .lda = p->rows, .b = j->cols, .ldb = group_ld(j), .c = j->mat,
+                      .ldc = group_ld(j)};
+    adapt_status st = ad_gemm(ctx->backend, threads, &g);
+    if (!st)
+        ad_pool_for(pool, j->count, 1, scatter_range, j);
+    return st;
+}
+
+/* Whole groups per thread: each slot runs its share of the groups start to end in its own
+ * buffers on one thread, so that no thread waits on another inside the convolution (with
+ * the threads sharing every step, the unfolds, small GEMMs and scatters of a group left one
+ * of two cores idle about half the time). The results are those of one thread. */
+typedef struct {
+    adapt_context *ctx;
+    conv_group group; /* all but the position and buffers */
+    const float *w;
+    int64_t groups, slots;
+    size_t slot_floats; /* one slot's column and output matrices */
+    float *buffers;     /* [slots][slot_floats] */
+    _Atomic adapt_status status;
+} slot_job;
+
+static void slot_range(void *arg, int64_t begin, int64_t end)
+{
+    slot_job *s = arg;
+    const int64_t group = group_size(s->group.p);
+    for (int64_t slot = begin; slot < end; slot++) {
+        conv_group j = s->group;
+        j.cols = s->buffers + (size_t)slot * s->slot_floats;
+        j.mat = j.cols + s->group.p->rows * group * out_plane(s->group.p);
+        for (int64_t i = slot * s->groups / s->slots; i < (slot + 1) * s->groups / s->slots;
+             i++) {
+            next_group(&j, i * group);
+            adapt_status st = forward_group(s->ctx, &j, s->w, 1);
+            if (st) {
+                atomic_store(&s->status, st);
+                return;
+            }
+        }
+    }
+}
+
+static adapt_status forward_slots(adapt_context *ctx, const conv_group *j, const float *w,
+                                  int64_t groups, int64_t slots, const char *fn)
+{
+    const conv_plan *p = j->p;
+    slot_job s = {.ctx = ctx, .group = *j, .w = w, .groups = groups, .slots = slots,
+                  .status = ADAPT_OK};
+    /* Each slot's buffers rounded to whole cache lines, so that slots share none. */
+    s.slot_floats = (size_t)((p->rows + p->out_channels) * group_size(p) * out_plane(p) + 15) /
+                    16 * 16;
+    adapt_status st = ad_scratch((void **)&s.buffers, ctx,
+                                 s.slot_floats * (size_t)slots * sizeof(float), fn);
+    if (st)
+        return st;
+    ad_pool_for(ctx->pool, slots, 1, slot_range, &s);
+    st = atomic_load(&s.status);
+    return st ? ad_fail(st, "%s: a GEMM failed (%s)", fn, adapt_status_string(st)) : ADAPT_OK;
+}
+
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
                                  const float *w, const float *bias,
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
                     .tensor = y};
+    const int64_t groups = (p->batch + group_size(p) - 1) / group_size(p);
+    const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
-    adapt_status st = group_buffers(&j, ctx, fn);
-    for (int64_t first = 0; first < p->batch && !st; first += j.count) {
-        next_group(&j, first);
-        ad_pool_for(ctx->pool, j.count, 1, unfold_range, &j);
-        ad_gemm_args g = {.m = p->out_channels, .n = group_ld(&j), .k = p->rows, .alpha = 1.0f,
-                          .a = w, .lda = p->rows, .b = j.cols, .ldb = group_ld(&j),
-                          .c = j.mat, .ldc = group_ld(&j)};
-        st = ad_gemm(ctx->backend, ctx->n_threads, &g);
-        if (!st)
-            ad_pool_for(ctx->pool, j.count, 1, scatter_range, &j);
+    adapt_status st;
+    if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
+        st = forward_slots(ctx, &j, w, groups, slots, fn);
+    } else {
+        st = group_buffers(&j, ctx, fn);
+        for (int64_t first = 0; first < p->batch && !st; first += j.count) {
+            next_group(&j, first);
+            st = forward_group(ctx, &j, w, ctx->n_threads);
+        }
     }
     ad_arena_rewind(&ctx->arena, mark);
     return st;

@@ -18,7 +18,8 @@
 typedef struct {
     ad_conv_geom g;
     int64_t batch, out_channels;
-    int64_t rows; /* Cin * KH * KW: the GEMM's inner dimension */
+    int64_t rows;  /* Cin * KH * KW: the GEMM's inner dimension */
+    int64_t group; /* samples per GEMM */
 } conv_plan;
 
 static int64_t out_plane(const conv_plan *p) { return p->g.out_h * p->g.out_w; }
@@ -50,6 +51,11 @@ static adapt_status plan_geometry(conv_plan *p, const adapt_tensor *x, int32_t s
     return ad_gemm_check_sizes(&sizes, fn);
 }
 
+/* Samples per GEMM: enough to make its N dimension wide and to unfold on
+ * every thread, few enough that their column matrix (at most this many
+ * floats, 2 MiB, unless one sample needs more) stays in cache for the GEMM. */
+#define COLUMN_BUDGET_FLOATS ((int64_t)512 << 10)
+
 static adapt_status plan_conv(conv_plan *p, const adapt_tensor *x, const adapt_tensor *w,
                               const adapt_tensor *bias, int32_t stride, int32_t padding,
                               const char *fn)
@@ -76,19 +82,15 @@ static adapt_status plan_conv(conv_plan *p, const adapt_tensor *x, const adapt_t
     p->batch = x->shape[0];
     p->out_channels = w->shape[0];
     p->rows = w->shape[1] * w->shape[2] * w->shape[3];
-    return plan_geometry(p, x, stride, padding, fn);
+    adapt_status st = plan_geometry(p, x, stride, padding, fn);
+    if (!st) {
+        const int64_t g = COLUMN_BUDGET_FLOATS / (p->rows * out_plane(p));
+        p->group = g < 1 ? 1 : g > p->batch ? p->batch : g;
+    }
+    return st;
 }
 
-/* Samples per GEMM: enough to make its N dimension wide and to unfold on
- * every thread, few enough that their column matrix (at most this many
- * floats, 2 MiB, unless one sample needs more) stays in cache for the GEMM. */
-#define COLUMN_BUDGET_FLOATS ((int64_t)512 << 10)
-
-static int64_t group_size(const conv_plan *p)
-{
-    int64_t g = COLUMN_BUDGET_FLOATS / (p->rows * out_plane(p));
-    return g < 1 ? 1 : g > p->batch ? p->batch : g;
-}
+static int64_t group_size(const conv_plan *p) { return p->group; }
 
 /* One group of `count` samples starting at `first`. Its column matrix `cols`
  * [rows, count * plane] and its output matrix `mat` [Cout, count * plane]
@@ -203,17 +205,19 @@ static adapt_status forward_group(adapt_context *ctx, conv_group *j, const float
     return st;
 }
 
-/* Whole groups per thread: each slot runs its share of the groups start to end in its own
- * buffers on one thread, so that no thread waits on another inside the convolution (with
- * the threads sharing every step, the unfolds, small GEMMs and scatters of a group left one
- * of two cores idle about half the time). The results are those of one thread. */
+/* Whole groups per thread: each slot claims the next group, runs it start to end in its own
+ * buffers on one thread, and claims another, so that no thread waits on another inside the
+ * convolution (with the threads sharing every step, the unfolds, small GEMMs and scatters of
+ * a group left one of two cores idle about half the time), and a slower core simply takes
+ * fewer groups. The results are those of one thread whichever slot runs a group. */
 typedef struct {
     adapt_context *ctx;
     conv_group group; /* all but the position and buffers */
     const float *w;
-    int64_t groups, slots;
+    int64_t groups;
     size_t slot_floats; /* one slot's column and output matrices */
     float *buffers;     /* [slots][slot_floats] */
+    _Atomic int64_t next;
     _Atomic adapt_status status;
 } slot_job;
 
@@ -225,8 +229,7 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
         conv_group j = s->group;
         j.cols = s->buffers + (size_t)slot * s->slot_floats;
         j.mat = j.cols + s->group.p->rows * group * out_plane(s->group.p);
-        for (int64_t i = slot * s->groups / s->slots; i < (slot + 1) * s->groups / s->slots;
-             i++) {
+        for (int64_t i; (i = atomic_fetch_add(&s->next, 1)) < s->groups;) {
             next_group(&j, i * group);
             adapt_status st = forward_group(s->ctx, &j, s->w, 1);
             if (st) {
@@ -241,7 +244,7 @@ static adapt_status forward_slots(adapt_context *ctx, const conv_group *j, const
                                   int64_t groups, int64_t slots, const char *fn)
 {
     const conv_plan *p = j->p;
-    slot_job s = {.ctx = ctx, .group = *j, .w = w, .groups = groups, .slots = slots,
+    slot_job s = {.ctx = ctx, .group = *j, .w = w, .groups = groups, .next = 0,
                   .status = ADAPT_OK};
     /* Each slot's buffers rounded to whole cache lines, so that slots share none. */
     s.slot_floats = (size_t)((p->rows + p->out_channels) * group_size(p) * out_plane(p) + 15) /
@@ -255,17 +258,27 @@ static adapt_status forward_slots(adapt_context *ctx, const conv_group *j, const
     return st ? ad_fail(st, "%s: a GEMM failed (%s)", fn, adapt_status_string(st)) : ADAPT_OK;
 }
 
+/* Groups for threads running whole ones: a few per thread, so that claiming them evens out
+ * cores of unequal speed, as even as the batch allows and none above the planned size. */
+#define GROUPS_PER_THREAD 4
+
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
                                  const float *w, const float *bias,
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
                     .tensor = y};
-    const int64_t groups = (p->batch + group_size(p) - 1) / group_size(p);
+    conv_plan shared = *p;
+    const int64_t planned = (p->batch + p->group - 1) / p->group;
+    const int64_t wanted = GROUPS_PER_THREAD * (int64_t)ctx->n_threads;
+    shared.group = (p->batch + (planned > wanted ? planned : wanted) - 1) /
+                   (planned > wanted ? planned : wanted);
+    const int64_t groups = (p->batch + shared.group - 1) / shared.group;
     const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     adapt_status st;
     if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
+        j.p = &shared;
         st = forward_slots(ctx, &j, w, groups, slots, fn);
     } else {
         st = group_buffers(&j, ctx, fn);

@@ -13,6 +13,7 @@
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
 #include "lib/core/threads.h"
+#include "lib/kernels/vector_math.h"
 
 typedef struct {
     const float *x;
@@ -27,7 +28,7 @@ typedef struct {
 
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
  * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
-static void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
+__attribute__((always_inline)) static inline void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
                            double *restrict sum, float *restrict top)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -45,7 +46,7 @@ static void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t
 
 /* One output row from the band of `window` input rows starting at x: reduced down the
  * columns along the whole row, then across each window's columns. */
-static void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
+__attribute__((always_inline)) static inline void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
 {
     const double area = (double)j->window * (double)j->window;
     reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
@@ -66,7 +67,7 @@ static void band(const sdn_job *j, const float *x, float *y, double *sum, float 
 
 /* A window of one cell is its own max and average: the same operations reduce to
  * v + (v + -v) alpha, which keeps inf and NaN as the general path does and vectorises. */
-static void single_cells(const sdn_job *j, const float *restrict x, float *restrict y,
+__attribute__((always_inline)) static inline void single_cells(const sdn_job *j, const float *restrict x, float *restrict y,
                          int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -74,6 +75,7 @@ static void single_cells(const sdn_job *j, const float *restrict x, float *restr
 }
 
 /* The planes of slots [begin, end), each slot with its own column buffers. */
+AD_VECTOR_CLONES
 static void slots(void *arg, int64_t begin, int64_t end)
 {
     const sdn_job *j = arg;

@@ -2,10 +2,10 @@
  * mixed as avg + alpha (max - avg) with the operations of the taped chain of ops in
  * head_forward.c. In inference this pooling reads the largest activation a head sees; done
  * as six ops it cost more time than the rest of the head. Window sums are taken in double
- * like pool.c's, down columns first so that the work runs along rows in vector registers;
- * the order differs from the op's row-major one, which changes nothing whenever the sum is
- * exact in double (a window's cells within 2^20 of each other's magnitude, say) and the last
- * bit at worst. */
+ * like pool.c's, down columns first so that the work runs along rows in vector registers.
+ * That order differs from the op's row-major one, which changes nothing when the window's
+ * sum is exact in double (its cells within a few orders of magnitude of each other) and at
+ * most the last bit of the average otherwise. */
 #include "lib/adaptive/head.h"
 
 #include <math.h>
@@ -14,6 +14,9 @@
 #include "lib/core/tensor.h"
 #include "lib/core/threads.h"
 #include "lib/kernels/vector_math.h"
+
+/* Helpers of the dispatched function below go into each of its builds. */
+#define INLINED static inline __attribute__((always_inline))
 
 typedef struct {
     const float *x;
@@ -28,8 +31,8 @@ typedef struct {
 
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
  * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
-__attribute__((always_inline)) static inline void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
-                           double *restrict sum, float *restrict top)
+INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
+                            double *restrict sum, float *restrict top)
 {
     for (int64_t i = 0; i < n; i++) {
         sum[i] = x[i];
@@ -46,7 +49,7 @@ __attribute__((always_inline)) static inline void reduce_columns(const float *x,
 
 /* One output row from the band of `window` input rows starting at x: reduced down the
  * columns along the whole row, then across each window's columns. */
-__attribute__((always_inline)) static inline void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
+INLINED void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
 {
     const double area = (double)j->window * (double)j->window;
     reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
@@ -67,8 +70,8 @@ __attribute__((always_inline)) static inline void band(const sdn_job *j, const f
 
 /* A window of one cell is its own max and average: the same operations reduce to
  * v + (v + -v) alpha, which keeps inf and NaN as the general path does and vectorises. */
-__attribute__((always_inline)) static inline void single_cells(const sdn_job *j, const float *restrict x, float *restrict y,
-                         int64_t n)
+INLINED void single_cells(const sdn_job *j, const float *restrict x, float *restrict y,
+                          int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] + (x[i] + -x[i]) * j->alpha;

@@ -258,9 +258,19 @@ static adapt_status forward_slots(adapt_context *ctx, const conv_group *j, const
     return st ? ad_fail(st, "%s: a GEMM failed (%s)", fn, adapt_status_string(st)) : ADAPT_OK;
 }
 
-/* Groups for threads running whole ones: a few per thread, so that claiming them evens out
- * cores of unequal speed, as even as the batch allows and none above the planned size. */
+/* Samples per group when threads run whole groups: at least GROUPS_PER_THREAD groups for
+ * each thread, so that claiming them evens out cores of unequal speed, none larger than
+ * planned, all as even as the batch allows. */
 #define GROUPS_PER_THREAD 4
+
+static int64_t claimed_group_size(const conv_plan *p, int32_t threads)
+{
+    const int64_t planned = (p->batch + p->group - 1) / p->group;
+    int64_t groups = GROUPS_PER_THREAD * (int64_t)threads;
+    if (groups < planned)
+        groups = planned;
+    return (p->batch + groups - 1) / groups;
+}
 
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
                                  const float *w, const float *bias,
@@ -269,10 +279,7 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
                     .tensor = y};
     conv_plan shared = *p;
-    const int64_t planned = (p->batch + p->group - 1) / p->group;
-    const int64_t wanted = GROUPS_PER_THREAD * (int64_t)ctx->n_threads;
-    shared.group = (p->batch + (planned > wanted ? planned : wanted) - 1) /
-                   (planned > wanted ? planned : wanted);
+    shared.group = claimed_group_size(p, ctx->n_threads);
     const int64_t groups = (p->batch + shared.group - 1) / shared.group;
     const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);

@@ -4,6 +4,7 @@
  * so every move is one memcpy or one vectorised add. */
 #include <string.h>
 
+#include "lib/core/threads.h"
 #include "lib/ops/op.h"
 
 typedef struct {
@@ -36,6 +37,24 @@ static void gather(const rows_plan *p, const float *src, float *dst, bool accumu
             memcpy(dst + i * p->row, s, (size_t)p->row * sizeof *dst);
     }
 }
+
+typedef struct {
+    const rows_plan *p;
+    const float *src;
+    float *dst;
+} copy_job;
+
+static void copy_range(void *arg, int64_t begin, int64_t end)
+{
+    const copy_job *j = arg;
+    rows_plan part = *j->p;
+    part.index += begin, part.count = end - begin;
+    gather(&part, j->src, j->dst + begin * part.row, false);
+}
+
+/* Rows worth a thread: copies of more than this many floats run in parallel, since a batch's
+ * compaction moves the largest activations of an early-exit network. */
+#define COPY_GRAIN_FLOATS ((int64_t)1 << 15)
 
 /* Checks the index against [0, limit) and copies it into the arena. */
 static adapt_status plan_rows(rows_plan *p, adapt_context *ctx, const adapt_tensor *x,
@@ -105,7 +124,9 @@ adapt_status adapt_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_
         st = new_rows(&y, ctx, x, count);
     if (st)
         return st;
-    gather(&p, x->data, y->data, false);
+    const copy_job j = {&p, x->data, y->data};
+    ad_pool_for(ctx->pool, count, 1 + COPY_GRAIN_FLOATS / (p.row > 0 ? p.row : 1), copy_range,
+                (void *)&j);
     return ad_op_finish(out, ctx, fn, gather_backward, y, &x, 1, &p, sizeof p);
 }
 

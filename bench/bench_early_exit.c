@@ -7,9 +7,11 @@
  * adapt_model_infer_exits under a sweep of max-probability thresholds. For each threshold it
  * prints the budget (mean FLOPs spent per image over the backbone's), the counted speedup
  * (backbone FLOPs / mean FLOPs spent), the measured one (backbone time / early-exit time) and
- * their ratio. Rounds interleave the full pass and every threshold, so a slow spell of the
- * machine hits all of them alike; each figure is the median over rounds of one pass over the
- * images (-n, default 2560 at batch 256 and a tenth of that at batch 1). */
+ * their ratio. A second table times each head's path alone (every image made to leave
+ * there) against the FLOPs of that path, which shows where the time goes. Rounds interleave
+ * the full pass and every policy, so a slow spell of the machine hits all of them alike; each
+ * figure is the median over rounds of one pass over the images (-n, default 2560 at batch 256
+ * and a tenth of that at batch 1). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "adapt.h"
 
 #define MAX_ROUNDS 64
+#define MAX_HEADS 64
 static const float thresholds[] = {0.0f, 0.5f, 0.7f, 0.8f, 0.9f, 0.95f, 0.99f, 0.999f, 1.01f};
 #define N_THRESHOLDS ((int)(sizeof thresholds / sizeof *thresholds))
 
@@ -94,20 +97,38 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+#define MAX_CASES (N_THRESHOLDS + MAX_HEADS)
+
+/* Policies timed: the threshold sweep, then one path per head (0 there and 2 elsewhere, so
+ * that every image leaves at that head), which shows where the time goes. */
+static int make_cases(adapt_exit_policy *cases, float (*only)[MAX_HEADS], int32_t heads)
+{
+    for (int j = 0; j < N_THRESHOLDS; j++) {
+        adapt_exit_policy_init(&cases[j]);
+        cases[j].threshold = thresholds[j];
+    }
+    for (int32_t k = 0; k < heads; k++) {
+        for (int32_t i = 0; i < heads; i++)
+            only[k][i] = i == k ? 0.0f : 2.0f;
+        adapt_exit_policy_init(&cases[N_THRESHOLDS + k]);
+        cases[N_THRESHOLDS + k].head_thresholds = only[k];
+    }
+    return N_THRESHOLDS + heads;
+}
+
 static void run(bench *b, int rounds)
 {
-    double full[MAX_ROUNDS], exits[N_THRESHOLDS][MAX_ROUNDS];
-    int64_t spent[N_THRESHOLDS];
-    adapt_exit_policy policy[N_THRESHOLDS];
-    for (int j = 0; j < N_THRESHOLDS; j++) {
-        adapt_exit_policy_init(&policy[j]);
-        policy[j].threshold = thresholds[j];
-    }
+    static double full[MAX_ROUNDS], times[MAX_CASES][MAX_ROUNDS];
+    static float only[MAX_HEADS][MAX_HEADS];
+    int64_t spent[MAX_CASES];
+    adapt_exit_policy cases[MAX_CASES];
+    const int32_t heads = adapt_model_head_count(b->model);
+    const int n_cases = make_cases(cases, only, heads);
     pass(b, NULL, NULL); /* warm-up: arena, caches, thread pool */
     for (int r = 0; r < rounds; r++) {
         full[r] = pass(b, NULL, NULL);
-        for (int j = 0; j < N_THRESHOLDS; j++)
-            exits[j][r] = pass(b, &policy[j], &spent[j]);
+        for (int j = 0; j < n_cases; j++)
+            times[j][r] = pass(b, &cases[j], &spent[j]);
     }
     const double t_full = median(full, rounds), backbone = (double)adapt_model_flops(b->model);
     printf("\nbatch %lld, %lld images, %d rounds: backbone pass %.2f ms (%.3f ms per image)\n",
@@ -116,10 +137,16 @@ static void run(bench *b, int rounds)
            "|---:|---:|---:|---:|---:|\n");
     for (int j = 0; j < N_THRESHOLDS; j++) {
         const double mean = (double)spent[j] / (double)b->n;
-        const double counted = backbone / mean, measured = t_full / median(exits[j], rounds);
+        const double counted = backbone / mean, measured = t_full / median(times[j], rounds);
         printf("| %.3f | %.1f %% | %.2f | %.2f | %.2f |\n", (double)thresholds[j],
                100.0 * mean / backbone, counted, measured, measured / counted);
     }
+    printf("\n| every image leaves at | FLOPs (%% of backbone) | time (%% of backbone) |\n"
+           "|---:|---:|---:|\n");
+    for (int32_t k = 0; k < heads; k++)
+        printf("| head %d | %.1f | %.1f |\n", (int)k,
+               100.0 * (double)spent[N_THRESHOLDS + k] / (double)b->n / backbone,
+               100.0 * median(times[N_THRESHOLDS + k], rounds) / t_full);
 }
 
 /* The first n images of the dataset, contiguous. */
@@ -172,8 +199,12 @@ int main(int argc, char **argv)
     cp.n_threads = threads;
     check(adapt_context_create(&b.ctx, &cp), "context");
     check(adapt_context_set_grad(b.ctx, 0), "context");
-    int64_t costs[64];
-    check(adapt_model_exit_flops(costs, 64, b.model), "exit costs");
+    int64_t costs[MAX_HEADS + 1];
+    if (adapt_model_head_count(b.model) > MAX_HEADS) {
+        fprintf(stderr, "bench_early_exit: more than %d heads\n", MAX_HEADS);
+        return 2;
+    }
+    check(adapt_model_exit_flops(costs, MAX_HEADS + 1, b.model), "exit costs");
     printf("%s: %d exits, backbone %.2f MFLOPs; exit costs (%% of backbone):", argv[optind],
            adapt_model_head_count(b.model) + 1, adapt_model_flops(b.model) / 1e6);
     for (int32_t k = 0; k <= adapt_model_head_count(b.model); k++)

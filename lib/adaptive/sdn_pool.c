@@ -79,7 +79,7 @@ INLINED void single_cells(const sdn_job *j, const float *restrict x, float *rest
 
 /* The planes of slots [begin, end), each slot with its own column buffers. */
 AD_VECTOR_CLONES
-static void slots(void *arg, int64_t begin, int64_t end)
+static void pool_slots(void *arg, int64_t begin, int64_t end)
 {
     const sdn_job *j = arg;
     const int64_t first = begin * j->planes / j->slots, last = end * j->planes / j->slots;
@@ -116,7 +116,7 @@ adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const a
         st = ad_scratch((void **)&j.maxima, ctx, row * sizeof *j.maxima, "adapt_head");
     if (!st) {
         j.y = y->data;
-        ad_pool_for(ctx->pool, j.slots, 1, slots, &j);
+        ad_pool_for(ctx->pool, j.slots, 1, pool_slots, &j);
         *out = y;
     }
     ad_arena_rewind(&ctx->arena, mark);

@@ -46,12 +46,8 @@ adapt_status ad_residual_block_forward(adapt_tensor **out, adapt_context *ctx,
     adapt_tensor *h, *s;
     adapt_status st = ad_conv_bn_forward(&h, ctx, &b->conv1, &b->bn1, true, x);
     if (!st)
-        st = ad_conv_bn_forward(&h, ctx, &b->conv2, &b->bn2, false, h);
-    if (!st)
         st = shortcut(&s, ctx, b, x);
-    if (!st)
-        st = adapt_op_add(&h, ctx, h, s);
-    return st ? st : adapt_op_relu(out, ctx, h);
+    return st ? st : ad_conv_bn_add_relu_forward(out, ctx, &b->conv2, &b->bn2, s, h);
 }
 
 int64_t ad_residual_block_flops(const ad_residual_block *b, int64_t out_h, int64_t out_w)

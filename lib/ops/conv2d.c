@@ -123,10 +123,12 @@ static void fold_range(void *arg, int64_t begin, int64_t end)
                       j->image + (j->first + g) * in_size(j->p));
 }
 
-/* dst = epilogue(src + b) for one output plane: the same operations, in the same order, as
- * the bias, the batch-norm op's eval map and the ReLU op applied one after the other. */
+/* dst = epilogue(src + b) for one output plane, res its plane of the residual or NULL: the
+ * same operations, in the same order, as the bias, the batch-norm op's eval map, the add op
+ * and the ReLU op applied one after the other. */
 static void finish_plane(const ad_conv_epilogue *e, int64_t co, float b,
-                         const float *restrict src, float *restrict dst, int64_t n)
+                         const float *restrict src, const float *restrict res,
+                         float *restrict dst, int64_t n)
 {
     float scale = 1.0f, shift = 0.0f;
     if (e->weight) {
@@ -134,11 +136,22 @@ static void finish_plane(const ad_conv_epilogue *e, int64_t co, float b,
         scale = rstd * e->weight[co];
         shift = e->bias[co] - e->mean[co] * scale;
     }
+    const bool bn = e->weight != NULL, relu = e->relu;
+    if (res) { /* two loops: one with every condition inside would stay scalar */
+        for (int64_t i = 0; i < n; i++) {
+            float v = src[i] + b;
+            if (bn)
+                v = v * scale + shift;
+            v = v + res[i];
+            dst[i] = relu && v < 0.0f ? 0.0f : v;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float v = src[i] + b;
-        if (e->weight)
+        if (bn)
             v = v * scale + shift;
-        dst[i] = e->relu && v < 0.0f ? 0.0f : v;
+        dst[i] = relu && v < 0.0f ? 0.0f : v;
     }
 }
 
@@ -153,7 +166,11 @@ static void scatter_range(void *arg, int64_t begin, int64_t end)
             float *restrict dst = j->tensor + (j->first + g) * out_size(j->p) + co * plane;
             const float b = j->bias ? j->bias[co] : 0.0f;
             if (j->epilogue) {
-                finish_plane(j->epilogue, co, b, src, dst, plane);
+                const adapt_tensor *res = j->epilogue->residual;
+                finish_plane(j->epilogue, co, b, src,
+                             res ? res->data + (j->first + g) * out_size(j->p) + co * plane
+                                 : NULL,
+                             dst, plane);
                 continue;
             }
             for (int64_t i = 0; i < plane; i++)
@@ -369,6 +386,20 @@ static adapt_status conv_backward(adapt_context *ctx, const ad_node *node)
     return st;
 }
 
+/* SHAPE unless the epilogue's residual, if any, is shaped like y. */
+static adapt_status check_residual(const ad_conv_epilogue *e, const conv_plan *p)
+{
+    const adapt_tensor *r = e ? e->residual : NULL;
+    if (!r || (r->ndim == 4 && r->shape[0] == p->batch && r->shape[1] == p->out_channels &&
+               r->shape[2] == p->g.out_h && r->shape[3] == p->g.out_w))
+        return ADAPT_OK;
+    char sr[96];
+    return ad_fail(ADAPT_ERR_SHAPE,
+                   "adapt_op_conv2d: residual %s does not match the output [%lld, %lld, %lld, "
+                   "%lld]", ad_shape_str(r, sr, sizeof sr), (long long)p->batch,
+                   (long long)p->out_channels, (long long)p->g.out_h, (long long)p->g.out_w);
+}
+
 /* Plans the convolution into *p, makes its output and computes it. */
 static adapt_status convolve(adapt_tensor **y, conv_plan *p, adapt_context *ctx,
                              adapt_tensor *x, adapt_tensor *weight, adapt_tensor *bias,
@@ -376,6 +407,8 @@ static adapt_status convolve(adapt_tensor **y, conv_plan *p, adapt_context *ctx,
 {
     const char *fn = "adapt_op_conv2d";
     adapt_status st = plan_conv(p, x, weight, bias, stride, padding, fn);
+    if (!st)
+        st = check_residual(epilogue, p);
     if (!st)
         st = ad_tensor_new(y, ctx, 4,
                            (int64_t[]){p->batch, p->out_channels, p->g.out_h, p->g.out_w});

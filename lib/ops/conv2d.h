@@ -10,16 +10,18 @@
 
 /* Batch norm in eval mode, v * scale + shift per channel with scale = rstd * weight and
  * shift = bias - mean * scale, rstd = 1 / sqrt(var + eps) in double rounded to float: the
- * map adapt_op_batchnorm applies. NULL weight: no batch norm. */
+ * map adapt_op_batchnorm applies. NULL weight: no batch norm. Then a residual added (shaped
+ * like the output, else SHAPE; NULL: none) and the ReLU. */
 typedef struct ad_conv_epilogue {
     const float *weight, *bias, *mean, *var; /* [Cout] each */
     float eps;
+    const adapt_tensor *residual;
     bool relu;
 } ad_conv_epilogue;
 
 /* adapt_op_conv2d without a tape, then the epilogue (may be NULL): bit for bit the op followed
- * by the batch-norm op in eval mode and the ReLU op. Allocates nothing in the context but its
- * output. The caller has checked the tensors. */
+ * by the batch-norm op in eval mode, the add op and the ReLU op. Allocates nothing in the
+ * context but its output. The caller has checked the tensors. */
 adapt_status ad_conv2d_untaped(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
                                int32_t padding, const ad_conv_epilogue *epilogue);

@@ -168,6 +168,28 @@ static void expect_untaped_output(fixture *f, const double *want, double tol)
     }
 }
 
+/* Inference (no tape) gives the taped pass's values bit for bit, on the reference backend:
+ * for layers whose untaped path fuses ops rather than reorders arithmetic. */
+static void untaped_gives_the_same_bits(fixture *f)
+{
+    float *values[2];
+    int64_t n[2];
+    for (int grad = 0; grad < 2; grad++) {
+        adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+        TU_OK(adapt_context_set_grad(ctx, grad));
+        adapt_tensor *y;
+        TU_OK(run_fixture(&y, ctx, &f->x, f));
+        n[grad] = adapt_tensor_numel(y);
+        values[grad] = malloc((size_t)n[grad] * sizeof(float));
+        memcpy(values[grad], adapt_tensor_data(y), (size_t)n[grad] * sizeof(float));
+        adapt_context_free(ctx);
+    }
+    ck_assert_int_eq(n[0], n[1]);
+    ck_assert_mem_eq(values[0], values[1], (size_t)n[0] * sizeof(float));
+    free(values[0]);
+    free(values[1]);
+}
+
 static void backends_match(fixture *f)
 {
     int64_t n, m;
@@ -847,6 +869,8 @@ START_TEST(residual_block_matches_loops)
     double *want = malloc((size_t)size * sizeof *want);
     ref_residual(&f, x, 2, want);
     expect_output(&f, want, 1e-5);
+    expect_untaped_output(&f, want, 1e-5);
+    untaped_gives_the_same_bits(&f); /* conv, batch norm, add and ReLU in one pass */
     gradcheck(&f, 1e-2, 1e-2);
     f.training = 1;
     gradcheck(&f, 1e-2, 1e-2);

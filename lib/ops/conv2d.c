@@ -226,7 +226,7 @@ static adapt_status forward_group(adapt_context *ctx, conv_group *j, const float
  * buffers on one thread, and claims another, so that no thread waits on another inside the
  * convolution (with the threads sharing every step, the unfolds, small GEMMs and scatters of
  * a group left one of two cores idle about half the time), and a slower core simply takes
- * fewer groups. The results are those of one thread whichever slot runs a group. */
+ * fewer groups. Which slot runs a group does not change its result. */
 typedef struct {
     adapt_context *ctx;
     conv_group group; /* all but the position and buffers */
@@ -295,14 +295,14 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
 {
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
                     .tensor = y};
-    conv_plan shared = *p;
-    shared.group = claimed_group_size(p, ctx->n_threads);
-    const int64_t groups = (p->batch + shared.group - 1) / shared.group;
+    conv_plan claimed = *p;
+    claimed.group = claimed_group_size(p, ctx->n_threads);
+    const int64_t groups = (p->batch + claimed.group - 1) / claimed.group;
     const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     adapt_status st;
     if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
-        j.p = &shared;
+        j.p = &claimed;
         st = forward_slots(ctx, &j, w, groups, slots, fn);
     } else {
         st = group_buffers(&j, ctx, fn);

@@ -90,8 +90,6 @@ static adapt_status plan_conv(conv_plan *p, const adapt_tensor *x, const adapt_t
     return st;
 }
 
-static int64_t group_size(const conv_plan *p) { return p->group; }
-
 /* One group of `count` samples starting at `first`. Its column matrix `cols`
  * [rows, count * plane] and its output matrix `mat` [Cout, count * plane]
  * hold sample g in columns g * plane .. (g + 1) * plane. */
@@ -190,18 +188,33 @@ static void gather_range(void *arg, int64_t begin, int64_t end)
                    (size_t)plane * sizeof(float));
 }
 
-/* Arena blocks for one group's column and output matrices. */
+/* Floats of one group's column and output matrices, rounded to whole cache lines so that
+ * the buffers of groups run side by side share none. */
+static size_t group_floats(const conv_plan *p)
+{
+    return (size_t)((p->rows + p->out_channels) * p->group * out_plane(p) + 15) / 16 * 16;
+}
+
+/* j's column matrix, then its output matrix, from `block`. */
+static void place_buffers(conv_group *j, float *block)
+{
+    j->cols = block;
+    j->mat = block + j->p->rows * j->p->group * out_plane(j->p);
+}
+
+/* An arena block for one group's buffers. */
 static adapt_status group_buffers(conv_group *j, adapt_context *ctx, const char *fn)
 {
-    const int64_t cols = j->p->rows * group_size(j->p) * out_plane(j->p);
-    const int64_t mat = j->p->out_channels * group_size(j->p) * out_plane(j->p);
-    adapt_status st = ad_scratch((void **)&j->cols, ctx, (size_t)cols * sizeof(float), fn);
-    return st ? st : ad_scratch((void **)&j->mat, ctx, (size_t)mat * sizeof(float), fn);
+    float *block;
+    adapt_status st = ad_scratch((void **)&block, ctx, group_floats(j->p) * sizeof(float), fn);
+    if (!st)
+        place_buffers(j, block);
+    return st;
 }
 
 static void next_group(conv_group *j, int64_t first)
 {
-    const int64_t left = j->p->batch - first, group = group_size(j->p);
+    const int64_t left = j->p->batch - first, group = j->p->group;
     j->first = first;
     j->count = left < group ? left : group;
 }
@@ -232,8 +245,7 @@ typedef struct {
     conv_group group; /* all but the position and buffers */
     const float *w;
     int64_t groups;
-    size_t slot_floats; /* one slot's column and output matrices */
-    float *buffers;     /* [slots][slot_floats] */
+    float *buffers; /* [slots][group_floats] */
     _Atomic int64_t next;
     _Atomic adapt_status status;
 } slot_job;
@@ -241,13 +253,11 @@ typedef struct {
 static void slot_range(void *arg, int64_t begin, int64_t end)
 {
     slot_job *s = arg;
-    const int64_t group = group_size(s->group.p);
     for (int64_t slot = begin; slot < end; slot++) {
         conv_group j = s->group;
-        j.cols = s->buffers + (size_t)slot * s->slot_floats;
-        j.mat = j.cols + s->group.p->rows * group * out_plane(s->group.p);
+        place_buffers(&j, s->buffers + (size_t)slot * group_floats(j.p));
         for (int64_t i; (i = atomic_fetch_add(&s->next, 1)) < s->groups;) {
-            next_group(&j, i * group);
+            next_group(&j, i * j.p->group);
             adapt_status st = forward_group(s->ctx, &j, s->w, 1);
             if (st) {
                 atomic_store(&s->status, st);
@@ -260,14 +270,10 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
 static adapt_status forward_slots(adapt_context *ctx, const conv_group *j, const float *w,
                                   int64_t groups, int64_t slots, const char *fn)
 {
-    const conv_plan *p = j->p;
     slot_job s = {.ctx = ctx, .group = *j, .w = w, .groups = groups, .next = 0,
                   .status = ADAPT_OK};
-    /* Each slot's buffers rounded to whole cache lines, so that slots share none. */
-    s.slot_floats = (size_t)((p->rows + p->out_channels) * group_size(p) * out_plane(p) + 15) /
-                    16 * 16;
     adapt_status st = ad_scratch((void **)&s.buffers, ctx,
-                                 s.slot_floats * (size_t)slots * sizeof(float), fn);
+                                 group_floats(j->p) * (size_t)slots * sizeof(float), fn);
     if (st)
         return st;
     ad_pool_for(ctx->pool, slots, 1, slot_range, &s);

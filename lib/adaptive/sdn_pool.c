@@ -9,6 +9,7 @@
 #include "lib/adaptive/head.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
@@ -29,21 +30,47 @@ typedef struct {
     float *maxima;  /* [slots][stride] */
 } sdn_job;
 
+/* Eight columns at a time, each block held in registers down all the rows: the sums of one
+ * column are a chain of dependent adds, so a band's blocks each get one chain. */
+typedef double double8 __attribute__((vector_size(64)));
+typedef float float8 __attribute__((vector_size(32)));
+typedef int32_t int8 __attribute__((vector_size(32)));
+
+/* Lane by lane *high = v > *high ? v : *high, as the scalar loop below takes it. Vectors go
+ * by pointer: by value they would cross a call in the baseline build's ABI. */
+INLINED void max8(float8 *high, const float8 *v)
+{
+    const int8 wins = *v > *high;
+    *high = (float8)(((int8)*v & wins) | ((int8)*high & ~wins));
+}
+
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
  * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
 INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
                             double *restrict sum, float *restrict top)
 {
-    for (int64_t i = 0; i < n; i++) {
-        sum[i] = x[i];
-        top[i] = x[i];
-    }
-    for (int64_t r = 1; r < rows; r++) {
-        const float *restrict row = x + r * stride;
-        for (int64_t i = 0; i < n; i++) {
-            sum[i] += row[i];
-            top[i] = row[i] > top[i] ? row[i] : top[i];
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float8 high, v;
+        memcpy(&high, x + i, sizeof high);
+        double8 total = __builtin_convertvector(high, double8);
+        for (int64_t r = 1; r < rows; r++) {
+            memcpy(&v, x + r * stride + i, sizeof v);
+            total += __builtin_convertvector(v, double8);
+            max8(&high, &v);
         }
+        memcpy(sum + i, &total, sizeof total);
+        memcpy(top + i, &high, sizeof high);
+    }
+    for (; i < n; i++) {
+        double total = x[i];
+        float high = x[i];
+        for (int64_t r = 1; r < rows; r++) {
+            const float v = x[r * stride + i];
+            total += v;
+            high = v > high ? v : high;
+        }
+        sum[i] = total, top[i] = high;
     }
 }
 

@@ -26,17 +26,19 @@ static adapt_model *mlp(void)
 }
 
 /* CNN on 3x8x8: stem [4, 8, 8], stage [4, 8, 8], stage [8, 4, 4], pool + fc to 5. */
-static adapt_model *cnn(void)
+static adapt_model *cnn_of_size(int32_t image_size)
 {
     adapt_cnn_params p;
     adapt_cnn_params_init(&p);
-    p.image_size = 8, p.n_classes = 5, p.stem_channels = 4, p.n_stages = 2;
+    p.image_size = image_size, p.n_classes = 5, p.stem_channels = 4, p.n_stages = 2;
     p.stage_channels = cnn_channels, p.stage_blocks = cnn_blocks, p.stage_strides = cnn_strides;
     p.seed = 4;
     adapt_model *m = NULL;
     TU_OK(adapt_model_create_cnn(&m, &p));
     return m;
 }
+
+static adapt_model *cnn(void) { return cnn_of_size(8); }
 
 /* ViT on 3x8x8, patch 4, dim 8: embed [5, 8], two blocks [5, 8], head to 5. */
 static adapt_model *vit(void)
@@ -76,14 +78,20 @@ static adapt_head_info info_of(const adapt_model *m, int32_t index)
     return info;
 }
 
-static adapt_tensor *images(adapt_context *ctx, int64_t n, uint64_t seed)
+static adapt_tensor *images_of_size(adapt_context *ctx, int64_t n, int64_t size, uint64_t seed)
 {
-    float *x = malloc((size_t)n * 192 * sizeof *x);
-    tu_fill(x, n * 192, seed, -1.0f, 1.0f);
+    const int64_t numel = n * 3 * size * size;
+    float *x = malloc((size_t)numel * sizeof *x);
+    tu_fill(x, numel, seed, -1.0f, 1.0f);
     adapt_tensor *t = NULL;
-    TU_OK(adapt_tensor_input(&t, ctx, 4, (int64_t[]){n, 3, 8, 8}, x));
+    TU_OK(adapt_tensor_input(&t, ctx, 4, (int64_t[]){n, 3, size, size}, x));
     free(x);
     return t;
+}
+
+static adapt_tensor *images(adapt_context *ctx, int64_t n, uint64_t seed)
+{
+    return images_of_size(ctx, n, 8, seed);
 }
 
 START_TEST(mlp_heads_cost_what_hand_counts_say)
@@ -283,13 +291,15 @@ START_TEST(head_gradients_match_finite_differences)
 }
 END_TEST
 
-/* Inference pools SDN windows in one fused pass; training records the chain of ops. */
-START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
+/* Inference pools SDN windows in one fused pass; training records the chain of ops. Images
+ * of 8 give the first two heads windows of 2 (one block of eight columns per band), images of
+ * 12 windows of 3 (a block and four columns on their own). */
+static void check_sdn_bits(int32_t size)
 {
-    adapt_model *m = cnn();
-    add(m, ADAPT_HEAD_SDN, 0, 0); /* 8x8, window 2 */
-    add(m, ADAPT_HEAD_SDN, 1, 1); /* 8x8, window 2, cascading */
-    add(m, ADAPT_HEAD_SDN, 2, 0); /* 4x4, window 1 */
+    adapt_model *m = cnn_of_size(size);
+    add(m, ADAPT_HEAD_SDN, 0, 0);
+    add(m, ADAPT_HEAD_SDN, 1, 1); /* cascading */
+    add(m, ADAPT_HEAD_SDN, 2, 0); /* window 1 */
     const int32_t alpha[] = {0, 3, 8}; /* after alpha, [norm.weight, norm.bias,] fc.weight, fc.bias */
     for (int32_t k = 0; k < 3; k++) {
         const int32_t i = ad_backbone_param_count(m) + alpha[k];
@@ -297,8 +307,8 @@ START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
         adapt_param_write(adapt_model_param(m, i), (const float[]){0.3f + 0.2f * (float)k}, 1);
     }
     adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
-    adapt_tensor *x = images(ctx, 3, 21), *taped[4], *plain[4];
-    float *nan_image = adapt_tensor_data(x) + 192; /* a NaN must reach the logits either way */
+    adapt_tensor *x = images_of_size(ctx, 3, size, 21), *taped[4], *plain[4];
+    float *nan_image = adapt_tensor_data(x) + 3 * size * size; /* must reach the logits */
     nan_image[5] = NAN;
     TU_OK(adapt_model_forward_exits(taped, 4, ctx, m, x));
     TU_OK(adapt_context_set_grad(ctx, 0));
@@ -310,6 +320,12 @@ START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
     ck_assert(!isnan(adapt_tensor_data(plain[0])[0]));
     adapt_context_free(ctx);
     adapt_model_free(m);
+}
+
+START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
+{
+    check_sdn_bits(8);
+    check_sdn_bits(12);
 }
 END_TEST
 

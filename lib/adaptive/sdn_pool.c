@@ -30,18 +30,18 @@ typedef struct {
     float *maxima;  /* [slots][stride] */
 } sdn_job;
 
-/* Eight columns at a time, each block held in registers down all the rows: the sums of one
- * column are a chain of dependent adds, so a band's blocks each get one chain. */
-typedef double double8 __attribute__((vector_size(64)));
-typedef float float8 __attribute__((vector_size(32)));
-typedef int32_t int8 __attribute__((vector_size(32)));
+/* Columns go eight at a time, a block's sums and maxima kept in vector registers down all the
+ * band's rows instead of stored and reloaded at every row. */
+typedef double double_x8 __attribute__((vector_size(64)));
+typedef float float_x8 __attribute__((vector_size(32)));
+typedef int32_t mask_x8 __attribute__((vector_size(32)));
 
 /* Lane by lane *high = v > *high ? v : *high, as the scalar loop below takes it. Vectors go
  * by pointer: by value they would cross a call in the baseline build's ABI. */
-INLINED void max8(float8 *high, const float8 *v)
+INLINED void max8(float_x8 *high, const float_x8 *v)
 {
-    const int8 wins = *v > *high;
-    *high = (float8)(((int8)*v & wins) | ((int8)*high & ~wins));
+    const mask_x8 wins = *v > *high;
+    *high = (float_x8)(((mask_x8)*v & wins) | ((mask_x8)*high & ~wins));
 }
 
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
@@ -51,12 +51,12 @@ INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        float8 high, v;
+        float_x8 high, v;
         memcpy(&high, x + i, sizeof high);
-        double8 total = __builtin_convertvector(high, double8);
+        double_x8 total = __builtin_convertvector(high, double_x8);
         for (int64_t r = 1; r < rows; r++) {
             memcpy(&v, x + r * stride + i, sizeof v);
-            total += __builtin_convertvector(v, double8);
+            total += __builtin_convertvector(v, double_x8);
             max8(&high, &v);
         }
         memcpy(sum + i, &total, sizeof total);

@@ -12,10 +12,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adapt.h"
+
+#include "bench_util.h"
 
 typedef struct {
     const char *name;
@@ -33,27 +34,7 @@ static const layer layers[] = {
 #define N_LAYERS ((int)(sizeof layers / sizeof *layers))
 #define MAX_ROUNDS 1001
 
-static void check(adapt_status st, const char *what)
-{
-    if (st) {
-        fprintf(stderr, "bench_conv: %s: %s (%s)\n", what, adapt_last_error(),
-                adapt_status_string(st));
-        exit(1);
-    }
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+static void check(adapt_status st, const char *what) { bench_check("bench_conv", st, what); }
 
 static void fill(float *x, int64_t n, float scale)
 {
@@ -91,9 +72,9 @@ static double time_one(adapt_context *ctx, const prepared *p, const layer *l)
     adapt_context_reset(ctx);
     adapt_tensor *x, *y;
     check(adapt_tensor_input(&x, ctx, 4, p->shape, p->input), "input");
-    const double start = now();
+    const double start = bench_now();
     check(adapt_op_conv2d(&y, ctx, x, p->weight, NULL, l->stride, l->kernel / 2), l->name);
-    return now() - start;
+    return bench_now() - start;
 }
 
 int main(int argc, char **argv)
@@ -131,8 +112,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < N_LAYERS; i++)
             times[i][r] = time_one(ctx, &p[i], &layers[i]);
     for (int i = 0; i < N_LAYERS; i++) {
-        qsort(times[i], (size_t)rounds, sizeof **times, by_value);
-        const double median = times[i][rounds / 2];
+        const double median = bench_median(times[i], rounds);
         printf("result impl=libadapt layer=%s batch=%lld ms=%.4f gmacs=%.2f\n", layers[i].name,
                (long long)batch, 1e3 * median, p[i].macs / median / 1e9);
         adapt_tensor_free(p[i].weight);

@@ -16,10 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adapt.h"
+
+#include "bench_util.h"
 
 #define MAX_ROUNDS 64
 #define MAX_HEADS 64
@@ -35,21 +36,7 @@ typedef struct {
     int32_t ndim;
 } bench;
 
-static void check(adapt_status st, const char *what)
-{
-    if (st) {
-        fprintf(stderr, "bench_early_exit: %s: %s (%s)\n", what, adapt_last_error(),
-                adapt_status_string(st));
-        exit(1);
-    }
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static void check(adapt_status st, const char *what) { bench_check("bench_early_exit", st, what); }
 
 static adapt_tensor *batch_at(bench *b, int64_t first, int64_t count)
 {
@@ -66,7 +53,7 @@ static adapt_tensor *batch_at(bench *b, int64_t first, int64_t count)
 static double pass(bench *b, const adapt_exit_policy *policy, int64_t *flops_out)
 {
     int64_t flops[256], total = 0;
-    const double start = now();
+    const double start = bench_now();
     for (int64_t first = 0; first < b->n; first += b->batch) {
         const int64_t count = b->n - first < b->batch ? b->n - first : b->batch;
         adapt_tensor *x = batch_at(b, first, count), *logits;
@@ -79,22 +66,10 @@ static double pass(bench *b, const adapt_exit_policy *policy, int64_t *flops_out
         for (int64_t i = 0; i < count; i++)
             total += flops[i];
     }
-    const double seconds = now() - start;
+    const double seconds = bench_now() - start;
     if (flops_out)
         *flops_out = total;
     return seconds;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 #define MAX_CASES (N_THRESHOLDS + MAX_HEADS)
@@ -130,14 +105,15 @@ static void run(bench *b, int rounds)
         for (int j = 0; j < n_cases; j++)
             times[j][r] = pass(b, &cases[j], &spent[j]);
     }
-    const double t_full = median(full, rounds), backbone = (double)adapt_model_flops(b->model);
+    const double t_full = bench_median(full, rounds);
+    const double backbone = (double)adapt_model_flops(b->model);
     printf("\nbatch %lld, %lld images, %d rounds: backbone pass %.2f ms (%.3f ms per image)\n",
            (long long)b->batch, (long long)b->n, rounds, 1e3 * t_full, 1e3 * t_full / b->n);
     printf("| threshold | budget | counted speedup | measured speedup | measured / counted |\n"
            "|---:|---:|---:|---:|---:|\n");
     for (int j = 0; j < N_THRESHOLDS; j++) {
         const double mean = (double)spent[j] / (double)b->n;
-        const double counted = backbone / mean, measured = t_full / median(times[j], rounds);
+        const double counted = backbone / mean, measured = t_full / bench_median(times[j], rounds);
         printf("| %.3f | %.1f %% | %.2f | %.2f | %.2f |\n", (double)thresholds[j],
                100.0 * mean / backbone, counted, measured, measured / counted);
     }
@@ -146,7 +122,7 @@ static void run(bench *b, int rounds)
     for (int32_t k = 0; k < heads; k++)
         printf("| head %d | %.1f | %.1f |\n", (int)k,
                100.0 * (double)spent[N_THRESHOLDS + k] / (double)b->n / backbone,
-               100.0 * median(times[N_THRESHOLDS + k], rounds) / t_full);
+               100.0 * bench_median(times[N_THRESHOLDS + k], rounds) / t_full);
 }
 
 /* The first n images of the dataset, contiguous. */

@@ -4,14 +4,17 @@
  * each GEMM is large enough to run near the machine's peak; the group size
  * depends only on the shapes, so results are reproducible. The forward pass
  * gives each thread whole groups when there are enough, else all threads
- * share each group's steps. */
+ * share each group's steps. Forward passes of geometries that suit it run the
+ * direct kernel instead (conv2d_direct.c); the backward pass always unfolds. */
 #include "lib/ops/conv2d.h"
 
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/im2col.h"
+#include "lib/kernels/vector_math.h"
+#include "lib/ops/conv2d_direct.h"
+#include "lib/ops/conv2d_finish.h"
 #include "lib/ops/op.h"
 
-#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -121,58 +124,19 @@ static void fold_range(void *arg, int64_t begin, int64_t end)
                       j->image + (j->first + g) * in_size(j->p));
 }
 
-/* dst = epilogue(src + b) for one output plane, res its plane of the residual or NULL: the
- * same operations, in the same order, as the bias, the batch-norm op's eval map, the add op
- * and the ReLU op applied one after the other. */
-static void finish_plane(const ad_conv_epilogue *e, int64_t co, float b,
-                         const float *restrict src, const float *restrict res,
-                         float *restrict dst, int64_t n)
-{
-    float scale = 1.0f, shift = 0.0f;
-    if (e->weight) {
-        const float rstd = (float)(1.0 / sqrt((double)e->var[co] + e->eps));
-        scale = rstd * e->weight[co];
-        shift = e->bias[co] - e->mean[co] * scale;
-    }
-    const bool bn = e->weight != NULL, relu = e->relu;
-    if (res) { /* two loops: one with every condition inside would stay scalar */
-        for (int64_t i = 0; i < n; i++) {
-            float v = src[i] + b;
-            if (bn)
-                v = v * scale + shift;
-            v = v + res[i];
-            dst[i] = relu && v < 0.0f ? 0.0f : v;
-        }
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        float v = src[i] + b;
-        if (bn)
-            v = v * scale + shift;
-        dst[i] = relu && v < 0.0f ? 0.0f : v;
-    }
-}
-
-/* y[first + g][co] = mat[co][sample g] + bias[co], then the epilogue if any. */
+/* y[first + g][co] = finish(mat[co][sample g]): the bias, then the epilogue if any. */
+AD_VECTOR_CLONES
 static void scatter_range(void *arg, int64_t begin, int64_t end)
 {
     const conv_group *j = arg;
     const int64_t plane = out_plane(j->p);
+    const adapt_tensor *res = j->epilogue ? j->epilogue->residual : NULL;
     for (int64_t g = begin; g < end; g++)
         for (int64_t co = 0; co < j->p->out_channels; co++) {
-            const float *restrict src = j->mat + co * group_ld(j) + g * plane;
-            float *restrict dst = j->tensor + (j->first + g) * out_size(j->p) + co * plane;
-            const float b = j->bias ? j->bias[co] : 0.0f;
-            if (j->epilogue) {
-                const adapt_tensor *res = j->epilogue->residual;
-                finish_plane(j->epilogue, co, b, src,
-                             res ? res->data + (j->first + g) * out_size(j->p) + co * plane
-                                 : NULL,
-                             dst, plane);
-                continue;
-            }
-            for (int64_t i = 0; i < plane; i++)
-                dst[i] = src[i] + b;
+            const int64_t at = (j->first + g) * out_size(j->p) + co * plane;
+            const ad_conv_finish f = ad_conv_finish_of(j->epilogue, co, j->bias);
+            ad_conv_finish_run(&f, j->mat + co * group_ld(j) + g * plane,
+                               res ? res->data + at : NULL, j->tensor + at, plane);
         }
 }
 
@@ -299,6 +263,10 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
                                  const float *w, const float *bias,
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
+    if (ad_conv_direct_suits(&p->g)) {
+        const ad_conv_call call = {p->g, p->batch, p->out_channels, x, w, bias, epilogue, y};
+        return ad_conv_direct(ctx, &call, fn);
+    }
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
                     .tensor = y};
     conv_plan claimed = *p;

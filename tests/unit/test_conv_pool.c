@@ -1,10 +1,13 @@
-/* conv2d and pooling: values against naive direct loops in double, every GEMM
- * backend against the reference one, gradients against finite differences,
- * the 1x1 path that skips im2col, thread independence and error paths. */
+/* conv2d and pooling: values against naive direct loops in double on both kernels (direct and
+ * im2col), every GEMM backend against the reference one, gradients against finite
+ * differences, the 1x1 path that skips im2col, the fused epilogue, thread independence and
+ * error paths. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "check_util.h"
+#include "lib/ops/conv2d.h"
+#include "lib/ops/conv2d_direct.h"
 
 /* ---- conv2d ------------------------------------------------------------- */
 
@@ -12,17 +15,22 @@ typedef struct {
     int64_t n, cin, cout, h, w, kh, kw;
     int32_t stride, padding;
     int has_bias;
+    int direct; /* the forward pass takes the direct kernel (conv2d_direct.c), else im2col */
 } conv_case;
 
 static const conv_case conv_cases[] = {
-    {2, 3, 4, 7, 6, 3, 3, 1, 1, 1}, /* "same" 3x3 */
-    {2, 2, 3, 8, 9, 3, 3, 2, 0, 0}, /* strided, no padding */
-    {1, 3, 2, 9, 7, 5, 5, 1, 2, 1}, /* 5x5 */
-    {2, 2, 5, 9, 9, 5, 5, 3, 1, 0}, /* stride 3 */
-    {2, 4, 3, 5, 6, 1, 1, 1, 0, 1}, /* 1x1 fast path */
-    {1, 3, 2, 5, 5, 1, 1, 2, 1, 1}, /* 1x1 but strided and padded: im2col */
-    {2, 2, 3, 6, 8, 3, 5, 2, 2, 1}, /* rectangular kernel */
-    {1, 1, 1, 3, 3, 3, 3, 1, 0, 1}, /* kernel fills the input */
+    {2, 3, 4, 7, 6, 3, 3, 1, 1, 1, 1}, /* "same" 3x3 */
+    {2, 2, 3, 8, 9, 3, 3, 2, 0, 0, 0}, /* strided, no padding */
+    {1, 3, 2, 9, 7, 5, 5, 1, 2, 1, 0}, /* 5x5 */
+    {2, 2, 5, 9, 9, 5, 5, 3, 1, 0, 0}, /* stride 3 */
+    {2, 4, 3, 5, 6, 1, 1, 1, 0, 1, 0}, /* 1x1 fast path */
+    {1, 3, 2, 5, 5, 1, 1, 2, 1, 1, 0}, /* 1x1 but strided and padded: im2col */
+    {2, 2, 3, 6, 8, 3, 5, 2, 2, 1, 0}, /* rectangular kernel */
+    {1, 1, 1, 3, 3, 3, 3, 1, 0, 1, 0}, /* kernel fills the input */
+    {2, 1, 16, 20, 20, 3, 3, 1, 1, 1, 1}, /* two channel blocks, rows longer than a vector */
+    {2, 3, 11, 14, 13, 3, 3, 2, 1, 0, 1}, /* stride 2, short rows, a partial channel block */
+    {2, 2, 5, 11, 11, 3, 3, 2, 0, 1, 1},  /* stride 2 without padding */
+    {1, 3, 4, 10, 10, 5, 5, 1, 2, 1, 1},  /* 5x5 */
 };
 #define N_CONV_CASES ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -148,7 +156,9 @@ START_TEST(conv_backends_match_reference)
     int32_t np = make_conv(p, c, 300 + (uint64_t)_i);
     float *want[4], *got[4];
     for (int32_t i = 0; i < 4; i++) {
-        int64_t n = i < np ? adapt_tensor_numel(p[i]) : 4096;
+        int64_t n = i < np ? adapt_tensor_numel(p[i])
+                           : c->n * c->cout * out_dim(c->h, c->kh, c->stride, c->padding) *
+                                 out_dim(c->w, c->kw, c->stride, c->padding);
         want[i] = malloc((size_t)n * sizeof(float));
         got[i] = malloc((size_t)n * sizeof(float));
     }
@@ -171,24 +181,28 @@ END_TEST
 
 START_TEST(conv_on_threads_matches_one_thread)
 {
-    /* 40 samples make 14 groups of up to 3 samples, unfolded and folded
-     * in parallel; threaded GEMMs may sum in another order, hence the tolerance. */
-    conv_case c = {40, 16, 8, 32, 32, 3, 3, 1, 1, 1};
-    adapt_tensor *p[3];
-    int32_t np = make_conv(p, &c, 402);
-    tu_check_threads(conv_forward, p, np, &c, ADAPT_BACKEND_DEFAULT, 2, 1e-5);
-    tu_check_threads(conv_forward, p, np, &c, ADAPT_BACKEND_REFERENCE, 3, 0.0);
-    free_params(p, np);
+    /* The direct kernel's samples, claimed by whichever thread is free; and im2col's groups of
+     * samples, unfolded and folded in parallel (the backward pass of both). Threaded GEMMs may
+     * sum in another order, hence the tolerance. */
+    const conv_case cases[] = {{40, 16, 8, 32, 32, 3, 3, 1, 1, 1, 1},
+                               {40, 16, 8, 6, 6, 3, 3, 1, 1, 1, 0}};
+    for (int k = 0; k < 2; k++) {
+        adapt_tensor *p[3];
+        int32_t np = make_conv(p, &cases[k], 402);
+        tu_check_threads(conv_forward, p, np, (void *)&cases[k], ADAPT_BACKEND_DEFAULT, 2, 1e-5);
+        tu_check_threads(conv_forward, p, np, (void *)&cases[k], ADAPT_BACKEND_REFERENCE, 3, 0.0);
+        free_params(p, np);
+    }
 }
 END_TEST
 
 START_TEST(conv_scratch_is_bounded_by_the_group)
 {
-    /* Each sample unfolds to 144 x 1024 floats (576 KiB); 64 samples would
-     * need 36 MiB of columns at once. Samples share GEMMs in groups whose
-     * columns stay within 2 MiB, handed back after each pass; the rest of
-     * the peak is y, its gradient and the 4 MiB input gradient. */
-    conv_case c = {64, 16, 2, 32, 32, 3, 3, 1, 1, 1};
+    /* In the backward pass each sample unfolds to 144 x 1024 floats (576 KiB); 64 samples
+     * would need 36 MiB of columns at once. Samples share GEMMs in groups whose columns stay
+     * within 2 MiB, handed back after each pass; the rest of the peak is y, its gradient and
+     * the 4 MiB input gradient. */
+    conv_case c = {64, 16, 2, 32, 32, 3, 3, 1, 1, 1, 1};
     adapt_tensor *p[3];
     make_conv(p, &c, 401);
     adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
@@ -202,6 +216,56 @@ START_TEST(conv_scratch_is_bounded_by_the_group)
                                 naive_conv_at(&c, p, n, 1, 1, 1), 1e-3);
     adapt_context_free(ctx);
     free_params(p, 3);
+}
+END_TEST
+
+START_TEST(conv_cases_take_the_expected_kernel)
+{
+    const conv_case *c = &conv_cases[_i];
+    const ad_conv_geom g = {.channels = c->cin, .height = c->h, .width = c->w,
+                            .kernel_h = c->kh, .kernel_w = c->kw, .stride = c->stride,
+                            .padding = c->padding,
+                            .out_h = out_dim(c->h, c->kh, c->stride, c->padding),
+                            .out_w = out_dim(c->w, c->kw, c->stride, c->padding)};
+    ck_assert_int_eq(ad_conv_direct_suits(&g), c->direct);
+}
+END_TEST
+
+/* Batch norm, residual and ReLU finished in the convolution's own pass give the bits of
+ * the ops applied one after the other, on either kernel. */
+static const conv_case epilogue_cases[] = {
+    {3, 4, 11, 14, 13, 3, 3, 1, 1, 1, 1},
+    {3, 4, 11, 6, 6, 3, 3, 1, 1, 1, 0},
+};
+
+START_TEST(conv_epilogue_gives_the_ops_bits)
+{
+    const conv_case *c = &epilogue_cases[_i];
+    adapt_tensor *p[3], *bn[4], *res, *fused, *h;
+    make_conv(p, c, 500 + (uint64_t)_i);
+    const float lo[] = {0.5f, -1.0f, -1.0f, 0.5f}, hi[] = {1.5f, 1.0f, 1.0f, 2.0f};
+    for (int k = 0; k < 4; k++)
+        bn[k] = tu_param(1, &c->cout, 510 + (uint64_t)k, lo[k], hi[k]);
+    const int64_t oh = out_dim(c->h, c->kh, c->stride, c->padding);
+    const int64_t ow = out_dim(c->w, c->kw, c->stride, c->padding);
+    res = tu_param(4, (int64_t[]){c->n, c->cout, oh, ow}, 520, -1.0f, 1.0f);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    const ad_conv_epilogue e = {adapt_tensor_data(bn[0]), adapt_tensor_data(bn[1]),
+                                adapt_tensor_data(bn[2]), adapt_tensor_data(bn[3]), 1e-5f, res,
+                                true};
+    TU_OK(ad_conv2d_untaped(&fused, ctx, p[0], p[1], p[2], c->stride, c->padding, &e));
+    TU_OK(adapt_op_conv2d(&h, ctx, p[0], p[1], p[2], c->stride, c->padding));
+    TU_OK(adapt_op_batchnorm(&h, ctx, h, bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f));
+    TU_OK(adapt_op_add(&h, ctx, h, res));
+    TU_OK(adapt_op_relu(&h, ctx, h));
+    ck_assert_int_eq(adapt_tensor_numel(fused), adapt_tensor_numel(h));
+    ck_assert_mem_eq(adapt_tensor_data(fused), adapt_tensor_data(h),
+                     (size_t)adapt_tensor_numel(h) * sizeof(float));
+    adapt_context_free(ctx);
+    free_params(p, 3);
+    free_params(bn, 4);
+    adapt_tensor_free(res);
 }
 END_TEST
 
@@ -440,6 +504,8 @@ static Suite *conv_pool_suite(void)
     tcase_add_loop_test(tc, conv_matches_naive_loops, 0, N_CONV_CASES);
     tcase_add_loop_test(tc, conv_gradients, 0, N_CONV_CASES);
     tcase_add_loop_test(tc, conv_backends_match_reference, 0, N_CONV_CASES);
+    tcase_add_loop_test(tc, conv_cases_take_the_expected_kernel, 0, N_CONV_CASES);
+    tcase_add_loop_test(tc, conv_epilogue_gives_the_ops_bits, 0, 2);
     tcase_add_test(tc, conv_scratch_is_bounded_by_the_group);
     tcase_add_test(tc, conv_on_threads_matches_one_thread);
     tcase_add_test(tc, conv_rejects_bad_arguments);

@@ -1,0 +1,237 @@
+/* Direct convolution over phase planes.
+ *
+ * With stride s, output (oh, ow) under tap (kh, kw) reads the padded input at (oh s + kh,
+ * ow s + kw). Each padded channel is split into s x s phase planes of wq columns, plane (a, b)
+ * holding the padded cells (i s + a, j s + b); the read becomes cell (oh + kh / s, ow + kw / s)
+ * of plane (kh % s, kw % s). So output k = oh wq + ow reads, under every tap, the planes at k
+ * plus a fixed offset: the outputs run along one axis and each tap is one contiguous vector
+ * load for a whole strip of them. A row's last wq - OW outputs read into the next row and are
+ * thrown away. A block of output channels is accumulated in registers, all taps in order
+ * (multiply, then add: no fused multiply-add, whose rounding would depend on the machine),
+ * then finished (lib/ops/conv2d_finish.h) on its way into the output tensor. */
+#include "lib/ops/conv2d_direct.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "lib/core/context.h"
+#include "lib/core/tensor.h"
+#include "lib/core/threads.h"
+#include "lib/kernels/vector_math.h"
+#include "lib/ops/conv2d_finish.h"
+
+#define INLINED static inline __attribute__((always_inline))
+
+typedef float float_x16 __attribute__((vector_size(64)));
+#define LANES 16
+#define CO_BLOCK 8 /* output channels per register block */
+#define STRIP 2    /* vectors of outputs per register block: CO_BLOCK * STRIP accumulators */
+#define STRIP_FLOATS (LANES * STRIP)
+#define CLAIM 8    /* samples a thread takes at a time */
+
+typedef struct {
+    const ad_conv_call *c;
+    int64_t s, hq, wq;    /* stride; one phase plane's rows and columns */
+    int64_t taps;         /* Cin * KH * KW */
+    int64_t span;         /* OH * wq rounded up to whole strips */
+    int64_t in_floats;    /* a sample's phase planes and the zeros read past them */
+    int64_t blocks;       /* blocks of CO_BLOCK output channels */
+    int64_t *offsets;     /* [taps]: where each tap reads in the phase planes */
+    float *packed;        /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
+    float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
+    int64_t slot_floats;
+    _Atomic int64_t next; /* first sample not yet claimed */
+} direct_job;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+static int64_t strip_aligned(int64_t n) { return ceil_div(n, STRIP_FLOATS) * STRIP_FLOATS; }
+
+/* A 1 x 1 kernel is a plain GEMM already; at most 1024 taps keep a channel block's packed
+ * weights (32 KiB) in the first-level cache; at least 60 % of the computed outputs must be kept
+ * (of each row's wq, OW are): planes of 4 x 4 outputs keep half and run faster as GEMMs. */
+bool ad_conv_direct_suits(const ad_conv_geom *g)
+{
+    if (g->kernel_h * g->kernel_w == 1 || g->stride > 2 ||
+        g->channels * g->kernel_h * g->kernel_w > 1024)
+        return false;
+    const int64_t wq = ceil_div(g->width + 2 * g->padding, g->stride);
+    return 5 * g->out_h * g->out_w >= 3 * strip_aligned(g->out_h * wq);
+}
+
+/* The input cells of phase plane (a, b) of each channel, for the phases some tap reads. The
+ * padding cells and everything else in the buffer were zeroed once, before the first sample:
+ * no sample writes them. */
+INLINED void unpack(const direct_job *j, const float *image, float *in)
+{
+    const ad_conv_geom *g = &j->c->g;
+    const int64_t s = j->s, p = g->padding, plane = j->hq * j->wq;
+    const int64_t read_a = g->kernel_h < s ? g->kernel_h : s; /* phases (a, b) taps read */
+    const int64_t read_b = g->kernel_w < s ? g->kernel_w : s;
+    for (int64_t ci = 0; ci < g->channels; ci++)
+        for (int64_t a = 0; a < read_a; a++)
+            for (int64_t b = 0; b < read_b; b++) {
+                float *phase = in + ((ci * s + a) * s + b) * plane;
+                const int64_t first = ceil_div(p - b, s), end = ceil_div(g->width + p - b, s);
+                for (int64_t i = 0; i < j->hq; i++) {
+                    const int64_t h = i * s + a - p;
+                    if (h < 0 || h >= g->height)
+                        continue;
+                    const float *row = image + (ci * g->height + h) * g->width;
+                    if (s == 1)
+                        memcpy(phase + i * j->wq + p, row, (size_t)g->width * sizeof *row);
+                    else if (s == 2) /* a constant stride lets the loop vectorise */
+                        for (int64_t k = first; k < end; k++)
+                            phase[i * j->wq + k] = row[2 * k + b - p];
+                    else
+                        for (int64_t k = first; k < end; k++)
+                            phase[i * j->wq + k] = row[k * s + b - p];
+                }
+            }
+}
+
+/* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order. */
+INLINED void strip(const direct_job *j, const float *in, const float *w, float *sums)
+{
+    float_x16 acc[CO_BLOCK][STRIP];
+#pragma GCC unroll 16
+    for (int c = 0; c < CO_BLOCK; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < STRIP; v++)
+            acc[c][v] = (float_x16){0};
+    for (int64_t t = 0; t < j->taps; t++) {
+        float_x16 x[STRIP];
+#pragma GCC unroll 4
+        for (int v = 0; v < STRIP; v++)
+            memcpy(&x[v], in + j->offsets[t] + v * LANES, sizeof x[v]);
+#pragma GCC unroll 16
+        for (int c = 0; c < CO_BLOCK; c++) {
+            const float wc = w[t * CO_BLOCK + c];
+#pragma GCC unroll 4
+            for (int v = 0; v < STRIP; v++)
+                acc[c][v] += wc * x[v];
+        }
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < CO_BLOCK; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < STRIP; v++)
+            memcpy(sums + c * j->span + v * LANES, &acc[c][v], sizeof acc[c][v]);
+}
+
+/* How a channel's sums go out: rows of a vector or longer one by one, shorter rows first
+ * closed up in place into one run (row by row they would be finished in scalar code), each
+ * row's thrown-away tail overwritten by the next row. Returns the length of a run; runs start
+ * every *step sums. */
+INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
+{
+    const int64_t ow = j->c->g.out_w, oh = j->c->g.out_h;
+    if (ow >= LANES) {
+        *step = j->wq;
+        return ow;
+    }
+    for (int64_t r = 1; r < oh && ow < j->wq; r++)
+        for (int64_t i = 0; i < ow; i++) /* forward: the source lies at or after the target */
+            rows[r * ow + i] = rows[r * j->wq + i];
+    *step = oh * ow;
+    return oh * ow;
+}
+
+/* Output channels first .. first + CO_BLOCK of sample n, finished from their sums. */
+INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, float *sums)
+{
+    const ad_conv_call *c = j->c;
+    const int64_t plane = c->g.out_h * c->g.out_w;
+    const adapt_tensor *res = c->epilogue ? c->epilogue->residual : NULL;
+    for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++) {
+        float *rows = sums + k * j->span;
+        int64_t step;
+        const int64_t run = runs_of(j, rows, &step);
+        const ad_conv_finish f = ad_conv_finish_of(c->epilogue, first + k, c->bias);
+        for (int64_t at = 0, r = 0; at < plane; at += run, r++) {
+            const int64_t out = (n * c->out_channels + first + k) * plane + at;
+            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out : NULL, c->y + out,
+                               run);
+        }
+    }
+}
+
+AD_VECTOR_CLONES
+static void convolve_sample(const direct_job *j, int64_t n, float *in, float *sums)
+{
+    const ad_conv_geom *g = &j->c->g;
+    unpack(j, j->c->x + n * g->channels * g->height * g->width, in);
+    for (int64_t b = 0; b < j->blocks; b++) {
+        const float *w = j->packed + b * j->taps * CO_BLOCK;
+        for (int64_t i = 0; i < j->span; i += STRIP_FLOATS)
+            strip(j, in + i, w, sums + i);
+        finish_block(j, n, b * CO_BLOCK, sums);
+    }
+}
+
+/* Each slot claims samples until none are left, so a slower core takes fewer. */
+static void slot_range(void *arg, int64_t begin, int64_t end)
+{
+    direct_job *j = arg;
+    for (int64_t slot = begin; slot < end; slot++) {
+        float *in = j->scratch + slot * j->slot_floats;
+        for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < j->c->batch;)
+            for (int64_t k = n; k < n + CLAIM && k < j->c->batch; k++)
+                convolve_sample(j, k, in, in + j->in_floats);
+    }
+}
+
+/* Tap offsets, the weights packed by channel block, and the buffers' sizes. */
+static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
+{
+    const ad_conv_call *c = j->c;
+    const ad_conv_geom *g = &c->g;
+    j->s = g->stride;
+    j->hq = ceil_div(g->height + 2 * g->padding, j->s);
+    j->wq = ceil_div(g->width + 2 * g->padding, j->s);
+    j->taps = g->channels * g->kernel_h * g->kernel_w;
+    j->span = strip_aligned(g->out_h * j->wq);
+    j->blocks = ceil_div(c->out_channels, CO_BLOCK);
+    adapt_status st = ad_scratch((void **)&j->offsets, ctx, (size_t)j->taps * sizeof(int64_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&j->packed, ctx,
+                        (size_t)(j->blocks * j->taps * CO_BLOCK) * sizeof(float), fn);
+    if (st)
+        return st;
+    int64_t last = 0;
+    for (int64_t t = 0; t < j->taps; t++) {
+        const int64_t ci = t / (g->kernel_h * g->kernel_w), kh = t / g->kernel_w % g->kernel_h,
+                      kw = t % g->kernel_w;
+        const int64_t phase = (ci * j->s + kh % j->s) * j->s + kw % j->s;
+        j->offsets[t] = phase * j->hq * j->wq + kh / j->s * j->wq + kw / j->s;
+        last = j->offsets[t] > last ? j->offsets[t] : last;
+    }
+    for (int64_t co = 0; co < j->blocks * CO_BLOCK; co++)
+        for (int64_t t = 0; t < j->taps; t++)
+            j->packed[(co / CO_BLOCK * j->taps + t) * CO_BLOCK + co % CO_BLOCK] =
+                co < c->out_channels ? c->weight[co * j->taps + t] : 0.0f;
+    const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
+    j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
+    j->slot_floats = j->in_floats + CO_BLOCK * j->span;
+    return ADAPT_OK;
+}
+
+adapt_status ad_conv_direct(adapt_context *ctx, const ad_conv_call *call, const char *fn)
+{
+    direct_job j = {.c = call};
+    if (call->batch == 0)
+        return ADAPT_OK;
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    adapt_status st = plan(&j, ctx, fn);
+    const int64_t slots = ad_pool_ranges(ceil_div(call->batch, CLAIM), 1, ctx->n_threads);
+    if (!st)
+        st = ad_scratch((void **)&j.scratch, ctx,
+                        (size_t)(slots * j.slot_floats) * sizeof(float), fn);
+    if (!st) {
+        memset(j.scratch, 0, (size_t)(slots * j.slot_floats) * sizeof(float));
+        atomic_init(&j.next, 0);
+        ad_pool_for(ctx->pool, slots, 1, slot_range, &j);
+    }
+    ad_arena_rewind(&ctx->arena, mark);
+    return st;
+}

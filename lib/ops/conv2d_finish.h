@@ -1,0 +1,80 @@
+/* The last step of every convolution kernel: bias, then the epilogue (lib/ops/conv2d.h), applied
+ * to a run of one output channel's values on their way to the output tensor. Shared so that
+ * the GEMM and the direct kernels finish their outputs with the same operations. */
+#ifndef AD_OPS_CONV2D_FINISH_H
+#define AD_OPS_CONV2D_FINISH_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/ops/conv2d.h"
+
+/* One output channel's constants. */
+typedef struct {
+    float bias, scale, shift;
+    bool bn, relu;
+} ad_conv_finish;
+
+/* Channel co's constants; e NULL: the bias alone. */
+static inline ad_conv_finish ad_conv_finish_of(const ad_conv_epilogue *e, int64_t co,
+                                               const float *bias)
+{
+    ad_conv_finish f = {bias ? bias[co] : 0.0f, 1.0f, 0.0f, false, e && e->relu};
+    if (e && e->weight) {
+        const float rstd = (float)(1.0 / sqrt((double)e->var[co] + e->eps));
+        f.bn = true;
+        f.scale = rstd * e->weight[co];
+        f.shift = e->bias[co] - e->mean[co] * f.scale;
+    }
+    return f;
+}
+
+typedef float ad_finish_x16 __attribute__((vector_size(64)));
+typedef int32_t ad_finish_mask_x16 __attribute__((vector_size(64)));
+
+/* 16 values of ad_conv_finish_run, lane for lane the scalar operations. */
+static inline __attribute__((always_inline)) void
+ad_conv_finish_16(const ad_conv_finish *f, const float *src, const float *res, float *dst)
+{
+    ad_finish_x16 v, r;
+    memcpy(&v, src, sizeof v);
+    v = v + f->bias;
+    if (f->bn)
+        v = v * f->scale + f->shift;
+    if (res) {
+        memcpy(&r, res, sizeof r);
+        v = v + r;
+    }
+    if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */
+        v = (ad_finish_x16)((ad_finish_mask_x16)v & ~(v < 0.0f));
+    memcpy(dst, &v, sizeof v);
+}
+
+/* dst = finish(src) for n values, res the residual's matching values or NULL: the same
+ * operations, in the same order, as the bias add, the batch-norm op's eval map, the add op
+ * and the ReLU op applied one after the other. Runs of 16 and more go 16 at a time, the last
+ * 16 overlapping the ones before: rewriting a value writes the same bits, and where the
+ * output's rows are short (a 28-wide image) this keeps their ends out of scalar code. */
+static inline void ad_conv_finish_run(const ad_conv_finish *f, const float *restrict src,
+                                      const float *restrict res, float *restrict dst, int64_t n)
+{
+    if (n >= 16) {
+        for (int64_t i = 0; i < n; i += 16) {
+            const int64_t at = i + 16 <= n ? i : n - 16;
+            ad_conv_finish_16(f, src + at, res ? res + at : NULL, dst + at);
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i] + f->bias;
+        if (f->bn)
+            v = v * f->scale + f->shift;
+        if (res)
+            v = v + res[i];
+        dst[i] = f->relu && v < 0.0f ? 0.0f : v;
+    }
+}
+
+#endif

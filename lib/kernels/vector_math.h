@@ -19,6 +19,16 @@
 #define AD_VECTOR_CLONES
 #endif
 
+/* For a kernel written for AVX-512 alone (its 32 registers of 16 floats), run only where the
+ * machine has it: the attribute and the check. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define AD_TARGET_AVX512 __attribute__((target("avx512f")))
+#define ad_has_avx512() __builtin_cpu_supports("avx512f")
+#else
+#define AD_TARGET_AVX512
+#define ad_has_avx512() 0
+#endif
+
 /* Below this, e^x (< 2.7e-38) is returned as 0; above it as inf. */
 #define AD_VEXP_MIN (-86.5f)
 #define AD_VEXP_MAX 88.72283f

@@ -25,8 +25,8 @@
 typedef float float_x16 __attribute__((vector_size(64)));
 #define LANES 16
 #define CO_BLOCK 8 /* output channels per register block */
-#define STRIP 2    /* vectors of outputs per register block: CO_BLOCK * STRIP accumulators */
-#define STRIP_FLOATS (LANES * STRIP)
+#define VECS 2     /* vectors of outputs per register block */
+#define STRIP_FLOATS (LANES * VECS)
 #define CLAIM 8    /* samples a thread takes at a time */
 
 typedef struct {
@@ -52,7 +52,7 @@ static int64_t strip_aligned(int64_t n) { return ceil_div(n, STRIP_FLOATS) * STR
  * (of each row's wq, OW are): planes of 4 x 4 outputs keep half and run faster as GEMMs. */
 bool ad_conv_direct_suits(const ad_conv_geom *g)
 {
-    if (g->kernel_h * g->kernel_w == 1 || g->stride > 2 ||
+    if (!ad_has_avx512() || g->kernel_h * g->kernel_w == 1 || g->stride > 2 ||
         g->channels * g->kernel_h * g->kernel_w > 1024)
         return false;
     const int64_t wq = ceil_div(g->width + 2 * g->padding, g->stride);
@@ -90,32 +90,33 @@ INLINED void unpack(const direct_job *j, const float *image, float *in)
             }
 }
 
-/* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order. */
+/* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order:
+ * 16 accumulators of 16 floats, half of AVX-512's vector registers. */
 INLINED void strip(const direct_job *j, const float *in, const float *w, float *sums)
 {
-    float_x16 acc[CO_BLOCK][STRIP];
+    float_x16 acc[CO_BLOCK][VECS];
 #pragma GCC unroll 16
     for (int c = 0; c < CO_BLOCK; c++)
 #pragma GCC unroll 4
-        for (int v = 0; v < STRIP; v++)
+        for (int v = 0; v < VECS; v++)
             acc[c][v] = (float_x16){0};
     for (int64_t t = 0; t < j->taps; t++) {
-        float_x16 x[STRIP];
+        float_x16 x[VECS];
 #pragma GCC unroll 4
-        for (int v = 0; v < STRIP; v++)
+        for (int v = 0; v < VECS; v++)
             memcpy(&x[v], in + j->offsets[t] + v * LANES, sizeof x[v]);
 #pragma GCC unroll 16
         for (int c = 0; c < CO_BLOCK; c++) {
             const float wc = w[t * CO_BLOCK + c];
 #pragma GCC unroll 4
-            for (int v = 0; v < STRIP; v++)
+            for (int v = 0; v < VECS; v++)
                 acc[c][v] += wc * x[v];
         }
     }
 #pragma GCC unroll 16
     for (int c = 0; c < CO_BLOCK; c++)
 #pragma GCC unroll 4
-        for (int v = 0; v < STRIP; v++)
+        for (int v = 0; v < VECS; v++)
             memcpy(sums + c * j->span + v * LANES, &acc[c][v], sizeof acc[c][v]);
 }
 
@@ -126,7 +127,7 @@ INLINED void strip(const direct_job *j, const float *in, const float *w, float *
 INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
 {
     const int64_t ow = j->c->g.out_w, oh = j->c->g.out_h;
-    if (ow >= LANES) {
+    if (ow >= AD_FINISH_LANES) {
         *step = j->wq;
         return ow;
     }
@@ -156,7 +157,9 @@ INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, float *
     }
 }
 
-AD_VECTOR_CLONES
+/* AVX-512 only: with AVX2's 16 registers the accumulators spill, and the kernel measured no
+ * faster than im2col and the GEMM. */
+AD_TARGET_AVX512
 static void convolve_sample(const direct_job *j, int64_t n, float *in, float *sums)
 {
     const ad_conv_geom *g = &j->c->g;

@@ -22,8 +22,9 @@ typedef struct {
     float *y;
 } ad_conv_call;
 
-/* Whether the direct kernel is the faster one for this geometry: a kernel larger than 1 x 1,
- * stride 1 or 2, not too many taps per output and little work thrown away at rows' ends. */
+/* Whether the direct kernel is the faster one here: on a machine with AVX-512, for a kernel
+ * larger than 1 x 1, stride 1 or 2, not too many taps per output and little work thrown away
+ * at rows' ends. */
 bool ad_conv_direct_suits(const ad_conv_geom *g);
 
 /* y = finish(conv(x)), the result independent of the thread count. Scratch from the context's

@@ -31,14 +31,15 @@ static inline ad_conv_finish ad_conv_finish_of(const ad_conv_epilogue *e, int64_
     return f;
 }
 
-typedef float ad_finish_x16 __attribute__((vector_size(64)));
-typedef int32_t ad_finish_mask_x16 __attribute__((vector_size(64)));
+#define AD_FINISH_LANES 8
+typedef float ad_finish_vec __attribute__((vector_size(4 * AD_FINISH_LANES)));
+typedef int32_t ad_finish_mask __attribute__((vector_size(4 * AD_FINISH_LANES)));
 
-/* 16 values of ad_conv_finish_run, lane for lane the scalar operations. */
+/* AD_FINISH_LANES values of ad_conv_finish_run, lane for lane the scalar operations. */
 static inline __attribute__((always_inline)) void
-ad_conv_finish_16(const ad_conv_finish *f, const float *src, const float *res, float *dst)
+ad_conv_finish_lanes(const ad_conv_finish *f, const float *src, const float *res, float *dst)
 {
-    ad_finish_x16 v, r;
+    ad_finish_vec v, r;
     memcpy(&v, src, sizeof v);
     v = v + f->bias;
     if (f->bn)
@@ -48,22 +49,23 @@ ad_conv_finish_16(const ad_conv_finish *f, const float *src, const float *res, f
         v = v + r;
     }
     if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */
-        v = (ad_finish_x16)((ad_finish_mask_x16)v & ~(v < 0.0f));
+        v = (ad_finish_vec)((ad_finish_mask)v & ~(v < 0.0f));
     memcpy(dst, &v, sizeof v);
 }
 
 /* dst = finish(src) for n values, res the residual's matching values or NULL: the same
  * operations, in the same order, as the bias add, the batch-norm op's eval map, the add op
- * and the ReLU op applied one after the other. Runs of 16 and more go 16 at a time, the last
- * 16 overlapping the ones before: rewriting a value writes the same bits, and where the
- * output's rows are short (a 28-wide image) this keeps their ends out of scalar code. */
+ * and the ReLU op applied one after the other. Runs of AD_FINISH_LANES and more go that many at
+ * a time, the last group overlapping the one before: rewriting a value writes the same bits,
+ * and where the output's rows are short (a 28-wide image) this keeps their ends out of scalar
+ * code. */
 static inline void ad_conv_finish_run(const ad_conv_finish *f, const float *restrict src,
                                       const float *restrict res, float *restrict dst, int64_t n)
 {
-    if (n >= 16) {
-        for (int64_t i = 0; i < n; i += 16) {
-            const int64_t at = i + 16 <= n ? i : n - 16;
-            ad_conv_finish_16(f, src + at, res ? res + at : NULL, dst + at);
+    if (n >= AD_FINISH_LANES) {
+        for (int64_t i = 0; i < n; i += AD_FINISH_LANES) {
+            const int64_t at = i + AD_FINISH_LANES <= n ? i : n - AD_FINISH_LANES;
+            ad_conv_finish_lanes(f, src + at, res ? res + at : NULL, dst + at);
         }
         return;
     }

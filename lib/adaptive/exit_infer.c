@@ -1,6 +1,7 @@
 /* adapt_model_infer_exits: inference that stops early. The batch shrinks as samples leave:
  * the rows that stay are gathered into a compact batch before the next blocks run, so every
- * GEMM after an exit works on the samples still running and time follows the FLOPs spent. */
+ * GEMM after an exit works on the samples still running and time follows the FLOPs spent. A
+ * CNN's first exit may skip storing the stem's output (exit_first.c). */
 #include <string.h>
 
 #include "lib/adaptive/exit_policy.h"
@@ -129,17 +130,25 @@ static adapt_status run(infer_state *s, adapt_context *ctx, adapt_model *model,
     for (int32_t k = 0; k <= model->n_heads && !st; k++) {
         const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
         const int32_t last = h ? h->params.block + 1 : model->n_blocks;
-        adapt_tensor *previous = logits;
+        adapt_tensor *previous = logits, *f = NULL;
         int64_t kept = 0;
-        st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
-        if (!st)
-            st = h ? ad_head_forward(&logits, ctx, h, x, previous) : ADAPT_OK;
+        if (k == 0)
+            st = ad_first_head_features(&f, ctx, model, x);
+        if (!st && f) { /* x stays the input until the rows going on are known */
+            st = ad_head_logits(&logits, ctx, h, f, previous);
+        } else if (!st) {
+            st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
+            if (!st && h)
+                st = ad_head_forward(&logits, ctx, h, x, previous);
+        }
         if (!st)
             st = decide(s, ctx, h ? logits : x, k, !h, keep, &kept);
         if (st || kept == 0)
             break;
         if (kept < s->active)
             st = compact(s, ctx, &x, &logits, keep, kept);
+        if (!st && f)
+            st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
         first = last;
     }
     return st;

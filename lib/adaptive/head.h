@@ -7,6 +7,7 @@
 #include "lib/nn/dims.h"
 #include "lib/nn/linear.h"
 #include "lib/nn/params.h"
+#include "lib/ops/conv2d_direct.h"
 
 struct adapt_head {
     adapt_head_params params; /* as created; hidden resolved for CLS_MLP */
@@ -46,10 +47,45 @@ adapt_status ad_head_set_position(adapt_head *head, int32_t position);
 adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const adapt_head *h,
                                  adapt_tensor *x);
 
+/* The same pooling, one plane at a time, for a convolution that hands its output over plane
+ * by plane instead of storing it. */
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t height, width, out_h, out_w, window;
+    float alpha;
+    int64_t planes, slots;
+    int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
+    double *sums;   /* [slots][stride]: one row of column sums per slot */
+    float *maxima;  /* [slots][stride] */
+} ad_sdn_job;
+
+typedef struct {
+    ad_sdn_job job;
+    int64_t channels;
+    ad_conv_sink sink; /* plane (n, c) into y[n][c * h * w ...] */
+} ad_sdn_plane_pool;
+
+/* Pooling of planes [C = channels, height, width] into y [N, C * h * w]. */
+void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t channels,
+                            int64_t height, int64_t width, float *y);
+
 /* Logits [N, classes] of the head on its block's output x [N, in...]; `previous` is the
  * previous head's logits when the head cascades (NULL for the first head). Recorded for
  * backward when the context records; the previous logits never are. */
 adapt_status ad_head_forward(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
                              adapt_tensor *x, adapt_tensor *previous);
+
+/* The part of ad_head_forward after the head's features f [N, features] were made. */
+adapt_status ad_head_logits(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
+                            adapt_tensor *f, adapt_tensor *previous);
+
+/* The first head's features straight from the model's input [N, in...], when the head is SDN
+ * and reads the output of a first block that is one convolution with batch norm and ReLU (a
+ * CNN's stem) which the direct kernel runs: each sample's convolution output is pooled plane
+ * by plane while in cache and never stored (exit_first.c). *f is NULL, and the call OK, when
+ * that does not apply. */
+adapt_status ad_first_head_features(adapt_tensor **f, adapt_context *ctx,
+                                    const adapt_model *model, adapt_tensor *input);
 
 #endif

@@ -92,16 +92,21 @@ static adapt_status join_previous(adapt_tensor **f, adapt_context *ctx, const ad
     return st ? st : adapt_op_concat(f, ctx, (adapt_tensor *[]){*f, normed}, 2, 1);
 }
 
-adapt_status ad_head_forward(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
-                             adapt_tensor *x, adapt_tensor *previous)
+adapt_status ad_head_logits(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
+                            adapt_tensor *f, adapt_tensor *previous)
 {
-    adapt_tensor *f;
-    adapt_status st = features(&f, ctx, head, x);
-    if (!st && head->params.cascade)
-        st = join_previous(&f, ctx, head, previous);
+    adapt_status st = head->params.cascade ? join_previous(&f, ctx, head, previous) : ADAPT_OK;
     if (st || !head->fc2.weight)
         return st ? st : ad_linear_forward(logits, ctx, &head->fc1, f);
     adapt_tensor *hidden;
     st = ad_linear_forward_act(&hidden, ctx, &head->fc1, f, AD_ACT_GELU);
     return st ? st : ad_linear_forward(logits, ctx, &head->fc2, hidden);
+}
+
+adapt_status ad_head_forward(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
+                             adapt_tensor *x, adapt_tensor *previous)
+{
+    adapt_tensor *f;
+    adapt_status st = features(&f, ctx, head, x);
+    return st ? st : ad_head_logits(logits, ctx, head, f, previous);
 }

@@ -19,22 +19,14 @@
 /* Helpers of the dispatched function below go into each of its builds. */
 #define INLINED static inline __attribute__((always_inline))
 
-typedef struct {
-    const float *x;
-    float *y;
-    int64_t height, width, out_h, out_w, window;
-    float alpha;
-    int64_t planes, slots;
-    int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
-    double *sums;   /* [slots][stride]: one row of column sums per slot */
-    float *maxima;  /* [slots][stride] */
-} sdn_job;
 
 /* Columns go eight at a time, a block's sums and maxima kept in vector registers down all the
- * band's rows instead of stored and reloaded at every row. */
+ * band's rows instead of stored and reloaded at every row; BLOCKS blocks side by side, so that
+ * their chains of additions overlap instead of each waiting on its previous row. */
 typedef double double_x8 __attribute__((vector_size(64)));
 typedef float float_x8 __attribute__((vector_size(32)));
 typedef int32_t mask_x8 __attribute__((vector_size(32)));
+#define BLOCKS 4
 
 /* Lane by lane *high = v > *high ? v : *high, as the scalar loop below takes it. Vectors go
  * by pointer: by value they would cross a call in the baseline build's ABI. */
@@ -45,24 +37,33 @@ INLINED void max8(float_x8 *high, const float_x8 *v)
 }
 
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
- * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
+ * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. From 8
+ * columns on, the last block overlaps the one before (and blocks past the end repeat it):
+ * a column reduced twice gets the same values. */
 INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
                             double *restrict sum, float *restrict top)
 {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        float_x8 high, v;
-        memcpy(&high, x + i, sizeof high);
-        double_x8 total = __builtin_convertvector(high, double_x8);
-        for (int64_t r = 1; r < rows; r++) {
-            memcpy(&v, x + r * stride + i, sizeof v);
-            total += __builtin_convertvector(v, double_x8);
-            max8(&high, &v);
+    for (int64_t i = 0; n >= 8 && i < n; i += 8 * BLOCKS) {
+        int64_t at[BLOCKS];
+        double_x8 total[BLOCKS];
+        float_x8 high[BLOCKS], v;
+        for (int b = 0; b < BLOCKS; b++) {
+            at[b] = i + 8 * b + 8 <= n ? i + 8 * b : n - 8;
+            memcpy(&high[b], x + at[b], sizeof high[b]);
+            total[b] = __builtin_convertvector(high[b], double_x8);
         }
-        memcpy(sum + i, &total, sizeof total);
-        memcpy(top + i, &high, sizeof high);
+        for (int64_t r = 1; r < rows; r++)
+            for (int b = 0; b < BLOCKS; b++) {
+                memcpy(&v, x + r * stride + at[b], sizeof v);
+                total[b] += __builtin_convertvector(v, double_x8);
+                max8(&high[b], &v);
+            }
+        for (int b = 0; b < BLOCKS; b++) {
+            memcpy(sum + at[b], &total[b], sizeof total[b]);
+            memcpy(top + at[b], &high[b], sizeof high[b]);
+        }
     }
-    for (; i < n; i++) {
+    for (int64_t i = 0; n < 8 && i < n; i++) {
         double total = x[i];
         float high = x[i];
         for (int64_t r = 1; r < rows; r++) {
@@ -76,7 +77,7 @@ INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_
 
 /* One output row from the band of `window` input rows starting at x: reduced down the
  * columns along the whole row, then across each window's columns. */
-INLINED void band(const sdn_job *j, const float *x, float *y, double *sum, float *top)
+INLINED void band(const ad_sdn_job *j, const float *x, float *y, double *sum, float *top)
 {
     const double area = (double)j->window * (double)j->window;
     reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
@@ -97,42 +98,52 @@ INLINED void band(const sdn_job *j, const float *x, float *y, double *sum, float
 
 /* A window of one cell is its own max and average: the same operations reduce to
  * v + (v + -v) alpha, which keeps inf and NaN as the general path does and vectorises. */
-INLINED void single_cells(const sdn_job *j, const float *restrict x, float *restrict y,
+INLINED void single_cells(const ad_sdn_job *j, const float *restrict x, float *restrict y,
                           int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] + (x[i] + -x[i]) * j->alpha;
 }
 
+/* One plane x [height][width] into y [out_h][out_w]. */
+INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, double *sums, float *maxima)
+{
+    if (j->window == 1) {
+        single_cells(j, x, y, j->height * j->width);
+        return;
+    }
+    for (int64_t oh = 0; oh < j->out_h; oh++)
+        band(j, x + oh * j->window * j->width, y + oh * j->out_w, sums, maxima);
+}
+
 /* The planes of slots [begin, end), each slot with its own column buffers. */
 AD_VECTOR_CLONES
 static void pool_slots(void *arg, int64_t begin, int64_t end)
 {
-    const sdn_job *j = arg;
+    const ad_sdn_job *j = arg;
     const int64_t first = begin * j->planes / j->slots, last = end * j->planes / j->slots;
-    const int64_t plane = j->height * j->width;
-    if (j->window == 1) {
-        single_cells(j, j->x + first * plane, j->y + first * plane, (last - first) * plane);
-        return;
-    }
-    for (int64_t p = first; p < last; p++) {
-        const float *x = j->x + p * plane;
-        float *y = j->y + p * j->out_h * j->out_w;
-        for (int64_t oh = 0; oh < j->out_h; oh++)
-            band(j, x + oh * j->window * j->width, y + oh * j->out_w,
-                 j->sums + begin * j->stride, j->maxima + begin * j->stride);
-    }
+    for (int64_t p = first; p < last; p++)
+        pool_plane(j, j->x + p * j->height * j->width, j->y + p * j->out_h * j->out_w,
+                   j->sums + begin * j->stride, j->maxima + begin * j->stride);
+}
+
+/* The job for x [n, c, height, width] into y [n, c * out_h * out_w]; slots, buffers to come. */
+static ad_sdn_job job_of(const adapt_head *h, const float *x, int64_t n, int64_t c,
+                      int64_t height, int64_t width, float *y)
+{
+    ad_sdn_job j = {x, y, height, width, height / h->window, width / h->window, h->window,
+                 h->alpha->data[0], n * c, 0, 0, NULL, NULL};
+    j.stride = (j.out_w * j.window + 15) / 16 * 16;
+    return j;
 }
 
 adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const adapt_head *h,
                                  adapt_tensor *x)
 {
     const int64_t n = x->shape[0], c = x->shape[1];
-    sdn_job j = {x->data, NULL, x->shape[2], x->shape[3], x->shape[2] / h->window,
-                 x->shape[3] / h->window, h->window, h->alpha->data[0], n * c, 0, 0, NULL, NULL};
+    ad_sdn_job j = job_of(h, x->data, n, c, x->shape[2], x->shape[3], NULL);
     const int64_t grain = 1 + 16384 / (j.height * j.width); /* planes worth a thread */
     j.slots = ad_pool_ranges(j.planes, grain, ctx->n_threads);
-    j.stride = (j.out_w * j.window + 15) / 16 * 16;
     const size_t row = (size_t)(j.stride * j.slots);
     adapt_tensor *y;
     adapt_status st = ad_tensor_new(&y, ctx, 2, (int64_t[]){n, c * j.out_h * j.out_w});
@@ -148,4 +159,25 @@ adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const a
     }
     ad_arena_rewind(&ctx->arena, mark);
     return st;
+}
+
+/* The sink's scratch: one slot's column sums, then its maxima. */
+AD_VECTOR_CLONES
+static void pool_handed_plane(void *arg, int64_t n, int64_t c, const float *plane,
+                              void *scratch)
+{
+    const ad_sdn_plane_pool *p = arg;
+    const ad_sdn_job *j = &p->job;
+    double *sums = scratch;
+    pool_plane(j, plane, j->y + (n * p->channels + c) * j->out_h * j->out_w, sums,
+               (float *)(sums + j->stride));
+}
+
+void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t channels,
+                            int64_t height, int64_t width, float *y)
+{
+    p->job = job_of(h, NULL, 0, channels, height, width, y);
+    p->channels = channels;
+    p->sink = (ad_conv_sink){pool_handed_plane, p,
+                             (size_t)p->job.stride * (sizeof(double) + sizeof(float))};
 }

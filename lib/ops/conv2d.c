@@ -264,7 +264,7 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
     if (ad_conv_direct_suits(&p->g)) {
-        const ad_conv_call call = {p->g, p->batch, p->out_channels, x, w, bias, epilogue, y};
+        const ad_conv_call call = {p->g, p->batch, p->out_channels, x, w, bias, epilogue, y, NULL};
         return ad_conv_direct(ctx, &call, fn);
     }
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,

@@ -6,9 +6,8 @@
  * of plane (kh % s, kw % s). So output k = oh wq + ow reads, under every tap, the planes at k
  * plus a fixed offset: the outputs run along one axis and each tap is one contiguous vector
  * load for a whole strip of them. A row's last wq - OW outputs read into the next row and are
- * thrown away. A block of output channels is accumulated in registers, all taps in order
- * (multiply, then add: no fused multiply-add, whose rounding would depend on the machine),
- * then finished (lib/ops/conv2d_finish.h) on its way into the output tensor. */
+ * thrown away. A block of output channels is accumulated in registers, all taps in order, then
+ * finished (lib/ops/conv2d_finish.h) on its way into the output tensor, or handed to a sink. */
 #include "lib/ops/conv2d_direct.h"
 
 #include <stdatomic.h>
@@ -39,6 +38,7 @@ typedef struct {
     int64_t *offsets;     /* [taps]: where each tap reads in the phase planes */
     float *packed;        /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
     float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
+    int64_t plane_floats, sink_floats; /* with a sink: a finished plane; the sink's scratch */
     int64_t slot_floats;
     _Atomic int64_t next; /* first sample not yet claimed */
 } direct_job;
@@ -90,9 +90,22 @@ INLINED void unpack(const direct_job *j, const float *image, float *in)
             }
 }
 
+/* a x + b: one rounding where the kernel runs (every machine with AVX-512 has fused
+ * multiply-add, so the results do not depend on which), two in builds for other machines. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+AD_TARGET_AVX512 INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b)
+{
+    return (float_x16)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)x, (__m512)b);
+}
+#else
+INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b) { return a * x + b; }
+#endif
+
 /* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order:
  * 16 accumulators of 16 floats, half of AVX-512's vector registers. */
-INLINED void strip(const direct_job *j, const float *in, const float *w, float *sums)
+AD_TARGET_AVX512 INLINED void strip(const direct_job *j, const float *in, const float *w,
+                                    float *sums)
 {
     float_x16 acc[CO_BLOCK][VECS];
 #pragma GCC unroll 16
@@ -110,7 +123,7 @@ INLINED void strip(const direct_job *j, const float *in, const float *w, float *
             const float wc = w[t * CO_BLOCK + c];
 #pragma GCC unroll 4
             for (int v = 0; v < VECS; v++)
-                acc[c][v] += wc * x[v];
+                acc[c][v] = mul_add(wc, x[v], acc[c][v]);
         }
     }
 #pragma GCC unroll 16
@@ -138,37 +151,46 @@ INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
     return oh * ow;
 }
 
-/* Output channels first .. first + CO_BLOCK of sample n, finished from their sums. */
-INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, float *sums)
+/* A thread's buffers: phase planes, sums, and for a sink one finished plane and its scratch. */
+typedef struct {
+    float *in, *sums, *plane;
+    void *sink_scratch;
+} slot_buffers;
+
+/* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
+ * output tensor, or into the slot's plane for the sink. */
+INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, const slot_buffers *b)
 {
     const ad_conv_call *c = j->c;
     const int64_t plane = c->g.out_h * c->g.out_w;
     const adapt_tensor *res = c->epilogue ? c->epilogue->residual : NULL;
     for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++) {
-        float *rows = sums + k * j->span;
+        float *rows = b->sums + k * j->span;
         int64_t step;
         const int64_t run = runs_of(j, rows, &step);
         const ad_conv_finish f = ad_conv_finish_of(c->epilogue, first + k, c->bias);
-        for (int64_t at = 0, r = 0; at < plane; at += run, r++) {
-            const int64_t out = (n * c->out_channels + first + k) * plane + at;
-            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out : NULL, c->y + out,
+        const int64_t out = (n * c->out_channels + first + k) * plane;
+        float *dst = c->sink ? b->plane : c->y + out;
+        for (int64_t at = 0, r = 0; at < plane; at += run, r++)
+            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out + at : NULL, dst + at,
                                run);
-        }
+        if (c->sink)
+            c->sink->plane(c->sink->arg, n, first + k, b->plane, b->sink_scratch);
     }
 }
 
 /* AVX-512 only: with AVX2's 16 registers the accumulators spill, and the kernel measured no
  * faster than im2col and the GEMM. */
 AD_TARGET_AVX512
-static void convolve_sample(const direct_job *j, int64_t n, float *in, float *sums)
+static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *b)
 {
     const ad_conv_geom *g = &j->c->g;
-    unpack(j, j->c->x + n * g->channels * g->height * g->width, in);
-    for (int64_t b = 0; b < j->blocks; b++) {
-        const float *w = j->packed + b * j->taps * CO_BLOCK;
+    unpack(j, j->c->x + n * g->channels * g->height * g->width, b->in);
+    for (int64_t k = 0; k < j->blocks; k++) {
+        const float *w = j->packed + k * j->taps * CO_BLOCK;
         for (int64_t i = 0; i < j->span; i += STRIP_FLOATS)
-            strip(j, in + i, w, sums + i);
-        finish_block(j, n, b * CO_BLOCK, sums);
+            strip(j, b->in + i, w, b->sums + i);
+        finish_block(j, n, k * CO_BLOCK, b);
     }
 }
 
@@ -177,10 +199,12 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
 {
     direct_job *j = arg;
     for (int64_t slot = begin; slot < end; slot++) {
-        float *in = j->scratch + slot * j->slot_floats;
+        float *in = j->scratch + slot * j->slot_floats, *sums = in + j->in_floats;
+        float *plane = sums + CO_BLOCK * j->span;
+        const slot_buffers b = {in, sums, plane, plane + j->plane_floats};
         for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < j->c->batch;)
             for (int64_t k = n; k < n + CLAIM && k < j->c->batch; k++)
-                convolve_sample(j, k, in, in + j->in_floats);
+                convolve_sample(j, k, &b);
     }
 }
 
@@ -215,7 +239,11 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
                 co < c->out_channels ? c->weight[co * j->taps + t] : 0.0f;
     const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
     j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
-    j->slot_floats = j->in_floats + CO_BLOCK * j->span;
+    if (c->sink) { /* whole cache lines, so that slots share none */
+        j->plane_floats = strip_aligned(g->out_h * g->out_w);
+        j->sink_floats = strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float)));
+    }
+    j->slot_floats = j->in_floats + CO_BLOCK * j->span + j->plane_floats + j->sink_floats;
     return ADAPT_OK;
 }
 

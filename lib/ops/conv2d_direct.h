@@ -11,6 +11,14 @@
 #include "lib/kernels/im2col.h"
 #include "lib/ops/conv2d.h"
 
+/* Where a convolution that does not store its output hands it over: plane (n, co), finished,
+ * on the thread that made it, with scratch_bytes of scratch that thread alone uses. */
+typedef struct {
+    void (*plane)(void *arg, int64_t n, int64_t co, const float *values, void *scratch);
+    void *arg;
+    size_t scratch_bytes;
+} ad_conv_sink;
+
 /* One forward convolution, checked and planned: geometry with the output size, NCHW input,
  * weight [Cout, Cin, KH, KW], NCHW output. */
 typedef struct {
@@ -19,7 +27,8 @@ typedef struct {
     const float *x, *weight;
     const float *bias;                /* [Cout] or NULL */
     const ad_conv_epilogue *epilogue; /* or NULL */
-    float *y;
+    float *y;                         /* NULL when the output goes to the sink */
+    const ad_conv_sink *sink;
 } ad_conv_call;
 
 /* Whether the direct kernel is the faster one here: on a machine with AVX-512, for a kernel

@@ -9,6 +9,8 @@
 
 #include "check_util.h"
 #include "file_util.h"
+#include "lib/adaptive/head.h"
+#include "lib/kernels/vector_math.h"
 #include "lib/models/model.h"
 
 static const int64_t mlp_sizes[] = {12, 8, 6, 3};
@@ -294,6 +296,24 @@ END_TEST
 /* Inference pools SDN windows in one fused pass; training records the chain of ops. Images
  * of 8 give the first two heads windows of 2 (one block of eight columns per band), images of
  * 12 windows of 3 (a block and four columns on their own). */
+/* Where the machine allows it, the first SDN head's features made straight from the input
+ * (the stem's output pooled plane by plane, never stored) are the stem's output pooled. */
+static void check_first_features(adapt_context *ctx, adapt_model *m, adapt_tensor *x)
+{
+    adapt_tensor *stem, *pooled, *fused;
+    TU_OK(adapt_model_forward_blocks(&stem, ctx, m, x, 0, 1));
+    TU_OK(ad_sdn_pool_untaped(&pooled, ctx, adapt_model_head(m, 0), stem));
+    TU_OK(ad_first_head_features(&fused, ctx, m, x));
+    if (!ad_has_avx512()) {
+        ck_assert_ptr_null(fused);
+        return;
+    }
+    ck_assert_ptr_nonnull(fused);
+    ck_assert_int_eq(adapt_tensor_numel(fused), adapt_tensor_numel(pooled));
+    ck_assert_mem_eq(adapt_tensor_data(fused), adapt_tensor_data(pooled),
+                     (size_t)adapt_tensor_numel(pooled) * sizeof(float));
+}
+
 static void check_sdn_bits(int32_t size)
 {
     adapt_model *m = cnn_of_size(size);
@@ -318,6 +338,7 @@ static void check_sdn_bits(int32_t size)
                          15 * sizeof(float));
     ck_assert(isnan(adapt_tensor_data(plain[0])[5]));
     ck_assert(!isnan(adapt_tensor_data(plain[0])[0]));
+    check_first_features(ctx, m, x);
     adapt_context_free(ctx);
     adapt_model_free(m);
 }
@@ -326,6 +347,67 @@ START_TEST(sdn_heads_give_the_same_bits_taped_or_not)
 {
     check_sdn_bits(8);
     check_sdn_bits(12);
+}
+END_TEST
+
+/* Row i's largest softmax probability and its class. */
+static double top_of(const float *row, int32_t classes, int32_t *best)
+{
+    double m = row[0], sum = 0.0;
+    *best = 0;
+    for (int32_t c = 1; c < classes; c++)
+        if (row[c] > m)
+            m = row[c], *best = c;
+    for (int32_t c = 0; c < classes; c++)
+        sum += exp(row[c] - m);
+    return 1.0 / sum;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* With an SDN head on the stem, inference that makes the first head's features straight from
+ * the input decides as the exits' logits say: for the images leaving there, and for those
+ * that run the stem again and go on. */
+START_TEST(first_sdn_exit_decides_as_the_logits_say)
+{
+    enum { N = 16, CLASSES = 5 };
+    adapt_model *m = cnn_of_size(12);
+    add(m, ADAPT_HEAD_SDN, 0, 0);
+    add(m, ADAPT_HEAD_SDN, 1, 0);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *x = images_of_size(ctx, N, 12, 31), *z[3];
+    TU_OK(adapt_model_forward_exits(z, 3, ctx, m, x));
+    double top[3][N], sorted[N];
+    int32_t best[3][N];
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < N; i++)
+            top[k][i] = top_of(adapt_tensor_data(z[k]) + i * CLASSES, CLASSES, &best[k][i]);
+    memcpy(sorted, top[0], sizeof sorted);
+    qsort(sorted, N, sizeof *sorted, by_value);
+    adapt_exit_policy policy;
+    adapt_exit_policy_init(&policy);
+    policy.threshold = (float)sorted[N / 2];
+    int32_t prediction[N], exit[N], at[3] = {0};
+    float confidence[N];
+    const adapt_exit_outputs out = {sizeof out, prediction, exit, confidence, NULL};
+    TU_OK(adapt_model_infer_exits(&out, ctx, m, x, &policy));
+    for (int i = 0; i < N; i++) {
+        int k = 0;
+        while (k < 2 && top[k][i] < policy.threshold)
+            k++;
+        ck_assert_int_eq(exit[i], k);
+        ck_assert_int_eq(prediction[i], best[k][i]);
+        ck_assert_double_eq_tol(confidence[i], top[k][i], 1e-6);
+        at[k]++;
+    }
+    ck_assert_msg(at[0] > 0 && at[0] < N, "%d of %d leave first", at[0], N);
+    adapt_context_free(ctx);
+    adapt_model_free(m);
 }
 END_TEST
 
@@ -406,6 +488,7 @@ static Suite *heads_suite(void)
     tcase_add_test(tc, every_exit_computes_its_own_logits);
     tcase_add_test(tc, head_gradients_match_finite_differences);
     tcase_add_test(tc, sdn_heads_give_the_same_bits_taped_or_not);
+    tcase_add_test(tc, first_sdn_exit_decides_as_the_logits_say);
     tcase_add_test(tc, checkpoints_carry_heads);
     tcase_add_test(tc, hostile_head_descriptions_are_format_errors);
     suite_add_tcase(s, tc);

@@ -1,9 +1,9 @@
-/* The first exit of a CNN without its stem's output. At batch 256 the stem writes 16 x 28 x 28
- * values per image and its SDN head reads them all back, which made the first exit cost more
- * than twice its share of FLOPs, where often most images leave. Here the stem's convolution hands each
- * finished plane to the head's pooling while it is in cache and stores nothing; the images
- * that go on run the stem again, on their own. Both make the same bits as the stem's output
- * pooled (the same kernels, plane for plane). */
+/* The first exit of a CNN in one pass over the stem's output. At batch 256 the stem writes
+ * 16 x 28 x 28 values per image, and its SDN head read them all back in a pass of its own,
+ * which made the first exit cost more than twice its share of FLOPs where often most images
+ * leave. Here the stem's convolution hands each finished plane to the head's pooling while it
+ * is in cache, on its way into the stem's output. The same kernels, plane for plane: the same
+ * bits as the stem's output pooled afterwards. */
 #include "lib/adaptive/head.h"
 
 #include "lib/core/context.h"
@@ -13,7 +13,7 @@
 
 /* The stem's layers when the first head is SDN, reads block 0, and block 0 is convolution,
  * batch norm and ReLU taking `input`; else NULL. */
-static const ad_layer *stem_of(const adapt_model *model, const adapt_tensor *input)
+static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor *input)
 {
     if (model->n_heads < 1 || model->n_blocks < 1)
         return NULL;
@@ -27,16 +27,16 @@ static const ad_layer *stem_of(const adapt_model *model, const adapt_tensor *inp
     return ok ? b->layers : NULL;
 }
 
-adapt_status ad_first_head_features(adapt_tensor **f, adapt_context *ctx,
+adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt_context *ctx,
                                     const adapt_model *model, adapt_tensor *input)
 {
     *f = NULL;
-    const ad_layer *stem = stem_of(model, input);
-    if (!stem)
+    const ad_layer *layers = stem_layers(model, input);
+    if (!layers)
         return ADAPT_OK;
-    const ad_conv2d *conv = &stem[0].u.conv;
-    const ad_batchnorm2d *bn = &stem[1].u.batchnorm;
-    const ad_dims *in = &stem[0].in, *out = &stem[0].out;
+    const ad_conv2d *conv = &layers[0].u.conv;
+    const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
+    const ad_dims *in = &layers[0].in, *out = &layers[0].out;
     const ad_conv_geom g = {in->d[0], in->d[1], in->d[2], conv->kernel, conv->kernel,
                             conv->stride, conv->padding, out->d[1], out->d[2]};
     if (!ad_conv_direct_suits(&g))
@@ -44,18 +44,20 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_context *ctx,
     const adapt_head *h = model->heads[0];
     const int64_t n = input->shape[0], c = out->d[0];
     const int64_t width = c * (out->d[1] / h->window) * (out->d[2] / h->window);
-    adapt_tensor *y;
-    adapt_status st = ad_tensor_new(&y, ctx, 2, (int64_t[]){n, width});
+    adapt_tensor *pooled, *y;
+    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, width});
+    if (!st)
+        st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, c, out->d[1], out->d[2]});
     if (st)
         return st;
     ad_sdn_plane_pool pool;
-    ad_sdn_plane_pool_init(&pool, h, c, out->d[1], out->d[2], y->data);
+    ad_sdn_plane_pool_init(&pool, h, c, out->d[1], out->d[2], pooled->data);
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
                                 bn->running_var->data, AD_BATCHNORM_EPS, NULL, true};
     const ad_conv_call call = {g, n, c, input->data, conv->weight->data,
-                               conv->bias ? conv->bias->data : NULL, &e, NULL, &pool.sink};
+                               conv->bias ? conv->bias->data : NULL, &e, y->data, &pool.sink};
     st = ad_conv_direct(ctx, &call, "adapt_model_infer_exits");
     if (!st)
-        *f = y;
+        *f = pooled, *stem = y;
     return st;
 }

@@ -1,7 +1,7 @@
 /* adapt_model_infer_exits: inference that stops early. The batch shrinks as samples leave:
  * the rows that stay are gathered into a compact batch before the next blocks run, so every
  * GEMM after an exit works on the samples still running and time follows the FLOPs spent. A
- * CNN's first exit may skip storing the stem's output (exit_first.c). */
+ * CNN's first exit may pool the stem's output as the stem makes it (exit_first.c). */
 #include <string.h>
 
 #include "lib/adaptive/exit_policy.h"
@@ -133,8 +133,8 @@ static adapt_status run(infer_state *s, adapt_context *ctx, adapt_model *model,
         adapt_tensor *previous = logits, *f = NULL;
         int64_t kept = 0;
         if (k == 0)
-            st = ad_first_head_features(&f, ctx, model, x);
-        if (!st && f) { /* x stays the input until the rows going on are known */
+            st = ad_first_head_features(&f, &x, ctx, model, x);
+        if (!st && f) {
             st = ad_head_logits(&logits, ctx, h, f, previous);
         } else if (!st) {
             st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
@@ -147,8 +147,6 @@ static adapt_status run(infer_state *s, adapt_context *ctx, adapt_model *model,
             break;
         if (kept < s->active)
             st = compact(s, ctx, &x, &logits, keep, kept);
-        if (!st && f)
-            st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
         first = last;
     }
     return st;

@@ -7,7 +7,8 @@
  * plus a fixed offset: the outputs run along one axis and each tap is one contiguous vector
  * load for a whole strip of them. A row's last wq - OW outputs read into the next row and are
  * thrown away. A block of output channels is accumulated in registers, all taps in order, then
- * finished (lib/ops/conv2d_finish.h) on its way into the output tensor, or handed to a sink. */
+ * finished (lib/ops/conv2d_finish.h) on its way into the output tensor, each plane then handed
+ * to a sink if the caller gave one. */
 #include "lib/ops/conv2d_direct.h"
 
 #include <stdatomic.h>
@@ -38,7 +39,6 @@ typedef struct {
     int64_t *offsets;     /* [taps]: where each tap reads in the phase planes */
     float *packed;        /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
     float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
-    int64_t plane_floats, sink_floats; /* with a sink: a finished plane; the sink's scratch */
     int64_t slot_floats;
     _Atomic int64_t next; /* first sample not yet claimed */
 } direct_job;
@@ -48,15 +48,16 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) 
 static int64_t strip_aligned(int64_t n) { return ceil_div(n, STRIP_FLOATS) * STRIP_FLOATS; }
 
 /* A 1 x 1 kernel is a plain GEMM already; at most 1024 taps keep a channel block's packed
- * weights (32 KiB) in the first-level cache; at least 60 % of the computed outputs must be kept
- * (of each row's wq, OW are): planes of 4 x 4 outputs keep half and run faster as GEMMs. */
+ * weights (32 KiB) in the first-level cache; at least half of the computed outputs must be
+ * kept (of each row's wq, OW are): 4 x 4 planes from rows of 6 keep exactly half and still
+ * run faster than through im2col (bench/run_conv.sh). */
 bool ad_conv_direct_suits(const ad_conv_geom *g)
 {
     if (!ad_has_avx512() || g->kernel_h * g->kernel_w == 1 || g->stride > 2 ||
         g->channels * g->kernel_h * g->kernel_w > 1024)
         return false;
     const int64_t wq = ceil_div(g->width + 2 * g->padding, g->stride);
-    return 5 * g->out_h * g->out_w >= 3 * strip_aligned(g->out_h * wq);
+    return 2 * g->out_h * g->out_w >= strip_aligned(g->out_h * wq);
 }
 
 /* The input cells of phase plane (a, b) of each channel, for the phases some tap reads. The
@@ -151,14 +152,14 @@ INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
     return oh * ow;
 }
 
-/* A thread's buffers: phase planes, sums, and for a sink one finished plane and its scratch. */
+/* A thread's buffers: phase planes, sums, and the sink's scratch. */
 typedef struct {
-    float *in, *sums, *plane;
+    float *in, *sums;
     void *sink_scratch;
 } slot_buffers;
 
 /* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
- * output tensor, or into the slot's plane for the sink. */
+ * output tensor, each plane then handed to the sink if any. */
 INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, const slot_buffers *b)
 {
     const ad_conv_call *c = j->c;
@@ -170,12 +171,11 @@ INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, const s
         const int64_t run = runs_of(j, rows, &step);
         const ad_conv_finish f = ad_conv_finish_of(c->epilogue, first + k, c->bias);
         const int64_t out = (n * c->out_channels + first + k) * plane;
-        float *dst = c->sink ? b->plane : c->y + out;
         for (int64_t at = 0, r = 0; at < plane; at += run, r++)
-            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out + at : NULL, dst + at,
-                               run);
+            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out + at : NULL,
+                               c->y + out + at, run);
         if (c->sink)
-            c->sink->plane(c->sink->arg, n, first + k, b->plane, b->sink_scratch);
+            c->sink->plane(c->sink->arg, n, first + k, c->y + out, b->sink_scratch);
     }
 }
 
@@ -200,8 +200,7 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
     direct_job *j = arg;
     for (int64_t slot = begin; slot < end; slot++) {
         float *in = j->scratch + slot * j->slot_floats, *sums = in + j->in_floats;
-        float *plane = sums + CO_BLOCK * j->span;
-        const slot_buffers b = {in, sums, plane, plane + j->plane_floats};
+        const slot_buffers b = {in, sums, sums + CO_BLOCK * j->span};
         for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < j->c->batch;)
             for (int64_t k = n; k < n + CLAIM && k < j->c->batch; k++)
                 convolve_sample(j, k, &b);
@@ -239,11 +238,9 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
                 co < c->out_channels ? c->weight[co * j->taps + t] : 0.0f;
     const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
     j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
-    if (c->sink) { /* whole cache lines, so that slots share none */
-        j->plane_floats = strip_aligned(g->out_h * g->out_w);
-        j->sink_floats = strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float)));
-    }
-    j->slot_floats = j->in_floats + CO_BLOCK * j->span + j->plane_floats + j->sink_floats;
+    const int64_t sink_floats = /* whole cache lines, so that slots share none */
+        c->sink ? strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float))) : 0;
+    j->slot_floats = j->in_floats + CO_BLOCK * j->span + sink_floats;
     return ADAPT_OK;
 }
 

@@ -11,8 +11,9 @@
 #include "lib/kernels/im2col.h"
 #include "lib/ops/conv2d.h"
 
-/* Where a convolution that does not store its output hands it over: plane (n, co), finished,
- * on the thread that made it, with scratch_bytes of scratch that thread alone uses. */
+/* Where a convolution hands its output over as it goes: plane (n, co), finished and stored, on
+ * the thread that made it, while in cache, with scratch_bytes of scratch that thread alone
+ * uses. */
 typedef struct {
     void (*plane)(void *arg, int64_t n, int64_t co, const float *values, void *scratch);
     void *arg;
@@ -27,8 +28,8 @@ typedef struct {
     const float *x, *weight;
     const float *bias;                /* [Cout] or NULL */
     const ad_conv_epilogue *epilogue; /* or NULL */
-    float *y;                         /* NULL when the output goes to the sink */
-    const ad_conv_sink *sink;
+    float *y;
+    const ad_conv_sink *sink;         /* or NULL */
 } ad_conv_call;
 
 /* Whether the direct kernel is the faster one here: on a machine with AVX-512, for a kernel

@@ -296,14 +296,14 @@ END_TEST
 /* Inference pools SDN windows in one fused pass; training records the chain of ops. Images
  * of 8 give the first two heads windows of 2 (one block of eight columns per band), images of
  * 12 windows of 3 (a block and four columns on their own). */
-/* Where the machine allows it, the first SDN head's features made straight from the input
- * (the stem's output pooled plane by plane, never stored) are the stem's output pooled. */
+/* Where the machine allows it, the stem's output and the first SDN head's features made in
+ * one pass (each plane pooled as the stem makes it) are the stem's output and its pooling. */
 static void check_first_features(adapt_context *ctx, adapt_model *m, adapt_tensor *x)
 {
-    adapt_tensor *stem, *pooled, *fused;
+    adapt_tensor *stem, *pooled, *fused, *fused_stem;
     TU_OK(adapt_model_forward_blocks(&stem, ctx, m, x, 0, 1));
     TU_OK(ad_sdn_pool_untaped(&pooled, ctx, adapt_model_head(m, 0), stem));
-    TU_OK(ad_first_head_features(&fused, ctx, m, x));
+    TU_OK(ad_first_head_features(&fused, &fused_stem, ctx, m, x));
     if (!ad_has_avx512()) {
         ck_assert_ptr_null(fused);
         return;
@@ -312,6 +312,9 @@ static void check_first_features(adapt_context *ctx, adapt_model *m, adapt_tenso
     ck_assert_int_eq(adapt_tensor_numel(fused), adapt_tensor_numel(pooled));
     ck_assert_mem_eq(adapt_tensor_data(fused), adapt_tensor_data(pooled),
                      (size_t)adapt_tensor_numel(pooled) * sizeof(float));
+    ck_assert_int_eq(adapt_tensor_numel(fused_stem), adapt_tensor_numel(stem));
+    ck_assert_mem_eq(adapt_tensor_data(fused_stem), adapt_tensor_data(stem),
+                     (size_t)adapt_tensor_numel(stem) * sizeof(float));
 }
 
 static void check_sdn_bits(int32_t size)
@@ -369,9 +372,8 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* With an SDN head on the stem, inference that makes the first head's features straight from
- * the input decides as the exits' logits say: for the images leaving there, and for those
- * that run the stem again and go on. */
+/* With an SDN head on the stem, inference that pools the stem's output as the stem makes it
+ * decides as the exits' logits say, for the images leaving there and for those going on. */
 START_TEST(first_sdn_exit_decides_as_the_logits_say)
 {
     enum { N = 16, CLASSES = 5 };

@@ -47,8 +47,8 @@ adapt_status ad_head_set_position(adapt_head *head, int32_t position);
 adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const adapt_head *h,
                                  adapt_tensor *x);
 
-/* The same pooling, one plane at a time, for a convolution that hands its output over plane
- * by plane instead of storing it. */
+/* The same pooling, one plane at a time, for a convolution that hands over each plane of its
+ * output as it stores it (ad_conv_sink). The job is the pooling's geometry and buffers. */
 typedef struct {
     const float *x;
     float *y;

@@ -19,14 +19,11 @@
 /* Helpers of the dispatched function below go into each of its builds. */
 #define INLINED static inline __attribute__((always_inline))
 
-
 /* Columns go eight at a time, a block's sums and maxima kept in vector registers down all the
- * band's rows instead of stored and reloaded at every row; BLOCKS blocks side by side, so that
- * their chains of additions overlap instead of each waiting on its previous row. */
+ * band's rows instead of stored and reloaded at every row. */
 typedef double double_x8 __attribute__((vector_size(64)));
 typedef float float_x8 __attribute__((vector_size(32)));
 typedef int32_t mask_x8 __attribute__((vector_size(32)));
-#define BLOCKS 4
 
 /* Lane by lane *high = v > *high ? v : *high, as the scalar loop below takes it. Vectors go
  * by pointer: by value they would cross a call in the baseline build's ABI. */
@@ -37,33 +34,24 @@ INLINED void max8(float_x8 *high, const float_x8 *v)
 }
 
 /* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
- * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. From 8
- * columns on, the last block overlaps the one before (and blocks past the end repeat it):
- * a column reduced twice gets the same values. */
+ * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
 INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
                             double *restrict sum, float *restrict top)
 {
-    for (int64_t i = 0; n >= 8 && i < n; i += 8 * BLOCKS) {
-        int64_t at[BLOCKS];
-        double_x8 total[BLOCKS];
-        float_x8 high[BLOCKS], v;
-        for (int b = 0; b < BLOCKS; b++) {
-            at[b] = i + 8 * b + 8 <= n ? i + 8 * b : n - 8;
-            memcpy(&high[b], x + at[b], sizeof high[b]);
-            total[b] = __builtin_convertvector(high[b], double_x8);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float_x8 high, v;
+        memcpy(&high, x + i, sizeof high);
+        double_x8 total = __builtin_convertvector(high, double_x8);
+        for (int64_t r = 1; r < rows; r++) {
+            memcpy(&v, x + r * stride + i, sizeof v);
+            total += __builtin_convertvector(v, double_x8);
+            max8(&high, &v);
         }
-        for (int64_t r = 1; r < rows; r++)
-            for (int b = 0; b < BLOCKS; b++) {
-                memcpy(&v, x + r * stride + at[b], sizeof v);
-                total[b] += __builtin_convertvector(v, double_x8);
-                max8(&high[b], &v);
-            }
-        for (int b = 0; b < BLOCKS; b++) {
-            memcpy(sum + at[b], &total[b], sizeof total[b]);
-            memcpy(top + at[b], &high[b], sizeof high[b]);
-        }
+        memcpy(sum + i, &total, sizeof total);
+        memcpy(top + i, &high, sizeof high);
     }
-    for (int64_t i = 0; n < 8 && i < n; i++) {
+    for (; i < n; i++) {
         double total = x[i];
         float high = x[i];
         for (int64_t r = 1; r < rows; r++) {
@@ -106,7 +94,8 @@ INLINED void single_cells(const ad_sdn_job *j, const float *restrict x, float *r
 }
 
 /* One plane x [height][width] into y [out_h][out_w]. */
-INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, double *sums, float *maxima)
+INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, double *sums,
+                        float *maxima)
 {
     if (j->window == 1) {
         single_cells(j, x, y, j->height * j->width);

@@ -13,6 +13,9 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
@@ -94,7 +97,6 @@ INLINED void unpack(const direct_job *j, const float *image, float *in)
 /* a x + b: one rounding where the kernel runs (every machine with AVX-512 has fused
  * multiply-add, so the results do not depend on which), two in builds for other machines. */
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
 AD_TARGET_AVX512 INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b)
 {
     return (float_x16)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)x, (__m512)b);

@@ -70,8 +70,13 @@ void ad_arena_reset(ad_arena *arena)
 {
     if (arena->chunks && arena->chunks->next) {
         /* Blocks were handed back during the step (ad_arena_rewind), so its
-         * high-water mark can be far below what the chunks hold. */
-        size_t needed = arena->step_peak;
+         * high-water mark can be far below what the chunks hold. A quarter
+         * more than it: steps whose peaks creep up (early-exit batches
+         * compacting to other sizes) would otherwise replace the chunk, and
+         * fault in its fresh pages, at every new high. */
+        size_t needed = arena->step_peak + arena->step_peak / 4;
+        if (arena->limit && needed > arena->limit)
+            needed = arena->limit;
         free_chunks(arena);
         chunk_new(arena, needed); /* on failure the next step grows again */
     }

@@ -2,8 +2,8 @@
  *
  * Memory is handed out from chunks; reset() rewinds and, if the step needed
  * more than one chunk, replaces them by a single chunk of the most the step
- * held at once, so from the second identical step on no allocation reaches
- * malloc. */
+ * held at once and a quarter more, so from the second identical step on no
+ * allocation reaches malloc. */
 #ifndef AD_CORE_ARENA_H
 #define AD_CORE_ARENA_H
 

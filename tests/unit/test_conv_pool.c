@@ -277,6 +277,33 @@ START_TEST(conv_epilogue_gives_the_ops_bits)
 }
 END_TEST
 
+/* A convolution whose buffers do not fit under the arena's cap fails with OUT_OF_MEMORY and
+ * leaves the context usable for one that fits. */
+START_TEST(conv_out_of_arena_fails_cleanly)
+{
+    const conv_case big = {2, 1, 16, 20, 20, 3, 3, 1, 1, 1, 1};
+    const conv_case small = {1, 1, 2, 6, 6, 3, 3, 1, 1, 1, 1};
+    adapt_tensor *p[3], *q[3], *y;
+    make_conv(p, &big, 600);
+    make_conv(q, &small, 610);
+    adapt_context_params cp;
+    adapt_context_params_init(&cp);
+    cp.arena_limit_bytes = 64 << 10; /* the big output (50 KiB) fits, its kernel's buffers not */
+    adapt_context *ctx = NULL;
+    TU_OK(adapt_context_create(&ctx, &cp));
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    TU_FAILS(conv_forward(&y, ctx, p, (void *)&big), ADAPT_ERR_OUT_OF_MEMORY);
+    adapt_context_reset(ctx);
+    TU_OK(conv_forward(&y, ctx, q, (void *)&small));
+    for (int64_t co = 0; co < 2; co++)
+        ck_assert_double_eq_tol(adapt_tensor_data(y)[co * 36 + 7],
+                                naive_conv_at(&small, q, 0, co, 1, 1), 1e-4);
+    adapt_context_free(ctx);
+    free_params(p, 3);
+    free_params(q, 3);
+}
+END_TEST
+
 START_TEST(conv_rejects_bad_arguments)
 {
     adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
@@ -516,6 +543,7 @@ static Suite *conv_pool_suite(void)
     tcase_add_loop_test(tc, conv_epilogue_gives_the_ops_bits, 0, 2);
     tcase_add_test(tc, conv_scratch_is_bounded_by_the_group);
     tcase_add_test(tc, conv_on_threads_matches_one_thread);
+    tcase_add_test(tc, conv_out_of_arena_fails_cleanly);
     tcase_add_test(tc, conv_rejects_bad_arguments);
     tcase_add_loop_test(tc, pool_matches_naive_loops, 0, N_POOL_CASES);
     tcase_add_loop_test(tc, pool_gradients, 0, N_POOL_CASES);

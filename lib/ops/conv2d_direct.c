@@ -31,6 +31,9 @@ typedef float float_x16 __attribute__((vector_size(64)));
 #define VECS 2     /* vectors of outputs per register block */
 #define STRIP_FLOATS (LANES * VECS)
 #define CLAIM 8    /* samples a thread takes at a time */
+/* Inputs larger than this per sample (32 KiB; stage 1's strided convolution reads 50 KiB of
+ * the stem's output per image) are bound by reading them; smaller ones gained nothing. */
+#define PREFETCH_FLOATS 8192
 
 typedef struct {
     const ad_conv_call *c;
@@ -187,7 +190,11 @@ AD_TARGET_AVX512
 static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *b)
 {
     const ad_conv_geom *g = &j->c->g;
-    unpack(j, j->c->x + n * g->channels * g->height * g->width, b->in);
+    const int64_t size = g->channels * g->height * g->width;
+    unpack(j, j->c->x + n * size, b->in);
+    if (size > PREFETCH_FLOATS && n + 1 < j->c->batch) /* the next sample's, behind the work */
+        for (int64_t i = 0; i < size; i += 16)
+            __builtin_prefetch(j->c->x + (n + 1) * size + i);
     for (int64_t k = 0; k < j->blocks; k++) {
         const float *w = j->packed + k * j->taps * CO_BLOCK;
         for (int64_t i = 0; i < j->span; i += STRIP_FLOATS)

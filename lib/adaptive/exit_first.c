@@ -54,8 +54,10 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     ad_sdn_plane_pool_init(&pool, h, c, out->d[1], out->d[2], pooled->data);
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
                                 bn->running_var->data, AD_BATCHNORM_EPS, NULL, true};
-    const ad_conv_call call = {g, n, c, input->data, conv->weight->data,
-                               conv->bias ? conv->bias->data : NULL, &e, y->data, &pool.sink};
+    const ad_conv_call call = {.g = g, .batch = n, .out_channels = c, .x = input->data,
+                               .weight = conv->weight->data,
+                               .bias = conv->bias ? conv->bias->data : NULL, .epilogue = &e,
+                               .y = y->data, .sink = &pool.sink};
     st = ad_conv_direct(ctx, &call, "adapt_model_infer_exits");
     if (!st)
         *f = pooled, *stem = y;

@@ -28,6 +28,13 @@ static adapt_status with_ops(adapt_tensor **out, adapt_context *ctx, const ad_co
     return st;
 }
 
+/* Batch norm's eval map, the residual and the ReLU as a convolution's epilogue. */
+static ad_conv_epilogue epilogue_of(const ad_batchnorm2d *bn, adapt_tensor *residual, bool relu)
+{
+    return (ad_conv_epilogue){bn->weight->data, bn->bias->data, bn->running_mean->data,
+                              bn->running_var->data, AD_BATCHNORM_EPS, residual, relu};
+}
+
 static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
                             const ad_batchnorm2d *bn, adapt_tensor *residual, bool relu,
                             adapt_tensor *x)
@@ -35,8 +42,7 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_con
     adapt_tensor *in[] = {x, c->weight, c->bias, bn->weight, bn->bias, residual};
     if (ctx->training || ad_tape_wants(ctx, in, residual ? 6 : 5))
         return with_ops(out, ctx, c, bn, residual, relu, x);
-    const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
-                                bn->running_var->data, AD_BATCHNORM_EPS, residual, relu};
+    const ad_conv_epilogue e = epilogue_of(bn, residual, relu);
     return ad_conv2d_untaped(out, ctx, x, c->weight, c->bias, c->stride, c->padding, &e);
 }
 
@@ -51,4 +57,26 @@ adapt_status ad_conv_bn_add_relu_forward(adapt_tensor **out, adapt_context *ctx,
                                          adapt_tensor *residual, adapt_tensor *x)
 {
     return forward(out, ctx, c, bn, residual, true, x);
+}
+
+adapt_status ad_conv_bn_pair_forward(adapt_tensor **out1, adapt_tensor **out2,
+                                     adapt_context *ctx, const ad_conv_bn_ref *first,
+                                     const ad_conv_bn_ref *second, adapt_tensor *x)
+{
+    const ad_conv_bn_ref *r[] = {first, second};
+    adapt_tensor *in[] = {x, first->conv->weight, first->conv->bias, first->bn->weight,
+                          first->bn->bias, second->conv->weight, second->conv->bias,
+                          second->bn->weight, second->bn->bias};
+    if (ctx->training || ad_tape_wants(ctx, in, 9)) {
+        adapt_status st = with_ops(out1, ctx, first->conv, first->bn, NULL, first->relu, x);
+        return st ? st : with_ops(out2, ctx, second->conv, second->bn, NULL, second->relu, x);
+    }
+    ad_conv_epilogue e[2];
+    ad_conv_spec spec[2];
+    for (int i = 0; i < 2; i++) {
+        e[i] = epilogue_of(r[i]->bn, NULL, r[i]->relu);
+        spec[i] = (ad_conv_spec){r[i]->conv->weight, r[i]->conv->bias, r[i]->conv->stride,
+                                 r[i]->conv->padding, &e[i]};
+    }
+    return ad_conv2d_pair_untaped(out1, out2, ctx, x, &spec[0], &spec[1]);
 }

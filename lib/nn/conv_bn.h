@@ -18,4 +18,18 @@ adapt_status ad_conv_bn_add_relu_forward(adapt_tensor **out, adapt_context *ctx,
                                          const ad_conv2d *c, const ad_batchnorm2d *bn,
                                          adapt_tensor *residual, adapt_tensor *x);
 
+/* A convolution with its batch norm and whether a ReLU follows. */
+typedef struct {
+    const ad_conv2d *conv;
+    const ad_batchnorm2d *bn;
+    bool relu;
+} ad_conv_bn_ref;
+
+/* Both of ad_conv_bn_forward(first, x) and (second, x): in inference one pass over x where
+ * the direct kernel can make both (a residual block's first convolution and its projection
+ * shortcut, lib/ops/conv2d.h). */
+adapt_status ad_conv_bn_pair_forward(adapt_tensor **out1, adapt_tensor **out2,
+                                     adapt_context *ctx, const ad_conv_bn_ref *first,
+                                     const ad_conv_bn_ref *second, adapt_tensor *x);
+
 #endif

@@ -264,7 +264,8 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
     if (ad_conv_direct_suits(&p->g)) {
-        const ad_conv_call call = {p->g, p->batch, p->out_channels, x, w, bias, epilogue, y, NULL};
+        const ad_conv_call call = {.g = p->g, .batch = p->batch, .out_channels = p->out_channels,
+                                   .x = x, .weight = w, .bias = bias, .epilogue = epilogue, .y = y};
         return ad_conv_direct(ctx, &call, fn);
     }
     conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
@@ -417,5 +418,54 @@ adapt_status ad_conv2d_untaped(adapt_tensor **out, adapt_context *ctx, adapt_ten
     adapt_status st = convolve(&y, &p, ctx, x, weight, bias, stride, padding, epilogue);
     if (!st)
         *out = y;
+    return st;
+}
+
+/* The call for plan p of x into y. */
+static ad_conv_call call_of(const conv_plan *p, const adapt_tensor *x, const ad_conv_spec *spec,
+                            adapt_tensor *y)
+{
+    return (ad_conv_call){.g = p->g, .batch = p->batch, .out_channels = p->out_channels,
+                          .x = x->data, .weight = spec->weight->data,
+                          .bias = spec->bias ? spec->bias->data : NULL,
+                          .epilogue = spec->epilogue, .y = y->data};
+}
+
+adapt_status ad_conv2d_pair_untaped(adapt_tensor **out1, adapt_tensor **out2,
+                                    adapt_context *ctx, adapt_tensor *x,
+                                    const ad_conv_spec *first, const ad_conv_spec *second)
+{
+    const char *fn = "adapt_op_conv2d";
+    conv_plan p1 = {0}, p2 = {0};
+    adapt_status st = plan_conv(&p1, x, first->weight, first->bias, first->stride,
+                                first->padding, fn);
+    if (!st)
+        st = plan_conv(&p2, x, second->weight, second->bias, second->stride, second->padding,
+                       fn);
+    if (!st && !ad_conv_direct_pairs(&p1.g, &p2.g)) {
+        st = ad_conv2d_untaped(out1, ctx, x, first->weight, first->bias, first->stride,
+                               first->padding, first->epilogue);
+        return st ? st : ad_conv2d_untaped(out2, ctx, x, second->weight, second->bias,
+                                           second->stride, second->padding, second->epilogue);
+    }
+    if (!st)
+        st = check_residual(first->epilogue, &p1);
+    if (!st)
+        st = check_residual(second->epilogue, &p2);
+    adapt_tensor *y1, *y2;
+    if (!st)
+        st = ad_tensor_new(&y1, ctx, 4, (int64_t[]){p1.batch, p1.out_channels, p1.g.out_h,
+                                                     p1.g.out_w});
+    if (!st)
+        st = ad_tensor_new(&y2, ctx, 4, (int64_t[]){p2.batch, p2.out_channels, p2.g.out_h,
+                                                     p2.g.out_w});
+    if (st)
+        return st;
+    const ad_conv_call call2 = call_of(&p2, x, second, y2);
+    ad_conv_call call1 = call_of(&p1, x, first, y1);
+    call1.passenger = &call2;
+    st = ad_conv_direct(ctx, &call1, fn);
+    if (!st)
+        *out1 = y1, *out2 = y2;
     return st;
 }

@@ -26,4 +26,18 @@ adapt_status ad_conv2d_untaped(adapt_tensor **out, adapt_context *ctx, adapt_ten
                                adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
                                int32_t padding, const ad_conv_epilogue *epilogue);
 
+/* One convolution of an untaped pair. */
+typedef struct {
+    adapt_tensor *weight, *bias; /* bias may be NULL */
+    int32_t stride, padding;
+    const ad_conv_epilogue *epilogue; /* may be NULL */
+} ad_conv_spec;
+
+/* ad_conv2d_untaped of `first` into *out1 and of `second` into *out2, both on x: where the
+ * direct kernel runs the first and the second reads the same phase planes (a residual block's
+ * first convolution and its projection shortcut), in one pass over x. */
+adapt_status ad_conv2d_pair_untaped(adapt_tensor **out1, adapt_tensor **out2,
+                                    adapt_context *ctx, adapt_tensor *x,
+                                    const ad_conv_spec *first, const ad_conv_spec *second);
+
 #endif

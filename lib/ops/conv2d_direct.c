@@ -35,15 +35,21 @@ typedef float float_x16 __attribute__((vector_size(64)));
  * the stem's output per image) are bound by reading them; smaller ones gained nothing. */
 #define PREFETCH_FLOATS 8192
 
+/* One convolution of the pass: its taps' offsets in the shared phase planes and its weights. */
 typedef struct {
     const ad_conv_call *c;
+    int64_t taps;     /* Cin * KH * KW */
+    int64_t blocks;   /* blocks of CO_BLOCK output channels */
+    int64_t *offsets; /* [taps]: where each tap reads in the phase planes */
+    float *packed;    /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
+} conv_set;
+
+typedef struct {
+    conv_set sets[2];     /* the call and its passenger, if any */
+    int n_sets;
     int64_t s, hq, wq;    /* stride; one phase plane's rows and columns */
-    int64_t taps;         /* Cin * KH * KW */
     int64_t span;         /* OH * wq rounded up to whole strips */
     int64_t in_floats;    /* a sample's phase planes and the zeros read past them */
-    int64_t blocks;       /* blocks of CO_BLOCK output channels */
-    int64_t *offsets;     /* [taps]: where each tap reads in the phase planes */
-    float *packed;        /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
     float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
     int64_t slot_floats;
     _Atomic int64_t next; /* first sample not yet claimed */
@@ -53,17 +59,29 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) 
 
 static int64_t strip_aligned(int64_t n) { return ceil_div(n, STRIP_FLOATS) * STRIP_FLOATS; }
 
-/* A 1 x 1 kernel is a plain GEMM already; at most 1024 taps keep a channel block's packed
- * weights (32 KiB) in the first-level cache; at least half of the computed outputs must be
- * kept (of each row's wq, OW are): 4 x 4 planes from rows of 6 keep exactly half and still
- * run faster than through im2col (bench/run_conv.sh). */
+/* A 1 x 1 kernel of stride 1 is a plain GEMM already; strided ones (projection shortcuts) go
+ * direct so that they make the same bits alone as beside a residual block's first convolution
+ * (ad_conv_direct_pairs), where they cost little more than their products. At most 1024 taps
+ * keep a channel block's packed weights (32 KiB) in the first-level cache; at least half of
+ * the computed outputs must be kept (of each row's wq, OW are): 4 x 4 planes from rows of 6
+ * keep exactly half and still run faster than through im2col (bench/run_conv.sh). */
 bool ad_conv_direct_suits(const ad_conv_geom *g)
 {
-    if (!ad_has_avx512() || g->kernel_h * g->kernel_w == 1 || g->stride > 2 ||
-        g->channels * g->kernel_h * g->kernel_w > 1024)
+    if (!ad_has_avx512() || (g->kernel_h * g->kernel_w == 1 && g->stride == 1) ||
+        g->stride > 2 || g->channels * g->kernel_h * g->kernel_w > 1024)
         return false;
     const int64_t wq = ceil_div(g->width + 2 * g->padding, g->stride);
     return 2 * g->out_h * g->out_w >= strip_aligned(g->out_h * wq);
+}
+
+bool ad_conv_direct_pairs(const ad_conv_geom *first, const ad_conv_geom *second)
+{
+    return ad_conv_direct_suits(first) && ad_conv_direct_suits(second) &&
+           second->channels == first->channels &&
+           second->height == first->height && second->width == first->width &&
+           second->stride == first->stride && second->out_h == first->out_h &&
+           second->out_w == first->out_w && second->padding <= first->padding &&
+           first->kernel_h >= first->stride && first->kernel_w >= first->stride;
 }
 
 /* The input cells of phase plane (a, b) of each channel, for the phases some tap reads. The
@@ -71,7 +89,7 @@ bool ad_conv_direct_suits(const ad_conv_geom *g)
  * no sample writes them. */
 INLINED void unpack(const direct_job *j, const float *image, float *in)
 {
-    const ad_conv_geom *g = &j->c->g;
+    const ad_conv_geom *g = &j->sets[0].c->g;
     const int64_t s = j->s, p = g->padding, plane = j->hq * j->wq;
     const int64_t read_a = g->kernel_h < s ? g->kernel_h : s; /* phases (a, b) taps read */
     const int64_t read_b = g->kernel_w < s ? g->kernel_w : s;
@@ -110,8 +128,8 @@ INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b) { return a * x + b;
 
 /* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order:
  * 16 accumulators of 16 floats, half of AVX-512's vector registers. */
-AD_TARGET_AVX512 INLINED void strip(const direct_job *j, const float *in, const float *w,
-                                    float *sums)
+AD_TARGET_AVX512 INLINED void strip(const conv_set *set, const float *in, const float *w,
+                                    float *sums, int64_t span)
 {
     float_x16 acc[CO_BLOCK][VECS];
 #pragma GCC unroll 16
@@ -119,11 +137,11 @@ AD_TARGET_AVX512 INLINED void strip(const direct_job *j, const float *in, const 
 #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++)
             acc[c][v] = (float_x16){0};
-    for (int64_t t = 0; t < j->taps; t++) {
+    for (int64_t t = 0; t < set->taps; t++) {
         float_x16 x[VECS];
 #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++)
-            memcpy(&x[v], in + j->offsets[t] + v * LANES, sizeof x[v]);
+            memcpy(&x[v], in + set->offsets[t] + v * LANES, sizeof x[v]);
 #pragma GCC unroll 16
         for (int c = 0; c < CO_BLOCK; c++) {
             const float wc = w[t * CO_BLOCK + c];
@@ -136,7 +154,7 @@ AD_TARGET_AVX512 INLINED void strip(const direct_job *j, const float *in, const 
     for (int c = 0; c < CO_BLOCK; c++)
 #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++)
-            memcpy(sums + c * j->span + v * LANES, &acc[c][v], sizeof acc[c][v]);
+            memcpy(sums + c * span + v * LANES, &acc[c][v], sizeof acc[c][v]);
 }
 
 /* How a channel's sums go out: rows of a vector or longer one by one, shorter rows first
@@ -145,7 +163,7 @@ AD_TARGET_AVX512 INLINED void strip(const direct_job *j, const float *in, const 
  * every *step sums. */
 INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
 {
-    const int64_t ow = j->c->g.out_w, oh = j->c->g.out_h;
+    const int64_t ow = j->sets[0].c->g.out_w, oh = j->sets[0].c->g.out_h;
     if (ow >= AD_FINISH_LANES) {
         *step = j->wq;
         return ow;
@@ -165,9 +183,9 @@ typedef struct {
 
 /* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
  * output tensor, each plane then handed to the sink if any. */
-INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, const slot_buffers *b)
+INLINED void finish_block(const direct_job *j, const ad_conv_call *c, int64_t n, int64_t first,
+                          const slot_buffers *b)
 {
-    const ad_conv_call *c = j->c;
     const int64_t plane = c->g.out_h * c->g.out_w;
     const adapt_tensor *res = c->epilogue ? c->epilogue->residual : NULL;
     for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++) {
@@ -189,17 +207,21 @@ INLINED void finish_block(const direct_job *j, int64_t n, int64_t first, const s
 AD_TARGET_AVX512
 static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *b)
 {
-    const ad_conv_geom *g = &j->c->g;
+    const ad_conv_geom *g = &j->sets[0].c->g;
     const int64_t size = g->channels * g->height * g->width;
-    unpack(j, j->c->x + n * size, b->in);
-    if (size > PREFETCH_FLOATS && n + 1 < j->c->batch) /* the next sample's, behind the work */
+    const float *x = j->sets[0].c->x;
+    unpack(j, x + n * size, b->in);
+    if (size > PREFETCH_FLOATS && n + 1 < j->sets[0].c->batch) /* the next, behind the work */
         for (int64_t i = 0; i < size; i += 16)
-            __builtin_prefetch(j->c->x + (n + 1) * size + i);
-    for (int64_t k = 0; k < j->blocks; k++) {
-        const float *w = j->packed + k * j->taps * CO_BLOCK;
-        for (int64_t i = 0; i < j->span; i += STRIP_FLOATS)
-            strip(j, b->in + i, w, b->sums + i);
-        finish_block(j, n, k * CO_BLOCK, b);
+            __builtin_prefetch(x + (n + 1) * size + i);
+    for (int i = 0; i < j->n_sets; i++) {
+        const conv_set *set = &j->sets[i];
+        for (int64_t k = 0; k < set->blocks; k++) {
+            const float *w = set->packed + k * set->taps * CO_BLOCK;
+            for (int64_t at = 0; at < j->span; at += STRIP_FLOATS)
+                strip(set, b->in + at, w, b->sums + at, j->span);
+            finish_block(j, set->c, n, k * CO_BLOCK, b);
+        }
     }
 }
 
@@ -210,52 +232,68 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
     for (int64_t slot = begin; slot < end; slot++) {
         float *in = j->scratch + slot * j->slot_floats, *sums = in + j->in_floats;
         const slot_buffers b = {in, sums, sums + CO_BLOCK * j->span};
-        for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < j->c->batch;)
-            for (int64_t k = n; k < n + CLAIM && k < j->c->batch; k++)
+        const int64_t batch = j->sets[0].c->batch;
+        for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < batch;)
+            for (int64_t k = n; k < n + CLAIM && k < batch; k++)
                 convolve_sample(j, k, &b);
     }
 }
 
-/* Tap offsets, the weights packed by channel block, and the buffers' sizes. */
+/* A set's tap offsets and its weights packed by channel block; the largest offset. Its
+ * padding is the planes' less d: a tap's padded coordinates move by d. */
+static adapt_status plan_set(conv_set *set, const direct_job *j, adapt_context *ctx,
+                             int64_t *last, const char *fn)
+{
+    const ad_conv_call *c = set->c;
+    const ad_conv_geom *g = &c->g;
+    const int64_t s = j->s, d = j->sets[0].c->g.padding - g->padding;
+    set->taps = g->channels * g->kernel_h * g->kernel_w;
+    set->blocks = ceil_div(c->out_channels, CO_BLOCK);
+    adapt_status st = ad_scratch((void **)&set->offsets, ctx,
+                                 (size_t)set->taps * sizeof(int64_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&set->packed, ctx,
+                        (size_t)(set->blocks * set->taps * CO_BLOCK) * sizeof(float), fn);
+    if (st)
+        return st;
+    for (int64_t t = 0; t < set->taps; t++) {
+        const int64_t ci = t / (g->kernel_h * g->kernel_w);
+        const int64_t kh = t / g->kernel_w % g->kernel_h + d, kw = t % g->kernel_w + d;
+        const int64_t phase = (ci * s + kh % s) * s + kw % s;
+        set->offsets[t] = phase * j->hq * j->wq + kh / s * j->wq + kw / s;
+        *last = set->offsets[t] > *last ? set->offsets[t] : *last;
+    }
+    for (int64_t co = 0; co < set->blocks * CO_BLOCK; co++)
+        for (int64_t t = 0; t < set->taps; t++)
+            set->packed[(co / CO_BLOCK * set->taps + t) * CO_BLOCK + co % CO_BLOCK] =
+                co < c->out_channels ? c->weight[co * set->taps + t] : 0.0f;
+    return ADAPT_OK;
+}
+
+/* The phase planes' geometry, every set, and the buffers' sizes. */
 static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
 {
-    const ad_conv_call *c = j->c;
+    const ad_conv_call *c = j->sets[0].c;
     const ad_conv_geom *g = &c->g;
     j->s = g->stride;
     j->hq = ceil_div(g->height + 2 * g->padding, j->s);
     j->wq = ceil_div(g->width + 2 * g->padding, j->s);
-    j->taps = g->channels * g->kernel_h * g->kernel_w;
     j->span = strip_aligned(g->out_h * j->wq);
-    j->blocks = ceil_div(c->out_channels, CO_BLOCK);
-    adapt_status st = ad_scratch((void **)&j->offsets, ctx, (size_t)j->taps * sizeof(int64_t), fn);
-    if (!st)
-        st = ad_scratch((void **)&j->packed, ctx,
-                        (size_t)(j->blocks * j->taps * CO_BLOCK) * sizeof(float), fn);
-    if (st)
-        return st;
     int64_t last = 0;
-    for (int64_t t = 0; t < j->taps; t++) {
-        const int64_t ci = t / (g->kernel_h * g->kernel_w), kh = t / g->kernel_w % g->kernel_h,
-                      kw = t % g->kernel_w;
-        const int64_t phase = (ci * j->s + kh % j->s) * j->s + kw % j->s;
-        j->offsets[t] = phase * j->hq * j->wq + kh / j->s * j->wq + kw / j->s;
-        last = j->offsets[t] > last ? j->offsets[t] : last;
-    }
-    for (int64_t co = 0; co < j->blocks * CO_BLOCK; co++)
-        for (int64_t t = 0; t < j->taps; t++)
-            j->packed[(co / CO_BLOCK * j->taps + t) * CO_BLOCK + co % CO_BLOCK] =
-                co < c->out_channels ? c->weight[co * j->taps + t] : 0.0f;
+    adapt_status st = ADAPT_OK;
+    for (int i = 0; i < j->n_sets && !st; i++)
+        st = plan_set(&j->sets[i], j, ctx, &last, fn);
     const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
     j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
     const int64_t sink_floats = /* whole cache lines, so that slots share none */
         c->sink ? strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float))) : 0;
     j->slot_floats = j->in_floats + CO_BLOCK * j->span + sink_floats;
-    return ADAPT_OK;
+    return st;
 }
 
 adapt_status ad_conv_direct(adapt_context *ctx, const ad_conv_call *call, const char *fn)
 {
-    direct_job j = {.c = call};
+    direct_job j = {.sets = {{.c = call}, {.c = call->passenger}}, .n_sets = call->passenger ? 2 : 1};
     if (call->batch == 0)
         return ADAPT_OK;
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);

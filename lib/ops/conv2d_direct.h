@@ -22,7 +22,8 @@ typedef struct {
 
 /* One forward convolution, checked and planned: geometry with the output size, NCHW input,
  * weight [Cout, Cin, KH, KW], NCHW output. */
-typedef struct {
+typedef struct ad_conv_call ad_conv_call;
+struct ad_conv_call {
     ad_conv_geom g;
     int64_t batch, out_channels;
     const float *x, *weight;
@@ -30,12 +31,22 @@ typedef struct {
     const ad_conv_epilogue *epilogue; /* or NULL */
     float *y;
     const ad_conv_sink *sink;         /* or NULL */
-} ad_conv_call;
+    /* A second convolution of the same x made in the same pass (ad_conv_direct_pairs), or
+     * NULL; its own sink and passenger are ignored. */
+    const ad_conv_call *passenger;
+};
 
-/* Whether the direct kernel is the faster one here: on a machine with AVX-512, for a kernel
- * larger than 1 x 1, stride 1 or 2, not too many taps per output and little work thrown away
- * at rows' ends. */
+/* Whether the direct kernel runs this convolution: on a machine with AVX-512, for a kernel
+ * larger than 1 x 1 or strided, stride 1 or 2, not too many taps per output and little work
+ * thrown away at rows' ends. */
 bool ad_conv_direct_suits(const ad_conv_geom *g);
+
+/* Whether a convolution of geometry `second` can ride along with one of `first`, both suiting
+ * the direct kernel, reading the phase planes unpacked for the first: the same input, stride
+ * and output size, padding no larger, and a first kernel at least as large as the stride (so
+ * that every phase is unpacked). A residual block's projection shortcut beside its first
+ * convolution. Each makes the bits it makes alone. */
+bool ad_conv_direct_pairs(const ad_conv_geom *first, const ad_conv_geom *second);
 
 /* y = finish(conv(x)), the result independent of the thread count. Scratch from the context's
  * arena, handed back before returning. */

@@ -25,7 +25,7 @@ static const conv_case conv_cases[] = {
     {1, 3, 2, 9, 7, 5, 5, 1, 2, 1, 0}, /* 5x5 */
     {2, 2, 5, 9, 9, 5, 5, 3, 1, 0, 0}, /* stride 3 */
     {2, 4, 3, 5, 6, 1, 1, 1, 0, 1, 0}, /* 1x1 fast path */
-    {1, 3, 2, 5, 5, 1, 1, 2, 1, 1, 0}, /* 1x1 but strided and padded: im2col */
+    {1, 3, 2, 5, 5, 1, 1, 2, 1, 1, 1}, /* 1x1 but strided and padded: direct */
     {2, 2, 3, 6, 8, 3, 5, 2, 2, 1, 1}, /* rectangular kernel */
     {1, 1, 1, 3, 3, 3, 3, 1, 0, 1, 0}, /* kernel fills the input */
     {2, 1, 16, 20, 20, 3, 3, 1, 1, 1, 1}, /* two channel blocks, rows longer than a vector */
@@ -279,6 +279,44 @@ END_TEST
 
 /* A convolution whose buffers do not fit under the arena's cap fails with OUT_OF_MEMORY and
  * leaves the context usable for one that fits. */
+/* Two convolutions of one input in one pass (a residual block's first convolution and its
+ * projection shortcut) give each the bits it gives alone; a pair that cannot share a pass
+ * (here: other output sizes) is made one after the other, with the same results. */
+START_TEST(conv_pairs_give_each_its_own_bits)
+{
+    const int32_t first_stride = _i ? 1 : 2;
+    adapt_tensor *x = tu_param(4, (int64_t[]){3, 5, 12, 12}, 700, -1.0f, 1.0f);
+    adapt_tensor *w1 = tu_param(4, (int64_t[]){9, 5, 3, 3}, 701, -1.0f, 1.0f);
+    adapt_tensor *w2 = tu_param(4, (int64_t[]){9, 5, 1, 1}, 702, -1.0f, 1.0f);
+    adapt_tensor *b1 = tu_param(1, (int64_t[]){9}, 703, -1.0f, 1.0f), *bn[4];
+    const float lo[] = {0.5f, -1.0f, -1.0f, 0.5f}, hi[] = {1.5f, 1.0f, 1.0f, 2.0f};
+    for (int k = 0; k < 4; k++)
+        bn[k] = tu_param(1, (int64_t[]){9}, 710 + (uint64_t)k, lo[k], hi[k]);
+    const ad_conv_epilogue e = {adapt_tensor_data(bn[0]), adapt_tensor_data(bn[1]),
+                                adapt_tensor_data(bn[2]), adapt_tensor_data(bn[3]), 1e-5f, NULL,
+                                true};
+    const ad_conv_spec first = {w1, b1, first_stride, 1, &e}, second = {w2, NULL, 2, 0, NULL};
+    const ad_conv_geom g1 = {5, 12, 12, 3, 3, first_stride, 1, 12 / first_stride,
+                             12 / first_stride};
+    const ad_conv_geom g2 = {5, 12, 12, 1, 1, 2, 0, 6, 6};
+    ck_assert_int_eq(ad_conv_direct_pairs(&g1, &g2), !_i && ad_has_avx512());
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *pair[2], *alone[2];
+    TU_OK(ad_conv2d_pair_untaped(&pair[0], &pair[1], ctx, x, &first, &second));
+    TU_OK(ad_conv2d_untaped(&alone[0], ctx, x, w1, b1, first_stride, 1, &e));
+    TU_OK(ad_conv2d_untaped(&alone[1], ctx, x, w2, NULL, 2, 0, NULL));
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(adapt_tensor_numel(pair[k]), adapt_tensor_numel(alone[k]));
+        ck_assert_mem_eq(adapt_tensor_data(pair[k]), adapt_tensor_data(alone[k]),
+                         (size_t)adapt_tensor_numel(alone[k]) * sizeof(float));
+    }
+    adapt_context_free(ctx);
+    free_params(bn, 4);
+    free_params((adapt_tensor *[]){x, w1, w2, b1}, 4);
+}
+END_TEST
+
 START_TEST(conv_out_of_arena_fails_cleanly)
 {
     const conv_case big = {2, 1, 16, 20, 20, 3, 3, 1, 1, 1, 1};
@@ -543,6 +581,7 @@ static Suite *conv_pool_suite(void)
     tcase_add_loop_test(tc, conv_epilogue_gives_the_ops_bits, 0, 2);
     tcase_add_test(tc, conv_scratch_is_bounded_by_the_group);
     tcase_add_test(tc, conv_on_threads_matches_one_thread);
+    tcase_add_loop_test(tc, conv_pairs_give_each_its_own_bits, 0, 2);
     tcase_add_test(tc, conv_out_of_arena_fails_cleanly);
     tcase_add_test(tc, conv_rejects_bad_arguments);
     tcase_add_loop_test(tc, pool_matches_naive_loops, 0, N_POOL_CASES);

@@ -100,8 +100,8 @@ typedef struct {
     const conv_plan *p;
     int64_t first, count;
     float *cols, *mat;
-    const float *bias; /* forward only; may be NULL */
-    const ad_conv_epilogue *epilogue; /* forward only; may be NULL */
+    const ad_conv_finish *finish;     /* forward only: [Cout] bias and epilogue constants */
+    const ad_conv_epilogue *epilogue; /* forward only, for its residual; may be NULL */
     float *image;      /* forward: x (read); backward: dx (added to) */
     float *tensor;     /* forward: y (written); backward: dy (read) */
 } conv_group;
@@ -134,8 +134,7 @@ static void scatter_range(void *arg, int64_t begin, int64_t end)
     for (int64_t g = begin; g < end; g++)
         for (int64_t co = 0; co < j->p->out_channels; co++) {
             const int64_t at = (j->first + g) * out_size(j->p) + co * plane;
-            const ad_conv_finish f = ad_conv_finish_of(j->epilogue, co, j->bias);
-            ad_conv_finish_run(&f, j->mat + co * group_ld(j) + g * plane,
+            ad_conv_finish_run(&j->finish[co], j->mat + co * group_ld(j) + g * plane,
                                res ? res->data + at : NULL, j->tensor + at, plane);
         }
 }
@@ -259,6 +258,28 @@ static int64_t claimed_group_size(const conv_plan *p, int32_t threads)
     return (p->batch + groups - 1) / groups;
 }
 
+/* Group j's forward over the whole batch: whole groups per thread when they can run side by
+ * side, else one group after another with all threads on each. */
+static adapt_status run_groups(adapt_context *ctx, conv_group *j, const float *w,
+                               const char *fn)
+{
+    const conv_plan *p = j->p;
+    conv_plan claimed = *p;
+    claimed.group = claimed_group_size(p, ctx->n_threads);
+    const int64_t groups = (p->batch + claimed.group - 1) / claimed.group;
+    const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
+    if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
+        j->p = &claimed;
+        return forward_slots(ctx, j, w, groups, slots, fn);
+    }
+    adapt_status st = group_buffers(j, ctx, fn);
+    for (int64_t first = 0; first < p->batch && !st; first += j->count) {
+        next_group(j, first);
+        st = forward_group(ctx, j, w, ctx->n_threads);
+    }
+    return st;
+}
+
 static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const float *x,
                                  const float *w, const float *bias,
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
@@ -268,23 +289,16 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
                                    .x = x, .weight = w, .bias = bias, .epilogue = epilogue, .y = y};
         return ad_conv_direct(ctx, &call, fn);
     }
-    conv_group j = {.p = p, .bias = bias, .epilogue = epilogue, .image = (float *)x,
-                    .tensor = y};
-    conv_plan claimed = *p;
-    claimed.group = claimed_group_size(p, ctx->n_threads);
-    const int64_t groups = (p->batch + claimed.group - 1) / claimed.group;
-    const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
-    adapt_status st;
-    if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
-        j.p = &claimed;
-        st = forward_slots(ctx, &j, w, groups, slots, fn);
-    } else {
-        st = group_buffers(&j, ctx, fn);
-        for (int64_t first = 0; first < p->batch && !st; first += j.count) {
-            next_group(&j, first);
-            st = forward_group(ctx, &j, w, ctx->n_threads);
-        }
+    ad_conv_finish *finish;
+    adapt_status st = ad_scratch((void **)&finish, ctx,
+                                 (size_t)p->out_channels * sizeof *finish, fn);
+    if (!st) {
+        for (int64_t co = 0; co < p->out_channels; co++)
+            finish[co] = ad_conv_finish_of(epilogue, co, bias);
+        conv_group j = {.p = p, .finish = finish, .epilogue = epilogue, .image = (float *)x,
+                        .tensor = y};
+        st = run_groups(ctx, &j, w, fn);
     }
     ad_arena_rewind(&ctx->arena, mark);
     return st;

@@ -42,6 +42,7 @@ typedef struct {
     int64_t blocks;   /* blocks of CO_BLOCK output channels */
     int64_t *offsets; /* [taps]: where each tap reads in the phase planes */
     float *packed;    /* [blocks][taps][CO_BLOCK] weights, 0 past Cout */
+    ad_conv_finish *finish; /* [Cout]: each output channel's bias and epilogue constants */
 } conv_set;
 
 typedef struct {
@@ -183,19 +184,19 @@ typedef struct {
 
 /* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
  * output tensor, each plane then handed to the sink if any. */
-INLINED void finish_block(const direct_job *j, const ad_conv_call *c, int64_t n, int64_t first,
+INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, int64_t first,
                           const slot_buffers *b)
 {
+    const ad_conv_call *c = set->c;
     const int64_t plane = c->g.out_h * c->g.out_w;
     const adapt_tensor *res = c->epilogue ? c->epilogue->residual : NULL;
     for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++) {
         float *rows = b->sums + k * j->span;
         int64_t step;
         const int64_t run = runs_of(j, rows, &step);
-        const ad_conv_finish f = ad_conv_finish_of(c->epilogue, first + k, c->bias);
         const int64_t out = (n * c->out_channels + first + k) * plane;
         for (int64_t at = 0, r = 0; at < plane; at += run, r++)
-            ad_conv_finish_run(&f, rows + r * step, res ? res->data + out + at : NULL,
+            ad_conv_finish_run(&set->finish[first + k], rows + r * step, res ? res->data + out + at : NULL,
                                c->y + out + at, run);
         if (c->sink)
             c->sink->plane(c->sink->arg, n, first + k, c->y + out, b->sink_scratch);
@@ -220,7 +221,7 @@ static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *
             const float *w = set->packed + k * set->taps * CO_BLOCK;
             for (int64_t at = 0; at < j->span; at += STRIP_FLOATS)
                 strip(set, b->in + at, w, b->sums + at, j->span);
-            finish_block(j, set->c, n, k * CO_BLOCK, b);
+            finish_block(j, set, n, k * CO_BLOCK, b);
         }
     }
 }
@@ -239,7 +240,8 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
     }
 }
 
-/* A set's tap offsets and its weights packed by channel block; the largest offset. Its
+/* A set's tap offsets, its weights packed by channel block and its channels' finishing
+ * constants; the largest offset. Its
  * padding is the planes' less d: a tap's padded coordinates move by d. */
 static adapt_status plan_set(conv_set *set, const direct_job *j, adapt_context *ctx,
                              int64_t *last, const char *fn)
@@ -254,8 +256,13 @@ static adapt_status plan_set(conv_set *set, const direct_job *j, adapt_context *
     if (!st)
         st = ad_scratch((void **)&set->packed, ctx,
                         (size_t)(set->blocks * set->taps * CO_BLOCK) * sizeof(float), fn);
+    if (!st)
+        st = ad_scratch((void **)&set->finish, ctx,
+                        (size_t)c->out_channels * sizeof *set->finish, fn);
     if (st)
         return st;
+    for (int64_t co = 0; co < c->out_channels; co++)
+        set->finish[co] = ad_conv_finish_of(c->epilogue, co, c->bias);
     for (int64_t t = 0; t < set->taps; t++) {
         const int64_t ci = t / (g->kernel_h * g->kernel_w);
         const int64_t kh = t / g->kernel_w % g->kernel_h + d, kw = t % g->kernel_w + d;

@@ -196,7 +196,8 @@ INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, i
         const int64_t run = runs_of(j, rows, &step);
         const int64_t out = (n * c->out_channels + first + k) * plane;
         for (int64_t at = 0, r = 0; at < plane; at += run, r++)
-            ad_conv_finish_run(&set->finish[first + k], rows + r * step, res ? res->data + out + at : NULL,
+            ad_conv_finish_run(&set->finish[first + k], rows + r * step,
+                               res ? res->data + out + at : NULL,
                                c->y + out + at, run);
         if (c->sink)
             c->sink->plane(c->sink->arg, n, first + k, c->y + out, b->sink_scratch);
@@ -300,7 +301,8 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
 
 adapt_status ad_conv_direct(adapt_context *ctx, const ad_conv_call *call, const char *fn)
 {
-    direct_job j = {.sets = {{.c = call}, {.c = call->passenger}}, .n_sets = call->passenger ? 2 : 1};
+    direct_job j = {.sets = {{.c = call}, {.c = call->passenger}},
+                    .n_sets = call->passenger ? 2 : 1};
     if (call->batch == 0)
         return ADAPT_OK;
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);

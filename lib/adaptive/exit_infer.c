@@ -91,7 +91,8 @@ static adapt_status decide(infer_state *s, adapt_context *ctx, const adapt_tenso
     *kept = 0;
     for (int64_t i = 0; i < s->active; i++) {
         row_probabilities(s, logits, i);
-        const ad_exit_view v = ad_exit_view_of(s->p, s->classes);
+        const ad_exit_view v =
+            ad_exit_view_of(s->p, s->classes, s->policy.rule == ADAPT_EXIT_ENTROPY);
         s->streak[i] = v.prediction == s->last[i] ? s->streak[i] + 1 : 1;
         s->last[i] = v.prediction;
         if (!final && !ad_exit_leaves(&s->policy, k, &v, s->streak[i])) {

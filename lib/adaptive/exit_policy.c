@@ -46,13 +46,13 @@ adapt_status ad_exit_policy_read(adapt_exit_policy *own, const adapt_exit_policy
     return check_thresholds(own, heads, fn);
 }
 
-ad_exit_view ad_exit_view_of(const double *p, int32_t classes)
+ad_exit_view ad_exit_view_of(const double *p, int32_t classes, bool entropy)
 {
     ad_exit_view v = {0, p[0], 0.0};
     for (int32_t k = 0; k < classes; k++) {
         if (p[k] > v.top)
             v.top = p[k], v.prediction = k;
-        if (p[k] > 0.0)
+        if (entropy && p[k] > 0.0)
             v.entropy -= p[k] * log(p[k]);
     }
     return v;

@@ -14,7 +14,7 @@
 typedef struct {
     int32_t prediction; /* the first largest probability's class */
     double top;         /* that probability */
-    double entropy;     /* -sum p log p in nats, 0 log 0 = 0 */
+    double entropy;     /* -sum p log p in nats, 0 log 0 = 0; 0 unless asked for */
 } ad_exit_view;
 
 /* The defaults of adapt_exit_policy_init() overlaid with `user` (NULL: the defaults), then
@@ -23,7 +23,8 @@ typedef struct {
 adapt_status ad_exit_policy_read(adapt_exit_policy *own, const adapt_exit_policy *user,
                                  int32_t heads, const char *fn);
 
-ad_exit_view ad_exit_view_of(const double *p, int32_t classes);
+/* The view of probability row p; its entropy (a logarithm per class) only when `entropy`. */
+ad_exit_view ad_exit_view_of(const double *p, int32_t classes, bool entropy);
 
 /* The threshold of head `head` under `policy`. */
 static inline double ad_exit_threshold(const adapt_exit_policy *policy, int32_t head)

@@ -94,7 +94,7 @@ static adapt_status compute_views(ad_exit_table *t, const char *fn)
             p[k] = s[k];
         if (r->kind == ADAPT_SCORES_LOGITS)
             ad_softmax_in_place(p, r->classes);
-        t->views[row] = ad_exit_view_of(p, r->classes);
+        t->views[row] = ad_exit_view_of(p, r->classes, true);
     }
     free(p);
     return ADAPT_OK;

@@ -56,7 +56,7 @@ typedef struct {
     float alpha;
     int64_t planes, slots;
     int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
-    double *sums;   /* [slots][stride]: one row of column sums per slot */
+    float *sums;    /* [slots][stride]: one row of column sums per slot */
     float *maxima;  /* [slots][stride] */
 } ad_sdn_job;
 

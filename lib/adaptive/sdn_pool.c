@@ -1,11 +1,9 @@
 /* SDN pooling without a tape: max and average of each window in one pass over the input,
  * mixed as avg + alpha (max - avg) with the operations of the taped chain of ops in
  * head_forward.c. In inference this pooling reads the largest activation a head sees; done
- * as six ops it cost more time than the rest of the head. Window sums are taken in double
- * like pool.c's, down columns first so that the work runs along rows in vector registers.
- * That order differs from the op's row-major one, which changes nothing when the window's
- * sum is exact in double (its cells within a few orders of magnitude of each other) and at
- * most the last bit of the average otherwise. */
+ * as six ops it cost more time than the rest of the head. Window sums are taken in float in
+ * the avg-pool op's order (pool.c): down each column, then across the columns, so the bits
+ * are the op's; the columns go side by side in vector registers. */
 #include "lib/adaptive/head.h"
 
 #include <math.h>
@@ -19,41 +17,52 @@
 /* Helpers of the dispatched function below go into each of its builds. */
 #define INLINED static inline __attribute__((always_inline))
 
-/* Columns go eight at a time, a block's sums and maxima kept in vector registers down all the
- * band's rows instead of stored and reloaded at every row. */
-typedef double double_x8 __attribute__((vector_size(64)));
+typedef float float_x16 __attribute__((vector_size(64)));
+typedef int32_t mask_x16 __attribute__((vector_size(64)));
 typedef float float_x8 __attribute__((vector_size(32)));
 typedef int32_t mask_x8 __attribute__((vector_size(32)));
 
-/* Lane by lane *high = v > *high ? v : *high, as the scalar loop below takes it. Vectors go
- * by pointer: by value they would cross a call in the baseline build's ABI. */
-INLINED void max8(float_x8 *high, const float_x8 *v)
-{
-    const mask_x8 wins = *v > *high;
-    *high = (float_x8)(((mask_x8)*v & wins) | ((mask_x8)*high & ~wins));
-}
+/* Columns [i, i + lanes) of `rows` rows: their sums and maxima (lane by lane v > high ? v :
+ * high, as the scalar loop below takes it), kept in registers down the rows instead of
+ * stored and reloaded at every row. A macro, so that one text serves both widths. */
+#define REDUCE_LANES(float_xn, mask_xn, x, stride, rows, i, sum, top)                          \
+    do {                                                                                     \
+        float_xn total_, high_, v_;                                                          \
+        memcpy(&high_, (x) + (i), sizeof high_);                                             \
+        total_ = high_;                                                                      \
+        for (int64_t r_ = 1; r_ < (rows); r_++) {                                            \
+            memcpy(&v_, (x) + r_ * (stride) + (i), sizeof v_);                               \
+            total_ += v_;                                                                    \
+            const mask_xn wins_ = v_ > high_;                                                \
+            high_ = (float_xn)(((mask_xn)v_ & wins_) | ((mask_xn)high_ & ~wins_));           \
+        }                                                                                    \
+        memcpy((sum) + (i), &total_, sizeof total_);                                         \
+        memcpy((top) + (i), &high_, sizeof high_);                                           \
+    } while (0)
 
-/* Down each of n columns of `rows` rows: the sum in double and the maximum. The maximum may
- * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
+/* Down each of n columns of `rows` rows: the sum and the maximum, 16 or 8 columns at a time.
+ * The last block of columns overlaps the one before rather than leaving a scalar tail; a
+ * column's sum does not depend on its neighbours. The maximum may miss a NaN, but a NaN
+ * anywhere in a window makes its sum, and so its output, NaN. */
 INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
-                            double *restrict sum, float *restrict top)
+                            float *restrict sum, float *restrict top)
 {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        float_x8 high, v;
-        memcpy(&high, x + i, sizeof high);
-        double_x8 total = __builtin_convertvector(high, double_x8);
-        for (int64_t r = 1; r < rows; r++) {
-            memcpy(&v, x + r * stride + i, sizeof v);
-            total += __builtin_convertvector(v, double_x8);
-            max8(&high, &v);
+    if (n >= 16) {
+        for (int64_t i = 0; i < n; i += 16) {
+            const int64_t at = i + 16 <= n ? i : n - 16;
+            REDUCE_LANES(float_x16, mask_x16, x, stride, rows, at, sum, top);
         }
-        memcpy(sum + i, &total, sizeof total);
-        memcpy(top + i, &high, sizeof high);
+        return;
     }
-    for (; i < n; i++) {
-        double total = x[i];
-        float high = x[i];
+    if (n >= 8) {
+        for (int64_t i = 0; i < n; i += 8) {
+            const int64_t at = i + 8 <= n ? i : n - 8;
+            REDUCE_LANES(float_x8, mask_x8, x, stride, rows, at, sum, top);
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float total = x[i], high = x[i];
         for (int64_t r = 1; r < rows; r++) {
             const float v = x[r * stride + i];
             total += v;
@@ -65,20 +74,18 @@ INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_
 
 /* One output row from the band of `window` input rows starting at x: reduced down the
  * columns along the whole row, then across each window's columns. */
-INLINED void band(const ad_sdn_job *j, const float *x, float *y, double *sum, float *top)
+INLINED void band(const ad_sdn_job *j, const float *x, float *y, float *sum, float *top)
 {
-    const double area = (double)j->window * (double)j->window;
+    const float area = (float)(j->window * j->window);
     reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
     for (int64_t ow = 0; ow < j->out_w; ow++) {
-        const double *s = sum + ow * j->window;
-        const float *t = top + ow * j->window;
-        double total = s[0];
-        float best = t[0];
+        const float *s = sum + ow * j->window, *t = top + ow * j->window;
+        float total = s[0], best = t[0];
         for (int64_t i = 1; i < j->window; i++) {
             total += s[i];
             best = t[i] > best ? t[i] : best;
         }
-        const float avg = (float)(total / area);
+        const float avg = total / area;
         const float diff = best + -avg;
         y[ow] = avg + diff * j->alpha;
     }
@@ -94,7 +101,7 @@ INLINED void single_cells(const ad_sdn_job *j, const float *restrict x, float *r
 }
 
 /* One plane x [height][width] into y [out_h][out_w]. */
-INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, double *sums,
+INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, float *sums,
                         float *maxima)
 {
     if (j->window == 1) {
@@ -157,9 +164,9 @@ static void pool_handed_plane(void *arg, int64_t n, int64_t c, const float *plan
 {
     const ad_sdn_plane_pool *p = arg;
     const ad_sdn_job *j = &p->job;
-    double *sums = scratch;
+    float *sums = scratch;
     pool_plane(j, plane, j->y + (n * p->channels + c) * j->out_h * j->out_w, sums,
-               (float *)(sums + j->stride));
+               sums + j->stride);
 }
 
 void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t channels,
@@ -168,5 +175,5 @@ void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t c
     p->job = job_of(h, NULL, 0, channels, height, width, y);
     p->channels = channels;
     p->sink = (ad_conv_sink){pool_handed_plane, p,
-                             (size_t)p->job.stride * (sizeof(double) + sizeof(float))};
+                             (size_t)p->job.stride * 2 * sizeof(float)};
 }

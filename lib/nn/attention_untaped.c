@@ -14,6 +14,7 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/kernels/gemm.h"
+#include "lib/kernels/gemm_narrow.h"
 #include "lib/kernels/row_reduce.h"
 #include "lib/kernels/vector_math.h"
 
@@ -97,12 +98,32 @@ static int64_t row_blocks_for(int64_t heads_total, int64_t t, int32_t seats)
     return blocks < t ? blocks : t;
 }
 
+/* The qkv rows of x. The taped path projects q, k and v as three products; where those are
+ * narrow (gemm_narrow.h), three narrow products here give its bits. */
+static adapt_status project_qkv(adapt_tensor **qkv, adapt_context *ctx, const ad_attention *a,
+                                adapt_tensor *x)
+{
+    const int64_t d = a->dim, rows = x->numel / d;
+    const ad_gemm_args part = {.trans_b = true, .m = rows, .n = d, .k = d, .alpha = 1.0f,
+                               .lda = d, .ldb = d, .ldc = d};
+    if (!ad_gemm_narrow_suits(ctx->backend, &part))
+        return ad_linear_forward(qkv, ctx, &a->qkv, x);
+    adapt_status st = ad_tensor_new(qkv, ctx, 3, (int64_t[]){x->shape[0], x->shape[1], 3 * d});
+    for (int64_t i = 0; i < 3 && !st; i++) {
+        const ad_narrow_product p = {rows, d, d, x->data, a->qkv.weight->data + i * d * d,
+                                     a->qkv.bias->data + i * d, AD_ACT_NONE,
+                                     (*qkv)->data + i * d, 3 * d};
+        st = ad_gemm_narrow(ctx, &p, "attention");
+    }
+    return st;
+}
+
 adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx,
                                           const ad_attention *a, adapt_tensor *x)
 {
     const int64_t n = x->shape[0], t = x->shape[1], head_dim = a->dim / a->heads;
     adapt_tensor *qkv, *mixed;
-    adapt_status st = ad_linear_forward(&qkv, ctx, &a->qkv, x);
+    adapt_status st = project_qkv(&qkv, ctx, a, x);
     if (!st)
         st = ad_tensor_new(&mixed, ctx, 3, (int64_t[]){n, t, a->dim});
     if (st)

@@ -1,7 +1,9 @@
 /* A linear layer without a tape. Nothing reads the product before its bias and activation
  * are applied, so the output is finished in place, in the pass that produced it where the
- * strategy allows, instead of three tensors and three passes. Three strategies, by shape,
+ * strategy allows, instead of three tensors and three passes. Four strategies, by shape,
  * from measurements on two cores (docs/benchmarks.md):
+ *  - at most 16 outputs (classifiers, early-exit heads): the narrow kernel over blocks of
+ *    rows, each block finished while warm (gemm_narrow.h; not for the reference backend);
  *  - 16-512 rows and large weights: a oneDNN matmul primitive with bias and activation
  *    fused (linear_onednn.h);
  *  - up to 256 rows otherwise: the output columns split over the threads, each block one
@@ -16,6 +18,7 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/kernels/gemm.h"
+#include "lib/kernels/gemm_narrow.h"
 #include "lib/kernels/linear_onednn.h"
 
 #define COLUMN_SPLIT_MAX_ROWS 256
@@ -94,7 +97,11 @@ adapt_status ad_linear_forward_untaped(adapt_tensor **out, adapt_context *ctx,
         return st;
     j.g.c = y->data;
     st = ADAPT_ERR_UNSUPPORTED;
-    if (ad_onednn_linear_suits(ctx->backend, rows, cols, j.g.k)) {
+    if (ad_gemm_narrow_suits(ctx->backend, &j.g)) {
+        const ad_narrow_product p = {rows, cols, j.g.k, x->data, l->weight->data, j.bias, act,
+                                     y->data, cols};
+        st = ad_gemm_narrow(ctx, &p, "adapt_op_matmul");
+    } else if (ad_onednn_linear_suits(ctx->backend, rows, cols, j.g.k)) {
         const ad_linear_args a = {rows, cols, j.g.k, x->data, l->weight->data, j.bias, act,
                                   y->data};
         st = ad_onednn_linear(ctx->n_threads, &a, &ctx->arena);

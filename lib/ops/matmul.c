@@ -2,6 +2,7 @@
  * A shared 2-D right operand with an untransposed left one folds the batch
  * into the rows: one large GEMM instead of many small ones. */
 #include "lib/kernels/gemm.h"
+#include "lib/kernels/gemm_narrow.h"
 #include "lib/ops/op.h"
 
 #include <stdatomic.h>
@@ -91,7 +92,8 @@ static adapt_status run_batch(adapt_context *ctx, ad_gemm_args g, int64_t rounds
 
 static bool folds(const matmul_plan *p) { return p->shared_b && !p->trans_a; }
 
-/* c[i] = op(a[i]) op(b[i]) over the batch. */
+/* c[i] = op(a[i]) op(b[i]) over the batch. A linear layer's product with few outputs takes
+ * the narrow kernel, as the layer's untaped path does. */
 static adapt_status forward(adapt_context *ctx, const matmul_plan *p, const float *a,
                             const float *b, float *c)
 {
@@ -100,6 +102,10 @@ static adapt_status forward(adapt_context *ctx, const matmul_plan *p, const floa
                       .b = b, .ldb = p->trans_b ? p->k : p->n, .c = c, .ldc = p->n};
     if (folds(p)) {
         g.m *= p->batch;
+        if (ad_gemm_narrow_suits(ctx->backend, &g))
+            return ad_gemm_narrow(ctx, &(ad_narrow_product){g.m, g.n, g.k, a, b, NULL,
+                                                            AD_ACT_NONE, c, g.n},
+                                  "adapt_op_matmul");
         return run_batch(ctx, g, 1, 0, 0, 0);
     }
     return run_batch(ctx, g, p->batch, a_size(p), b_size(p), p->m * p->n);

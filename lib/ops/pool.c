@@ -46,20 +46,31 @@ static void max_plane(const pool_plan *p, const float *restrict x, float *restri
     }
 }
 
+/* The sum of column ix's cells ylo .. yhi, top to bottom. */
+static float column_sum(const pool_plan *p, const float *x, int64_t ix, int64_t ylo, int64_t yhi)
+{
+    float sum = x[ylo * p->width + ix];
+    for (int64_t iy = ylo + 1; iy < yhi; iy++)
+        sum += x[iy * p->width + ix];
+    return sum;
+}
+
+/* Window sums in float, as PyTorch takes them, in a fixed order: down each column, then
+ * across the columns. The SDN head's fused pooling (sdn_pool.c) sums in this order over its
+ * vector lanes, so both give the same bits. */
 static void avg_plane(const pool_plan *p, const float *restrict x, float *restrict y)
 {
-    const double area = (double)p->kernel * (double)p->kernel;
+    const float area = (float)(p->kernel * p->kernel);
     for (int64_t oh = 0; oh < p->out_h; oh++) {
         int64_t ylo, yhi;
         window(&ylo, &yhi, p, oh, p->height);
         for (int64_t ow = 0; ow < p->out_w; ow++) {
             int64_t xlo, xhi;
             window(&xlo, &xhi, p, ow, p->width);
-            double acc = 0.0;
-            for (int64_t iy = ylo; iy < yhi; iy++)
-                for (int64_t ix = xlo; ix < xhi; ix++)
-                    acc += x[iy * p->width + ix];
-            y[oh * p->out_w + ow] = (float)(acc / area);
+            float total = column_sum(p, x, xlo, ylo, yhi);
+            for (int64_t ix = xlo + 1; ix < xhi; ix++)
+                total += column_sum(p, x, ix, ylo, yhi);
+            y[oh * p->out_w + ow] = total / area;
         }
     }
 }

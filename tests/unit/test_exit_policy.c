@@ -229,10 +229,12 @@ START_TEST(views_are_the_doubles_inference_computes)
             for (int j = 0; j < R_CLASSES; j++)
                 p[j] = c->logits[k][i][j];
             ad_softmax_in_place(p, R_CLASSES);
-            const ad_exit_view want = ad_exit_view_of(p, R_CLASSES);
+            const ad_exit_view want = ad_exit_view_of(p, R_CLASSES, true);
+            const ad_exit_view lean = ad_exit_view_of(p, R_CLASSES, false);
             const ad_exit_view *got = ad_exit_view_at(&t, k, i);
             ck_assert(got->prediction == want.prediction && got->top == want.top &&
                       got->entropy == want.entropy);
+            ck_assert(lean.prediction == want.prediction && lean.top == want.top);
         }
     ad_exit_table_close(&t);
     free(c);

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages libadapt needs to build and test, if any
-# is missing. Run as root (or through sudo).
+# is missing. Run as root (or through sudo). Debian's oneDNN CMake package asks
+# for OpenCL, which libdnnl-dev does not pull in: without ocl-icd-opencl-dev the
+# build silently leaves the oneDNN backend out.
 set -eu
-packages="gcc g++ meson ninja-build pkg-config cmake libopenblas-dev libdnnl-dev check
-          libsubunit-dev zlib1g-dev libjansson-dev python3-numpy python3-torch python3-pytest
-          python3-matplotlib python3-sklearn dataset-fashion-mnist abigail-tools doxygen"
+packages="gcc g++ meson ninja-build pkg-config cmake libopenblas-dev libdnnl-dev
+          ocl-icd-opencl-dev check libsubunit-dev zlib1g-dev libjansson-dev python3-numpy
+          python3-torch python3-pytest python3-matplotlib python3-sklearn dataset-fashion-mnist
+          abigail-tools doxygen"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

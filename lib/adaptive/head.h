@@ -56,8 +56,8 @@ typedef struct {
     float alpha;
     int64_t planes, slots;
     int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
-    float *sums;    /* [slots][stride]: one row of column sums per slot */
-    float *maxima;  /* [slots][stride] */
+    float *sums;    /* [slots][out_h][stride]: a band's column sums per row */
+    float *maxima;  /* [slots][out_h][stride] */
 } ad_sdn_job;
 
 typedef struct {

@@ -22,74 +22,104 @@ typedef int32_t mask_x16 __attribute__((vector_size(64)));
 typedef float float_x8 __attribute__((vector_size(32)));
 typedef int32_t mask_x8 __attribute__((vector_size(32)));
 
-/* Columns [i, i + lanes) of `rows` rows: their sums and maxima (lane by lane v > high ? v :
- * high, as the scalar loop below takes it), kept in registers down the rows instead of
- * stored and reloaded at every row. A macro, so that one text serves both widths. */
-#define REDUCE_LANES(float_xn, mask_xn, x, stride, rows, i, sum, top)                          \
-    do {                                                                                     \
-        float_xn total_, high_, v_;                                                          \
-        memcpy(&high_, (x) + (i), sizeof high_);                                             \
-        total_ = high_;                                                                      \
-        for (int64_t r_ = 1; r_ < (rows); r_++) {                                            \
-            memcpy(&v_, (x) + r_ * (stride) + (i), sizeof v_);                               \
-            total_ += v_;                                                                    \
-            const mask_xn wins_ = v_ > high_;                                                \
-            high_ = (float_xn)(((mask_xn)v_ & wins_) | ((mask_xn)high_ & ~wins_));           \
-        }                                                                                    \
-        memcpy((sum) + (i), &total_, sizeof total_);                                         \
-        memcpy((top) + (i), &high_, sizeof high_);                                           \
-    } while (0)
+#define BANDS 4 /* bands reduced side by side, so that their chains of operations overlap */
 
-/* Down each of n columns of `rows` rows: the sum and the maximum, 16 or 8 columns at a time.
- * The last block of columns overlaps the one before rather than leaving a scalar tail; a
- * column's sum does not depend on its neighbours. The maximum may miss a NaN, but a NaN
- * anywhere in a window makes its sum, and so its output, NaN. */
-INLINED void reduce_columns(const float *x, int64_t stride, int64_t rows, int64_t n,
-                            float *restrict sum, float *restrict top)
+/* Defines name(j, x, first, at, sum, top): columns [at, at + lanes) of bands first ..
+ * first + BANDS of plane x, each band's columns summed and maxed down its rows (lane by lane
+ * v > high ? v : high, as the scalar loop below takes it) into row `band` of sum and top
+ * [out_h][stride]. Past the last band the last is repeated and stores what it stored. A
+ * macro, so that one text serves both vector widths. */
+#define DEFINE_BAND_COLUMNS(name, float_xn, mask_xn)                                          \
+    INLINED void name(const ad_sdn_job *j, const float *x, int64_t first, int64_t at,        \
+                      float *sum, float *top)                                                \
+    {                                                                                        \
+        float_xn total[BANDS], high[BANDS];                                                  \
+        int64_t band[BANDS];                                                                 \
+        for (int b = 0; b < BANDS; b++) {                                                    \
+            band[b] = first + b < j->out_h ? first + b : j->out_h - 1;                       \
+            memcpy(&high[b], x + band[b] * j->window * j->width + at, sizeof high[b]);      \
+            total[b] = high[b];                                                              \
+        }                                                                                    \
+        for (int64_t r = 1; r < j->window; r++)                                              \
+            for (int b = 0; b < BANDS; b++) {                                                \
+                float_xn v;                                                                  \
+                memcpy(&v, x + (band[b] * j->window + r) * j->width + at, sizeof v);         \
+                total[b] += v;                                                               \
+                const mask_xn wins = v > high[b];                                            \
+                high[b] = (float_xn)(((mask_xn)v & wins) | ((mask_xn)high[b] & ~wins));      \
+            }                                                                                \
+        for (int b = 0; b < BANDS; b++) {                                                    \
+            memcpy(sum + band[b] * j->stride + at, &total[b], sizeof total[b]);              \
+            memcpy(top + band[b] * j->stride + at, &high[b], sizeof high[b]);                \
+        }                                                                                    \
+    }
+
+DEFINE_BAND_COLUMNS(band_columns16, float_x16, mask_x16)
+DEFINE_BAND_COLUMNS(band_columns8, float_x8, mask_x8)
+
+/* Column i of band `band`, one cell at a time, for bands narrower than a vector. */
+INLINED void band_column(const ad_sdn_job *j, const float *x, int64_t band, int64_t i,
+                         float *sum, float *top)
 {
-    if (n >= 16) {
-        for (int64_t i = 0; i < n; i += 16) {
-            const int64_t at = i + 16 <= n ? i : n - 16;
-            REDUCE_LANES(float_x16, mask_x16, x, stride, rows, at, sum, top);
-        }
-        return;
+    const float *cell = x + band * j->window * j->width + i;
+    float total = cell[0], high = cell[0];
+    for (int64_t r = 1; r < j->window; r++) {
+        const float v = cell[r * j->width];
+        total += v;
+        high = v > high ? v : high;
     }
-    if (n >= 8) {
-        for (int64_t i = 0; i < n; i += 8) {
-            const int64_t at = i + 8 <= n ? i : n - 8;
-            REDUCE_LANES(float_x8, mask_x8, x, stride, rows, at, sum, top);
-        }
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        float total = x[i], high = x[i];
-        for (int64_t r = 1; r < rows; r++) {
-            const float v = x[r * stride + i];
-            total += v;
-            high = v > high ? v : high;
-        }
-        sum[i] = total, top[i] = high;
+    sum[band * j->stride + i] = total, top[band * j->stride + i] = high;
+}
+
+/* Down the columns of every band of plane x: sums and maxima into sum and top [out_h][stride],
+ * 16 or 8 columns at a time. The last block of columns overlaps the one before rather than
+ * leaving a scalar tail; a column's sum does not depend on its neighbours. The maximum may
+ * miss a NaN, but a NaN anywhere in a window makes its sum, and so its output, NaN. */
+INLINED void reduce_columns(const ad_sdn_job *j, const float *x, float *restrict sum,
+                            float *restrict top)
+{
+    const int64_t n = j->out_w * j->window;
+    for (int64_t first = 0; first < j->out_h; first += BANDS) {
+        if (n >= 16)
+            for (int64_t i = 0; i < n; i += 16)
+                band_columns16(j, x, first, i + 16 <= n ? i : n - 16, sum, top);
+        else if (n >= 8)
+            for (int64_t i = 0; i < n; i += 8)
+                band_columns8(j, x, first, i + 8 <= n ? i : n - 8, sum, top);
+        else
+            for (int64_t b = first; b < first + BANDS && b < j->out_h; b++)
+                for (int64_t i = 0; i < n; i++)
+                    band_column(j, x, b, i, sum, top);
     }
 }
 
-/* One output row from the band of `window` input rows starting at x: reduced down the
- * columns along the whole row, then across each window's columns. */
-INLINED void band(const ad_sdn_job *j, const float *x, float *y, float *sum, float *top)
+#define WINDOWS 4 /* windows summed side by side, so that their chains of additions overlap */
+
+/* Outputs first .. first + WINDOWS of a band from its column sums and maxima: across each
+ * window's columns, left to right. Past the band's last window the last one is repeated
+ * and not stored. */
+INLINED void across(const ad_sdn_job *j, const float *sum, const float *top, int64_t first,
+                    float *y)
 {
     const float area = (float)(j->window * j->window);
-    reduce_columns(x, j->width, j->window, j->out_w * j->window, sum, top);
-    for (int64_t ow = 0; ow < j->out_w; ow++) {
-        const float *s = sum + ow * j->window, *t = top + ow * j->window;
-        float total = s[0], best = t[0];
-        for (int64_t i = 1; i < j->window; i++) {
-            total += s[i];
-            best = t[i] > best ? t[i] : best;
+    float total[WINDOWS], best[WINDOWS];
+    int64_t col[WINDOWS];
+    for (int o = 0; o < WINDOWS; o++) {
+        col[o] = (first + o < j->out_w ? first + o : j->out_w - 1) * j->window;
+        total[o] = sum[col[o]], best[o] = top[col[o]];
+    }
+    for (int64_t i = 1; i < j->window; i++)
+        for (int o = 0; o < WINDOWS; o++) {
+            total[o] += sum[col[o] + i];
+            best[o] = top[col[o] + i] > best[o] ? top[col[o] + i] : best[o];
         }
-        const float avg = total / area;
-        const float diff = best + -avg;
-        y[ow] = avg + diff * j->alpha;
+    for (int o = 0; o < WINDOWS && first + o < j->out_w; o++) {
+        const float avg = total[o] / area;
+        const float diff = best[o] + -avg;
+        y[first + o] = avg + diff * j->alpha;
     }
 }
+
 
 /* A window of one cell is its own max and average: the same operations reduce to
  * v + (v + -v) alpha, which keeps inf and NaN as the general path does and vectorises. */
@@ -108,8 +138,10 @@ INLINED void pool_plane(const ad_sdn_job *j, const float *x, float *y, float *su
         single_cells(j, x, y, j->height * j->width);
         return;
     }
+    reduce_columns(j, x, sums, maxima);
     for (int64_t oh = 0; oh < j->out_h; oh++)
-        band(j, x + oh * j->window * j->width, y + oh * j->out_w, sums, maxima);
+        for (int64_t first = 0; first < j->out_w; first += WINDOWS)
+            across(j, sums + oh * j->stride, maxima + oh * j->stride, first, y + oh * j->out_w);
 }
 
 /* The planes of slots [begin, end), each slot with its own column buffers. */
@@ -120,7 +152,8 @@ static void pool_slots(void *arg, int64_t begin, int64_t end)
     const int64_t first = begin * j->planes / j->slots, last = end * j->planes / j->slots;
     for (int64_t p = first; p < last; p++)
         pool_plane(j, j->x + p * j->height * j->width, j->y + p * j->out_h * j->out_w,
-                   j->sums + begin * j->stride, j->maxima + begin * j->stride);
+                   j->sums + begin * j->out_h * j->stride,
+                   j->maxima + begin * j->out_h * j->stride);
 }
 
 /* The job for x [n, c, height, width] into y [n, c * out_h * out_w]; slots, buffers to come. */
@@ -140,7 +173,7 @@ adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const a
     ad_sdn_job j = job_of(h, x->data, n, c, x->shape[2], x->shape[3], NULL);
     const int64_t grain = 1 + 16384 / (j.height * j.width); /* planes worth a thread */
     j.slots = ad_pool_ranges(j.planes, grain, ctx->n_threads);
-    const size_t row = (size_t)(j.stride * j.slots);
+    const size_t row = (size_t)(j.out_h * j.stride * j.slots);
     adapt_tensor *y;
     adapt_status st = ad_tensor_new(&y, ctx, 2, (int64_t[]){n, c * j.out_h * j.out_w});
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
@@ -157,7 +190,7 @@ adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const a
     return st;
 }
 
-/* The sink's scratch: one slot's column sums, then its maxima. */
+/* The sink's scratch: one slot's column sums of every band, then their maxima. */
 AD_VECTOR_CLONES
 static void pool_handed_plane(void *arg, int64_t n, int64_t c, const float *plane,
                               void *scratch)
@@ -166,7 +199,7 @@ static void pool_handed_plane(void *arg, int64_t n, int64_t c, const float *plan
     const ad_sdn_job *j = &p->job;
     float *sums = scratch;
     pool_plane(j, plane, j->y + (n * p->channels + c) * j->out_h * j->out_w, sums,
-               sums + j->stride);
+               sums + j->out_h * j->stride);
 }
 
 void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t channels,
@@ -175,5 +208,5 @@ void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t c
     p->job = job_of(h, NULL, 0, channels, height, width, y);
     p->channels = channels;
     p->sink = (ad_conv_sink){pool_handed_plane, p,
-                             (size_t)p->job.stride * 2 * sizeof(float)};
+                             (size_t)(p->job.out_h * p->job.stride) * 2 * sizeof(float)};
 }

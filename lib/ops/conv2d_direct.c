@@ -199,9 +199,12 @@ INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, i
             ad_conv_finish_run(&set->finish[first + k], rows + r * step,
                                res ? res->data + out + at : NULL,
                                c->y + out + at, run);
-        if (c->sink)
-            c->sink->plane(c->sink->arg, n, first + k, c->y + out, b->sink_scratch);
     }
+    /* The sink reads the block's planes only once all are stored: a plane read back right
+     * after its stores, with loads that straddle them, stalls on every load. */
+    for (int64_t k = 0; c->sink && k < CO_BLOCK && first + k < c->out_channels; k++)
+        c->sink->plane(c->sink->arg, n, first + k,
+                       c->y + (n * c->out_channels + first + k) * plane, b->sink_scratch);
 }
 
 /* AVX-512 only: with AVX2's 16 registers the accumulators spill, and the kernel measured no

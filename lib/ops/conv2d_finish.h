@@ -31,41 +31,54 @@ static inline ad_conv_finish ad_conv_finish_of(const ad_conv_epilogue *e, int64_
     return f;
 }
 
+/* Runs of at least this many values go in vectors; shorter ones in scalar code. */
 #define AD_FINISH_LANES 8
-typedef float ad_finish_vec __attribute__((vector_size(4 * AD_FINISH_LANES)));
-typedef int32_t ad_finish_mask __attribute__((vector_size(4 * AD_FINISH_LANES)));
 
-/* AD_FINISH_LANES values of ad_conv_finish_run, lane for lane the scalar operations. */
-static inline __attribute__((always_inline)) void
-ad_conv_finish_lanes(const ad_conv_finish *f, const float *src, const float *res, float *dst)
-{
-    ad_finish_vec v, r;
-    memcpy(&v, src, sizeof v);
-    v = v + f->bias;
-    if (f->bn)
-        v = v * f->scale + f->shift;
-    if (res) {
-        memcpy(&r, res, sizeof r);
-        v = v + r;
+/* Defines name(f, src, res, dst): `lanes` values of ad_conv_finish_run, lane for lane the
+ * scalar operations. A macro, so that one text serves both vector widths. */
+#define AD_DEFINE_FINISH_LANES(name, lanes)                                                   \
+    static inline __attribute__((always_inline)) void name(                                 \
+        const ad_conv_finish *f, const float *src, const float *res, float *dst)            \
+    {                                                                                        \
+        typedef float vec __attribute__((vector_size(4 * (lanes))));                         \
+        typedef int32_t mask __attribute__((vector_size(4 * (lanes))));                      \
+        vec v, r;                                                                            \
+        memcpy(&v, src, sizeof v);                                                           \
+        v = v + f->bias;                                                                     \
+        if (f->bn)                                                                           \
+            v = v * f->scale + f->shift;                                                     \
+        if (res) {                                                                           \
+            memcpy(&r, res, sizeof r);                                                       \
+            v = v + r;                                                                       \
+        }                                                                                    \
+        if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */    \
+            v = (vec)((mask)v & ~(v < 0.0f));                                                \
+        memcpy(dst, &v, sizeof v);                                                           \
     }
-    if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */
-        v = (ad_finish_vec)((ad_finish_mask)v & ~(v < 0.0f));
-    memcpy(dst, &v, sizeof v);
-}
+
+AD_DEFINE_FINISH_LANES(ad_conv_finish_8, 8)
+AD_DEFINE_FINISH_LANES(ad_conv_finish_16, 16)
 
 /* dst = finish(src) for n values, res the residual's matching values or NULL: the same
  * operations, in the same order, as the bias add, the batch-norm op's eval map, the add op
- * and the ReLU op applied one after the other. Runs of AD_FINISH_LANES and more go that many at
- * a time, the last group overlapping the one before: rewriting a value writes the same bits,
- * and where the output's rows are short (a 28-wide image) this keeps their ends out of scalar
- * code. */
+ * and the ReLU op applied one after the other. Runs of 16 and more go 16 at a time, of 8 and
+ * more 8 at a time, the last group overlapping the one before: rewriting a value writes the
+ * same bits, and where the output's rows are short (a 28-wide image) this keeps their ends
+ * out of scalar code. */
 static inline void ad_conv_finish_run(const ad_conv_finish *f, const float *restrict src,
                                       const float *restrict res, float *restrict dst, int64_t n)
 {
+    if (n >= 16) {
+        for (int64_t i = 0; i < n; i += 16) {
+            const int64_t at = i + 16 <= n ? i : n - 16;
+            ad_conv_finish_16(f, src + at, res ? res + at : NULL, dst + at);
+        }
+        return;
+    }
     if (n >= AD_FINISH_LANES) {
         for (int64_t i = 0; i < n; i += AD_FINISH_LANES) {
             const int64_t at = i + AD_FINISH_LANES <= n ? i : n - AD_FINISH_LANES;
-            ad_conv_finish_lanes(f, src + at, res ? res + at : NULL, dst + at);
+            ad_conv_finish_8(f, src + at, res ? res + at : NULL, dst + at);
         }
         return;
     }

@@ -5,16 +5,11 @@
 #include "lib/core/context.h"
 #include "lib/kernels/vector_math.h"
 
-#define LANES AD_NARROW_MAX_COLS
-#define ROWS 8            /* rows in flight: independent chains hide the additions' latency */
-#define MIN_WORK 65536    /* multiply-adds worth a thread */
+#define LANES 16
+#define ROWS 4         /* rows sharing each load of a weight vector */
+#define MIN_WORK 65536 /* multiply-adds worth a thread */
 
 typedef float float_x16 __attribute__((vector_size(LANES * sizeof(float))));
-
-typedef struct {
-    const ad_narrow_product *p;
-    const float *packed; /* [k][LANES] */
-} narrow_job;
 
 bool ad_gemm_narrow_suits(adapt_backend backend, const ad_gemm_args *g)
 {
@@ -23,62 +18,63 @@ bool ad_gemm_narrow_suits(adapt_backend backend, const ad_gemm_args *g)
            g->ldc == g->n;
 }
 
-/* w [n][k] into packed [k][LANES], lanes n .. LANES zero. */
-static void pack(float *packed, const float *w, int64_t n, int64_t k)
+/* The lanes' sum in a fixed order: halves added lane by lane, down to one. */
+static inline __attribute__((always_inline)) float lanes_total(float_x16 v)
 {
-    memset(packed, 0, (size_t)(k * LANES) * sizeof *packed);
-    for (int64_t c = 0; c < n; c++)
-        for (int64_t i = 0; i < k; i++)
-            packed[i * LANES + c] = w[c * k + i];
+    float s[LANES];
+    memcpy(s, &v, sizeof s);
+    for (int half = LANES / 2; half >= 1; half /= 2)
+        for (int l = 0; l < half; l++)
+            s[l] += s[l + half];
+    return s[0];
 }
 
 /* `count` rows (at most ROWS) from `row` on; with count a constant the accumulators stay in
- * registers. */
-static inline __attribute__((always_inline)) void row_block(const narrow_job *j, int64_t row,
-                                                            int count)
+ * registers. Lane l of an output's accumulator sums the products of k = l mod 16, in k order;
+ * the lanes are then added in a fixed order. */
+static inline __attribute__((always_inline)) void row_block(const ad_narrow_product *p,
+                                                            int64_t row, int count)
 {
-    const ad_narrow_product *p = j->p;
-    float_x16 acc[ROWS] = {{0}};
-    const float *x = p->x + row * p->k;
-    for (int64_t i = 0; i < p->k; i++) {
-        float_x16 w;
-        memcpy(&w, j->packed + i * LANES, sizeof w);
-#pragma GCC unroll 8
+    const int64_t k = p->k, whole = k / LANES * LANES;
+    const float *x = p->x + row * k;
+    for (int64_t c = 0; c < p->n; c++) {
+        const float *w = p->w + c * k;
+        float_x16 acc[ROWS] = {{0}};
+        for (int64_t i = 0; i < whole; i += LANES) {
+            float_x16 wv, xv;
+            memcpy(&wv, w + i, sizeof wv);
+#pragma GCC unroll 4
+            for (int r = 0; r < count; r++) {
+                memcpy(&xv, x + r * k + i, sizeof xv);
+                acc[r] += xv * wv;
+            }
+        }
+        for (int64_t i = whole; i < k; i++)
+            for (int r = 0; r < count; r++)
+                acc[r][i - whole] += x[r * k + i] * w[i];
         for (int r = 0; r < count; r++)
-            acc[r] += x[r * p->k + i] * w;
+            p->y[(row + r) * p->ldy + c] = lanes_total(acc[r]);
     }
-    for (int r = 0; r < count; r++)
-        memcpy(p->y + (row + r) * p->ldy, &acc[r], (size_t)p->n * sizeof(float));
 }
 
 /* Blocks [begin, end) of ROWS rows, each finished while warm. */
 AD_VECTOR_CLONES
 static void blocks(void *arg, int64_t begin, int64_t end)
 {
-    const narrow_job *j = arg;
-    const ad_narrow_product *p = j->p;
+    const ad_narrow_product *p = arg;
     const int64_t first = begin * ROWS, last = end * ROWS < p->m ? end * ROWS : p->m;
     int64_t row = first;
     for (; row + ROWS <= last; row += ROWS)
-        row_block(j, row, ROWS);
-    if (row < last)
-        row_block(j, row, (int)(last - row));
+        row_block(p, row, ROWS);
+    for (; row < last; row++)
+        row_block(p, row, 1);
     if (p->bias || p->act != AD_ACT_NONE)
         ad_bias_act_rows(last - first, p->n, p->ldy, p->bias, p->act, p->y + first * p->ldy);
 }
 
-adapt_status ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p, const char *fn)
+void ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p)
 {
-    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
-    float *packed;
-    adapt_status st =
-        ad_scratch((void **)&packed, ctx, (size_t)(p->k * LANES) * sizeof *packed, fn);
-    if (!st) {
-        pack(packed, p->w, p->n, p->k);
-        narrow_job j = {p, packed};
-        const int64_t grain = 1 + MIN_WORK / (ROWS * LANES * (p->k > 0 ? p->k : 1));
-        ad_pool_for(ctx->pool, (p->m + ROWS - 1) / ROWS, grain, blocks, &j);
-    }
-    ad_arena_rewind(&ctx->arena, mark);
-    return st;
+    const int64_t block_work = ROWS * (p->n * p->k > 0 ? p->n * p->k : 1);
+    ad_pool_for(ctx->pool, (p->m + ROWS - 1) / ROWS, 1 + MIN_WORK / block_work, blocks,
+                (void *)p);
 }

@@ -1,11 +1,11 @@
 /* Products with few output columns, y[m][n] = x[m][k] w[n][k]^T for n <= 16: the classifier
  * at the end of a network and every early-exit head. A GEMM library's blocking is built for
- * wide outputs; at ten columns, in early-exit inference, oneDNN's and OpenBLAS's sgemm took
- * 1.3-7x the time of this kernel (docs/benchmarks.md). The weights are packed once per
- * product as k rows of 16 lanes, so that each x[m][k] multiplies a whole vector, and each
- * output is one chain of additions in k order: the same bits for any row position, batch
- * size or thread count. The linear layer's op and its untaped path both take it, so training
- * and inference agree bit for bit. */
+ * wide outputs; at ten columns, in early-exit inference, oneDNN's sgemm spent most of its
+ * time outside the arithmetic (docs/early_exits.md#speed). Each output is a dot product of 16
+ * lanes, lane l summing the products of k = l mod 16 in k order, the lanes then added in a
+ * fixed order: the same bits for any row position, batch size or thread count. Nothing is
+ * packed, so a single row (batch-1 inference) costs only its products. The linear layer's op
+ * and its untaped path both take it, so training and inference agree bit for bit. */
 #ifndef AD_KERNELS_GEMM_NARROW_H
 #define AD_KERNELS_GEMM_NARROW_H
 
@@ -32,8 +32,7 @@ typedef struct {
  * at most AD_NARROW_MAX_COLS columns, under any backend but the reference one. */
 bool ad_gemm_narrow_suits(adapt_backend backend, const ad_gemm_args *g);
 
-/* y = act(x w^T + bias) over the context's threads; the packed weights live in its arena
- * for the call. Fails only for want of arena memory. */
-adapt_status ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p, const char *fn);
+/* y = act(x w^T + bias) over the context's threads. */
+void ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p);
 
 #endif

@@ -113,7 +113,7 @@ static adapt_status project_qkv(adapt_tensor **qkv, adapt_context *ctx, const ad
         const ad_narrow_product p = {rows, d, d, x->data, a->qkv.weight->data + i * d * d,
                                      a->qkv.bias->data + i * d, AD_ACT_NONE,
                                      (*qkv)->data + i * d, 3 * d};
-        st = ad_gemm_narrow(ctx, &p, "attention");
+        ad_gemm_narrow(ctx, &p);
     }
     return st;
 }

@@ -102,11 +102,11 @@ static adapt_status forward(adapt_context *ctx, const matmul_plan *p, const floa
                       .b = b, .ldb = p->trans_b ? p->k : p->n, .c = c, .ldc = p->n};
     if (folds(p)) {
         g.m *= p->batch;
-        if (ad_gemm_narrow_suits(ctx->backend, &g))
-            return ad_gemm_narrow(ctx, &(ad_narrow_product){g.m, g.n, g.k, a, b, NULL,
-                                                            AD_ACT_NONE, c, g.n},
-                                  "adapt_op_matmul");
-        return run_batch(ctx, g, 1, 0, 0, 0);
+        if (!ad_gemm_narrow_suits(ctx->backend, &g))
+            return run_batch(ctx, g, 1, 0, 0, 0);
+        ad_gemm_narrow(ctx, &(ad_narrow_product){g.m, g.n, g.k, a, b, NULL, AD_ACT_NONE, c,
+                                                 g.n});
+        return ADAPT_OK;
     }
     return run_batch(ctx, g, p->batch, a_size(p), b_size(p), p->m * p->n);
 }

@@ -2,17 +2,26 @@
  * 16 x 28 x 28 values per image, and its SDN head read them all back in a pass of its own,
  * which made the first exit cost more than twice its share of FLOPs where often most images
  * leave. Here the stem's convolution hands each finished plane to the head's pooling while it
- * is in cache, on its way into the stem's output. The same kernels, plane for plane: the same
- * bits as the stem's output pooled afterwards. */
-#include "lib/adaptive/head.h"
+ * is in cache. Where the head is a plain linear layer, each sample's logits are made and its
+ * exit decided in the same pass, and only the samples that go on are stored, already
+ * compacted: no copy of the survivors, no store of the others. The same kernels, row for row:
+ * the same bits as the stem, the pooling and the head run one after the other. */
+#include <stdatomic.h>
+#include <string.h>
 
+#include "lib/adaptive/exit_infer.h"
+#include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
+#include "lib/eval/score_rows.h"
+#include "lib/kernels/gemm_narrow.h"
 #include "lib/models/model_impl.h"
 #include "lib/nn/batchnorm.h"
 
+static const char *const fn = "adapt_model_infer_exits";
+
 /* The stem's layers when the first head is SDN, reads block 0, and block 0 is convolution,
- * batch norm and ReLU taking `input`; else NULL. */
+ * batch norm and ReLU taking `input`, run by the direct kernel; else NULL. */
 static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor *input)
 {
     if (model->n_heads < 1 || model->n_blocks < 1)
@@ -24,7 +33,39 @@ static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor 
               b->in.ndim == 3 && input->ndim == 4 && input->shape[0] >= 1;
     for (int32_t i = 0; ok && i < 3; i++)
         ok = b->layers[i].params.kind == kinds[i] && input->shape[i + 1] == b->in.d[i];
-    return ok ? b->layers : NULL;
+    return ok && ad_conv_direct_suits(&(ad_conv_geom){
+                     b->layers[0].in.d[0], b->layers[0].in.d[1], b->layers[0].in.d[2],
+                     b->layers[0].u.conv.kernel, b->layers[0].u.conv.kernel,
+                     b->layers[0].u.conv.stride, b->layers[0].u.conv.padding,
+                     b->layers[0].out.d[1], b->layers[0].out.d[2]})
+               ? b->layers
+               : NULL;
+}
+
+/* The stem's convolution over the whole batch with its batch norm and ReLU fused, handing its
+ * output to `sink`, into y (NULL when the sink takes whole samples). */
+static adapt_status run_stem(adapt_context *ctx, const ad_layer *layers, adapt_tensor *input,
+                             const ad_conv_sink *sink, float *y)
+{
+    const ad_conv2d *conv = &layers[0].u.conv;
+    const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
+    const ad_dims *in = &layers[0].in, *out = &layers[0].out;
+    const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
+                                bn->running_var->data, AD_BATCHNORM_EPS, NULL, true};
+    const ad_conv_call call = {
+        .g = {in->d[0], in->d[1], in->d[2], conv->kernel, conv->kernel, conv->stride,
+              conv->padding, out->d[1], out->d[2]},
+        .batch = input->shape[0], .out_channels = out->d[0], .x = input->data,
+        .weight = conv->weight->data, .bias = conv->bias ? conv->bias->data : NULL,
+        .epilogue = &e, .y = y, .sink = sink};
+    return ad_conv_direct(ctx, &call, fn);
+}
+
+/* The pooled features' width, c * h * w, of the stem's output [c, oh, ow]. */
+static int64_t pooled_width(const adapt_head *h, const ad_layer *layers)
+{
+    const ad_dims *out = &layers[0].out;
+    return out->d[0] * (out->d[1] / h->window) * (out->d[2] / h->window);
 }
 
 adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt_context *ctx,
@@ -34,32 +75,106 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     const ad_layer *layers = stem_layers(model, input);
     if (!layers)
         return ADAPT_OK;
-    const ad_conv2d *conv = &layers[0].u.conv;
-    const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
-    const ad_dims *in = &layers[0].in, *out = &layers[0].out;
-    const ad_conv_geom g = {in->d[0], in->d[1], in->d[2], conv->kernel, conv->kernel,
-                            conv->stride, conv->padding, out->d[1], out->d[2]};
-    if (!ad_conv_direct_suits(&g))
-        return ADAPT_OK;
     const adapt_head *h = model->heads[0];
-    const int64_t n = input->shape[0], c = out->d[0];
-    const int64_t width = c * (out->d[1] / h->window) * (out->d[2] / h->window);
+    const ad_dims *out = &layers[0].out;
+    const int64_t n = input->shape[0];
     adapt_tensor *pooled, *y;
-    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, width});
+    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, pooled_width(h, layers)});
     if (!st)
-        st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, c, out->d[1], out->d[2]});
+        st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, out->d[0], out->d[1], out->d[2]});
     if (st)
         return st;
     ad_sdn_plane_pool pool;
-    ad_sdn_plane_pool_init(&pool, h, c, out->d[1], out->d[2], pooled->data);
-    const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
-                                bn->running_var->data, AD_BATCHNORM_EPS, NULL, true};
-    const ad_conv_call call = {.g = g, .batch = n, .out_channels = c, .x = input->data,
-                               .weight = conv->weight->data,
-                               .bias = conv->bias ? conv->bias->data : NULL, .epilogue = &e,
-                               .y = y->data, .sink = &pool.sink};
-    st = ad_conv_direct(ctx, &call, "adapt_model_infer_exits");
+    ad_sdn_plane_pool_init(&pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
+    st = run_stem(ctx, layers, input, &pool.sink, y->data);
     if (!st)
         *f = pooled, *stem = y;
     return st;
+}
+
+/* The decided pass: pooling first in the sink's argument, so that the pooling's plane
+ * function reads it as its own. */
+typedef struct {
+    ad_sdn_plane_pool pool;
+    ad_infer_state *s;
+    ad_narrow_product head; /* every sample's logits from its pooled row */
+    size_t pool_bytes;      /* the pooling's part of the sink's scratch; then p [classes] */
+    int64_t sample_floats;  /* the stem's output per sample */
+    float *stem, *logits;   /* the samples that go on: [kept][sample_floats], [kept][classes] */
+    _Atomic int64_t kept;
+} decided_pass;
+
+/* Sample n, pooled: its logits, its exit; stored if it goes on. */
+static void decide_sample(void *arg, int64_t n, const float *planes, void *scratch)
+{
+    decided_pass *d = arg;
+    ad_infer_state *s = d->s;
+    double *p = (double *)((char *)scratch + d->pool_bytes);
+    ad_gemm_narrow_rows(&d->head, n, n + 1);
+    const float *z = d->head.y + n * s->classes;
+    for (int32_t j = 0; j < s->classes; j++)
+        p[j] = z[j];
+    ad_softmax_in_place(p, s->classes);
+    int32_t streak = 0, last = -1;
+    if (!ad_infer_settle(s, 0, false, p, n, &streak, &last))
+        return;
+    const int64_t row = atomic_fetch_add(&d->kept, 1);
+    memcpy(d->stem + row * d->sample_floats, planes, (size_t)d->sample_floats * sizeof *planes);
+    memcpy(d->logits + row * s->classes, z, (size_t)s->classes * sizeof *z);
+    s->sample[row] = n, s->streak[row] = streak, s->last[row] = last;
+}
+
+/* Whether the first head's logits are its linear layer's product on the pooling, by the
+ * narrow kernel, decided on their softmax. */
+static bool head_decides_alone(const adapt_context *ctx, const adapt_head *h,
+                               const ad_infer_state *s, int64_t width)
+{
+    const ad_linear *fc = &h->fc1;
+    const ad_gemm_args g = {.trans_b = true, .m = 1, .n = fc->out_features, .k = width,
+                            .alpha = 1.0f, .lda = width, .ldb = width,
+                            .ldc = fc->out_features};
+    return !h->params.cascade && !h->fc2.weight && fc->in_features == width &&
+           fc->out_features == s->classes && ad_gemm_narrow_suits(ctx->backend, &g) &&
+           !(s->policy.calibrators && s->policy.calibrators[0]);
+}
+
+adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_tensor **logits,
+                                   adapt_context *ctx, const adapt_model *model,
+                                   ad_infer_state *s, adapt_tensor *input)
+{
+    *decided = false;
+    const ad_layer *layers = stem_layers(model, input);
+    const adapt_head *h = layers ? model->heads[0] : NULL;
+    if (!h || !head_decides_alone(ctx, h, s, pooled_width(h, layers)))
+        return ADAPT_OK;
+    const ad_dims *out = &layers[0].out;
+    const int64_t n = input->shape[0], c = s->classes, width = pooled_width(h, layers);
+    adapt_tensor *pooled, *y, *z;
+    float *all_logits;
+    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, width});
+    if (!st)
+        st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, out->d[0], out->d[1], out->d[2]});
+    if (!st)
+        st = ad_tensor_new(&z, ctx, 2, (int64_t[]){n, c});
+    if (!st)
+        st = ad_scratch((void **)&all_logits, ctx, (size_t)(n * c) * sizeof *all_logits, fn);
+    if (st)
+        return st;
+    decided_pass d = {.s = s, .sample_floats = y->numel / n, .stem = y->data, .logits = z->data};
+    ad_sdn_plane_pool_init(&d.pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
+    d.head = (ad_narrow_product){n, c, width, pooled->data, h->fc1.weight->data,
+                                 h->fc1.bias ? h->fc1.bias->data : NULL, AD_ACT_NONE,
+                                 all_logits, c};
+    d.pool_bytes = d.pool.sink.scratch_bytes;
+    atomic_init(&d.kept, 0);
+    const ad_conv_sink sink = {.plane = d.pool.sink.plane, .sample = decide_sample, .arg = &d,
+                               .scratch_bytes = d.pool_bytes + (size_t)c * sizeof(double)};
+    st = run_stem(ctx, layers, input, &sink, NULL);
+    if (st)
+        return st;
+    s->active = atomic_load(&d.kept);
+    y->shape[0] = z->shape[0] = s->active;
+    y->numel = s->active * d.sample_floats, z->numel = s->active * c;
+    *stem = y, *logits = z, *decided = true;
+    return ADAPT_OK;
 }

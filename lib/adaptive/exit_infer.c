@@ -4,6 +4,7 @@
  * CNN's first exit may pool the stem's output as the stem makes it (exit_first.c). */
 #include <string.h>
 
+#include "lib/adaptive/exit_infer.h"
 #include "lib/adaptive/exit_policy.h"
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
@@ -15,22 +16,7 @@
 
 static const char *const fn = "adapt_model_infer_exits";
 
-typedef struct {
-    adapt_exit_policy policy;
-    int64_t *costs;         /* [exits] */
-    int32_t classes;
-    int64_t active;         /* rows of the current batch */
-    int64_t *sample;        /* [active] each row's position in the input */
-    int32_t *streak, *last; /* [active] the patience rule's run of equal predictions */
-    double *p;              /* [classes] one row's probabilities */
-    float *probs;           /* [active * classes] calibrated probabilities, or NULL */
-    /* Results by input position, handed to the caller only once all succeeded. */
-    int32_t *prediction, *exit;
-    float *confidence;
-    int64_t *flops;
-} infer_state;
-
-static adapt_status open_state(infer_state *s, adapt_context *ctx, const adapt_model *model,
+static adapt_status open_state(ad_infer_state *s, adapt_context *ctx, const adapt_model *model,
                                int64_t n)
 {
     const int32_t exits = model->n_heads + 1;
@@ -64,7 +50,7 @@ static adapt_status open_state(infer_state *s, adapt_context *ctx, const adapt_m
 
 /* Row i's probabilities at exit k into s->p: calibrated, or the softmax of its logits
  * computed as the evaluation code computes it, so recorded outputs decide alike. */
-static void row_probabilities(infer_state *s, const adapt_tensor *logits, int64_t i)
+static void row_probabilities(ad_infer_state *s, const adapt_tensor *logits, int64_t i)
 {
     const int32_t c = s->classes;
     const float *src = s->probs ? s->probs + i * c : logits->data + i * c;
@@ -74,8 +60,21 @@ static void row_probabilities(infer_state *s, const adapt_tensor *logits, int64_
         ad_softmax_in_place(s->p, c);
 }
 
+bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, int64_t at,
+                     int32_t *streak, int32_t *last)
+{
+    const ad_exit_view v = ad_exit_view_of(p, s->classes, s->policy.rule == ADAPT_EXIT_ENTROPY);
+    *streak = v.prediction == *last ? *streak + 1 : 1;
+    *last = v.prediction;
+    if (!final && !ad_exit_leaves(&s->policy, k, &v, *streak))
+        return true;
+    s->prediction[at] = v.prediction, s->exit[at] = k;
+    s->confidence[at] = (float)v.top, s->flops[at] = s->costs[k];
+    return false;
+}
+
 /* Decides every row at exit k; keep[0 .. *kept) receives the rows that go on. */
-static adapt_status decide(infer_state *s, adapt_context *ctx, const adapt_tensor *logits,
+static adapt_status decide(ad_infer_state *s, adapt_context *ctx, const adapt_tensor *logits,
                            int32_t k, bool final, int64_t *keep, int64_t *kept)
 {
     const adapt_calibrator *cal = s->policy.calibrators ? s->policy.calibrators[k] : NULL;
@@ -91,24 +90,15 @@ static adapt_status decide(infer_state *s, adapt_context *ctx, const adapt_tenso
     *kept = 0;
     for (int64_t i = 0; i < s->active; i++) {
         row_probabilities(s, logits, i);
-        const ad_exit_view v =
-            ad_exit_view_of(s->p, s->classes, s->policy.rule == ADAPT_EXIT_ENTROPY);
-        s->streak[i] = v.prediction == s->last[i] ? s->streak[i] + 1 : 1;
-        s->last[i] = v.prediction;
-        if (!final && !ad_exit_leaves(&s->policy, k, &v, s->streak[i])) {
+        if (ad_infer_settle(s, k, final, s->p, s->sample[i], &s->streak[i], &s->last[i]))
             keep[(*kept)++] = i;
-            continue;
-        }
-        const int64_t at = s->sample[i];
-        s->prediction[at] = v.prediction, s->exit[at] = k;
-        s->confidence[at] = (float)v.top, s->flops[at] = s->costs[k];
     }
     return ADAPT_OK;
 }
 
 /* Keeps rows keep[0 .. kept) of the batch, its bookkeeping and the logits a cascading head
  * reads next. Rows only move up (keep is increasing), so the arrays compact in place. */
-static adapt_status compact(infer_state *s, adapt_context *ctx, adapt_tensor **x,
+static adapt_status compact(ad_infer_state *s, adapt_context *ctx, adapt_tensor **x,
                             adapt_tensor **logits, const int64_t *keep, int64_t kept)
 {
     for (int64_t j = 0; j < kept; j++) {
@@ -121,34 +111,47 @@ static adapt_status compact(infer_state *s, adapt_context *ctx, adapt_tensor **x
     return st ? st : adapt_op_gather_rows(logits, ctx, *logits, keep, kept);
 }
 
-static adapt_status run(infer_state *s, adapt_context *ctx, adapt_model *model,
+/* Exit k's logits (the model's at the final exit) into *logits, running the blocks before it
+ * from `first` on *x, which becomes their output. */
+static adapt_status exit_logits(adapt_tensor **logits, adapt_tensor **x, adapt_context *ctx,
+                                adapt_model *model, int32_t k, int32_t first)
+{
+    const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
+    const int32_t last = h ? h->params.block + 1 : model->n_blocks;
+    adapt_tensor *previous = *logits, *f = NULL;
+    adapt_status st = k == 0 ? ad_first_head_features(&f, x, ctx, model, *x) : ADAPT_OK;
+    if (!st && f)
+        return ad_head_logits(logits, ctx, h, f, previous);
+    if (!st)
+        st = adapt_model_forward_blocks(x, ctx, model, *x, first, last);
+    if (st || !h) {
+        *logits = *x;
+        return st;
+    }
+    return ad_head_forward(logits, ctx, h, *x, previous);
+}
+
+static adapt_status run(ad_infer_state *s, adapt_context *ctx, adapt_model *model,
                         adapt_tensor *x)
 {
     int64_t *keep = NULL;
     adapt_status st = ad_scratch((void **)&keep, ctx, (size_t)s->active * sizeof *keep, fn);
     adapt_tensor *logits = NULL;
-    int32_t first = 0;
-    for (int32_t k = 0; k <= model->n_heads && !st; k++) {
-        const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
-        const int32_t last = h ? h->params.block + 1 : model->n_blocks;
-        adapt_tensor *previous = logits, *f = NULL;
+    bool decided = false;
+    if (!st)
+        st = ad_first_exit_decided(&decided, &x, &logits, ctx, model, s, x);
+    for (int32_t k = decided ? 1 : 0; k <= model->n_heads && !st && s->active > 0; k++) {
+        const int32_t first = k > 0 ? model->heads[k - 1]->params.block + 1 : 0;
         int64_t kept = 0;
-        if (k == 0)
-            st = ad_first_head_features(&f, &x, ctx, model, x);
-        if (!st && f) {
-            st = ad_head_logits(&logits, ctx, h, f, previous);
-        } else if (!st) {
-            st = adapt_model_forward_blocks(&x, ctx, model, x, first, last);
-            if (!st && h)
-                st = ad_head_forward(&logits, ctx, h, x, previous);
-        }
+        st = exit_logits(&logits, &x, ctx, model, k, first);
         if (!st)
-            st = decide(s, ctx, h ? logits : x, k, !h, keep, &kept);
-        if (st || kept == 0)
-            break;
-        if (kept < s->active)
+            st = decide(s, ctx, logits, k, k == model->n_heads, keep, &kept);
+        if (st || kept == s->active)
+            continue;
+        if (kept > 0)
             st = compact(s, ctx, &x, &logits, keep, kept);
-        first = last;
+        else
+            s->active = 0;
     }
     return st;
 }
@@ -177,7 +180,7 @@ static adapt_status check_call(adapt_exit_outputs *out, const adapt_exit_outputs
     return ad_check_tensor(ctx, input, fn, "input");
 }
 
-static void hand_over(const adapt_exit_outputs *out, const infer_state *s, int64_t n)
+static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, int64_t n)
 {
     if (out->predictions)
         memcpy(out->predictions, s->prediction, (size_t)n * sizeof *s->prediction);
@@ -194,7 +197,7 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
                                      const adapt_exit_policy *policy)
 {
     adapt_exit_outputs out;
-    infer_state s = {0};
+    ad_infer_state s = {0};
     adapt_status st = check_call(&out, outputs, ctx, model, input);
     if (!st)
         st = ad_exit_policy_read(&s.policy, policy, model->n_heads, fn);

@@ -80,11 +80,4 @@ adapt_status ad_head_forward(adapt_tensor **logits, adapt_context *ctx, const ad
 adapt_status ad_head_logits(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,
                             adapt_tensor *f, adapt_tensor *previous);
 
-/* The first head's features and the first block's output *stem, both from the model's input
- * in one pass, when the head is SDN and reads a first block that is one convolution with batch
- * norm and ReLU (a CNN's stem) which the direct kernel runs: each plane of the stem's output is
- * pooled while in cache (exit_first.c). *f is NULL, and the call OK, when that does not apply. */
-adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt_context *ctx,
-                                    const adapt_model *model, adapt_tensor *input);
-
 #endif

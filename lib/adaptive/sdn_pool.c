@@ -207,6 +207,7 @@ void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t c
 {
     p->job = job_of(h, NULL, 0, channels, height, width, y);
     p->channels = channels;
-    p->sink = (ad_conv_sink){pool_handed_plane, p,
-                             (size_t)(p->job.out_h * p->job.stride) * 2 * sizeof(float)};
+    p->sink = (ad_conv_sink){
+        .plane = pool_handed_plane, .arg = p,
+        .scratch_bytes = (size_t)(p->job.out_h * p->job.stride) * 2 * sizeof(float)};
 }

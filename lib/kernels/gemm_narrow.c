@@ -57,12 +57,10 @@ static inline __attribute__((always_inline)) void row_block(const ad_narrow_prod
     }
 }
 
-/* Blocks [begin, end) of ROWS rows, each finished while warm. */
+/* Rows [first, last), finished while warm. */
 AD_VECTOR_CLONES
-static void blocks(void *arg, int64_t begin, int64_t end)
+static void rows_range(const ad_narrow_product *p, int64_t first, int64_t last)
 {
-    const ad_narrow_product *p = arg;
-    const int64_t first = begin * ROWS, last = end * ROWS < p->m ? end * ROWS : p->m;
     int64_t row = first;
     for (; row + ROWS <= last; row += ROWS)
         row_block(p, row, ROWS);
@@ -70,6 +68,18 @@ static void blocks(void *arg, int64_t begin, int64_t end)
         row_block(p, row, 1);
     if (p->bias || p->act != AD_ACT_NONE)
         ad_bias_act_rows(last - first, p->n, p->ldy, p->bias, p->act, p->y + first * p->ldy);
+}
+
+/* Blocks [begin, end) of ROWS rows. */
+static void blocks(void *arg, int64_t begin, int64_t end)
+{
+    const ad_narrow_product *p = arg;
+    rows_range(p, begin * ROWS, end * ROWS < p->m ? end * ROWS : p->m);
+}
+
+void ad_gemm_narrow_rows(const ad_narrow_product *p, int64_t first, int64_t last)
+{
+    rows_range(p, first, last);
 }
 
 void ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p)

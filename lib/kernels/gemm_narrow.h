@@ -35,4 +35,7 @@ bool ad_gemm_narrow_suits(adapt_backend backend, const ad_gemm_args *g);
 /* y = act(x w^T + bias) over the context's threads. */
 void ad_gemm_narrow(adapt_context *ctx, const ad_narrow_product *p);
 
+/* Rows [first, last) of y on the calling thread: the same bits. */
+void ad_gemm_narrow_rows(const ad_narrow_product *p, int64_t first, int64_t last);
+
 #endif

@@ -51,8 +51,9 @@ typedef struct {
     int64_t s, hq, wq;    /* stride; one phase plane's rows and columns */
     int64_t span;         /* OH * wq rounded up to whole strips */
     int64_t in_floats;    /* a sample's phase planes and the zeros read past them */
-    float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
-    int64_t slot_floats;
+    float *scratch;       /* [slots][slot_floats]: phase planes, [CO_BLOCK][span] sums, the
+                             sink's scratch (sink_floats) and a sample's staged planes */
+    int64_t slot_floats, sink_floats;
     _Atomic int64_t next; /* first sample not yet claimed */
 } direct_job;
 
@@ -176,11 +177,24 @@ INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
     return oh * ow;
 }
 
-/* A thread's buffers: phase planes, sums, and the sink's scratch. */
+/* A thread's buffers: phase planes, sums, the sink's scratch, and the planes of the sample in
+ * hand when the sink takes whole samples (else NULL). */
 typedef struct {
     float *in, *sums;
     void *sink_scratch;
+    float *staged;
 } slot_buffers;
+
+/* Where plane (n, co) of the call in set `set` is stored. */
+INLINED float *plane_at(const direct_job *j, const conv_set *set, int64_t n, int64_t co,
+                        const slot_buffers *b)
+{
+    const ad_conv_call *c = set->c;
+    const int64_t plane = c->g.out_h * c->g.out_w;
+    if (set == &j->sets[0] && b->staged)
+        return b->staged + co * plane;
+    return c->y + (n * c->out_channels + co) * plane;
+}
 
 /* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
  * output tensor, each plane then handed to the sink if any. */
@@ -191,21 +205,20 @@ INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, i
     const int64_t plane = c->g.out_h * c->g.out_w;
     const adapt_tensor *res = c->epilogue ? c->epilogue->residual : NULL;
     for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++) {
-        float *rows = b->sums + k * j->span;
+        float *rows = b->sums + k * j->span, *dst = plane_at(j, set, n, first + k, b);
         int64_t step;
         const int64_t run = runs_of(j, rows, &step);
         const int64_t out = (n * c->out_channels + first + k) * plane;
         for (int64_t at = 0, r = 0; at < plane; at += run, r++)
             ad_conv_finish_run(&set->finish[first + k], rows + r * step,
-                               res ? res->data + out + at : NULL,
-                               c->y + out + at, run);
+                               res ? res->data + out + at : NULL, dst + at, run);
     }
     /* The sink reads the block's planes once all eight are stored: reading each back right
      * after its own stores, whose widths and offsets its loads straddle, made the first
      * exit's path 3-6 % slower. */
     for (int64_t k = 0; c->sink && k < CO_BLOCK && first + k < c->out_channels; k++)
-        c->sink->plane(c->sink->arg, n, first + k,
-                       c->y + (n * c->out_channels + first + k) * plane, b->sink_scratch);
+        c->sink->plane(c->sink->arg, n, first + k, plane_at(j, set, n, first + k, b),
+                       b->sink_scratch);
 }
 
 /* AVX-512 only: with AVX2's 16 registers the accumulators spill, and the kernel measured no
@@ -229,6 +242,8 @@ static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *
             finish_block(j, set, n, k * CO_BLOCK, b);
         }
     }
+    if (b->staged)
+        j->sets[0].c->sink->sample(j->sets[0].c->sink->arg, n, b->staged, b->sink_scratch);
 }
 
 /* Each slot claims samples until none are left, so a slower core takes fewer. */
@@ -237,7 +252,10 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
     direct_job *j = arg;
     for (int64_t slot = begin; slot < end; slot++) {
         float *in = j->scratch + slot * j->slot_floats, *sums = in + j->in_floats;
-        const slot_buffers b = {in, sums, sums + CO_BLOCK * j->span};
+        float *sink_scratch = sums + CO_BLOCK * j->span;
+        const ad_conv_sink *sink = j->sets[0].c->sink;
+        const slot_buffers b = {in, sums, sink_scratch,
+                                sink && sink->sample ? sink_scratch + j->sink_floats : NULL};
         const int64_t batch = j->sets[0].c->batch;
         for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < batch;)
             for (int64_t k = n; k < n + CLAIM && k < batch; k++)
@@ -297,9 +315,13 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
         st = plan_set(&j->sets[i], j, ctx, &last, fn);
     const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
     j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
-    const int64_t sink_floats = /* whole cache lines, so that slots share none */
+    /* whole cache lines, so that slots share none */
+    j->sink_floats =
         c->sink ? strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float))) : 0;
-    j->slot_floats = j->in_floats + CO_BLOCK * j->span + sink_floats;
+    const int64_t staged = c->sink && c->sink->sample
+                               ? strip_aligned(c->out_channels * g->out_h * g->out_w)
+                               : 0;
+    j->slot_floats = j->in_floats + CO_BLOCK * j->span + j->sink_floats + staged;
     return st;
 }
 

@@ -11,11 +11,14 @@
 #include "lib/kernels/im2col.h"
 #include "lib/ops/conv2d.h"
 
-/* Where a convolution hands its output over as it goes: plane (n, co), finished and stored, on
- * the thread that made it, while in cache, with scratch_bytes of scratch that thread alone
- * uses. */
+/* Where a convolution hands its output over as it goes, on the thread that made it, with
+ * scratch_bytes of scratch that thread alone uses: each plane (n, co), finished and stored,
+ * while in cache; then, if `sample` is set, sample n's planes [Cout][OH][OW] all together.
+ * With `sample` set the planes are stored in a buffer of the thread's, not in y (unused): the
+ * sink keeps what it wants of them. */
 typedef struct {
     void (*plane)(void *arg, int64_t n, int64_t co, const float *values, void *scratch);
+    void (*sample)(void *arg, int64_t n, const float *planes, void *scratch);
     void *arg;
     size_t scratch_bytes;
 } ad_conv_sink;

@@ -1,0 +1,51 @@
+/* adapt_model_infer_exits' state, and the passes that take a CNN's first exit together with
+ * its stem (exit_first.c). */
+#ifndef AD_ADAPTIVE_EXIT_INFER_H
+#define AD_ADAPTIVE_EXIT_INFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adapt.h"
+
+typedef struct {
+    adapt_exit_policy policy;
+    int64_t *costs;         /* [exits] */
+    int32_t classes;
+    int64_t active;         /* rows of the current batch */
+    int64_t *sample;        /* [active] each row's position in the input */
+    int32_t *streak, *last; /* [active] the patience rule's run of equal predictions */
+    double *p;              /* [classes] one row's probabilities */
+    float *probs;           /* [active * classes] calibrated probabilities, or NULL */
+    /* Results by input position, handed to the caller only once all succeeded. */
+    int32_t *prediction, *exit;
+    float *confidence;
+    int64_t *flops;
+} ad_infer_state;
+
+/* Settles a row at exit k from its probabilities p: if it leaves (every row leaves the final
+ * exit) its results go to input position `at`. *streak and *last, its patience run, are
+ * updated. Returns whether the row goes on. Touches no other row's results, so threads may
+ * settle different rows at once. */
+bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, int64_t at,
+                     int32_t *streak, int32_t *last);
+
+/* The first exit decided in the stem's pass, when the model is a CNN whose first head is SDN
+ * on a stem of convolution, batch norm and ReLU that the direct kernel runs, the head a plain
+ * linear layer on the pooling, uncalibrated: each sample's stem output is pooled, its logits
+ * made and its exit decided while it is in cache, and only the samples that go on are stored,
+ * into *stem and their logits into *logits, in the order they were decided, with s->sample,
+ * streak and last set for them and s->active their count. *decided is false, and the call OK,
+ * when that does not apply. */
+adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_tensor **logits,
+                                   adapt_context *ctx, const adapt_model *model,
+                                   ad_infer_state *s, adapt_tensor *input);
+
+/* The first head's features and the first block's output *stem of every sample, both from
+ * the model's input in one pass, under the conditions above but for the head's: each plane of
+ * the stem's output is pooled while in cache. *f is NULL, and the call OK, when that does not
+ * apply. */
+adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt_context *ctx,
+                                    const adapt_model *model, adapt_tensor *input);
+
+#endif

@@ -93,18 +93,36 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
 }
 
 /* The decided pass: pooling first in the sink's argument, so that the pooling's plane
- * function reads it as its own. */
+ * function reads it as its own. Each thread reserves a row of the compact batch for the
+ * sample in hand and keeps it for its next sample if this one leaves; a thread's last
+ * reservation may stay empty, and the rows are closed up at the end. */
 typedef struct {
     ad_sdn_plane_pool pool;
     ad_infer_state *s;
     ad_narrow_product head; /* every sample's logits from its pooled row */
-    size_t pool_bytes;      /* the pooling's part of the sink's scratch; then p [classes] */
+    size_t pool_bytes;      /* the pooling's part of the sink's scratch; then p [classes], then
+                               the thread's reserved row + 1 (0: none) */
     int64_t sample_floats;  /* the stem's output per sample */
-    float *stem, *logits;   /* the samples that go on: [kept][sample_floats], [kept][classes] */
-    _Atomic int64_t kept;
+    float *stem, *logits;   /* [rows][sample_floats], [rows][classes] */
+    bool *kept;             /* [rows] whether a row holds a sample that goes on */
+    _Atomic int64_t rows;   /* rows reserved */
 } decided_pass;
 
-/* Sample n, pooled: its logits, its exit; stored if it goes on. */
+static int64_t *reservation(const decided_pass *d, void *scratch)
+{
+    return (int64_t *)((char *)scratch + d->pool_bytes + (size_t)d->s->classes * sizeof(double));
+}
+
+static float *place_sample(void *arg, int64_t n, void *scratch)
+{
+    decided_pass *d = arg;
+    int64_t *mine = reservation(d, scratch);
+    if (*mine == 0)
+        *mine = atomic_fetch_add(&d->rows, 1) + 1;
+    return d->stem + (*mine - 1) * d->sample_floats;
+}
+
+/* Sample n, pooled and placed: its logits, its exit; its row kept if it goes on. */
 static void decide_sample(void *arg, int64_t n, const float *planes, void *scratch)
 {
     decided_pass *d = arg;
@@ -118,10 +136,33 @@ static void decide_sample(void *arg, int64_t n, const float *planes, void *scrat
     int32_t streak = 0, last = -1;
     if (!ad_infer_settle(s, 0, false, p, n, &streak, &last))
         return;
-    const int64_t row = atomic_fetch_add(&d->kept, 1);
-    memcpy(d->stem + row * d->sample_floats, planes, (size_t)d->sample_floats * sizeof *planes);
+    int64_t *mine = reservation(d, scratch);
+    const int64_t row = *mine - 1;
+    (void)planes; /* already in place */
     memcpy(d->logits + row * s->classes, z, (size_t)s->classes * sizeof *z);
     s->sample[row] = n, s->streak[row] = streak, s->last[row] = last;
+    d->kept[row] = true, *mine = 0;
+}
+
+/* Moves the last kept rows into the empty ones below them; returns the rows kept. */
+static int64_t close_up(decided_pass *d)
+{
+    ad_infer_state *s = d->s;
+    int64_t lo = 0, hi = atomic_load(&d->rows) - 1;
+    for (;; lo++, hi--) {
+        while (lo <= hi && d->kept[lo])
+            lo++;
+        while (hi > lo && !d->kept[hi])
+            hi--;
+        if (lo >= hi)
+            return lo;
+        memcpy(d->stem + lo * d->sample_floats, d->stem + hi * d->sample_floats,
+               (size_t)d->sample_floats * sizeof *d->stem);
+        memcpy(d->logits + lo * s->classes, d->logits + hi * s->classes,
+               (size_t)s->classes * sizeof *d->logits);
+        s->sample[lo] = s->sample[hi], s->streak[lo] = s->streak[hi], s->last[lo] = s->last[hi];
+        d->kept[lo] = true, d->kept[hi] = false;
+    }
 }
 
 /* Whether the first head's logits are its linear layer's product on the pooling, by the
@@ -156,23 +197,29 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
         st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, out->d[0], out->d[1], out->d[2]});
     if (!st)
         st = ad_tensor_new(&z, ctx, 2, (int64_t[]){n, c});
+    bool *kept;
     if (!st)
         st = ad_scratch((void **)&all_logits, ctx, (size_t)(n * c) * sizeof *all_logits, fn);
+    if (!st)
+        st = ad_scratch((void **)&kept, ctx, (size_t)n * sizeof *kept, fn);
     if (st)
         return st;
-    decided_pass d = {.s = s, .sample_floats = y->numel / n, .stem = y->data, .logits = z->data};
+    memset(kept, 0, (size_t)n * sizeof *kept);
+    decided_pass d = {.s = s, .sample_floats = y->numel / n, .stem = y->data, .logits = z->data,
+                      .kept = kept};
     ad_sdn_plane_pool_init(&d.pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
     d.head = (ad_narrow_product){n, c, width, pooled->data, h->fc1.weight->data,
                                  h->fc1.bias ? h->fc1.bias->data : NULL, AD_ACT_NONE,
                                  all_logits, c};
     d.pool_bytes = d.pool.sink.scratch_bytes;
-    atomic_init(&d.kept, 0);
-    const ad_conv_sink sink = {.plane = d.pool.sink.plane, .sample = decide_sample, .arg = &d,
-                               .scratch_bytes = d.pool_bytes + (size_t)c * sizeof(double)};
+    atomic_init(&d.rows, 0);
+    const ad_conv_sink sink = {
+        .plane = d.pool.sink.plane, .place = place_sample, .sample = decide_sample, .arg = &d,
+        .scratch_bytes = d.pool_bytes + (size_t)c * sizeof(double) + sizeof(int64_t)};
     st = run_stem(ctx, layers, input, &sink, NULL);
     if (st)
         return st;
-    s->active = atomic_load(&d.kept);
+    s->active = close_up(&d);
     y->shape[0] = z->shape[0] = s->active;
     y->numel = s->active * d.sample_floats, z->numel = s->active * c;
     *stem = y, *logits = z, *decided = true;

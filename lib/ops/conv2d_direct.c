@@ -51,9 +51,8 @@ typedef struct {
     int64_t s, hq, wq;    /* stride; one phase plane's rows and columns */
     int64_t span;         /* OH * wq rounded up to whole strips */
     int64_t in_floats;    /* a sample's phase planes and the zeros read past them */
-    float *scratch;       /* [slots][slot_floats]: phase planes, [CO_BLOCK][span] sums, the
-                             sink's scratch (sink_floats) and a sample's staged planes */
-    int64_t slot_floats, sink_floats;
+    float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
+    int64_t slot_floats;
     _Atomic int64_t next; /* first sample not yet claimed */
 } direct_job;
 
@@ -177,12 +176,12 @@ INLINED int64_t runs_of(const direct_job *j, float *rows, int64_t *step)
     return oh * ow;
 }
 
-/* A thread's buffers: phase planes, sums, the sink's scratch, and the planes of the sample in
- * hand when the sink takes whole samples (else NULL). */
+/* A thread's buffers: phase planes, sums, the sink's scratch, and where the sample in hand
+ * goes when the sink places samples (else NULL). */
 typedef struct {
     float *in, *sums;
     void *sink_scratch;
-    float *staged;
+    float *placed;
 } slot_buffers;
 
 /* Where plane (n, co) of the call in set `set` is stored. */
@@ -191,8 +190,8 @@ INLINED float *plane_at(const direct_job *j, const conv_set *set, int64_t n, int
 {
     const ad_conv_call *c = set->c;
     const int64_t plane = c->g.out_h * c->g.out_w;
-    if (set == &j->sets[0] && b->staged)
-        return b->staged + co * plane;
+    if (set == &j->sets[0] && b->placed)
+        return b->placed + co * plane;
     return c->y + (n * c->out_channels + co) * plane;
 }
 
@@ -224,9 +223,12 @@ INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, i
 /* AVX-512 only: with AVX2's 16 registers the accumulators spill, and the kernel measured no
  * faster than im2col and the GEMM. */
 AD_TARGET_AVX512
-static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *b)
+static void convolve_sample(const direct_job *j, int64_t n, slot_buffers *b)
 {
     const ad_conv_geom *g = &j->sets[0].c->g;
+    const ad_conv_sink *sink = j->sets[0].c->sink;
+    if (sink && sink->place)
+        b->placed = sink->place(sink->arg, n, b->sink_scratch);
     const int64_t size = g->channels * g->height * g->width;
     const float *x = j->sets[0].c->x;
     unpack(j, x + n * size, b->in);
@@ -242,8 +244,8 @@ static void convolve_sample(const direct_job *j, int64_t n, const slot_buffers *
             finish_block(j, set, n, k * CO_BLOCK, b);
         }
     }
-    if (b->staged)
-        j->sets[0].c->sink->sample(j->sets[0].c->sink->arg, n, b->staged, b->sink_scratch);
+    if (b->placed)
+        sink->sample(sink->arg, n, b->placed, b->sink_scratch);
 }
 
 /* Each slot claims samples until none are left, so a slower core takes fewer. */
@@ -252,10 +254,7 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
     direct_job *j = arg;
     for (int64_t slot = begin; slot < end; slot++) {
         float *in = j->scratch + slot * j->slot_floats, *sums = in + j->in_floats;
-        float *sink_scratch = sums + CO_BLOCK * j->span;
-        const ad_conv_sink *sink = j->sets[0].c->sink;
-        const slot_buffers b = {in, sums, sink_scratch,
-                                sink && sink->sample ? sink_scratch + j->sink_floats : NULL};
+        slot_buffers b = {in, sums, sums + CO_BLOCK * j->span, NULL};
         const int64_t batch = j->sets[0].c->batch;
         for (int64_t n; (n = atomic_fetch_add(&j->next, CLAIM)) < batch;)
             for (int64_t k = n; k < n + CLAIM && k < batch; k++)
@@ -315,13 +314,9 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
         st = plan_set(&j->sets[i], j, ctx, &last, fn);
     const int64_t planes = g->channels * j->s * j->s * j->hq * j->wq;
     j->in_floats = strip_aligned(last + j->span > planes ? last + j->span : planes);
-    /* whole cache lines, so that slots share none */
-    j->sink_floats =
+    const int64_t sink_floats = /* whole cache lines, so that slots share none */
         c->sink ? strip_aligned(ceil_div((int64_t)c->sink->scratch_bytes, sizeof(float))) : 0;
-    const int64_t staged = c->sink && c->sink->sample
-                               ? strip_aligned(c->out_channels * g->out_h * g->out_w)
-                               : 0;
-    j->slot_floats = j->in_floats + CO_BLOCK * j->span + j->sink_floats + staged;
+    j->slot_floats = j->in_floats + CO_BLOCK * j->span + sink_floats;
     return st;
 }
 

@@ -13,11 +13,12 @@
 
 /* Where a convolution hands its output over as it goes, on the thread that made it, with
  * scratch_bytes of scratch that thread alone uses: each plane (n, co), finished and stored,
- * while in cache; then, if `sample` is set, sample n's planes [Cout][OH][OW] all together.
- * With `sample` set the planes are stored in a buffer of the thread's, not in y (unused): the
- * sink keeps what it wants of them. */
+ * while in cache. A sink may also place whole samples: `place` says where sample n's planes
+ * [Cout][OH][OW] go (y is then unused), asked before the first is made, and `sample` is
+ * handed them once all are stored. */
 typedef struct {
     void (*plane)(void *arg, int64_t n, int64_t co, const float *values, void *scratch);
+    float *(*place)(void *arg, int64_t n, void *scratch);
     void (*sample)(void *arg, int64_t n, const float *planes, void *scratch);
     void *arg;
     size_t scratch_bytes;

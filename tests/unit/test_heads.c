@@ -375,15 +375,17 @@ static int by_value(const void *a, const void *b)
 
 /* With an SDN head on the stem, inference that pools the stem's output as the stem makes it
  * (and, but for the reference backend, decides each image's first exit in that pass and
- * stores only the images that go on) decides as the exits' logits say, to the bit, for the
- * images leaving there and for those going on. */
+ * stores only the images that go on, threads filling the compact batch side by side) decides
+ * as the exits' logits say, to the bit, for the images leaving there and for those going on.
+ * On one thread and two. */
 START_TEST(first_sdn_exit_decides_as_the_logits_say)
 {
-    enum { N = 16, CLASSES = 5 };
+    enum { N = 256, CLASSES = 5 };
     adapt_model *m = cnn_of_size(12);
     add(m, ADAPT_HEAD_SDN, 0, 0);
     add(m, ADAPT_HEAD_SDN, 1, 0);
-    adapt_context *ctx = tu_context(_i ? ADAPT_BACKEND_DEFAULT : ADAPT_BACKEND_REFERENCE);
+    adapt_context *ctx = tu_context_threads(_i & 1 ? ADAPT_BACKEND_DEFAULT
+                                                   : ADAPT_BACKEND_REFERENCE, 1 + _i / 2);
     TU_OK(adapt_context_set_grad(ctx, 0));
     adapt_tensor *x = images_of_size(ctx, N, 12, 31), *z[3];
     TU_OK(adapt_model_forward_exits(z, 3, ctx, m, x));
@@ -493,7 +495,7 @@ static Suite *heads_suite(void)
     tcase_add_test(tc, every_exit_computes_its_own_logits);
     tcase_add_test(tc, head_gradients_match_finite_differences);
     tcase_add_test(tc, sdn_heads_give_the_same_bits_taped_or_not);
-    tcase_add_loop_test(tc, first_sdn_exit_decides_as_the_logits_say, 0, 2);
+    tcase_add_loop_test(tc, first_sdn_exit_decides_as_the_logits_say, 0, 4);
     tcase_add_test(tc, checkpoints_carry_heads);
     tcase_add_test(tc, hostile_head_descriptions_are_format_errors);
     suite_add_tcase(s, tc);

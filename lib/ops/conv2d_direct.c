@@ -26,6 +26,7 @@
 #define INLINED static inline __attribute__((always_inline))
 
 typedef float float_x16 __attribute__((vector_size(64)));
+typedef int32_t mask_x16 __attribute__((vector_size(64)));
 #define LANES 16
 #define CO_BLOCK 8 /* output channels per register block */
 #define VECS 2     /* vectors of outputs per register block */
@@ -49,6 +50,7 @@ typedef struct {
     conv_set sets[2];     /* the call and its passenger, if any */
     int n_sets;
     int64_t s, hq, wq;    /* stride; one phase plane's rows and columns */
+    bool row_strips;      /* each strip one output row, finished in registers (strip_row) */
     int64_t span;         /* OH * wq rounded up to whole strips */
     int64_t in_floats;    /* a sample's phase planes and the zeros read past them */
     float *scratch;       /* [slots][slot_floats]: phase planes, then [CO_BLOCK][span] sums */
@@ -123,16 +125,25 @@ AD_TARGET_AVX512 INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b)
 {
     return (float_x16)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)x, (__m512)b);
 }
+
+/* dst[0 .. n) = v[0 .. n), n <= 16. */
+AD_TARGET_AVX512 INLINED void store_first(float *dst, float_x16 v, int64_t n)
+{
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << n) - 1), (__m512)v);
+}
 #else
 INLINED float_x16 mul_add(float a, float_x16 x, float_x16 b) { return a * x + b; }
+INLINED void store_first(float *dst, float_x16 v, int64_t n)
+{
+    memcpy(dst, &v, (size_t)n * sizeof(float));
+}
 #endif
 
-/* sums[c][0 .. STRIP_FLOATS) = sum over taps t of w[t][c] in[offsets[t] ..], in tap order:
- * 16 accumulators of 16 floats, half of AVX-512's vector registers. */
-AD_TARGET_AVX512 INLINED void strip(const conv_set *set, const float *in, const float *w,
-                                    float *sums, int64_t span)
+/* acc[c] = sum over taps t of w[t][c] in[offsets[t] ..] for a strip of STRIP_FLOATS outputs,
+ * in tap order: 16 accumulators of 16 floats, half of AVX-512's vector registers. */
+AD_TARGET_AVX512 INLINED void accumulate(const conv_set *set, const float *in, const float *w,
+                                         float_x16 acc[CO_BLOCK][VECS])
 {
-    float_x16 acc[CO_BLOCK][VECS];
 #pragma GCC unroll 16
     for (int c = 0; c < CO_BLOCK; c++)
 #pragma GCC unroll 4
@@ -151,11 +162,51 @@ AD_TARGET_AVX512 INLINED void strip(const conv_set *set, const float *in, const 
                 acc[c][v] = mul_add(wc, x[v], acc[c][v]);
         }
     }
+}
+
+/* sums[c][0 .. STRIP_FLOATS) = the strip's accumulators. */
+AD_TARGET_AVX512 INLINED void strip(const conv_set *set, const float *in, const float *w,
+                                    float *sums, int64_t span)
+{
+    float_x16 acc[CO_BLOCK][VECS];
+    accumulate(set, in, w, acc);
 #pragma GCC unroll 16
     for (int c = 0; c < CO_BLOCK; c++)
 #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++)
             memcpy(sums + c * span + v * LANES, &acc[c][v], sizeof acc[c][v]);
+}
+
+/* The finish of ad_conv_finish_run (no residual) on 16 values in a register. */
+AD_TARGET_AVX512 INLINED float_x16 finish_lanes(const ad_conv_finish *f, float_x16 v)
+{
+    v = v + f->bias;
+    if (f->bn)
+        v = v * f->scale + f->shift;
+    if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */
+        v = (float_x16)((mask_x16)v & ~(v < 0.0f));
+    return v;
+}
+
+/* Output row r of channels first .. first + CO_BLOCK (those below Cout), whose planes start
+ * at plane[0 ..]: the strip's sums finished in registers and stored straight into the row,
+ * its first 16 outputs whole and the rest (out_w - 16, at most 16) under a mask. */
+AD_TARGET_AVX512 INLINED void strip_row(const conv_set *set, const float *in, const float *w,
+                                        int64_t first, float *const *plane, int64_t r)
+{
+    float_x16 acc[CO_BLOCK][VECS];
+    accumulate(set, in, w, acc);
+    const int64_t ow = set->c->g.out_w;
+#pragma GCC unroll 8
+    for (int c = 0; c < CO_BLOCK; c++) {
+        if (first + c >= set->c->out_channels)
+            break;
+        const ad_conv_finish *f = &set->finish[first + c];
+        float *row = plane[c] + r * ow;
+        const float_x16 head = finish_lanes(f, acc[c][0]);
+        memcpy(row, &head, sizeof head);
+        store_first(row + LANES, finish_lanes(f, acc[c][1]), ow - LANES);
+    }
 }
 
 /* How a channel's sums go out: rows of a vector or longer one by one, shorter rows first
@@ -196,7 +247,7 @@ INLINED float *plane_at(const direct_job *j, const conv_set *set, int64_t n, int
 }
 
 /* Output channels first .. first + CO_BLOCK of sample n, finished from their sums into the
- * output tensor, each plane then handed to the sink if any. */
+ * output tensor. */
 INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, int64_t first,
                           const slot_buffers *b)
 {
@@ -212,9 +263,28 @@ INLINED void finish_block(const direct_job *j, const conv_set *set, int64_t n, i
             ad_conv_finish_run(&set->finish[first + k], rows + r * step,
                                res ? res->data + out + at : NULL, dst + at, run);
     }
-    /* The sink reads the block's planes once all eight are stored: reading each back right
-     * after its own stores, whose widths and offsets its loads straddle, made the first
-     * exit's path 3-6 % slower. */
+}
+
+/* Output channels first .. first + CO_BLOCK of sample n, made and stored; each plane then
+ * handed to the sink if any. The sink reads the block's planes once all eight are stored:
+ * reading each back right after its own stores, whose widths and offsets its loads straddle,
+ * made the first exit's path 3-6 % slower. */
+AD_TARGET_AVX512 INLINED void channel_block(const direct_job *j, const conv_set *set, int64_t n,
+                                            int64_t first, const slot_buffers *b)
+{
+    const ad_conv_call *c = set->c;
+    const float *w = set->packed + first / CO_BLOCK * set->taps * CO_BLOCK;
+    if (j->row_strips) {
+        float *plane[CO_BLOCK] = {0};
+        for (int64_t k = 0; k < CO_BLOCK && first + k < c->out_channels; k++)
+            plane[k] = plane_at(j, set, n, first + k, b);
+        for (int64_t r = 0; r < c->g.out_h; r++)
+            strip_row(set, b->in + r * STRIP_FLOATS, w, first, plane, r);
+    } else {
+        for (int64_t at = 0; at < j->span; at += STRIP_FLOATS)
+            strip(set, b->in + at, w, b->sums + at, j->span);
+        finish_block(j, set, n, first, b);
+    }
     for (int64_t k = 0; c->sink && k < CO_BLOCK && first + k < c->out_channels; k++)
         c->sink->plane(c->sink->arg, n, first + k, plane_at(j, set, n, first + k, b),
                        b->sink_scratch);
@@ -235,15 +305,9 @@ static void convolve_sample(const direct_job *j, int64_t n, slot_buffers *b)
     if (size > PREFETCH_FLOATS && n + 1 < j->sets[0].c->batch) /* the next, behind the work */
         for (int64_t i = 0; i < size; i += 16)
             __builtin_prefetch(x + (n + 1) * size + i);
-    for (int i = 0; i < j->n_sets; i++) {
-        const conv_set *set = &j->sets[i];
-        for (int64_t k = 0; k < set->blocks; k++) {
-            const float *w = set->packed + k * set->taps * CO_BLOCK;
-            for (int64_t at = 0; at < j->span; at += STRIP_FLOATS)
-                strip(set, b->in + at, w, b->sums + at, j->span);
-            finish_block(j, set, n, k * CO_BLOCK, b);
-        }
-    }
+    for (int i = 0; i < j->n_sets; i++)
+        for (int64_t k = 0; k < j->sets[i].blocks; k++)
+            channel_block(j, &j->sets[i], n, k * CO_BLOCK, b);
     if (b->placed)
         sink->sample(sink->arg, n, b->placed, b->sink_scratch);
 }
@@ -307,6 +371,12 @@ static adapt_status plan(direct_job *j, adapt_context *ctx, const char *fn)
     j->s = g->stride;
     j->hq = ceil_div(g->height + 2 * g->padding, j->s);
     j->wq = ceil_div(g->width + 2 * g->padding, j->s);
+    /* Rows of 17 to 32 outputs of a stride-1 convolution without a residual or a passenger
+     * (a 28 x 28 stem) go one strip per row: the planes' rows padded to a strip's width. */
+    j->row_strips = j->s == 1 && g->out_w > LANES && j->wq <= STRIP_FLOATS && !c->passenger &&
+                    !(c->epilogue && c->epilogue->residual);
+    if (j->row_strips)
+        j->wq = STRIP_FLOATS;
     j->span = strip_aligned(g->out_h * j->wq);
     int64_t last = 0;
     adapt_status st = ADAPT_OK;

@@ -18,9 +18,7 @@
 #define INLINED static inline __attribute__((always_inline))
 
 typedef float float_x16 __attribute__((vector_size(64)));
-typedef int32_t mask_x16 __attribute__((vector_size(64)));
 typedef float float_x8 __attribute__((vector_size(32)));
-typedef int32_t mask_x8 __attribute__((vector_size(32)));
 
 #define BANDS 4 /* bands reduced side by side, so that their chains of operations overlap */
 
@@ -29,7 +27,7 @@ typedef int32_t mask_x8 __attribute__((vector_size(32)));
  * v > high ? v : high, as the scalar loop below takes it) into row `band` of sum and top
  * [out_h][stride]. Past the last band the last is repeated and stores what it stored. A
  * macro, so that one text serves both vector widths. */
-#define DEFINE_BAND_COLUMNS(name, float_xn, mask_xn)                                          \
+#define DEFINE_BAND_COLUMNS(name, float_xn)                                                   \
     INLINED void name(const ad_sdn_job *j, const float *x, int64_t first, int64_t at,        \
                       float *sum, float *top)                                                \
     {                                                                                        \
@@ -45,8 +43,8 @@ typedef int32_t mask_x8 __attribute__((vector_size(32)));
                 float_xn v;                                                                  \
                 memcpy(&v, x + (band[b] * j->window + r) * j->width + at, sizeof v);         \
                 total[b] += v;                                                               \
-                const mask_xn wins = v > high[b];                                            \
-                high[b] = (float_xn)(((mask_xn)v & wins) | ((mask_xn)high[b] & ~wins));      \
+                for (int l = 0; l < (int)(sizeof v / sizeof(float)); l++) /* one maxps */   \
+                    high[b][l] = v[l] > high[b][l] ? v[l] : high[b][l];                      \
             }                                                                                \
         for (int b = 0; b < BANDS; b++) {                                                    \
             memcpy(sum + band[b] * j->stride + at, &total[b], sizeof total[b]);              \
@@ -54,8 +52,8 @@ typedef int32_t mask_x8 __attribute__((vector_size(32)));
         }                                                                                    \
     }
 
-DEFINE_BAND_COLUMNS(band_columns16, float_x16, mask_x16)
-DEFINE_BAND_COLUMNS(band_columns8, float_x8, mask_x8)
+DEFINE_BAND_COLUMNS(band_columns16, float_x16)
+DEFINE_BAND_COLUMNS(band_columns8, float_x8)
 
 /* Column i of band `band`, one cell at a time, for bands narrower than a vector. */
 INLINED void band_column(const ad_sdn_job *j, const float *x, int64_t band, int64_t i,

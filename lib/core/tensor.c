@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/kernels/vector_math.h"
 
 adapt_status ad_shape_numel(int64_t *numel, int32_t ndim, const int64_t *shape)
 {
@@ -38,14 +39,17 @@ int32_t ad_axis(int32_t axis, int32_t ndim)
     return axis >= 0 && axis < ndim ? axis : -1;
 }
 
-bool ad_all_finite(const float *x, int64_t n)
+/* Branch-free accumulation keeps the scan vectorised, in each vector width. */
+AD_VECTOR_CLONES
+static bool scan_finite(const float *x, int64_t n)
 {
-    /* Branch-free accumulation keeps the scan vectorised. */
     int bad = 0;
     for (int64_t i = 0; i < n; i++)
         bad |= !isfinite(x[i]);
     return !bad;
 }
+
+bool ad_all_finite(const float *x, int64_t n) { return scan_finite(x, n); }
 
 bool ad_same_shape(const adapt_tensor *a, const adapt_tensor *b)
 {

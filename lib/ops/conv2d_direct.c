@@ -87,6 +87,22 @@ bool ad_conv_direct_pairs(const ad_conv_geom *first, const ad_conv_geom *second)
            first->kernel_h >= first->stride && first->kernel_w >= first->stride;
 }
 
+/* dst[0 .. n) = src[0 .. n): rows of 16 or more in vectors, the last overlapping the one
+ * before, where a call to memcpy per image row cost more than the copy. */
+INLINED void copy_row(float *restrict dst, const float *restrict src, int64_t n)
+{
+    if (n < LANES) {
+        memcpy(dst, src, (size_t)n * sizeof *src);
+        return;
+    }
+    for (int64_t i = 0; i < n; i += LANES) {
+        const int64_t at = i + LANES <= n ? i : n - LANES;
+        float_x16 v;
+        memcpy(&v, src + at, sizeof v);
+        memcpy(dst + at, &v, sizeof v);
+    }
+}
+
 /* The input cells of phase plane (a, b) of each channel, for the phases some tap reads. The
  * padding cells and everything else in the buffer were zeroed once, before the first sample:
  * no sample writes them. */
@@ -107,7 +123,7 @@ INLINED void unpack(const direct_job *j, const float *image, float *in)
                         continue;
                     const float *row = image + (ci * g->height + h) * g->width;
                     if (s == 1)
-                        memcpy(phase + i * j->wq + p, row, (size_t)g->width * sizeof *row);
+                        copy_row(phase + i * j->wq + p, row, g->width);
                     else if (s == 2) /* a constant stride lets the loop vectorise */
                         for (int64_t k = first; k < end; k++)
                             phase[i * j->wq + k] = row[2 * k + b - p];

@@ -1,11 +1,12 @@
-/* The first exit of a CNN in one pass over the stem's output. At batch 256 the stem writes
+/* A CNN's exits pooled in the pass that makes what they read. At batch 256 the stem writes
  * 16 x 28 x 28 values per image, and its SDN head read them all back in a pass of its own,
  * which made the first exit cost more than twice its share of FLOPs where often most images
  * leave. Here the stem's convolution hands each finished plane to the head's pooling while it
  * is in cache. Where the head is a plain linear layer, each sample's logits are made and its
  * exit decided in the same pass, and only the samples that go on are stored, already
- * compacted: no copy of the survivors, no store of the others. The same kernels, row for row:
- * the same bits as the stem, the pooling and the head run one after the other. */
+ * compacted: no copy of the survivors, no store of the others. Later SDN heads pool their
+ * residual block's output likewise, as its last convolution makes it. The same kernels, row
+ * for row: the same bits as the layers, the pooling and the head run one after the other. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "lib/kernels/gemm_narrow.h"
 #include "lib/models/model_impl.h"
 #include "lib/nn/batchnorm.h"
+#include "lib/nn/residual.h"
 
 static const char *const fn = "adapt_model_infer_exits";
 
@@ -51,7 +53,7 @@ static adapt_status run_stem(adapt_context *ctx, const ad_layer *layers, adapt_t
     const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
     const ad_dims *in = &layers[0].in, *out = &layers[0].out;
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
-                                bn->running_var->data, AD_BATCHNORM_EPS, NULL, true};
+                                bn->running_var->data, AD_BATCHNORM_EPS, NULL, true, NULL};
     const ad_conv_call call = {
         .g = {in->d[0], in->d[1], in->d[2], conv->kernel, conv->kernel, conv->stride,
               conv->padding, out->d[1], out->d[2]},
@@ -89,6 +91,36 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     st = run_stem(ctx, layers, input, &pool.sink, y->data);
     if (!st)
         *f = pooled, *stem = y;
+    return st;
+}
+
+adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt_context *ctx,
+                                       const adapt_model *model, int32_t k)
+{
+    *f = NULL;
+    const adapt_head *h = model->heads[k];
+    const ad_block *b = &model->blocks[h->params.block];
+    const ad_dims *in = &b->in, *out = &b->out;
+    if (h->params.kind != ADAPT_HEAD_SDN || b->n_layers != 1 ||
+        b->layers[0].params.kind != ADAPT_LAYER_RESIDUAL_BLOCK || out->ndim != 3 ||
+        (*x)->ndim != 4 || (*x)->shape[1] != in->d[0] || (*x)->shape[2] != in->d[1] ||
+        (*x)->shape[3] != in->d[2])
+        return ADAPT_OK;
+    const ad_residual_block *r = &b->layers[0].u.residual;
+    const ad_conv_geom last = {out->d[0], out->d[1], out->d[2], r->conv2.kernel, r->conv2.kernel,
+                               1, r->conv2.padding, out->d[1], out->d[2]};
+    if (!ad_conv_direct_suits(&last))
+        return ADAPT_OK;
+    const int64_t width = out->d[0] * (out->d[1] / h->window) * (out->d[2] / h->window);
+    adapt_tensor *pooled, *y;
+    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){(*x)->shape[0], width});
+    if (st)
+        return st;
+    ad_sdn_plane_pool pool;
+    ad_sdn_plane_pool_init(&pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
+    st = ad_residual_block_forward(&y, ctx, r, *x, &pool.sink);
+    if (!st)
+        *f = pooled, *x = y;
     return st;
 }
 

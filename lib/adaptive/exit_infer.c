@@ -119,7 +119,15 @@ static adapt_status exit_logits(adapt_tensor **logits, adapt_tensor **x, adapt_c
     const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
     const int32_t last = h ? h->params.block + 1 : model->n_blocks;
     adapt_tensor *previous = *logits, *f = NULL;
-    adapt_status st = k == 0 ? ad_first_head_features(&f, x, ctx, model, *x) : ADAPT_OK;
+    adapt_status st = ADAPT_OK;
+    if (h && k == 0) {
+        st = ad_first_head_features(&f, x, ctx, model, *x);
+    } else if (h && first < last) { /* its block apart, to pool its output as it is made */
+        st = adapt_model_forward_blocks(x, ctx, model, *x, first, last - 1);
+        if (!st)
+            st = ad_head_features_in_block(&f, x, ctx, model, k);
+        first = last - 1;
+    }
     if (!st && f)
         return ad_head_logits(logits, ctx, h, f, previous);
     if (!st)

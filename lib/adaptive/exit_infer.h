@@ -48,4 +48,11 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
 adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt_context *ctx,
                                     const adapt_model *model, adapt_tensor *input);
 
+/* Head k's features and its block's output *x, made from the block's input *x in one pass,
+ * when the head is SDN and its block one residual block whose last convolution the direct
+ * kernel runs: each output plane is pooled as that convolution makes it. *f is NULL, *x
+ * untouched and the call OK when that does not apply. */
+adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt_context *ctx,
+                                       const adapt_model *model, int32_t k);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "lib/autograd/tape.h"
 #include "lib/core/context.h"
+#include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/ops/conv2d.h"
 
@@ -29,34 +30,37 @@ static adapt_status with_ops(adapt_tensor **out, adapt_context *ctx, const ad_co
 }
 
 /* Batch norm's eval map, the residual and the ReLU as a convolution's epilogue. */
-static ad_conv_epilogue epilogue_of(const ad_batchnorm2d *bn, adapt_tensor *residual, bool relu)
+static ad_conv_epilogue epilogue_of(const ad_batchnorm2d *bn, adapt_tensor *residual, bool relu,
+                                    const struct ad_conv_sink *sink)
 {
     return (ad_conv_epilogue){bn->weight->data, bn->bias->data, bn->running_mean->data,
-                              bn->running_var->data, AD_BATCHNORM_EPS, residual, relu};
+                              bn->running_var->data, AD_BATCHNORM_EPS, residual, relu, sink};
 }
 
 static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
                             const ad_batchnorm2d *bn, adapt_tensor *residual, bool relu,
-                            adapt_tensor *x)
+                            adapt_tensor *x, const struct ad_conv_sink *sink)
 {
     adapt_tensor *in[] = {x, c->weight, c->bias, bn->weight, bn->bias, residual};
     if (ctx->training || ad_tape_wants(ctx, in, residual ? 6 : 5))
-        return with_ops(out, ctx, c, bn, residual, relu, x);
-    const ad_conv_epilogue e = epilogue_of(bn, residual, relu);
+        return sink ? ad_fail(ADAPT_ERR_STATE, "a plane sink is for inference only")
+                    : with_ops(out, ctx, c, bn, residual, relu, x);
+    const ad_conv_epilogue e = epilogue_of(bn, residual, relu, sink);
     return ad_conv2d_untaped(out, ctx, x, c->weight, c->bias, c->stride, c->padding, &e);
 }
 
 adapt_status ad_conv_bn_forward(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
                                 const ad_batchnorm2d *bn, bool relu, adapt_tensor *x)
 {
-    return forward(out, ctx, c, bn, NULL, relu, x);
+    return forward(out, ctx, c, bn, NULL, relu, x, NULL);
 }
 
 adapt_status ad_conv_bn_add_relu_forward(adapt_tensor **out, adapt_context *ctx,
                                          const ad_conv2d *c, const ad_batchnorm2d *bn,
-                                         adapt_tensor *residual, adapt_tensor *x)
+                                         adapt_tensor *residual, adapt_tensor *x,
+                                         const struct ad_conv_sink *sink)
 {
-    return forward(out, ctx, c, bn, residual, true, x);
+    return forward(out, ctx, c, bn, residual, true, x, sink);
 }
 
 adapt_status ad_conv_bn_pair_forward(adapt_tensor **out1, adapt_tensor **out2,
@@ -74,7 +78,7 @@ adapt_status ad_conv_bn_pair_forward(adapt_tensor **out1, adapt_tensor **out2,
     ad_conv_epilogue e[2];
     ad_conv_spec spec[2];
     for (int i = 0; i < 2; i++) {
-        e[i] = epilogue_of(r[i]->bn, NULL, r[i]->relu);
+        e[i] = epilogue_of(r[i]->bn, NULL, r[i]->relu, NULL);
         spec[i] = (ad_conv_spec){r[i]->conv->weight, r[i]->conv->bias, r[i]->conv->stride,
                                  r[i]->conv->padding, &e[i]};
     }

@@ -7,16 +7,20 @@
 #include "lib/nn/batchnorm.h"
 #include "lib/nn/conv.h"
 
+struct ad_conv_sink;
+
 /* relu(bn(conv(x))) or bn(conv(x)); fused into one pass in inference, the three ops when
  * training or recording. */
 adapt_status ad_conv_bn_forward(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
                                 const ad_batchnorm2d *bn, bool relu, adapt_tensor *x);
 
 /* relu(bn(conv(x)) + residual), residual shaped like the output: a residual block's second
- * half, likewise one pass in inference. */
+ * half, likewise one pass in inference, which hands each output plane to `sink` as it makes
+ * it (lib/ops/conv2d.h; NULL: none; with a sink, inference only, else STATE). */
 adapt_status ad_conv_bn_add_relu_forward(adapt_tensor **out, adapt_context *ctx,
                                          const ad_conv2d *c, const ad_batchnorm2d *bn,
-                                         adapt_tensor *residual, adapt_tensor *x);
+                                         adapt_tensor *residual, adapt_tensor *x,
+                                         const struct ad_conv_sink *sink);
 
 /* A convolution with its batch norm and whether a ReLU follows. */
 typedef struct {

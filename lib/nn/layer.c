@@ -170,7 +170,7 @@ adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_l
     case ADAPT_LAYER_FLATTEN:
         return ad_flatten_forward(out, ctx, x);
     case ADAPT_LAYER_RESIDUAL_BLOCK:
-        return ad_residual_block_forward(out, ctx, &layer->u.residual, x);
+        return ad_residual_block_forward(out, ctx, &layer->u.residual, x, NULL);
     case ADAPT_LAYER_PATCH_EMBED:
         return ad_patch_embed_forward(out, ctx, &layer->u.patch, x);
     case ADAPT_LAYER_TRANSFORMER_BLOCK:

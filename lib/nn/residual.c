@@ -31,14 +31,15 @@ adapt_status ad_residual_block_init(ad_residual_block *b, ad_param_list *params,
 }
 
 adapt_status ad_residual_block_forward(adapt_tensor **out, adapt_context *ctx,
-                                       const ad_residual_block *b, adapt_tensor *x)
+                                       const ad_residual_block *b, adapt_tensor *x,
+                                       const struct ad_conv_sink *sink)
 {
     adapt_tensor *h, *s = x;
     const ad_conv_bn_ref first = {&b->conv1, &b->bn1, true};
     const ad_conv_bn_ref shortcut = {&b->shortcut_conv, &b->shortcut_bn, false};
     adapt_status st = b->projected ? ad_conv_bn_pair_forward(&h, &s, ctx, &first, &shortcut, x)
                                    : ad_conv_bn_forward(&h, ctx, &b->conv1, &b->bn1, true, x);
-    return st ? st : ad_conv_bn_add_relu_forward(out, ctx, &b->conv2, &b->bn2, s, h);
+    return st ? st : ad_conv_bn_add_relu_forward(out, ctx, &b->conv2, &b->bn2, s, h, sink);
 }
 
 int64_t ad_residual_block_flops(const ad_residual_block *b, int64_t out_h, int64_t out_w)

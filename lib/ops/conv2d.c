@@ -284,11 +284,15 @@ static adapt_status conv_forward(adapt_context *ctx, const conv_plan *p, const f
                                  const float *w, const float *bias,
                                  const ad_conv_epilogue *epilogue, float *y, const char *fn)
 {
+    const ad_conv_sink *sink = epilogue ? epilogue->sink : NULL;
     if (ad_conv_direct_suits(&p->g)) {
         const ad_conv_call call = {.g = p->g, .batch = p->batch, .out_channels = p->out_channels,
-                                   .x = x, .weight = w, .bias = bias, .epilogue = epilogue, .y = y};
+                                   .x = x, .weight = w, .bias = bias, .epilogue = epilogue, .y = y,
+                                   .sink = sink};
         return ad_conv_direct(ctx, &call, fn);
     }
+    if (sink)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a plane sink needs the direct kernel", fn);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     ad_conv_finish *finish;
     adapt_status st = ad_scratch((void **)&finish, ctx,

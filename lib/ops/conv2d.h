@@ -8,15 +8,20 @@
 
 #include "adapt.h"
 
+struct ad_conv_sink;
+
 /* Batch norm in eval mode, v * scale + shift per channel with scale = rstd * weight and
  * shift = bias - mean * scale, rstd = 1 / sqrt(var + eps) in double rounded to float: the
  * map adapt_op_batchnorm applies. NULL weight: no batch norm. Then a residual added (shaped
- * like the output, else SHAPE; NULL: none) and the ReLU. */
+ * like the output, else SHAPE; NULL: none) and the ReLU. A sink (conv2d_direct.h), if any,
+ * is handed each output plane as it is made: only where the direct kernel runs the
+ * convolution (ad_conv_direct_suits), else INVALID_ARGUMENT. */
 typedef struct ad_conv_epilogue {
     const float *weight, *bias, *mean, *var; /* [Cout] each */
     float eps;
     const adapt_tensor *residual;
     bool relu;
+    const struct ad_conv_sink *sink;
 } ad_conv_epilogue;
 
 /* adapt_op_conv2d without a tape, then the epilogue (may be NULL): bit for bit the op followed

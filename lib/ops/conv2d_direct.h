@@ -16,7 +16,7 @@
  * while in cache. A sink may also place whole samples: `place` says where sample n's planes
  * [Cout][OH][OW] go (y is then unused), asked before the first is made, and `sample` is
  * handed them once all are stored. */
-typedef struct {
+typedef struct ad_conv_sink {
     void (*plane)(void *arg, int64_t n, int64_t co, const float *values, void *scratch);
     float *(*place)(void *arg, int64_t n, void *scratch);
     void (*sample)(void *arg, int64_t n, const float *planes, void *scratch);

@@ -261,7 +261,7 @@ START_TEST(conv_epilogue_gives_the_ops_bits)
     TU_OK(adapt_context_set_grad(ctx, 0));
     const ad_conv_epilogue e = {adapt_tensor_data(bn[0]), adapt_tensor_data(bn[1]),
                                 adapt_tensor_data(bn[2]), adapt_tensor_data(bn[3]), 1e-5f, res,
-                                true};
+                                true, NULL};
     TU_OK(ad_conv2d_untaped(&fused, ctx, p[0], p[1], p[2], c->stride, c->padding, &e));
     TU_OK(adapt_op_conv2d(&h, ctx, p[0], p[1], p[2], c->stride, c->padding));
     TU_OK(adapt_op_batchnorm(&h, ctx, h, bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f));
@@ -294,7 +294,7 @@ START_TEST(conv_pairs_give_each_its_own_bits)
         bn[k] = tu_param(1, (int64_t[]){9}, 710 + (uint64_t)k, lo[k], hi[k]);
     const ad_conv_epilogue e = {adapt_tensor_data(bn[0]), adapt_tensor_data(bn[1]),
                                 adapt_tensor_data(bn[2]), adapt_tensor_data(bn[3]), 1e-5f, NULL,
-                                true};
+                                true, NULL};
     const ad_conv_spec first = {w1, b1, first_stride, 1, &e}, second = {w2, NULL, 2, 0, NULL};
     const ad_conv_geom g1 = {5, 12, 12, 3, 3, first_stride, 1, 12 / first_stride,
                              12 / first_stride};

@@ -372,10 +372,16 @@ static adapt_status plan_set(conv_set *set, const direct_job *j, adapt_context *
         set->offsets[t] = phase * j->hq * j->wq + kh / s * j->wq + kw / s;
         *last = set->offsets[t] > *last ? set->offsets[t] : *last;
     }
-    for (int64_t co = 0; co < set->blocks * CO_BLOCK; co++)
-        for (int64_t t = 0; t < set->taps; t++)
-            set->packed[(co / CO_BLOCK * set->taps + t) * CO_BLOCK + co % CO_BLOCK] =
-                co < c->out_channels ? c->weight[co * set->taps + t] : 0.0f;
+    for (int64_t co = 0; co < set->blocks * CO_BLOCK; co++) {
+        float *dst = set->packed + co / CO_BLOCK * set->taps * CO_BLOCK + co % CO_BLOCK;
+        const float *src = c->weight + co * set->taps;
+        if (co < c->out_channels)
+            for (int64_t t = 0; t < set->taps; t++)
+                dst[t * CO_BLOCK] = src[t];
+        else
+            for (int64_t t = 0; t < set->taps; t++)
+                dst[t * CO_BLOCK] = 0.0f;
+    }
     return ADAPT_OK;
 }
 

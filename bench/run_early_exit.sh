@@ -2,6 +2,8 @@
 # Early-exit speed on Fashion-MNIST: trains (once) a CNN with SDN heads and a ViT with
 # class-token heads in the mixed regime, then runs bench_early_exit on each: measured against
 # FLOP-counted speedup of early-stopping inference over the backbone, batch 256 and batch 1.
+# Medians of 15 interleaved rounds: a batch-1 pass lasts some 30 ms, and with 7 rounds a slow
+# spell of a shared machine moved single rows by 0.15.
 #
 #   bench/run_early_exit.sh [threads] [build-dir]      defaults: 2, <repo>/build
 #
@@ -22,6 +24,6 @@ for arch in cnn vit; do
         "$build/examples/early_exit_fmnist" "$arch" mixed 1 "$work/$arch.json" 2 2 "$threads" \
             20000 "$checkpoint" > "$work/$arch-train.log"
     fi
-    "$build/bench/bench_early_exit" -t "$threads" "$checkpoint" \
+    "$build/bench/bench_early_exit" -t "$threads" -r 15 "$checkpoint" \
         "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"
 done

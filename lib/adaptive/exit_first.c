@@ -154,9 +154,11 @@ static float *place_sample(void *arg, int64_t n, void *scratch)
     return d->stem + (*mine - 1) * d->sample_floats;
 }
 
-/* Sample n, pooled and placed: its logits, its exit; its row kept if it goes on. */
+/* Sample n, pooled and in place (planes, its reserved row): its logits, its exit; the row
+ * kept if it goes on. */
 static void decide_sample(void *arg, int64_t n, const float *planes, void *scratch)
 {
+    (void)planes;
     decided_pass *d = arg;
     ad_infer_state *s = d->s;
     double *p = (double *)((char *)scratch + d->pool_bytes);
@@ -170,7 +172,6 @@ static void decide_sample(void *arg, int64_t n, const float *planes, void *scrat
         return;
     int64_t *mine = reservation(d, scratch);
     const int64_t row = *mine - 1;
-    (void)planes; /* already in place */
     memcpy(d->logits + row * s->classes, z, (size_t)s->classes * sizeof *z);
     s->sample[row] = n, s->streak[row] = streak, s->last[row] = last;
     d->kept[row] = true, *mine = 0;

@@ -1,7 +1,8 @@
 /* adapt_model_infer_exits: inference that stops early. The batch shrinks as samples leave:
  * the rows that stay are gathered into a compact batch before the next blocks run, so every
  * GEMM after an exit works on the samples still running and time follows the FLOPs spent. A
- * CNN's first exit may pool the stem's output as the stem makes it (exit_first.c). */
+ * CNN's SDN exits pool what they read as it is made, and its first exit may be decided in
+ * the stem's own pass, which stores only the samples that go on (exit_first.c). */
 #include <string.h>
 
 #include "lib/adaptive/exit_infer.h"

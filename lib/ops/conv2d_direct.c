@@ -8,7 +8,9 @@
  * load for a whole strip of them. A row's last wq - OW outputs read into the next row and are
  * thrown away. A block of output channels is accumulated in registers, all taps in order, then
  * finished (lib/ops/conv2d_finish.h) on its way into the output tensor, each plane then handed
- * to a sink if the caller gave one. */
+ * to a sink if the caller gave one. Where one strip is one output row (rows of 17-32 outputs,
+ * the planes' rows padded to 32) the strip is finished in registers and stored as the row. A
+ * sink may place whole samples itself: an early exit keeping only the samples that go on. */
 #include "lib/ops/conv2d_direct.h"
 
 #include <stdatomic.h>

@@ -41,10 +41,17 @@ bool ad_gemm_concurrent(adapt_backend backend)
            (backend == ADAPT_BACKEND_DEFAULT && AD_HAVE_ONEDNN);
 }
 
+int32_t ad_gemm_threads(const ad_gemm_args *g, int32_t n_threads)
+{
+    const double work = (double)g->m * (double)g->n * (double)g->k;
+    return work < (double)(1 << 18) ? 1 : n_threads;
+}
+
 adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g)
 {
     if (g->m == 0 || g->n == 0)
         return ADAPT_OK;
+    n_threads = ad_gemm_threads(g, n_threads);
     switch (backend) {
     case ADAPT_BACKEND_REFERENCE:
         ad_gemm_reference(g);

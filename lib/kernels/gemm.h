@@ -32,6 +32,11 @@ adapt_status ad_gemm_check_sizes(const ad_gemm_args *g, const char *fn);
  * each with its own thread count (OpenBLAS keeps one process-wide count). */
 bool ad_gemm_concurrent(adapt_backend backend);
 
+/* The threads worth giving a product: one below 2^18 multiply-adds, where starting and
+ * joining threads cost more than the work (a ViT's layers at batch 1, 17 tokens of 64), else
+ * n_threads. ad_gemm applies it, so that a product's bits do not depend on who asks. */
+int32_t ad_gemm_threads(const ad_gemm_args *g, int32_t n_threads);
+
 /* Fails only where a backend can (oneDNN out of memory). */
 adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g);
 

@@ -55,7 +55,7 @@ static void column_blocks(void *arg, int64_t begin, int64_t end)
 static bool splits_columns(const adapt_context *ctx, const ad_gemm_args *g)
 {
     return ctx->pool && ad_gemm_concurrent(ctx->backend) && g->m <= COLUMN_SPLIT_MAX_ROWS &&
-           g->n >= 2 * COLUMN_BLOCK * ctx->n_threads;
+           g->n >= 2 * COLUMN_BLOCK * ctx->n_threads && ad_gemm_threads(g, ctx->n_threads) > 1;
 }
 
 static adapt_status run(adapt_context *ctx, linear_job *j)

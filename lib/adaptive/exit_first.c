@@ -22,6 +22,14 @@
 
 static const char *const fn = "adapt_model_infer_exits";
 
+/* The geometry of the stem's convolution. */
+static ad_conv_geom stem_geom(const ad_layer *conv)
+{
+    const ad_conv2d *c = &conv->u.conv;
+    return (ad_conv_geom){conv->in.d[0], conv->in.d[1], conv->in.d[2], c->kernel, c->kernel,
+                          c->stride, c->padding, conv->out.d[1], conv->out.d[2]};
+}
+
 /* The stem's layers when the first head is SDN, reads block 0, and block 0 is convolution,
  * batch norm and ReLU taking `input`, run by the direct kernel; else NULL. */
 static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor *input)
@@ -35,13 +43,10 @@ static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor 
               b->in.ndim == 3 && input->ndim == 4 && input->shape[0] >= 1;
     for (int32_t i = 0; ok && i < 3; i++)
         ok = b->layers[i].params.kind == kinds[i] && input->shape[i + 1] == b->in.d[i];
-    return ok && ad_conv_direct_suits(&(ad_conv_geom){
-                     b->layers[0].in.d[0], b->layers[0].in.d[1], b->layers[0].in.d[2],
-                     b->layers[0].u.conv.kernel, b->layers[0].u.conv.kernel,
-                     b->layers[0].u.conv.stride, b->layers[0].u.conv.padding,
-                     b->layers[0].out.d[1], b->layers[0].out.d[2]})
-               ? b->layers
-               : NULL;
+    if (!ok)
+        return NULL;
+    const ad_conv_geom g = stem_geom(&b->layers[0]);
+    return ad_conv_direct_suits(&g) ? b->layers : NULL;
 }
 
 /* The stem's convolution over the whole batch with its batch norm and ReLU fused, handing its
@@ -51,22 +56,19 @@ static adapt_status run_stem(adapt_context *ctx, const ad_layer *layers, adapt_t
 {
     const ad_conv2d *conv = &layers[0].u.conv;
     const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
-    const ad_dims *in = &layers[0].in, *out = &layers[0].out;
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
                                 bn->running_var->data, AD_BATCHNORM_EPS, NULL, true, NULL};
     const ad_conv_call call = {
-        .g = {in->d[0], in->d[1], in->d[2], conv->kernel, conv->kernel, conv->stride,
-              conv->padding, out->d[1], out->d[2]},
-        .batch = input->shape[0], .out_channels = out->d[0], .x = input->data,
+        .g = stem_geom(&layers[0]), .batch = input->shape[0],
+        .out_channels = layers[0].out.d[0], .x = input->data,
         .weight = conv->weight->data, .bias = conv->bias ? conv->bias->data : NULL,
         .epilogue = &e, .y = y, .sink = sink};
     return ad_conv_direct(ctx, &call, fn);
 }
 
-/* The pooled features' width, c * h * w, of the stem's output [c, oh, ow]. */
-static int64_t pooled_width(const adapt_head *h, const ad_layer *layers)
+/* The width c * h * w of SDN head h's pooling of planes out [c, oh, ow]. */
+static int64_t pooled_width(const adapt_head *h, const ad_dims *out)
 {
-    const ad_dims *out = &layers[0].out;
     return out->d[0] * (out->d[1] / h->window) * (out->d[2] / h->window);
 }
 
@@ -81,7 +83,7 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     const ad_dims *out = &layers[0].out;
     const int64_t n = input->shape[0];
     adapt_tensor *pooled, *y;
-    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, pooled_width(h, layers)});
+    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, pooled_width(h, &layers[0].out)});
     if (!st)
         st = ad_tensor_new(&y, ctx, 4, (int64_t[]){n, out->d[0], out->d[1], out->d[2]});
     if (st)
@@ -111,9 +113,9 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
                                1, r->conv2.padding, out->d[1], out->d[2]};
     if (!ad_conv_direct_suits(&last))
         return ADAPT_OK;
-    const int64_t width = out->d[0] * (out->d[1] / h->window) * (out->d[2] / h->window);
     adapt_tensor *pooled, *y;
-    adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){(*x)->shape[0], width});
+    adapt_status st =
+        ad_tensor_new(&pooled, ctx, 2, (int64_t[]){(*x)->shape[0], pooled_width(h, out)});
     if (st)
         return st;
     ad_sdn_plane_pool pool;
@@ -219,10 +221,11 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
     *decided = false;
     const ad_layer *layers = stem_layers(model, input);
     const adapt_head *h = layers ? model->heads[0] : NULL;
-    if (!h || !head_decides_alone(ctx, h, s, pooled_width(h, layers)))
+    const ad_dims *out = layers ? &layers[0].out : NULL;
+    const int64_t width = h ? pooled_width(h, out) : 0;
+    if (!h || !head_decides_alone(ctx, h, s, width))
         return ADAPT_OK;
-    const ad_dims *out = &layers[0].out;
-    const int64_t n = input->shape[0], c = s->classes, width = pooled_width(h, layers);
+    const int64_t n = input->shape[0], c = s->classes;
     adapt_tensor *pooled, *y, *z;
     float *all_logits;
     adapt_status st = ad_tensor_new(&pooled, ctx, 2, (int64_t[]){n, width});

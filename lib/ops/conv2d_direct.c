@@ -28,7 +28,6 @@
 #define INLINED static inline __attribute__((always_inline))
 
 typedef float float_x16 __attribute__((vector_size(64)));
-typedef int32_t mask_x16 __attribute__((vector_size(64)));
 #define LANES 16
 #define CO_BLOCK 8 /* output channels per register block */
 #define VECS 2     /* vectors of outputs per register block */
@@ -195,17 +194,6 @@ AD_TARGET_AVX512 INLINED void strip(const conv_set *set, const float *in, const 
             memcpy(sums + c * span + v * LANES, &acc[c][v], sizeof acc[c][v]);
 }
 
-/* The finish of ad_conv_finish_run (no residual) on 16 values in a register. */
-AD_TARGET_AVX512 INLINED float_x16 finish_lanes(const ad_conv_finish *f, float_x16 v)
-{
-    v = v + f->bias;
-    if (f->bn)
-        v = v * f->scale + f->shift;
-    if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */
-        v = (float_x16)((mask_x16)v & ~(v < 0.0f));
-    return v;
-}
-
 /* Output row r of channels first .. first + CO_BLOCK (those below Cout), whose planes start
  * at plane[0 ..]: the strip's sums finished in registers and stored straight into the row,
  * its first 16 outputs whole and the rest (out_w - 16, at most 16) under a mask. */
@@ -221,9 +209,10 @@ AD_TARGET_AVX512 INLINED void strip_row(const conv_set *set, const float *in, co
             break;
         const ad_conv_finish *f = &set->finish[first + c];
         float *row = plane[c] + r * ow;
-        const float_x16 head = finish_lanes(f, acc[c][0]);
-        memcpy(row, &head, sizeof head);
-        store_first(row + LANES, finish_lanes(f, acc[c][1]), ow - LANES);
+        ad_conv_finish_16_value(f, &acc[c][0], NULL);
+        ad_conv_finish_16_value(f, &acc[c][1], NULL);
+        memcpy(row, &acc[c][0], sizeof acc[c][0]);
+        store_first(row + LANES, acc[c][1], ow - LANES);
     }
 }
 

@@ -34,30 +34,39 @@ static inline ad_conv_finish ad_conv_finish_of(const ad_conv_epilogue *e, int64_
 /* Runs of at least this many values go in vectors; shorter ones in scalar code. */
 #define AD_FINISH_LANES 8
 
-/* Defines name(f, src, res, dst): `lanes` values of ad_conv_finish_run, lane for lane the
- * scalar operations. A macro, so that one text serves both vector widths. */
-#define AD_DEFINE_FINISH_LANES(name, lanes)                                                   \
+/* Defines the vector type vec of `lanes` floats, name##_value(f, v, res): the finish of
+ * ad_conv_finish_run on *v in a register, lane for lane the scalar operations (res the
+ * residual's values or NULL; vectors by pointer, which by value would cross a call in the
+ * baseline build's ABI), and name(f, src, res, dst): the same from src into dst. A macro, so
+ * that one text serves both vector widths and the kernels that finish in registers. */
+#define AD_DEFINE_FINISH_LANES(name, vec, lanes)                                              \
+    typedef float vec __attribute__((vector_size(4 * (lanes))));                             \
+    static inline __attribute__((always_inline)) void name##_value(const ad_conv_finish *f, \
+                                                                   vec *v, const float *res) \
+    {                                                                                        \
+        typedef int32_t mask __attribute__((vector_size(4 * (lanes))));                      \
+        *v = *v + f->bias;                                                                   \
+        if (f->bn)                                                                           \
+            *v = *v * f->scale + f->shift;                                                   \
+        if (res) {                                                                           \
+            vec r;                                                                           \
+            memcpy(&r, res, sizeof r);                                                       \
+            *v = *v + r;                                                                     \
+        }                                                                                    \
+        if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */    \
+            *v = (vec)((mask)*v & ~(*v < 0.0f));                                             \
+    }                                                                                        \
     static inline __attribute__((always_inline)) void name(                                 \
         const ad_conv_finish *f, const float *src, const float *res, float *dst)            \
     {                                                                                        \
-        typedef float vec __attribute__((vector_size(4 * (lanes))));                         \
-        typedef int32_t mask __attribute__((vector_size(4 * (lanes))));                      \
-        vec v, r;                                                                            \
+        vec v;                                                                               \
         memcpy(&v, src, sizeof v);                                                           \
-        v = v + f->bias;                                                                     \
-        if (f->bn)                                                                           \
-            v = v * f->scale + f->shift;                                                     \
-        if (res) {                                                                           \
-            memcpy(&r, res, sizeof r);                                                       \
-            v = v + r;                                                                       \
-        }                                                                                    \
-        if (f->relu) /* v < 0 ? 0 : v, which keeps NaN and -0 as the scalar form does */    \
-            v = (vec)((mask)v & ~(v < 0.0f));                                                \
+        name##_value(f, &v, res);                                                            \
         memcpy(dst, &v, sizeof v);                                                           \
     }
 
-AD_DEFINE_FINISH_LANES(ad_conv_finish_8, 8)
-AD_DEFINE_FINISH_LANES(ad_conv_finish_16, 16)
+AD_DEFINE_FINISH_LANES(ad_conv_finish_8, ad_finish_x8, 8)
+AD_DEFINE_FINISH_LANES(ad_conv_finish_16, ad_finish_x16, 16)
 
 /* dst = finish(src) for n values, res the residual's matching values or NULL: the same
  * operations, in the same order, as the bias add, the batch-norm op's eval map, the add op

@@ -18,6 +18,7 @@
 #include "lib/kernels/gemm_narrow.h"
 #include "lib/models/model_impl.h"
 #include "lib/nn/batchnorm.h"
+#include "lib/nn/layer_kinds.h"
 #include "lib/nn/residual.h"
 
 static const char *const fn = "adapt_model_infer_exits";
@@ -25,7 +26,7 @@ static const char *const fn = "adapt_model_infer_exits";
 /* The geometry of the stem's convolution. */
 static ad_conv_geom stem_geom(const ad_layer *conv)
 {
-    const ad_conv2d *c = &conv->u.conv;
+    const ad_conv2d *c = AD_LAYER_STATE(conv, const ad_conv2d);
     return (ad_conv_geom){conv->in.d[0], conv->in.d[1], conv->in.d[2], c->kernel, c->kernel,
                           c->stride, c->padding, conv->out.d[1], conv->out.d[2]};
 }
@@ -38,11 +39,11 @@ static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor 
         return NULL;
     const adapt_head *h = model->heads[0];
     const ad_block *b = &model->blocks[0];
-    const int32_t kinds[] = {ADAPT_LAYER_CONV2D, ADAPT_LAYER_BATCHNORM2D, ADAPT_LAYER_RELU};
+    const ad_layer_kind *const kinds[] = {&ad_kind_conv2d, &ad_kind_batchnorm2d, &ad_kind_relu};
     bool ok = h->params.kind == ADAPT_HEAD_SDN && h->params.block == 0 && b->n_layers == 3 &&
               b->in.ndim == 3 && input->ndim == 4 && input->shape[0] >= 1;
     for (int32_t i = 0; ok && i < 3; i++)
-        ok = b->layers[i].params.kind == kinds[i] && input->shape[i + 1] == b->in.d[i];
+        ok = b->layers[i].kind == kinds[i] && input->shape[i + 1] == b->in.d[i];
     if (!ok)
         return NULL;
     const ad_conv_geom g = stem_geom(&b->layers[0]);
@@ -54,8 +55,8 @@ static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor 
 static adapt_status run_stem(adapt_context *ctx, const ad_layer *layers, adapt_tensor *input,
                              const ad_conv_sink *sink, float *y)
 {
-    const ad_conv2d *conv = &layers[0].u.conv;
-    const ad_batchnorm2d *bn = &layers[1].u.batchnorm;
+    const ad_conv2d *conv = AD_LAYER_STATE(&layers[0], const ad_conv2d);
+    const ad_batchnorm2d *bn = AD_LAYER_STATE(&layers[1], const ad_batchnorm2d);
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
                                 bn->running_var->data, AD_BATCHNORM_EPS, NULL, true, NULL};
     const ad_conv_call call = {
@@ -104,11 +105,11 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
     const ad_block *b = &model->blocks[h->params.block];
     const ad_dims *in = &b->in, *out = &b->out;
     if (h->params.kind != ADAPT_HEAD_SDN || b->n_layers != 1 ||
-        b->layers[0].params.kind != ADAPT_LAYER_RESIDUAL_BLOCK || out->ndim != 3 ||
+        b->layers[0].kind != &ad_kind_residual_block || out->ndim != 3 ||
         (*x)->ndim != 4 || (*x)->shape[1] != in->d[0] || (*x)->shape[2] != in->d[1] ||
         (*x)->shape[3] != in->d[2])
         return ADAPT_OK;
-    const ad_residual_block *r = &b->layers[0].u.residual;
+    const ad_residual_block *r = AD_LAYER_STATE(&b->layers[0], const ad_residual_block);
     const ad_conv_geom last = {out->d[0], out->d[1], out->d[2], r->conv2.kernel, r->conv2.kernel,
                                1, r->conv2.padding, out->d[1], out->d[2]};
     if (!ad_conv_direct_suits(&last))

@@ -240,6 +240,25 @@ static adapt_status read_vit(adapt_model **out, const json_t *root,
     return st ? st : as_format(ad_build_vit(out, &p, max_values));
 }
 
+/* Field f of a layer object into p: its JSON type and the range of its C type checked here,
+ * the kind's own rules by the builder. A field the object lacks takes its fallback. */
+static adapt_status read_field(adapt_layer_params *p, const ad_layer_field *f, const json_t *o)
+{
+    if (!json_object_get(o, f->name)) {
+        if (f->flags & AD_FIELD_REQUIRED)
+            return bad_field(f->name, "is missing");
+        ad_field_set(p, f, f->fallback);
+        return ADAPT_OK;
+    }
+    void *at = (char *)p + f->offset;
+    switch (f->type) {
+    case AD_FIELD_INT32: return get_int32(at, o, f->name);
+    case AD_FIELD_INT64: return get_int(at, o, f->name, INT64_MIN, INT64_MAX);
+    default: return get_float(at, o, f->name);
+    }
+}
+
+/* {"kind": name, and the fields of that kind}. */
 static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
 {
     adapt_layer_params_init(p);
@@ -249,21 +268,9 @@ static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
     adapt_status st = get_string(&kind, o, "kind");
     if (!st && (p->kind = ad_layer_kind_from_name(kind)) < 0)
         st = bad_field("kind", "names no layer kind");
-    const uint32_t f = st ? 0 : ad_layer_fields(p->kind);
-    if (!st && (f & AD_FIELD_OUT))
-        st = get_int(&p->out_features, o, "out_features", INT64_MIN, INT64_MAX);
-    if (!st && (f & AD_FIELD_KERNEL))
-        st = get_int32(&p->kernel, o, "kernel");
-    if (!st && (f & AD_FIELD_STRIDE))
-        st = get_int32(&p->stride, o, "stride");
-    if (!st && (f & AD_FIELD_PADDING))
-        st = get_int32(&p->padding, o, "padding");
-    if (!st && (f & AD_FIELD_HEADS))
-        st = get_int32(&p->heads, o, "heads");
-    if (!st && (f & AD_FIELD_MLP_RATIO))
-        st = get_float(&p->mlp_ratio, o, "mlp_ratio");
-    if (!st && (f & AD_FIELD_P))
-        st = get_float(&p->p, o, "p");
+    const ad_layer_kind *k = st ? NULL : ad_layer_kind_of(p->kind);
+    for (int32_t i = 0; k && i < k->n_fields && !st; i++)
+        st = read_field(p, &k->fields[i], o);
     return st;
 }
 

@@ -86,29 +86,26 @@ adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p)
                              (double)p->dropout, "seed", seed_string(p->seed)));
 }
 
-/* {"kind": ..., and the fields the kind reads}. */
-static json_t *layer_object(const adapt_layer_params *p)
+static json_t *field_value(const adapt_layer_params *p, const ad_layer_field *f)
 {
-    const uint32_t f = ad_layer_fields(p->kind);
-    json_t *o = json_pack("{s:s}", "kind", ad_layer_kind_name(p->kind));
-    int bad = !o;
-    if (!bad && (f & AD_FIELD_OUT))
-        bad |= json_object_set_new(o, "out_features", json_integer(p->out_features));
-    if (!bad && (f & AD_FIELD_KERNEL))
-        bad |= json_object_set_new(o, "kernel", json_integer(p->kernel));
-    if (!bad && (f & AD_FIELD_STRIDE))
-        bad |= json_object_set_new(o, "stride", json_integer(p->stride));
-    if (!bad && (f & AD_FIELD_PADDING))
-        bad |= json_object_set_new(o, "padding", json_integer(p->padding));
-    if (!bad && (f & AD_FIELD_HEADS))
-        bad |= json_object_set_new(o, "heads", json_integer(p->heads));
-    if (!bad && (f & AD_FIELD_MLP_RATIO))
-        bad |= json_object_set_new(o, "mlp_ratio", json_real(p->mlp_ratio));
-    if (!bad && (f & AD_FIELD_P))
-        bad |= json_object_set_new(o, "p", json_real(p->p));
-    if (bad) {
-        json_decref(o);
-        return NULL;
+    const void *at = (const char *)p + f->offset;
+    switch (f->type) {
+    case AD_FIELD_INT32: return json_integer(*(const int32_t *)at);
+    case AD_FIELD_INT64: return json_integer(*(const int64_t *)at);
+    default: return json_real(*(const float *)at);
+    }
+}
+
+/* {"kind": ..., and the fields the kind reads}. */
+static json_t *layer_object(const ad_layer *l)
+{
+    json_t *o = json_pack("{s:s}", "kind", l->kind->name);
+    for (int32_t i = 0; o && i < l->kind->n_fields; i++) {
+        const ad_layer_field *f = &l->kind->fields[i];
+        if (json_object_set_new(o, f->name, field_value(&l->params, f))) {
+            json_decref(o);
+            o = NULL;
+        }
     }
     return o;
 }
@@ -117,7 +114,7 @@ adapt_status ad_describe_sequential(adapt_model *model)
 {
     json_t *layers = json_array();
     for (int32_t i = 0; layers && i < model->n_blocks; i++)
-        if (json_array_append_new(layers, layer_object(&model->blocks[i].layers[0].params))) {
+        if (json_array_append_new(layers, layer_object(&model->blocks[i].layers[0]))) {
             json_decref(layers);
             layers = NULL;
         }

@@ -15,14 +15,15 @@ void ad_block_start(ad_block *b, int32_t kind, const ad_dims *in)
 adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_list *list,
                           const ad_layer_names *names, const char *fn)
 {
-    if (b->n_layers == AD_BLOCK_MAX_LAYERS)
+    if (b->n_layers == AD_CHAIN_MAX_LAYERS)
         return ad_fail(ADAPT_ERR_INTERNAL, "%s: block holds more than %d layers", fn,
-                       AD_BLOCK_MAX_LAYERS);
+                       AD_CHAIN_MAX_LAYERS);
     ad_layer *l = &b->layers[b->n_layers];
     adapt_status st = ad_layer_init(l, p, &b->out, list, names, fn);
     if (st)
         return st;
     b->n_layers++;
+    ad_chain_plan_make(&b->plan, b->layers, b->n_layers);
     b->out = l->out;
     b->flops = ad_add_sat(b->flops, l->flops);
     b->n_params += l->n_params;

@@ -46,7 +46,7 @@ static adapt_status check_call(adapt_tensor **out, adapt_context *ctx, const ada
 static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
                                   adapt_tensor *x)
 {
-    return ad_layers_forward(out, ctx, b->layers, b->n_layers, x);
+    return ad_chain_forward(out, ctx, &b->plan, b->layers, x);
 }
 
 /* Without a tape nothing reads a block's intermediate activations once it has ended, so its
@@ -56,7 +56,7 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
 static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx,
                                           const ad_block *b, adapt_tensor *x)
 {
-    if (ctx->grad_enabled || ad_layers_leave_only_output(b->layers, b->n_layers))
+    if (ctx->grad_enabled || b->plan.leaves_only_output)
         return block_forward(out, ctx, b, x);
     int64_t shape[ADAPT_MAX_DIMS] = {x->shape[0]};
     for (int32_t i = 0; i < b->out.ndim; i++)
@@ -89,7 +89,7 @@ static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_mod
                        fn, (int)first, (int)last, (int)model->n_blocks);
     const ad_block *b = first < model->n_blocks ? &model->blocks[first] : NULL;
     ad_dims in = b ? b->in : ad_model_tail(model);
-    st = check_input(input, &in, b && ad_layer_flattens(&b->layers[0]), fn);
+    st = check_input(input, &in, b && b->layers[0].kind->flattens, fn);
     adapt_tensor *x = input;
     for (int32_t i = first; i < last && !st; i++)
         st = block_forward_compact(&x, ctx, &model->blocks[i], x);

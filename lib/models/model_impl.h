@@ -7,16 +7,13 @@
 
 #include "adapt.h"
 #include "lib/models/model.h"
-#include "lib/nn/layer.h"
-
-/* Longest layer chain of a block: linear + activation + dropout, conv + bn + relu, or
- * layernorm + class token + linear. */
-#define AD_BLOCK_MAX_LAYERS 3
+#include "lib/nn/chain.h"
 
 typedef struct {
     int32_t kind; /* adapt_layer_kind of the block's principal layer */
-    ad_layer layers[AD_BLOCK_MAX_LAYERS];
+    ad_layer layers[AD_CHAIN_MAX_LAYERS];
     int32_t n_layers;
+    ad_chain_plan plan; /* how its layers run */
     ad_dims in, out; /* per sample */
     int64_t flops, n_params;
 } ad_block;

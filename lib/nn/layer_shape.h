@@ -1,15 +1,19 @@
-/* Argument checks and shape rules behind ad_layer_init(). */
+/* Shape rules that several layer kinds share. */
 #ifndef AD_NN_LAYER_SHAPE_H
 #define AD_NN_LAYER_SHAPE_H
 
-#include "lib/nn/layer.h"
+#include "lib/nn/layer_kind.h"
 
-/* INVALID_ARGUMENT / NONFINITE for fields of `p` its kind cannot take. */
-adapt_status ad_layer_check_params(const adapt_layer_params *p, const char *fn);
+/* SHAPE unless `in` has rank `rank` (3: an image [C, H, W], 2: tokens [T, D]). */
+adapt_status ad_need_rank(const ad_dims *in, int32_t rank, const char *kind, const char *fn);
 
-/* Per-sample output of layer `p` on `in`; SHAPE when it cannot take `in`, OVERFLOW when the
- * output does not fit. */
-adapt_status ad_layer_out_shape(ad_dims *out, const adapt_layer_params *p, const ad_dims *in,
-                                const char *fn);
+/* [channels, OH, OW] of a square sliding window over an image `in`; SHAPE when the padded
+ * image is smaller than the window. */
+adapt_status ad_window_shape(ad_dims *out, int64_t channels, const ad_dims *in, int64_t kernel,
+                             int64_t stride, int64_t padding, const char *fn);
+
+/* The input as it is (elementwise kinds, normalisation). */
+adapt_status ad_shape_unchanged(ad_dims *out, const adapt_layer_params *p, const ad_dims *in,
+                           const char *fn);
 
 #endif

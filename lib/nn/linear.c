@@ -53,6 +53,21 @@ adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_
     return ad_linear_forward_act(out, ctx, l, x, AD_ACT_NONE);
 }
 
+adapt_status ad_flatten_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+{
+    int64_t features = 1;
+    for (int32_t i = 1; i < x->ndim; i++)
+        features *= x->shape[i];
+    return adapt_op_reshape(out, ctx, x, 2, (int64_t[]){x->shape[0], features});
+}
+
+adapt_status ad_linear_forward_rows(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
+                                    adapt_tensor *x, ad_act act)
+{
+    adapt_status st = x->ndim == 2 ? ADAPT_OK : ad_flatten_rows(&x, ctx, x);
+    return st ? st : ad_linear_forward_act(out, ctx, l, x, act);
+}
+
 int64_t ad_linear_flops(const ad_linear *l, int64_t rows)
 {
     return ad_mul_sat(ad_mul_sat(ad_mul_sat(2, rows), l->in_features), l->out_features);

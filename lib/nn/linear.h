@@ -26,6 +26,13 @@ adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_
 adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
                                    adapt_tensor *x, ad_act act);
 
+/* x[N, ...] -> [N, prod(...)] as a view, torch.nn.Flatten(). */
+adapt_status ad_flatten_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+
+/* Each sample of x[N, ...] as one row of features, like nn.Flatten() + nn.Linear. */
+adapt_status ad_linear_forward_rows(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
+                                    adapt_tensor *x, ad_act act);
+
 /* The untaped part of it, for x[..., in] of this context (linear_untaped.c). */
 adapt_status ad_linear_forward_untaped(adapt_tensor **out, adapt_context *ctx,
                                        const ad_linear *l, adapt_tensor *x, ad_act act);

@@ -1,6 +1,6 @@
 #include "lib/nn/transformer.h"
 
-#include "lib/nn/activation.h"
+#include "lib/nn/dropout.h"
 #include "lib/nn/dims.h"
 
 adapt_status ad_transformer_block_init(ad_transformer_block *b, ad_param_list *params,

@@ -10,7 +10,14 @@
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
 #include "lib/kernels/linear_onednn.h"
+#include "lib/nn/attention.h"
+#include "lib/nn/batchnorm.h"
+#include "lib/nn/chain.h"
 #include "lib/nn/layer.h"
+#include "lib/nn/layer_kinds.h"
+#include "lib/nn/patch_embed.h"
+#include "lib/nn/residual.h"
+#include "lib/nn/transformer.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -356,7 +363,7 @@ START_TEST(linear_flattens_and_matches_loops)
     expect_param(&f, "bias", 1, (int64_t[]){4});
     ck_assert_int_eq(f.layer.flops, 2 * 6 * 4);
     ck_assert_int_eq(f.layer.n_params, 28);
-    ck_assert(ad_layer_flattens(&f.layer));
+    ck_assert(f.layer.kind->flattens);
     randomise(&f);
     double *x = to_double(adapt_tensor_data(f.x), 18), want[12];
     ref_linear(x, 3, 6, data(&f, "weight"), data(&f, "bias"), 4, want);
@@ -411,7 +418,7 @@ START_TEST(conv2d_without_bias_for_batch_norm)
                 &(ad_layer_names){.prefix = "stem.0.", .conv_without_bias = true});
     ck_assert_int_eq(f.params.count, 1);
     ck_assert_str_eq(f.params.items[0].name, "stem.0.weight");
-    ck_assert_ptr_null(f.layer.u.conv.bias);
+    ck_assert_ptr_null(AD_LAYER_STATE(&f.layer, ad_conv2d)->bias);
     teardown(&f);
 }
 END_TEST
@@ -461,7 +468,7 @@ START_TEST(batchnorm_eval_and_training)
     if (f.training)
         ref_bn_train(&f, x, 4, 3, 4, want, mean, var);
     else
-        ref_bn_eval(want, 4, 3, 4, &f.layer.u.batchnorm);
+        ref_bn_eval(want, 4, 3, 4, AD_LAYER_STATE(&f.layer, ad_batchnorm2d));
     expect_output(&f, want, 1e-5);
     for (int c = 0; c < 3 && f.training; c++) { /* momentum 0.1 */
         ck_assert_double_eq_tol(data(&f, "running_mean")[c], 0.9 * old_mean[c] + 0.1 * mean[c],
@@ -678,7 +685,7 @@ END_TEST
 /* x + attn(ln1(x)), then + mlp(ln2(.)), in double. */
 static void ref_transformer(const fixture *f, const double *x, int64_t n, int64_t t, double *y)
 {
-    const ad_transformer_block *b = &f->layer.u.transformer;
+    const ad_transformer_block *b = AD_LAYER_STATE(&f->layer, ad_transformer_block);
     const int64_t d = b->attn.dim, hidden = b->fc1.out_features, rows = n * t;
     double *h = malloc((size_t)(rows * d) * sizeof *h), *a = malloc((size_t)(rows * d) * sizeof *a);
     double *m = malloc((size_t)(rows * hidden) * sizeof *m);
@@ -745,7 +752,7 @@ END_TEST
 
 static void ref_patch_embed(const fixture *f, const float *x, int64_t n, double *y)
 {
-    const ad_patch_embed *pe = &f->layer.u.patch;
+    const ad_patch_embed *pe = AD_LAYER_STATE(&f->layer, ad_patch_embed);
     const int64_t c = 2, h = 8, w = 4, p = 4, d = 5, t = 3;
     const float *wt = adapt_tensor_data(pe->proj.weight), *b = adapt_tensor_data(pe->proj.bias);
     const float *cls = adapt_tensor_data(pe->cls_token), *pos = adapt_tensor_data(pe->pos_embed);
@@ -812,7 +819,7 @@ static const int64_t residual_cases[][4] = {{3, 3, 1, 8100}, {2, 3, 2, 2538}, {2
 
 static void ref_residual(const fixture *f, const double *x, int64_t n, double *y)
 {
-    const ad_residual_block *b = &f->layer.u.residual;
+    const ad_residual_block *b = AD_LAYER_STATE(&f->layer, ad_residual_block);
     const int64_t *rc = residual_cases[b->projected ? (b->conv1.stride == 2 ? 1 : 2) : 0];
     conv_geom g1 = geom(n, rc[0], 5, rc[1], 3, rc[2], 1);
     conv_geom g2 = geom(n, rc[1], g1.oh, rc[1], 3, 1, 1);
@@ -854,7 +861,7 @@ START_TEST(residual_block_matches_loops)
     p.stride = (int32_t)rc[2];
     setup(&f, p, ad_dims3(rc[0], 5, 5), 2);
     ck_assert_int_eq(f.layer.flops, rc[3]);
-    ck_assert_int_eq(f.layer.u.residual.projected, _i != 0);
+    ck_assert_int_eq(AD_LAYER_STATE(&f.layer, ad_residual_block)->projected, _i != 0);
     expect_param(&f, "conv1.weight", 4, (int64_t[]){rc[1], rc[0], 3, 3});
     expect_param(&f, "bn2.running_var", 1, (int64_t[]){rc[1]});
     ck_assert_str_eq(f.params.items[f.params.count - 1].name,
@@ -862,8 +869,8 @@ START_TEST(residual_block_matches_loops)
     if (_i)
         expect_param(&f, "shortcut.0.weight", 4, (int64_t[]){rc[1], rc[0], 1, 1});
     randomise(&f);
-    keep_relus_off_the_kink(&f.layer.u.residual.bn1, rc[1]);
-    keep_relus_off_the_kink(&f.layer.u.residual.bn2, rc[1]);
+    keep_relus_off_the_kink(&AD_LAYER_STATE(&f.layer, ad_residual_block)->bn1, rc[1]);
+    keep_relus_off_the_kink(&AD_LAYER_STATE(&f.layer, ad_residual_block)->bn2, rc[1]);
     const int64_t o = f.layer.out.d[1], size = 2 * rc[1] * o * o;
     double *x = to_double(adapt_tensor_data(f.x), 2 * rc[0] * 25);
     double *want = malloc((size_t)size * sizeof *want);
@@ -961,17 +968,23 @@ END_TEST
 
 START_TEST(kind_names_round_trip)
 {
-    for (int32_t k = ADAPT_LAYER_LINEAR; k <= ADAPT_LAYER_CLASS_TOKEN; k++) {
-        const char *name = ad_layer_kind_name(k);
-        ck_assert_ptr_nonnull(name);
-        ck_assert_int_eq(ad_layer_kind_from_name(name), k);
+    ck_assert_int_eq(ad_layer_kind_count(), ADAPT_LAYER_CLASS_TOKEN + 1);
+    for (int32_t k = 0; k < ad_layer_kind_count(); k++) {
+        const ad_layer_kind *kind = ad_layer_kind_of(k);
+        ck_assert_ptr_nonnull(kind);
+        ck_assert_int_eq(ad_layer_kind_from_name(kind->name), k);
+        ck_assert_ptr_nonnull(kind->shape);
+        ck_assert_ptr_nonnull(kind->forward);
     }
-    ck_assert_ptr_null(ad_layer_kind_name(ADAPT_LAYER_CLASS_TOKEN + 1));
-    ck_assert_ptr_null(ad_layer_kind_name(-1));
+    ck_assert_ptr_null(ad_layer_kind_of(ad_layer_kind_count()));
+    ck_assert_ptr_null(ad_layer_kind_of(-1));
     ck_assert_int_eq(ad_layer_kind_from_name("conv3d"), -1);
     ck_assert_int_eq(ad_layer_kind_from_name(NULL), -1);
-    ck_assert_int_eq(ad_layer_fields(ADAPT_LAYER_TRANSFORMER_BLOCK),
-                     AD_FIELD_HEADS | AD_FIELD_MLP_RATIO | AD_FIELD_P);
+    const ad_layer_kind *t = ad_layer_kind_of(ADAPT_LAYER_TRANSFORMER_BLOCK);
+    ck_assert_int_eq(t->n_fields, 3);
+    ck_assert_str_eq(t->fields[0].name, "heads");
+    ck_assert_str_eq(t->fields[1].name, "mlp_ratio");
+    ck_assert_str_eq(t->fields[2].name, "p");
 }
 END_TEST
 
@@ -1062,7 +1075,11 @@ static float *linear_act_values(ad_layer layers[2], adapt_tensor *x, int grad,
     adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, n_threads);
     TU_OK(adapt_context_set_grad(ctx, grad));
     adapt_tensor *y;
-    TU_OK(ad_layers_forward(&y, ctx, layers, 2, x));
+    ad_chain_plan plan;
+    ad_chain_plan_make(&plan, layers, 2);
+    ck_assert_int_eq(plan.n_steps, 1);
+    ck_assert_int_eq(plan.steps[0].kind, AD_STEP_LINEAR_ACT);
+    TU_OK(ad_chain_forward(&y, ctx, &plan, layers, x));
     const int64_t n = adapt_tensor_numel(y);
     float *v = malloc((size_t)n * sizeof *v);
     memcpy(v, adapt_tensor_data(y), (size_t)n * sizeof *v);

@@ -12,6 +12,7 @@
 
 #include "check_util.h"
 #include "lib/models/model.h"
+#include "lib/models/model_impl.h"
 
 #define SENTINEL ((adapt_model *)0x1)
 
@@ -697,6 +698,33 @@ static void expect_same_model(const adapt_model *a, const adapt_model *b)
     ck_assert_str_eq(ad_model_architecture(a), ad_model_architecture(b));
 }
 
+/* The fused steps of a block are chosen when it is built: the CNN's stem runs as one
+ * convolution pass, an MLP's hidden block as one product with its activation (dropout the
+ * identity in inference), the ViT's head as its three layers. */
+START_TEST(blocks_plan_their_fused_steps)
+{
+    adapt_model *cnn = make(CNN, 1), *mlp = make(MLP, 1), *vit = make(VIT, 1);
+    const ad_chain_plan *stem = &cnn->blocks[0].plan;
+    ck_assert_int_eq(stem->n_steps, 1);
+    ck_assert_int_eq(stem->steps[0].kind, AD_STEP_CONV_BN_RELU);
+    ck_assert(stem->leaves_only_output);
+    const ad_chain_plan *hidden = &mlp->blocks[0].plan;
+    ck_assert_int_eq(hidden->n_steps, 2);
+    ck_assert_int_eq(hidden->steps[0].kind, AD_STEP_LINEAR_ACT);
+    ck_assert_int_eq(hidden->steps[0].count, 2);
+    ck_assert_int_eq(hidden->steps[1].kind, AD_STEP_LAYER);
+    ck_assert(hidden->leaves_only_output);
+    const ad_chain_plan *head = &vit->blocks[vit->n_blocks - 1].plan;
+    ck_assert_int_eq(head->n_steps, 3);
+    ck_assert_int_eq(head->steps[2].kind, AD_STEP_LINEAR_ACT);
+    ck_assert_int_eq(head->steps[2].count, 1);
+    ck_assert(!head->leaves_only_output);
+    adapt_model_free(cnn);
+    adapt_model_free(mlp);
+    adapt_model_free(vit);
+}
+END_TEST
+
 START_TEST(architecture_round_trip)
 {
     adapt_mlp_params gelu = mlp_params(UINT64_MAX, 0.1f);
@@ -717,6 +745,27 @@ START_TEST(architecture_round_trip)
         adapt_model_free(models[i]);
     }
     ck_assert_ptr_null(ad_model_architecture(NULL));
+}
+END_TEST
+
+/* A layer object that lacks a field with a fallback reads as if it carried the fallback:
+ * descriptions stay readable when a kind gains a field. */
+START_TEST(architecture_layer_fields_fall_back)
+{
+    const char *terse = "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[1,6,6],"
+                        "\"seed\":\"3\",\"layers\":[{\"kind\":\"conv2d\",\"out_features\":2},"
+                        "{\"kind\":\"maxpool2d\",\"kernel\":2,\"stride\":2}]}";
+    adapt_model *m = NULL;
+    TU_OK(ad_model_from_architecture(&m, terse, INT64_MAX));
+    ck_assert_ptr_nonnull(strstr(ad_model_architecture(m),
+                                 "{\"kind\":\"conv2d\",\"out_features\":2,\"kernel\":3,"
+                                 "\"stride\":1,\"padding\":0}"));
+    adapt_block_info info = {.struct_size = sizeof info};
+    TU_OK(adapt_model_block_info(&info, m, 1));
+    ck_assert_int_eq(info.out_ndim, 3);
+    ck_assert_int_eq(info.out_shape[0], 2);
+    ck_assert_int_eq(info.out_shape[1], 2); /* (6 - 3 + 1) / 2 */
+    adapt_model_free(m);
 }
 END_TEST
 
@@ -787,6 +836,14 @@ static const char *const hostile[] = {
     "\"padding\":0}]}",
     "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[4],\"seed\":\"1\","
     "\"layers\":[{\"kind\":\"linear\"}]}",
+    "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[4],\"seed\":\"1\","
+    "\"layers\":[{\"kind\":\"linear\",\"out_features\":0}]}",
+    "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[4],\"seed\":\"1\","
+    "\"layers\":[{\"kind\":\"dropout\",\"p\":1.5}]}",
+    "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[1,5,5],\"seed\":\"1\","
+    "\"layers\":[{\"kind\":\"conv2d\",\"out_features\":2,\"kernel\":\"3\"}]}",
+    "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[1,5,5],\"seed\":\"1\","
+    "\"layers\":[{\"kind\":\"conv2d\",\"out_features\":2,\"stride\":4294967297}]}",
     "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[4],\"seed\":\"1\","
     "\"layers\":[{\"kind\":\"softmax\"}]}",
     "{\"format\":1,\"kind\":\"sequential\",\"input_shape\":[],\"seed\":\"1\",\"layers\":[]}",
@@ -952,7 +1009,9 @@ int main(void)
     tcase_add_test(tc, sequential_builds_every_kind);
     tcase_add_test(tc, sequential_append_failure_leaves_model_unchanged);
     tcase_add_test(tc, empty_sequential_has_no_output);
+    tcase_add_test(tc, blocks_plan_their_fused_steps);
     tcase_add_test(tc, architecture_round_trip);
+    tcase_add_test(tc, architecture_layer_fields_fall_back);
     tcase_add_test(tc, architecture_text_names_everything);
     tcase_add_test(tc, hostile_architecture_is_a_format_error);
     tcase_add_test(tc, concurrent_inference_matches_sequential);

@@ -1,0 +1,59 @@
+#include "lib/nn/chain.h"
+
+#include "lib/nn/conv_bn.h"
+#include "lib/nn/layer_kinds.h"
+#include "lib/nn/linear.h"
+
+/* The step that starts at layer i. */
+static ad_chain_step step_at(const ad_layer *layers, int32_t n, int32_t i)
+{
+    const ad_layer_kind *next = i + 1 < n ? layers[i + 1].kind : NULL;
+    if (layers[i].kind == &ad_kind_linear)
+        return (ad_chain_step){AD_STEP_LINEAR_ACT, i, next && next->activation ? 2 : 1};
+    if (layers[i].kind == &ad_kind_conv2d && next == &ad_kind_batchnorm2d) {
+        if (i + 2 < n && layers[i + 2].kind == &ad_kind_relu)
+            return (ad_chain_step){AD_STEP_CONV_BN_RELU, i, 3};
+        return (ad_chain_step){AD_STEP_CONV_BN, i, 2};
+    }
+    return (ad_chain_step){AD_STEP_LAYER, i, 1};
+}
+
+void ad_chain_plan_make(ad_chain_plan *plan, const ad_layer *layers, int32_t n)
+{
+    plan->n_steps = 0;
+    for (int32_t i = 0; i < n; i += plan->steps[plan->n_steps - 1].count)
+        plan->steps[plan->n_steps++] = step_at(layers, n, i);
+    bool only_output = n > 0 && plan->steps[0].kind != AD_STEP_LAYER;
+    for (int32_t s = 1; s < plan->n_steps && only_output; s++)
+        only_output = layers[plan->steps[s].first].kind == &ad_kind_dropout;
+    plan->leaves_only_output = only_output;
+}
+
+static adapt_status run_step(adapt_tensor **out, adapt_context *ctx, const ad_chain_step *s,
+                             const ad_layer *layers, adapt_tensor *x)
+{
+    const ad_layer *l = &layers[s->first];
+    switch (s->kind) {
+    case AD_STEP_LINEAR_ACT:
+        return ad_linear_forward_rows(out, ctx, AD_LAYER_STATE(l, const ad_linear), x,
+                                      s->count == 2 ? l[1].kind->activation : AD_ACT_NONE);
+    case AD_STEP_CONV_BN:
+    case AD_STEP_CONV_BN_RELU:
+        return ad_conv_bn_forward(out, ctx, AD_LAYER_STATE(l, const ad_conv2d),
+                                  AD_LAYER_STATE(&l[1], const ad_batchnorm2d),
+                                  s->kind == AD_STEP_CONV_BN_RELU, x);
+    default:
+        return ad_layer_forward(out, ctx, l, x);
+    }
+}
+
+adapt_status ad_chain_forward(adapt_tensor **out, adapt_context *ctx, const ad_chain_plan *plan,
+                              const ad_layer *layers, adapt_tensor *x)
+{
+    adapt_status st = ADAPT_OK;
+    for (int32_t s = 0; s < plan->n_steps && !st; s++)
+        st = run_step(&x, ctx, &plan->steps[s], layers, x);
+    if (!st)
+        *out = x;
+    return st;
+}

@@ -1,0 +1,58 @@
+/* "transformer_block": timm's pre-norm encoder Block on tokens [T, D]. */
+#include <float.h>
+
+#include "lib/core/error.h"
+#include "lib/nn/layer.h"
+#include "lib/nn/layer_shape.h"
+#include "lib/nn/transformer.h"
+
+AD_LAYER_STATE_FITS(ad_transformer_block);
+
+static const ad_layer_field fields[] = {
+    AD_FIELD_COUNT32(heads, 1),
+    AD_FIELD(mlp_ratio, AD_FIELD_FLOAT, 0, FLT_MAX, AD_FIELD_OPEN_LO, 4),
+    AD_FIELD_PROBABILITY(p),
+};
+
+static adapt_status shape(ad_dims *out, const adapt_layer_params *p, const ad_dims *in,
+                          const char *fn)
+{
+    adapt_status st = ad_need_rank(in, 2, "transformer_block", fn);
+    if (st)
+        return st;
+    if (in->d[1] % p->heads)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: %d heads do not divide the width %lld", fn,
+                       (int)p->heads, (long long)in->d[1]);
+    if (ad_mlp_hidden(p->mlp_ratio, in->d[1]) < 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: mlp_ratio %g times width %lld gives no usable hidden size", fn,
+                       (double)p->mlp_ratio, (long long)in->d[1]);
+    *out = *in;
+    return ADAPT_OK;
+}
+
+static adapt_status init(ad_layer *l, ad_param_list *list, const ad_layer_names *names)
+{
+    const int64_t width = l->in.d[1];
+    return ad_transformer_block_init(AD_LAYER_STATE(l, ad_transformer_block), list,
+                                     names->prefix, width, l->params.heads,
+                                     ad_mlp_hidden(l->params.mlp_ratio, width), l->params.p);
+}
+
+static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+                            adapt_tensor *x)
+{
+    return ad_transformer_block_forward(out, ctx, AD_LAYER_STATE(l, const ad_transformer_block),
+                                        x);
+}
+
+static int64_t flops(const ad_layer *l)
+{
+    return ad_transformer_block_flops(AD_LAYER_STATE(l, const ad_transformer_block),
+                                      l->in.d[0]);
+}
+
+const ad_layer_kind ad_kind_transformer_block = {
+    .name = "transformer_block", AD_FIELDS(fields), .shape = shape, .init = init,
+    .forward = forward, .flops = flops,
+};

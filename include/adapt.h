@@ -681,7 +681,9 @@ typedef enum adapt_layer_kind {
                                           basic block */
     ADAPT_LAYER_PATCH_EMBED = 12,    /**< out_features = dim, kernel = patch */
     ADAPT_LAYER_TRANSFORMER_BLOCK = 13, /**< heads, mlp_ratio, p */
-    ADAPT_LAYER_CLASS_TOKEN = 14     /**< [N, T, D] -> [N, D]: token 0 */
+    ADAPT_LAYER_CLASS_TOKEN = 14,    /**< [N, T, D] -> [N, D]: token 0 */
+    ADAPT_LAYER_TOKEN_LINEAR = 15    /**< out_features: torch.nn.Linear on the last axis,
+                                          [N, ..., D] -> [N, ..., out_features] */
 } adapt_layer_kind;
 
 /**

@@ -376,6 +376,32 @@ START_TEST(linear_flattens_and_matches_loops)
 }
 END_TEST
 
+/* Every token of [2, 3] through one product: the same as rows of a 6-sample batch. */
+START_TEST(token_linear_maps_the_last_axis)
+{
+    fixture f;
+    adapt_layer_params p = layer_of(ADAPT_LAYER_TOKEN_LINEAR);
+    p.out_features = 4;
+    setup(&f, p, ad_dims2(2, 3), 3);
+    expect_param(&f, "weight", 2, (int64_t[]){4, 3});
+    expect_param(&f, "bias", 1, (int64_t[]){4});
+    ck_assert_int_eq(f.layer.out.ndim, 2);
+    ck_assert_int_eq(f.layer.out.d[0], 2);
+    ck_assert_int_eq(f.layer.out.d[1], 4);
+    ck_assert_int_eq(f.layer.flops, 2 * 2 * 3 * 4);
+    ck_assert(!f.layer.kind->flattens);
+    randomise(&f);
+    double *x = to_double(adapt_tensor_data(f.x), 18), want[24];
+    ref_linear(x, 6, 3, data(&f, "weight"), data(&f, "bias"), 4, want);
+    expect_output(&f, want, 1e-5);
+    expect_untaped_output(&f, want, 1e-5);
+    gradcheck(&f, 1e-2, 2e-3);
+    backends_match(&f);
+    free(x);
+    teardown(&f);
+}
+END_TEST
+
 /* stride, padding, expected FLOPs (2 * Cout * OH * OW * Cin * 9, worked out by hand). */
 static const struct {
     int32_t stride, padding;
@@ -968,7 +994,7 @@ END_TEST
 
 START_TEST(kind_names_round_trip)
 {
-    ck_assert_int_eq(ad_layer_kind_count(), ADAPT_LAYER_CLASS_TOKEN + 1);
+    ck_assert_int_eq(ad_layer_kind_count(), ADAPT_LAYER_TOKEN_LINEAR + 1);
     for (int32_t k = 0; k < ad_layer_kind_count(); k++) {
         const ad_layer_kind *kind = ad_layer_kind_of(k);
         ck_assert_ptr_nonnull(kind);
@@ -1038,12 +1064,15 @@ static int32_t bad_cases(bad_case *c)
     c[n] = bad(ADAPT_LAYER_TRANSFORMER_BLOCK, seq, ADAPT_ERR_NONFINITE), c[n++].p.p = NAN;
     c[n++] = bad(ADAPT_LAYER_TRANSFORMER_BLOCK, img, ADAPT_ERR_SHAPE);
     c[n++] = bad(ADAPT_LAYER_CLASS_TOKEN, img, ADAPT_ERR_SHAPE);
+    c[n] = bad(ADAPT_LAYER_TOKEN_LINEAR, seq, ADAPT_ERR_INVALID_ARGUMENT),
+    c[n++].p.out_features = -3;
+    c[n++] = bad(ADAPT_LAYER_TOKEN_LINEAR, (ad_dims){0, {0}}, ADAPT_ERR_SHAPE);
     return n;
 }
 
 START_TEST(init_rejects_bad_layers)
 {
-    bad_case cases[40];
+    bad_case cases[48];
     const int32_t n = bad_cases(cases);
     ad_param_list list;
     ad_params_init(&list, 1, INT64_MAX);
@@ -1131,6 +1160,7 @@ int main(void)
     TCase *tc = tcase_create("layers");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, linear_flattens_and_matches_loops);
+    tcase_add_test(tc, token_linear_maps_the_last_axis);
     tcase_add_loop_test(tc, conv2d_matches_loops, 0, 4);
     tcase_add_test(tc, conv2d_without_bias_for_batch_norm);
     tcase_add_loop_test(tc, batchnorm_eval_and_training, 0, 2);

@@ -49,6 +49,7 @@ class LayerKind(enum.IntEnum):
     PATCH_EMBED = 12
     TRANSFORMER_BLOCK = 13
     CLASS_TOKEN = 14
+    TOKEN_LINEAR = 15
 
 
 class Optimizer(enum.IntEnum):

@@ -7,7 +7,7 @@
 #include "lib/nn/dims.h"
 #include "lib/nn/linear.h"
 #include "lib/nn/params.h"
-#include "lib/ops/conv2d_direct.h"
+#include "lib/kernels/sdn_pool.h"
 
 struct adapt_head {
     adapt_head_params params; /* as created; hidden resolved for CLS_MLP */
@@ -47,24 +47,6 @@ adapt_status ad_head_set_position(adapt_head *head, int32_t position);
 adapt_status ad_sdn_pool_untaped(adapt_tensor **out, adapt_context *ctx, const adapt_head *h,
                                  adapt_tensor *x);
 
-/* The same pooling, one plane at a time, for a convolution that hands over each plane of its
- * output as it stores it (ad_conv_sink). The job is the pooling's geometry and buffers. */
-typedef struct {
-    const float *x;
-    float *y;
-    int64_t height, width, out_h, out_w, window;
-    float alpha;
-    int64_t planes, slots;
-    int64_t stride; /* out_w * window rounded up to whole cache lines: slots share none */
-    float *sums;    /* [slots][out_h][stride]: a band's column sums per row */
-    float *maxima;  /* [slots][out_h][stride] */
-} ad_sdn_job;
-
-typedef struct {
-    ad_sdn_job job;
-    int64_t channels;
-    ad_conv_sink sink; /* plane (n, c) into y[n][c * h * w ...] */
-} ad_sdn_plane_pool;
 
 /* Pooling of planes [C = channels, height, width] into y [N, C * h * w]. */
 void ad_sdn_plane_pool_init(ad_sdn_plane_pool *p, const adapt_head *h, int64_t channels,

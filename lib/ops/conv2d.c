@@ -11,8 +11,8 @@
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/im2col.h"
 #include "lib/kernels/vector_math.h"
-#include "lib/ops/conv2d_direct.h"
-#include "lib/ops/conv2d_finish.h"
+#include "lib/kernels/conv2d_direct.h"
+#include "lib/kernels/conv2d_finish.h"
 #include "lib/ops/op.h"
 
 #include <stdatomic.h>

@@ -8,7 +8,7 @@
 #include "check_util.h"
 #include "lib/ops/conv2d.h"
 #include "lib/kernels/vector_math.h"
-#include "lib/ops/conv2d_direct.h"
+#include "lib/kernels/conv2d_direct.h"
 
 /* ---- conv2d ------------------------------------------------------------- */
 

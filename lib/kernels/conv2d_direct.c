@@ -7,11 +7,11 @@
  * plus a fixed offset: the outputs run along one axis and each tap is one contiguous vector
  * load for a whole strip of them. A row's last wq - OW outputs read into the next row and are
  * thrown away. A block of output channels is accumulated in registers, all taps in order, then
- * finished (lib/ops/conv2d_finish.h) on its way into the output tensor, each plane then handed
+ * finished (lib/kernels/conv2d_finish.h) on its way into the output tensor, each plane then handed
  * to a sink if the caller gave one. Where one strip is one output row (rows of 17-32 outputs,
  * the planes' rows padded to 32) the strip is finished in registers and stored as the row. A
  * sink may place whole samples itself: an early exit keeping only the samples that go on. */
-#include "lib/ops/conv2d_direct.h"
+#include "lib/kernels/conv2d_direct.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -23,7 +23,7 @@
 #include "lib/core/tensor.h"
 #include "lib/core/threads.h"
 #include "lib/kernels/vector_math.h"
-#include "lib/ops/conv2d_finish.h"
+#include "lib/kernels/conv2d_finish.h"
 
 #define INLINED static inline __attribute__((always_inline))
 

@@ -1,8 +1,8 @@
 /* The last step of every convolution kernel: bias, then the epilogue (lib/ops/conv2d.h), applied
  * to a run of one output channel's values on their way to the output tensor. Shared so that
  * the GEMM and the direct kernels finish their outputs with the same operations. */
-#ifndef AD_OPS_CONV2D_FINISH_H
-#define AD_OPS_CONV2D_FINISH_H
+#ifndef AD_KERNELS_CONV2D_FINISH_H
+#define AD_KERNELS_CONV2D_FINISH_H
 
 #include <math.h>
 #include <stdbool.h>

@@ -2,8 +2,8 @@
  * finished (bias, epilogue) on their way to the output tensor. For few input channels this
  * beats unfolding into a column matrix and multiplying, which makes three extra passes over
  * activations that hold only a few values per pixel (lib/ops/conv2d.c). */
-#ifndef AD_OPS_CONV2D_DIRECT_H
-#define AD_OPS_CONV2D_DIRECT_H
+#ifndef AD_KERNELS_CONV2D_DIRECT_H
+#define AD_KERNELS_CONV2D_DIRECT_H
 
 #include <stdbool.h>
 

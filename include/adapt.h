@@ -47,9 +47,9 @@ extern "C" {
 /** @{ */
 
 /** Major version of this header; changes only with an incompatible API. */
-#define ADAPT_VERSION_MAJOR 0
+#define ADAPT_VERSION_MAJOR 1
 /** Minor version of this header; grows when declarations are appended. */
-#define ADAPT_VERSION_MINOR 3
+#define ADAPT_VERSION_MINOR 0
 /** Patch version of this header; fixes that leave the API as it is. */
 #define ADAPT_VERSION_PATCH 0
 /**

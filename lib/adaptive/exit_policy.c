@@ -7,8 +7,8 @@
 
 void adapt_exit_policy_init(adapt_exit_policy *policy, size_t size)
 {
-    const adapt_exit_policy defaults = {.rule = ADAPT_EXIT_MAX_PROBABILITY, .threshold = 0.9f,
-                                        .patience = 2};
+    static const adapt_exit_policy defaults = {.rule = ADAPT_EXIT_MAX_PROBABILITY,
+                                               .threshold = 0.9f, .patience = 2};
     ad_struct_init(policy, size, &defaults, sizeof defaults);
 }
 

@@ -21,8 +21,8 @@ typedef struct {
 
 void adapt_exit_train_params_init(adapt_exit_train_params *params, size_t size)
 {
-    const adapt_exit_train_params defaults = {.regime = ADAPT_REGIME_MIXED,
-                                              .distillation_temperature = 1.0f};
+    static const adapt_exit_train_params defaults = {.regime = ADAPT_REGIME_MIXED,
+                                                     .distillation_temperature = 1.0f};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

@@ -29,7 +29,7 @@ int32_t ad_head_kind_from_name(const char *name)
 
 void adapt_head_params_init(adapt_head_params *params, size_t size)
 {
-    const adapt_head_params defaults = {.kind = ADAPT_HEAD_POOLED_LINEAR};
+    static const adapt_head_params defaults = {.kind = ADAPT_HEAD_POOLED_LINEAR};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

@@ -12,8 +12,8 @@
 
 void adapt_context_params_init(adapt_context_params *params, size_t size)
 {
-    const adapt_context_params defaults = {.n_threads = 0, .backend = ADAPT_BACKEND_DEFAULT,
-                                           .seed = AD_CONTEXT_MAGIC_SEED};
+    static const adapt_context_params defaults = {.n_threads = 0, .backend = ADAPT_BACKEND_DEFAULT,
+                                                  .seed = AD_CONTEXT_MAGIC_SEED};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

@@ -12,9 +12,9 @@
 
 void adapt_calibrator_params_init(adapt_calibrator_params *params, size_t size)
 {
-    const adapt_calibrator_params defaults = {.method = ADAPT_CALIBRATION_TEMPERATURE,
-                                              .bins = 15, .max_iterations = 500,
-                                              .tolerance = 1e-7};
+    static const adapt_calibrator_params defaults = {.method = ADAPT_CALIBRATION_TEMPERATURE,
+                                                     .bins = 15, .max_iterations = 500,
+                                                     .tolerance = 1e-7};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

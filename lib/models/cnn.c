@@ -10,8 +10,8 @@
 void adapt_cnn_params_init(adapt_cnn_params *params, size_t size)
 {
     /* No default stages: n_stages and the three arrays must come together from the caller. */
-    const adapt_cnn_params defaults = {.in_channels = 3, .image_size = 32, .n_classes = 10,
-                                       .stem_channels = 16};
+    static const adapt_cnn_params defaults = {.in_channels = 3, .image_size = 32, .n_classes = 10,
+                                              .stem_channels = 16};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

@@ -10,7 +10,7 @@
 void adapt_mlp_params_init(adapt_mlp_params *params, size_t size)
 {
     /* No default sizes: n_sizes and sizes must come together from the caller. */
-    const adapt_mlp_params defaults = {.activation = ADAPT_ACTIVATION_RELU};
+    static const adapt_mlp_params defaults = {.activation = ADAPT_ACTIVATION_RELU};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

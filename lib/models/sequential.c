@@ -8,8 +8,8 @@
 
 void adapt_layer_params_init(adapt_layer_params *params, size_t size)
 {
-    const adapt_layer_params defaults = {.kind = ADAPT_LAYER_LINEAR, .kernel = 3, .stride = 1,
-                                         .heads = 1, .mlp_ratio = 4.0f};
+    static const adapt_layer_params defaults = {.kind = ADAPT_LAYER_LINEAR, .kernel = 3,
+                                                .stride = 1, .heads = 1, .mlp_ratio = 4.0f};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

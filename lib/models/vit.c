@@ -10,9 +10,9 @@
 
 void adapt_vit_params_init(adapt_vit_params *params, size_t size)
 {
-    const adapt_vit_params defaults = {.image_size = 32, .in_channels = 3, .patch = 4,
-                                       .dim = 192, .depth = 6, .heads = 3, .mlp_ratio = 4.0f,
-                                       .n_classes = 10};
+    static const adapt_vit_params defaults = {.image_size = 32, .in_channels = 3, .patch = 4,
+                                              .dim = 192, .depth = 6, .heads = 3, .mlp_ratio = 4.0f,
+                                              .n_classes = 10};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

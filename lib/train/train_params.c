@@ -8,7 +8,7 @@
 
 void adapt_train_params_init(adapt_train_params *params, size_t size)
 {
-    const adapt_train_params defaults = {
+    static const adapt_train_params defaults = {
         .epochs = 10, .batch_size = 64, .optimizer = ADAPT_OPTIMIZER_SGD,
         .learning_rate = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
         .adam_eps = 1e-8f, .schedule = ADAPT_SCHEDULE_CONSTANT, .step_epochs = 10,

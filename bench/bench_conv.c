@@ -97,7 +97,7 @@ int main(int argc, char **argv)
         return 2;
     }
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = threads;
     adapt_context *ctx;
     check(adapt_context_create(&ctx, &cp), "context");

@@ -79,13 +79,13 @@ static double pass(bench *b, const adapt_exit_policy *policy, int64_t *flops_out
 static int make_cases(adapt_exit_policy *cases, float (*only)[MAX_HEADS], int32_t heads)
 {
     for (int j = 0; j < N_THRESHOLDS; j++) {
-        adapt_exit_policy_init(&cases[j]);
+        adapt_exit_policy_init(&cases[j], sizeof *cases);
         cases[j].threshold = thresholds[j];
     }
     for (int32_t k = 0; k < heads; k++) {
         for (int32_t i = 0; i < heads; i++)
             only[k][i] = i == k ? 0.0f : 2.0f;
-        adapt_exit_policy_init(&cases[N_THRESHOLDS + k]);
+        adapt_exit_policy_init(&cases[N_THRESHOLDS + k], sizeof *cases);
         cases[N_THRESHOLDS + k].head_thresholds = only[k];
     }
     return N_THRESHOLDS + heads;
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
     b.images = x;
     b.ndim = adapt_dataset_sample_shape(ds, b.shape + 1) + 1;
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = threads;
     check(adapt_context_create(&b.ctx, &cp), "context");
     check(adapt_context_set_grad(b.ctx, 0), "context");

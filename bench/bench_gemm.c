@@ -137,7 +137,7 @@ static int bench_shape(const shape *s, int threads, double budget, int n_paths)
     float *x = random_floats((size_t)s->m * s->k), *w = random_floats((size_t)s->n * s->k);
     c.x = x, c.w = w, c.y = malloc((size_t)s->m * s->n * sizeof(float));
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = threads;
     int fail = !x || !w || !c.y;
     for (int i = 0; i < n_paths / 2 && !fail; i++) {

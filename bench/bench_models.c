@@ -85,7 +85,7 @@ static adapt_status create_model(adapt_model **model, const char *name)
     if (!strcmp(name, "mlp")) {
         const int64_t sizes[] = {MLP_INPUTS, 1024, 1024, 1024, CLASSES};
         adapt_mlp_params p;
-        adapt_mlp_params_init(&p);
+        adapt_mlp_params_init(&p, sizeof p);
         p.n_sizes = 5;
         p.sizes = sizes;
         p.activation = ADAPT_ACTIVATION_RELU;
@@ -93,7 +93,7 @@ static adapt_status create_model(adapt_model **model, const char *name)
         return adapt_model_create_mlp(model, &p);
     }
     adapt_vit_params p;
-    adapt_vit_params_init(&p);
+    adapt_vit_params_init(&p, sizeof p);
     p.image_size = IMAGE_SIZE, p.in_channels = CHANNELS, p.patch = 4, p.dim = 192;
     p.depth = 6, p.heads = 3, p.mlp_ratio = 4.0f, p.n_classes = CLASSES, p.dropout = 0.0f;
     return adapt_model_create_vit(model, &p);
@@ -139,7 +139,7 @@ static int time_inference(timing *t, adapt_model *model, const options *o, int64
     int32_t ndim = input_shape(shape, o->model, batch);
     float *x = synthetic_inputs(numel(shape, ndim));
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
     adapt_context *ctx = NULL;
     adapt_tensor *input = NULL, *logits;
@@ -189,7 +189,7 @@ static int measure_step_arena(adapt_model *model, const options *o, const float 
                               size_t *arena_peak)
 {
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
     adapt_context *ctx = NULL;
     adapt_tensor *input, *logits, *loss;
@@ -220,7 +220,7 @@ static int time_training(timing *t, adapt_model *model, const options *o, int64_
         labels[i] = (int32_t)(i % CLASSES);
     fail = fail || failed(adapt_dataset_wrap(&data, x, ndim, shape, labels), "dataset");
     adapt_train_params p;
-    adapt_train_params_init(&p);
+    adapt_train_params_init(&p, sizeof p);
     p.epochs = t->warmup + MAX_ROUNDS + 1;
     p.batch_size = (int32_t)batch;
     p.optimizer = ADAPT_OPTIMIZER_ADAMW;

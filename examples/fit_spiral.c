@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 2000;
     adapt_context_params params;
-    adapt_context_params_init(&params);
+    adapt_context_params_init(&params, sizeof params);
     params.n_threads = argc > 2 ? atoi(argv[2]) : 0;
 
     float x[2 * N_POINTS];

@@ -40,14 +40,14 @@ static adapt_model *build(const char *arch, adapt_train_params *tp)
     if (!strcmp(arch, "mlp")) {
         const int64_t sizes[] = {784, 512, 256, 10};
         adapt_mlp_params p;
-        adapt_mlp_params_init(&p);
+        adapt_mlp_params_init(&p, sizeof p);
         p.n_sizes = 4, p.sizes = sizes, p.dropout = 0.2f;
         CHECK(adapt_model_create_mlp(&m, &p));
         tp->optimizer = ADAPT_OPTIMIZER_ADAMW, tp->learning_rate = 1e-3f;
     } else if (!strcmp(arch, "cnn")) {
         const int32_t channels[] = {32, 64, 128}, blocks[] = {1, 1, 1}, strides[] = {1, 2, 2};
         adapt_cnn_params p;
-        adapt_cnn_params_init(&p);
+        adapt_cnn_params_init(&p, sizeof p);
         p.in_channels = 1, p.image_size = 28, p.n_classes = 10, p.stem_channels = 32;
         p.n_stages = 3, p.stage_channels = channels, p.stage_blocks = blocks;
         p.stage_strides = strides;
@@ -56,7 +56,7 @@ static adapt_model *build(const char *arch, adapt_train_params *tp)
         tp->nesterov = 1, tp->weight_decay = 5e-4f;
     } else if (!strcmp(arch, "vit")) {
         adapt_vit_params p;
-        adapt_vit_params_init(&p);
+        adapt_vit_params_init(&p, sizeof p);
         p.image_size = 28, p.in_channels = 1, p.patch = 7, p.dim = 64, p.depth = 4;
         p.heads = 4, p.mlp_ratio = 2.0f, p.n_classes = 10;
         CHECK(adapt_model_create_vit(&m, &p));
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     const char *dir = getenv("FMNIST_DIR") ? getenv("FMNIST_DIR")
                                            : "/usr/share/datasets/fashion-mnist";
     adapt_train_params tp;
-    adapt_train_params_init(&tp);
+    adapt_train_params_init(&tp, sizeof tp);
     tp.schedule = ADAPT_SCHEDULE_COSINE;
     tp.batch_size = 128;
     tp.epochs = argc > 2 ? atoi(argv[2]) : 10;

@@ -19,9 +19,15 @@
  *    a time. Parameters may be read by several contexts on several threads at
  *    once (concurrent inference); writing them (training) needs a single writer.
  *
- *  - Compatibility. Functions and enum values are only ever appended. Params
- *    structs start with `struct_size`; fill them with the matching
- *    `_params_init()` and the library reads only the fields the caller knows.
+ *  - Compatibility. Functions and enum values are only ever appended. Structs
+ *    start with `struct_size` and only grow at their end. Fill a params struct
+ *    with its init, giving its size: `adapt_mlp_params_init(&p, sizeof p)`
+ *    writes exactly `sizeof p` bytes (the library's defaults for the fields it
+ *    knows, zeros after them) and sets struct_size, and the calls that take the
+ *    struct read only the fields the caller knows. A struct larger than the
+ *    library's (from a newer header) is accepted only when every byte past the
+ *    library's own size is zero, since a field appended later means "as
+ *    before" when zero; otherwise the call fails with ADAPT_ERR_UNSUPPORTED.
  *
  * Arrays cross the boundary as float32, row-major (C order), with int64_t dims.
  */
@@ -41,9 +47,9 @@ extern "C" {
 /** @{ */
 
 /** Major version of this header; changes only with an incompatible API. */
-#define ADAPT_VERSION_MAJOR 0
+#define ADAPT_VERSION_MAJOR 1
 /** Minor version of this header; grows when declarations are appended. */
-#define ADAPT_VERSION_MINOR 3
+#define ADAPT_VERSION_MINOR 0
 /** Patch version of this header; fixes that leave the API as it is. */
 #define ADAPT_VERSION_PATCH 0
 /**
@@ -178,9 +184,12 @@ typedef struct adapt_context_params {
 
 /**
  * Fills `params` with the defaults: all cores, ADAPT_BACKEND_DEFAULT, a fixed
- * seed, no reservation, no cap; sets struct_size. NULL is a no-op.
+ * seed, no reservation, no cap.
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
  */
-ADAPT_API void adapt_context_params_init(adapt_context_params *params);
+ADAPT_API void adapt_context_params_init(adapt_context_params *params, size_t size);
 
 /**
  * Creates a context. `params` may be NULL for defaults.
@@ -620,22 +629,25 @@ typedef struct adapt_vit_params {
 } adapt_vit_params;
 
 /**
- * Fills `params` with the defaults: ReLU, no dropout, seed 0; sets
- * struct_size. There are no default sizes: set `n_sizes` and `sizes`.
+ * Fills `params` with the defaults: ReLU, no dropout, seed 0. There are no
+ * default sizes: set `n_sizes` and `sizes`.
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
  */
-ADAPT_API void adapt_mlp_params_init(adapt_mlp_params *params);
+ADAPT_API void adapt_mlp_params_init(adapt_mlp_params *params, size_t size);
 /**
  * Fills `params` with the defaults (3 channels, 32x32 images, 10 classes,
- * stem 16, seed 0); sets struct_size. There are no default stages: set
- * `n_stages` and the three stage arrays.
+ * stem 16, seed 0). There are no default stages: set `n_stages` and the
+ * three stage arrays. `size` as for adapt_mlp_params_init().
  */
-ADAPT_API void adapt_cnn_params_init(adapt_cnn_params *params);
+ADAPT_API void adapt_cnn_params_init(adapt_cnn_params *params, size_t size);
 /**
  * Fills `params` with the defaults: 32x32x3 images, patch 4, dim 192,
- * depth 6, 3 heads, mlp_ratio 4, 10 classes, no dropout, seed 0; sets
- * struct_size.
+ * depth 6, 3 heads, mlp_ratio 4, 10 classes, no dropout, seed 0. `size` as
+ * for adapt_mlp_params_init().
  */
-ADAPT_API void adapt_vit_params_init(adapt_vit_params *params);
+ADAPT_API void adapt_vit_params_init(adapt_vit_params *params, size_t size);
 
 /**
  * Builds an MLP with freshly initialised weights (PyTorch's default
@@ -705,10 +717,12 @@ typedef struct adapt_layer_params {
 
 /**
  * Fills `params` with the defaults (LINEAR, kernel 3, stride 1, padding 0,
- * 1 head, mlp_ratio 4, p 0); sets struct_size. Set `kind` and the fields it
- * reads.
+ * 1 head, mlp_ratio 4, p 0). Set `kind` and the fields it reads.
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
  */
-ADAPT_API void adapt_layer_params_init(adapt_layer_params *params);
+ADAPT_API void adapt_layer_params_init(adapt_layer_params *params, size_t size);
 
 /**
  * Starts an empty sequential model for inputs of shape [N, input_shape...]
@@ -957,10 +971,12 @@ typedef struct adapt_train_params {
 } adapt_train_params;
 
 /**
- * Fills `params` with the defaults (the "default" of each field); sets
- * struct_size. NULL is a no-op.
+ * Fills `params` with the defaults (the "default" of each field).
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
  */
-ADAPT_API void adapt_train_params_init(adapt_train_params *params);
+ADAPT_API void adapt_train_params_init(adapt_train_params *params, size_t size);
 
 /**
  * Trains `model` on `train` with mini-batches reshuffled every epoch,
@@ -1154,9 +1170,12 @@ typedef struct adapt_calibrator_params {
 
 /**
  * Fills `params` with the defaults (temperature scaling, 15 bins, 500
- * iterations, tolerance 1e-7); sets struct_size. NULL is a no-op.
+ * iterations, tolerance 1e-7).
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
  */
-ADAPT_API void adapt_calibrator_params_init(adapt_calibrator_params *params);
+ADAPT_API void adapt_calibrator_params_init(adapt_calibrator_params *params, size_t size);
 
 /**
  * Fits a calibrator on validation logits by the chosen method. The same
@@ -1260,8 +1279,13 @@ typedef struct adapt_head_params {
     uint64_t seed;   /**< parameter initialisation: same seed, same weights (default 0) */
 } adapt_head_params;
 
-/** Fills `params` with the defaults above; NULL is a no-op. */
-ADAPT_API void adapt_head_params_init(adapt_head_params *params);
+/**
+ * Fills `params` with the defaults above.
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
+ */
+ADAPT_API void adapt_head_params_init(adapt_head_params *params, size_t size);
 
 /**
  * Creates a head for the output of block params->block of `model`, with
@@ -1394,8 +1418,13 @@ typedef struct adapt_exit_train_params {
     float distillation_temperature; /**< T > 0 (default 1) */
 } adapt_exit_train_params;
 
-/** Fills `params` with the defaults above; NULL is a no-op. */
-ADAPT_API void adapt_exit_train_params_init(adapt_exit_train_params *params);
+/**
+ * Fills `params` with the defaults above.
+ * `size` is sizeof *params as compiled by the caller: exactly that many bytes
+ * are written (zeros past the fields this library knows) and struct_size is
+ * set to it. NULL or a size below sizeof(size_t) is a no-op.
+ */
+ADAPT_API void adapt_exit_train_params_init(adapt_exit_train_params *params, size_t size);
 
 /**
  * Trains `model` and its heads in one of the regimes. Each phase runs as
@@ -1435,8 +1464,13 @@ typedef struct adapt_exit_policy {
     const adapt_calibrator *const *calibrators;
 } adapt_exit_policy;
 
-/** Fills `policy` with the defaults above; NULL is a no-op. */
-ADAPT_API void adapt_exit_policy_init(adapt_exit_policy *policy);
+/**
+ * Fills `policy` with the defaults above. `size` is sizeof *policy as
+ * compiled by the caller: exactly that many bytes are written (zeros past the
+ * fields this library knows) and struct_size is set to it. NULL or a size
+ * below sizeof(size_t) is a no-op.
+ */
+ADAPT_API void adapt_exit_policy_init(adapt_exit_policy *policy, size_t size);
 
 /** Per-sample results of adapt_model_infer_exits(); any array may be NULL. */
 typedef struct adapt_exit_outputs {

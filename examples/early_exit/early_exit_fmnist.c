@@ -82,7 +82,7 @@ static void add_head(adapt_model *m, int32_t kind, int32_t block, int32_t hidden
                      uint64_t seed)
 {
     adapt_head_params p;
-    adapt_head_params_init(&p);
+    adapt_head_params_init(&p, sizeof p);
     p.kind = kind, p.block = block, p.hidden = hidden, p.seed = seed + (uint64_t)block;
     adapt_head *h;
     CHECK(adapt_head_create(&h, m, &p));
@@ -96,7 +96,7 @@ static adapt_model *build(const char *arch, uint64_t seed, adapt_train_params *t
     if (!strcmp(arch, "cnn")) {
         const int32_t channels[] = {16, 32, 64}, blocks[] = {1, 1, 1}, strides[] = {2, 2, 2};
         adapt_cnn_params p;
-        adapt_cnn_params_init(&p);
+        adapt_cnn_params_init(&p, sizeof p);
         p.in_channels = 1, p.image_size = 28, p.n_classes = CLASSES, p.stem_channels = 16;
         p.n_stages = 3, p.stage_channels = channels, p.stage_blocks = blocks;
         p.stage_strides = strides, p.seed = seed;
@@ -107,7 +107,7 @@ static adapt_model *build(const char *arch, uint64_t seed, adapt_train_params *t
         tp->weight_decay = 5e-4f;
     } else if (!strcmp(arch, "vit")) {
         adapt_vit_params p;
-        adapt_vit_params_init(&p);
+        adapt_vit_params_init(&p, sizeof p);
         p.image_size = 28, p.in_channels = 1, p.patch = 7, p.dim = 64, p.depth = 4;
         p.heads = 4, p.mlp_ratio = 2.0f, p.n_classes = CLASSES, p.seed = seed;
         CHECK(adapt_model_create_vit(&m, &p));
@@ -157,7 +157,7 @@ static scores calibrated(int method, float *val, float *test, const data *d, int
     for (int32_t k = 0; k < exits; k++) {
         adapt_calibrator *cal;
         adapt_calibrator_params cp;
-        adapt_calibrator_params_init(&cp);
+        adapt_calibrator_params_init(&cp, sizeof cp);
         cp.method = method - 1;
         CHECK(adapt_calibrator_fit(&cal, &cp, val + k * nv * CLASSES, d->val_labels, nv,
                                    CLASSES));
@@ -243,7 +243,7 @@ static void write_fitted(FILE *f, const adapt_exit_records *val,
                 continue;
             }
             adapt_exit_policy policy;
-            adapt_exit_policy_init(&policy);
+            adapt_exit_policy_init(&policy, sizeof policy);
             policy.threshold = thresholds[0];
             policy.head_thresholds = per_head ? thresholds : NULL;
             CHECK(adapt_exit_simulate(&on_test, NULL, test, &policy));
@@ -305,14 +305,14 @@ int main(int argc, char **argv)
     const int32_t threads = argc > 7 ? atoi(argv[7]) : 0;
     data d = load_data(seed, argc > 8 ? atoll(argv[8]) : 0);
     adapt_train_params backbone, exits;
-    adapt_train_params_init(&backbone);
+    adapt_train_params_init(&backbone, sizeof backbone);
     adapt_model *m = build(argv[1], seed, &backbone);
     backbone.schedule = ADAPT_SCHEDULE_COSINE, backbone.batch_size = 128;
     backbone.n_threads = threads, backbone.seed = seed;
     exits = backbone;
     backbone.epochs = backbone_epochs, exits.epochs = exit_epochs;
     adapt_exit_train_params r;
-    adapt_exit_train_params_init(&r);
+    adapt_exit_train_params_init(&r, sizeof r);
     r.regime = regime_of(argv[2]);
     if (r.regime == ADAPT_REGIME_JOINT)
         exits.epochs = backbone_epochs + exit_epochs;

@@ -152,7 +152,7 @@ static bool serves_better(const fit_search *s, const adapt_exit_outcome *a,
 static adapt_exit_outcome replay(fit_search *s, float threshold, const float *head_thresholds)
 {
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.rule = s->rule;
     policy.threshold = threshold;
     policy.head_thresholds = head_thresholds;

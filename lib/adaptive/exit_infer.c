@@ -175,7 +175,7 @@ static adapt_status check_call(adapt_exit_outputs *out, const adapt_exit_outputs
     if (st)
         return st;
     *out = (adapt_exit_outputs){0};
-    st = ad_struct_read(out, sizeof *out, outputs, "outputs", "sizeof(adapt_exit_outputs)", fn);
+    st = ad_struct_read(out, sizeof *out, outputs, "adapt_exit_outputs", fn);
     if (st)
         return st;
     if (!model || !input)

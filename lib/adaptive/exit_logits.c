@@ -82,7 +82,7 @@ adapt_status adapt_model_exit_logits(float *logits, int64_t capacity, adapt_mode
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %lld floats", fn, (long long)need);
     adapt_context *ctx = NULL;
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = n_threads;
     st = adapt_context_create(&ctx, &cp);
     for (int64_t start = 0; !st && start < ds->count; start += batch_size) {

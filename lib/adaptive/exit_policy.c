@@ -1,20 +1,15 @@
 #include "lib/adaptive/exit_policy.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 
-void adapt_exit_policy_init(adapt_exit_policy *policy)
+void adapt_exit_policy_init(adapt_exit_policy *policy, size_t size)
 {
-    if (!policy)
-        return;
-    memset(policy, 0, sizeof *policy);
-    policy->struct_size = sizeof *policy;
-    policy->rule = ADAPT_EXIT_MAX_PROBABILITY;
-    policy->threshold = 0.9f;
-    policy->patience = 2;
+    static const adapt_exit_policy defaults = {.rule = ADAPT_EXIT_MAX_PROBABILITY,
+                                               .threshold = 0.9f, .patience = 2};
+    ad_struct_init(policy, size, &defaults, sizeof defaults);
 }
 
 static adapt_status check_thresholds(const adapt_exit_policy *p, int32_t heads, const char *fn)
@@ -32,9 +27,8 @@ static adapt_status check_thresholds(const adapt_exit_policy *p, int32_t heads, 
 adapt_status ad_exit_policy_read(adapt_exit_policy *own, const adapt_exit_policy *user,
                                  int32_t heads, const char *fn)
 {
-    adapt_exit_policy_init(own);
-    adapt_status st =
-        ad_struct_read(own, sizeof *own, user, "policy", "adapt_exit_policy_init", fn);
+    adapt_exit_policy_init(own, sizeof *own);
+    adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_exit_policy", fn);
     if (st)
         return st;
     if (own->rule < ADAPT_EXIT_MAX_PROBABILITY || own->rule > ADAPT_EXIT_PATIENCE)

@@ -24,7 +24,7 @@ static adapt_status read_records(adapt_exit_records *own, const adapt_exit_recor
                        "%s: records.struct_size is %zu; set it to sizeof(adapt_exit_records)",
                        fn, user->struct_size);
     memset(own, 0, sizeof *own);
-    return ad_struct_read(own, sizeof *own, user, "records", "sizeof(adapt_exit_records)", fn);
+    return ad_struct_read(own, sizeof *own, user, "adapt_exit_records", fn);
 }
 
 static adapt_status check_costs(const adapt_exit_records *r, const char *fn)

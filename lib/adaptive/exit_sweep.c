@@ -37,7 +37,7 @@ static adapt_status run_sweep(sweep_points *sp, const ad_exit_table *t, int32_t 
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d exit counts", fn,
                        (int)t->rec.exits);
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.rule = rule;
     for (int32_t i = 0; i < sp->points; i++) {
         policy.threshold = sweep_threshold(rule, t->rec.classes, i, sp->points);

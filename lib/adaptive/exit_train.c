@@ -19,20 +19,18 @@ typedef struct {
     bool frozen_backbone; /* disjoint: only the heads learn, and only their losses count */
 } exit_objective;
 
-void adapt_exit_train_params_init(adapt_exit_train_params *params)
+void adapt_exit_train_params_init(adapt_exit_train_params *params, size_t size)
 {
-    if (params)
-        *params = (adapt_exit_train_params){.struct_size = sizeof *params,
-                                            .regime = ADAPT_REGIME_MIXED,
-                                            .distillation_temperature = 1.0f};
+    static const adapt_exit_train_params defaults = {.regime = ADAPT_REGIME_MIXED,
+                                                     .distillation_temperature = 1.0f};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status read_params(adapt_exit_train_params *own,
                                 const adapt_exit_train_params *user)
 {
-    adapt_exit_train_params_init(own);
-    adapt_status st =
-        ad_struct_read(own, sizeof *own, user, "params", "adapt_exit_train_params_init", fn);
+    adapt_exit_train_params_init(own, sizeof *own);
+    adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_exit_train_params", fn);
     if (st)
         return st;
     if (own->regime < ADAPT_REGIME_JOINT || own->regime > ADAPT_REGIME_MIXED)

@@ -27,11 +27,10 @@ int32_t ad_head_kind_from_name(const char *name)
     return -1;
 }
 
-void adapt_head_params_init(adapt_head_params *params)
+void adapt_head_params_init(adapt_head_params *params, size_t size)
 {
-    if (params)
-        *params = (adapt_head_params){.struct_size = sizeof *params,
-                                      .kind = ADAPT_HEAD_POOLED_LINEAR};
+    static const adapt_head_params defaults = {.kind = ADAPT_HEAD_POOLED_LINEAR};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status check_params(const adapt_head_params *p, const adapt_model *model)
@@ -125,12 +124,11 @@ adapt_status ad_head_new(adapt_head **out, const adapt_model *model,
                          const adapt_head_params *params, int64_t max_values)
 {
     adapt_head_params p;
-    adapt_head_params_init(&p);
+    adapt_head_params_init(&p, sizeof p);
     if (!out || !model)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn_create,
                        out ? "model" : "out");
-    adapt_status st = ad_struct_read(&p, sizeof p, params, "params", "adapt_head_params_init",
-                                     fn_create);
+    adapt_status st = ad_struct_read(&p, sizeof p, params, "adapt_head_params", fn_create);
     if (!st)
         st = check_params(&p, model);
     if (st)

@@ -10,22 +10,17 @@
 
 #define AD_CONTEXT_MAGIC_SEED 0x5eed5eed5eedull
 
-void adapt_context_params_init(adapt_context_params *params)
+void adapt_context_params_init(adapt_context_params *params, size_t size)
 {
-    if (!params)
-        return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->n_threads = 0;
-    params->backend = ADAPT_BACKEND_DEFAULT;
-    params->seed = AD_CONTEXT_MAGIC_SEED;
+    static const adapt_context_params defaults = {.n_threads = 0, .backend = ADAPT_BACKEND_DEFAULT,
+                                                  .seed = AD_CONTEXT_MAGIC_SEED};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status read_params(adapt_context_params *p, const adapt_context_params *user)
 {
-    adapt_context_params_init(p);
-    return ad_struct_read(p, sizeof *p, user, "params", "adapt_context_params_init",
-                          "adapt_context_create");
+    adapt_context_params_init(p, sizeof *p);
+    return ad_struct_read(p, sizeof *p, user, "adapt_context_params", "adapt_context_create");
 }
 
 static adapt_status resolve_threads(int32_t *out, int32_t requested, const char *fn)

@@ -10,25 +10,20 @@
 
 #define MAX_BINS (1 << 20)
 
-void adapt_calibrator_params_init(adapt_calibrator_params *params)
+void adapt_calibrator_params_init(adapt_calibrator_params *params, size_t size)
 {
-    if (!params)
-        return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->method = ADAPT_CALIBRATION_TEMPERATURE;
-    params->bins = 15;
-    params->max_iterations = 500;
-    params->tolerance = 1e-7;
+    static const adapt_calibrator_params defaults = {.method = ADAPT_CALIBRATION_TEMPERATURE,
+                                                     .bins = 15, .max_iterations = 500,
+                                                     .tolerance = 1e-7};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 /* Defaults overlaid with the fields the caller knows, then checked. */
 static adapt_status read_params(adapt_calibrator_params *own,
                                 const adapt_calibrator_params *user, const char *fn)
 {
-    adapt_calibrator_params_init(own);
-    adapt_status st =
-        ad_struct_read(own, sizeof *own, user, "params", "adapt_calibrator_params_init", fn);
+    adapt_calibrator_params_init(own, sizeof *own);
+    adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_calibrator_params", fn);
     if (st)
         return st;
     if (own->method < ADAPT_CALIBRATION_TEMPERATURE || own->method > ADAPT_CALIBRATION_ISOTONIC)

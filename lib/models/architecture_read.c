@@ -150,7 +150,7 @@ static adapt_status read_mlp(adapt_model **out, const json_t *root,
                              int64_t max_values)
 {
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     int64_t *sizes = NULL;
     size_t n = 0;
     const char *activation = "";
@@ -193,7 +193,7 @@ static adapt_status read_cnn(adapt_model **out, const json_t *root,
                              int64_t max_values)
 {
     adapt_cnn_params p;
-    adapt_cnn_params_init(&p);
+    adapt_cnn_params_init(&p, sizeof p);
     int32_t *arrays[3] = {NULL, NULL, NULL};
     adapt_status st = get_int32(&p.in_channels, root, "in_channels");
     if (!st)
@@ -217,7 +217,7 @@ static adapt_status read_vit(adapt_model **out, const json_t *root,
                              int64_t max_values)
 {
     adapt_vit_params p;
-    adapt_vit_params_init(&p);
+    adapt_vit_params_init(&p, sizeof p);
     adapt_status st = get_int32(&p.image_size, root, "image_size");
     if (!st)
         st = get_int32(&p.in_channels, root, "in_channels");
@@ -261,7 +261,7 @@ static adapt_status read_field(adapt_layer_params *p, const ad_layer_field *f, c
 /* {"kind": name, and the fields of that kind}. */
 static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
 {
-    adapt_layer_params_init(p);
+    adapt_layer_params_init(p, sizeof *p);
     const char *kind = "";
     if (!json_is_object(o))
         return bad_field("layers", "holds an entry that is not an object");
@@ -317,7 +317,7 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root,
 static adapt_status read_head(adapt_model *m, const json_t *o, int64_t max_values)
 {
     adapt_head_params p;
-    adapt_head_params_init(&p);
+    adapt_head_params_init(&p, sizeof p);
     const char *kind = "";
     int64_t hidden = 0;
     const json_t *cascade = json_object_get(o, "cascade");

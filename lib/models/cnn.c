@@ -4,14 +4,15 @@
 #include <stdio.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
-void adapt_cnn_params_init(adapt_cnn_params *params)
+void adapt_cnn_params_init(adapt_cnn_params *params, size_t size)
 {
     /* No default stages: n_stages and the three arrays must come together from the caller. */
-    if (params)
-        *params = (adapt_cnn_params){.struct_size = sizeof *params, .in_channels = 3,
-                                     .image_size = 32, .n_classes = 10, .stem_channels = 16};
+    static const adapt_cnn_params defaults = {.in_channels = 3, .image_size = 32, .n_classes = 10,
+                                              .stem_channels = 16};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status check_positive(int64_t value, const char *what, int32_t stage,
@@ -137,9 +138,9 @@ adapt_status adapt_model_create_cnn(adapt_model **out, const adapt_cnn_params *p
 {
     const char *fn = "adapt_model_create_cnn";
     adapt_cnn_params p;
-    adapt_cnn_params_init(&p);
+    adapt_cnn_params_init(&p, sizeof p);
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
-    adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
+    adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_cnn_params", fn);
     return st ? st : ad_build_cnn(out, &p, INT64_MAX);
 }

@@ -4,14 +4,14 @@
 #include <stdio.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
-void adapt_mlp_params_init(adapt_mlp_params *params)
+void adapt_mlp_params_init(adapt_mlp_params *params, size_t size)
 {
     /* No default sizes: n_sizes and sizes must come together from the caller. */
-    if (params)
-        *params = (adapt_mlp_params){.struct_size = sizeof *params,
-                                     .activation = ADAPT_ACTIVATION_RELU};
+    static const adapt_mlp_params defaults = {.activation = ADAPT_ACTIVATION_RELU};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status check_mlp(const adapt_mlp_params *p, const char *fn)
@@ -93,9 +93,9 @@ adapt_status adapt_model_create_mlp(adapt_model **out, const adapt_mlp_params *p
 {
     const char *fn = "adapt_model_create_mlp";
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
-    adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
+    adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_mlp_params", fn);
     return st ? st : ad_build_mlp(out, &p, INT64_MAX);
 }

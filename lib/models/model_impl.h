@@ -56,9 +56,10 @@ adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_lis
 /* Appends a finished block to the model (copied). */
 adapt_status ad_model_push_block(adapt_model *model, const ad_block *b);
 
-/* Overlays a caller's params struct on `own` (already filled by its _params_init()), as
- * ad_struct_read(); NULL is INVALID_ARGUMENT. */
-adapt_status ad_read_struct(void *own, size_t own_size, const void *user, const char *fn);
+/* Overlays a caller's params struct of C type `type` on `own` (already filled by its
+ * _params_init()), as ad_struct_read(); NULL is INVALID_ARGUMENT. */
+adapt_status ad_read_struct(void *own, size_t own_size, const void *user, const char *type,
+                            const char *fn);
 
 /* Builders behind the public create functions; `max_values` as for ad_model_new(). */
 adapt_status ad_build_mlp(adapt_model **out, const adapt_mlp_params *p,

@@ -3,14 +3,14 @@
 #include <stdio.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
-void adapt_layer_params_init(adapt_layer_params *params)
+void adapt_layer_params_init(adapt_layer_params *params, size_t size)
 {
-    if (params)
-        *params = (adapt_layer_params){.struct_size = sizeof *params,
-                                       .kind = ADAPT_LAYER_LINEAR, .kernel = 3, .stride = 1,
-                                       .heads = 1, .mlp_ratio = 4.0f};
+    static const adapt_layer_params defaults = {.kind = ADAPT_LAYER_LINEAR, .kernel = 3,
+                                                .stride = 1, .heads = 1, .mlp_ratio = 4.0f};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
@@ -61,8 +61,8 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
     if (model->n_heads) /* a new last block would change the exits the heads were made for */
         return ad_fail(ADAPT_ERR_STATE, "%s: remove the model's heads before appending", fn);
     adapt_layer_params p;
-    adapt_layer_params_init(&p);
-    adapt_status st = ad_read_struct(&p, sizeof p, layer, fn);
+    adapt_layer_params_init(&p, sizeof p);
+    adapt_status st = ad_read_struct(&p, sizeof p, layer, "adapt_layer_params", fn);
     if (st)
         return st;
     char prefix[AD_PREFIX_MAX];

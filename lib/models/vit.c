@@ -5,14 +5,15 @@
 #include <stdio.h>
 
 #include "lib/core/error.h"
+#include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
-void adapt_vit_params_init(adapt_vit_params *params)
+void adapt_vit_params_init(adapt_vit_params *params, size_t size)
 {
-    if (params)
-        *params = (adapt_vit_params){.struct_size = sizeof *params, .image_size = 32,
-                                     .in_channels = 3, .patch = 4, .dim = 192, .depth = 6,
-                                     .heads = 3, .mlp_ratio = 4.0f, .n_classes = 10};
+    static const adapt_vit_params defaults = {.image_size = 32, .in_channels = 3, .patch = 4,
+                                              .dim = 192, .depth = 6, .heads = 3, .mlp_ratio = 4.0f,
+                                              .n_classes = 10};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 static adapt_status check_sizes(const adapt_vit_params *p, const char *fn)
@@ -124,9 +125,9 @@ adapt_status adapt_model_create_vit(adapt_model **out, const adapt_vit_params *p
 {
     const char *fn = "adapt_model_create_vit";
     adapt_vit_params p;
-    adapt_vit_params_init(&p);
+    adapt_vit_params_init(&p, sizeof p);
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
-    adapt_status st = ad_read_struct(&p, sizeof p, params, fn);
+    adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_vit_params", fn);
     return st ? st : ad_build_vit(out, &p, INT64_MAX);
 }

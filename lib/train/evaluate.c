@@ -96,7 +96,7 @@ static adapt_status check_evaluate(const adapt_eval_result *result, const adapt_
 static adapt_status create_context(adapt_context **ctx, int32_t n_threads)
 {
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = n_threads;
     return adapt_context_create(ctx, &cp);
 }

@@ -2,28 +2,18 @@
 
 #include <math.h>
 #include <stdbool.h>
-#include <string.h>
 
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 
-void adapt_train_params_init(adapt_train_params *params)
+void adapt_train_params_init(adapt_train_params *params, size_t size)
 {
-    if (!params)
-        return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->epochs = 10;
-    params->batch_size = 64;
-    params->optimizer = ADAPT_OPTIMIZER_SGD;
-    params->learning_rate = 0.01f;
-    params->momentum = 0.9f;
-    params->beta1 = 0.9f;
-    params->beta2 = 0.999f;
-    params->adam_eps = 1e-8f;
-    params->schedule = ADAPT_SCHEDULE_CONSTANT;
-    params->step_epochs = 10;
-    params->step_gamma = 0.1f;
+    static const adapt_train_params defaults = {
+        .epochs = 10, .batch_size = 64, .optimizer = ADAPT_OPTIMIZER_SGD,
+        .learning_rate = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
+        .adam_eps = 1e-8f, .schedule = ADAPT_SCHEDULE_CONSTANT, .step_epochs = 10,
+        .step_gamma = 0.1f};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
 /* Allowed interval of a float field; `open_lo`/`open_hi` exclude the bound. */
@@ -94,9 +84,8 @@ static adapt_status check_ints(const adapt_train_params *p, const char *fn)
 adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_params *user,
                                   const char *fn)
 {
-    adapt_train_params_init(own);
-    adapt_status st =
-        ad_struct_read(own, sizeof *own, user, "params", "adapt_train_params_init", fn);
+    adapt_train_params_init(own, sizeof *own);
+    adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_train_params", fn);
     if (!st)
         st = check_floats(own, fn);
     return st ? st : check_ints(own, fn);

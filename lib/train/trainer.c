@@ -102,7 +102,7 @@ static adapt_status collect_params(trainer *t)
 static adapt_status open_context(trainer *t)
 {
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = t->p.n_threads;
     cp.seed = t->p.seed;
     adapt_status st = adapt_context_create(&t->ctx, &cp);

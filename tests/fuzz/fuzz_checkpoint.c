@@ -16,7 +16,7 @@ static adapt_model *fixed_model(void)
     static adapt_model *model;
     if (!model) {
         adapt_mlp_params p;
-        adapt_mlp_params_init(&p);
+        adapt_mlp_params_init(&p, sizeof p);
         p.n_sizes = 3;
         p.sizes = (const int64_t[]){4, 3, 2};
         p.seed = 1;

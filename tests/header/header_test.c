@@ -7,7 +7,7 @@
 int main(void)
 {
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     if (adapt_version_number() != ADAPT_VERSION_NUMBER || p.struct_size != sizeof p) {
         fprintf(stderr, "header and library disagree\n");
         return 1;

@@ -10,7 +10,7 @@ adapt_context *tu_context(adapt_backend backend) { return tu_context_threads(bac
 adapt_context *tu_context_threads(adapt_backend backend, int32_t n_threads)
 {
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = n_threads;
     p.backend = backend;
     adapt_context *ctx = NULL;

@@ -24,7 +24,7 @@
 static void append(adapt_model *m, int32_t kind, int64_t out)
 {
     adapt_layer_params p;
-    adapt_layer_params_init(&p);
+    adapt_layer_params_init(&p, sizeof p);
     p.kind = kind, p.out_features = out, p.kernel = 3, p.stride = 1, p.padding = 1;
     TU_OK(adapt_model_append(m, &p));
 }
@@ -188,19 +188,19 @@ static adapt_model *model_of_kind(int kind, uint64_t seed)
         return small_model(seed, 4);
     if (kind == 1) {
         adapt_mlp_params p;
-        adapt_mlp_params_init(&p);
+        adapt_mlp_params_init(&p, sizeof p);
         p.n_sizes = 3, p.sizes = (int64_t[]){36, 8, 4}, p.seed = seed;
         TU_OK(adapt_model_create_mlp(&m, &p));
     } else if (kind == 2) {
         adapt_cnn_params p;
-        adapt_cnn_params_init(&p);
+        adapt_cnn_params_init(&p, sizeof p);
         p.in_channels = 1, p.image_size = 6, p.n_classes = 4, p.stem_channels = 4;
         p.n_stages = 1, p.stage_channels = (int32_t[]){4}, p.stage_blocks = (int32_t[]){1};
         p.stage_strides = (int32_t[]){1}, p.seed = seed;
         TU_OK(adapt_model_create_cnn(&m, &p));
     } else {
         adapt_vit_params p;
-        adapt_vit_params_init(&p);
+        adapt_vit_params_init(&p, sizeof p);
         p.image_size = 6, p.in_channels = 1, p.patch = 3, p.dim = 8, p.depth = 1, p.heads = 2;
         p.mlp_ratio = 2.0f, p.n_classes = 4, p.seed = seed;
         TU_OK(adapt_model_create_vit(&m, &p));

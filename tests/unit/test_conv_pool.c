@@ -325,7 +325,7 @@ START_TEST(conv_out_of_arena_fails_cleanly)
     make_conv(p, &big, 600);
     make_conv(q, &small, 610);
     adapt_context_params cp;
-    adapt_context_params_init(&cp);
+    adapt_context_params_init(&cp, sizeof cp);
     cp.arena_limit_bytes = 64 << 10; /* the big output (50 KiB) fits, its kernel's buffers not */
     adapt_context *ctx = NULL;
     TU_OK(adapt_context_create(&ctx, &cp));

@@ -8,6 +8,7 @@
 
 #include "check_util.h"
 #include "lib/core/context.h"
+#include "lib/core/struct_io.h"
 #include "lib/core/threads.h"
 
 START_TEST(version_matches_header)
@@ -58,17 +59,17 @@ START_TEST(context_params_are_validated)
 {
     adapt_context *ctx = (adapt_context *)0x1;
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = -2;
     TU_FAILS(adapt_context_create(&ctx, &p), ADAPT_ERR_INVALID_ARGUMENT);
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.backend = 42;
     TU_FAILS(adapt_context_create(&ctx, &p), ADAPT_ERR_INVALID_ARGUMENT);
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.struct_size = 0;
     TU_FAILS(adapt_context_create(&ctx, &p), ADAPT_ERR_INVALID_ARGUMENT);
     if (!adapt_backend_available(ADAPT_BACKEND_ONEDNN)) {
-        adapt_context_params_init(&p);
+        adapt_context_params_init(&p, sizeof p);
         p.backend = ADAPT_BACKEND_ONEDNN;
         TU_FAILS(adapt_context_create(&ctx, &p), ADAPT_ERR_UNSUPPORTED);
     }
@@ -85,7 +86,7 @@ START_TEST(older_params_struct_gets_defaults)
 {
     /* A caller compiled against a header that ended at `backend`. */
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.struct_size = offsetof(adapt_context_params, seed);
     p.n_threads = 1;
     p.seed = 0xdead; /* beyond the caller's struct: must be ignored */
@@ -96,6 +97,99 @@ START_TEST(older_params_struct_gets_defaults)
     ck_assert_uint_ne(ctx->seed, 0xdead);
     ck_assert_uint_eq(ctx->arena.limit, 0);
     adapt_context_free(ctx);
+}
+END_TEST
+
+/* A struct of the library's own (24 bytes here) with its defaults. */
+typedef struct {
+    size_t struct_size;
+    uint64_t a, b;
+} own_struct;
+
+/* The same from a newer caller, with one more field. */
+typedef struct {
+    own_struct known;
+    uint64_t newer;
+} newer_struct;
+
+static const own_struct own_defaults = {.struct_size = 99, .a = 0x1111, .b = 0x2222};
+
+START_TEST(struct_init_writes_exactly_the_callers_size)
+{
+    unsigned char buf[64];
+    /* Smaller than ours: struct_size and the first half of `a`, nothing past them. */
+    memset(buf, 0xa5, sizeof buf);
+    ad_struct_init(buf, 12, &own_defaults, sizeof own_defaults);
+    size_t size;
+    memcpy(&size, buf, sizeof size);
+    ck_assert_uint_eq(size, 12);
+    ck_assert_mem_eq(buf + 8, (const unsigned char *)&own_defaults + 8, 4);
+    for (size_t i = 12; i < sizeof buf; i++)
+        ck_assert_uint_eq(buf[i], 0xa5);
+    /* Larger: the defaults, then zeros up to the caller's size, nothing past it. */
+    memset(buf, 0xa5, sizeof buf);
+    ad_struct_init(buf, 40, &own_defaults, sizeof own_defaults);
+    own_struct got;
+    memcpy(&got, buf, sizeof got);
+    ck_assert_uint_eq(got.struct_size, 40);
+    ck_assert(got.a == own_defaults.a && got.b == own_defaults.b);
+    for (size_t i = sizeof got; i < sizeof buf; i++)
+        ck_assert_uint_eq(buf[i], i < 40 ? 0 : 0xa5);
+    /* No room for struct_size, or no struct: nothing is written. */
+    memset(buf, 0xa5, sizeof buf);
+    ad_struct_init(buf, sizeof(size_t) - 1, &own_defaults, sizeof own_defaults);
+    ad_struct_init(NULL, sizeof buf, &own_defaults, sizeof own_defaults);
+    for (size_t i = 0; i < sizeof buf; i++)
+        ck_assert_uint_eq(buf[i], 0xa5);
+}
+END_TEST
+
+START_TEST(struct_read_needs_a_zero_tail_past_its_own_size)
+{
+    newer_struct user = {.known = {.struct_size = sizeof user, .a = 7, .b = 8}};
+    own_struct own = own_defaults;
+    TU_OK(ad_struct_read(&own, sizeof own, &user, "own_struct", "f"));
+    ck_assert(own.struct_size == sizeof own && own.a == 7 && own.b == 8);
+    user.newer = 1;
+    own = own_defaults;
+    TU_FAILS(ad_struct_read(&own, sizeof own, &user, "own_struct", "f"), ADAPT_ERR_UNSUPPORTED);
+    ck_assert_mem_eq(&own, &own_defaults, sizeof own);
+    char want[160];
+    snprintf(want, sizeof want,
+             "f: own_struct has fields this library (%s) does not know set (byte %zu of %zu is "
+             "not zero): built against a newer adapt.h?",
+             adapt_version_string(), offsetof(newer_struct, newer), sizeof user);
+    ck_assert_str_eq(adapt_last_error(), want);
+    /* A caller struct ending inside `b` keeps the rest of b's default. */
+    user.known.struct_size = offsetof(own_struct, b) + 1;
+    own = own_defaults;
+    TU_OK(ad_struct_read(&own, sizeof own, &user, "own_struct", "f"));
+    ck_assert_uint_eq(own.a, 7);
+    ck_assert_mem_eq(&own.b, &user.known.b, 1);
+    ck_assert_mem_eq((const char *)&own.b + 1, (const char *)&own_defaults.b + 1, 7);
+}
+END_TEST
+
+START_TEST(newer_params_struct_needs_a_zero_tail)
+{
+    /* A caller compiled against a header with one more field, unset and then set. */
+    struct {
+        adapt_context_params p;
+        uint64_t newer;
+    } big;
+    adapt_context_params_init(&big.p, sizeof big);
+    ck_assert_uint_eq(big.p.struct_size, sizeof big);
+    ck_assert_uint_eq(big.newer, 0);
+    big.p.n_threads = 1;
+    adapt_context *ctx = NULL;
+    TU_OK(adapt_context_create(&ctx, &big.p));
+    ck_assert_int_eq(ctx->n_threads, 1);
+    adapt_context_free(ctx);
+    big.newer = 3;
+    ctx = (adapt_context *)0x1;
+    TU_FAILS(adapt_context_create(&ctx, &big.p), ADAPT_ERR_UNSUPPORTED);
+    ck_assert_ptr_eq(ctx, (adapt_context *)0x1);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "adapt_context_params has fields"));
 }
 END_TEST
 
@@ -203,7 +297,7 @@ START_TEST(failed_backward_leaves_gradients_untouched)
     /* A cap that fits the forward pass but not the backward one. */
     adapt_tensor *w = tu_param(2, (int64_t[]){256, 8}, 3, -1, 1), *loss;
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.arena_limit_bytes = 4 * 256 * 8 + 4 * 256 * 4 + 12 * 1024;
     adapt_context *ctx = NULL;
     TU_OK(adapt_context_create(&ctx, &p));
@@ -300,6 +394,9 @@ static Suite *core_suite(void)
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, context_params_are_validated);
     tcase_add_test(tc, older_params_struct_gets_defaults);
+    tcase_add_test(tc, struct_init_writes_exactly_the_callers_size);
+    tcase_add_test(tc, struct_read_needs_a_zero_tail_past_its_own_size);
+    tcase_add_test(tc, newer_params_struct_needs_a_zero_tail);
     tcase_add_test(tc, params_reject_bad_shapes_and_values);
     tcase_add_test(tc, inputs_reject_nonfinite_data);
     tcase_add_test(tc, stale_and_foreign_tensors_are_refused);

@@ -80,7 +80,7 @@ static void avoid_kinks(adapt_tensor *t, float margin)
 static adapt_context *threaded_context(int32_t n_threads, uint64_t seed)
 {
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = n_threads;
     p.seed = seed;
     adapt_context *ctx = NULL;
@@ -518,7 +518,7 @@ START_TEST(rejects_when_arena_is_full)
 {
     const int kind = _i;
     adapt_context_params params;
-    adapt_context_params_init(&params);
+    adapt_context_params_init(&params, sizeof params);
     params.n_threads = 1;
     params.arena_limit_bytes = 4096;
     adapt_context *ctx = NULL;

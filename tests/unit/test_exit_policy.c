@@ -3,6 +3,7 @@
  * targets and its agreement with simulate, and argument errors that must write nothing. */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,7 @@ static void hand_case_init(hand_case *c, int logits)
 static adapt_exit_policy policy_of(int32_t rule, float threshold)
 {
     adapt_exit_policy p;
-    adapt_exit_policy_init(&p);
+    adapt_exit_policy_init(&p, sizeof p);
     p.rule = rule;
     p.threshold = threshold;
     return p;
@@ -558,17 +559,25 @@ START_TEST(structs_of_other_sizes)
 {
     hand_case c;
     hand_case_init(&c, 0);
-    /* Records from a newer caller: fields we do not know are ignored. */
+    /* Records from a newer caller: fields we do not know are read as unset when zero, and
+     * refused when set, with the outcome untouched. */
     struct {
         adapt_exit_records rec;
         unsigned char newer[32];
     } big;
-    memset(&big, 0xff, sizeof big);
+    memset(&big, 0, sizeof big);
     big.rec = c.rec;
     big.rec.struct_size = sizeof big;
     const adapt_exit_policy p = policy_of(ADAPT_EXIT_MAX_PROBABILITY, 0.8f);
     const adapt_exit_outcome o = simulate(NULL, &big.rec, &p);
     assert_near(o.accuracy, 5.0 / 6, TOL, "accuracy");
+    big.newer[31] = 1;
+    adapt_exit_outcome refused = {.struct_size = sizeof refused, .accuracy = -1.0};
+    TU_FAILS(adapt_exit_simulate(&refused, NULL, &big.rec, &p), ADAPT_ERR_UNSUPPORTED);
+    ck_assert(refused.accuracy == -1.0);
+    char where[64];
+    snprintf(where, sizeof where, "byte %zu of %zu is not zero", sizeof big - 1, sizeof big);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), where));
     /* An outcome from an older caller is written only as far as its size; a NULL policy is
      * the defaults (max probability 0.9: s0 at head 0, the rest at the final exit). */
     adapt_exit_outcome small;

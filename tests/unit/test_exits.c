@@ -59,7 +59,7 @@ static adapt_dataset *pictures(void)
 static void add(adapt_model *m, int32_t kind, int32_t block, int32_t cascade)
 {
     adapt_head_params p;
-    adapt_head_params_init(&p);
+    adapt_head_params_init(&p, sizeof p);
     p.kind = kind, p.block = block, p.cascade = cascade, p.seed = 40 + (uint64_t)block;
     adapt_head *h = NULL;
     TU_OK(adapt_head_create(&h, m, &p));
@@ -71,7 +71,7 @@ static adapt_model *mlp_with_exits(void)
 {
     const int64_t sizes[] = {N_FEATURES, 24, 24, N_CLASSES};
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     p.n_sizes = 4, p.sizes = sizes, p.seed = 8;
     adapt_model *m = NULL;
     TU_OK(adapt_model_create_mlp(&m, &p));
@@ -86,7 +86,7 @@ static adapt_model *cnn_with_exits(void)
 {
     static const int32_t channels[] = {4, 8}, blocks[] = {1, 1}, strides[] = {1, 2};
     adapt_cnn_params p;
-    adapt_cnn_params_init(&p);
+    adapt_cnn_params_init(&p, sizeof p);
     p.image_size = 8, p.n_classes = N_CLASSES, p.stem_channels = 4, p.n_stages = 2;
     p.stage_channels = channels, p.stage_blocks = blocks, p.stage_strides = strides;
     p.seed = 9;
@@ -100,7 +100,7 @@ static adapt_model *cnn_with_exits(void)
 static adapt_train_params phase(int32_t epochs, uint64_t seed)
 {
     adapt_train_params p;
-    adapt_train_params_init(&p);
+    adapt_train_params_init(&p, sizeof p);
     p.epochs = epochs, p.batch_size = 32, p.optimizer = ADAPT_OPTIMIZER_ADAMW;
     p.learning_rate = 0.02f, p.seed = seed, p.n_threads = 1;
     return p;
@@ -110,7 +110,7 @@ static adapt_exit_train_params regime(int32_t kind, const adapt_train_params *ba
                                       const adapt_train_params *exits)
 {
     adapt_exit_train_params p;
-    adapt_exit_train_params_init(&p);
+    adapt_exit_train_params_init(&p, sizeof p);
     p.regime = kind, p.backbone_phase = backbone, p.exit_phase = exits;
     return p;
 }
@@ -231,7 +231,7 @@ START_TEST(training_exits_rejects_bad_arguments)
     adapt_model *m = mlp_with_exits(), *bare = NULL;
     const int64_t sizes[] = {N_FEATURES, 24, N_CLASSES};
     adapt_mlp_params mp;
-    adapt_mlp_params_init(&mp);
+    adapt_mlp_params_init(&mp, sizeof mp);
     mp.n_sizes = 3, mp.sizes = sizes;
     TU_OK(adapt_model_create_mlp(&bare, &mp));
     adapt_exit_train_params r = regime(ADAPT_REGIME_JOINT, NULL, NULL);
@@ -384,7 +384,7 @@ START_TEST(inference_decides_as_the_rules_say)
         {ADAPT_EXIT_PATIENCE, 0.0f, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         adapt_exit_policy policy;
-        adapt_exit_policy_init(&policy);
+        adapt_exit_policy_init(&policy, sizeof policy);
         policy.rule = cases[c].rule, policy.threshold = cases[c].threshold;
         policy.patience = cases[c].patience;
         results r;
@@ -418,7 +418,7 @@ START_TEST(compacted_batches_give_batch_one_results)
     const float *z = recorded;
     adapt_context *ctx = inference_context();
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.threshold = median_top(z);
     results batch, single;
     infer(&batch, ctx, m, 0, N_SAMPLES, &policy);
@@ -443,7 +443,7 @@ START_TEST(recorded_logits_simulate_what_inference_does)
     const float *z = recorded;
     const float thresholds[] = {0.7f, 0.5f};
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.head_thresholds = thresholds;
     adapt_exit_records rec = {sizeof rec, z, ADAPT_SCORES_LOGITS, ys, N_SAMPLES, 3, N_CLASSES,
                               costs, adapt_model_flops(m)};
@@ -470,7 +470,7 @@ START_TEST(calibrated_exits_decide_on_calibrated_probabilities)
     float *p = malloc(3 * N_SAMPLES * N_CLASSES * sizeof *p);
     adapt_calibrator *cal[3];
     adapt_calibrator_params cp;
-    adapt_calibrator_params_init(&cp);
+    adapt_calibrator_params_init(&cp, sizeof cp);
     cp.method = ADAPT_CALIBRATION_HISTOGRAM;
     for (int k = 0; k < 3; k++) {
         const float *zk = z + (int64_t)k * N_SAMPLES * N_CLASSES;
@@ -479,7 +479,7 @@ START_TEST(calibrated_exits_decide_on_calibrated_probabilities)
                                      N_SAMPLES, N_CLASSES));
     }
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.threshold = 0.8f;
     policy.calibrators = (const adapt_calibrator *const *)cal;
     adapt_exit_records rec = {sizeof rec, p, ADAPT_SCORES_PROBABILITIES, ys, N_SAMPLES, 3,
@@ -512,14 +512,14 @@ START_TEST(inference_errors_leave_outputs_alone)
     const results before = r;
     adapt_exit_outputs out = outputs_of(&r);
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.threshold = NAN;
     TU_FAILS(adapt_model_infer_exits(&out, ctx, m, x, &policy), ADAPT_ERR_NONFINITE);
     const float bad[] = {0.5f, INFINITY};
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.head_thresholds = bad;
     TU_FAILS(adapt_model_infer_exits(&out, ctx, m, x, &policy), ADAPT_ERR_NONFINITE);
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.rule = 5;
     TU_FAILS(adapt_model_infer_exits(&out, ctx, m, x, &policy), ADAPT_ERR_INVALID_ARGUMENT);
     policy.rule = ADAPT_EXIT_PATIENCE, policy.patience = 0;

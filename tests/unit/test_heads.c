@@ -21,7 +21,7 @@ static const int32_t cnn_channels[] = {4, 8}, cnn_blocks[] = {1, 1}, cnn_strides
 static adapt_model *mlp(void)
 {
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     p.n_sizes = 4, p.sizes = mlp_sizes, p.seed = 3;
     adapt_model *m = NULL;
     TU_OK(adapt_model_create_mlp(&m, &p));
@@ -32,7 +32,7 @@ static adapt_model *mlp(void)
 static adapt_model *cnn_of_size(int32_t image_size)
 {
     adapt_cnn_params p;
-    adapt_cnn_params_init(&p);
+    adapt_cnn_params_init(&p, sizeof p);
     p.image_size = image_size, p.n_classes = 5, p.stem_channels = 4, p.n_stages = 2;
     p.stage_channels = cnn_channels, p.stage_blocks = cnn_blocks, p.stage_strides = cnn_strides;
     p.seed = 4;
@@ -47,7 +47,7 @@ static adapt_model *cnn(void) { return cnn_of_size(8); }
 static adapt_model *vit(void)
 {
     adapt_vit_params p;
-    adapt_vit_params_init(&p);
+    adapt_vit_params_init(&p, sizeof p);
     p.image_size = 8, p.patch = 4, p.dim = 8, p.depth = 2, p.heads = 2, p.mlp_ratio = 2.0f;
     p.n_classes = 5, p.seed = 5;
     adapt_model *m = NULL;
@@ -58,7 +58,7 @@ static adapt_model *vit(void)
 static adapt_head_params head_params(int32_t kind, int32_t block, int32_t cascade)
 {
     adapt_head_params p;
-    adapt_head_params_init(&p);
+    adapt_head_params_init(&p, sizeof p);
     p.kind = kind, p.block = block, p.cascade = cascade, p.seed = 100 + (uint64_t)block;
     return p;
 }
@@ -397,7 +397,7 @@ START_TEST(first_sdn_exit_decides_as_the_logits_say)
     memcpy(sorted, top[0], sizeof sorted);
     qsort(sorted, N, sizeof *sorted, by_value);
     adapt_exit_policy policy;
-    adapt_exit_policy_init(&policy);
+    adapt_exit_policy_init(&policy, sizeof policy);
     policy.threshold = (float)sorted[N / 2];
     int32_t prediction[N], exit[N], at[3] = {0};
     float confidence[N];

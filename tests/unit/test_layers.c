@@ -33,7 +33,7 @@ typedef struct {
 static adapt_layer_params layer_of(int32_t kind)
 {
     adapt_layer_params p;
-    adapt_layer_params_init(&p);
+    adapt_layer_params_init(&p, sizeof p);
     p.kind = kind;
     return p;
 }

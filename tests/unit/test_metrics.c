@@ -270,7 +270,7 @@ static adapt_calibrator *fit(adapt_calibration_method method, const float *logit
                              const int32_t *labels, int64_t n, int32_t classes)
 {
     adapt_calibrator_params p;
-    adapt_calibrator_params_init(&p);
+    adapt_calibrator_params_init(&p, sizeof p);
     p.method = method;
     adapt_calibrator *cal = NULL;
     TU_OK(adapt_calibrator_fit(&cal, &p, logits, labels, n, classes));
@@ -459,7 +459,7 @@ START_TEST(histogram_binning_hand_computed)
      * Row 0: [1/2, 1/3] -> [0.6, 0.4]; row 2: [1/3, 1/3] -> [0.5, 0.5];
      * row 4: [1/3, 1] -> [0.25, 0.75]. */
     adapt_calibrator_params params;
-    adapt_calibrator_params_init(&params);
+    adapt_calibrator_params_init(&params, sizeof params);
     params.method = ADAPT_CALIBRATION_HISTOGRAM;
     params.bins = 2;
     adapt_calibrator *cal = NULL;
@@ -481,7 +481,7 @@ START_TEST(histogram_empty_bins_keep_their_centre)
     const float logits[4] = {3, 0, 0, 3};
     const int32_t labels[2] = {0, 1};
     adapt_calibrator_params params;
-    adapt_calibrator_params_init(&params);
+    adapt_calibrator_params_init(&params, sizeof params);
     params.method = ADAPT_CALIBRATION_HISTOGRAM;
     params.bins = 10;
     adapt_calibrator *cal = NULL;
@@ -590,12 +590,12 @@ START_TEST(calibrators_refuse_bad_input_and_write_nothing)
         {1, 15, 500, NAN, ADAPT_ERR_NONFINITE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        adapt_calibrator_params_init(&p);
+        adapt_calibrator_params_init(&p, sizeof p);
         p.method = bad[i].method, p.bins = bad[i].bins;
         p.max_iterations = bad[i].max_iterations, p.tolerance = bad[i].tolerance;
         TU_FAILS(adapt_calibrator_fit(&cal, &p, logits, labels, 2, 2), bad[i].status);
     }
-    adapt_calibrator_params_init(&p);
+    adapt_calibrator_params_init(&p, sizeof p);
     p.struct_size = 0;
     TU_FAILS(adapt_calibrator_fit(&cal, &p, logits, labels, 2, 2), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_calibrator_fit(NULL, NULL, logits, labels, 2, 2), ADAPT_ERR_INVALID_ARGUMENT);
@@ -626,14 +626,14 @@ START_TEST(calibrators_refuse_bad_input_and_write_nothing)
     ck_assert(t == -1.0);
     adapt_calibrator_free(cal);
     adapt_calibrator_free(NULL);
-    adapt_calibrator_params_init(NULL);
+    adapt_calibrator_params_init(NULL, sizeof(adapt_calibrator_params));
 }
 END_TEST
 
 START_TEST(calibrator_params_defaults)
 {
     adapt_calibrator_params p;
-    adapt_calibrator_params_init(&p);
+    adapt_calibrator_params_init(&p, sizeof p);
     ck_assert_uint_eq(p.struct_size, sizeof p);
     ck_assert_int_eq(p.method, ADAPT_CALIBRATION_TEMPERATURE);
     ck_assert_int_eq(p.bins, 15);

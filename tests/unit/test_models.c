@@ -22,7 +22,7 @@ static const int32_t cnn_channels[] = {4, 8}, cnn_blocks[] = {1, 1}, cnn_strides
 static adapt_mlp_params mlp_params(uint64_t seed, float dropout)
 {
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     p.n_sizes = 4;
     p.sizes = mlp_sizes;
     p.dropout = dropout;
@@ -33,7 +33,7 @@ static adapt_mlp_params mlp_params(uint64_t seed, float dropout)
 static adapt_cnn_params cnn_params(uint64_t seed)
 {
     adapt_cnn_params p;
-    adapt_cnn_params_init(&p);
+    adapt_cnn_params_init(&p, sizeof p);
     p.image_size = 8;
     p.n_classes = 5;
     p.stem_channels = 4;
@@ -48,7 +48,7 @@ static adapt_cnn_params cnn_params(uint64_t seed)
 static adapt_vit_params vit_params(uint64_t seed)
 {
     adapt_vit_params p;
-    adapt_vit_params_init(&p);
+    adapt_vit_params_init(&p, sizeof p);
     p.image_size = 8;
     p.patch = 4;
     p.dim = 8;
@@ -95,7 +95,7 @@ static adapt_tensor *input_for(adapt_context *ctx, model_kind kind, int64_t n, u
 static adapt_context *inference_context(void)
 {
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = 1;
     adapt_context *ctx;
     TU_OK(adapt_context_create(&ctx, &p));
@@ -560,7 +560,7 @@ static adapt_status append(adapt_model *m, int32_t kind, int64_t out, int32_t ke
                            int32_t stride, int32_t padding)
 {
     adapt_layer_params p;
-    adapt_layer_params_init(&p);
+    adapt_layer_params_init(&p, sizeof p);
     p.kind = kind, p.out_features = out, p.kernel = kernel, p.stride = stride;
     p.padding = padding, p.heads = 2, p.mlp_ratio = 2.0f, p.p = 0.1f;
     return adapt_model_append(m, &p);
@@ -638,7 +638,7 @@ START_TEST(sequential_append_failure_leaves_model_unchanged)
     TU_FAILS(append(m, 42, 1, 1, 1, 0), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_model_append(m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     adapt_layer_params relu;
-    adapt_layer_params_init(&relu);
+    adapt_layer_params_init(&relu, sizeof relu);
     relu.kind = ADAPT_LAYER_RELU;
     TU_FAILS(adapt_model_append(NULL, &relu), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(adapt_model_block_count(m), blocks);
@@ -933,7 +933,7 @@ static void *stress_thread(void *arg)
 {
     stress_worker *w = arg;
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = 1;
     adapt_context *ctx = NULL;
     if (adapt_context_create(&ctx, &p)) {

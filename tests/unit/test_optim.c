@@ -319,7 +319,7 @@ END_TEST
 START_TEST(train_params_defaults_and_limits)
 {
     adapt_train_params p;
-    adapt_train_params_init(&p);
+    adapt_train_params_init(&p, sizeof p);
     ck_assert_uint_eq(p.struct_size, sizeof p);
     ck_assert_int_ge(p.epochs, 1);
     ck_assert_int_ge(p.batch_size, 1);
@@ -329,7 +329,7 @@ START_TEST(train_params_defaults_and_limits)
     ck_assert_float_eq(p.adam_eps, 1e-8f);
     ck_assert_ptr_null(p.progress);
     ck_assert_ptr_null(p.cancel);
-    adapt_train_params_init(NULL); /* no crash */
+    adapt_train_params_init(NULL, sizeof(adapt_train_params)); /* no crash */
 }
 END_TEST
 

@@ -58,7 +58,7 @@ static adapt_model *mlp(uint64_t seed, float dropout)
 {
     const int64_t sizes[] = {N_FEATURES, HIDDEN, N_CLASSES};
     adapt_mlp_params p;
-    adapt_mlp_params_init(&p);
+    adapt_mlp_params_init(&p, sizeof p);
     p.n_sizes = 3, p.sizes = sizes, p.seed = seed, p.dropout = dropout;
     adapt_model *m = NULL;
     TU_OK(adapt_model_create_mlp(&m, &p));
@@ -68,7 +68,7 @@ static adapt_model *mlp(uint64_t seed, float dropout)
 static adapt_train_params quick_params(void)
 {
     adapt_train_params p;
-    adapt_train_params_init(&p);
+    adapt_train_params_init(&p, sizeof p);
     p.epochs = 4, p.batch_size = 32, p.optimizer = ADAPT_OPTIMIZER_ADAMW;
     p.learning_rate = 0.02f, p.seed = 3, p.n_threads = 1;
     p.progress = NULL;

@@ -71,7 +71,7 @@ static void train(two_layer *n, int32_t threads, int steps, float *first, float 
     int32_t y[N_POINTS];
     make_spiral(x, y);
     adapt_context_params p;
-    adapt_context_params_init(&p);
+    adapt_context_params_init(&p, sizeof p);
     p.n_threads = threads;
     p.seed = 7;
     adapt_context *ctx;

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 #: The C API version these bindings are written against (adapt.h's ADAPT_VERSION_*).
-BINDINGS_VERSION = (0, 3, 0)
+BINDINGS_VERSION = (1, 0, 0)
 
 _REPOSITORY = Path(__file__).resolve().parents[3]
-_SYSTEM_NAMES = ("libadapt.so.0", "libadapt.so")
+_SYSTEM_NAMES = ("libadapt.so.1", "libadapt.so")
 # A library built with these sanitizers aborts the whole process when loaded into an
 # interpreter that was not started with their runtime, so it is skipped or refused instead.
 _SANITIZER_RUNTIMES = (b"libasan.so", b"libtsan.so", b"libhwasan.so")

@@ -135,6 +135,9 @@ def test_version_check_accepts_newer_minor_and_refuses_other_majors_and_older():
     assert version_check(major * 10000 + (minor + 1) * 100) == (major, minor + 1, 0)
     with pytest.raises(ImportError, match="need"):
         version_check((major + 1) * 10000 + minor * 100)
+    if major > 0:
+        with pytest.raises(ImportError, match="need"):
+            version_check((major - 1) * 10000 + 99 * 100)
     if (minor, patch) > (0, 0):
         older = major * 10000 + minor * 100 + patch - 1
         with pytest.raises(ImportError, match="at least"):

@@ -12,6 +12,7 @@
  * the full pass and every policy, so a slow spell of the machine hits all of them alike; each
  * figure is the median over rounds of one pass over the images (-n, default 2560 at batch 256
  * and a tenth of that at batch 1). */
+#define ADAPT_EXPERIMENTAL /* the early exits */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,9 @@
  * adapt.h — public interface of libadapt, a C library for adaptive-computation
  * neural networks trained and run on the CPU.
  *
- * This header is the whole stable API. It follows four rules:
+ * This header is the whole API: a stable part, and an experimental tier that
+ * a program sees only when it defines ADAPT_EXPERIMENTAL (@ref experimental).
+ * The stable part follows four rules:
  *
  *  - Errors. Every fallible call returns an adapt_status (ADAPT_OK == 0, errors
  *    negative). On error, out-parameters and caller buffers are left untouched,
@@ -1225,6 +1227,26 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
 
 /** @} */
 
+/* ======================================================================== */
+/**
+ * @defgroup experimental Experimental tier
+ *
+ * Research-stage methods, declared only for a program that asks for them by
+ * defining ADAPT_EXPERIMENTAL before it includes this header:
+ *
+ *     #define ADAPT_EXPERIMENTAL
+ *     #include <adapt.h>
+ *
+ * They are built, tested and documented like the rest, but their functions,
+ * types and values may change in any release until they settle and move to
+ * the stable part: the compatibility rules above and the ABI baseline cover
+ * only the stable part. A program that uses them should check at run time
+ * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
+ * the early exits.
+ */
+/* ======================================================================== */
+#ifdef ADAPT_EXPERIMENTAL
+
 /* ------------------------------------------------------------------------ */
 /**
  * @defgroup early_exits Early exits
@@ -1614,6 +1636,8 @@ ADAPT_API adapt_status adapt_exit_fit(float *thresholds, adapt_exit_outcome *out
                                       adapt_exit_target target, double value);
 
 /** @} */
+
+#endif /* ADAPT_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
  * budgets. Writes everything as one JSON object; examples/early_exit/summarize.py turns the
  * runs into tables and plots. With CHECKPOINT it also saves the model, heads included. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define ADAPT_EXPERIMENTAL /* the early exits */
 #include <adapt.h>
 #include <stdio.h>
 #include <stdlib.h>

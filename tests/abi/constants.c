@@ -1,4 +1,4 @@
-/* The values of adapt.h's enumerators and flag macros, frozen: callers compile
+/* The values of the enumerators and flag macros of adapt.h's stable part, frozen: callers compile
  * them into their programs. abidiff sees only the enums a function signature
  * names (adapt_status, adapt_backend); the others cross the boundary as int32_t
  * fields or flags and only this file guards them. Values are only appended. */
@@ -60,22 +60,6 @@ VALUE(ADAPT_CALIBRATION_TEMPERATURE, 0);
 VALUE(ADAPT_CALIBRATION_VECTOR, 1);
 VALUE(ADAPT_CALIBRATION_HISTOGRAM, 2);
 VALUE(ADAPT_CALIBRATION_ISOTONIC, 3);
-
-VALUE(ADAPT_HEAD_POOLED_LINEAR, 0);
-VALUE(ADAPT_HEAD_SDN, 1);
-VALUE(ADAPT_HEAD_CLS_LINEAR, 2);
-VALUE(ADAPT_HEAD_CLS_MLP, 3);
-
-VALUE(ADAPT_REGIME_JOINT, 0);
-VALUE(ADAPT_REGIME_DISJOINT, 1);
-VALUE(ADAPT_REGIME_MIXED, 2);
-
-VALUE(ADAPT_EXIT_MAX_PROBABILITY, 0);
-VALUE(ADAPT_EXIT_ENTROPY, 1);
-VALUE(ADAPT_EXIT_PATIENCE, 2);
-
-VALUE(ADAPT_TARGET_BUDGET, 0);
-VALUE(ADAPT_TARGET_ACCURACY, 1);
 
 VALUE(ADAPT_MAX_DIMS, 8);
 VALUE(ADAPT_MATMUL_TRANS_A, 1);

@@ -6,6 +6,7 @@
  * rules this checks. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, sigaction */
 
+#define ADAPT_EXPERIMENTAL /* its structs follow the same size rules */
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -5,13 +5,18 @@
 set -eu
 source="$1" lib="$2"
 out="$source/tests/abi/libadapt.abi"
+# The stable part only: the experimental tier's functions are dropped.
+suppressions=$(mktemp)
+trap 'rm -f "$suppressions"' EXIT
+sh "$source/tests/abi/experimental.sh" "$source/include/adapt.h" "$suppressions"
 # Only the types adapt.h defines: the handles' internals stay declarations.
 # No source locations, parameter names or DT_NEEDED entries (they vary with the
 # code and the build options, not with the ABI); hashed type ids, so a new type
 # does not renumber all the others. The file then changes only with the ABI.
 abidw --headers-dir "$source/include" --drop-private-types --drop-undefined-syms \
     --no-corpus-path --no-comp-dir-path --no-show-locs --no-parameter-names \
-    --no-elf-needed --type-id-style hash --out-file "$out" "$lib"
+    --no-elf-needed --type-id-style hash --suppressions "$suppressions" \
+    --out-file "$out" "$lib"
 # Translation units keep the compiler's source paths, absolute when the build
 # directory is outside the tree: make them relative to the repository.
 sed -i "s|\(<abi-instr [^>]*path='\)[^']*/lib/|\1lib/|" "$out"

@@ -1,5 +1,6 @@
 /* Compiled as C99 and C11 with -Wall -Wextra -pedantic -Werror: the public
- * header must be clean in every dialect users compile it with. */
+ * header must be clean in every dialect users compile it with, with and without its
+ * experimental tier. */
 #include "adapt.h"
 
 #include <stdio.h>
@@ -12,6 +13,16 @@ int main(void)
         fprintf(stderr, "header and library disagree\n");
         return 1;
     }
+#ifdef ADAPT_EXPERIMENTAL
+    adapt_head_params h; /* the tier is declared and links */
+    adapt_head_params_init(&h, sizeof h);
+    if (h.struct_size != sizeof h) {
+        fprintf(stderr, "experimental tier: header and library disagree\n");
+        return 1;
+    }
+    printf("adapt.h %s with the experimental tier OK\n", adapt_version_string());
+#else
     printf("adapt.h %s OK\n", adapt_version_string());
+#endif
     return 0;
 }

@@ -1,5 +1,5 @@
 /* Compiled as C++ with -Wall -Wextra -pedantic -Werror: the public header
- * must be usable from C++ as it is. */
+ * must be usable from C++ as it is, with and without its experimental tier. */
 #include "adapt.h"
 
 #include <stdio.h>
@@ -12,6 +12,16 @@ int main(void)
         fprintf(stderr, "header and library disagree\n");
         return 1;
     }
+#ifdef ADAPT_EXPERIMENTAL
+    adapt_head_params h; /* the tier is declared and links */
+    adapt_head_params_init(&h, sizeof h);
+    if (h.struct_size != sizeof h) {
+        fprintf(stderr, "experimental tier: header and library disagree\n");
+        return 1;
+    }
+    printf("adapt.h %s with the experimental tier OK\n", adapt_version_string());
+#else
     printf("adapt.h %s OK\n", adapt_version_string());
+#endif
     return 0;
 }

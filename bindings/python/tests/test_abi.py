@@ -10,7 +10,8 @@ from libadapt import _structs
 
 
 def layout_program():
-    lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <adapt.h>",
+    lines = ["#define ADAPT_EXPERIMENTAL", "#include <stddef.h>", "#include <stdio.h>",
+             "#include <adapt.h>",
              "int main(void) {"]
     for struct in _structs.ALL:
         lines.append(f'    printf("{struct.c_name} %zu\\n", sizeof({struct.c_name}));')

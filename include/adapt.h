@@ -1249,6 +1249,71 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
 
 /* ------------------------------------------------------------------------ */
 /**
+ * @defgroup modules Submodules and their replacement
+ *
+ * Every layer of a model, and some parts of layers, is a submodule with a
+ * PyTorch-style path, the prefix its parameters are named with:
+ * "blocks.3" (a ViT's transformer block), "blocks.3.mlp" and "blocks.3.attn"
+ * (its MLP after norm2, its attention after norm1), "stages.1.0" (a CNN's
+ * residual block), "stem.0", "fc", "2" (a sequential or MLP layer).
+ * docs/modules.md lists them per architecture. A submodule can be replaced
+ * by another model whose per-sample input and output shapes are the
+ * submodule's, e.g. an MLP of token_linear layers for "blocks.3.mlp": it
+ * then runs instead, its parameters are the model's, named under the path
+ * ("blocks.3.mlp.0.weight"), trained, saved and loaded with it, and its
+ * FLOPs replace the submodule's in adapt_model_flops().
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** What a submodule maps and costs: adapt_model_submodule(). */
+typedef struct adapt_submodule_info {
+    /**
+     * Set by the caller to sizeof(adapt_submodule_info); the library writes
+     * only that many bytes.
+     */
+    size_t struct_size;
+    int32_t in_ndim;                  /**< input dims per sample */
+    int64_t in_shape[ADAPT_MAX_DIMS]; /**< input shape, first `in_ndim` entries */
+    int32_t out_ndim;                 /**< output dims per sample */
+    int64_t out_shape[ADAPT_MAX_DIMS]; /**< output shape, first `out_ndim` entries */
+    int64_t flops;    /**< forward FLOPs per sample as it runs now (its replacement's when
+                           replaced; products only, multiply-add = 2) */
+    int32_t replaced; /**< non-zero when a module replaces it */
+} adapt_submodule_info;
+
+/**
+ * Describes the submodule at `path`. Errors, with `info` untouched:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, unset struct_size, a path that names no
+ * submodule).
+ */
+ADAPT_API adapt_status adapt_model_submodule(adapt_submodule_info *info,
+                                             const adapt_model *model, const char *path);
+
+/**
+ * Runs `module` in place of the submodule at `path` of `model`, which then
+ * owns it (adapt_model_free() on it does nothing until it is handed back).
+ * A path already replaced gets the new module; `module` NULL puts the
+ * original submodule back. The module that replaced `path` before, if any,
+ * goes to *previous, owned by the caller, or is freed when `previous` is
+ * NULL (*previous is NULL when the original ran). Checkpoints record the
+ * replacement: adapt_model_load() rebuilds it.
+ *
+ * Errors, with both models unchanged: ADAPT_ERR_INVALID_ARGUMENT (NULL model
+ * or path, a path that names no submodule, nothing to put back, a module
+ * that is the model itself or holds it, one that already replaces a
+ * submodule, one with exit heads, a path inside or around another
+ * replacement), ADAPT_ERR_SHAPE (a module without blocks, or whose input or
+ * output shape per sample differs from the submodule's), ADAPT_ERR_OVERFLOW,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_model_replace(adapt_model *model, const char *path,
+                                           adapt_model *module, adapt_model **previous);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
  * @defgroup early_exits Early exits
  *
  * Internal classifiers (heads) attached after blocks of a model, so that an

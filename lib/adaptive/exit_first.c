@@ -43,7 +43,8 @@ static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor 
     bool ok = h->params.kind == ADAPT_HEAD_SDN && h->params.block == 0 && b->n_layers == 3 &&
               b->in.ndim == 3 && input->ndim == 4 && input->shape[0] >= 1;
     for (int32_t i = 0; ok && i < 3; i++)
-        ok = b->layers[i].kind == kinds[i] && input->shape[i + 1] == b->in.d[i];
+        ok = b->layers[i].kind == kinds[i] && ad_layer_is_builtin(&b->layers[i]) &&
+             input->shape[i + 1] == b->in.d[i];
     if (!ok)
         return NULL;
     const ad_conv_geom g = stem_geom(&b->layers[0]);
@@ -105,7 +106,8 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
     const ad_block *b = &model->blocks[h->params.block];
     const ad_dims *in = &b->in, *out = &b->out;
     if (h->params.kind != ADAPT_HEAD_SDN || b->n_layers != 1 ||
-        b->layers[0].kind != &ad_kind_residual_block || out->ndim != 3 ||
+        b->layers[0].kind != &ad_kind_residual_block || !ad_layer_is_builtin(&b->layers[0]) ||
+        out->ndim != 3 ||
         (*x)->ndim != 4 || (*x)->shape[1] != in->d[0] || (*x)->shape[2] != in->d[1] ||
         (*x)->shape[3] != in->d[2])
         return ADAPT_OK;

@@ -345,6 +345,42 @@ static adapt_status read_head(adapt_model *m, const json_t *o, int64_t max_value
     return st;
 }
 
+/* One entry of "replaced": {"path": "blocks.3.mlp", "module": {a model's architecture}},
+ * built within what is left of the parameter budget and put in place. */
+static adapt_status read_replacement(adapt_model *m, const json_t *o, int64_t max_values)
+{
+    const char *path = "";
+    const json_t *module = json_object_get(o, "module");
+    adapt_status st = json_is_object(o) ? get_string(&path, o, "path")
+                                        : bad_field("replaced", "holds an entry that is not an object");
+    if (!st && !json_is_object(module))
+        st = bad_field("module", "is missing or not an object");
+    char *text = st ? NULL : json_dumps(module, JSON_COMPACT);
+    if (!st && !text)
+        st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture");
+    adapt_model *r = NULL;
+    const int64_t room = max_values - ad_param_values(m);
+    if (!st)
+        st = ad_model_from_architecture(&r, text, room > 0 ? room : 0);
+    free(text);
+    if (!st && (st = as_format(adapt_model_replace(m, path, r, NULL))))
+        adapt_model_free(r);
+    return st;
+}
+
+/* The optional "replaced" array (absent: none). */
+static adapt_status read_replacements(adapt_model *m, const json_t *root, int64_t max_values)
+{
+    if (!json_object_get(root, "replaced"))
+        return ADAPT_OK;
+    const json_t *list = NULL;
+    size_t n = 0;
+    adapt_status st = get_array(&list, &n, root, "replaced");
+    for (size_t i = 0; i < n && !st; i++)
+        st = read_replacement(m, json_array_get(list, i), max_values);
+    return st;
+}
+
 /* The optional "exits" array of heads (absent: none); "heads" is taken by the ViT's
  * attention heads. */
 static adapt_status read_heads(adapt_model *m, const json_t *root, int64_t max_values)
@@ -397,7 +433,8 @@ adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
         max_values = AD_MODEL_MAX_ARCH_PARAMS;
     adapt_model *m = NULL;
     adapt_status st = read_backbone(&m, root, max_values);
-    if (!st && (st = read_heads(m, root, max_values)))
+    if (!st && ((st = read_replacements(m, root, max_values)) ||
+                (st = read_heads(m, root, max_values))))
         adapt_model_free(m);
     json_decref(root);
     if (!st)

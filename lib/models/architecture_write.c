@@ -149,3 +149,30 @@ adapt_status ad_describe_heads(adapt_model *model)
         json_object_del(root, "exits");
     return publish(model, root);
 }
+
+static json_t *replacement_object(const ad_replacement *r)
+{
+    json_t *module = json_loads(r->module->architecture, 0, NULL);
+    return module ? json_pack("{s:s, s:o}", "path", r->path, "module", module) : NULL;
+}
+
+/* The backbone's text is kept as it is; only its "replaced" member changes. */
+adapt_status ad_describe_replacements(char **text, const adapt_model *model)
+{
+    json_t *root = json_loads(model->architecture, 0, NULL);
+    json_t *list = model->n_replaced ? json_array() : NULL;
+    for (int32_t r = 0; list && r < model->n_replaced; r++)
+        if (json_array_append_new(list, replacement_object(&model->replaced[r]))) {
+            json_decref(list);
+            list = NULL;
+        }
+    if (root && model->n_replaced && (!list || json_object_set_new(root, "replaced", list))) {
+        json_decref(root);
+        root = NULL;
+    }
+    if (root && !model->n_replaced)
+        json_object_del(root, "replaced");
+    *text = root ? json_dumps(root, AD_JSON_FLAGS) : NULL;
+    json_decref(root);
+    return *text ? ADAPT_OK : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture text");
+}

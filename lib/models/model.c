@@ -29,8 +29,9 @@ adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input,
 
 void adapt_model_free(adapt_model *model)
 {
-    if (!model)
+    if (!model || model->owner) /* a replacement belongs to the model it is in */
         return;
+    ad_model_free_replacements(model);
     ad_params_free(&model->params);
     for (int32_t i = 0; i < model->n_heads; i++)
         ad_head_destroy(model->heads[i]);
@@ -81,12 +82,14 @@ int64_t adapt_model_flops(const adapt_model *model)
 
 int32_t ad_backbone_param_count(const adapt_model *model)
 {
-    return model->params.count;
+    return model->n_replaced ? model->n_visible : model->params.count;
 }
 
 int64_t ad_param_values(const adapt_model *model)
 {
     int64_t values = model->params.values;
+    for (int32_t r = 0; r < model->n_replaced; r++)
+        values += ad_param_values(model->replaced[r].module);
     for (int32_t i = 0; i < model->n_heads; i++)
         values += model->heads[i]->list.values;
     return values;
@@ -94,39 +97,41 @@ int64_t ad_param_values(const adapt_model *model)
 
 int32_t adapt_model_param_count(const adapt_model *model)
 {
-    int32_t count = model ? model->params.count : 0;
+    int32_t count = model ? ad_backbone_param_count(model) : 0;
     for (int32_t i = 0; model && i < model->n_heads; i++)
         count += model->heads[i]->list.count;
     return count;
 }
 
-/* Parameter `index` in the backbone's list, then in each head's. */
-static const ad_named_param *find_param(const adapt_model *model, int32_t index)
+/* Parameter `index` among those the backbone shows, then in each head's list. */
+static ad_visible_param find_param(const adapt_model *model, int32_t index)
 {
+    const int32_t backbone = model ? ad_backbone_param_count(model) : 0;
     if (!model || index < 0)
-        return NULL;
-    if (index < model->params.count)
-        return &model->params.items[index];
-    index -= model->params.count;
+        return (ad_visible_param){0};
+    if (index < backbone && model->n_replaced)
+        return model->visible[index];
+    if (index < backbone)
+        return (ad_visible_param){model->params.items[index].name,
+                                  model->params.items[index].tensor, NULL};
+    index -= backbone;
     for (int32_t i = 0; i < model->n_heads; i++) {
         const ad_param_list *list = &model->heads[i]->list;
         if (index < list->count)
-            return &list->items[index];
+            return (ad_visible_param){list->items[index].name, list->items[index].tensor, NULL};
         index -= list->count;
     }
-    return NULL;
+    return (ad_visible_param){0};
 }
 
 adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
 {
-    const ad_named_param *p = find_param(model, index);
-    return p ? p->tensor : NULL;
+    return find_param(model, index).tensor;
 }
 
 const char *adapt_model_param_name(const adapt_model *model, int32_t index)
 {
-    const ad_named_param *p = find_param(model, index);
-    return p ? p->name : NULL;
+    return find_param(model, index).name;
 }
 
 int32_t adapt_model_classes(const adapt_model *model)

@@ -20,6 +20,27 @@ typedef struct {
 
 typedef enum { AD_ARCH_SEQUENTIAL, AD_ARCH_MLP, AD_ARCH_CNN, AD_ARCH_VIT } ad_arch;
 
+/* Where a path leads: a layer of a block, or a part of that layer. */
+typedef struct {
+    int32_t block, layer;
+    const ad_layer_part *part; /* NULL: the whole layer */
+} ad_site;
+
+/* A module that runs in place of a submodule (replace.c). */
+typedef struct {
+    char *path;          /* "blocks.3.mlp" */
+    adapt_model *module; /* owned */
+    ad_site site;
+} ad_replacement;
+
+/* A parameter as the model shows it: a backbone parameter no replacement hides, or one of a
+ * replacement's under its path. */
+typedef struct {
+    const char *name;
+    adapt_tensor *tensor;
+    char *owned_name; /* the prefixed name of a replacement's parameter, else NULL */
+} ad_visible_param;
+
 struct adapt_model {
     ad_arch arch;
     ad_dims input; /* per sample */
@@ -27,6 +48,11 @@ struct adapt_model {
     int32_t n_blocks, block_capacity;
     int32_t block_limit; /* more blocks than this is a FORMAT error (hostile descriptions) */
     ad_param_list params;
+    ad_replacement *replaced; /* in the order they were made */
+    int32_t n_replaced;
+    ad_visible_param *visible; /* the parameters the model shows, heads' excluded */
+    int32_t n_visible;
+    const adapt_model *owner;  /* the model this one replaces a submodule of, or NULL */
     adapt_head **heads; /* early exits, ordered by block (lib/adaptive) */
     int32_t n_heads;
     char *architecture; /* JSON text, see ad_model_architecture() */
@@ -80,7 +106,19 @@ adapt_status ad_describe_sequential(adapt_model *model);
 /* Rewrites the "exits" member of model->architecture from model->heads (none: no member). */
 adapt_status ad_describe_heads(adapt_model *model);
 
-/* Parameter values the model holds, its heads' included. */
+/* Parameter values the model holds, its heads' and replacements' included. */
 int64_t ad_param_values(const adapt_model *model);
+
+/* The parameters the model shows for its current replacements, into a new list (owned: free
+ * with ad_visible_free()); the model is only read. */
+adapt_status ad_visible_params(ad_visible_param **out, int32_t *count, const adapt_model *m);
+void ad_visible_free(ad_visible_param *v, int32_t n);
+
+/* Frees the replacements and the visible list. */
+void ad_model_free_replacements(adapt_model *model);
+
+/* model->architecture with its "replaced" member rewritten from the current replacements
+ * (none: no member), as new text (owned: free()); the model is only read. */
+adapt_status ad_describe_replacements(char **text, const adapt_model *model);
 
 #endif

@@ -60,6 +60,11 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
         return ad_fail(ADAPT_ERR_STATE, "%s: only sequential models take appended layers", fn);
     if (model->n_heads) /* a new last block would change the exits the heads were made for */
         return ad_fail(ADAPT_ERR_STATE, "%s: remove the model's heads before appending", fn);
+    if (model->owner) /* its output shape is the replaced submodule's */
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model replaces a submodule of another", fn);
+    if (model->n_replaced) /* the description is rebuilt from the layers alone */
+        return ad_fail(ADAPT_ERR_STATE, "%s: put the model's replaced submodules back before "
+                       "appending", fn);
     adapt_layer_params p;
     adapt_layer_params_init(&p, sizeof p);
     adapt_status st = ad_read_struct(&p, sizeof p, layer, "adapt_layer_params", fn);

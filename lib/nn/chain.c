@@ -4,14 +4,20 @@
 #include "lib/nn/layer_kinds.h"
 #include "lib/nn/linear.h"
 
-/* The step that starts at layer i. */
+/* The kind of layers[i] when it runs as that kind alone, else NULL. */
+static const ad_layer_kind *builtin_kind(const ad_layer *layers, int32_t n, int32_t i)
+{
+    return i < n && ad_layer_is_builtin(&layers[i]) ? layers[i].kind : NULL;
+}
+
+/* The step that starts at layer i; a replaced layer is never fused. */
 static ad_chain_step step_at(const ad_layer *layers, int32_t n, int32_t i)
 {
-    const ad_layer_kind *next = i + 1 < n ? layers[i + 1].kind : NULL;
-    if (layers[i].kind == &ad_kind_linear)
+    const ad_layer_kind *kind = builtin_kind(layers, n, i), *next = builtin_kind(layers, n, i + 1);
+    if (kind == &ad_kind_linear)
         return (ad_chain_step){AD_STEP_LINEAR_ACT, i, next && next->activation ? 2 : 1};
-    if (layers[i].kind == &ad_kind_conv2d && next == &ad_kind_batchnorm2d) {
-        if (i + 2 < n && layers[i + 2].kind == &ad_kind_relu)
+    if (kind == &ad_kind_conv2d && next == &ad_kind_batchnorm2d) {
+        if (builtin_kind(layers, n, i + 2) == &ad_kind_relu)
             return (ad_chain_step){AD_STEP_CONV_BN_RELU, i, 3};
         return (ad_chain_step){AD_STEP_CONV_BN, i, 2};
     }
@@ -25,7 +31,7 @@ void ad_chain_plan_make(ad_chain_plan *plan, const ad_layer *layers, int32_t n)
         plan->steps[plan->n_steps++] = step_at(layers, n, i);
     bool only_output = n > 0 && plan->steps[0].kind != AD_STEP_LAYER;
     for (int32_t s = 1; s < plan->n_steps && only_output; s++)
-        only_output = layers[plan->steps[s].first].kind == &ad_kind_dropout;
+        only_output = builtin_kind(layers, n, plan->steps[s].first) == &ad_kind_dropout;
     plan->leaves_only_output = only_output;
 }
 

@@ -1,6 +1,8 @@
 #include "lib/nn/layer.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "lib/core/error.h"
 
@@ -28,6 +30,9 @@ adapt_status ad_layer_init(ad_layer *layer, const adapt_layer_params *params, co
                            ad_param_list *list, const ad_layer_names *names, const char *fn)
 {
     ad_layer l = {.kind = ad_layer_kind_of(params->kind), .params = *params, .in = *in};
+    const size_t len = strlen(names->prefix); /* the path is the prefix without its dot */
+    const int path_len = (int)(len && names->prefix[len - 1] == '.' ? len - 1 : len);
+    snprintf(l.path, sizeof l.path, "%.*s", path_len, names->prefix);
     adapt_status st = describe(&l, fn);
     if (st)
         return st;
@@ -51,5 +56,19 @@ adapt_status ad_layer_init(ad_layer *layer, const adapt_layer_params *params, co
 adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layer,
                               adapt_tensor *x)
 {
-    return layer->kind->forward(out, ctx, layer, x);
+    const ad_override *r = &layer->replaced;
+    return r->module ? r->forward(out, ctx, r->module, x) : layer->kind->forward(out, ctx, layer, x);
+}
+
+ad_override *ad_layer_part_slot(ad_layer *l, const ad_layer_part *part)
+{
+    return (ad_override *)(void *)(l->state + part->offset);
+}
+
+bool ad_layer_is_builtin(const ad_layer *l)
+{
+    bool builtin = !l->replaced.module;
+    for (int32_t i = 0; builtin && i < l->kind->n_parts; i++)
+        builtin = !ad_layer_part_slot((ad_layer *)l, &l->kind->parts[i])->module;
+    return builtin;
 }

@@ -15,6 +15,8 @@
 
 typedef struct ad_layer {
     const ad_layer_kind *kind;
+    char path[AD_PREFIX_MAX];  /* PyTorch's module path, e.g. "blocks.3": its prefix */
+    ad_override replaced;      /* a module that runs instead of the whole layer */
     adapt_layer_params params; /* as given; only the fields of its kind matter */
     ad_dims in, out;           /* per sample */
     int64_t flops;             /* per sample; only products are counted (docs/models.md) */
@@ -36,10 +38,17 @@ typedef struct ad_layer {
 adapt_status ad_layer_init(ad_layer *layer, const adapt_layer_params *params, const ad_dims *in,
                            ad_param_list *list, const ad_layer_names *names, const char *fn);
 
-/* x[N, in...] -> [N, out...], taped when the context records. A flattening layer also takes
- * any x with N samples of the right size. */
+/* x[N, in...] -> [N, out...], taped when the context records: the replacing module if one
+ * is set. A flattening layer also takes any x with N samples of the right size. */
 adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layer,
                               adapt_tensor *x);
+
+/* Override `part` of layer l (its slot in the kind's state). */
+ad_override *ad_layer_part_slot(ad_layer *l, const ad_layer_part *part);
+
+/* Whether layer l runs as its kind alone: neither it nor any part replaced. Fused paths that
+ * recognise kinds take only such layers. */
+bool ad_layer_is_builtin(const ad_layer *l);
 
 /* Hidden width of a transformer MLP: floor(mlp_ratio * dim) as timm's int(dim * mlp_ratio),
  * or -1 when it does not fit. */

@@ -51,6 +51,22 @@ typedef struct {
 
 struct ad_layer;
 
+/* A module run in place of a whole layer or of a built-in part of one, mapping the same
+ * per-sample shapes: set by the model that holds the layer (lib/models/replace.c). */
+typedef struct {
+    adapt_status (*forward)(adapt_tensor **out, adapt_context *ctx, const void *module,
+                            adapt_tensor *x);
+    const void *module; /* NULL: the built-in runs */
+} ad_override;
+
+/* A part of a layer that a module may replace, e.g. a transformer block's "mlp". */
+typedef struct {
+    const char *name;  /* its path below the layer's */
+    size_t offset;     /* of its ad_override in the kind's state */
+    /* The part's own FLOPs per sample, as the kind counts them in its total. */
+    int64_t (*flops)(const struct ad_layer *l);
+} ad_layer_part;
+
 typedef struct ad_layer_kind {
     const char *name; /* "linear", ...: the JSON "kind" */
     const ad_layer_field *fields;
@@ -73,6 +89,9 @@ typedef struct ad_layer_kind {
     ad_act activation;
     /* Takes any [N, ...] with the input's number of values per sample. */
     bool flattens;
+    /* Parts that map the layer's per-sample input shape to itself and may be replaced. */
+    const ad_layer_part *parts;
+    int32_t n_parts;
 } ad_layer_kind;
 
 #define AD_FIELDS(array) .fields = (array), .n_fields = (int32_t)(sizeof(array) / sizeof *(array))

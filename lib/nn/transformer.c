@@ -29,9 +29,10 @@ static adapt_status attention_branch(adapt_tensor **out, adapt_context *ctx,
                                      const ad_transformer_block *b, adapt_tensor *x)
 {
     adapt_tensor *h;
+    const ad_override *r = &b->attn_module;
     adapt_status st = ad_layernorm_forward(&h, ctx, &b->norm1, x);
     if (!st)
-        st = ad_attention_forward(&h, ctx, &b->attn, h);
+        st = r->module ? r->forward(&h, ctx, r->module, h) : ad_attention_forward(&h, ctx, &b->attn, h);
     return st ? st : ad_dropout_forward(out, ctx, h, b->p);
 }
 
@@ -39,11 +40,15 @@ static adapt_status mlp_branch(adapt_tensor **out, adapt_context *ctx,
                                const ad_transformer_block *b, adapt_tensor *x)
 {
     adapt_tensor *h;
+    const ad_override *r = &b->mlp_module;
     adapt_status st = ad_layernorm_forward(&h, ctx, &b->norm2, x);
-    if (!st)
+    if (!st && r->module) {
+        st = r->forward(&h, ctx, r->module, h);
+    } else if (!st) {
         st = ad_linear_forward_act(&h, ctx, &b->fc1, h, AD_ACT_GELU);
-    if (!st)
-        st = ad_linear_forward(&h, ctx, &b->fc2, h);
+        if (!st)
+            st = ad_linear_forward(&h, ctx, &b->fc2, h);
+    }
     return st ? st : ad_dropout_forward(out, ctx, h, b->p);
 }
 
@@ -59,8 +64,12 @@ adapt_status ad_transformer_block_forward(adapt_tensor **out, adapt_context *ctx
     return st ? st : adapt_op_add(out, ctx, x, h);
 }
 
+int64_t ad_transformer_mlp_flops(const ad_transformer_block *b, int64_t tokens)
+{
+    return ad_add_sat(ad_linear_flops(&b->fc1, tokens), ad_linear_flops(&b->fc2, tokens));
+}
+
 int64_t ad_transformer_block_flops(const ad_transformer_block *b, int64_t tokens)
 {
-    int64_t mlp = ad_add_sat(ad_linear_flops(&b->fc1, tokens), ad_linear_flops(&b->fc2, tokens));
-    return ad_add_sat(ad_attention_flops(&b->attn, tokens), mlp);
+    return ad_add_sat(ad_attention_flops(&b->attn, tokens), ad_transformer_mlp_flops(b, tokens));
 }

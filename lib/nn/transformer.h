@@ -5,6 +5,7 @@
 #define AD_NN_TRANSFORMER_H
 
 #include "lib/nn/attention.h"
+#include "lib/nn/layer_kind.h"
 #include "lib/nn/layernorm.h"
 
 typedef struct {
@@ -12,6 +13,7 @@ typedef struct {
     ad_attention attn;         /* "<prefix>attn." */
     ad_linear fc1, fc2;        /* "<prefix>mlp.fc1.", "<prefix>mlp.fc2." */
     float p;                   /* dropout after the attention and the MLP outputs */
+    ad_override attn_module, mlp_module; /* modules run instead of attn and mlp */
 } ad_transformer_block;
 
 /* `heads` must divide `dim`, hidden >= 1, p in [0, 1) (checked by the caller). */
@@ -24,5 +26,8 @@ adapt_status ad_transformer_block_forward(adapt_tensor **out, adapt_context *ctx
                                           const ad_transformer_block *b, adapt_tensor *x);
 
 int64_t ad_transformer_block_flops(const ad_transformer_block *b, int64_t tokens);
+
+/* Those of its MLP alone, for `tokens` tokens. */
+int64_t ad_transformer_mlp_flops(const ad_transformer_block *b, int64_t tokens);
 
 #endif

@@ -7,7 +7,7 @@ no caller can forget to check.
 import ctypes as C
 
 from . import _library
-from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
+from ._structs import (BlockInfo, SubmoduleInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
                        MlpParams, TrainParams, VitParams, adapt_calibrator, adapt_context,
@@ -105,6 +105,8 @@ SIGNATURES = {
     "adapt_model_param": (TENSOR, [MODEL, i32]),
     "adapt_model_param_name": (C.c_char_p, [MODEL, i32]),
     "adapt_model_classes": (i32, [MODEL]),
+    "adapt_model_submodule": (STATUS, [P(SubmoduleInfo), MODEL, C.c_char_p]),
+    "adapt_model_replace": (STATUS, [MODEL, C.c_char_p, MODEL, P(MODEL)]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

@@ -77,3 +77,13 @@ def path_bytes(path, what):
     if b"\0" in encoded:
         raise InvalidArgumentError(f"{what}: path contains a NUL byte")
     return encoded
+
+
+def text(value, what):
+    """A str as the UTF-8 bytes C receives."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    encoded = value.encode()
+    if b"\0" in encoded:
+        raise InvalidArgumentError(f"{what} contains a NUL byte")
+    return encoded

@@ -193,7 +193,16 @@ class ExitCurve(C.Structure):
                 ("area", C.c_double), ("min_budget", C.c_double), ("max_budget", C.c_double)]
 
 
+class SubmoduleInfo(C.Structure):
+    c_name = "adapt_submodule_info"
+    _fields_ = [("struct_size", C.c_size_t), ("in_ndim", C.c_int32),
+                ("in_shape", C.c_int64 * MAX_DIMS), ("out_ndim", C.c_int32),
+                ("out_shape", C.c_int64 * MAX_DIMS), ("flops", C.c_int64),
+                ("replaced", C.c_int32)]
+
+
 #: Every struct of the header, for the size and layout test.
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
-       ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve)
+       ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
+       SubmoduleInfo)

@@ -9,7 +9,8 @@ from ._handle import Handle, Owned
 from ._native import lib
 from ._params import new_params
 from ._structs import (BlockInfo as _BlockInfoStruct, CnnParams, LayerParams, MlpParams,
-                       VitParams, adapt_model, adapt_tensor)
+                       SubmoduleInfo as _SubmoduleInfoStruct, VitParams, adapt_model,
+                       adapt_tensor)
 from .context import Context, operand
 from .enums import Activation, LayerKind, coerce
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
@@ -23,6 +24,15 @@ class BlockInfo:
     out_shape: tuple
     flops: int     # forward FLOPs per sample, multiply-add = 2
     n_params: int  # parameter values the block owns
+
+
+@dataclass(frozen=True)
+class SubmoduleInfo:
+    """What a submodule (Model.submodule) maps and costs per sample."""
+    in_shape: tuple
+    out_shape: tuple
+    flops: int      # as it runs now: its replacement's when replaced
+    replaced: bool  # a module replaces it
 
 
 def _fields(**values):
@@ -144,6 +154,33 @@ class Model(Owned):
             infos.append(BlockInfo(_kind_of(info.kind), tuple(info.out_shape[:info.out_ndim]),
                                    info.flops, info.n_params))
         return infos
+
+    def submodule(self, path):
+        """What the submodule at `path` ("blocks.3.mlp", "stages.1.0", "2") maps and
+        costs, as a SubmoduleInfo."""
+        info = _SubmoduleInfoStruct(struct_size=C.sizeof(_SubmoduleInfoStruct))
+        lib.adapt_model_submodule(C.byref(info), self._ptr(), _scalars.text(path, "path"))
+        return SubmoduleInfo(tuple(info.in_shape[:info.in_ndim]),
+                             tuple(info.out_shape[:info.out_ndim]), info.flops,
+                             bool(info.replaced))
+
+    def replace(self, path, module):
+        """Runs `module`, a Model whose per-sample input and output shapes are those of the
+        submodule at `path`, in its place; this model owns it from then on and `module` is
+        closed (its parameters are this model's, named under the path). module=None puts
+        the original back. Returns the module that replaced `path` before, as a Model the
+        caller owns, or None. On error nothing changes and `module` stays the caller's."""
+        raw = module._ptr() if module is not None else None
+        previous = C.POINTER(adapt_model)()
+        lib.adapt_model_replace(self._ptr(), _scalars.text(path, "path"), raw,
+                                C.byref(previous))
+        if module is not None:
+            # Its memory is this model's now: freed with it, never by its own handle, and
+            # views of its parameters keep this model alive.
+            module._handle.finalizer.detach()
+            module._handle._keep = (self._handle,)
+            module._handle = None
+        return Model(previous) if previous else None
 
     @property
     def flops(self):

@@ -52,7 +52,24 @@ static int64_t flops(const ad_layer *l)
                                       l->in.d[0]);
 }
 
+static int64_t attn_flops(const ad_layer *l)
+{
+    return ad_attention_flops(&AD_LAYER_STATE(l, const ad_transformer_block)->attn, l->in.d[0]);
+}
+
+static int64_t mlp_flops(const ad_layer *l)
+{
+    return ad_transformer_mlp_flops(AD_LAYER_STATE(l, const ad_transformer_block), l->in.d[0]);
+}
+
+/* timm's names: the attention after norm1 and the MLP after norm2, each [T, D] -> [T, D]. */
+static const ad_layer_part parts[] = {
+    {"attn", offsetof(ad_transformer_block, attn_module), attn_flops},
+    {"mlp", offsetof(ad_transformer_block, mlp_module), mlp_flops},
+};
+
 const ad_layer_kind ad_kind_transformer_block = {
     .name = "transformer_block", AD_FIELDS(fields), .shape = shape, .init = init,
-    .forward = forward, .flops = flops,
+    .forward = forward, .flops = flops, .parts = parts,
+    .n_parts = (int32_t)(sizeof parts / sizeof *parts),
 };

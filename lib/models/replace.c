@@ -1,0 +1,313 @@
+/* Modules that replace modules: a submodule addressed by its PyTorch path ("blocks.3.mlp",
+ * "layers.2" as "2" in a sequential model) runs another model of the same per-sample input
+ * and output shapes instead. The replaced parameters stay allocated but hidden; the
+ * replacement's show under the path, where the replaced ones were, as PyTorch's state_dict
+ * shows a module assigned to an attribute. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/core/struct_io.h"
+#include "lib/models/model_impl.h"
+
+/* Whether `path` is `prefix` followed by ".rest" (the path of something inside it). */
+static bool inside(const char *path, const char *prefix)
+{
+    const size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && path[n] == '.';
+}
+
+static adapt_status find_site(ad_site *site, const adapt_model *m, const char *path,
+                              const char *fn)
+{
+    for (int32_t b = 0; b < m->n_blocks; b++)
+        for (int32_t i = 0; i < m->blocks[b].n_layers; i++) {
+            const ad_layer *l = &m->blocks[b].layers[i];
+            if (strcmp(l->path, path) == 0) {
+                *site = (ad_site){b, i, NULL};
+                return ADAPT_OK;
+            }
+            for (int32_t k = 0; inside(path, l->path) && k < l->kind->n_parts; k++)
+                if (strcmp(path + strlen(l->path) + 1, l->kind->parts[k].name) == 0) {
+                    *site = (ad_site){b, i, &l->kind->parts[k]};
+                    return ADAPT_OK;
+                }
+        }
+    return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" names no submodule of the model", fn,
+                   path);
+}
+
+static ad_layer *site_layer(adapt_model *m, const ad_site *s)
+{
+    return &m->blocks[s->block].layers[s->layer];
+}
+
+static ad_override *site_slot(adapt_model *m, const ad_site *s)
+{
+    ad_layer *l = site_layer(m, s);
+    return s->part ? ad_layer_part_slot(l, s->part) : &l->replaced;
+}
+
+/* Per-sample shapes at a site: a part maps its layer's input shape to itself. */
+static void site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
+{
+    const ad_layer *l = site_layer(m, s);
+    *in = l->in;
+    *out = s->part ? l->in : l->out;
+}
+
+static bool same_dims(const ad_dims *a, const ad_dims *b)
+{
+    bool same = a->ndim == b->ndim;
+    for (int32_t i = 0; same && i < a->ndim; i++)
+        same = a->d[i] == b->d[i];
+    return same;
+}
+
+/* Index of the replacement at `path`, or -1. */
+static int32_t replacement_at(const adapt_model *m, const char *path)
+{
+    for (int32_t r = 0; r < m->n_replaced; r++)
+        if (strcmp(m->replaced[r].path, path) == 0)
+            return r;
+    return -1;
+}
+
+/* A replacement inside the submodule at `path`, or around it, would be cut off. */
+static adapt_status check_nesting(const adapt_model *m, const char *path, const char *fn)
+{
+    for (int32_t r = 0; r < m->n_replaced; r++) {
+        const char *other = m->replaced[r].path;
+        if (inside(other, path) || inside(path, other))
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" %s the replaced \"%s\"; put "
+                           "that replacement back first", fn, path,
+                           inside(other, path) ? "holds" : "lies inside", other);
+    }
+    return ADAPT_OK;
+}
+
+static adapt_status check_module(adapt_model *m, const ad_site *site, const adapt_model *module,
+                                 const char *fn)
+{
+    for (const adapt_model *o = m; o; o = o->owner)
+        if (o == module)
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a model cannot hold itself", fn);
+    if (module->owner)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replaces a submodule of "
+                       "another model already", fn);
+    if (module->n_heads)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a module with exit heads cannot "
+                       "replace a submodule", fn);
+    ad_dims in, out;
+    site_shapes(&in, &out, m, site);
+    const ad_dims module_out = ad_model_tail(module);
+    if (module->n_blocks && same_dims(&module->input, &in) && same_dims(&module_out, &out))
+        return ADAPT_OK;
+    char si[160], so[160], mi[160], mo[160];
+    return ad_fail(ADAPT_ERR_SHAPE, "%s: the submodule maps %s to %s per sample, the module "
+                   "%s to %s", fn, ad_dims_str(&in, si, sizeof si), ad_dims_str(&out, so, sizeof so),
+                   ad_dims_str(&module->input, mi, sizeof mi),
+                   module->n_blocks ? ad_dims_str(&module_out, mo, sizeof mo) : "nothing");
+}
+
+/* An override runs the replacing model's blocks; forward passes do not change a model. */
+static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const void *module,
+                               adapt_tensor *x)
+{
+    adapt_model *m = (adapt_model *)module;
+    return adapt_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
+}
+
+/* The layer's FLOPs as it runs now, and its block's, and the block's plan. */
+static void refresh_block(adapt_model *m, int32_t b)
+{
+    ad_block *block = &m->blocks[b];
+    block->flops = 0;
+    for (int32_t i = 0; i < block->n_layers; i++) {
+        ad_layer *l = &block->layers[i];
+        if (l->replaced.module) {
+            l->flops = adapt_model_flops(l->replaced.module);
+        } else {
+            l->flops = l->kind->flops ? l->kind->flops(l) : 0;
+            for (int32_t k = 0; k < l->kind->n_parts; k++) {
+                const ad_override *slot = ad_layer_part_slot(l, &l->kind->parts[k]);
+                if (slot->module)
+                    l->flops = ad_add_sat(l->flops - l->kind->parts[k].flops(l),
+                                          adapt_model_flops(slot->module));
+            }
+        }
+        block->flops = ad_add_sat(block->flops, l->flops);
+    }
+    ad_chain_plan_make(&block->plan, block->layers, block->n_layers);
+}
+
+/* The model's parameter list and description for its current replacements, computed before
+ * anything is committed so that a failure leaves the model as it was. */
+typedef struct {
+    ad_visible_param *visible;
+    int32_t n_visible;
+    char *architecture;
+} shown_state;
+
+static adapt_status compute_shown(shown_state *s, const adapt_model *m)
+{
+    *s = (shown_state){0};
+    if (m->n_replaced) {
+        adapt_status st = ad_visible_params(&s->visible, &s->n_visible, m);
+        if (st)
+            return st;
+    }
+    adapt_status st = ad_describe_replacements(&s->architecture, m);
+    if (st)
+        ad_visible_free(s->visible, s->n_visible);
+    return st;
+}
+
+static void commit_shown(adapt_model *m, const shown_state *s)
+{
+    ad_visible_free(m->visible, m->n_visible);
+    m->visible = s->visible, m->n_visible = s->n_visible;
+    free(m->architecture);
+    m->architecture = s->architecture;
+}
+
+/* Sets (or with NULL clears) the module at `site`, entry r of the list. */
+static void install(adapt_model *m, const ad_site *site, int32_t r, adapt_model *module)
+{
+    *site_slot(m, site) = (ad_override){module ? run_module : NULL, module};
+    if (module) {
+        m->replaced[r].module = module;
+        module->owner = m;
+    }
+    refresh_block(m, site->block);
+}
+
+static adapt_status check_call(adapt_model *model, const char *path, adapt_model *module,
+                               ad_site *site, const char *fn)
+{
+    if (!model || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, model ? "path" : "model");
+    adapt_status st = find_site(site, model, path, fn);
+    if (!st)
+        st = check_nesting(model, path, fn);
+    if (!st && module)
+        st = check_module(model, site, module, fn);
+    if (!st && !module && replacement_at(model, path) < 0)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: nothing replaces \"%s\"", fn, path);
+    return st;
+}
+
+/* A new entry at the end of the list, not yet counted. */
+static adapt_status new_entry(adapt_model *m, const char *path, const ad_site *site,
+                              const char *fn)
+{
+    char *copy = malloc(strlen(path) + 1);
+    ad_replacement *list = copy ? realloc(m->replaced, ((size_t)m->n_replaced + 1) * sizeof *list)
+                                : NULL;
+    if (!list) {
+        free(copy);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: replacement list", fn);
+    }
+    m->replaced = list;
+    list[m->n_replaced] = (ad_replacement){strcpy(copy, path), NULL, *site};
+    return ADAPT_OK;
+}
+
+/* Moves entry r out of the count, to the end of the list; take_back() undoes it. */
+static void set_aside(adapt_model *m, int32_t r)
+{
+    const ad_replacement e = m->replaced[r];
+    memmove(m->replaced + r, m->replaced + r + 1,
+            (size_t)(m->n_replaced - r - 1) * sizeof e);
+    m->replaced[--m->n_replaced] = e;
+}
+
+static void take_back(adapt_model *m, int32_t r)
+{
+    const ad_replacement e = m->replaced[m->n_replaced];
+    memmove(m->replaced + r + 1, m->replaced + r, (size_t)(m->n_replaced - r) * sizeof e);
+    m->replaced[r] = e;
+    m->n_replaced++;
+}
+
+adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_model *module,
+                                 adapt_model **previous)
+{
+    const char *fn = "adapt_model_replace";
+    ad_site site;
+    adapt_status st = check_call(model, path, module, &site, fn);
+    int32_t r = st ? -1 : replacement_at(model, path);
+    const bool added = !st && r < 0;
+    if (added && !(st = new_entry(model, path, &site, fn)))
+        r = model->n_replaced++;
+    if (st)
+        return st;
+    adapt_model *old = model->replaced[r].module;
+    install(model, &site, r, module);
+    if (!module)
+        set_aside(model, r);
+    shown_state shown;
+    st = compute_shown(&shown, model);
+    if (st) { /* back to what it was */
+        if (!module)
+            take_back(model, r);
+        else
+            module->owner = NULL;
+        install(model, &site, r, old);
+        if (added)
+            free(model->replaced[--model->n_replaced].path);
+        return st;
+    }
+    commit_shown(model, &shown);
+    if (!module)
+        free(model->replaced[model->n_replaced].path);
+    if (old)
+        old->owner = NULL;
+    if (previous)
+        *previous = old;
+    else
+        adapt_model_free(old);
+    return ADAPT_OK;
+}
+
+adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model *model,
+                                   const char *path)
+{
+    const char *fn = "adapt_model_submodule";
+    adapt_status st = ad_struct_check_out(info, "info", "adapt_submodule_info", fn);
+    ad_site site;
+    if (!st && (!model || !path))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, model ? "path" : "model");
+    if (!st)
+        st = find_site(&site, model, path, fn);
+    if (st)
+        return st;
+    adapt_model *m = (adapt_model *)model; /* only read */
+    const ad_layer *l = site_layer(m, &site);
+    const ad_override *slot = site_slot(m, &site);
+    adapt_submodule_info full = {.struct_size = info->struct_size,
+                                 .replaced = slot->module != NULL};
+    ad_dims in, out;
+    site_shapes(&in, &out, m, &site);
+    full.in_ndim = in.ndim, full.out_ndim = out.ndim;
+    memcpy(full.in_shape, in.d, sizeof full.in_shape);
+    memcpy(full.out_shape, out.d, sizeof full.out_shape);
+    if (slot->module)
+        full.flops = adapt_model_flops(slot->module);
+    else
+        full.flops = site.part ? site.part->flops(l) : l->flops;
+    ad_struct_write(info, &full, sizeof full);
+    return ADAPT_OK;
+}
+
+void ad_model_free_replacements(adapt_model *model)
+{
+    for (int32_t r = 0; r < model->n_replaced; r++) {
+        model->replaced[r].module->owner = NULL;
+        adapt_model_free(model->replaced[r].module);
+        free(model->replaced[r].path);
+    }
+    free(model->replaced);
+    ad_visible_free(model->visible, model->n_visible);
+}

@@ -1,0 +1,317 @@
+/* Modules that replace modules (lib/models/replace.c): paths, the replacing module's output,
+ * FLOPs and parameter names, putting the original back, checkpoints, training, the fused
+ * exit paths, and every refusal leaving both models as they were. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "file_util.h"
+#include "lib/models/model.h"
+
+enum { BATCH = 3, TOKENS = 5, DIM = 8, HIDDEN = 16 };
+
+/* A ViT on 8x8 single-channel images: patch 4 gives 4 tokens and the class token. */
+static adapt_model *vit(uint64_t seed)
+{
+    adapt_vit_params p;
+    adapt_vit_params_init(&p, sizeof p);
+    p.image_size = 8, p.in_channels = 1, p.patch = 4, p.dim = DIM, p.depth = 2, p.heads = 2;
+    p.mlp_ratio = (float)HIDDEN / DIM, p.n_classes = 4, p.seed = seed;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_vit(&m, &p));
+    return m;
+}
+
+static adapt_status add(adapt_model *m, int32_t kind, int64_t out)
+{
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = kind, p.out_features = out;
+    return adapt_model_append(m, &p);
+}
+
+/* token_linear(hidden), GELU, token_linear(DIM) on [TOKENS, DIM]: the shape of an MLP. */
+static adapt_model *token_mlp(int64_t hidden, uint64_t seed)
+{
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_sequential(&m, 2, (int64_t[]){TOKENS, DIM}, seed));
+    TU_OK(add(m, ADAPT_LAYER_TOKEN_LINEAR, hidden));
+    TU_OK(add(m, ADAPT_LAYER_GELU, 0));
+    TU_OK(add(m, ADAPT_LAYER_TOKEN_LINEAR, DIM));
+    return m;
+}
+
+static char *copy_text(const char *text)
+{
+    char *copy = malloc(strlen(text) + 1);
+    return strcpy(copy, text);
+}
+
+static int32_t param_index(const adapt_model *m, const char *name)
+{
+    for (int32_t i = 0; i < adapt_model_param_count(m); i++)
+        if (strcmp(adapt_model_param_name(m, i), name) == 0)
+            return i;
+    return -1;
+}
+
+static void copy_param(adapt_model *to, const char *to_name, const adapt_model *from,
+                       const char *from_name)
+{
+    adapt_tensor *a = adapt_model_param(to, param_index(to, to_name));
+    const adapt_tensor *b = adapt_model_param(from, param_index(from, from_name));
+    ck_assert_int_eq(adapt_tensor_numel(a), adapt_tensor_numel(b));
+    memcpy(adapt_tensor_data(a), adapt_tensor_data(b), (size_t)adapt_tensor_numel(a) * 4);
+}
+
+/* Logits of a fixed batch, recorded (grad) or not. */
+static float *logits(adapt_model *m, int grad)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, grad));
+    float x[BATCH * 64];
+    tu_fill(x, BATCH * 64, 11, -1, 1);
+    adapt_tensor *in, *y;
+    TU_OK(adapt_tensor_input(&in, ctx, 4, (int64_t[]){BATCH, 1, 8, 8}, x));
+    TU_OK(adapt_model_forward(&y, ctx, m, in));
+    float *v = malloc(BATCH * 4 * sizeof *v);
+    memcpy(v, adapt_tensor_data(y), BATCH * 4 * sizeof *v);
+    adapt_context_free(ctx);
+    return v;
+}
+
+/* The MLP of blocks.1 replaced by a module holding its weights computes what it computed:
+ * the same ops when recorded, so the same bits; its parameters show where fc1 and fc2 were. */
+START_TEST(equivalent_replacement_computes_the_same)
+{
+    adapt_model *m = vit(3), *mlp = token_mlp(HIDDEN, 9);
+    copy_param(mlp, "0.weight", m, "blocks.1.mlp.fc1.weight");
+    copy_param(mlp, "0.bias", m, "blocks.1.mlp.fc1.bias");
+    copy_param(mlp, "2.weight", m, "blocks.1.mlp.fc2.weight");
+    copy_param(mlp, "2.bias", m, "blocks.1.mlp.fc2.bias");
+    float *before = logits(m, 1), *before_untaped = logits(m, 0);
+    const int32_t count = adapt_model_param_count(m), at = param_index(m, "blocks.1.mlp.fc1.weight");
+    const int64_t flops = adapt_model_flops(m);
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", mlp, NULL));
+    float *after = logits(m, 1), *after_untaped = logits(m, 0);
+    ck_assert_mem_eq(before, after, BATCH * 4 * sizeof *before);
+    for (int i = 0; i < BATCH * 4; i++)
+        ck_assert_float_eq_tol(before_untaped[i], after_untaped[i], 1e-5f);
+    ck_assert_int_eq(adapt_model_param_count(m), count);
+    ck_assert_int_eq(param_index(m, "blocks.1.mlp.0.weight"), at);
+    ck_assert_int_eq(param_index(m, "blocks.1.mlp.2.bias"), at + 3);
+    ck_assert_int_eq(param_index(m, "blocks.1.mlp.fc1.weight"), -1);
+    ck_assert_int_eq(adapt_model_flops(m), flops);
+    adapt_model_free(mlp); /* held by m: nothing happens */
+    ck_assert_ptr_nonnull(adapt_model_param(m, at));
+    free(before), free(after), free(before_untaped), free(after_untaped);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* A narrower MLP costs less by exactly its products; the original comes back intact. */
+START_TEST(costs_follow_the_replacement_and_the_original_comes_back)
+{
+    adapt_model *m = vit(4), *small = token_mlp(4, 5);
+    float *original = logits(m, 0);
+    char *text = copy_text(ad_model_architecture(m));
+    const int64_t flops = adapt_model_flops(m);
+    adapt_submodule_info info = {.struct_size = sizeof info};
+    TU_OK(adapt_model_submodule(&info, m, "blocks.0.mlp"));
+    ck_assert_int_eq(info.flops, 2 * 2 * TOKENS * DIM * HIDDEN);
+    ck_assert_int_eq(info.in_ndim, 2);
+    ck_assert_int_eq(info.in_shape[0], TOKENS);
+    ck_assert_int_eq(info.out_shape[1], DIM);
+    ck_assert(!info.replaced);
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", small, NULL));
+    TU_OK(adapt_model_submodule(&info, m, "blocks.0.mlp"));
+    ck_assert(info.replaced);
+    ck_assert_int_eq(info.flops, 2 * 2 * TOKENS * DIM * 4);
+    ck_assert_int_eq(adapt_model_flops(m), flops - 2 * 2 * TOKENS * DIM * (HIDDEN - 4));
+    ck_assert_ptr_nonnull(strstr(ad_model_architecture(m), "\"replaced\":[{\"path\":\"blocks.0.mlp\""));
+    adapt_model *previous = NULL;
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", NULL, &previous));
+    ck_assert_ptr_eq(previous, small);
+    ck_assert_int_eq(adapt_model_flops(m), flops);
+    ck_assert_str_eq(ad_model_architecture(m), text);
+    float *back = logits(m, 0);
+    ck_assert_mem_eq(original, back, BATCH * 4 * sizeof *back);
+    ck_assert_int_ne(param_index(m, "blocks.0.mlp.fc1.weight"), -1);
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", previous, NULL)); /* usable again */
+    free(original), free(back), free(text);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* Saved with its replacement, loaded back: same description, names, values and logits. */
+START_TEST(checkpoints_keep_replacements)
+{
+    adapt_model *m = vit(6);
+    TU_OK(adapt_model_replace(m, "blocks.1.attn", token_mlp(4, 7), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", token_mlp(6, 8), NULL));
+    const char *path = tu_in_scratch("replaced.safetensors");
+    TU_OK(adapt_model_save(m, path));
+    adapt_model *back = NULL;
+    TU_OK(adapt_model_load(&back, path));
+    ck_assert_str_eq(ad_model_architecture(back), ad_model_architecture(m));
+    ck_assert_int_eq(adapt_model_param_count(back), adapt_model_param_count(m));
+    for (int32_t i = 0; i < adapt_model_param_count(m); i++)
+        ck_assert_str_eq(adapt_model_param_name(back, i), adapt_model_param_name(m, i));
+    float *a = logits(m, 0), *b = logits(back, 0);
+    ck_assert_mem_eq(a, b, BATCH * 4 * sizeof *a);
+    free(a), free(b);
+    adapt_model_free(back);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* A recorded loss reaches the replacement's parameters, and training moves them. */
+START_TEST(replacements_train_with_the_model)
+{
+    adapt_model *m = vit(8);
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", token_mlp(4, 2), NULL));
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, 1));
+    float x[BATCH * 64];
+    tu_fill(x, BATCH * 64, 12, -1, 1);
+    adapt_tensor *in, *y, *loss;
+    TU_OK(adapt_tensor_input(&in, ctx, 4, (int64_t[]){BATCH, 1, 8, 8}, x));
+    TU_OK(adapt_model_forward(&y, ctx, m, in));
+    TU_OK(adapt_op_cross_entropy(&loss, ctx, y, (int32_t[]){0, 1, 2}, 0.0f));
+    TU_OK(adapt_backward(ctx, loss));
+    adapt_tensor *w = adapt_model_param(m, param_index(m, "blocks.1.mlp.0.weight"));
+    const float *g = adapt_tensor_grad(w);
+    ck_assert_ptr_nonnull(g);
+    double norm = 0.0;
+    for (int64_t i = 0; i < adapt_tensor_numel(w); i++)
+        norm += (double)g[i] * g[i];
+    ck_assert(norm > 0.0);
+    adapt_context_free(ctx);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* An MLP's activation, a whole layer without parameters that its block fuses with the linear
+ * layer before it, replaced by another: the block's plan no longer fuses it. */
+START_TEST(whole_layers_are_replaced_too)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 3, p.sizes = (int64_t[]){6, 5, 3}, p.seed = 1;
+    adapt_model *m = NULL, *gelu = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    TU_OK(adapt_model_create_sequential(&gelu, 1, (int64_t[]){5}, 1));
+    TU_OK(add(gelu, ADAPT_LAYER_GELU, 0));
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    float x[12];
+    tu_fill(x, 12, 4, -1, 1);
+    adapt_tensor *in, *hidden, *relu_out, *gelu_out, *want;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){2, 6}, x));
+    TU_OK(adapt_op_matmul(&hidden, ctx, in, adapt_model_param(m, 0), ADAPT_MATMUL_TRANS_B));
+    TU_OK(adapt_op_add(&hidden, ctx, hidden, adapt_model_param(m, 1)));
+    TU_OK(adapt_model_forward_blocks(&relu_out, ctx, m, in, 0, 1));
+    TU_OK(adapt_model_replace(m, "1", gelu, NULL));
+    TU_OK(adapt_model_forward_blocks(&gelu_out, ctx, m, in, 0, 1));
+    TU_OK(adapt_op_gelu(&want, ctx, hidden));
+    for (int i = 0; i < 10; i++)
+        ck_assert_float_eq_tol(adapt_tensor_data(gelu_out)[i], adapt_tensor_data(want)[i], 1e-6f);
+    ck_assert(memcmp(adapt_tensor_data(gelu_out), adapt_tensor_data(relu_out), 40) != 0);
+    ck_assert_int_eq(adapt_model_param_count(m), 4);
+    TU_FAILS(add(gelu, ADAPT_LAYER_RELU, 0), ADAPT_ERR_STATE); /* held: its shape is fixed */
+    adapt_model *seq = NULL;
+    TU_OK(adapt_model_create_sequential(&seq, 1, (int64_t[]){6}, 1));
+    TU_OK(add(seq, ADAPT_LAYER_RELU, 0));
+    adapt_model *relu = NULL;
+    TU_OK(adapt_model_create_sequential(&relu, 1, (int64_t[]){6}, 2));
+    TU_OK(add(relu, ADAPT_LAYER_RELU, 0));
+    TU_OK(adapt_model_replace(seq, "0", relu, NULL));
+    TU_FAILS(add(seq, ADAPT_LAYER_RELU, 0), ADAPT_ERR_STATE); /* replaced: put it back first */
+    adapt_context_free(ctx);
+    adapt_model_free(seq);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* Every refusal names its cause and leaves both models as they were. */
+START_TEST(refusals_change_nothing)
+{
+    adapt_model *m = vit(9), *mlp = token_mlp(HIDDEN, 1), *other = vit(10);
+    adapt_model *wide = NULL;
+    TU_OK(adapt_model_create_sequential(&wide, 2, (int64_t[]){TOKENS, DIM}, 1));
+    TU_OK(add(wide, ADAPT_LAYER_TOKEN_LINEAR, DIM + 1));
+    char *text = copy_text(ad_model_architecture(m));
+    const int32_t count = adapt_model_param_count(m);
+    TU_FAILS(adapt_model_replace(m, "blocks.7.mlp", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(m, "blocks.1.mlp.fc1", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(m, "", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(m, NULL, mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(NULL, "blocks.1.mlp", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(m, "blocks.1.mlp", wide, NULL), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_model_replace(m, "patch_embed", mlp, NULL), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_model_replace(m, "blocks.1.mlp", m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(m, "blocks.1.mlp", NULL, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(ad_model_architecture(m), text);
+    ck_assert_int_eq(adapt_model_param_count(m), count);
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", mlp, NULL));
+    /* held by m: not a second time, not by another model, not around or inside it */
+    TU_FAILS(adapt_model_replace(other, "blocks.1.mlp", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model *cycle = token_mlp(HIDDEN, 2);
+    TU_FAILS(adapt_model_replace(m, "blocks.1", cycle, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(mlp, "0", m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_submodule_info info = {.struct_size = sizeof info};
+    TU_FAILS(adapt_model_submodule(&info, m, "blocks.1.mlp.9"), ADAPT_ERR_INVALID_ARGUMENT);
+    info.struct_size = 0;
+    TU_FAILS(adapt_model_submodule(&info, m, "blocks.1.mlp"), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(cycle);
+    adapt_model_free(wide);
+    adapt_model_free(other);
+    adapt_model_free(m);
+    free(text);
+}
+END_TEST
+
+/* Descriptions that name no submodule or carry no module are corrupt files. */
+START_TEST(hostile_replacements_are_format_errors)
+{
+    adapt_model *m = vit(11);
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", token_mlp(4, 3), NULL));
+    const char *good = ad_model_architecture(m);
+    adapt_model *back = NULL;
+    TU_OK(ad_model_from_architecture(&back, good, INT64_MAX));
+    adapt_model_free(back);
+    const char *swaps[][2] = {{"blocks.0.mlp\"", "blocks.5.mlp\""},
+                              {"\"module\":{", "\"module\":[{"},
+                              {"\"path\":\"blocks.0.mlp\"", "\"path\":7"},
+                              {"\"module\":{\"format\":1,\"kind\":\"sequential\"",
+                               "\"module\":{\"format\":1,\"kind\":\"vit\""}};
+    for (size_t i = 0; i < sizeof swaps / sizeof *swaps; i++) {
+        const char *at = strstr(good, swaps[i][0]);
+        ck_assert_ptr_nonnull(at);
+        char bad[8192];
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)(at - good), good, swaps[i][1],
+                 at + strlen(swaps[i][0]));
+        back = (adapt_model *)1;
+        TU_FAILS(ad_model_from_architecture(&back, bad, INT64_MAX), ADAPT_ERR_FORMAT);
+        ck_assert_ptr_eq(back, (adapt_model *)1);
+    }
+    TU_FAILS(ad_model_from_architecture(&back, good, 100), ADAPT_ERR_FORMAT); /* budget */
+    adapt_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("replace");
+    TCase *tc = tcase_create("replace");
+    tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
+    tcase_add_test(tc, equivalent_replacement_computes_the_same);
+    tcase_add_test(tc, costs_follow_the_replacement_and_the_original_comes_back);
+    tcase_add_test(tc, checkpoints_keep_replacements);
+    tcase_add_test(tc, replacements_train_with_the_model);
+    tcase_add_test(tc, whole_layers_are_replaced_too);
+    tcase_add_test(tc, refusals_change_nothing);
+    tcase_add_test(tc, hostile_replacements_are_format_errors);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

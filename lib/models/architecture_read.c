@@ -11,140 +11,8 @@
 
 #include "lib/adaptive/head.h"
 #include "lib/core/error.h"
+#include "lib/models/json_fields.h"
 #include "lib/models/model_impl.h"
-
-static adapt_status bad_field(const char *key, const char *problem)
-{
-    return ad_fail(ADAPT_ERR_FORMAT, "model architecture: \"%s\" %s", key, problem);
-}
-
-static adapt_status get_int(int64_t *out, const json_t *obj, const char *key, int64_t lo,
-                            int64_t hi)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        return bad_field(key, "is missing or not an integer");
-    json_int_t value = json_integer_value(v);
-    if (value < lo || value > hi)
-        return bad_field(key, "is out of range");
-    *out = (int64_t)value;
-    return ADAPT_OK;
-}
-
-static adapt_status get_int32(int32_t *out, const json_t *obj, const char *key)
-{
-    int64_t value = 0;
-    adapt_status st = get_int(&value, obj, key, INT32_MIN, INT32_MAX);
-    if (!st)
-        *out = (int32_t)value;
-    return st;
-}
-
-static adapt_status get_float(float *out, const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return bad_field(key, "is missing or not a number");
-    double value = json_number_value(v);
-    if (!(fabs(value) <= FLT_MAX))
-        return bad_field(key, "is out of range");
-    *out = (float)value;
-    return ADAPT_OK;
-}
-
-static adapt_status get_string(const char **out, const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
-        return bad_field(key, "is missing or not a string");
-    *out = json_string_value(v);
-    return ADAPT_OK;
-}
-
-/* A decimal string of a uint64 (JSON integers cannot carry all of them portably). */
-static adapt_status get_seed(uint64_t *out, const json_t *obj)
-{
-    const char *text = "";
-    adapt_status st = get_string(&text, obj, "seed");
-    if (st)
-        return st;
-    size_t len = strlen(text);
-    bool digits = len >= 1 && len <= 20 && strspn(text, "0123456789") == len;
-    errno = 0;
-    unsigned long long value = digits ? strtoull(text, NULL, 10) : 0;
-    if (!digits || errno)
-        return bad_field("seed", "is not a decimal uint64");
-    *out = (uint64_t)value;
-    return ADAPT_OK;
-}
-
-/* An array of 0..AD_MODEL_MAX_ARCH_ENTRIES entries. */
-static adapt_status get_array(const json_t **out, size_t *len, const json_t *obj,
-                              const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_array(v))
-        return bad_field(key, "is missing or not an array");
-    if (json_array_size(v) > AD_MODEL_MAX_ARCH_ENTRIES)
-        return bad_field(key, "has too many entries");
-    *out = v;
-    *len = json_array_size(v);
-    return ADAPT_OK;
-}
-
-/* Integer array `key` into a malloc'ed int64 buffer (at least one slot). */
-static adapt_status get_int_array(int64_t **out, size_t *len, const json_t *obj,
-                                  const char *key, int64_t lo, int64_t hi)
-{
-    const json_t *a = NULL;
-    adapt_status st = get_array(&a, len, obj, key);
-    if (st)
-        return st;
-    int64_t *v = malloc((*len ? *len : 1) * sizeof *v);
-    if (!v)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture: \"%s\"", key);
-    for (size_t i = 0; i < *len && !st; i++) {
-        const json_t *e = json_array_get(a, i);
-        st = json_is_integer(e) && json_integer_value(e) >= lo && json_integer_value(e) <= hi
-                 ? ADAPT_OK : bad_field(key, "holds an entry that is not an integer in range");
-        v[i] = st ? 0 : (int64_t)json_integer_value(e);
-    }
-    if (st) {
-        free(v);
-        return st;
-    }
-    *out = v;
-    return ADAPT_OK;
-}
-
-/* Like get_int_array, narrowed to int32 entries. */
-static adapt_status get_int32_array(int32_t **out, size_t *len, const json_t *obj,
-                                    const char *key)
-{
-    int64_t *wide;
-    adapt_status st = get_int_array(&wide, len, obj, key, INT32_MIN, INT32_MAX);
-    if (st)
-        return st;
-    int32_t *v = malloc((*len ? *len : 1) * sizeof *v);
-    for (size_t i = 0; v && i < *len; i++)
-        v[i] = (int32_t)wide[i];
-    free(wide);
-    if (!v)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture: \"%s\"", key);
-    *out = v;
-    return ADAPT_OK;
-}
-
-/* A builder's verdict on values read from the text: anything but success or a failed
- * allocation means the text describes no valid model. */
-static adapt_status as_format(adapt_status st)
-{
-    if (st == ADAPT_OK || st == ADAPT_ERR_OUT_OF_MEMORY || st == ADAPT_ERR_FORMAT)
-        return st;
-    char detail[256];
-    snprintf(detail, sizeof detail, "%s", adapt_last_error());
-    return ad_fail(ADAPT_ERR_FORMAT, "model architecture describes no valid model: %s", detail);
-}
 
 static adapt_status read_mlp(adapt_model **out, const json_t *root,
                              int64_t max_values)
@@ -154,20 +22,20 @@ static adapt_status read_mlp(adapt_model **out, const json_t *root,
     int64_t *sizes = NULL;
     size_t n = 0;
     const char *activation = "";
-    adapt_status st = get_int_array(&sizes, &n, root, "sizes", INT64_MIN, INT64_MAX);
+    adapt_status st = ad_json_int_array(&sizes, &n, root, "sizes", INT64_MIN, INT64_MAX);
     if (!st)
-        st = get_string(&activation, root, "activation");
+        st = ad_json_string(&activation, root, "activation");
     if (!st)
-        st = get_float(&p.dropout, root, "dropout");
+        st = ad_json_float(&p.dropout, root, "dropout");
     if (!st)
-        st = get_seed(&p.seed, root);
+        st = ad_json_seed(&p.seed, root);
     if (!st && strcmp(activation, "relu") && strcmp(activation, "gelu"))
-        st = bad_field("activation", "is neither \"relu\" nor \"gelu\"");
+        st = ad_json_bad_field("activation", "is neither \"relu\" nor \"gelu\"");
     if (!st) {
         p.n_sizes = (int32_t)n;
         p.sizes = sizes;
         p.activation = strcmp(activation, "gelu") ? ADAPT_ACTIVATION_RELU : ADAPT_ACTIVATION_GELU;
-        st = as_format(ad_build_mlp(out, &p, max_values));
+        st = ad_json_as_format(ad_build_mlp(out, &p, max_values));
     }
     free(sizes);
     return st;
@@ -179,9 +47,9 @@ static adapt_status read_stages(adapt_cnn_params *p, int32_t **arrays, const jso
     size_t len[3] = {0, 0, 0};
     adapt_status st = ADAPT_OK;
     for (int i = 0; i < 3 && !st; i++)
-        st = get_int32_array(&arrays[i], &len[i], root, keys[i]);
+        st = ad_json_int32_array(&arrays[i], &len[i], root, keys[i]);
     if (!st && (len[1] != len[0] || len[2] != len[0]))
-        st = bad_field("stage_blocks", "and the other stage arrays differ in length");
+        st = ad_json_bad_field("stage_blocks", "and the other stage arrays differ in length");
     p->n_stages = (int32_t)len[0];
     p->stage_channels = arrays[0];
     p->stage_blocks = arrays[1];
@@ -195,19 +63,19 @@ static adapt_status read_cnn(adapt_model **out, const json_t *root,
     adapt_cnn_params p;
     adapt_cnn_params_init(&p, sizeof p);
     int32_t *arrays[3] = {NULL, NULL, NULL};
-    adapt_status st = get_int32(&p.in_channels, root, "in_channels");
+    adapt_status st = ad_json_int32(&p.in_channels, root, "in_channels");
     if (!st)
-        st = get_int32(&p.image_size, root, "image_size");
+        st = ad_json_int32(&p.image_size, root, "image_size");
     if (!st)
-        st = get_int32(&p.n_classes, root, "n_classes");
+        st = ad_json_int32(&p.n_classes, root, "n_classes");
     if (!st)
-        st = get_int32(&p.stem_channels, root, "stem_channels");
+        st = ad_json_int32(&p.stem_channels, root, "stem_channels");
     if (!st)
-        st = get_seed(&p.seed, root);
+        st = ad_json_seed(&p.seed, root);
     if (!st)
         st = read_stages(&p, arrays, root);
     if (!st)
-        st = as_format(ad_build_cnn(out, &p, max_values));
+        st = ad_json_as_format(ad_build_cnn(out, &p, max_values));
     for (int i = 0; i < 3; i++)
         free(arrays[i]);
     return st;
@@ -218,26 +86,26 @@ static adapt_status read_vit(adapt_model **out, const json_t *root,
 {
     adapt_vit_params p;
     adapt_vit_params_init(&p, sizeof p);
-    adapt_status st = get_int32(&p.image_size, root, "image_size");
+    adapt_status st = ad_json_int32(&p.image_size, root, "image_size");
     if (!st)
-        st = get_int32(&p.in_channels, root, "in_channels");
+        st = ad_json_int32(&p.in_channels, root, "in_channels");
     if (!st)
-        st = get_int32(&p.patch, root, "patch");
+        st = ad_json_int32(&p.patch, root, "patch");
     if (!st)
-        st = get_int32(&p.dim, root, "dim");
+        st = ad_json_int32(&p.dim, root, "dim");
     if (!st)
-        st = get_int32(&p.depth, root, "depth");
+        st = ad_json_int32(&p.depth, root, "depth");
     if (!st)
-        st = get_int32(&p.heads, root, "heads");
+        st = ad_json_int32(&p.heads, root, "heads");
     if (!st)
-        st = get_float(&p.mlp_ratio, root, "mlp_ratio");
+        st = ad_json_float(&p.mlp_ratio, root, "mlp_ratio");
     if (!st)
-        st = get_int32(&p.n_classes, root, "n_classes");
+        st = ad_json_int32(&p.n_classes, root, "n_classes");
     if (!st)
-        st = get_float(&p.dropout, root, "dropout");
+        st = ad_json_float(&p.dropout, root, "dropout");
     if (!st)
-        st = get_seed(&p.seed, root);
-    return st ? st : as_format(ad_build_vit(out, &p, max_values));
+        st = ad_json_seed(&p.seed, root);
+    return st ? st : ad_json_as_format(ad_build_vit(out, &p, max_values));
 }
 
 /* Field f of a layer object into p: its JSON type and the range of its C type checked here,
@@ -246,15 +114,15 @@ static adapt_status read_field(adapt_layer_params *p, const ad_layer_field *f, c
 {
     if (!json_object_get(o, f->name)) {
         if (f->flags & AD_FIELD_REQUIRED)
-            return bad_field(f->name, "is missing");
+            return ad_json_bad_field(f->name, "is missing");
         ad_field_set(p, f, f->fallback);
         return ADAPT_OK;
     }
     void *at = (char *)p + f->offset;
     switch (f->type) {
-    case AD_FIELD_INT32: return get_int32(at, o, f->name);
-    case AD_FIELD_INT64: return get_int(at, o, f->name, INT64_MIN, INT64_MAX);
-    default: return get_float(at, o, f->name);
+    case AD_FIELD_INT32: return ad_json_int32(at, o, f->name);
+    case AD_FIELD_INT64: return ad_json_int(at, o, f->name, INT64_MIN, INT64_MAX);
+    default: return ad_json_float(at, o, f->name);
     }
 }
 
@@ -264,10 +132,10 @@ static adapt_status read_layer(adapt_layer_params *p, const json_t *o)
     adapt_layer_params_init(p, sizeof *p);
     const char *kind = "";
     if (!json_is_object(o))
-        return bad_field("layers", "holds an entry that is not an object");
-    adapt_status st = get_string(&kind, o, "kind");
+        return ad_json_bad_field("layers", "holds an entry that is not an object");
+    adapt_status st = ad_json_string(&kind, o, "kind");
     if (!st && (p->kind = ad_layer_kind_from_name(kind)) < 0)
-        st = bad_field("kind", "names no layer kind");
+        st = ad_json_bad_field("kind", "names no layer kind");
     const ad_layer_kind *k = st ? NULL : ad_layer_kind_of(p->kind);
     for (int32_t i = 0; k && i < k->n_fields && !st; i++)
         st = read_field(p, &k->fields[i], o);
@@ -281,7 +149,7 @@ static adapt_status append_layers(adapt_model *m, const json_t *layers, size_t n
         adapt_layer_params p;
         st = read_layer(&p, json_array_get(layers, i));
         if (!st)
-            st = as_format(adapt_model_append(m, &p));
+            st = ad_json_as_format(adapt_model_append(m, &p));
     }
     return st;
 }
@@ -294,13 +162,13 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root,
     uint64_t seed = 0;
     const json_t *layers = NULL;
     adapt_model *m = NULL;
-    adapt_status st = get_int_array(&shape, &ndim, root, "input_shape", INT64_MIN, INT64_MAX);
+    adapt_status st = ad_json_int_array(&shape, &ndim, root, "input_shape", INT64_MIN, INT64_MAX);
     if (!st)
-        st = get_seed(&seed, root);
+        st = ad_json_seed(&seed, root);
     if (!st)
-        st = get_array(&layers, &n_layers, root, "layers");
+        st = ad_json_array(&layers, &n_layers, root, "layers");
     if (!st)
-        st = as_format(ad_build_sequential(&m, (int32_t)ndim, shape, seed, max_values));
+        st = ad_json_as_format(ad_build_sequential(&m, (int32_t)ndim, shape, seed, max_values));
     if (!st)
         st = append_layers(m, layers, n_layers);
     free(shape);
@@ -321,26 +189,26 @@ static adapt_status read_head(adapt_model *m, const json_t *o, int64_t max_value
     const char *kind = "";
     int64_t hidden = 0;
     const json_t *cascade = json_object_get(o, "cascade");
-    adapt_status st = json_is_object(o) ? get_string(&kind, o, "kind")
-                                        : bad_field("exits", "holds an entry that is not an object");
+    adapt_status st = json_is_object(o) ? ad_json_string(&kind, o, "kind")
+                                        : ad_json_bad_field("exits", "holds an entry that is not an object");
     if (!st && (p.kind = ad_head_kind_from_name(kind)) < 0)
-        st = bad_field("kind", "names no head kind");
+        st = ad_json_bad_field("kind", "names no head kind");
     if (!st)
-        st = get_int32(&p.block, o, "block");
+        st = ad_json_int32(&p.block, o, "block");
     if (!st)
-        st = get_int(&hidden, o, "hidden", 0, AD_MODEL_MAX_ARCH_ENTRIES);
+        st = ad_json_int(&hidden, o, "hidden", 0, AD_MODEL_MAX_ARCH_ENTRIES);
     if (!st && !json_is_boolean(cascade))
-        st = bad_field("cascade", "is missing or not true/false");
+        st = ad_json_bad_field("cascade", "is missing or not true/false");
     if (!st)
-        st = get_seed(&p.seed, o);
+        st = ad_json_seed(&p.seed, o);
     if (st)
         return st;
     p.hidden = (int32_t)hidden;
     p.cascade = json_is_true(cascade);
     adapt_head *head = NULL;
     const int64_t room = max_values - ad_param_values(m);
-    st = as_format(ad_head_new(&head, m, &p, room > 0 ? room : 0));
-    if (!st && (st = as_format(adapt_model_add_head(m, head, NULL))))
+    st = ad_json_as_format(ad_head_new(&head, m, &p, room > 0 ? room : 0));
+    if (!st && (st = ad_json_as_format(adapt_model_add_head(m, head, NULL))))
         adapt_head_free(head);
     return st;
 }
@@ -351,10 +219,10 @@ static adapt_status read_replacement(adapt_model *m, const json_t *o, int64_t ma
 {
     const char *path = "";
     const json_t *module = json_object_get(o, "module");
-    adapt_status st = json_is_object(o) ? get_string(&path, o, "path")
-                                        : bad_field("replaced", "holds an entry that is not an object");
+    adapt_status st = json_is_object(o) ? ad_json_string(&path, o, "path")
+                                        : ad_json_bad_field("replaced", "holds an entry that is not an object");
     if (!st && !json_is_object(module))
-        st = bad_field("module", "is missing or not an object");
+        st = ad_json_bad_field("module", "is missing or not an object");
     char *text = st ? NULL : json_dumps(module, JSON_COMPACT);
     if (!st && !text)
         st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture");
@@ -363,7 +231,7 @@ static adapt_status read_replacement(adapt_model *m, const json_t *o, int64_t ma
     if (!st)
         st = ad_model_from_architecture(&r, text, room > 0 ? room : 0);
     free(text);
-    if (!st && (st = as_format(adapt_model_replace(m, path, r, NULL))))
+    if (!st && (st = ad_json_as_format(adapt_model_replace(m, path, r, NULL))))
         adapt_model_free(r);
     return st;
 }
@@ -375,7 +243,7 @@ static adapt_status read_replacements(adapt_model *m, const json_t *root, int64_
         return ADAPT_OK;
     const json_t *list = NULL;
     size_t n = 0;
-    adapt_status st = get_array(&list, &n, root, "replaced");
+    adapt_status st = ad_json_array(&list, &n, root, "replaced");
     for (size_t i = 0; i < n && !st; i++)
         st = read_replacement(m, json_array_get(list, i), max_values);
     return st;
@@ -389,7 +257,7 @@ static adapt_status read_heads(adapt_model *m, const json_t *root, int64_t max_v
         return ADAPT_OK;
     const json_t *heads = NULL;
     size_t n = 0;
-    adapt_status st = get_array(&heads, &n, root, "exits");
+    adapt_status st = ad_json_array(&heads, &n, root, "exits");
     for (size_t i = 0; i < n && !st; i++)
         st = read_head(m, json_array_get(heads, i), max_values);
     return st;
@@ -402,9 +270,9 @@ static adapt_status read_backbone(adapt_model **out, const json_t *root,
     const char *kind = "";
     if (!json_is_object(root))
         return ad_fail(ADAPT_ERR_FORMAT, "model architecture is not a JSON object");
-    adapt_status st = get_int(&format, root, "format", 1, 1);
+    adapt_status st = ad_json_int(&format, root, "format", 1, 1);
     if (!st)
-        st = get_string(&kind, root, "kind");
+        st = ad_json_string(&kind, root, "kind");
     if (st)
         return st;
     if (strcmp(kind, "mlp") == 0)
@@ -415,7 +283,7 @@ static adapt_status read_backbone(adapt_model **out, const json_t *root,
         return read_vit(out, root, max_values);
     if (strcmp(kind, "sequential") == 0)
         return read_sequential(out, root, max_values);
-    return bad_field("kind", "names no model kind");
+    return ad_json_bad_field("kind", "names no model kind");
 }
 
 adapt_status ad_model_from_architecture(adapt_model **out, const char *json,

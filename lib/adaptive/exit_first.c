@@ -35,9 +35,9 @@ static ad_conv_geom stem_geom(const ad_layer *conv)
  * batch norm and ReLU taking `input`, run by the direct kernel; else NULL. */
 static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor *input)
 {
-    if (model->n_heads < 1 || model->n_blocks < 1)
+    if (ad_head_count(model) < 1 || model->n_blocks < 1)
         return NULL;
-    const adapt_head *h = model->heads[0];
+    const adapt_head *h = ad_head_at(model, 0);
     const ad_block *b = &model->blocks[0];
     const ad_layer_kind *const kinds[] = {&ad_kind_conv2d, &ad_kind_batchnorm2d, &ad_kind_relu};
     bool ok = h->params.kind == ADAPT_HEAD_SDN && h->params.block == 0 && b->n_layers == 3 &&
@@ -81,7 +81,7 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     const ad_layer *layers = stem_layers(model, input);
     if (!layers)
         return ADAPT_OK;
-    const adapt_head *h = model->heads[0];
+    const adapt_head *h = ad_head_at(model, 0);
     const ad_dims *out = &layers[0].out;
     const int64_t n = input->shape[0];
     adapt_tensor *pooled, *y;
@@ -102,7 +102,7 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
                                        const adapt_model *model, int32_t k)
 {
     *f = NULL;
-    const adapt_head *h = model->heads[k];
+    const adapt_head *h = ad_head_at(model, k);
     const ad_block *b = &model->blocks[h->params.block];
     const ad_dims *in = &b->in, *out = &b->out;
     if (h->params.kind != ADAPT_HEAD_SDN || b->n_layers != 1 ||
@@ -223,7 +223,7 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
 {
     *decided = false;
     const ad_layer *layers = stem_layers(model, input);
-    const adapt_head *h = layers ? model->heads[0] : NULL;
+    const adapt_head *h = layers ? ad_head_at(model, 0) : NULL;
     const ad_dims *out = layers ? &layers[0].out : NULL;
     const int64_t width = h ? pooled_width(h, out) : 0;
     if (!h || !head_decides_alone(ctx, h, s, width))

@@ -27,8 +27,8 @@ adapt_status ad_exits_forward(adapt_tensor **logits, adapt_context *ctx, adapt_m
 {
     adapt_tensor *x = input, *previous = NULL;
     int32_t first = 0;
-    for (int32_t k = 0; k <= model->n_heads; k++) {
-        const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
+    for (int32_t k = 0; k <= ad_head_count(model); k++) {
+        const adapt_head *h = k < ad_head_count(model) ? ad_head_at(model, k) : NULL;
         const int32_t last = h ? h->params.block + 1 : model->n_blocks;
         adapt_status st = backbone(&x, ctx, model, first, last, frozen_backbone);
         if (!st && h)
@@ -65,10 +65,10 @@ adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
     if (!logits || !input)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        logits ? "input" : "logits");
-    if (capacity < model->n_heads + 1)
+    if (capacity < ad_head_count(model) + 1)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
-                       (int)capacity, (int)model->n_heads + 1);
-    const size_t size = ((size_t)model->n_heads + 1) * sizeof(adapt_tensor *);
+                       (int)capacity, (int)ad_head_count(model) + 1);
+    const size_t size = ((size_t)ad_head_count(model) + 1) * sizeof(adapt_tensor *);
     adapt_tensor **out = NULL; /* *logits stays untouched on error */
     st = ad_scratch((void **)&out, ctx, size, fn);
     if (!st)

@@ -20,7 +20,7 @@ static const char *const fn = "adapt_model_infer_exits";
 static adapt_status open_state(ad_infer_state *s, adapt_context *ctx, const adapt_model *model,
                                int64_t n)
 {
-    const int32_t exits = model->n_heads + 1;
+    const int32_t exits = ad_head_count(model) + 1;
     s->classes = adapt_model_classes(model);
     s->active = n;
     const size_t rows = (size_t)n, c = (size_t)s->classes;
@@ -117,7 +117,7 @@ static adapt_status compact(ad_infer_state *s, adapt_context *ctx, adapt_tensor 
 static adapt_status exit_logits(adapt_tensor **logits, adapt_tensor **x, adapt_context *ctx,
                                 adapt_model *model, int32_t k, int32_t first)
 {
-    const adapt_head *h = k < model->n_heads ? model->heads[k] : NULL;
+    const adapt_head *h = k < ad_head_count(model) ? ad_head_at(model, k) : NULL;
     const int32_t last = h ? h->params.block + 1 : model->n_blocks;
     adapt_tensor *previous = *logits, *f = NULL;
     adapt_status st = ADAPT_OK;
@@ -149,12 +149,13 @@ static adapt_status run(ad_infer_state *s, adapt_context *ctx, adapt_model *mode
     bool decided = false;
     if (!st)
         st = ad_first_exit_decided(&decided, &x, &logits, ctx, model, s, x);
-    for (int32_t k = decided ? 1 : 0; k <= model->n_heads && !st && s->active > 0; k++) {
-        const int32_t first = k > 0 ? model->heads[k - 1]->params.block + 1 : 0;
+    const int32_t heads = ad_head_count(model);
+    for (int32_t k = decided ? 1 : 0; k <= heads && !st && s->active > 0; k++) {
+        const int32_t first = k > 0 ? ad_head_at(model, k - 1)->params.block + 1 : 0;
         int64_t kept = 0;
         st = exit_logits(&logits, &x, ctx, model, k, first);
         if (!st)
-            st = decide(s, ctx, logits, k, k == model->n_heads, keep, &kept);
+            st = decide(s, ctx, logits, k, k == heads, keep, &kept);
         if (st || kept == s->active)
             continue;
         if (kept > 0)
@@ -209,7 +210,7 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
     ad_infer_state s = {0};
     adapt_status st = check_call(&out, outputs, ctx, model, input);
     if (!st)
-        st = ad_exit_policy_read(&s.policy, policy, model->n_heads, fn);
+        st = ad_exit_policy_read(&s.policy, policy, ad_head_count(model), fn);
     if (st)
         return st;
     const int64_t n = input->ndim >= 1 ? input->shape[0] : 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/adaptive/exit_forward.h"
+#include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
@@ -34,14 +35,14 @@ static adapt_status check_args(int64_t *need, const float *logits, int64_t capac
                      (int)batch_size, (int)n_threads);
     if (st)
         return st;
-    *need = ad_mul_sat(ad_mul_sat(ds->count, model->n_heads + 1), classes);
+    *need = ad_mul_sat(ad_mul_sat(ds->count, ad_head_count(model) + 1), classes);
     if (*need > (int64_t)(SIZE_MAX / sizeof(float)))
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: the logits do not fit in memory", fn);
     if (capacity < *need)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                        "%s: capacity %lld below the %lld floats of %d exits x %lld samples x %d "
                        "classes", fn, (long long)capacity, (long long)*need,
-                       (int)model->n_heads + 1, (long long)ds->count, (int)classes);
+                       (int)ad_head_count(model) + 1, (long long)ds->count, (int)classes);
     return ad_dataset_check_labels(ds, classes, fn, "dataset");
 }
 
@@ -49,7 +50,7 @@ static adapt_status check_args(int64_t *need, const float *logits, int64_t capac
 static adapt_status record_batch(float *logits, adapt_context *ctx, adapt_model *model,
                                  const adapt_dataset *ds, int64_t start, int64_t n)
 {
-    const int32_t exits = model->n_heads + 1, classes = adapt_model_classes(model);
+    const int32_t exits = ad_head_count(model) + 1, classes = adapt_model_classes(model);
     int64_t *order = NULL;
     adapt_tensor **out = NULL, *x = NULL;
     int32_t *labels = NULL;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "lib/adaptive/exit_forward.h"
+#include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
@@ -108,7 +109,7 @@ static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg
                               adapt_tensor *x, const int32_t *labels, float smoothing)
 {
     const exit_objective *o = arg;
-    const int32_t heads = o->model->n_heads, exits = heads + 1;
+    const int32_t heads = ad_head_count(o->model), exits = heads + 1;
     const int32_t terms = o->frozen_backbone ? heads : exits;
     adapt_tensor **logits = NULL, *targets = NULL, *total = NULL;
     adapt_status st = ad_scratch((void **)&logits, ctx, (size_t)exits * sizeof *logits, fn);
@@ -160,7 +161,7 @@ adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *tr
         return st;
     if (!model)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
-    if (!model->n_heads)
+    if (!ad_head_count(model))
         return ad_fail(ADAPT_ERR_STATE, "%s: the model has no heads (adapt_model_add_head)", fn);
     if (p.regime != ADAPT_REGIME_JOINT)
         st = ad_train_run(model, train, validation, p.backbone_phase, NULL, fn);

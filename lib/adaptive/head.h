@@ -8,6 +8,7 @@
 #include "lib/nn/linear.h"
 #include "lib/nn/params.h"
 #include "lib/kernels/sdn_pool.h"
+#include "lib/models/attachment.h"
 
 struct adapt_head {
     adapt_head_params params; /* as created; hidden resolved for CLS_MLP */
@@ -21,6 +22,13 @@ struct adapt_head {
     int64_t flops, n_params;
     const adapt_model *owner; /* the model holding it, or NULL */
 };
+
+/* Heads as a model's attachments (head_attachment.c). */
+extern const ad_attachment_type ad_exit_head_type;
+
+/* The model's heads, in block order among its attachments. */
+int32_t ad_head_count(const adapt_model *model);
+adapt_head *ad_head_at(const adapt_model *model, int32_t k);
 
 /* adapt_head_create() holding at most `max_values` parameter values: more is FORMAT, for
  * heads described by a file (INT64_MAX: no limit). */

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
 #include "lib/models/json_fields.h"
 #include "lib/models/model_impl.h"
@@ -180,39 +179,6 @@ static adapt_status read_sequential(adapt_model **out, const json_t *root,
     return ADAPT_OK;
 }
 
-/* One entry of "exits": {"kind": "sdn", "block": 3, "hidden": 0, "cascade": false,
- * "seed": "7"}, attached to `m`. */
-static adapt_status read_head(adapt_model *m, const json_t *o, int64_t max_values)
-{
-    adapt_head_params p;
-    adapt_head_params_init(&p, sizeof p);
-    const char *kind = "";
-    int64_t hidden = 0;
-    const json_t *cascade = json_object_get(o, "cascade");
-    adapt_status st = json_is_object(o) ? ad_json_string(&kind, o, "kind")
-                                        : ad_json_bad_field("exits", "holds an entry that is not an object");
-    if (!st && (p.kind = ad_head_kind_from_name(kind)) < 0)
-        st = ad_json_bad_field("kind", "names no head kind");
-    if (!st)
-        st = ad_json_int32(&p.block, o, "block");
-    if (!st)
-        st = ad_json_int(&hidden, o, "hidden", 0, AD_MODEL_MAX_ARCH_ENTRIES);
-    if (!st && !json_is_boolean(cascade))
-        st = ad_json_bad_field("cascade", "is missing or not true/false");
-    if (!st)
-        st = ad_json_seed(&p.seed, o);
-    if (st)
-        return st;
-    p.hidden = (int32_t)hidden;
-    p.cascade = json_is_true(cascade);
-    adapt_head *head = NULL;
-    const int64_t room = max_values - ad_param_values(m);
-    st = ad_json_as_format(ad_head_new(&head, m, &p, room > 0 ? room : 0));
-    if (!st && (st = ad_json_as_format(adapt_model_add_head(m, head, NULL))))
-        adapt_head_free(head);
-    return st;
-}
-
 /* One entry of "replaced": {"path": "blocks.3.mlp", "module": {a model's architecture}},
  * built within what is left of the parameter budget and put in place. */
 static adapt_status read_replacement(adapt_model *m, const json_t *o, int64_t max_values)
@@ -249,17 +215,21 @@ static adapt_status read_replacements(adapt_model *m, const json_t *root, int64_
     return st;
 }
 
-/* The optional "exits" array of heads (absent: none); "heads" is taken by the ViT's
- * attention heads. */
-static adapt_status read_heads(adapt_model *m, const json_t *root, int64_t max_values)
+/* The members that list attachments, one per attachment type (absent: none). */
+static adapt_status read_attachments(adapt_model *m, const json_t *root, int64_t max_values)
 {
-    if (!json_object_get(root, "exits"))
-        return ADAPT_OK;
-    const json_t *heads = NULL;
-    size_t n = 0;
-    adapt_status st = ad_json_array(&heads, &n, root, "exits");
-    for (size_t i = 0; i < n && !st; i++)
-        st = read_head(m, json_array_get(heads, i), max_values);
+    int32_t n_types = 0;
+    const ad_attachment_type *const *types = ad_attachment_types(&n_types);
+    adapt_status st = ADAPT_OK;
+    for (int32_t t = 0; t < n_types && !st; t++) {
+        if (!json_object_get(root, types[t]->member))
+            continue;
+        const json_t *list = NULL;
+        size_t n = 0;
+        st = ad_json_array(&list, &n, root, types[t]->member);
+        for (size_t i = 0; i < n && !st; i++)
+            st = types[t]->read(m, json_array_get(list, i), max_values);
+    }
     return st;
 }
 
@@ -302,7 +272,7 @@ adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
     adapt_model *m = NULL;
     adapt_status st = read_backbone(&m, root, max_values);
     if (!st && ((st = read_replacements(m, root, max_values)) ||
-                (st = read_heads(m, root, max_values))))
+                (st = read_attachments(m, root, max_values))))
         adapt_model_free(m);
     json_decref(root);
     if (!st)

@@ -1,12 +1,12 @@
 /* The architecture of a model as JSON text (format described in lib/models/model.h), written
  * once when the model is built and again after each sequential append. */
-#include <inttypes.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
+#include "lib/models/json_fields.h"
 #include "lib/models/model_impl.h"
 
 /* Reals with 9 significant digits: enough for every float to read back exactly. */
@@ -23,13 +23,6 @@ static adapt_status publish(adapt_model *model, json_t *root)
     free(model->architecture);
     model->architecture = text;
     return ADAPT_OK;
-}
-
-static json_t *seed_string(uint64_t seed)
-{
-    char text[24];
-    snprintf(text, sizeof text, "%" PRIu64, seed);
-    return json_string(text);
 }
 
 static json_t *int64_array(const int64_t *v, int32_t n)
@@ -60,7 +53,7 @@ adapt_status ad_describe_mlp(adapt_model *model, const adapt_mlp_params *p)
     return publish(model, json_pack("{s:i, s:s, s:o, s:s, s:f, s:o}", "format", 1, "kind",
                                     "mlp", "sizes", int64_array(p->sizes, p->n_sizes),
                                     "activation", activation, "dropout", (double)p->dropout,
-                                    "seed", seed_string(p->seed)));
+                                    "seed", ad_json_seed_value(p->seed)));
 }
 
 adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p)
@@ -72,7 +65,7 @@ adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p)
                                     int32_array(p->stage_channels, p->n_stages),
                                     "stage_blocks", int32_array(p->stage_blocks, p->n_stages),
                                     "stage_strides", int32_array(p->stage_strides, p->n_stages),
-                                    "seed", seed_string(p->seed)));
+                                    "seed", ad_json_seed_value(p->seed)));
 }
 
 adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p)
@@ -83,7 +76,7 @@ adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p)
                              "in_channels", p->in_channels, "patch", p->patch, "dim", p->dim,
                              "depth", p->depth, "heads", p->heads, "mlp_ratio",
                              (double)p->mlp_ratio, "n_classes", p->n_classes, "dropout",
-                             (double)p->dropout, "seed", seed_string(p->seed)));
+                             (double)p->dropout, "seed", ad_json_seed_value(p->seed)));
 }
 
 static json_t *field_value(const adapt_layer_params *p, const ad_layer_field *f)
@@ -121,32 +114,45 @@ adapt_status ad_describe_sequential(adapt_model *model)
     return publish(model, json_pack("{s:i, s:s, s:o, s:o, s:o}", "format", 1, "kind",
                                     "sequential", "input_shape",
                                     int64_array(model->input.d, model->input.ndim), "seed",
-                                    seed_string(model->params.seed), "layers", layers));
+                                    ad_json_seed_value(model->params.seed), "layers", layers));
 }
 
-static json_t *head_object(const adapt_head *h)
+/* The array of the attachments of `type`, or NULL when there are none or memory ran out
+ * (*failed then says which). */
+static json_t *attachment_array(const adapt_model *model, const ad_attachment_type *type,
+                                bool *failed)
 {
-    return json_pack("{s:s, s:i, s:i, s:b, s:o}", "kind", ad_head_kind_name(h->params.kind),
-                     "block", h->params.block, "hidden", h->params.hidden, "cascade",
-                     h->params.cascade, "seed", seed_string(h->params.seed));
+    json_t *list = NULL;
+    *failed = false;
+    for (int32_t i = 0; i < model->n_attached && !*failed; i++) {
+        if (model->attached[i].type != type)
+            continue;
+        if (!list && !(list = json_array()))
+            *failed = true;
+        else if (json_array_append_new(list, type->describe(model->attached[i].self)))
+            *failed = true;
+    }
+    if (*failed)
+        json_decref(list);
+    return *failed ? NULL : list;
 }
 
-/* The backbone's text is kept as it is; only its "exits" member changes. */
-adapt_status ad_describe_heads(adapt_model *model)
+/* The backbone's text is kept as it is; only the attachments' members change. */
+adapt_status ad_describe_attachments(adapt_model *model)
 {
     json_t *root = json_loads(model->architecture, 0, NULL);
-    json_t *heads = model->n_heads ? json_array() : NULL;
-    for (int32_t i = 0; heads && i < model->n_heads; i++)
-        if (json_array_append_new(heads, head_object(model->heads[i]))) {
-            json_decref(heads);
-            heads = NULL;
+    int32_t n_types = 0;
+    const ad_attachment_type *const *types = ad_attachment_types(&n_types);
+    for (int32_t t = 0; root && t < n_types; t++) {
+        bool failed;
+        json_t *list = attachment_array(model, types[t], &failed);
+        if (failed || (list && json_object_set_new(root, types[t]->member, list))) {
+            json_decref(root);
+            root = NULL;
+        } else if (!list) {
+            json_object_del(root, types[t]->member);
         }
-    if (root && model->n_heads && (!heads || json_object_set_new(root, "exits", heads))) {
-        json_decref(root);
-        root = NULL;
     }
-    if (root && !model->n_heads)
-        json_object_del(root, "exits");
     return publish(model, root);
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -142,4 +143,11 @@ adapt_status ad_json_as_format(adapt_status st)
     char detail[256];
     snprintf(detail, sizeof detail, "%s", adapt_last_error());
     return ad_fail(ADAPT_ERR_FORMAT, "model architecture describes no valid model: %s", detail);
+}
+
+json_t *ad_json_seed_value(uint64_t seed)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, seed);
+    return json_string(text);
 }

@@ -30,6 +30,9 @@ adapt_status ad_json_int_array(int64_t **out, size_t *len, const json_t *obj, co
 adapt_status ad_json_int32_array(int32_t **out, size_t *len, const json_t *obj,
                                  const char *key);
 
+/* The "seed" value of a description: the decimal string of `seed` (NULL: out of memory). */
+json_t *ad_json_seed_value(uint64_t seed);
+
 /* A builder's verdict on values read from a description: anything but success or a failed
  * allocation means the text describes no valid model, FORMAT with the builder's message. */
 adapt_status ad_json_as_format(adapt_status st);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/adaptive/head.h"
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
@@ -33,9 +32,9 @@ void adapt_model_free(adapt_model *model)
         return;
     ad_model_free_replacements(model);
     ad_params_free(&model->params);
-    for (int32_t i = 0; i < model->n_heads; i++)
-        ad_head_destroy(model->heads[i]);
-    free(model->heads);
+    for (int32_t i = 0; i < model->n_attached; i++)
+        model->attached[i].type->destroy(model->attached[i].self);
+    free(model->attached);
     free(model->blocks);
     free(model->architecture);
     free(model);
@@ -80,6 +79,11 @@ int64_t adapt_model_flops(const adapt_model *model)
     return flops;
 }
 
+static const ad_param_list *attached_params(const adapt_model *model, int32_t i)
+{
+    return model->attached[i].type->params(model->attached[i].self);
+}
+
 int32_t ad_backbone_param_count(const adapt_model *model)
 {
     return model->n_replaced ? model->n_visible : model->params.count;
@@ -90,20 +94,20 @@ int64_t ad_param_values(const adapt_model *model)
     int64_t values = model->params.values;
     for (int32_t r = 0; r < model->n_replaced; r++)
         values += ad_param_values(model->replaced[r].module);
-    for (int32_t i = 0; i < model->n_heads; i++)
-        values += model->heads[i]->list.values;
+    for (int32_t i = 0; i < model->n_attached; i++)
+        values += attached_params(model, i)->values;
     return values;
 }
 
 int32_t adapt_model_param_count(const adapt_model *model)
 {
     int32_t count = model ? ad_backbone_param_count(model) : 0;
-    for (int32_t i = 0; model && i < model->n_heads; i++)
-        count += model->heads[i]->list.count;
+    for (int32_t i = 0; model && i < model->n_attached; i++)
+        count += attached_params(model, i)->count;
     return count;
 }
 
-/* Parameter `index` among those the backbone shows, then in each head's list. */
+/* Parameter `index` among those the backbone shows, then in each attachment's list. */
 static ad_visible_param find_param(const adapt_model *model, int32_t index)
 {
     const int32_t backbone = model ? ad_backbone_param_count(model) : 0;
@@ -115,8 +119,8 @@ static ad_visible_param find_param(const adapt_model *model, int32_t index)
         return (ad_visible_param){model->params.items[index].name,
                                   model->params.items[index].tensor, NULL};
     index -= backbone;
-    for (int32_t i = 0; i < model->n_heads; i++) {
-        const ad_param_list *list = &model->heads[i]->list;
+    for (int32_t i = 0; i < model->n_attached; i++) {
+        const ad_param_list *list = attached_params(model, i);
         if (index < list->count)
             return (ad_visible_param){list->items[index].name, list->items[index].tensor, NULL};
         index -= list->count;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "adapt.h"
+#include "lib/models/attachment.h"
 #include "lib/models/model.h"
 #include "lib/nn/chain.h"
 
@@ -53,8 +54,8 @@ struct adapt_model {
     ad_visible_param *visible; /* the parameters the model shows, heads' excluded */
     int32_t n_visible;
     const adapt_model *owner;  /* the model this one replaces a submodule of, or NULL */
-    adapt_head **heads; /* early exits, ordered by block (lib/adaptive) */
-    int32_t n_heads;
+    ad_attachment *attached; /* beside the blocks, e.g. exit heads (lib/adaptive) */
+    int32_t n_attached;
     char *architecture; /* JSON text, see ad_model_architecture() */
 };
 
@@ -103,10 +104,11 @@ adapt_status ad_describe_cnn(adapt_model *model, const adapt_cnn_params *p);
 adapt_status ad_describe_vit(adapt_model *model, const adapt_vit_params *p);
 adapt_status ad_describe_sequential(adapt_model *model);
 
-/* Rewrites the "exits" member of model->architecture from model->heads (none: no member). */
-adapt_status ad_describe_heads(adapt_model *model);
+/* Rewrites the members of model->architecture that list its attachments, one per attachment
+ * type (none of a type: no member); OUT_OF_MEMORY leaves the old text in place. */
+adapt_status ad_describe_attachments(adapt_model *model);
 
-/* Parameter values the model holds, its heads' and replacements' included. */
+/* Parameter values the model holds, its attachments' and replacements' included. */
 int64_t ad_param_values(const adapt_model *model);
 
 /* The parameters the model shows for its current replacements, into a new list (owned: free

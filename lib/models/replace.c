@@ -96,9 +96,9 @@ static adapt_status check_module(adapt_model *m, const ad_site *site, const adap
     if (module->owner)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replaces a submodule of "
                        "another model already", fn);
-    if (module->n_heads)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a module with exit heads cannot "
-                       "replace a submodule", fn);
+    if (module->n_attached)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a module with attachments (exit "
+                       "heads) cannot replace a submodule", fn);
     ad_dims in, out;
     site_shapes(&in, &out, m, site);
     const ad_dims module_out = ad_model_tail(module);

@@ -58,7 +58,7 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (model->arch != AD_ARCH_SEQUENTIAL)
         return ad_fail(ADAPT_ERR_STATE, "%s: only sequential models take appended layers", fn);
-    if (model->n_heads) /* a new last block would change the exits the heads were made for */
+    if (model->n_attached) /* a new last block would change the exits heads were made for */
         return ad_fail(ADAPT_ERR_STATE, "%s: remove the model's heads before appending", fn);
     if (model->owner) /* its output shape is the replaced submodule's */
         return ad_fail(ADAPT_ERR_STATE, "%s: the model replaces a submodule of another", fn);

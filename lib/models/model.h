@@ -31,9 +31,10 @@
  *    "layers":[{"kind":"conv2d","out_features":8,"kernel":3,"stride":1,"padding":1},
  *              {"kind":"relu"}, {"kind":"flatten"}, {"kind":"linear","out_features":10}]}
  *
- * A model with early-exit heads has an "exits" member too: an array of
- *   {"kind":"sdn","block":3,"hidden":0,"cascade":false,"seed":"7"}
- * objects, kinds "pooled_linear", "sdn", "cls_linear", "cls_mlp" (lib/adaptive/head.c).
+ * A model with replaced submodules has a "replaced" member: an array of
+ *   {"path":"blocks.3.mlp","module":{the replacing model's architecture}}
+ * objects (replace.c). Each attachment type adds a member listing its attachments, e.g.
+ * "exits" for early-exit heads (lib/models/attachment.h).
  *
  * Sequential layer kinds are "linear", "conv2d", "batchnorm2d", "layernorm", "maxpool2d",
  * "avgpool2d", "global_avgpool", "dropout", "relu", "gelu", "flatten", "residual_block",

@@ -1310,6 +1310,18 @@ ADAPT_API adapt_status adapt_model_submodule(adapt_submodule_info *info,
 ADAPT_API adapt_status adapt_model_replace(adapt_model *model, const char *path,
                                            adapt_model *module, adapt_model **previous);
 
+/**
+ * adapt_model_forward(), and the FLOPs each sample executed into flops[N]
+ * (N = input's first dim; multiply-add = 2, products only): every module
+ * charges what ran for each sample, so a module whose work depends on the
+ * input reports it per sample. For a model of static modules every entry is
+ * adapt_model_flops(). Errors as adapt_model_forward(), with `flops` untouched,
+ * plus ADAPT_ERR_INVALID_ARGUMENT for NULL `flops`.
+ */
+ADAPT_API adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
+                                                 adapt_context *ctx, adapt_model *model,
+                                                 adapt_tensor *input);
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */

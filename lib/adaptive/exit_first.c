@@ -13,6 +13,7 @@
 #include "lib/adaptive/exit_infer.h"
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
+#include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/eval/score_rows.h"
 #include "lib/kernels/gemm_narrow.h"
@@ -93,9 +94,11 @@ adapt_status ad_first_head_features(adapt_tensor **f, adapt_tensor **stem, adapt
     ad_sdn_plane_pool pool;
     ad_sdn_plane_pool_init(&pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
     st = run_stem(ctx, layers, input, &pool.sink, y->data);
-    if (!st)
-        *f = pooled, *stem = y;
-    return st;
+    if (st)
+        return st;
+    ad_meter_charge(ctx, n, model->blocks[0].own_flops);
+    *f = pooled, *stem = y;
+    return ADAPT_OK;
 }
 
 adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt_context *ctx,
@@ -124,9 +127,11 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
     ad_sdn_plane_pool pool;
     ad_sdn_plane_pool_init(&pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
     st = ad_residual_block_forward(&y, ctx, r, *x, &pool.sink);
-    if (!st)
-        *f = pooled, *x = y;
-    return st;
+    if (st)
+        return st;
+    ad_meter_charge(ctx, y->shape[0], b->own_flops);
+    *f = pooled, *x = y;
+    return ADAPT_OK;
 }
 
 /* The decided pass: pooling first in the sink's argument, so that the pooling's plane
@@ -141,6 +146,7 @@ typedef struct {
                                the thread's reserved row + 1 (0: none) */
     int64_t sample_floats;  /* the stem's output per sample */
     float *stem, *logits;   /* [rows][sample_floats], [rows][classes] */
+    int64_t spent;          /* what the stem and the head cost each sample */
     bool *kept;             /* [rows] whether a row holds a sample that goes on */
     _Atomic int64_t rows;   /* rows reserved */
 } decided_pass;
@@ -173,7 +179,7 @@ static void decide_sample(void *arg, int64_t n, const float *planes, void *scrat
         p[j] = z[j];
     ad_softmax_in_place(p, s->classes);
     int32_t streak = 0, last = -1;
-    if (!ad_infer_settle(s, 0, false, p, n, &streak, &last))
+    if (!ad_infer_settle(s, 0, false, p, n, d->spent, &streak, &last))
         return;
     int64_t *mine = reservation(d, scratch);
     const int64_t row = *mine - 1;
@@ -245,7 +251,7 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
         return st;
     memset(kept, 0, (size_t)n * sizeof *kept);
     decided_pass d = {.s = s, .sample_floats = y->numel / n, .stem = y->data, .logits = z->data,
-                      .kept = kept};
+                      .spent = ad_add_sat(model->blocks[0].own_flops, h->flops), .kept = kept};
     ad_sdn_plane_pool_init(&d.pool, h, out->d[0], out->d[1], out->d[2], pooled->data);
     d.head = (ad_narrow_product){n, c, width, pooled->data, h->fc1.weight->data,
                                  h->fc1.bias ? h->fc1.bias->data : NULL, AD_ACT_NONE,
@@ -259,6 +265,8 @@ adapt_status ad_first_exit_decided(bool *decided, adapt_tensor **stem, adapt_ten
     if (st)
         return st;
     s->active = close_up(&d);
+    ad_meter_charge(ctx, n, d.spent); /* every row alike, so the kept ones need no moving */
+    ctx->meter_rows = s->active;
     y->shape[0] = z->shape[0] = s->active;
     y->numel = s->active * d.sample_floats, z->numel = s->active * c;
     *stem = y, *logits = z, *decided = true;

@@ -7,6 +7,7 @@
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
 
@@ -31,8 +32,10 @@ adapt_status ad_exits_forward(adapt_tensor **logits, adapt_context *ctx, adapt_m
         const adapt_head *h = k < ad_head_count(model) ? ad_head_at(model, k) : NULL;
         const int32_t last = h ? h->params.block + 1 : model->n_blocks;
         adapt_status st = backbone(&x, ctx, model, first, last, frozen_backbone);
-        if (!st && h)
+        if (!st && h) {
+            ad_meter_charge(ctx, x->shape[0], h->flops);
             st = ad_head_forward(&logits[k], ctx, h, x, previous);
+        }
         if (st)
             return st;
         if (!h)

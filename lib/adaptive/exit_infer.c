@@ -10,6 +10,7 @@
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/meter.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/eval/score_rows.h"
@@ -20,11 +21,10 @@ static const char *const fn = "adapt_model_infer_exits";
 static adapt_status open_state(ad_infer_state *s, adapt_context *ctx, const adapt_model *model,
                                int64_t n)
 {
-    const int32_t exits = ad_head_count(model) + 1;
     s->classes = adapt_model_classes(model);
     s->active = n;
     const size_t rows = (size_t)n, c = (size_t)s->classes;
-    adapt_status st = ad_scratch((void **)&s->costs, ctx, (size_t)exits * sizeof *s->costs, fn);
+    adapt_status st = ad_meter_start(ctx, n, fn);
     if (!st)
         st = ad_scratch((void **)&s->sample, ctx, rows * sizeof *s->sample, fn);
     if (!st)
@@ -43,7 +43,6 @@ static adapt_status open_state(ad_infer_state *s, adapt_context *ctx, const adap
         st = ad_scratch((void **)&s->flops, ctx, rows * sizeof *s->flops, fn);
     if (st)
         return st;
-    ad_exit_costs(s->costs, model);
     for (int64_t i = 0; i < n; i++)
         s->sample[i] = i, s->streak[i] = 0, s->last[i] = -1;
     return ADAPT_OK;
@@ -62,7 +61,7 @@ static void row_probabilities(ad_infer_state *s, const adapt_tensor *logits, int
 }
 
 bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, int64_t at,
-                     int32_t *streak, int32_t *last)
+                     int64_t spent, int32_t *streak, int32_t *last)
 {
     const ad_exit_view v = ad_exit_view_of(p, s->classes, s->policy.rule == ADAPT_EXIT_ENTROPY);
     *streak = v.prediction == *last ? *streak + 1 : 1;
@@ -70,7 +69,7 @@ bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, 
     if (!final && !ad_exit_leaves(&s->policy, k, &v, *streak))
         return true;
     s->prediction[at] = v.prediction, s->exit[at] = k;
-    s->confidence[at] = (float)v.top, s->flops[at] = s->costs[k];
+    s->confidence[at] = (float)v.top, s->flops[at] = spent;
     return false;
 }
 
@@ -91,7 +90,8 @@ static adapt_status decide(ad_infer_state *s, adapt_context *ctx, const adapt_te
     *kept = 0;
     for (int64_t i = 0; i < s->active; i++) {
         row_probabilities(s, logits, i);
-        if (ad_infer_settle(s, k, final, s->p, s->sample[i], &s->streak[i], &s->last[i]))
+        if (ad_infer_settle(s, k, final, s->p, s->sample[i], ctx->meter[i], &s->streak[i],
+                            &s->last[i]))
             keep[(*kept)++] = i;
     }
     return ADAPT_OK;
@@ -108,6 +108,7 @@ static adapt_status compact(ad_infer_state *s, adapt_context *ctx, adapt_tensor 
         s->last[j] = s->last[keep[j]];
     }
     s->active = kept;
+    ad_meter_keep_rows(ctx, keep, kept);
     adapt_status st = adapt_op_gather_rows(x, ctx, *x, keep, kept);
     return st ? st : adapt_op_gather_rows(logits, ctx, *logits, keep, kept);
 }
@@ -129,15 +130,15 @@ static adapt_status exit_logits(adapt_tensor **logits, adapt_tensor **x, adapt_c
             st = ad_head_features_in_block(&f, x, ctx, model, k);
         first = last - 1;
     }
-    if (!st && f)
-        return ad_head_logits(logits, ctx, h, f, previous);
-    if (!st)
+    if (!st && !f)
         st = adapt_model_forward_blocks(x, ctx, model, *x, first, last);
     if (st || !h) {
         *logits = *x;
         return st;
     }
-    return ad_head_forward(logits, ctx, h, *x, previous);
+    ad_meter_charge(ctx, (*x)->shape[0], h->flops);
+    return f ? ad_head_logits(logits, ctx, h, f, previous)
+             : ad_head_forward(logits, ctx, h, *x, previous);
 }
 
 static adapt_status run(ad_infer_state *s, adapt_context *ctx, adapt_model *model,
@@ -219,6 +220,7 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
     st = open_state(&s, ctx, model, n);
     if (!st)
         st = run(&s, ctx, model, input);
+    ad_meter_stop(ctx);
     ctx->training = training;
     if (!st)
         hand_over(&out, &s, n);

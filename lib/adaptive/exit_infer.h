@@ -10,7 +10,6 @@
 
 typedef struct {
     adapt_exit_policy policy;
-    int64_t *costs;         /* [exits] */
     int32_t classes;
     int64_t active;         /* rows of the current batch */
     int64_t *sample;        /* [active] each row's position in the input */
@@ -24,11 +23,11 @@ typedef struct {
 } ad_infer_state;
 
 /* Settles a row at exit k from its probabilities p: if it leaves (every row leaves the final
- * exit) its results go to input position `at`. *streak and *last, its patience run, are
- * updated. Returns whether the row goes on. Touches no other row's results, so threads may
- * settle different rows at once. */
+ * exit) its results go to input position `at`, with `spent`, the FLOPs the context's meter
+ * charged it. *streak and *last, its patience run, are updated. Returns whether the row goes
+ * on. Touches no other row's results, so threads may settle different rows at once. */
 bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, int64_t at,
-                     int32_t *streak, int32_t *last);
+                     int64_t spent, int32_t *streak, int32_t *last);
 
 /* The first exit decided in the stem's pass, when the model is a CNN whose first head is SDN
  * on a stem of convolution, batch norm and ReLU that the direct kernel runs, the head a plain

@@ -41,9 +41,6 @@ const char *ad_head_kind_name(int32_t kind);
 /* Inverse of ad_head_kind_name; -1 for an unknown name. */
 int32_t ad_head_kind_from_name(const char *name);
 
-/* Cost of each of the model's exits (adapt_model_exit_flops()) into flops[0 .. heads]. */
-void ad_exit_costs(int64_t *flops, const adapt_model *model);
-
 /* Frees a head whatever holds it: for the model that owns it. */
 void ad_head_destroy(adapt_head *head);
 

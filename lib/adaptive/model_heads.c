@@ -157,21 +157,8 @@ adapt_head *adapt_model_head(const adapt_model *model, int32_t index)
     return model && index >= 0 && index < ad_head_count(model) ? ad_head_at(model, index) : NULL;
 }
 
-adapt_status adapt_model_exit_flops(int64_t *flops, int32_t capacity, const adapt_model *model)
-{
-    const char *fn = "adapt_model_exit_flops";
-    if (!flops || !model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, flops ? "model" : "flops");
-    if (!model->n_blocks)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks", fn);
-    if (capacity < ad_head_count(model) + 1)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
-                       (int)capacity, (int)ad_head_count(model) + 1);
-    ad_exit_costs(flops, model);
-    return ADAPT_OK;
-}
-
-void ad_exit_costs(int64_t *flops, const adapt_model *model)
+/* Cost of each exit into flops[0 .. heads]: its blocks and every head up to it. */
+static void exit_costs(int64_t *flops, const adapt_model *model)
 {
     int64_t spent = 0;
     int32_t b = 0;
@@ -185,4 +172,18 @@ void ad_exit_costs(int64_t *flops, const adapt_model *model)
             spent = ad_add_sat(spent, h->flops);
         flops[k] = spent;
     }
+}
+
+adapt_status adapt_model_exit_flops(int64_t *flops, int32_t capacity, const adapt_model *model)
+{
+    const char *fn = "adapt_model_exit_flops";
+    if (!flops || !model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, flops ? "model" : "flops");
+    if (!model->n_blocks)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks", fn);
+    if (capacity < ad_head_count(model) + 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
+                       (int)capacity, (int)ad_head_count(model) + 1);
+    exit_costs(flops, model);
+    return ADAPT_OK;
 }

@@ -21,6 +21,8 @@ struct adapt_context {
     bool grad_enabled;
     bool training;
     ad_pool *pool;          /* NULL when n_threads == 1 */
+    int64_t *meter;         /* FLOPs each row of the batch executed, while metering (meter.h) */
+    int64_t meter_rows;
 };
 
 /* Validates a context argument of public function `fn`. */

@@ -2,6 +2,7 @@
  * caller's context, so several contexts may run one model at once. */
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
 
@@ -91,8 +92,10 @@ static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_mod
     ad_dims in = b ? b->in : ad_model_tail(model);
     st = check_input(input, &in, b && b->layers[0].kind->flattens, fn);
     adapt_tensor *x = input;
-    for (int32_t i = first; i < last && !st; i++)
+    for (int32_t i = first; i < last && !st; i++) {
         st = block_forward_compact(&x, ctx, &model->blocks[i], x);
+        ad_meter_charge(ctx, input->shape[0], model->blocks[i].own_flops);
+    }
     if (!st)
         *out = x;
     return st;
@@ -112,4 +115,28 @@ adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adap
     if (model && !model->n_blocks)
         return ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks yet", fn);
     return run_blocks(logits, ctx, model, input, 0, model ? model->n_blocks : 0, fn);
+}
+
+adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
+                                       adapt_context *ctx, adapt_model *model,
+                                       adapt_tensor *input)
+{
+    const char *fn = "adapt_model_forward_flops";
+    adapt_status st = check_call(logits, ctx, model, input, fn);
+    if (!st && !flops)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: flops is NULL", fn);
+    const int64_t n = !st && input->ndim >= 1 ? input->shape[0] : 0;
+    if (!st)
+        st = ad_meter_start(ctx, n, fn);
+    if (st)
+        return st;
+    const int64_t *meter = ctx->meter;
+    adapt_tensor *y = NULL;
+    st = adapt_model_forward(&y, ctx, model, input);
+    ad_meter_stop(ctx);
+    if (st)
+        return st;
+    memcpy(flops, meter, (size_t)n * sizeof *flops);
+    *logits = y;
+    return ADAPT_OK;
 }

@@ -17,6 +17,7 @@ typedef struct {
     ad_chain_plan plan; /* how its layers run */
     ad_dims in, out; /* per sample */
     int64_t flops, n_params;
+    int64_t own_flops; /* flops less its replacements', which charge the meter themselves */
 } ad_block;
 
 typedef enum { AD_ARCH_SEQUENTIAL, AD_ARCH_MLP, AD_ARCH_CNN, AD_ARCH_VIT } ad_arch;

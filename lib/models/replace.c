@@ -119,25 +119,37 @@ static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const voi
     return adapt_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
 }
 
-/* The layer's FLOPs as it runs now, and its block's, and the block's plan. */
+/* FLOPs per sample of layer l's own work, its replacements' left out, into *own; the
+ * replacements' into *theirs. */
+static void layer_flops(const ad_layer *l, int64_t *own, int64_t *theirs)
+{
+    *own = 0, *theirs = 0;
+    if (l->replaced.module) {
+        *theirs = adapt_model_flops(l->replaced.module);
+        return;
+    }
+    *own = l->kind->flops ? l->kind->flops(l) : 0;
+    for (int32_t k = 0; k < l->kind->n_parts; k++) {
+        const ad_override *slot = ad_layer_part_slot((ad_layer *)l, &l->kind->parts[k]);
+        if (slot->module) {
+            *own -= l->kind->parts[k].flops(l);
+            *theirs = ad_add_sat(*theirs, adapt_model_flops(slot->module));
+        }
+    }
+}
+
+/* The layers' FLOPs as they run now, their block's, and the block's plan. */
 static void refresh_block(adapt_model *m, int32_t b)
 {
     ad_block *block = &m->blocks[b];
-    block->flops = 0;
+    block->flops = block->own_flops = 0;
     for (int32_t i = 0; i < block->n_layers; i++) {
         ad_layer *l = &block->layers[i];
-        if (l->replaced.module) {
-            l->flops = adapt_model_flops(l->replaced.module);
-        } else {
-            l->flops = l->kind->flops ? l->kind->flops(l) : 0;
-            for (int32_t k = 0; k < l->kind->n_parts; k++) {
-                const ad_override *slot = ad_layer_part_slot(l, &l->kind->parts[k]);
-                if (slot->module)
-                    l->flops = ad_add_sat(l->flops - l->kind->parts[k].flops(l),
-                                          adapt_model_flops(slot->module));
-            }
-        }
+        int64_t own, theirs;
+        layer_flops(l, &own, &theirs);
+        l->flops = ad_add_sat(own, theirs);
         block->flops = ad_add_sat(block->flops, l->flops);
+        block->own_flops = ad_add_sat(block->own_flops, own);
     }
     ad_chain_plan_make(&block->plan, block->layers, block->n_layers);
 }

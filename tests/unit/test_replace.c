@@ -166,6 +166,37 @@ START_TEST(checkpoints_keep_replacements)
 }
 END_TEST
 
+/* Each sample is charged what ran for it: the whole model, the replacement's FLOPs in place
+ * of the submodule's. */
+START_TEST(per_sample_flops_follow_what_ran)
+{
+    adapt_model *m = vit(12);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    float x[BATCH * 64];
+    tu_fill(x, BATCH * 64, 13, -1, 1);
+    adapt_tensor *in, *y = NULL, *plain;
+    TU_OK(adapt_tensor_input(&in, ctx, 4, (int64_t[]){BATCH, 1, 8, 8}, x));
+    int64_t flops[BATCH] = {0};
+    TU_OK(adapt_model_forward_flops(&y, flops, ctx, m, in));
+    for (int i = 0; i < BATCH; i++)
+        ck_assert_int_eq(flops[i], adapt_model_flops(m));
+    TU_OK(adapt_model_forward(&plain, ctx, m, in));
+    ck_assert_mem_eq(adapt_tensor_data(y), adapt_tensor_data(plain), BATCH * 4 * sizeof(float));
+    const int64_t whole = adapt_model_flops(m);
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", token_mlp(4, 1), NULL));
+    TU_OK(adapt_model_forward_flops(&y, flops, ctx, m, in));
+    for (int i = 0; i < BATCH; i++)
+        ck_assert_int_eq(flops[i], adapt_model_flops(m));
+    ck_assert_int_eq(flops[0], whole - 2 * 2 * TOKENS * DIM * (HIDDEN - 4));
+    adapt_tensor *untouched = (adapt_tensor *)1;
+    TU_FAILS(adapt_model_forward_flops(&untouched, NULL, ctx, m, in),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(untouched, (adapt_tensor *)1);
+    adapt_context_free(ctx);
+    adapt_model_free(m);
+}
+END_TEST
+
 /* A recorded loss reaches the replacement's parameters, and training moves them. */
 START_TEST(replacements_train_with_the_model)
 {
@@ -309,6 +340,7 @@ int main(void)
     tcase_add_test(tc, costs_follow_the_replacement_and_the_original_comes_back);
     tcase_add_test(tc, checkpoints_keep_replacements);
     tcase_add_test(tc, replacements_train_with_the_model);
+    tcase_add_test(tc, per_sample_flops_follow_what_ran);
     tcase_add_test(tc, whole_layers_are_replaced_too);
     tcase_add_test(tc, refusals_change_nothing);
     tcase_add_test(tc, hostile_replacements_are_format_errors);

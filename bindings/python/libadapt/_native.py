@@ -107,6 +107,7 @@ SIGNATURES = {
     "adapt_model_classes": (i32, [MODEL]),
     "adapt_model_submodule": (STATUS, [P(SubmoduleInfo), MODEL, C.c_char_p]),
     "adapt_model_replace": (STATUS, [MODEL, C.c_char_p, MODEL, P(MODEL)]),
+    "adapt_model_forward_flops": (STATUS, [P(TENSOR), I64P, CTX, MODEL, TENSOR]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

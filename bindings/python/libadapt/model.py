@@ -255,6 +255,20 @@ class Model(Owned):
         result = Tensor(out, ctx)
         return result if as_tensor else result.numpy()
 
+    def forward_flops(self, ctx, x, *, as_tensor=False):
+        """Runs the model on x in `ctx`; returns (logits, flops): the logits as forward()
+        does, and int64 [N], the FLOPs each sample executed."""
+        model = self._ptr()
+        x = operand(ctx, x, "x")
+        ctx.keep(self._handle)
+        out = C.POINTER(adapt_tensor)()
+        rows = lib.adapt_tensor_dim(x, 0) if lib.adapt_tensor_ndim(x) >= 1 else 0
+        flops = np.zeros(max(rows, 0), dtype=np.int64)
+        lib.adapt_model_forward_flops(C.byref(out), _arrays.pointer(flops, C.c_int64),
+                                      ctx._ptr(), model, x)
+        result = Tensor(out, ctx)
+        return (result if as_tensor else result.numpy()), flops
+
     def predict(self, x, batch_size=256, n_threads=0):
         """Inference logits for every sample of x, in batches, in a private context."""
         x = _arrays.float32(x, "x")

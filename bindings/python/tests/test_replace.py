@@ -45,6 +45,16 @@ def test_costs_and_putting_the_original_back(ctx, rng):
     model.replace("blocks.0.mlp", previous)  # usable again
 
 
+def test_per_sample_flops(ctx, rng):
+    model = vit()
+    x = rng.uniform(size=(3, 1, 8, 8))
+    logits, flops = model.forward_flops(ctx, x)
+    np.testing.assert_array_equal(logits, model.forward(ctx, x))
+    assert flops.tolist() == [model.flops] * 3
+    model.replace("blocks.0.mlp", token_mlp(4))
+    assert model.forward_flops(ctx, x)[1].tolist() == [model.flops] * 3
+
+
 def test_checkpoints_rebuild_replacements(tmp_path, ctx, rng):
     model = vit()
     model.replace("blocks.1.attn", token_mlp(6))

@@ -145,7 +145,8 @@ static adapt_status run_exit_phase(adapt_model *model, const adapt_dataset *trai
     for (int32_t i = 0; i < count; i++)
         params[i] = adapt_model_param(model, first + i);
     exit_objective o = {model, p, frozen};
-    const ad_train_objective objective = {exit_loss, &o, params, count};
+    const ad_train_objective objective = {.loss = exit_loss, .arg = &o, .params = params,
+                                          .n_params = count};
     adapt_status st = ad_train_run(model, train, validation, p->exit_phase, &objective, fn);
     free(params);
     return st;

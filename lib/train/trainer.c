@@ -32,6 +32,7 @@ typedef struct {
     ad_train_objective objective;
     adapt_model *model;
     const adapt_dataset *train, *validation; /* validation NULL or non-empty */
+    int64_t count; /* training samples */
     adapt_train_params p;
     int32_t classes;
     adapt_tensor **params;
@@ -50,6 +51,13 @@ typedef struct {
 
 static adapt_status check_data(trainer *t)
 {
+    if (t->objective.rows_loss) {
+        t->count = t->objective.rows;
+        return t->count > 0 ? ADAPT_OK
+                            : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: no samples", t->fn);
+    }
+    if (!t->model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", t->fn);
     adapt_status st = ad_dataset_check(t->train, t->fn, "train");
     if (!st && t->validation)
         st = ad_dataset_check(t->validation, t->fn, "validation");
@@ -57,6 +65,7 @@ static adapt_status check_data(trainer *t)
         return st;
     if (t->train->count == 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the training dataset is empty", t->fn);
+    t->count = t->train->count;
     if (t->validation && t->validation->count == 0)
         t->validation = NULL; /* e.g. a split with validation_fraction 0 */
     t->classes = adapt_model_classes(t->model);
@@ -70,7 +79,7 @@ static adapt_status check_data(trainer *t)
 
 static adapt_status plan_schedule(trainer *t)
 {
-    const int64_t n = t->train->count, batch = t->p.batch_size;
+    const int64_t n = t->count, batch = t->p.batch_size;
     const int64_t per_epoch = n / batch + (n % batch != 0);
     if (per_epoch > INT64_MAX / t->p.epochs)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld steps per epoch times %d epochs", t->fn,
@@ -123,10 +132,10 @@ static adapt_status open_trainer(trainer *t)
         st = ad_optimizer_create(&t->opt, &config, t->params, t->n_params);
     }
     if (!st) {
-        t->order = malloc((size_t)t->train->count * sizeof *t->order);
+        t->order = malloc((size_t)t->count * sizeof *t->order);
         if (!t->order)
             st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld sample positions",
-                         t->fn, (long long)t->train->count);
+                         t->fn, (long long)t->count);
     }
     if (!st)
         st = open_context(t);
@@ -147,6 +156,23 @@ static void close_trainer(trainer *t)
     free(t->params);
 }
 
+/* The batch's loss: the objective's own, or the cross-entropy of the model's logits. */
+static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *order, int64_t n)
+{
+    adapt_context *ctx = t->ctx;
+    const ad_train_objective *o = &t->objective;
+    if (o->rows_loss)
+        return o->rows_loss(loss, ctx, o->arg, order, n);
+    adapt_tensor *x = NULL, *logits = NULL;
+    int32_t *labels = NULL;
+    adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
+    if (!st && o->loss)
+        return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
+    if (!st)
+        st = adapt_model_forward(&logits, ctx, t->model, x);
+    return st ? st : adapt_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);
+}
+
 /* Forward, loss, backward, clipping (its norm also catches non-finite gradients) and the
  * update; nothing is written to the weights unless all of it succeeded. */
 static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, float lr,
@@ -154,16 +180,9 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
 {
     adapt_context *ctx = t->ctx;
     adapt_context_reset(ctx);
-    adapt_tensor *x = NULL, *logits = NULL, *loss = NULL;
-    int32_t *labels = NULL;
+    adapt_tensor *loss = NULL;
     double norm = 0.0;
-    adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
-    if (!st && t->objective.loss)
-        st = t->objective.loss(&loss, ctx, t->objective.arg, x, labels, t->p.label_smoothing);
-    else if (!st)
-        st = adapt_model_forward(&logits, ctx, t->model, x);
-    if (!st && !t->objective.loss)
-        st = adapt_op_cross_entropy(&loss, ctx, logits, labels, t->p.label_smoothing);
+    adapt_status st = batch_loss(&loss, t, order, n);
     if (!st)
         st = adapt_backward(ctx, loss);
     if (!st)
@@ -221,7 +240,7 @@ static adapt_status step_failed(adapt_status st, const trainer *t, int32_t epoch
 
 static adapt_status run_epoch(trainer *t, int32_t epoch)
 {
-    const int64_t n = t->train->count, batch = t->p.batch_size;
+    const int64_t n = t->count, batch = t->p.batch_size;
     ad_permutation(t->order, n, t->p.seed, EPOCH_STREAM_BASE + (uint64_t)epoch);
     t->epoch_start = ad_clock_seconds();
     t->epoch_loss_sum = 0.0;
@@ -258,8 +277,6 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
     trainer t = {.fn = fn, .model = model, .train = train, .validation = validation};
     if (objective)
         t.objective = *objective;
-    if (!model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     adapt_status st = ad_train_params_read(&t.p, params, fn);
     if (!st)
         st = check_data(&t);

@@ -10,11 +10,20 @@ typedef adapt_status (*ad_loss_fn)(adapt_tensor **loss, adapt_context *ctx, void
                                    adapt_tensor *x, const int32_t *labels,
                                    float label_smoothing);
 
+/* The loss of the samples at positions rows[0 .. n) of an objective's own data, recorded on
+ * `ctx`'s tape: for data that is no labelled dataset (recorded activations). */
+typedef adapt_status (*ad_rows_loss_fn)(adapt_tensor **loss, adapt_context *ctx, void *arg,
+                                        const int64_t *rows, int64_t n);
+
 typedef struct {
     ad_loss_fn loss; /* NULL: the cross-entropy of adapt_model_forward() */
     void *arg;
     adapt_tensor **params; /* trained and clipped; NULL: the model's backbone parameters */
     int32_t n_params;
+    /* Instead of a model on a labelled dataset: `rows` samples that rows_loss assembles
+     * itself (model, train and validation NULL; `params` required). */
+    ad_rows_loss_fn rows_loss;
+    int64_t rows;
 } ad_train_objective;
 
 /* adapt_model_train() of `objective` (NULL: the plain one); messages start with `fn`.

@@ -1322,6 +1322,82 @@ ADAPT_API adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t 
                                                  adapt_context *ctx, adapt_model *model,
                                                  adapt_tensor *input);
 
+/**
+ * A submodule's inputs and outputs over a dataset, recorded by
+ * adapt_model_record() for module-wise distillation. Owned: free with
+ * adapt_recording_free().
+ */
+typedef struct adapt_recording adapt_recording;
+
+/** How adapt_model_record() runs. */
+typedef struct adapt_record_params {
+    /** sizeof(adapt_record_params); set by adapt_record_params_init(). */
+    size_t struct_size;
+    int32_t batch_size; /**< samples per forward pass, >= 1 (default 256) */
+    int32_t n_threads;  /**< as in adapt_context_params (default 0: all cores) */
+    /**
+     * NULL (default): the recording is held in memory. Otherwise it is
+     * spooled to the NPY files "<spool_prefix>.inputs.npy" and
+     * "<spool_prefix>.outputs.npy" (written atomically, readable by numpy)
+     * and read back from them mapped into memory, for recordings larger
+     * than memory; the files stay after adapt_recording_free(). Borrowed
+     * during the call.
+     */
+    const char *spool_prefix;
+} adapt_record_params;
+
+/**
+ * Fills `params` with the defaults above. `size` is sizeof *params as
+ * compiled by the caller, as for adapt_context_params_init().
+ */
+ADAPT_API void adapt_record_params_init(adapt_record_params *params, size_t size);
+
+/**
+ * Runs `model` in inference mode over every sample of `data` and records
+ * what the submodule at `path` receives and returns for each:
+ * inputs [N, in...] and outputs [N, out...] (N = the dataset's size, the
+ * shapes adapt_model_submodule() reports), bit for bit what a forward pass
+ * computes there. The model is the same afterwards; no other thread may run
+ * it meanwhile. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names
+ * no submodule, an empty dataset, bad params), ADAPT_ERR_SHAPE (samples the
+ * model does not take), ADAPT_ERR_NONFINITE, ADAPT_ERR_IO (spool files),
+ * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_model_record(adapt_recording **out, adapt_model *model,
+                                          const char *path, const adapt_dataset *data,
+                                          const adapt_record_params *params);
+
+/**
+ * The recorded inputs (`outputs` 0) or outputs (`outputs` non-zero) of
+ * `recording`, [N, ...] row-major: `ndim` (if not NULL) receives the rank
+ * including N, `shape` (if not NULL, room for ADAPT_MAX_DIMS) the dims.
+ * Borrowed: valid until adapt_recording_free(). NULL for a NULL recording.
+ */
+ADAPT_API const float *adapt_recording_data(const adapt_recording *recording, int32_t outputs,
+                                            int32_t *ndim, int64_t *shape);
+
+/** Frees a recording (spool files stay); NULL is a no-op. */
+ADAPT_API void adapt_recording_free(adapt_recording *recording);
+
+/**
+ * Module-wise distillation: trains `modules[i]` to map the inputs of
+ * `recordings[i]` to its outputs, i in [0, n), all at once as
+ * adapt_model_train() trains (epochs of shuffled mini-batches, optimizer,
+ * schedule, clipping, progress, cancel from `params`; NULL = defaults).
+ * Each module sees its own recorded inputs (teacher forcing), and the loss
+ * of a batch is the sum over modules of the mean squared error of their
+ * outputs. The recordings must be of one dataset (the same N); every
+ * module's per-sample input and output shapes must be its recording's.
+ * Progress reports carry the loss and no validation accuracy (-1).
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 1, recordings of different
+ * sizes, bad params), ADAPT_ERR_SHAPE, ADAPT_ERR_NONFINITE,
+ * ADAPT_ERR_CANCELLED, ADAPT_ERR_OUT_OF_MEMORY, with every module's weights
+ * those of the last completed step.
+ */
+ADAPT_API adapt_status adapt_modules_distill(adapt_model *const *modules,
+                                             const adapt_recording *const *recordings,
+                                             int32_t n, const adapt_train_params *params);
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */

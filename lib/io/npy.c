@@ -125,6 +125,17 @@ static size_t npy_format_header(char *buf, size_t cap, int32_t ndim, const int64
     return len + pad;
 }
 
+size_t ad_npy_file_head(unsigned char *buf, size_t cap, int32_t ndim, const int64_t *shape)
+{
+    const size_t len = npy_format_header((char *)buf + 10, cap - 10, ndim, shape);
+    memcpy(buf, npy_magic, sizeof npy_magic);
+    buf[6] = 1;
+    buf[7] = 0;
+    buf[8] = (unsigned char)(len & 0xff);
+    buf[9] = (unsigned char)(len >> 8);
+    return 10 + len;
+}
+
 adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
                              const int64_t *shape)
 {
@@ -140,19 +151,13 @@ adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
     }
     if (!data && numel > 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
-    /* 10 preamble bytes + about 60 fixed + 8 dims of at most 21 characters + 64 padding. */
-    unsigned char file_head[512];
-    size_t len = npy_format_header((char *)file_head + 10, sizeof file_head - 10, ndim, shape);
-    memcpy(file_head, npy_magic, sizeof npy_magic);
-    file_head[6] = 1;
-    file_head[7] = 0;
-    file_head[8] = (unsigned char)(len & 0xff);
-    file_head[9] = (unsigned char)(len >> 8);
+    unsigned char file_head[AD_NPY_FILE_HEAD_MAX];
+    const size_t head = ad_npy_file_head(file_head, sizeof file_head, ndim, shape);
     ad_atomic_file af;
     st = ad_atomic_open(&af, path, fn);
     if (st)
         return st;
-    st = ad_atomic_write(&af, file_head, 10 + len);
+    st = ad_atomic_write(&af, file_head, head);
     if (!st)
         st = ad_atomic_write(&af, data, (size_t)numel * sizeof(float));
     if (st) {

@@ -27,6 +27,14 @@ typedef struct ad_npy_header {
 adapt_status ad_npy_parse_header(ad_npy_header *h, const char *text, size_t len,
                                  const char *name, const char *fn);
 
+/* Room for the preamble and header of any float32 array: 10 preamble bytes, about 60 fixed,
+ * ADAPT_MAX_DIMS dims of at most 21 characters and up to 64 bytes of padding. */
+#define AD_NPY_FILE_HEAD_MAX 512
+
+/* The bytes an NPY 1.0 file of a float32 array [shape] starts with, as numpy.save writes
+ * them (the data then starts at a multiple of 64 bytes); returns their count. */
+size_t ad_npy_file_head(unsigned char *buf, size_t cap, int32_t ndim, const int64_t *shape);
+
 /* adapt_npy_read on any source (see source.h); outputs untouched on error. */
 adapt_status ad_npy_read_source(float **data, int32_t *ndim, int64_t *shape,
                                 const ad_source *src, const char *fn);

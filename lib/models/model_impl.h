@@ -112,6 +112,17 @@ adapt_status ad_describe_attachments(adapt_model *model);
 /* Parameter values the model holds, its attachments' and replacements' included. */
 int64_t ad_param_values(const adapt_model *model);
 
+/* Where `path` leads in m (replace.c); INVALID_ARGUMENT, naming the path, when nowhere. */
+adapt_status ad_model_site(ad_site *site, const adapt_model *m, const char *path,
+                           const char *fn);
+ad_layer *ad_site_layer(adapt_model *m, const ad_site *s);
+/* The override that runs at the site: the layer's, or its part's. */
+ad_override *ad_site_slot(adapt_model *m, const ad_site *s);
+/* Per-sample shapes at a site: a part maps its layer's input shape to itself. */
+void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s);
+/* Block b's FLOPs and plan after a change of what runs at one of its sites. */
+void ad_model_refresh_block(adapt_model *m, int32_t b);
+
 /* The parameters the model shows for its current replacements, into a new list (owned: free
  * with ad_visible_free()); the model is only read. */
 adapt_status ad_visible_params(ad_visible_param **out, int32_t *count, const adapt_model *m);

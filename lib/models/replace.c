@@ -18,8 +18,8 @@ static bool inside(const char *path, const char *prefix)
     return strncmp(path, prefix, n) == 0 && path[n] == '.';
 }
 
-static adapt_status find_site(ad_site *site, const adapt_model *m, const char *path,
-                              const char *fn)
+adapt_status ad_model_site(ad_site *site, const adapt_model *m, const char *path,
+                           const char *fn)
 {
     for (int32_t b = 0; b < m->n_blocks; b++)
         for (int32_t i = 0; i < m->blocks[b].n_layers; i++) {
@@ -38,21 +38,20 @@ static adapt_status find_site(ad_site *site, const adapt_model *m, const char *p
                    path);
 }
 
-static ad_layer *site_layer(adapt_model *m, const ad_site *s)
+ad_layer *ad_site_layer(adapt_model *m, const ad_site *s)
 {
     return &m->blocks[s->block].layers[s->layer];
 }
 
-static ad_override *site_slot(adapt_model *m, const ad_site *s)
+ad_override *ad_site_slot(adapt_model *m, const ad_site *s)
 {
-    ad_layer *l = site_layer(m, s);
+    ad_layer *l = ad_site_layer(m, s);
     return s->part ? ad_layer_part_slot(l, s->part) : &l->replaced;
 }
 
-/* Per-sample shapes at a site: a part maps its layer's input shape to itself. */
-static void site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
+void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
 {
-    const ad_layer *l = site_layer(m, s);
+    const ad_layer *l = ad_site_layer(m, s);
     *in = l->in;
     *out = s->part ? l->in : l->out;
 }
@@ -100,7 +99,7 @@ static adapt_status check_module(adapt_model *m, const ad_site *site, const adap
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a module with attachments (exit "
                        "heads) cannot replace a submodule", fn);
     ad_dims in, out;
-    site_shapes(&in, &out, m, site);
+    ad_site_shapes(&in, &out, m, site);
     const ad_dims module_out = ad_model_tail(module);
     if (module->n_blocks && same_dims(&module->input, &in) && same_dims(&module_out, &out))
         return ADAPT_OK;
@@ -138,8 +137,7 @@ static void layer_flops(const ad_layer *l, int64_t *own, int64_t *theirs)
     }
 }
 
-/* The layers' FLOPs as they run now, their block's, and the block's plan. */
-static void refresh_block(adapt_model *m, int32_t b)
+void ad_model_refresh_block(adapt_model *m, int32_t b)
 {
     ad_block *block = &m->blocks[b];
     block->flops = block->own_flops = 0;
@@ -187,12 +185,12 @@ static void commit_shown(adapt_model *m, const shown_state *s)
 /* Sets (or with NULL clears) the module at `site`, entry r of the list. */
 static void install(adapt_model *m, const ad_site *site, int32_t r, adapt_model *module)
 {
-    *site_slot(m, site) = (ad_override){module ? run_module : NULL, module};
+    *ad_site_slot(m, site) = (ad_override){module ? run_module : NULL, module};
     if (module) {
         m->replaced[r].module = module;
         module->owner = m;
     }
-    refresh_block(m, site->block);
+    ad_model_refresh_block(m, site->block);
 }
 
 static adapt_status check_call(adapt_model *model, const char *path, adapt_model *module,
@@ -200,7 +198,7 @@ static adapt_status check_call(adapt_model *model, const char *path, adapt_model
 {
     if (!model || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, model ? "path" : "model");
-    adapt_status st = find_site(site, model, path, fn);
+    adapt_status st = ad_model_site(site, model, path, fn);
     if (!st)
         st = check_nesting(model, path, fn);
     if (!st && module)
@@ -292,16 +290,16 @@ adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model
     if (!st && (!model || !path))
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, model ? "path" : "model");
     if (!st)
-        st = find_site(&site, model, path, fn);
+        st = ad_model_site(&site, model, path, fn);
     if (st)
         return st;
     adapt_model *m = (adapt_model *)model; /* only read */
-    const ad_layer *l = site_layer(m, &site);
-    const ad_override *slot = site_slot(m, &site);
+    const ad_layer *l = ad_site_layer(m, &site);
+    const ad_override *slot = ad_site_slot(m, &site);
     adapt_submodule_info full = {.struct_size = info->struct_size,
                                  .replaced = slot->module != NULL};
     ad_dims in, out;
-    site_shapes(&in, &out, m, &site);
+    ad_site_shapes(&in, &out, m, &site);
     full.in_ndim = in.ndim, full.out_ndim = out.ndim;
     memcpy(full.in_shape, in.d, sizeof full.in_shape);
     memcpy(full.out_shape, out.d, sizeof full.out_shape);

@@ -63,6 +63,9 @@ typedef struct {
 typedef struct {
     const char *name;  /* its path below the layer's */
     size_t offset;     /* of its ad_override in the kind's state */
+    /* The built-in part of layer l, whatever replaces it: x[N, in...] -> [N, in...]. */
+    adapt_status (*forward)(adapt_tensor **out, adapt_context *ctx, const struct ad_layer *l,
+                            adapt_tensor *x);
     /* The part's own FLOPs per sample, as the kind counts them in its total. */
     int64_t (*flops)(const struct ad_layer *l);
 } ad_layer_part;

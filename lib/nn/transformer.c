@@ -25,6 +25,20 @@ adapt_status ad_transformer_block_init(ad_transformer_block *b, ad_param_list *p
     return st;
 }
 
+adapt_status ad_transformer_attn_builtin(adapt_tensor **out, adapt_context *ctx,
+                                         const ad_transformer_block *b, adapt_tensor *x)
+{
+    return ad_attention_forward(out, ctx, &b->attn, x);
+}
+
+adapt_status ad_transformer_mlp_builtin(adapt_tensor **out, adapt_context *ctx,
+                                        const ad_transformer_block *b, adapt_tensor *x)
+{
+    adapt_tensor *h;
+    adapt_status st = ad_linear_forward_act(&h, ctx, &b->fc1, x, AD_ACT_GELU);
+    return st ? st : ad_linear_forward(out, ctx, &b->fc2, h);
+}
+
 static adapt_status attention_branch(adapt_tensor **out, adapt_context *ctx,
                                      const ad_transformer_block *b, adapt_tensor *x)
 {
@@ -32,7 +46,8 @@ static adapt_status attention_branch(adapt_tensor **out, adapt_context *ctx,
     const ad_override *r = &b->attn_module;
     adapt_status st = ad_layernorm_forward(&h, ctx, &b->norm1, x);
     if (!st)
-        st = r->module ? r->forward(&h, ctx, r->module, h) : ad_attention_forward(&h, ctx, &b->attn, h);
+        st = r->module ? r->forward(&h, ctx, r->module, h)
+                       : ad_transformer_attn_builtin(&h, ctx, b, h);
     return st ? st : ad_dropout_forward(out, ctx, h, b->p);
 }
 
@@ -42,13 +57,9 @@ static adapt_status mlp_branch(adapt_tensor **out, adapt_context *ctx,
     adapt_tensor *h;
     const ad_override *r = &b->mlp_module;
     adapt_status st = ad_layernorm_forward(&h, ctx, &b->norm2, x);
-    if (!st && r->module) {
-        st = r->forward(&h, ctx, r->module, h);
-    } else if (!st) {
-        st = ad_linear_forward_act(&h, ctx, &b->fc1, h, AD_ACT_GELU);
-        if (!st)
-            st = ad_linear_forward(&h, ctx, &b->fc2, h);
-    }
+    if (!st)
+        st = r->module ? r->forward(&h, ctx, r->module, h)
+                       : ad_transformer_mlp_builtin(&h, ctx, b, h);
     return st ? st : ad_dropout_forward(out, ctx, h, b->p);
 }
 

@@ -21,6 +21,13 @@ adapt_status ad_transformer_block_init(ad_transformer_block *b, ad_param_list *p
                                        const char *prefix, int64_t dim, int64_t heads,
                                        int64_t hidden, float p);
 
+/* Its built-in attention and MLP parts, [N, T, dim] -> [N, T, dim], whatever replaces them:
+ * the attention after norm1 and the MLP after norm2, without residual or dropout. */
+adapt_status ad_transformer_attn_builtin(adapt_tensor **out, adapt_context *ctx,
+                                         const ad_transformer_block *b, adapt_tensor *x);
+adapt_status ad_transformer_mlp_builtin(adapt_tensor **out, adapt_context *ctx,
+                                        const ad_transformer_block *b, adapt_tensor *x);
+
 /* x[N, T, dim] -> [N, T, dim]. */
 adapt_status ad_transformer_block_forward(adapt_tensor **out, adapt_context *ctx,
                                           const ad_transformer_block *b, adapt_tensor *x);

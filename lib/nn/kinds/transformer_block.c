@@ -52,6 +52,20 @@ static int64_t flops(const ad_layer *l)
                                       l->in.d[0]);
 }
 
+static adapt_status attn_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+                                 adapt_tensor *x)
+{
+    return ad_transformer_attn_builtin(out, ctx, AD_LAYER_STATE(l, const ad_transformer_block),
+                                       x);
+}
+
+static adapt_status mlp_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+                                adapt_tensor *x)
+{
+    return ad_transformer_mlp_builtin(out, ctx, AD_LAYER_STATE(l, const ad_transformer_block),
+                                      x);
+}
+
 static int64_t attn_flops(const ad_layer *l)
 {
     return ad_attention_flops(&AD_LAYER_STATE(l, const ad_transformer_block)->attn, l->in.d[0]);
@@ -64,8 +78,8 @@ static int64_t mlp_flops(const ad_layer *l)
 
 /* timm's names: the attention after norm1 and the MLP after norm2, each [T, D] -> [T, D]. */
 static const ad_layer_part parts[] = {
-    {"attn", offsetof(ad_transformer_block, attn_module), attn_flops},
-    {"mlp", offsetof(ad_transformer_block, mlp_module), mlp_flops},
+    {"attn", offsetof(ad_transformer_block, attn_module), attn_forward, attn_flops},
+    {"mlp", offsetof(ad_transformer_block, mlp_module), mlp_forward, mlp_flops},
 };
 
 const ad_layer_kind ad_kind_transformer_block = {

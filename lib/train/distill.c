@@ -1,0 +1,132 @@
+/* adapt_modules_distill: module-wise distillation. Each module learns its submodule's
+ * recorded function on the submodule's own recorded inputs (teacher forcing), all modules in
+ * one training loop whose batch loss is the sum of their mean squared errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
+#include "lib/train/recording.h"
+#include "lib/train/trainer.h"
+
+static const char *const fn = "adapt_modules_distill";
+
+typedef struct {
+    adapt_model *const *modules;
+    const adapt_recording *const *recordings;
+    int32_t n;
+} distillation;
+
+/* Rows rows[0 .. n) of side k of a recording, as a new activation [n, ...]. */
+static adapt_status gather(adapt_tensor **out, adapt_context *ctx, const adapt_recording *r,
+                           int k, const int64_t *rows, int64_t n)
+{
+    int64_t shape[ADAPT_MAX_DIMS] = {n};
+    memcpy(shape + 1, r->shape[k].d, (size_t)r->shape[k].ndim * sizeof *shape);
+    adapt_status st = ad_tensor_new(out, ctx, r->shape[k].ndim + 1, shape);
+    const int64_t row = ad_dims_numel(&r->shape[k]);
+    for (int64_t i = 0; !st && i < n; i++)
+        memcpy((*out)->data + i * row, r->data[k] + rows[i] * row, (size_t)row * sizeof(float));
+    return st;
+}
+
+static adapt_status distill_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
+                                 const int64_t *rows, int64_t n)
+{
+    const distillation *d = arg;
+    adapt_tensor *total = NULL;
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < d->n && !st; i++) {
+        adapt_tensor *x, *target, *y, *mse;
+        st = gather(&x, ctx, d->recordings[i], AD_REC_INPUTS, rows, n);
+        if (!st)
+            st = gather(&target, ctx, d->recordings[i], AD_REC_OUTPUTS, rows, n);
+        if (!st)
+            st = adapt_model_forward(&y, ctx, d->modules[i], x);
+        if (!st)
+            st = adapt_op_mse(&mse, ctx, y, target);
+        if (!st && total)
+            st = adapt_op_add(&total, ctx, total, mse);
+        else if (!st)
+            total = mse;
+    }
+    if (!st)
+        *loss = total;
+    return st;
+}
+
+static bool same_dims(const ad_dims *a, const ad_dims *b)
+{
+    bool same = a->ndim == b->ndim;
+    for (int32_t i = 0; same && i < a->ndim; i++)
+        same = a->d[i] == b->d[i];
+    return same;
+}
+
+static adapt_status check_pair(const adapt_model *m, const adapt_recording *r,
+                               const adapt_recording *first, int32_t i)
+{
+    if (!m || !r)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s[%d] is NULL", fn,
+                       m ? "recordings" : "modules", (int)i);
+    if (r->count != first->count)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: recording %d holds %lld samples, "
+                       "recording 0 %lld: record one dataset", fn, (int)i,
+                       (long long)r->count, (long long)first->count);
+    const ad_dims out = ad_model_tail(m);
+    if (m->n_blocks && same_dims(&m->input, &r->shape[AD_REC_INPUTS]) &&
+        same_dims(&out, &r->shape[AD_REC_OUTPUTS]))
+        return ADAPT_OK;
+    char mi[160], mo[160], ri[160], ro[160];
+    return ad_fail(ADAPT_ERR_SHAPE, "%s: module %d maps %s to %s per sample, its recording "
+                   "%s to %s", fn, (int)i, ad_dims_str(&m->input, mi, sizeof mi),
+                   ad_dims_str(&out, mo, sizeof mo),
+                   ad_dims_str(&r->shape[AD_REC_INPUTS], ri, sizeof ri),
+                   ad_dims_str(&r->shape[AD_REC_OUTPUTS], ro, sizeof ro));
+}
+
+/* Every module's parameters, in module order: malloc'd. */
+static adapt_status collect(adapt_tensor ***params, int32_t *count, const distillation *d)
+{
+    int64_t total = 0;
+    for (int32_t i = 0; i < d->n; i++)
+        total += adapt_model_param_count(d->modules[i]);
+    if (total > INT32_MAX)
+        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: too many parameters", fn);
+    adapt_tensor **list = malloc((size_t)(total ? total : 1) * sizeof *list);
+    if (!list)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: parameter list", fn);
+    int32_t k = 0;
+    for (int32_t i = 0; i < d->n; i++)
+        for (int32_t j = 0; j < adapt_model_param_count(d->modules[i]); j++)
+            list[k++] = adapt_model_param(d->modules[i], j);
+    *params = list, *count = k;
+    return ADAPT_OK;
+}
+
+adapt_status adapt_modules_distill(adapt_model *const *modules,
+                                   const adapt_recording *const *recordings, int32_t n,
+                                   const adapt_train_params *params)
+{
+    if (!modules || !recordings || n < 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
+                       n < 1 ? "n must be >= 1" : "modules or recordings is NULL");
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < n && !st; i++)
+        st = check_pair(modules[i], recordings[i], recordings[0], i);
+    const distillation d = {modules, recordings, n};
+    adapt_tensor **list = NULL;
+    int32_t count = 0;
+    if (!st)
+        st = collect(&list, &count, &d);
+    if (st)
+        return st;
+    const ad_train_objective objective = {.arg = (void *)&d, .params = list, .n_params = count,
+                                          .rows_loss = distill_loss,
+                                          .rows = recordings[0]->count};
+    st = ad_train_run(NULL, NULL, NULL, params, &objective, fn);
+    free(list);
+    return st;
+}

@@ -133,6 +133,18 @@ typedef struct {
 } old_exit_curve;
 OLDER(old_exit_curve, adapt_exit_curve, accuracy_at_budget, area);
 
+typedef struct {
+    size_t struct_size;
+    int32_t batch_size, n_threads;
+} old_record_params;
+OLDER(old_record_params, adapt_record_params, n_threads, spool_prefix);
+
+typedef struct {
+    size_t struct_size;
+    int32_t in_ndim;
+} old_submodule_info;
+OLDER(old_submodule_info, adapt_submodule_info, in_ndim, in_shape);
+
 /* ---- reporting ---- */
 
 static int failures;
@@ -460,6 +472,21 @@ static adapt_status use_exit_curve(void *p, size_t size)
     return adapt_exit_sweep(p, NULL, NULL, NULL, 4, &records, ADAPT_EXIT_MAX_PROBABILITY);
 }
 
+static adapt_status use_record_params(void *p, size_t size)
+{
+    (void)size;
+    adapt_recording *r = NULL;
+    adapt_status st = adapt_model_record(&r, mlp, "0", data, p);
+    adapt_recording_free(r);
+    return st;
+}
+
+static adapt_status use_submodule_info(void *p, size_t size)
+{
+    (void)size;
+    return adapt_model_submodule(p, mlp, "0");
+}
+
 /* ---- the inits, as one type ---- */
 
 typedef void (*init_fn)(void *p, size_t size);
@@ -479,6 +506,7 @@ INIT(calibrator_params, adapt_calibrator_params)
 INIT(head_params, adapt_head_params)
 INIT(exit_train_params, adapt_exit_train_params)
 INIT(exit_policy, adapt_exit_policy)
+INIT(record_params, adapt_record_params)
 
 /* ---- the cases ---- */
 
@@ -513,6 +541,7 @@ static const struct_case cases[] = {
     PARAMS_CASE(head_params, ADAPT_OK),
     PARAMS_CASE(exit_train_params, ADAPT_OK),
     PARAMS_CASE(exit_policy, ADAPT_OK),
+    PARAMS_CASE(record_params, ADAPT_OK),
     CASE(exit_outputs, INPUT, ADAPT_OK),
     CASE(exit_records, INPUT, ADAPT_ERR_INVALID_ARGUMENT), /* every field is required */
     CASE(block_info, RESULT, ADAPT_OK),
@@ -521,6 +550,7 @@ static const struct_case cases[] = {
     CASE(head_info, RESULT, ADAPT_OK),
     CASE(exit_outcome, RESULT, ADAPT_OK),
     CASE(exit_curve, RESULT, ADAPT_OK),
+    CASE(submodule_info, RESULT, ADAPT_OK),
 };
 
 /* ---- where a struct is placed ---- */

@@ -19,6 +19,7 @@ from ._native import path as library_path
 from .calibration import Calibrator
 from .context import Context
 from .dataset import Dataset
+from .distill import Recording, distill
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ExitRegime, ExitRule, ExitTarget,
@@ -29,7 +30,7 @@ from .errors import (AdaptError, CancelledError, FormatError, InternalError,
 # Named as in the header; left out of __all__ so a star import cannot shadow the builtins.
 from .errors import IOError, OverflowError  # noqa: F401, A004
 from .metrics import Metrics, compute_metrics
-from .model import BlockInfo, Model
+from .model import BlockInfo, Model, SubmoduleInfo
 from .npy import npy_read, npy_write
 from .ops import backward
 from .tensor import Parameter, Tensor
@@ -60,8 +61,8 @@ __all__ = [
     "ExitPolicy", "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget",
     "FormatError", "Head", "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError",
     "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError",
-    "Parameter", "Progress", "Schedule", "ScoreKind", "ShapeError", "StateError", "Status",
-    "Tensor", "UnsupportedError", "backend_available", "backward", "compute_metrics",
-    "exit_fit", "exit_simulate", "exit_sweep", "library_path", "library_version", "npy_read",
+    "Parameter", "Progress", "Recording", "Schedule", "ScoreKind", "ShapeError", "StateError",
+    "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "backend_available", "backward",
+    "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "library_path", "library_version", "npy_read",
     "npy_write", "ops", "print_progress", "status_string",
 ]

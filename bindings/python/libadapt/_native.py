@@ -7,11 +7,12 @@ no caller can forget to check.
 import ctypes as C
 
 from . import _library
-from ._structs import (BlockInfo, SubmoduleInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
+from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
-                       MlpParams, TrainParams, VitParams, adapt_calibrator, adapt_context,
-                       adapt_dataset, adapt_head, adapt_model, adapt_tensor)
+                       MlpParams, RecordParams, SubmoduleInfo, TrainParams, VitParams,
+                       adapt_calibrator, adapt_context, adapt_dataset, adapt_head,
+                       adapt_model, adapt_recording, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
@@ -21,7 +22,7 @@ STATUS = object()  # marks functions returning adapt_status
 
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
-CALIBRATOR, HEAD = P(adapt_calibrator), P(adapt_head)
+CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -108,6 +109,11 @@ SIGNATURES = {
     "adapt_model_submodule": (STATUS, [P(SubmoduleInfo), MODEL, C.c_char_p]),
     "adapt_model_replace": (STATUS, [MODEL, C.c_char_p, MODEL, P(MODEL)]),
     "adapt_model_forward_flops": (STATUS, [P(TENSOR), I64P, CTX, MODEL, TENSOR]),
+    "adapt_record_params_init": (None, [P(RecordParams), C.c_size_t]),
+    "adapt_model_record": (STATUS, [P(RECORDING), MODEL, C.c_char_p, DATASET, P(RecordParams)]),
+    "adapt_recording_data": (F32P, [RECORDING, i32, I32P, I64P]),
+    "adapt_recording_free": (None, [RECORDING]),
+    "adapt_modules_distill": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

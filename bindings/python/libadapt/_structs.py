@@ -201,8 +201,19 @@ class SubmoduleInfo(C.Structure):
                 ("replaced", C.c_int32)]
 
 
+class RecordParams(C.Structure):
+    c_name = "adapt_record_params"
+    init_function = "adapt_record_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("batch_size", C.c_int32),
+                ("n_threads", C.c_int32), ("spool_prefix", C.c_char_p)]
+
+
+class adapt_recording(_Opaque):
+    pass
+
+
 #: Every struct of the header, for the size and layout test.
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo)
+       SubmoduleInfo, RecordParams)

@@ -182,6 +182,12 @@ class Model(Owned):
             module._handle = None
         return Model(previous) if previous else None
 
+    def record(self, path, data, batch_size=256, n_threads=0, spool=None):
+        """What the submodule at `path` receives and returns for each sample of `data`, as a
+        Recording (see libadapt.distill.record)."""
+        from .distill import record
+        return record(self, path, data, batch_size, n_threads, spool)
+
     @property
     def flops(self):
         """Forward FLOPs per sample of the whole model."""

@@ -39,7 +39,7 @@ SCALARS = {"int32_t": C.c_int32, "int64_t": C.c_int64, "uint32_t": C.c_uint32,
 STRUCTS = {s.c_name: s for s in _structs.ALL}
 HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
-                        "adapt_calibrator", "adapt_head")}
+                        "adapt_calibrator", "adapt_head", "adapt_recording")}
 
 
 def expected_ctype(c_declaration):

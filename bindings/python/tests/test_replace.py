@@ -84,3 +84,29 @@ def test_views_of_a_replacement_outlive_its_handle(ctx):
     model.replace("blocks.0.mlp", mlp)
     del model
     assert weight.shape == (4, 8) and np.isfinite(weight).all()
+
+
+def test_record_and_distill(rng, tmp_path):
+    """An MLP distilled from the recorded blocks.1.mlp, then put in its place."""
+    model = vit(4)
+    x = rng.uniform(-1, 1, size=(32, 1, 8, 8)).astype(np.float32)
+    data = (x, np.zeros(32, dtype=np.int32))
+    rec = model.record("blocks.1.mlp", data, batch_size=8)
+    spooled = model.record("blocks.1.mlp", data, batch_size=8, spool=tmp_path / "mlp")
+    assert rec.inputs.shape == (32, 5, 8) and rec.outputs.shape == (32, 5, 8)
+    np.testing.assert_array_equal(spooled.outputs, rec.outputs)
+    np.testing.assert_array_equal(np.load(tmp_path / "mlp.inputs.npy"), rec.inputs)
+    assert not rec.inputs.flags.writeable
+    student = token_mlp(16, seed=7)
+
+    def mse():
+        with ad.Context() as c:
+            y = student.forward(c, rec.inputs)
+        return float(np.mean((y - rec.outputs) ** 2))
+
+    before = mse()
+    history = ad.distill([student], [rec], epochs=30, batch_size=8, optimizer="adamw",
+                         learning_rate=1e-2, n_threads=1)
+    assert len(history) == 30 and history[-1].loss < history[0].loss
+    assert mse() < 0.25 * before
+    model.replace("blocks.1.mlp", student)

@@ -1,0 +1,68 @@
+"""Module-wise distillation: record what a submodule of a model receives and returns over a
+dataset (Model.record), then train replacement modules on those recordings (distill)."""
+import ctypes as C
+
+from . import _arrays, _scalars
+from ._handle import Handle, Owned
+from ._native import lib
+from ._params import new_params
+from ._structs import MAX_DIMS, RecordParams, adapt_model, adapt_recording
+from .training import _Callbacks, _dataset, run_training, train_params
+
+
+class Recording(Owned):
+    """A submodule's inputs [N, ...] and outputs [N, ...] over a dataset: read-only numpy
+    views (.inputs, .outputs) that keep the recording alive. Made by Model.record()."""
+    _kind = "recording"
+
+    def __init__(self, raw):
+        if not isinstance(raw, C.POINTER(adapt_recording)):
+            raise TypeError("use Model.record()")
+        self._handle = Handle(raw, lib.adapt_recording_free)
+
+    def _side(self, outputs):
+        ndim, shape = C.c_int32(), (C.c_int64 * MAX_DIMS)()
+        address = lib.adapt_recording_data(self._ptr(), outputs, C.byref(ndim), shape)
+        return _arrays.view(C.cast(address, C.c_void_p).value, tuple(shape[:ndim.value]),
+                            self._handle, writable=False)
+
+    @property
+    def inputs(self):
+        return self._side(0)
+
+    @property
+    def outputs(self):
+        return self._side(1)
+
+
+def record(model, path, data, batch_size=256, n_threads=0, spool=None):
+    """Runs `model` over `data` (a Dataset or an (x, labels) pair) in inference mode and
+    records what the submodule at `path` receives and returns for each sample. With
+    spool="prefix" the rows go to "prefix.inputs.npy" and "prefix.outputs.npy" (kept)
+    and are read back from them, for recordings larger than memory."""
+    params = new_params(RecordParams)
+    _scalars.assign(params, {"batch_size": batch_size, "n_threads": n_threads}, "record")
+    spool_bytes = None if spool is None else _scalars.path_bytes(spool, "spool")
+    params.spool_prefix = spool_bytes
+    data = _dataset(data, "data")
+    raw = C.POINTER(adapt_recording)()
+    lib.adapt_model_record(C.byref(raw), model._ptr(), _scalars.text(path, "path"),
+                           data._ptr(), C.byref(params))
+    return Recording(raw)
+
+
+def distill(modules, recordings, *, progress=None, cancel=None, **settings):
+    """Trains modules[i] (Models) to map recordings[i].inputs to recordings[i].outputs, all
+    at once with the sum of their mean squared errors, each on its own recorded inputs.
+    settings, progress and cancel are those of Model.train; returns the Progress of each
+    epoch's last step."""
+    modules, recordings = list(modules), list(recordings)
+    if len(modules) != len(recordings):
+        raise ValueError("distill: one recording per module")
+    models = (C.POINTER(adapt_model) * len(modules))(*(m._ptr() for m in modules))
+    recs = (C.POINTER(adapt_recording) * len(recordings))(*(r._ptr() for r in recordings))
+    callbacks = _Callbacks(progress, cancel)
+    params = train_params(settings, callbacks, "distill")
+    run_training(lambda: lib.adapt_modules_distill(models, recs, len(modules),
+                                                   C.byref(params)), [callbacks])
+    return callbacks.history

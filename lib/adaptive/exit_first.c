@@ -24,32 +24,17 @@
 
 static const char *const fn = "adapt_model_infer_exits";
 
-/* The geometry of the stem's convolution. */
-static ad_conv_geom stem_geom(const ad_layer *conv)
-{
-    const ad_conv2d *c = AD_LAYER_STATE(conv, const ad_conv2d);
-    return (ad_conv_geom){conv->in.d[0], conv->in.d[1], conv->in.d[2], c->kernel, c->kernel,
-                          c->stride, c->padding, conv->out.d[1], conv->out.d[2]};
-}
-
-/* The stem's layers when the first head is SDN, reads block 0, and block 0 is convolution,
- * batch norm and ReLU taking `input`, run by the direct kernel; else NULL. */
+/* The stem's layers when the plan fuses the first head with them and `input` is a batch of
+ * the images they take; else NULL. */
 static const ad_layer *stem_layers(const adapt_model *model, const adapt_tensor *input)
 {
-    if (ad_head_count(model) < 1 || model->n_blocks < 1)
+    if (ad_head_count(model) < 1 || ad_head_at(model, 0)->fusion != AD_FUSE_STEM)
         return NULL;
-    const adapt_head *h = ad_head_at(model, 0);
     const ad_block *b = &model->blocks[0];
-    const ad_layer_kind *const kinds[] = {&ad_kind_conv2d, &ad_kind_batchnorm2d, &ad_kind_relu};
-    bool ok = h->params.kind == ADAPT_HEAD_SDN && h->params.block == 0 && b->n_layers == 3 &&
-              b->in.ndim == 3 && input->ndim == 4 && input->shape[0] >= 1;
+    bool ok = input->ndim == 4 && input->shape[0] >= 1;
     for (int32_t i = 0; ok && i < 3; i++)
-        ok = b->layers[i].kind == kinds[i] && ad_layer_is_builtin(&b->layers[i]) &&
-             input->shape[i + 1] == b->in.d[i];
-    if (!ok)
-        return NULL;
-    const ad_conv_geom g = stem_geom(&b->layers[0]);
-    return ad_conv_direct_suits(&g) ? b->layers : NULL;
+        ok = input->shape[i + 1] == b->in.d[i];
+    return ok ? b->layers : NULL;
 }
 
 /* The stem's convolution over the whole batch with its batch norm and ReLU fused, handing its
@@ -62,7 +47,7 @@ static adapt_status run_stem(adapt_context *ctx, const ad_layer *layers, adapt_t
     const ad_conv_epilogue e = {bn->weight->data, bn->bias->data, bn->running_mean->data,
                                 bn->running_var->data, AD_BATCHNORM_EPS, NULL, true, NULL};
     const ad_conv_call call = {
-        .g = stem_geom(&layers[0]), .batch = input->shape[0],
+        .g = ad_stem_geom(&layers[0]), .batch = input->shape[0],
         .out_channels = layers[0].out.d[0], .x = input->data,
         .weight = conv->weight->data, .bias = conv->bias ? conv->bias->data : NULL,
         .epilogue = &e, .y = y, .sink = sink};
@@ -108,17 +93,10 @@ adapt_status ad_head_features_in_block(adapt_tensor **f, adapt_tensor **x, adapt
     const adapt_head *h = ad_head_at(model, k);
     const ad_block *b = &model->blocks[h->params.block];
     const ad_dims *in = &b->in, *out = &b->out;
-    if (h->params.kind != ADAPT_HEAD_SDN || b->n_layers != 1 ||
-        b->layers[0].kind != &ad_kind_residual_block || !ad_layer_is_builtin(&b->layers[0]) ||
-        out->ndim != 3 ||
-        (*x)->ndim != 4 || (*x)->shape[1] != in->d[0] || (*x)->shape[2] != in->d[1] ||
-        (*x)->shape[3] != in->d[2])
+    if (h->fusion != AD_FUSE_BLOCK || (*x)->ndim != 4 || (*x)->shape[1] != in->d[0] ||
+        (*x)->shape[2] != in->d[1] || (*x)->shape[3] != in->d[2])
         return ADAPT_OK;
     const ad_residual_block *r = AD_LAYER_STATE(&b->layers[0], const ad_residual_block);
-    const ad_conv_geom last = {out->d[0], out->d[1], out->d[2], r->conv2.kernel, r->conv2.kernel,
-                               1, r->conv2.padding, out->d[1], out->d[2]};
-    if (!ad_conv_direct_suits(&last))
-        return ADAPT_OK;
     adapt_tensor *pooled, *y;
     adapt_status st =
         ad_tensor_new(&pooled, ctx, 2, (int64_t[]){(*x)->shape[0], pooled_width(h, out)});

@@ -4,11 +4,19 @@
 #define AD_ADAPTIVE_HEAD_H
 
 #include "adapt.h"
-#include "lib/nn/dims.h"
-#include "lib/nn/linear.h"
-#include "lib/nn/params.h"
 #include "lib/kernels/sdn_pool.h"
 #include "lib/models/attachment.h"
+#include "lib/nn/dims.h"
+#include "lib/nn/layer.h"
+#include "lib/nn/linear.h"
+#include "lib/nn/params.h"
+
+/* How a head's exit runs in early-stopping inference (exit_plan.c). */
+typedef enum {
+    AD_FUSE_NONE,  /* its block, then the head */
+    AD_FUSE_STEM,  /* the first head on a CNN's stem: pooled, even decided, in the stem's pass */
+    AD_FUSE_BLOCK, /* an SDN head pooling its residual block's output as it is made */
+} ad_head_fusion;
 
 struct adapt_head {
     adapt_head_params params; /* as created; hidden resolved for CLS_MLP */
@@ -21,6 +29,7 @@ struct adapt_head {
     ad_linear fc1, fc2;       /* fc2 only for CLS_MLP */
     int64_t flops, n_params;
     const adapt_model *owner; /* the model holding it, or NULL */
+    ad_head_fusion fusion;    /* planned by the model holding it */
 };
 
 /* Heads as a model's attachments (head_attachment.c). */
@@ -29,6 +38,14 @@ extern const ad_attachment_type ad_exit_head_type;
 /* The model's heads, in block order among its attachments. */
 int32_t ad_head_count(const adapt_model *model);
 adapt_head *ad_head_at(const adapt_model *model, int32_t k);
+
+/* Plans head h of m (ad_head_fusion), or every head of m: when a head joins or leaves, and
+ * when the model changes (the attachment's refresh). */
+void ad_head_plan(adapt_head *h, const adapt_model *m);
+void ad_exit_plan(const adapt_model *m);
+
+/* The geometry of a stem convolution layer. */
+ad_conv_geom ad_stem_geom(const ad_layer *conv);
 
 /* adapt_head_create() holding at most `max_values` parameter values: more is FORMAT, for
  * heads described by a file (INT64_MAX: no limit). */

@@ -57,6 +57,11 @@ static adapt_status read(adapt_model *m, const json_t *entry, int64_t max_values
     return st;
 }
 
+static void refresh(void *self, const adapt_model *m)
+{
+    ad_head_plan(self, m);
+}
+
 static void destroy(void *self)
 {
     ad_head_destroy(self);
@@ -64,5 +69,6 @@ static void destroy(void *self)
 
 const ad_attachment_type ad_exit_head_type = {
     .member = "exits", /* "heads" is taken by the ViT's attention heads */
-    .params = head_params, .describe = describe, .read = read, .destroy = destroy,
+    .params = head_params, .describe = describe, .read = read, .refresh = refresh,
+    .destroy = destroy,
 };

@@ -117,6 +117,7 @@ adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head, int32_t 
         return st;
     }
     head->owner = model;
+    ad_exit_plan(model);
     if (index)
         *index = k;
     return ADAPT_OK;
@@ -140,6 +141,8 @@ adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32
     }
     adapt_head *head = taken.self;
     head->owner = NULL;
+    head->fusion = AD_FUSE_NONE;
+    ad_exit_plan(model);
     if (out)
         *out = head;
     else

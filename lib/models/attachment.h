@@ -20,6 +20,9 @@ typedef struct ad_attachment_type {
     /* Builds one described attachment, `entry`, onto m within `max_values` parameter values
      * (FORMAT for anything the description gets wrong). */
     adapt_status (*read)(adapt_model *m, const json_t *entry, int64_t max_values);
+    /* The model it is attached to changed what runs in it (a replaced submodule): whatever
+     * the attachment planned on the model's structure is planned again. */
+    void (*refresh)(void *self, const adapt_model *m);
     void (*destroy)(void *self);
 } ad_attachment_type;
 

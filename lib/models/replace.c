@@ -270,6 +270,8 @@ adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_mod
         return st;
     }
     commit_shown(model, &shown);
+    for (int32_t i = 0; i < model->n_attached; i++)
+        model->attached[i].type->refresh(model->attached[i].self, model);
     if (!module)
         free(model->replaced[model->n_replaced].path);
     if (old)

@@ -12,7 +12,7 @@
 #include "lib/adaptive/exit_infer.h"
 #include "lib/adaptive/head.h"
 #include "lib/kernels/vector_math.h"
-#include "lib/models/model.h"
+#include "lib/models/model_impl.h"
 
 static const int64_t mlp_sizes[] = {12, 8, 6, 3};
 static const int32_t cnn_channels[] = {4, 8}, cnn_blocks[] = {1, 1}, cnn_strides[] = {1, 2};
@@ -378,15 +378,11 @@ static int by_value(const void *a, const void *b)
  * stores only the images that go on, threads filling the compact batch side by side) decides
  * as the exits' logits say, to the bit, for the images leaving there and for those going on.
  * On one thread and two. */
-START_TEST(first_sdn_exit_decides_as_the_logits_say)
+/* Early-stopping inference on 256 12x12 images decides exactly as the exits' logits say,
+ * with a threshold that lets about half leave at the first head. */
+static void expect_decisions_of_the_logits(adapt_model *m, adapt_context *ctx)
 {
     enum { N = 256, CLASSES = 5 };
-    adapt_model *m = cnn_of_size(12);
-    add(m, ADAPT_HEAD_SDN, 0, 0);
-    add(m, ADAPT_HEAD_SDN, 1, 0);
-    adapt_context *ctx = tu_context_threads(_i & 1 ? ADAPT_BACKEND_DEFAULT
-                                                   : ADAPT_BACKEND_REFERENCE, 1 + _i / 2);
-    TU_OK(adapt_context_set_grad(ctx, 0));
     adapt_tensor *x = images_of_size(ctx, N, 12, 31), *z[3];
     TU_OK(adapt_model_forward_exits(z, 3, ctx, m, x));
     double top[3][N], sorted[N];
@@ -413,6 +409,64 @@ START_TEST(first_sdn_exit_decides_as_the_logits_say)
         at[k]++;
     }
     ck_assert_msg(at[0] > 0 && at[0] < N, "%d of %d leave first", at[0], N);
+}
+
+START_TEST(first_sdn_exit_decides_as_the_logits_say)
+{
+    adapt_model *m = cnn_of_size(12);
+    add(m, ADAPT_HEAD_SDN, 0, 0);
+    add(m, ADAPT_HEAD_SDN, 1, 0);
+    adapt_context *ctx = tu_context_threads(_i & 1 ? ADAPT_BACKEND_DEFAULT
+                                                   : ADAPT_BACKEND_REFERENCE, 1 + _i / 2);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    expect_decisions_of_the_logits(m, ctx);
+    adapt_context_free(ctx);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* The stem's convolution as a module of its own: a 3x3 convolution with the stem's weights
+ * and a zero bias, the same function. */
+static adapt_model *stem_twin(const adapt_model *m)
+{
+    adapt_model *conv = NULL;
+    TU_OK(adapt_model_create_sequential(&conv, 3, (int64_t[]){3, 12, 12}, 1));
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = ADAPT_LAYER_CONV2D, p.out_features = 4, p.kernel = 3, p.padding = 1;
+    TU_OK(adapt_model_append(conv, &p));
+    adapt_tensor *w = adapt_model_param(conv, 0), *b = adapt_model_param(conv, 1);
+    memcpy(adapt_tensor_data(w), adapt_tensor_data(adapt_model_param(m, 0)),
+           (size_t)adapt_tensor_numel(w) * sizeof(float));
+    memset(adapt_tensor_data(b), 0, (size_t)adapt_tensor_numel(b) * sizeof(float));
+    return conv;
+}
+
+/* The fused exit paths are planned when heads come and go and when the model changes: a
+ * replaced stem is never fused (and inference still decides as the logits say), the stem
+ * put back is again, and a later SDN head pools its residual block as it is made. */
+START_TEST(exit_plans_follow_the_model)
+{
+    adapt_model *m = cnn_of_size(12);
+    add(m, ADAPT_HEAD_SDN, 0, 0);
+    add(m, ADAPT_HEAD_SDN, 1, 0);
+    const ad_conv_geom stem = ad_stem_geom(&m->blocks[0].layers[0]);
+    const ad_head_fusion first = ad_conv_direct_suits(&stem) ? AD_FUSE_STEM : AD_FUSE_NONE;
+    ck_assert_int_eq(ad_head_at(m, 0)->fusion, first);
+    const ad_head_fusion second = ad_head_at(m, 1)->fusion;
+    ck_assert(second == AD_FUSE_BLOCK || (second == AD_FUSE_NONE && first == AD_FUSE_NONE));
+    TU_OK(adapt_model_replace(m, "stem.0", stem_twin(m), NULL));
+    ck_assert_int_eq(ad_head_at(m, 0)->fusion, AD_FUSE_NONE);
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, 2);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    expect_decisions_of_the_logits(m, ctx);
+    TU_OK(adapt_model_replace(m, "stem.0", NULL, NULL));
+    ck_assert_int_eq(ad_head_at(m, 0)->fusion, first);
+    adapt_head *h = NULL;
+    TU_OK(adapt_model_remove_head(&h, m, 0));
+    ck_assert_int_eq(h->fusion, AD_FUSE_NONE);
+    ck_assert_int_eq(ad_head_at(m, 0)->fusion, second);
+    adapt_head_free(h);
     adapt_context_free(ctx);
     adapt_model_free(m);
 }
@@ -495,6 +549,7 @@ static Suite *heads_suite(void)
     tcase_add_test(tc, every_exit_computes_its_own_logits);
     tcase_add_test(tc, head_gradients_match_finite_differences);
     tcase_add_test(tc, sdn_heads_give_the_same_bits_taped_or_not);
+    tcase_add_test(tc, exit_plans_follow_the_model);
     tcase_add_loop_test(tc, first_sdn_exit_decides_as_the_logits_say, 0, 4);
     tcase_add_test(tc, checkpoints_carry_heads);
     tcase_add_test(tc, hostile_head_descriptions_are_format_errors);

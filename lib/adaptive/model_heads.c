@@ -51,14 +51,6 @@ static adapt_status rename_from(adapt_model *model, int32_t from)
     return ADAPT_OK;
 }
 
-static bool same_dims(const ad_dims *a, const ad_dims *b)
-{
-    bool same = a->ndim == b->ndim;
-    for (int32_t i = 0; same && i < a->ndim; i++)
-        same = a->d[i] == b->d[i];
-    return same;
-}
-
 static adapt_status check_add(const adapt_model *model, const adapt_head *head, const char *fn)
 {
     if (!model || !head)
@@ -67,7 +59,7 @@ static adapt_status check_add(const adapt_model *model, const adapt_head *head, 
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the head belongs to a model already", fn);
     const int32_t block = head->params.block;
     if (block >= model->n_blocks - 1 || head->classes != adapt_model_classes(model) ||
-        !same_dims(&head->in, &model->blocks[block].out))
+        !ad_dims_equal(&head->in, &model->blocks[block].out))
         return ad_fail(ADAPT_ERR_SHAPE, "%s: the head was made for another model's block %d", fn,
                        (int)block);
     const int32_t k = position_for(model, block);

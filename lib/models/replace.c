@@ -56,14 +56,6 @@ void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
     *out = s->part ? l->in : l->out;
 }
 
-static bool same_dims(const ad_dims *a, const ad_dims *b)
-{
-    bool same = a->ndim == b->ndim;
-    for (int32_t i = 0; same && i < a->ndim; i++)
-        same = a->d[i] == b->d[i];
-    return same;
-}
-
 /* Index of the replacement at `path`, or -1. */
 static int32_t replacement_at(const adapt_model *m, const char *path)
 {
@@ -101,7 +93,7 @@ static adapt_status check_module(adapt_model *m, const ad_site *site, const adap
     ad_dims in, out;
     ad_site_shapes(&in, &out, m, site);
     const ad_dims module_out = ad_model_tail(module);
-    if (module->n_blocks && same_dims(&module->input, &in) && same_dims(&module_out, &out))
+    if (module->n_blocks && ad_dims_equal(&module->input, &in) && ad_dims_equal(&module_out, &out))
         return ADAPT_OK;
     char si[160], so[160], mi[160], mo[160];
     return ad_fail(ADAPT_ERR_SHAPE, "%s: the submodule maps %s to %s per sample, the module "

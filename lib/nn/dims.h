@@ -3,6 +3,7 @@
 #ifndef AD_NN_DIMS_H
 #define AD_NN_DIMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,14 @@ static inline int64_t ad_add_sat(int64_t a, int64_t b)
 {
     int64_t r;
     return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static inline bool ad_dims_equal(const ad_dims *a, const ad_dims *b)
+{
+    bool same = a->ndim == b->ndim;
+    for (int32_t i = 0; same && i < a->ndim; i++)
+        same = a->d[i] == b->d[i];
+    return same;
 }
 
 /* Product of the dims, saturating. */

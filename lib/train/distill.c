@@ -57,14 +57,6 @@ static adapt_status distill_loss(adapt_tensor **loss, adapt_context *ctx, void *
     return st;
 }
 
-static bool same_dims(const ad_dims *a, const ad_dims *b)
-{
-    bool same = a->ndim == b->ndim;
-    for (int32_t i = 0; same && i < a->ndim; i++)
-        same = a->d[i] == b->d[i];
-    return same;
-}
-
 static adapt_status check_pair(const adapt_model *m, const adapt_recording *r,
                                const adapt_recording *first, int32_t i)
 {
@@ -76,8 +68,8 @@ static adapt_status check_pair(const adapt_model *m, const adapt_recording *r,
                        "recording 0 %lld: record one dataset", fn, (int)i,
                        (long long)r->count, (long long)first->count);
     const ad_dims out = ad_model_tail(m);
-    if (m->n_blocks && same_dims(&m->input, &r->shape[AD_REC_INPUTS]) &&
-        same_dims(&out, &r->shape[AD_REC_OUTPUTS]))
+    if (m->n_blocks && ad_dims_equal(&m->input, &r->shape[AD_REC_INPUTS]) &&
+        ad_dims_equal(&out, &r->shape[AD_REC_OUTPUTS]))
         return ADAPT_OK;
     char mi[160], mo[160], ri[160], ro[160];
     return ad_fail(ADAPT_ERR_SHAPE, "%s: module %d maps %s to %s per sample, its recording "

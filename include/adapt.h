@@ -1254,7 +1254,8 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * Every layer of a model, and some parts of layers, is a submodule with a
  * PyTorch-style path, the prefix its parameters are named with:
  * "blocks.3" (a ViT's transformer block), "blocks.3.mlp" and "blocks.3.attn"
- * (its MLP after norm2, its attention after norm1), "stages.1.0" (a CNN's
+ * (its MLP after norm2, its attention after norm1), "blocks.3.attn.qkv" and
+ * "blocks.3.attn.proj" (the attention's projections), "stages.1.0" (a CNN's
  * residual block), "stem.0", "fc", "2" (a sequential or MLP layer).
  * docs/modules.md lists them per architecture. A submodule can be replaced
  * by another model whose per-sample input and output shapes are the

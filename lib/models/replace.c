@@ -53,7 +53,7 @@ void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
 {
     const ad_layer *l = ad_site_layer(m, s);
     *in = l->in;
-    *out = s->part ? l->in : l->out;
+    *out = !s->part ? l->out : s->part->out_shape ? s->part->out_shape(l) : l->in;
 }
 
 /* Index of the replacement at `path`, or -1. */

@@ -77,6 +77,39 @@ static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_att
     return st ? st : split_heads(out, ctx, a, y);
 }
 
+adapt_status ad_attention_qkv(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                              adapt_tensor *x)
+{
+    const ad_override *r = &a->qkv_module;
+    return r->module ? r->forward(out, ctx, r->module, x) : ad_linear_forward(out, ctx, &a->qkv, x);
+}
+
+adapt_status ad_attention_proj(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                               adapt_tensor *x)
+{
+    const ad_override *r = &a->proj_module;
+    return r->module ? r->forward(out, ctx, r->module, x)
+                     : ad_linear_forward(out, ctx, &a->proj, x);
+}
+
+/* q (scaled), k and v split into heads from the rows a replacing qkv module makes. */
+static adapt_status split_qkv(adapt_tensor **q, adapt_tensor **k, adapt_tensor **v,
+                              adapt_context *ctx, const ad_attention *a, adapt_tensor *x,
+                              float scale)
+{
+    adapt_tensor *qkv, *part[3];
+    adapt_status st = ad_attention_qkv(&qkv, ctx, a, x);
+    for (int i = 0; i < 3 && !st; i++)
+        st = adapt_op_slice(&part[i], ctx, qkv, 2, i * a->dim, (i + 1) * a->dim);
+    if (!st)
+        st = adapt_op_scale(&part[0], ctx, part[0], scale);
+    if (!st)
+        st = split_heads(q, ctx, a, part[0]);
+    if (!st)
+        st = split_heads(k, ctx, a, part[1]);
+    return st ? st : split_heads(v, ctx, a, part[2]);
+}
+
 adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
                                   adapt_tensor *x)
 {
@@ -85,11 +118,16 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
         return ad_attention_forward_untaped(out, ctx, a, x);
     const float scale = (float)(1.0 / sqrt((double)(a->dim / a->heads)));
     adapt_tensor *q, *k, *v, *scores, *weights, *mixed, *merged;
-    adapt_status st = project(&q, ctx, a, x, 0, scale);
-    if (!st)
-        st = project(&k, ctx, a, x, 1, 1.0f);
-    if (!st)
-        st = project(&v, ctx, a, x, 2, 1.0f);
+    adapt_status st = ADAPT_OK;
+    if (a->qkv_module.module) {
+        st = split_qkv(&q, &k, &v, ctx, a, x, scale);
+    } else {
+        st = project(&q, ctx, a, x, 0, scale);
+        if (!st)
+            st = project(&k, ctx, a, x, 1, 1.0f);
+        if (!st)
+            st = project(&v, ctx, a, x, 2, 1.0f);
+    }
     if (!st)
         st = adapt_op_matmul(&scores, ctx, q, k, ADAPT_MATMUL_TRANS_B);
     if (!st)
@@ -98,7 +136,7 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
         st = adapt_op_matmul(&mixed, ctx, weights, v, 0);
     if (!st)
         st = merge_heads(&merged, ctx, a, mixed, x->shape[0]);
-    return st ? st : ad_linear_forward(out, ctx, &a->proj, merged);
+    return st ? st : ad_attention_proj(out, ctx, a, merged);
 }
 
 int64_t ad_attention_flops(const ad_attention *a, int64_t tokens)

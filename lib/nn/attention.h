@@ -5,11 +5,13 @@
 #define AD_NN_ATTENTION_H
 
 #include "lib/nn/linear.h"
+#include "lib/nn/override.h"
 
 typedef struct {
     ad_linear qkv;  /* "<prefix>qkv.weight" [3*dim, dim], "<prefix>qkv.bias" [3*dim] */
     ad_linear proj; /* "<prefix>proj.weight" [dim, dim], "<prefix>proj.bias" [dim] */
     int64_t dim, heads;
+    ad_override qkv_module, proj_module; /* modules run instead of qkv and proj */
 } ad_attention;
 
 /* `heads` must divide `dim` (checked by the caller). */
@@ -25,6 +27,12 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
  * (attention_untaped.c). */
 adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx,
                                           const ad_attention *a, adapt_tensor *x);
+
+/* Its qkv and output projections as they run now: the module that replaces one, if any. */
+adapt_status ad_attention_qkv(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                              adapt_tensor *x);
+adapt_status ad_attention_proj(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
+                               adapt_tensor *x);
 
 /* Projections plus the two T x T products, for `tokens` tokens. */
 int64_t ad_attention_flops(const ad_attention *a, int64_t tokens);

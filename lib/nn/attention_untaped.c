@@ -106,8 +106,8 @@ static adapt_status project_qkv(adapt_tensor **qkv, adapt_context *ctx, const ad
     const int64_t d = a->dim, rows = x->numel / d;
     const ad_gemm_args part = {.trans_b = true, .m = rows, .n = d, .k = d, .alpha = 1.0f,
                                .lda = d, .ldb = d, .ldc = d};
-    if (!ad_gemm_narrow_suits(ctx->backend, &part))
-        return ad_linear_forward(qkv, ctx, &a->qkv, x);
+    if (a->qkv_module.module || !ad_gemm_narrow_suits(ctx->backend, &part))
+        return ad_attention_qkv(qkv, ctx, a, x);
     adapt_status st = ad_tensor_new(qkv, ctx, 3, (int64_t[]){x->shape[0], x->shape[1], 3 * d});
     for (int64_t i = 0; i < 3 && !st; i++) {
         const ad_narrow_product p = {rows, d, d, x->data, a->qkv.weight->data + i * d * d,
@@ -146,5 +146,5 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
     if (st)
         return ad_fail(st, "attention: a GEMM of the heads failed (%s)",
                        adapt_status_string(st));
-    return ad_linear_forward(out, ctx, &a->proj, mixed);
+    return ad_attention_proj(out, ctx, a, mixed);
 }

@@ -11,6 +11,7 @@
 #include "adapt.h"
 #include "lib/kernels/epilogue.h"
 #include "lib/nn/dims.h"
+#include "lib/nn/override.h"
 #include "lib/nn/params.h"
 
 typedef enum { AD_FIELD_INT32, AD_FIELD_INT64, AD_FIELD_FLOAT } ad_field_type;
@@ -51,18 +52,12 @@ typedef struct {
 
 struct ad_layer;
 
-/* A module run in place of a whole layer or of a built-in part of one, mapping the same
- * per-sample shapes: set by the model that holds the layer (lib/models/replace.c). */
-typedef struct {
-    adapt_status (*forward)(adapt_tensor **out, adapt_context *ctx, const void *module,
-                            adapt_tensor *x);
-    const void *module; /* NULL: the built-in runs */
-} ad_override;
-
 /* A part of a layer that a module may replace, e.g. a transformer block's "mlp". */
 typedef struct {
     const char *name;  /* its path below the layer's */
     size_t offset;     /* of its ad_override in the kind's state */
+    /* Its per-sample output for the layer's input (its input); NULL: the layer's input. */
+    ad_dims (*out_shape)(const struct ad_layer *l);
     /* The built-in part of layer l, whatever replaces it: x[N, in...] -> [N, in...]. */
     adapt_status (*forward)(adapt_tensor **out, adapt_context *ctx, const struct ad_layer *l,
                             adapt_tensor *x);
@@ -92,7 +87,7 @@ typedef struct ad_layer_kind {
     ad_act activation;
     /* Takes any [N, ...] with the input's number of values per sample. */
     bool flattens;
-    /* Parts that map the layer's per-sample input shape to itself and may be replaced. */
+    /* Parts, taking the layer's per-sample input, that may be replaced. */
     const ad_layer_part *parts;
     int32_t n_parts;
 } ad_layer_kind;

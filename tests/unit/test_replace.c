@@ -110,6 +110,54 @@ START_TEST(equivalent_replacement_computes_the_same)
 }
 END_TEST
 
+/* One token_linear layer of `out` features on [TOKENS, DIM], holding `from`'s `name` weights. */
+static adapt_model *projection(const adapt_model *from, const char *name, int64_t out)
+{
+    adapt_model *p = NULL;
+    TU_OK(adapt_model_create_sequential(&p, 2, (int64_t[]){TOKENS, DIM}, 1));
+    TU_OK(add(p, ADAPT_LAYER_TOKEN_LINEAR, out));
+    char weight[64], bias[64];
+    snprintf(weight, sizeof weight, "%s.weight", name);
+    snprintf(bias, sizeof bias, "%s.bias", name);
+    copy_param(p, "0.weight", from, weight);
+    copy_param(p, "0.bias", from, bias);
+    return p;
+}
+
+/* The attention's projections replaced by modules holding their weights: the output
+ * projection gives the same bits (the same product), the qkv one the same values (the
+ * attention scales q's rows instead of its weights then). */
+START_TEST(attention_projections_are_submodules)
+{
+    adapt_model *m = vit(13);
+    float *before = logits(m, 1), *before_untaped = logits(m, 0);
+    adapt_submodule_info info = {.struct_size = sizeof info};
+    TU_OK(adapt_model_submodule(&info, m, "blocks.0.attn.qkv"));
+    ck_assert_int_eq(info.out_shape[1], 3 * DIM);
+    ck_assert_int_eq(info.flops, 2 * TOKENS * DIM * 3 * DIM);
+    TU_OK(adapt_model_replace(m, "blocks.0.attn.proj",
+                              projection(m, "blocks.0.attn.proj", DIM), NULL));
+    float *proj = logits(m, 1), *proj_untaped = logits(m, 0);
+    ck_assert_mem_eq(proj, before, BATCH * 4 * sizeof *proj);
+    ck_assert_mem_eq(proj_untaped, before_untaped, BATCH * 4 * sizeof *proj);
+    TU_OK(adapt_model_replace(m, "blocks.1.attn.qkv",
+                              projection(m, "blocks.1.attn.qkv", 3 * DIM), NULL));
+    float *qkv = logits(m, 1), *qkv_untaped = logits(m, 0);
+    for (int i = 0; i < BATCH * 4; i++) {
+        ck_assert_float_eq_tol(qkv[i], before[i], 1e-5f);
+        ck_assert_float_eq_tol(qkv_untaped[i], before_untaped[i], 1e-5f);
+    }
+    ck_assert_int_ne(param_index(m, "blocks.1.attn.qkv.0.weight"), -1);
+    adapt_model *around = token_mlp(4, 1);
+    TU_FAILS(adapt_model_replace(m, "blocks.1.attn", around, NULL),
+             ADAPT_ERR_INVALID_ARGUMENT); /* holds the replaced qkv */
+    adapt_model_free(around);
+    free(before), free(before_untaped), free(proj), free(proj_untaped), free(qkv);
+    free(qkv_untaped);
+    adapt_model_free(m);
+}
+END_TEST
+
 /* A narrower MLP costs less by exactly its products; the original comes back intact. */
 START_TEST(costs_follow_the_replacement_and_the_original_comes_back)
 {
@@ -338,6 +386,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(tc, equivalent_replacement_computes_the_same);
     tcase_add_test(tc, costs_follow_the_replacement_and_the_original_comes_back);
+    tcase_add_test(tc, attention_projections_are_submodules);
     tcase_add_test(tc, checkpoints_keep_replacements);
     tcase_add_test(tc, replacements_train_with_the_model);
     tcase_add_test(tc, per_sample_flops_follow_what_ran);

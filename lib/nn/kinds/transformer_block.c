@@ -66,6 +66,38 @@ static adapt_status mlp_forward(adapt_tensor **out, adapt_context *ctx, const ad
                                       x);
 }
 
+static adapt_status qkv_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+                                adapt_tensor *x)
+{
+    return ad_linear_forward(out, ctx, &AD_LAYER_STATE(l, const ad_transformer_block)->attn.qkv,
+                             x);
+}
+
+static adapt_status proj_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+                                 adapt_tensor *x)
+{
+    return ad_linear_forward(out, ctx, &AD_LAYER_STATE(l, const ad_transformer_block)->attn.proj,
+                             x);
+}
+
+/* [T, D] -> [T, 3 D]: q, k and v side by side. */
+static ad_dims qkv_shape(const ad_layer *l)
+{
+    return ad_dims2(l->in.d[0], 3 * l->in.d[1]);
+}
+
+static int64_t qkv_flops(const ad_layer *l)
+{
+    return ad_linear_flops(&AD_LAYER_STATE(l, const ad_transformer_block)->attn.qkv,
+                           l->in.d[0]);
+}
+
+static int64_t proj_flops(const ad_layer *l)
+{
+    return ad_linear_flops(&AD_LAYER_STATE(l, const ad_transformer_block)->attn.proj,
+                           l->in.d[0]);
+}
+
 static int64_t attn_flops(const ad_layer *l)
 {
     return ad_attention_flops(&AD_LAYER_STATE(l, const ad_transformer_block)->attn, l->in.d[0]);
@@ -76,10 +108,16 @@ static int64_t mlp_flops(const ad_layer *l)
     return ad_transformer_mlp_flops(AD_LAYER_STATE(l, const ad_transformer_block), l->in.d[0]);
 }
 
-/* timm's names: the attention after norm1 and the MLP after norm2, each [T, D] -> [T, D]. */
+#define ATTENTION_SLOT(field) \
+    (offsetof(ad_transformer_block, attn) + offsetof(ad_attention, field))
+
+/* timm's names: the attention after norm1 and the MLP after norm2, each [T, D] -> [T, D];
+ * the attention's qkv projection [T, D] -> [T, 3 D] and output projection [T, D] -> [T, D]. */
 static const ad_layer_part parts[] = {
-    {"attn", offsetof(ad_transformer_block, attn_module), attn_forward, attn_flops},
-    {"mlp", offsetof(ad_transformer_block, mlp_module), mlp_forward, mlp_flops},
+    {"attn", offsetof(ad_transformer_block, attn_module), NULL, attn_forward, attn_flops},
+    {"attn.qkv", ATTENTION_SLOT(qkv_module), qkv_shape, qkv_forward, qkv_flops},
+    {"attn.proj", ATTENTION_SLOT(proj_module), NULL, proj_forward, proj_flops},
+    {"mlp", offsetof(ad_transformer_block, mlp_module), NULL, mlp_forward, mlp_flops},
 };
 
 const ad_layer_kind ad_kind_transformer_block = {

@@ -168,3 +168,19 @@ int tu_run(Suite *suite)
     srunner_free(runner);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+adapt_model *tu_token_mlp(int64_t tokens, int64_t dim, int64_t hidden, uint64_t seed)
+{
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_sequential(&m, 2, (int64_t[]){tokens, dim}, seed));
+    const int64_t widths[] = {hidden, 0, dim};
+    const int32_t kinds[] = {ADAPT_LAYER_TOKEN_LINEAR, ADAPT_LAYER_GELU,
+                             ADAPT_LAYER_TOKEN_LINEAR};
+    for (int i = 0; i < 3; i++) {
+        adapt_layer_params p;
+        adapt_layer_params_init(&p, sizeof p);
+        p.kind = kinds[i], p.out_features = widths[i];
+        TU_OK(adapt_model_append(m, &p));
+    }
+    return m;
+}

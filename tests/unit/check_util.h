@@ -51,6 +51,10 @@ void tu_gradcheck(tu_forward_fn forward, adapt_tensor **params, int32_t n_params
 void tu_check_threads(tu_forward_fn forward, adapt_tensor **params, int32_t n_params,
                       void *arg, adapt_backend backend, int32_t n_threads, double tol);
 
+/* A sequential model of an MLP's shape on [tokens, dim]: token_linear(hidden), GELU,
+ * token_linear(dim). */
+adapt_model *tu_token_mlp(int64_t tokens, int64_t dim, int64_t hidden, uint64_t seed);
+
 /* Runs a suite, printing Check's summary; returns the process exit code. */
 int tu_run(Suite *suite);
 

@@ -129,19 +129,9 @@ START_TEST(recording_leaves_the_model_as_it_was)
 }
 END_TEST
 
-static adapt_model *token_mlp(int64_t hidden, uint64_t seed)
+static adapt_model *mlp_of(int64_t hidden, uint64_t seed)
 {
-    adapt_model *m = NULL;
-    TU_OK(adapt_model_create_sequential(&m, 2, (int64_t[]){TOKENS, DIM}, seed));
-    adapt_layer_params p;
-    adapt_layer_params_init(&p, sizeof p);
-    p.kind = ADAPT_LAYER_TOKEN_LINEAR, p.out_features = hidden;
-    TU_OK(adapt_model_append(m, &p));
-    p.kind = ADAPT_LAYER_GELU;
-    TU_OK(adapt_model_append(m, &p));
-    p.kind = ADAPT_LAYER_TOKEN_LINEAR, p.out_features = DIM;
-    TU_OK(adapt_model_append(m, &p));
-    return m;
+    return tu_token_mlp(TOKENS, DIM, hidden, seed);
 }
 
 /* Mean squared error of module on a recording's rows. */
@@ -176,7 +166,7 @@ START_TEST(distilled_modules_learn_their_submodules)
     adapt_recording *r[2] = {NULL, NULL};
     TU_OK(adapt_model_record(&r[0], m, "blocks.0.mlp", d, &rp));
     TU_OK(adapt_model_record(&r[1], m, "blocks.1.mlp", d, &rp));
-    adapt_model *students[2] = {token_mlp(16, 3), token_mlp(16, 4)};
+    adapt_model *students[2] = {mlp_of(16, 3), mlp_of(16, 4)};
     const double before[2] = {error_of(students[0], r[0]), error_of(students[1], r[1])};
     adapt_train_params tp;
     adapt_train_params_init(&tp, sizeof tp);
@@ -200,7 +190,7 @@ END_TEST
 
 START_TEST(refusals)
 {
-    adapt_model *m = vit(5), *wide = token_mlp(4, 1), *ok = token_mlp(4, 2);
+    adapt_model *m = vit(5), *wide = mlp_of(4, 1), *ok = mlp_of(4, 2);
     adapt_dataset *d = images_set(), *few = NULL, *empty = NULL;
     TU_OK(adapt_dataset_wrap(&few, images, 4, (int64_t[]){N / 2, 1, 8, 8}, labels));
     TU_OK(adapt_dataset_wrap(&empty, images, 4, (int64_t[]){0, 1, 8, 8}, labels));

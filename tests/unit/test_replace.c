@@ -31,21 +31,15 @@ static adapt_status add(adapt_model *m, int32_t kind, int64_t out)
     return adapt_model_append(m, &p);
 }
 
-/* token_linear(hidden), GELU, token_linear(DIM) on [TOKENS, DIM]: the shape of an MLP. */
-static adapt_model *token_mlp(int64_t hidden, uint64_t seed)
-{
-    adapt_model *m = NULL;
-    TU_OK(adapt_model_create_sequential(&m, 2, (int64_t[]){TOKENS, DIM}, seed));
-    TU_OK(add(m, ADAPT_LAYER_TOKEN_LINEAR, hidden));
-    TU_OK(add(m, ADAPT_LAYER_GELU, 0));
-    TU_OK(add(m, ADAPT_LAYER_TOKEN_LINEAR, DIM));
-    return m;
-}
-
 static char *copy_text(const char *text)
 {
     char *copy = malloc(strlen(text) + 1);
     return strcpy(copy, text);
+}
+
+static adapt_model *mlp_of(int64_t hidden, uint64_t seed)
+{
+    return tu_token_mlp(TOKENS, DIM, hidden, seed);
 }
 
 static int32_t param_index(const adapt_model *m, const char *name)
@@ -85,7 +79,7 @@ static float *logits(adapt_model *m, int grad)
  * the same ops when recorded, so the same bits; its parameters show where fc1 and fc2 were. */
 START_TEST(equivalent_replacement_computes_the_same)
 {
-    adapt_model *m = vit(3), *mlp = token_mlp(HIDDEN, 9);
+    adapt_model *m = vit(3), *mlp = mlp_of(HIDDEN, 9);
     copy_param(mlp, "0.weight", m, "blocks.1.mlp.fc1.weight");
     copy_param(mlp, "0.bias", m, "blocks.1.mlp.fc1.bias");
     copy_param(mlp, "2.weight", m, "blocks.1.mlp.fc2.weight");
@@ -148,7 +142,7 @@ START_TEST(attention_projections_are_submodules)
         ck_assert_float_eq_tol(qkv_untaped[i], before_untaped[i], 1e-5f);
     }
     ck_assert_int_ne(param_index(m, "blocks.1.attn.qkv.0.weight"), -1);
-    adapt_model *around = token_mlp(4, 1);
+    adapt_model *around = mlp_of(4, 1);
     TU_FAILS(adapt_model_replace(m, "blocks.1.attn", around, NULL),
              ADAPT_ERR_INVALID_ARGUMENT); /* holds the replaced qkv */
     adapt_model_free(around);
@@ -161,7 +155,7 @@ END_TEST
 /* A narrower MLP costs less by exactly its products; the original comes back intact. */
 START_TEST(costs_follow_the_replacement_and_the_original_comes_back)
 {
-    adapt_model *m = vit(4), *small = token_mlp(4, 5);
+    adapt_model *m = vit(4), *small = mlp_of(4, 5);
     float *original = logits(m, 0);
     char *text = copy_text(ad_model_architecture(m));
     const int64_t flops = adapt_model_flops(m);
@@ -196,8 +190,8 @@ END_TEST
 START_TEST(checkpoints_keep_replacements)
 {
     adapt_model *m = vit(6);
-    TU_OK(adapt_model_replace(m, "blocks.1.attn", token_mlp(4, 7), NULL));
-    TU_OK(adapt_model_replace(m, "blocks.0.mlp", token_mlp(6, 8), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.1.attn", mlp_of(4, 7), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", mlp_of(6, 8), NULL));
     const char *path = tu_in_scratch("replaced.safetensors");
     TU_OK(adapt_model_save(m, path));
     adapt_model *back = NULL;
@@ -231,7 +225,7 @@ START_TEST(per_sample_flops_follow_what_ran)
     TU_OK(adapt_model_forward(&plain, ctx, m, in));
     ck_assert_mem_eq(adapt_tensor_data(y), adapt_tensor_data(plain), BATCH * 4 * sizeof(float));
     const int64_t whole = adapt_model_flops(m);
-    TU_OK(adapt_model_replace(m, "blocks.1.mlp", token_mlp(4, 1), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", mlp_of(4, 1), NULL));
     TU_OK(adapt_model_forward_flops(&y, flops, ctx, m, in));
     for (int i = 0; i < BATCH; i++)
         ck_assert_int_eq(flops[i], adapt_model_flops(m));
@@ -249,7 +243,7 @@ END_TEST
 START_TEST(replacements_train_with_the_model)
 {
     adapt_model *m = vit(8);
-    TU_OK(adapt_model_replace(m, "blocks.1.mlp", token_mlp(4, 2), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.1.mlp", mlp_of(4, 2), NULL));
     adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
     TU_OK(adapt_context_set_grad(ctx, 1));
     float x[BATCH * 64];
@@ -315,7 +309,7 @@ END_TEST
 /* Every refusal names its cause and leaves both models as they were. */
 START_TEST(refusals_change_nothing)
 {
-    adapt_model *m = vit(9), *mlp = token_mlp(HIDDEN, 1), *other = vit(10);
+    adapt_model *m = vit(9), *mlp = mlp_of(HIDDEN, 1), *other = vit(10);
     adapt_model *wide = NULL;
     TU_OK(adapt_model_create_sequential(&wide, 2, (int64_t[]){TOKENS, DIM}, 1));
     TU_OK(add(wide, ADAPT_LAYER_TOKEN_LINEAR, DIM + 1));
@@ -335,7 +329,7 @@ START_TEST(refusals_change_nothing)
     TU_OK(adapt_model_replace(m, "blocks.1.mlp", mlp, NULL));
     /* held by m: not a second time, not by another model, not around or inside it */
     TU_FAILS(adapt_model_replace(other, "blocks.1.mlp", mlp, NULL), ADAPT_ERR_INVALID_ARGUMENT);
-    adapt_model *cycle = token_mlp(HIDDEN, 2);
+    adapt_model *cycle = mlp_of(HIDDEN, 2);
     TU_FAILS(adapt_model_replace(m, "blocks.1", cycle, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_model_replace(mlp, "0", m, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     adapt_submodule_info info = {.struct_size = sizeof info};
@@ -354,7 +348,7 @@ END_TEST
 START_TEST(hostile_replacements_are_format_errors)
 {
     adapt_model *m = vit(11);
-    TU_OK(adapt_model_replace(m, "blocks.0.mlp", token_mlp(4, 3), NULL));
+    TU_OK(adapt_model_replace(m, "blocks.0.mlp", mlp_of(4, 3), NULL));
     const char *good = ad_model_architecture(m);
     adapt_model *back = NULL;
     TU_OK(ad_model_from_architecture(&back, good, INT64_MAX));

@@ -2,12 +2,17 @@
 
 #include "lib/io/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/core/error.h"
@@ -15,9 +20,60 @@
 /* Distinguishes concurrent saves to the same path from threads of one process. */
 static atomic_uint tmp_counter;
 
+/* Whether `name` is "<base>.tmp.<pid>.<n>" of a process that no longer runs. A pid in use
+ * again by another process keeps its file: removing a live save's file is the worse mistake. */
+static bool is_stale_temp(const char *name, const char *base)
+{
+    const size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0)
+        return false;
+    char *end;
+    const long pid = strtol(name + n + 5, &end, 10);
+    if (pid <= 0 || *end != '.' || end[1] < '0' || end[1] > '9')
+        return false;
+    strtoul(end + 1, &end, 10);
+    return *end == '\0' && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes the temporary files that saves to `path` left when their process died (killed
+ * mid-save). Best effort: a directory that cannot be listed keeps them. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096]; /* with its trailing slash */
+    if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 2,
+                 slash ? path : "./") >= (int)sizeof dir)
+        return;
+    const char *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+        char full[4096 + 256];
+        if (is_stale_temp(e->d_name, base) &&
+            snprintf(full, sizeof full, "%s%s", dir, e->d_name) < (int)sizeof full)
+            unlink(full);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* A path that exists must be a regular file (or a link to one): a device, a fifo or a
+ * directory is never replaced by a checkpoint. */
+static adapt_status check_target(const char *path, const char *fn)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ad_fail(ADAPT_ERR_IO, "%s: %s exists and is not a regular file; it is left "
+                       "as it is", fn, path);
+    return ADAPT_OK;
+}
+
 adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn)
 {
     *af = (ad_atomic_file){.path = path, .fn = fn};
+    adapt_status st = check_target(path, fn);
+    if (st)
+        return st;
+    remove_stale_temps(path);
     size_t cap = strlen(path) + 64;
     char *tmp = malloc(cap);
     if (!tmp)

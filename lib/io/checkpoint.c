@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
@@ -13,6 +14,36 @@
 #include "lib/models/model.h"
 
 #define CKPT_FORMAT "libadapt"
+
+/* __metadata__ key of a parameter's checksum: "crc32/<name>" -> 8 hex digits, the CRC-32
+ * (zlib's) of its data bytes as stored. Other readers ignore it. */
+#define CKPT_CRC_PREFIX "crc32/"
+
+static uint32_t ckpt_crc(const float *values, int64_t n)
+{
+    return (uint32_t)crc32_z(0L, (const unsigned char *)values, (size_t)n * sizeof(float));
+}
+
+/* A damaged file: the data of parameter `name` does not match the checksum saved with it.
+ * Files without checksums (from other writers) load unchecked. */
+static adapt_status ckpt_verify(const ad_safetensors *st, const char *name, const float *values,
+                                int64_t n, const char *fn)
+{
+    const size_t size = sizeof CKPT_CRC_PREFIX + strlen(name);
+    char *key = malloc(size);
+    if (!key)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a checksum key", fn);
+    snprintf(key, size, CKPT_CRC_PREFIX "%s", name);
+    const char *saved = ad_safetensors_metadata(st, key);
+    free(key);
+    char actual[9];
+    snprintf(actual, sizeof actual, "%08x", (unsigned)ckpt_crc(values, n));
+    if (!saved || strcmp(saved, actual) == 0)
+        return ADAPT_OK;
+    return ad_fail(ADAPT_ERR_FORMAT, "%s: %s: the data of parameter '%s' does not match its "
+                   "checksum (%s saved, %s read): the file is damaged", fn, st->src.name, name,
+                   saved, actual);
+}
 
 /* "[2, 3]" like ad_shape_str(); a rank beyond ADAPT_MAX_DIMS shows as "[...]" with the rank. */
 static const char *ckpt_entry_shape(const ad_st_entry *e, char *buf, size_t size)
@@ -50,6 +81,8 @@ static adapt_status ckpt_read_param(float **out, const ad_safetensors *st,
     if (!values)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for parameter '%s'", fn, name);
     adapt_status status = ad_safetensors_read_f32(st, e, values, fn);
+    if (!status)
+        status = ckpt_verify(st, name, values, p->numel, fn);
     if (!status && !ad_all_finite(values, p->numel))
         status = ad_fail(ADAPT_ERR_NONFINITE, "%s: %s: parameter '%s' holds NaN or infinity",
                          fn, st->src.name, name);
@@ -200,6 +233,30 @@ adapt_status ad_checkpoint_load_weights_memory(adapt_model *model, const void *b
     return ckpt_run(NULL, model, &(ckpt_input){.bytes = bytes, .size = size}, fn);
 }
 
+/* Bytes the checksum entries of tensors[0 .. n) take: "crc32/<name>" and 8 hex digits, each
+ * with its terminator. */
+static size_t ckpt_checksum_bytes(const ad_st_tensor *tensors, int32_t n)
+{
+    size_t total = 1;
+    for (int32_t i = 0; i < n; i++)
+        total += sizeof CKPT_CRC_PREFIX + strlen(tensors[i].name) + 9;
+    return total;
+}
+
+/* The checksum entries into meta[0 .. n), their text in `text`. */
+static void ckpt_checksums(ad_st_meta *meta, char *text, const ad_st_tensor *tensors, int32_t n,
+                           const int64_t *numel)
+{
+    for (int32_t i = 0; i < n; i++) {
+        const size_t key_size = sizeof CKPT_CRC_PREFIX + strlen(tensors[i].name);
+        char *key = text, *value = key + key_size;
+        snprintf(key, key_size, CKPT_CRC_PREFIX "%s", tensors[i].name);
+        snprintf(value, 9, "%08x", (unsigned)ckpt_crc(tensors[i].data, numel[i]));
+        meta[i] = (ad_st_meta){key, value};
+        text = value + 9;
+    }
+}
+
 adapt_status adapt_model_save(const adapt_model *model, const char *path)
 {
     const char *fn = "adapt_model_save";
@@ -207,28 +264,36 @@ adapt_status adapt_model_save(const adapt_model *model, const char *path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        !model ? "model" : "path");
     const char *arch = ad_model_architecture(model);
-    int32_t n = adapt_model_param_count(model);
-    ad_st_tensor *tensors = malloc((size_t)(n > 0 ? n : 1) * sizeof *tensors);
-    if (!arch || !tensors) {
-        free(tensors);
-        return ad_fail(arch ? ADAPT_ERR_OUT_OF_MEMORY : ADAPT_ERR_INVALID_ARGUMENT,
-                       "%s: %s", fn, arch ? "no memory" : "the model has no architecture");
-    }
+    const int32_t n = adapt_model_param_count(model);
+    const size_t slots = (size_t)(n > 0 ? n : 1);
+    ad_st_tensor *tensors = malloc(slots * sizeof *tensors);
+    ad_st_meta *meta = malloc((slots + 3) * sizeof *meta);
+    int64_t *numel = malloc(slots * sizeof *numel);
+    char *text = NULL;
     adapt_status status = ADAPT_OK;
+    if (!arch)
+        status = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model has no architecture", fn);
+    else if (!tensors || !meta || !numel)
+        status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
     for (int32_t i = 0; i < n && !status; i++) {
         const adapt_tensor *p = adapt_model_param(model, i);
         const char *name = adapt_model_param_name(model, i);
         tensors[i] = (ad_st_tensor){name, p->data, p->ndim, p->shape};
+        numel[i] = p->numel;
         /* A checkpoint that load would refuse is worse than none. */
         if (!ad_all_finite(p->data, p->numel))
             status = ad_fail(ADAPT_ERR_NONFINITE, "%s: parameter '%s' holds NaN or infinity",
                              fn, name);
     }
-    ad_st_meta meta[] = {{"format", CKPT_FORMAT},
-                         {"libadapt_version", adapt_version_string()},
-                         {"architecture", arch}};
-    if (!status)
-        status = ad_safetensors_write(path, tensors, n, meta, 3, fn);
-    free(tensors);
+    if (!status && !(text = malloc(ckpt_checksum_bytes(tensors, n))))
+        status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the checksums", fn);
+    if (!status) {
+        meta[0] = (ad_st_meta){"format", CKPT_FORMAT};
+        meta[1] = (ad_st_meta){"libadapt_version", adapt_version_string()};
+        meta[2] = (ad_st_meta){"architecture", arch};
+        ckpt_checksums(meta + 3, text, tensors, n, numel);
+        status = ad_safetensors_write(path, tensors, n, meta, (int64_t)n + 3, fn);
+    }
+    free(tensors), free(meta), free(numel), free(text);
     return status;
 }

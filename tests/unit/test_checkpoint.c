@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -556,6 +557,77 @@ START_TEST(save_fails_while_writing)
 }
 END_TEST
 
+/* One flipped bit in a parameter's data: both loaders refuse the file, naming the parameter,
+ * where before it loaded silently; the same file with the bit back loads. */
+START_TEST(damaged_data_is_named)
+{
+    adapt_model *src = small_model(7, 4), *dst = small_model(8, 4);
+    const char *path = tu_in_scratch("m.safetensors");
+    TU_OK(adapt_model_save(src, path));
+    size_t len;
+    unsigned char *bytes = tu_slurp(path, &len);
+    const size_t data = 8 + (size_t)ad_le64(bytes);
+    bytes[data + 5] ^= 0x10; /* a mantissa bit of parameter 0's second value */
+    tu_write_file(path, bytes, len);
+    load_weights_fails(dst, path, ADAPT_ERR_FORMAT, "parameter '0.weight' does not match its "
+                       "checksum");
+    adapt_model *out = (adapt_model *)&out;
+    TU_FAILS(adapt_model_load(&out, path), ADAPT_ERR_FORMAT);
+    ck_assert_ptr_eq(out, (adapt_model *)&out);
+    bytes[data + 5] ^= 0x10;
+    tu_write_file(path, bytes, len);
+    TU_OK(adapt_model_load(&out, path));
+    assert_params_equal(src, out);
+    adapt_model_free(out);
+    free(bytes);
+    adapt_model_free(src);
+    adapt_model_free(dst);
+}
+END_TEST
+
+/* A path that is there and is no regular file (a fifo here; a device is refused alike, but a
+ * test that could replace one if it regressed is not run) is never replaced. */
+START_TEST(save_leaves_special_files_alone)
+{
+    adapt_model *m = small_model(7, 4);
+    const char *fifo = tu_in_scratch("fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    TU_FAILS(adapt_model_save(m, fifo), ADAPT_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "is not a regular file"));
+    struct stat st;
+    ck_assert_int_eq(stat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    TU_FAILS(adapt_npy_write(fifo, (const float[]){1}, 1, (const int64_t[]){1}), ADAPT_ERR_IO);
+    ck_assert_int_eq(tu_count_files(tu_scratch_dir(), ".tmp."), 0);
+    adapt_model_free(m);
+}
+END_TEST
+
+/* The temporary files that saves killed midway left beside a target are removed by the next
+ * save to it; a live process's and another target's are not. */
+START_TEST(stale_temporary_files_are_removed)
+{
+    adapt_model *m = small_model(7, 4);
+    const pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    char dead[64], live[64], other[64];
+    snprintf(dead, sizeof dead, "m.safetensors.tmp.%ld.3", (long)child);
+    snprintf(live, sizeof live, "m.safetensors.tmp.%ld.99", (long)getpid());
+    snprintf(other, sizeof other, "n.safetensors.tmp.%ld.3", (long)child);
+    const char *names[] = {dead, live, other};
+    for (int i = 0; i < 3; i++)
+        tu_write_file(tu_in_scratch(names[i]), "partial", 7);
+    TU_OK(adapt_model_save(m, tu_in_scratch("m.safetensors")));
+    struct stat st;
+    ck_assert_int_ne(stat(tu_in_scratch(dead), &st), 0);
+    ck_assert_int_eq(stat(tu_in_scratch(live), &st), 0);
+    ck_assert_int_eq(stat(tu_in_scratch(other), &st), 0);
+    adapt_model_free(m);
+}
+END_TEST
+
 START_TEST(null_arguments)
 {
     adapt_model *m = small_model(7, 4), *out = (adapt_model *)&out;
@@ -592,6 +664,9 @@ int main(void)
     tcase_add_test(tc, architecture_larger_than_the_file_is_refused_first);
     tcase_add_test(tc, atomic_save);
     tcase_add_test(tc, save_fails_while_writing);
+    tcase_add_test(tc, damaged_data_is_named);
+    tcase_add_test(tc, save_leaves_special_files_alone);
+    tcase_add_test(tc, stale_temporary_files_are_removed);
     tcase_add_test(tc, null_arguments);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

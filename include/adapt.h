@@ -156,6 +156,13 @@ ADAPT_API int adapt_backend_available(adapt_backend backend);
 typedef struct adapt_context adapt_context;
 
 /**
+ * Most threads a context takes: a larger n_threads is a mistake (a count
+ * of samples, say), refused with ADAPT_ERR_INVALID_ARGUMENT rather than
+ * started.
+ */
+#define ADAPT_MAX_THREADS 1024
+
+/**
  * Settings of a new context, for adapt_context_create(). Fill with
  * adapt_context_params_init(), then change what you need.
  */
@@ -164,7 +171,8 @@ typedef struct adapt_context_params {
     size_t struct_size;
     /**
      * Threads for this context's kernels, BLAS included; 0 = all cores (the
-     * online processors); negative is ADAPT_ERR_INVALID_ARGUMENT.
+     * online processors); negative or above ADAPT_MAX_THREADS is
+     * ADAPT_ERR_INVALID_ARGUMENT.
      */
     int32_t n_threads;
     /** GEMM implementation (adapt_backend). */
@@ -240,9 +248,9 @@ ADAPT_API adapt_status adapt_context_set_training(adapt_context *ctx, int enable
 ADAPT_API adapt_status adapt_context_set_backend(adapt_context *ctx, adapt_backend backend);
 
 /**
- * Resizes the context's thread pool; 0 = all cores. Negative is
- * ADAPT_ERR_INVALID_ARGUMENT; if the threads cannot be started
- * (ADAPT_ERR_OUT_OF_MEMORY) the context keeps its previous pool.
+ * Resizes the context's thread pool; 0 = all cores. Negative or above
+ * ADAPT_MAX_THREADS is ADAPT_ERR_INVALID_ARGUMENT; if the threads cannot be
+ * started (ADAPT_ERR_OUT_OF_MEMORY) the context keeps its previous pool.
  */
 ADAPT_API adapt_status adapt_context_set_threads(adapt_context *ctx, int32_t n_threads);
 
@@ -781,7 +789,8 @@ ADAPT_API adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_cont
 /**
  * All blocks: input [N, input_shape...] -> logits [N, classes]. A model
  * without blocks is ADAPT_ERR_STATE, an input of the wrong shape
- * ADAPT_ERR_SHAPE.
+ * ADAPT_ERR_SHAPE; logits with NaN or infinity (weights that hold them, or
+ * an overflow) are ADAPT_ERR_NONFINITE, naming such a parameter.
  */
 ADAPT_API adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx,
                                            adapt_model *model, adapt_tensor *input);

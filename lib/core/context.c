@@ -25,9 +25,9 @@ static adapt_status read_params(adapt_context_params *p, const adapt_context_par
 
 static adapt_status resolve_threads(int32_t *out, int32_t requested, const char *fn)
 {
-    if (requested < 0)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: n_threads %d is negative", fn,
-                       (int)requested);
+    if (requested < 0 || requested > ADAPT_MAX_THREADS)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: n_threads %d is outside [0, %d]", fn,
+                       (int)requested, ADAPT_MAX_THREADS);
     *out = requested ? requested : ad_cpu_count();
     return ADAPT_OK;
 }

@@ -108,13 +108,38 @@ adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
     return run_blocks(out, ctx, model, input, first, last, "adapt_model_forward_blocks");
 }
 
+/* NONFINITE for logits with NaN or infinity, naming a parameter that holds one: the inputs
+ * are finite (tensors are checked when made), so the weights, or an overflow, made them. The
+ * parameters are scanned only then, off the path of every call. */
+static adapt_status check_logits(const adapt_tensor *y, const adapt_model *model,
+                                 const char *fn)
+{
+    if (ad_all_finite(y->data, y->numel))
+        return ADAPT_OK;
+    for (int32_t i = 0; i < adapt_model_param_count(model); i++) {
+        const adapt_tensor *p = adapt_model_param(model, i);
+        if (!ad_all_finite(p->data, p->numel))
+            return ad_fail(ADAPT_ERR_NONFINITE, "%s: parameter '%s' holds NaN or infinity", fn,
+                           adapt_model_param_name(model, i));
+    }
+    return ad_fail(ADAPT_ERR_NONFINITE, "%s: the output overflowed to NaN or infinity", fn);
+}
+
 adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
                                  adapt_tensor *input)
 {
     const char *fn = "adapt_model_forward";
+    if (!logits)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     if (model && !model->n_blocks)
         return ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks yet", fn);
-    return run_blocks(logits, ctx, model, input, 0, model ? model->n_blocks : 0, fn);
+    adapt_tensor *y = NULL;
+    adapt_status st = run_blocks(&y, ctx, model, input, 0, model ? model->n_blocks : 0, fn);
+    if (!st)
+        st = check_logits(y, model, fn);
+    if (!st)
+        *logits = y;
+    return st;
 }
 
 adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,

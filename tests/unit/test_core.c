@@ -77,6 +77,14 @@ START_TEST(context_params_are_validated)
     TU_FAILS(adapt_context_create(NULL, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_context_set_grad(NULL, 1), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_context_set_threads(NULL, 1), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_context_params_init(&p, sizeof p);
+    p.n_threads = ADAPT_MAX_THREADS + 1;
+    TU_FAILS(adapt_context_create(&ctx, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(ctx, (adapt_context *)0x1);
+    adapt_context *one = tu_context_threads(ADAPT_BACKEND_REFERENCE, 1);
+    TU_FAILS(adapt_context_set_threads(one, 100000), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_OK(adapt_context_set_threads(one, 2));
+    adapt_context_free(one);
     adapt_context_free(NULL);
     adapt_context_reset(NULL);
 }

@@ -457,6 +457,25 @@ START_TEST(forward_checks_arguments)
 }
 END_TEST
 
+/* Weights that became NaN or infinite (a diverged training run) make forward report it,
+ * naming the parameter, instead of returning NaN logits as a success. */
+START_TEST(forward_reports_nonfinite_weights)
+{
+    adapt_model *m = make(MLP, 3);
+    adapt_context *ctx = inference_context();
+    adapt_tensor *x = input_for(ctx, MLP, 4, 1), *out = (adapt_tensor *)0x1;
+    TU_OK(adapt_model_forward(&out, ctx, m, x));
+    const float *w = adapt_tensor_data(adapt_model_param(m, 2));
+    adapt_tensor_data(adapt_model_param(m, 2))[0] = w[0] > 0 ? INFINITY : -INFINITY;
+    out = (adapt_tensor *)0x1;
+    TU_FAILS(adapt_model_forward(&out, ctx, m, x), ADAPT_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), adapt_model_param_name(m, 2)));
+    ck_assert_ptr_eq(out, (adapt_tensor *)0x1);
+    adapt_model_free(m);
+    adapt_context_free(ctx);
+}
+END_TEST
+
 /* Freeing a model's parameter through the public call is refused: the model keeps working
  * and frees it itself (the sanitizer run would see a double free otherwise). */
 START_TEST(model_parameters_cannot_be_freed_by_callers)
@@ -1002,6 +1021,7 @@ int main(void)
     tcase_add_loop_test(tc, inference_holds_one_block_at_a_time, 0, N_KINDS);
     tcase_add_loop_test(tc, forward_blocks_compose_to_forward, 0, N_KINDS);
     tcase_add_test(tc, forward_checks_arguments);
+    tcase_add_test(tc, forward_reports_nonfinite_weights);
     tcase_add_test(tc, model_parameters_cannot_be_freed_by_callers);
     tcase_add_test(tc, mlp_flattens_any_sample_shape);
     tcase_add_test(tc, training_and_gradients_come_from_the_context);

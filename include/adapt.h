@@ -979,6 +979,13 @@ typedef struct adapt_train_params {
     adapt_progress_fn progress;
     adapt_cancel_fn cancel; /**< NULL: never cancelled */
     void *user_data;        /**< passed to `progress` and `cancel` as is */
+    /**
+     * Non-zero: an epoch's last batch is skipped when it is smaller than
+     * batch_size (a batch-norm model may not take a batch of one); a training
+     * set smaller than one batch is then ADAPT_ERR_INVALID_ARGUMENT (default 0:
+     * every sample is used).
+     */
+    int32_t drop_last;
 } adapt_train_params;
 
 /**

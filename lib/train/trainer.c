@@ -77,9 +77,19 @@ static adapt_status check_data(trainer *t)
     return st;
 }
 
+/* Samples an epoch uses: all, or whole batches only with drop_last. */
+static int64_t epoch_samples(const trainer *t)
+{
+    return t->p.drop_last ? t->count / t->p.batch_size * t->p.batch_size : t->count;
+}
+
 static adapt_status plan_schedule(trainer *t)
 {
-    const int64_t n = t->count, batch = t->p.batch_size;
+    const int64_t n = epoch_samples(t), batch = t->p.batch_size;
+    if (n == 0)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: drop_last with %lld samples and "
+                       "batches of %d leaves none", t->fn, (long long)t->count,
+                       (int)t->p.batch_size);
     const int64_t per_epoch = n / batch + (n % batch != 0);
     if (per_epoch > INT64_MAX / t->p.epochs)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld steps per epoch times %d epochs", t->fn,
@@ -240,8 +250,8 @@ static adapt_status step_failed(adapt_status st, const trainer *t, int32_t epoch
 
 static adapt_status run_epoch(trainer *t, int32_t epoch)
 {
-    const int64_t n = t->count, batch = t->p.batch_size;
-    ad_permutation(t->order, n, t->p.seed, EPOCH_STREAM_BASE + (uint64_t)epoch);
+    const int64_t n = epoch_samples(t), batch = t->p.batch_size;
+    ad_permutation(t->order, t->count, t->p.seed, EPOCH_STREAM_BASE + (uint64_t)epoch);
     t->epoch_start = ad_clock_seconds();
     t->epoch_loss_sum = 0.0;
     t->epoch_samples = 0;

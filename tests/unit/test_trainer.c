@@ -219,6 +219,29 @@ START_TEST(progress_reports_every_step)
 }
 END_TEST
 
+/* drop_last: 100 samples in batches of 32 make 3 whole batches an epoch, the short fourth
+ * skipped; fewer samples than a batch leave nothing to train on. */
+START_TEST(drop_last_skips_the_short_batch)
+{
+    make_problem();
+    adapt_dataset *train = dataset(0, 100), *few = dataset(0, 20);
+    adapt_model *m = mlp(2, 0.0f);
+    adapt_train_params p = quick_params();
+    p.epochs = 2, p.batch_size = 32, p.drop_last = 1;
+    recorder r = {.count = 0};
+    p.progress = record, p.user_data = &r;
+    TU_OK(adapt_model_train(m, train, NULL, &p));
+    ck_assert_int_eq(r.count, 6);
+    ck_assert_int_eq(r.seen[5].steps, 6);
+    ck_assert_int_eq(r.seen[2].epoch, 1);
+    ck_assert_int_eq(r.seen[3].epoch, 2);
+    TU_FAILS(adapt_model_train(m, few, NULL, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(m);
+    adapt_dataset_free(train);
+    adapt_dataset_free(few);
+}
+END_TEST
+
 START_TEST(cancel_keeps_last_completed_step)
 {
     make_problem();
@@ -591,6 +614,7 @@ static Suite *trainer_suite(void)
     tcase_add_test(tc, learns_a_separable_problem);
     tcase_add_loop_test(tc, same_seed_and_threads_give_identical_weights, 0, 2);
     tcase_add_test(tc, progress_reports_every_step);
+    tcase_add_test(tc, drop_last_skips_the_short_batch);
     tcase_add_test(tc, cancel_keeps_last_completed_step);
     tcase_add_test(tc, clipping_bounds_the_update);
     tcase_add_test(tc, frozen_parameters_stay_fixed);

@@ -111,7 +111,8 @@ class TrainParams(C.Structure):
                 ("step_epochs", C.c_int32), ("step_gamma", C.c_float),
                 ("min_learning_rate", C.c_float), ("grad_clip_norm", C.c_float),
                 ("label_smoothing", C.c_float), ("seed", C.c_uint64), ("n_threads", C.c_int32),
-                ("progress", progress_fn), ("cancel", cancel_fn), ("user_data", C.c_void_p)]
+                ("progress", progress_fn), ("cancel", cancel_fn), ("user_data", C.c_void_p),
+                ("drop_last", C.c_int32)]
 
 
 class EvalResult(C.Structure):

@@ -512,7 +512,7 @@ START_TEST(atomic_save)
     }
     TU_FAILS(adapt_model_save(b, "/proc/adapt_checkpoint.safetensors"), ADAPT_ERR_IO);
     TU_FAILS(adapt_model_save(b, tu_in_scratch("missing/m.safetensors")), ADAPT_ERR_IO);
-    /* The rename fails (the target is a directory) after the data was written and synced. */
+    /* A directory at the target is refused before anything is written. */
     TU_FAILS(adapt_model_save(b, tu_scratch_dir()), ADAPT_ERR_IO);
     assert_target_kept(path, before, len, tu_scratch_dir());
     /* A successful save replaces the whole file. */

@@ -1,5 +1,6 @@
 #include "lib/core/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -36,4 +37,9 @@ const char *adapt_status_string(adapt_status status)
     case ADAPT_ERR_INTERNAL: return "internal error";
     }
     return "unknown status";
+}
+
+adapt_status ad_errno_status(int err)
+{
+    return err == ENOMEM ? ADAPT_ERR_OUT_OF_MEMORY : ADAPT_ERR_IO;
 }

@@ -14,4 +14,8 @@
  * so error paths read `return ad_fail(ADAPT_ERR_SHAPE, "...", ...);`. */
 adapt_status ad_fail(adapt_status status, const char *fmt, ...) AD_PRINTF(2, 3);
 
+/* The status of a failed system call by its errno: ADAPT_ERR_OUT_OF_MEMORY for
+ * ENOMEM (fopen or a kernel allocation), else ADAPT_ERR_IO. */
+adapt_status ad_errno_status(int err);
+
 #endif

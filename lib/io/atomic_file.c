@@ -90,7 +90,7 @@ adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn
             unlink(tmp);
         }
         free(tmp);
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot create a temporary file beside %s: %s", fn,
+        return ad_fail(ad_errno_status(err), "%s: cannot create a temporary file beside %s: %s", fn,
                        path, strerror(err));
     }
     af->file = f;
@@ -101,7 +101,7 @@ adapt_status ad_atomic_open(ad_atomic_file *af, const char *path, const char *fn
 adapt_status ad_atomic_write(ad_atomic_file *af, const void *bytes, size_t len)
 {
     if (len && fwrite(bytes, 1, len, af->file) != len)
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot write %s: %s", af->fn, af->tmp_path,
+        return ad_fail(ad_errno_status(errno), "%s: cannot write %s: %s", af->fn, af->tmp_path,
                        strerror(errno));
     return ADAPT_OK;
 }
@@ -117,21 +117,28 @@ void ad_atomic_abort(ad_atomic_file *af)
     *af = (ad_atomic_file){0};
 }
 
-/* Makes the rename itself durable. Filesystems that cannot sync directories say EINVAL. */
-static adapt_status sync_parent_dir(const char *path, const char *fn)
+/* The directory holding `path` (owned), or NULL when memory ran out. */
+static char *parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
     char *dir = malloc(len + 1);
-    if (!dir)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a directory name", fn);
-    memcpy(dir, !slash ? "." : path, len);
-    dir[len] = '\0';
+    if (dir) {
+        memcpy(dir, !slash ? "." : path, len);
+        dir[len] = '\0';
+    }
+    return dir;
+}
+
+/* Makes the rename itself durable (consumes `dir`). Filesystems that cannot sync
+ * directories say EINVAL. */
+static adapt_status sync_dir(char *dir, const char *fn)
+{
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int err = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? errno : 0;
     if (fd >= 0)
         close(fd);
-    adapt_status st = err ? ad_fail(ADAPT_ERR_IO, "%s: cannot sync directory %s: %s", fn, dir,
+    adapt_status st = err ? ad_fail(ad_errno_status(err), "%s: cannot sync directory %s: %s", fn, dir,
                                     strerror(err))
                           : ADAPT_OK;
     free(dir);
@@ -141,6 +148,12 @@ static adapt_status sync_parent_dir(const char *path, const char *fn)
 adapt_status ad_atomic_commit(ad_atomic_file *af)
 {
     const char *fn = af->fn;
+    /* Made before the rename: once the new file is in place, nothing may fail. */
+    char *dir = parent_dir(af->path);
+    if (!dir) {
+        ad_atomic_abort(af);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a directory name", fn);
+    }
     const char *step = "flush";
     int failed = fflush(af->file) != 0;
     if (!failed) {
@@ -161,13 +174,13 @@ adapt_status ad_atomic_commit(ad_atomic_file *af)
         err = errno;
     }
     if (failed) {
-        adapt_status st = ad_fail(ADAPT_ERR_IO, "%s: cannot %s %s: %s", fn, step, af->tmp_path,
+        adapt_status st = ad_fail(ad_errno_status(err), "%s: cannot %s %s: %s", fn, step, af->tmp_path,
                                   strerror(err));
         ad_atomic_abort(af);
+        free(dir);
         return st;
     }
-    const char *path = af->path;
     free(af->tmp_path);
     *af = (ad_atomic_file){0};
-    return sync_parent_dir(path, fn);
+    return sync_dir(dir, fn);
 }

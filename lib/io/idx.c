@@ -50,7 +50,7 @@ static adapt_status idx_read_error(const idx_file *f, const char *what)
     int zerr = Z_OK;
     const char *msg = gzerror(f->gz, &zerr);
     if (zerr == Z_ERRNO)
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot read %s: %s", f->fn, f->path,
+        return ad_fail(ad_errno_status(errno), "%s: cannot read %s: %s", f->fn, f->path,
                        strerror(errno));
     if (zerr == Z_MEM_ERROR)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory to read %s", f->fn, f->path);

@@ -11,6 +11,7 @@
 
 #include "lib/core/error.h"
 #include "lib/io/bytes.h"
+#include "lib/io/json_guard.h"
 #include "lib/io/safetensors.h"
 
 typedef struct st_ctx {
@@ -222,9 +223,13 @@ static adapt_status st_load(ad_safetensors *st, const st_ctx *c)
                        st->src.name);
     status = ad_source_read(&st->src, 8, text, len, c->fn);
     json_error_t err;
-    json_t *root = status ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *root = NULL;
+    const adapt_status parsed = status ? status
+                                       : ad_json_parse(&root, text, len, JSON_REJECT_DUPLICATES, &err);
     free(text);
-    if (!status && !root)
+    if (!status && parsed == ADAPT_ERR_OUT_OF_MEMORY)
+        return ad_fail(parsed, "%s: no memory to parse the header of %s", c->fn, st->src.name);
+    if (!status && parsed)
         return st_bad(c, "header is not valid JSON: %s (byte %d)", err.text, err.position);
     st->data_start = 8 + len;
     if (!status)

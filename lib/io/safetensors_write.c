@@ -9,19 +9,25 @@
 #include "lib/core/tensor.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/bytes.h"
+#include "lib/io/json_guard.h"
 #include "lib/io/safetensors.h"
 
-/* Adds `value` (not NULL; stolen) under `key` unless the key is taken or not valid UTF-8. */
+/* Adds `value` (NULL when making it ran out of memory; stolen) under `key` unless the key is
+ * taken or not valid UTF-8. */
 static adapt_status st_put(json_t *obj, const char *key, json_t *value, const char *what,
                            const char *fn)
 {
-    if (json_object_get(obj, key)) {
+    adapt_status st = ADAPT_OK;
+    if (!ad_json_utf8(key))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' is not valid UTF-8", fn, what, key);
+    else if (json_object_get(obj, key))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' appears twice", fn, what, key);
+    if (st) {
         json_decref(value);
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' appears twice", fn, what, key);
+        return st;
     }
-    if (json_object_set_new(obj, key, value) != 0)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s '%s' is not valid UTF-8 (or memory "
-                       "ran out)", fn, what, key);
+    if (!value || json_object_set_new(obj, key, value) != 0)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the header", fn);
     return ADAPT_OK;
 }
 
@@ -36,11 +42,10 @@ static adapt_status st_put_metadata(json_t *root, const ad_st_meta *meta, int64_
         if (!meta[i].key || !meta[i].value)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: metadata %lld is NULL", fn,
                            (long long)i);
-        json_t *value = json_string(meta[i].value);
-        if (!value)
+        if (!ad_json_utf8(meta[i].value))
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the metadata value of '%s' is not "
-                           "valid UTF-8 (or memory ran out)", fn, meta[i].key);
-        st = st_put(obj, meta[i].key, value, "metadata key", fn);
+                           "valid UTF-8", fn, meta[i].key);
+        st = st_put(obj, meta[i].key, json_string(meta[i].value), "metadata key", fn);
     }
     return st;
 }
@@ -105,7 +110,9 @@ static adapt_status st_header_text(char **text, size_t *padded, const ad_st_tens
     uint64_t offset = 0;
     for (int64_t i = 0; i < count && !st; i++)
         st = st_put_tensor(root, &tensors[i], &offset, fn);
-    char *dumped = st ? NULL : json_dumps(root, JSON_COMPACT);
+    char *dumped = NULL;
+    if (!st && ad_json_print(&dumped, root, JSON_COMPACT))
+        st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the header", fn);
     json_decref(root);
     if (st)
         return st;

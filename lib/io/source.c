@@ -15,12 +15,12 @@ adapt_status ad_open_regular(int *fd_out, uint64_t *size, const char *path, cons
     /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before it could be refused. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(errno));
+        return ad_fail(ad_errno_status(errno), "%s: cannot open %s: %s", fn, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int err = errno;
         close(fd);
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot stat %s: %s", fn, path, strerror(err));
+        return ad_fail(ad_errno_status(err), "%s: cannot stat %s: %s", fn, path, strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -30,7 +30,7 @@ adapt_status ad_open_regular(int *fd_out, uint64_t *size, const char *path, cons
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
         int err = errno;
         close(fd);
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot read %s: %s", fn, path, strerror(err));
+        return ad_fail(ad_errno_status(err), "%s: cannot read %s: %s", fn, path, strerror(err));
     }
     *fd_out = fd;
     *size = (uint64_t)st.st_size;
@@ -48,7 +48,7 @@ adapt_status ad_source_open(ad_source *src, const char *path, const char *fn)
     if (!f) {
         int err = errno;
         close(fd);
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(err));
+        return ad_fail(ad_errno_status(err), "%s: cannot open %s: %s", fn, path, strerror(err));
     }
     *src = (ad_source){.file = f, .size = size, .name = path};
     return ADAPT_OK;
@@ -73,11 +73,11 @@ adapt_status ad_source_read(const ad_source *src, uint64_t offset, void *dst, si
         return ADAPT_OK;
     }
     if (offset > INT64_MAX || fseeko(src->file, (off_t)offset, SEEK_SET) != 0)
-        return ad_fail(ADAPT_ERR_IO, "%s: cannot seek in %s: %s", fn, src->name,
+        return ad_fail(ad_errno_status(errno), "%s: cannot seek in %s: %s", fn, src->name,
                        strerror(errno));
     if (fread(dst, 1, len, src->file) != len) {
         if (ferror(src->file))
-            return ad_fail(ADAPT_ERR_IO, "%s: cannot read %s: %s", fn, src->name,
+            return ad_fail(ad_errno_status(errno), "%s: cannot read %s: %s", fn, src->name,
                            strerror(errno));
         return ad_fail(ADAPT_ERR_FORMAT, "%s: %s is truncated (it shrank while being read)",
                        fn, src->name);

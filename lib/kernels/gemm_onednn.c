@@ -4,7 +4,7 @@
 #include "lib/core/error.h"
 
 #if AD_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
+#include "lib/kernels/onednn_guard.h"
 #include <omp.h>
 
 adapt_status ad_gemm_onednn(int32_t n_threads, const ad_gemm_args *g)
@@ -12,7 +12,7 @@ adapt_status ad_gemm_onednn(int32_t n_threads, const ad_gemm_args *g)
     /* Debian's oneDNN runs on OpenMP, whose thread count belongs to the
      * calling thread: exactly a per-context knob. */
     omp_set_num_threads(n_threads);
-    dnnl_status_t st = dnnl_sgemm(g->trans_a ? 'T' : 'N', g->trans_b ? 'T' : 'N', g->m, g->n,
+    dnnl_status_t st = ad_dnnl_sgemm(g->trans_a ? 'T' : 'N', g->trans_b ? 'T' : 'N', g->m, g->n,
                                   g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c,
                                   g->ldc);
     if (st == dnnl_success)

@@ -4,7 +4,7 @@
 #include "lib/core/error.h"
 
 #if AD_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
+#include "lib/kernels/onednn_guard.h"
 #include <omp.h>
 #include <pthread.h>
 
@@ -28,7 +28,7 @@ static dnnl_engine_t engine;
 static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
-static void engine_create(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+static void engine_create(void) { engine_status = ad_dnnl_engine_create(&engine, dnnl_cpu, 0); }
 
 static adapt_status failure(dnnl_status_t st, const char *what)
 {
@@ -59,20 +59,20 @@ static dnnl_status_t describe(dnnl_primitive_desc_t *pd, const ad_linear_args *a
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post = NULL;
     if (st == dnnl_success)
-        st = dnnl_primitive_attr_create(&attr);
+        st = ad_dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success)
-        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+        st = ad_dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success && a->act != AD_ACT_NONE) {
-        st = dnnl_post_ops_create(&post);
+        st = ad_dnnl_post_ops_create(&post);
         if (st == dnnl_success)
-            st = dnnl_post_ops_append_eltwise(
+            st = ad_dnnl_post_ops_append_eltwise(
                 post, 1.0f, a->act == AD_ACT_RELU ? dnnl_eltwise_relu : dnnl_eltwise_gelu_erf,
                 0.0f, 0.0f);
         if (st == dnnl_success)
-            st = dnnl_primitive_attr_set_post_ops(attr, post);
+            st = ad_dnnl_primitive_attr_set_post_ops(attr, post);
     }
     if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(pd, &desc, attr, engine, NULL);
+        st = ad_dnnl_primitive_desc_create(pd, &desc, attr, engine, NULL);
     dnnl_post_ops_destroy(post);
     dnnl_primitive_attr_destroy(attr);
     return st;
@@ -90,18 +90,18 @@ static dnnl_status_t execute(dnnl_primitive_t prim, const dnnl_primitive_desc_t 
     const int n_args = a->bias ? 5 : 4;
     dnnl_exec_arg_t args[5];
     dnnl_stream_t stream = NULL;
-    dnnl_status_t st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    dnnl_status_t st = ad_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
     int made = 0;
     for (; st == dnnl_success && made < n_args; made++) {
         const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, queries[made],
                                                                      made == 4 ? 1 : 0);
         args[made].arg = kinds[made];
-        st = dnnl_memory_create(&args[made].memory, md, engine, data[made]);
+        st = ad_dnnl_memory_create(&args[made].memory, md, engine, data[made]);
     }
     if (st == dnnl_success)
-        st = dnnl_primitive_execute(prim, stream, n_args, args);
+        st = ad_dnnl_primitive_execute(prim, stream, n_args, args);
     if (st == dnnl_success)
-        st = dnnl_stream_wait(stream);
+        st = ad_dnnl_stream_wait(stream);
     for (int i = 0; i < made; i++)
         dnnl_memory_destroy(args[i].memory);
     dnnl_stream_destroy(stream);
@@ -118,7 +118,7 @@ adapt_status ad_onednn_linear(int32_t n_threads, const ad_linear_args *a, ad_are
     dnnl_primitive_t prim = NULL;
     dnnl_status_t st = describe(&pd, a);
     if (st == dnnl_success)
-        st = dnnl_primitive_create(&prim, pd);
+        st = ad_dnnl_primitive_create(&prim, pd);
     if (st != dnnl_success) {
         dnnl_primitive_desc_destroy(pd);
         return failure(st, "setup");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/io/json_guard.h"
 #include "lib/models/json_fields.h"
 #include "lib/models/model_impl.h"
 
@@ -189,9 +190,9 @@ static adapt_status read_replacement(adapt_model *m, const json_t *o, int64_t ma
                                         : ad_json_bad_field("replaced", "holds an entry that is not an object");
     if (!st && !json_is_object(module))
         st = ad_json_bad_field("module", "is missing or not an object");
-    char *text = st ? NULL : json_dumps(module, JSON_COMPACT);
-    if (!st && !text)
-        st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture");
+    char *text = NULL;
+    if (!st && ad_json_print(&text, module, JSON_COMPACT))
+        st = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture: out of memory");
     adapt_model *r = NULL;
     const int64_t room = max_values - ad_param_values(m);
     if (!st)
@@ -263,8 +264,12 @@ adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "ad_model_from_architecture: %s is NULL",
                        out ? "json" : "out");
     json_error_t error;
-    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &error);
-    if (!root)
+    json_t *root = NULL;
+    const adapt_status parsed = ad_json_parse(&root, json, strlen(json), JSON_REJECT_DUPLICATES,
+                                              &error);
+    if (parsed == ADAPT_ERR_OUT_OF_MEMORY)
+        return ad_fail(parsed, "model architecture: out of memory while parsing it");
+    if (parsed)
         return ad_fail(ADAPT_ERR_FORMAT, "model architecture is not JSON: %s (line %d)",
                        error.text, error.line);
     if (max_values > AD_MODEL_MAX_ARCH_PARAMS)

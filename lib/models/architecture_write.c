@@ -4,8 +4,10 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/io/json_guard.h"
 #include "lib/models/json_fields.h"
 #include "lib/models/model_impl.h"
 
@@ -16,10 +18,12 @@
  * failure while building it). */
 static adapt_status publish(adapt_model *model, json_t *root)
 {
-    char *text = root ? json_dumps(root, AD_JSON_FLAGS) : NULL;
+    char *text = NULL;
+    const adapt_status st = root ? ad_json_print(&text, root, AD_JSON_FLAGS)
+                                 : ADAPT_ERR_OUT_OF_MEMORY;
     json_decref(root);
-    if (!text)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture text");
+    if (st)
+        return ad_fail(st, "model architecture text: out of memory");
     free(model->architecture);
     model->architecture = text;
     return ADAPT_OK;
@@ -137,10 +141,17 @@ static json_t *attachment_array(const adapt_model *model, const ad_attachment_ty
     return *failed ? NULL : list;
 }
 
+/* The document of a text this library wrote; NULL only when memory ran out. */
+static json_t *own_document(const char *text)
+{
+    json_t *root = NULL;
+    return ad_json_parse(&root, text, strlen(text), 0, NULL) ? NULL : root;
+}
+
 /* The backbone's text is kept as it is; only the attachments' members change. */
 adapt_status ad_describe_attachments(adapt_model *model)
 {
-    json_t *root = json_loads(model->architecture, 0, NULL);
+    json_t *root = own_document(model->architecture);
     int32_t n_types = 0;
     const ad_attachment_type *const *types = ad_attachment_types(&n_types);
     for (int32_t t = 0; root && t < n_types; t++) {
@@ -158,14 +169,14 @@ adapt_status ad_describe_attachments(adapt_model *model)
 
 static json_t *replacement_object(const ad_replacement *r)
 {
-    json_t *module = json_loads(r->module->architecture, 0, NULL);
+    json_t *module = own_document(r->module->architecture);
     return module ? json_pack("{s:s, s:o}", "path", r->path, "module", module) : NULL;
 }
 
 /* The backbone's text is kept as it is; only its "replaced" member changes. */
 adapt_status ad_describe_replacements(char **text, const adapt_model *model)
 {
-    json_t *root = json_loads(model->architecture, 0, NULL);
+    json_t *root = own_document(model->architecture);
     json_t *list = model->n_replaced ? json_array() : NULL;
     for (int32_t r = 0; list && r < model->n_replaced; r++)
         if (json_array_append_new(list, replacement_object(&model->replaced[r]))) {
@@ -178,7 +189,9 @@ adapt_status ad_describe_replacements(char **text, const adapt_model *model)
     }
     if (root && !model->n_replaced)
         json_object_del(root, "replaced");
-    *text = root ? json_dumps(root, AD_JSON_FLAGS) : NULL;
+    *text = NULL;
+    const adapt_status st = root ? ad_json_print(text, root, AD_JSON_FLAGS)
+                                 : ADAPT_ERR_OUT_OF_MEMORY;
     json_decref(root);
-    return *text ? ADAPT_OK : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model architecture text");
+    return st ? ad_fail(st, "model architecture text: out of memory") : ADAPT_OK;
 }

@@ -13,8 +13,10 @@
 
 #include "check_util.h"
 #include "file_util.h"
+#include "lib/core/error.h"
 #include "lib/io/bytes.h"
 #include "lib/io/idx.h"
+#include "lib/io/json_guard.h"
 #include "lib/io/npy.h"
 #include "lib/io/safetensors.h"
 
@@ -804,6 +806,41 @@ START_TEST(special_files_refused)
 }
 END_TEST
 
+/* The check that lets a failed json_string or json_object_set_new mean memory ran out:
+ * it must agree with jansson's own validation on every class of sequence. */
+START_TEST(json_utf8_agrees_with_jansson)
+{
+    static const char *const texts[] = {
+        "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+        "\xc3", "\xff", "\x80", "\xc0\xaf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf",
+        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "ok\xe2\x82", "\xe2\x28\xa1",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_t *s = json_string(texts[i]);
+        ck_assert_msg(ad_json_utf8(texts[i]) == (s != NULL), "text %zu", i);
+        json_decref(s);
+    }
+}
+END_TEST
+
+START_TEST(json_guarded_parse_and_print)
+{
+    json_error_t error;
+    json_t *root = NULL;
+    ck_assert_int_eq(ad_json_parse(&root, "{\"a\": [1, 2]}", 13, 0, &error), ADAPT_OK);
+    char *text = NULL;
+    ck_assert_int_eq(ad_json_print(&text, root, JSON_COMPACT), ADAPT_OK);
+    ck_assert_str_eq(text, "{\"a\":[1,2]}");
+    free(text);
+    json_decref(root);
+    root = (json_t *)&root;
+    ck_assert_int_eq(ad_json_parse(&root, "{\"a\": ", 6, 0, &error), ADAPT_ERR_FORMAT);
+    ck_assert_ptr_null(root);
+    ck_assert_int_eq(ad_errno_status(ENOMEM), ADAPT_ERR_OUT_OF_MEMORY);
+    ck_assert_int_eq(ad_errno_status(ENOENT), ADAPT_ERR_IO);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -837,6 +874,10 @@ int main(void)
     tcase_add_test(st, st_bad_lengths);
     tcase_add_test(st, st_write_errors);
     suite_add_tcase(s, st);
+    TCase *json = tcase_create("json");
+    tcase_add_test(json, json_utf8_agrees_with_jansson);
+    tcase_add_test(json, json_guarded_parse_and_print);
+    suite_add_tcase(s, json);
     TCase *special = tcase_create("special files");
     tcase_add_checked_fixture(special, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(special, special_files_refused);

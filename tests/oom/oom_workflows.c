@@ -1,0 +1,529 @@
+#include "tests/oom/oom_workflows.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* ---- results ------------------------------------------------------------ */
+
+static adapt_status append(oom_fixture *f, const void *bytes, size_t n)
+{
+    unsigned char *grown = realloc(f->out, f->out_bytes + n);
+    if (!grown)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    memcpy(grown + f->out_bytes, bytes, n);
+    f->out = grown;
+    f->out_bytes += n;
+    return ADAPT_OK;
+}
+
+static adapt_status append_tensor(oom_fixture *f, const adapt_tensor *t)
+{
+    const int64_t n = adapt_tensor_numel(t);
+    float *values = malloc((size_t)n * sizeof *values);
+    adapt_status st = values ? adapt_tensor_read(t, values, n) : ADAPT_ERR_OUT_OF_MEMORY;
+    if (!st)
+        st = append(f, values, (size_t)n * sizeof *values);
+    free(values);
+    return st;
+}
+
+static adapt_status append_params(oom_fixture *f, const adapt_model *m)
+{
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; !st && i < adapt_model_param_count(m); i++)
+        st = append_tensor(f, adapt_model_param(m, i));
+    return st;
+}
+
+static adapt_status append_models(oom_fixture *f)
+{
+    adapt_status st = ADAPT_OK;
+    for (int i = 0; !st && i < 3; i++)
+        if (f->models[i])
+            st = append_params(f, f->models[i]);
+    return st;
+}
+
+static adapt_status read_file(unsigned char **bytes, size_t *n, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return ADAPT_ERR_IO;
+    *bytes = NULL;
+    *n = 0;
+    unsigned char chunk[1 << 16];
+    size_t got;
+    adapt_status st = ADAPT_OK;
+    while (!st && (got = fread(chunk, 1, sizeof chunk, file)) > 0) {
+        unsigned char *grown = realloc(*bytes, *n + got);
+        if (!grown)
+            st = ADAPT_ERR_OUT_OF_MEMORY;
+        else {
+            memcpy(grown + *n, chunk, got);
+            *bytes = grown;
+            *n += got;
+        }
+    }
+    fclose(file);
+    return st;
+}
+
+static adapt_status append_file(oom_fixture *f, const char *path)
+{
+    unsigned char *bytes;
+    size_t n;
+    adapt_status st = read_file(&bytes, &n, path);
+    if (!st)
+        st = append(f, bytes, n);
+    free(bytes);
+    return st;
+}
+
+static void path_in(char *out, size_t size, const char *dir, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+/* ---- damage checks -------------------------------------------------------- */
+
+/* Fails when the directory holds a file other than `allowed` (a temporary file a
+ * failed write did not remove). */
+static int only_file(const char *dir, const char *allowed, char *why, size_t size)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return snprintf(why, size, "cannot list %s", dir), 1;
+    int bad = 0;
+    for (struct dirent *e; !bad && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || (allowed && !strcmp(e->d_name, allowed)))
+            continue;
+        bad = 1;
+        snprintf(why, size, "a failed write left %s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    return bad;
+}
+
+/* ---- create ----------------------------------------------------------------- */
+
+static void free_models(oom_fixture *f)
+{
+    for (int i = 0; i < 3; i++) {
+        adapt_model_free(f->models[i]);
+        f->models[i] = NULL;
+    }
+}
+
+static adapt_status create_run(oom_fixture *f)
+{
+    free_models(f);
+    adapt_status st = oom_mlp(&f->models[0], 1, 64);
+    if (!st)
+        st = oom_cnn_with_heads(&f->models[1], 1);
+    if (!st)
+        st = oom_vit(&f->models[2], 1);
+    return st;
+}
+
+/* ---- load ------------------------------------------------------------------- */
+
+/* A model of the checkpoint's architecture with other weights, to load into. */
+static adapt_status load_setup(oom_fixture *f) { return oom_cnn_with_heads(&f->models[2], 5); }
+
+static adapt_status take_snapshot(oom_fixture *f, adapt_status (*what)(oom_fixture *))
+{
+    free(f->out);
+    f->out = NULL;
+    f->out_bytes = 0;
+    adapt_status st = what(f);
+    free(f->snapshot);
+    f->snapshot = f->out;
+    f->snapshot_bytes = f->out_bytes;
+    f->out = NULL;
+    f->out_bytes = 0;
+    return st;
+}
+
+static adapt_status loaded_into(oom_fixture *f) { return append_params(f, f->models[2]); }
+
+static adapt_status load_snapshot(oom_fixture *f) { return take_snapshot(f, loaded_into); }
+
+static adapt_status load_run(oom_fixture *f)
+{
+    char path[600];
+    path_in(path, sizeof path, f->files, "cnn.safetensors");
+    adapt_model_free(f->models[0]);
+    f->models[0] = NULL;
+    adapt_status st = adapt_model_load(&f->models[0], path);
+    if (!st)
+        st = adapt_model_load_weights(f->models[2], path);
+    return st;
+}
+
+/* load_weights leaves the model as it was on any error. */
+static int load_after_failure(oom_fixture *f, char *why, size_t size)
+{
+    free(f->out);
+    f->out = NULL;
+    f->out_bytes = 0;
+    const int bad = loaded_into(f) != ADAPT_OK || f->out_bytes != f->snapshot_bytes ||
+                    memcmp(f->out, f->snapshot, f->out_bytes);
+    if (bad)
+        snprintf(why, size, "a failed adapt_model_load_weights changed the model");
+    return bad;
+}
+
+/* ---- forward ----------------------------------------------------------------- */
+
+static adapt_status forward_setup(oom_fixture *f)
+{
+    f->x = malloc(OOM_SAMPLES * OOM_SAMPLE_VALUES * sizeof *f->x);
+    if (!f->x)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    oom_fill(f->x, OOM_SAMPLES * OOM_SAMPLE_VALUES, 3);
+    adapt_status st = oom_mlp(&f->models[0], 1, OOM_WIDE);
+    if (!st)
+        st = oom_cnn_with_heads(&f->models[1], 1);
+    if (!st)
+        st = oom_vit(&f->models[2], 1);
+    return st;
+}
+
+static adapt_status open_context(oom_fixture *f, adapt_backend backend)
+{
+    adapt_context_params cp;
+    adapt_context_params_init(&cp, sizeof cp);
+    cp.n_threads = 2;
+    cp.backend = backend;
+    return adapt_context_create(&f->ctx, &cp);
+}
+
+static adapt_status forward_on(oom_fixture *f, adapt_backend backend)
+{
+    const int64_t shape[] = {OOM_SAMPLES, OOM_CHANNELS, OOM_IMAGE, OOM_IMAGE};
+    adapt_status st = open_context(f, backend);
+    for (int i = 0; !st && i < 3; i++) {
+        adapt_tensor *input = NULL;
+        st = adapt_tensor_input(&input, f->ctx, 4, shape, f->x);
+        if (!st)
+            st = adapt_model_forward(&f->logits[i], f->ctx, f->models[i], input);
+    }
+    return st;
+}
+
+static adapt_status forward_default(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_DEFAULT); }
+static adapt_status forward_onednn(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_ONEDNN); }
+static adapt_status forward_openblas(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_OPENBLAS); }
+static adapt_status forward_reference(oom_fixture *f)
+{
+    return forward_on(f, ADAPT_BACKEND_REFERENCE);
+}
+
+static adapt_status forward_collect(oom_fixture *f)
+{
+    adapt_status st = ADAPT_OK;
+    for (int i = 0; !st && i < 3; i++)
+        st = append_tensor(f, f->logits[i]);
+    return st;
+}
+
+/* ---- training ------------------------------------------------------------------ */
+
+static adapt_status train_setup(oom_fixture *f)
+{
+    adapt_status st = oom_dataset(&f->data, &f->x, &f->labels);
+    if (!st)
+        st = oom_cnn(&f->models[0], 1);
+    if (!st)
+        st = oom_mlp(&f->models[1], 1, 64);
+    if (!st)
+        st = oom_cnn_with_heads(&f->models[2], 1);
+    return st;
+}
+
+static adapt_train_params one_epoch(int32_t optimizer)
+{
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 1;
+    tp.batch_size = 8;
+    tp.n_threads = 2;
+    tp.optimizer = optimizer;
+    tp.seed = 1;
+    return tp;
+}
+
+static adapt_status train_run(oom_fixture *f)
+{
+    adapt_train_params sgd = one_epoch(ADAPT_OPTIMIZER_SGD), adamw = one_epoch(ADAPT_OPTIMIZER_ADAMW);
+    adapt_status st = adapt_model_train(f->models[0], f->data, NULL, &adamw);
+    if (!st)
+        st = adapt_model_train(f->models[1], f->data, NULL, &sgd);
+    adapt_exit_train_params ep;
+    adapt_exit_train_params_init(&ep, sizeof ep);
+    ep.regime = ADAPT_REGIME_MIXED;
+    ep.backbone_phase = &sgd;
+    ep.exit_phase = &adamw;
+    if (!st)
+        st = adapt_model_train_exits(f->models[2], f->data, f->data, &ep);
+    return st;
+}
+
+/* ---- early exits ------------------------------------------------------------------ */
+
+static adapt_status exits_setup(oom_fixture *f)
+{
+    adapt_status st = oom_dataset(&f->data, &f->x, &f->labels);
+    if (!st)
+        st = oom_cnn_with_heads(&f->models[0], 1);
+    return st;
+}
+
+static adapt_status exits_run(oom_fixture *f)
+{
+    const int64_t shape[] = {OOM_SAMPLES, OOM_CHANNELS, OOM_IMAGE, OOM_IMAGE};
+    adapt_exit_policy policy;
+    adapt_exit_policy_init(&policy, sizeof policy);
+    policy.threshold = 0.15f;
+    const adapt_exit_outputs outputs = {sizeof outputs, f->predictions, f->exits, f->confidences,
+                                        f->flops};
+    adapt_tensor *input = NULL;
+    adapt_status st = open_context(f, ADAPT_BACKEND_DEFAULT);
+    if (!st)
+        st = adapt_tensor_input(&input, f->ctx, 4, shape, f->x);
+    if (!st)
+        st = adapt_model_infer_exits(&outputs, f->ctx, f->models[0], input, &policy);
+    if (!st)
+        st = adapt_model_exit_logits(f->exit_logits, 3 * OOM_SAMPLES * 10, f->models[0], f->data,
+                                     8, 2);
+    return st;
+}
+
+static adapt_status exits_collect(oom_fixture *f)
+{
+    adapt_status st = append(f, f->predictions, sizeof f->predictions);
+    if (!st)
+        st = append(f, f->exits, sizeof f->exits);
+    if (!st)
+        st = append(f, f->confidences, sizeof f->confidences);
+    if (!st)
+        st = append(f, f->flops, sizeof f->flops);
+    if (!st)
+        st = append(f, f->exit_logits, sizeof f->exit_logits);
+    return st;
+}
+
+/* ---- save ----------------------------------------------------------------------- */
+
+/* The target holds an older checkpoint, which a failed save must leave as it is. */
+static adapt_status save_setup(oom_fixture *f)
+{
+    char old[600], target[600];
+    path_in(old, sizeof old, f->files, "old.safetensors");
+    path_in(target, sizeof target, f->dir, "model.safetensors");
+    unsigned char *bytes = NULL;
+    size_t n = 0;
+    adapt_status st = read_file(&bytes, &n, old);
+    FILE *file = st ? NULL : fopen(target, "wb");
+    if (!file || fwrite(bytes, 1, n, file) != n)
+        st = ADAPT_ERR_IO;
+    if (file && fclose(file))
+        st = ADAPT_ERR_IO;
+    free(bytes);
+    if (!st)
+        st = oom_cnn_with_heads(&f->models[0], 3);
+    return st;
+}
+
+static adapt_status save_run(oom_fixture *f)
+{
+    char target[600];
+    path_in(target, sizeof target, f->dir, "model.safetensors");
+    return adapt_model_save(f->models[0], target);
+}
+
+static adapt_status save_collect(oom_fixture *f)
+{
+    char target[600];
+    path_in(target, sizeof target, f->dir, "model.safetensors");
+    return append_file(f, target);
+}
+
+/* The target's bytes and its inode: a save that renamed its new file into place changed
+ * the inode even when the bytes are the same (the warm-up run saved the same model). */
+static adapt_status target_state(oom_fixture *f)
+{
+    char target[600];
+    path_in(target, sizeof target, f->dir, "model.safetensors");
+    struct stat s;
+    adapt_status st = stat(target, &s) ? ADAPT_ERR_IO : append(f, &s.st_ino, sizeof s.st_ino);
+    return st ? st : append_file(f, target);
+}
+
+static adapt_status save_snapshot(oom_fixture *f) { return take_snapshot(f, target_state); }
+
+static int save_after_failure(oom_fixture *f, char *why, size_t size)
+{
+    free(f->out);
+    f->out = NULL;
+    f->out_bytes = 0;
+    if (target_state(f) || f->out_bytes != f->snapshot_bytes ||
+        memcmp(f->out, f->snapshot, f->out_bytes))
+        return snprintf(why, size, "a failed save replaced or changed its target"), 1;
+    return only_file(f->dir, "model.safetensors", why, size);
+}
+
+/* ---- IDX and NPY ------------------------------------------------------------------- */
+
+static adapt_status io_run(oom_fixture *f)
+{
+    char images[600], labels[600], npy[600], out[600];
+    path_in(images, sizeof images, f->files, "images.idx.gz");
+    path_in(labels, sizeof labels, f->files, "labels.idx.gz");
+    path_in(npy, sizeof npy, f->files, "x.npy");
+    path_in(out, sizeof out, f->dir, "y.npy");
+    adapt_dataset_free(f->data);
+    f->data = NULL;
+    free(f->read);
+    f->read = NULL;
+    int32_t ndim;
+    int64_t shape[ADAPT_MAX_DIMS];
+    adapt_status st = adapt_dataset_load_idx(&f->data, images, labels);
+    if (!st)
+        st = adapt_npy_read(&f->read, &ndim, shape, npy);
+    if (!st)
+        st = adapt_npy_write(out, f->read, ndim, shape);
+    return st;
+}
+
+static adapt_status io_collect(oom_fixture *f)
+{
+    char out[600];
+    path_in(out, sizeof out, f->dir, "y.npy");
+    adapt_status st = ADAPT_OK;
+    for (int64_t i = 0; !st && i < adapt_dataset_count(f->data); i++) {
+        const float *x;
+        int32_t label;
+        st = adapt_dataset_sample(&x, &label, f->data, i);
+        if (!st)
+            st = append(f, x, OOM_IMAGE * OOM_IMAGE * sizeof *x);
+        if (!st)
+            st = append(f, &label, sizeof label);
+    }
+    if (!st)
+        st = append_file(f, out);
+    return st;
+}
+
+static int io_after_failure(oom_fixture *f, char *why, size_t size)
+{
+    return only_file(f->dir, "y.npy", why, size);
+}
+
+/* ---- the list ------------------------------------------------------------------------ */
+
+static adapt_status no_setup(oom_fixture *f) { return ADAPT_OK; }
+
+static const oom_workflow workflows[] = {
+    {"create", no_setup, create_run, append_models, true, NULL, NULL},
+    {"load", load_setup, load_run, append_models, true, load_snapshot, load_after_failure},
+    {"forward_default", forward_setup, forward_default, forward_collect, true, NULL, NULL},
+    {"forward_onednn", forward_setup, forward_onednn, forward_collect, true, NULL, NULL},
+    {"forward_openblas", forward_setup, forward_openblas, forward_collect, true, NULL, NULL},
+    {"forward_reference", forward_setup, forward_reference, forward_collect, true, NULL, NULL},
+    {"train", train_setup, train_run, append_models, false, NULL, NULL},
+    {"exits", exits_setup, exits_run, exits_collect, true, NULL, NULL},
+    {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
+    {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
+};
+
+const oom_workflow *oom_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof workflows / sizeof *workflows; i++)
+        if (!strcmp(workflows[i].name, name))
+            return &workflows[i];
+    return NULL;
+}
+
+void oom_end_run(oom_fixture *f)
+{
+    adapt_context_free(f->ctx);
+    f->ctx = NULL;
+}
+
+void oom_fixture_free(oom_fixture *f)
+{
+    oom_end_run(f);
+    free_models(f);
+    adapt_dataset_free(f->data);
+    free(f->x);
+    free(f->labels);
+    free(f->read);
+    free(f->snapshot);
+    free(f->out);
+}
+
+/* ---- input files ------------------------------------------------------------------------ */
+
+static adapt_status write_gz(const char *path, const unsigned char *header, size_t header_bytes,
+                             const unsigned char *body, size_t body_bytes)
+{
+    gzFile gz = gzopen(path, "wb");
+    if (!gz)
+        return ADAPT_ERR_IO;
+    const int ok = gzwrite(gz, header, (unsigned)header_bytes) == (int)header_bytes &&
+                   gzwrite(gz, body, (unsigned)body_bytes) == (int)body_bytes;
+    return gzclose(gz) == Z_OK && ok ? ADAPT_OK : ADAPT_ERR_IO;
+}
+
+static adapt_status write_idx(const char *dir)
+{
+    enum { N = OOM_SAMPLES, SIDE = OOM_IMAGE };
+    const unsigned char image_header[] = {0, 0, 8, 3, 0, 0, 0, N, 0, 0, 0, SIDE, 0, 0, 0, SIDE};
+    const unsigned char label_header[] = {0, 0, 8, 1, 0, 0, 0, N};
+    unsigned char pixels[N * SIDE * SIDE], labels[N];
+    for (int i = 0; i < N * SIDE * SIDE; i++)
+        pixels[i] = (unsigned char)(i * 37 % 251);
+    for (int i = 0; i < N; i++)
+        labels[i] = (unsigned char)(i % 10);
+    char path[600];
+    path_in(path, sizeof path, dir, "images.idx.gz");
+    adapt_status st = write_gz(path, image_header, sizeof image_header, pixels, sizeof pixels);
+    path_in(path, sizeof path, dir, "labels.idx.gz");
+    if (!st)
+        st = write_gz(path, label_header, sizeof label_header, labels, sizeof labels);
+    return st;
+}
+
+static adapt_status save_model(adapt_status (*make)(adapt_model **, uint64_t), uint64_t seed,
+                               const char *dir, const char *name)
+{
+    char path[600];
+    path_in(path, sizeof path, dir, name);
+    adapt_model *m = NULL;
+    adapt_status st = make(&m, seed);
+    if (!st)
+        st = adapt_model_save(m, path);
+    adapt_model_free(m);
+    return st;
+}
+
+adapt_status oom_prepare_files(const char *dir)
+{
+    adapt_status st = save_model(oom_cnn_with_heads, 1, dir, "cnn.safetensors");
+    if (!st)
+        st = save_model(oom_cnn_with_heads, 9, dir, "old.safetensors");
+    if (!st)
+        st = write_idx(dir);
+    float x[6 * 5];
+    oom_fill(x, 30, 11);
+    char path[600];
+    path_in(path, sizeof path, dir, "x.npy");
+    if (!st)
+        st = adapt_npy_write(path, x, 2, (const int64_t[]){6, 5});
+    return st;
+}

@@ -55,6 +55,9 @@ bool ad_all_finite(const float *x, int64_t n);
 
 bool ad_same_shape(const adapt_tensor *a, const adapt_tensor *b);
 
+/* adapt_param_create() for the library: the new parameter's record. */
+adapt_status ad_param_new(adapt_tensor **out, int32_t ndim, const int64_t *shape);
+
 /* Frees a parameter whatever its owner: for the handle that holds it. */
 void ad_param_release(adapt_tensor *param);
 

@@ -103,10 +103,10 @@ static adapt_status ckpt_load_weights(adapt_model *model, const ad_safetensors *
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d parameters", fn, (int)n);
     adapt_status status = ADAPT_OK;
     for (int32_t i = 0; i < n && !status; i++)
-        status = ckpt_read_param(&values[i], st, adapt_model_param(model, i),
+        status = ckpt_read_param(&values[i], st, ad_model_param(model, i),
                                  adapt_model_param_name(model, i), fn);
     for (int32_t i = 0; i < n; i++) {
-        adapt_tensor *p = adapt_model_param(model, i);
+        adapt_tensor *p = ad_model_param(model, i);
         if (!status)
             memcpy(p->data, values[i], (size_t)p->numel * sizeof(float));
         free(values[i]);
@@ -276,7 +276,7 @@ adapt_status adapt_model_save(const adapt_model *model, const char *path)
     else if (!tensors || !meta || !numel)
         status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
     for (int32_t i = 0; i < n && !status; i++) {
-        const adapt_tensor *p = adapt_model_param(model, i);
+        const adapt_tensor *p = ad_model_param(model, i);
         const char *name = adapt_model_param_name(model, i);
         tensors[i] = (ad_st_tensor){name, p->data, p->ndim, p->shape};
         numel[i] = p->numel;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
@@ -128,9 +129,14 @@ static ad_visible_param find_param(const adapt_model *model, int32_t index)
     return (ad_visible_param){0};
 }
 
-adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
+adapt_tensor *ad_model_param(const adapt_model *model, int32_t index)
 {
     return find_param(model, index).tensor;
+}
+
+adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
+{
+    return ad_tensor_handle(ad_model_param(model, index));
 }
 
 const char *adapt_model_param_name(const adapt_model *model, int32_t index)

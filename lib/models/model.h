@@ -59,11 +59,25 @@ const char *ad_model_architecture(const adapt_model *model);
  * input crashes or allocates without bound. A failed allocation is OUT_OF_MEMORY. *out is
  * untouched on error.
  */
+adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
+                                        int64_t max_values);
+
 /* Number of the model's parameters before those of its heads: adapt_model_param(0 .. count)
  * are the backbone's. */
 int32_t ad_backbone_param_count(const adapt_model *model);
 
-adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
-                                        int64_t max_values);
+/* The record of adapt_model_param(). */
+adapt_tensor *ad_model_param(const adapt_model *model, int32_t index);
+
+/* The start of a public forward pass of `model` in `ctx` on the caller's `input` (`out` its
+ * result): checks the arguments and finds the record of the input (*x). */
+adapt_status ad_forward_input(adapt_tensor **x, adapt_tensor **out, adapt_context *ctx,
+                              const adapt_model *model, adapt_tensor *input, const char *fn);
+
+/* adapt_model_forward_blocks() and adapt_model_forward() on records. */
+adapt_status ad_model_forward_blocks(adapt_tensor **out, adapt_context *ctx, adapt_model *model,
+                                     adapt_tensor *input, int32_t first, int32_t last);
+adapt_status ad_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                              adapt_tensor *input);
 
 #endif

@@ -107,7 +107,7 @@ static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const voi
                                adapt_tensor *x)
 {
     adapt_model *m = (adapt_model *)module;
-    return adapt_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
+    return ad_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
 }
 
 /* FLOPs per sample of layer l's own work, its replacements' left out, into *own; the

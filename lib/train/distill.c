@@ -8,6 +8,7 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
+#include "lib/ops/ops.h"
 #include "lib/train/recording.h"
 #include "lib/train/trainer.h"
 
@@ -44,11 +45,11 @@ static adapt_status distill_loss(adapt_tensor **loss, adapt_context *ctx, void *
         if (!st)
             st = gather(&target, ctx, d->recordings[i], AD_REC_OUTPUTS, rows, n);
         if (!st)
-            st = adapt_model_forward(&y, ctx, d->modules[i], x);
+            st = ad_model_forward(&y, ctx, d->modules[i], x);
         if (!st)
-            st = adapt_op_mse(&mse, ctx, y, target);
+            st = ad_op_mse(&mse, ctx, y, target);
         if (!st && total)
-            st = adapt_op_add(&total, ctx, total, mse);
+            st = ad_op_add(&total, ctx, total, mse);
         else if (!st)
             total = mse;
     }
@@ -93,7 +94,7 @@ static adapt_status collect(adapt_tensor ***params, int32_t *count, const distil
     int32_t k = 0;
     for (int32_t i = 0; i < d->n; i++)
         for (int32_t j = 0; j < adapt_model_param_count(d->modules[i]); j++)
-            list[k++] = adapt_model_param(d->modules[i], j);
+            list[k++] = ad_model_param(d->modules[i], j);
     *params = list, *count = k;
     return ADAPT_OK;
 }

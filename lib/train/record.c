@@ -149,7 +149,7 @@ static adapt_status run_dataset(adapt_model *model, const adapt_dataset *data,
         int32_t *labels = NULL;
         st = ad_batch_assemble(&x, &labels, ctx, data, order, n, fn);
         if (!st)
-            st = adapt_model_forward(&y, ctx, model, x);
+            st = ad_model_forward(&y, ctx, model, x);
     }
     free(order);
     adapt_context_free(ctx);

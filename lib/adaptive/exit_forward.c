@@ -85,7 +85,12 @@ adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
                      (int)capacity, (int)ad_head_count(model) + 1);
     adapt_tensor *x = NULL;
+    ad_hold hold;
     if (!st)
-        st = ad_forward_input(&x, logits, ctx, model, input, fn);
-    return st ? st : forward_exits(logits, ctx, model, x, fn);
+        st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
+    if (st)
+        return st;
+    st = forward_exits(logits, ctx, model, x, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

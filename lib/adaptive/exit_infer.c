@@ -206,7 +206,7 @@ static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, in
         memcpy(out->flops, s->flops, (size_t)n * sizeof *s->flops);
 }
 
-/* Inference mode whatever the context's. */
+/* Inference mode whatever the context's, so the model is only read. */
 static adapt_status infer(const adapt_exit_outputs *out, adapt_context *ctx, adapt_model *model,
                           adapt_tensor *input, const adapt_exit_policy *policy)
 {
@@ -233,6 +233,12 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
 {
     adapt_exit_outputs out;
     adapt_tensor *x = NULL;
+    ad_hold hold = {0};
     adapt_status st = check_call(&out, &x, outputs, ctx, model, input);
-    return st ? st : infer(&out, ctx, model, x, policy);
+    if (!st)
+        st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = infer(&out, ctx, model, x, policy);
+    ad_busy_leave(&hold);
+    return st;
 }

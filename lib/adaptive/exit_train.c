@@ -153,9 +153,9 @@ static adapt_status run_exit_phase(adapt_model *model, const adapt_dataset *trai
     return st;
 }
 
-adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *train,
-                                     const adapt_dataset *validation,
-                                     const adapt_exit_train_params *params)
+static adapt_status train_exits(adapt_model *model, const adapt_dataset *train,
+                                const adapt_dataset *validation,
+                                const adapt_exit_train_params *params)
 {
     adapt_exit_train_params p;
     adapt_status st = read_params(&p, params);
@@ -169,4 +169,16 @@ adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *tr
         st = ad_train_run(model, train, validation, p.backbone_phase, NULL, fn);
     return st ? st : run_exit_phase(model, train, validation, &p,
                                     p.regime == ADAPT_REGIME_DISJOINT);
+}
+
+adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *train,
+                                     const adapt_dataset *validation,
+                                     const adapt_exit_train_params *params)
+{
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = train_exits(model, train, validation, params);
+    ad_busy_leave(&hold);
+    return st;
 }

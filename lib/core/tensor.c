@@ -132,35 +132,38 @@ void adapt_tensor_free(adapt_tensor *tensor)
     ad_param_release(t);
 }
 
-/* The parameter behind `handle`, for public function `fn`. */
-static adapt_status param_of(adapt_tensor **param, adapt_tensor *handle, const char *fn)
+/* The parameter behind `handle` for public function `fn`, which changes it: held for writing
+ * when a model holds it, against the model's other users (busy.h). */
+static adapt_status enter_param(adapt_tensor **param, ad_hold *hold, adapt_tensor *handle,
+                                const char *fn)
 {
+    *hold = (ad_hold){0};
     adapt_status st = ad_tensor_from_handle(param, handle, fn, "tensor");
     if (!st && !ad_is_param(*param))
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: tensor is not a parameter", fn);
+    if (!st && (*param)->busy)
+        st = ad_busy_enter(hold, (*param)->busy, AD_WRITE, fn);
     return st;
 }
 
 adapt_status adapt_param_set_requires_grad(adapt_tensor *param, int enabled)
 {
     adapt_tensor *t = NULL;
-    adapt_status st = param_of(&t, param, "adapt_param_set_requires_grad");
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, "adapt_param_set_requires_grad");
     if (st)
         return st;
     if (enabled)
         t->flags |= AD_TENSOR_REQUIRES_GRAD;
     else
         t->flags &= ~(uint32_t)AD_TENSOR_REQUIRES_GRAD;
+    ad_busy_leave(&hold);
     return ADAPT_OK;
 }
 
-adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t count)
+static adapt_status write_values(adapt_tensor *t, const float *src, int64_t count,
+                                 const char *fn)
 {
-    const char *fn = "adapt_param_write";
-    adapt_tensor *t = NULL;
-    adapt_status st = param_of(&t, param, fn);
-    if (st)
-        return st;
     if (!src)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: src is NULL", fn);
     if (count != t->numel)
@@ -172,13 +175,29 @@ adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t co
     return ADAPT_OK;
 }
 
+adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t count)
+{
+    const char *fn = "adapt_param_write";
+    adapt_tensor *t = NULL;
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, fn);
+    if (st)
+        return st;
+    st = write_values(t, src, count, fn);
+    ad_busy_leave(&hold);
+    return st;
+}
+
 adapt_status adapt_param_zero_grad(adapt_tensor *param)
 {
     adapt_tensor *t = NULL;
-    adapt_status st = param_of(&t, param, "adapt_param_zero_grad");
-    if (!st)
-        memset(t->grad, 0, (size_t)t->numel * sizeof(float));
-    return st;
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, "adapt_param_zero_grad");
+    if (st)
+        return st;
+    memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    ad_busy_leave(&hold);
+    return ADAPT_OK;
 }
 
 /* The record behind an accessor's argument; NULL, with the message set, when there is none. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "adapt.h"
+#include "lib/core/busy.h"
 
 #define AD_TENSOR_MAGIC 0x7e45a0d1u
 
@@ -28,9 +29,11 @@ struct adapt_tensor {
      * parameters it is added into `grad` only once the whole pass succeeded,
      * so a failed backward leaves the caller's gradients untouched. */
     float *pass_grad;
-    /* Activations only: the owning context and its step when made. */
-    adapt_context *ctx;
-    uint64_t generation;
+    union {
+        adapt_context *ctx; /* activations: the context that made it */
+        ad_busy *busy;      /* parameters: the lock of the model holding it, or NULL */
+    };
+    uint64_t generation; /* activations: the context's generation when made */
 };
 
 static inline bool ad_is_param(const adapt_tensor *t)

@@ -163,18 +163,24 @@ static adapt_status forward_flops(adapt_tensor **logits, int64_t *flops, adapt_c
     return ADAPT_OK;
 }
 
-adapt_status ad_forward_input(adapt_tensor **x, adapt_tensor **out, adapt_context *ctx,
-                              const adapt_model *model, adapt_tensor *input, const char *fn)
+adapt_status ad_forward_enter(adapt_tensor **x, ad_hold *hold, adapt_tensor **out,
+                              adapt_context *ctx, adapt_model *model, adapt_tensor *input,
+                              const char *fn)
 {
+    *hold = (ad_hold){0};
     adapt_status st = ad_check_context(ctx, fn);
     if (!st && (!out || !model))
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, out ? "model" : "out");
-    return st ? st : ad_tensor_from_handle(x, input, fn, "input");
+    if (!st)
+        st = ad_tensor_from_handle(x, input, fn, "input");
+    return st ? st : ad_model_enter(hold, model, ad_forward_access(ctx), fn);
 }
 
-/* The result of a public forward pass, as the caller's handle. */
-static adapt_status published(adapt_tensor **out, const adapt_tensor *y, adapt_status st)
+/* Ends a public forward pass: the hold goes, the result becomes the caller's handle. */
+static adapt_status forward_leave(adapt_tensor **out, const adapt_tensor *y, ad_hold *hold,
+                                  adapt_status st)
 {
+    ad_busy_leave(hold);
     if (!st)
         *out = ad_tensor_handle(y);
     return st;
@@ -186,20 +192,23 @@ adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
 {
     const char *fn = "adapt_model_forward_blocks";
     adapt_tensor *x = NULL, *y = NULL;
-    adapt_status st = ad_forward_input(&x, out, ctx, model, input, fn);
+    ad_hold hold;
+    adapt_status st = ad_forward_enter(&x, &hold, out, ctx, model, input, fn);
     if (!st)
         st = run_blocks(&y, ctx, model, x, first, last, fn);
-    return published(out, y, st);
+    return forward_leave(out, y, &hold, st);
 }
 
 adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
                                  adapt_tensor *input)
 {
     adapt_tensor *x = NULL, *y = NULL;
-    adapt_status st = ad_forward_input(&x, logits, ctx, model, input, "adapt_model_forward");
+    ad_hold hold;
+    adapt_status st =
+        ad_forward_enter(&x, &hold, logits, ctx, model, input, "adapt_model_forward");
     if (!st)
         st = ad_model_forward(&y, ctx, model, x);
-    return published(logits, y, st);
+    return forward_leave(logits, y, &hold, st);
 }
 
 adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
@@ -208,8 +217,9 @@ adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
 {
     const char *fn = "adapt_model_forward_flops";
     adapt_tensor *x = NULL, *y = NULL;
-    adapt_status st = ad_forward_input(&x, logits, ctx, model, input, fn);
+    ad_hold hold;
+    adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
     if (!st)
         st = forward_flops(&y, flops, ctx, model, x, fn);
-    return published(logits, y, st);
+    return forward_leave(logits, y, &hold, st);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/handle.h"
 #include "lib/core/struct_io.h"
@@ -22,9 +23,26 @@ adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input,
     m->arch = arch;
     m->input = *input;
     m->block_limit = max_values < INT64_MAX ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;
+    ad_busy_init(&m->busy);
     ad_params_init(&m->params, seed, max_values);
+    ad_params_hold(&m->params, &m->busy);
     *out = m;
     return ADAPT_OK;
+}
+
+adapt_status ad_model_enter(ad_hold *hold, adapt_model *model, ad_access access,
+                            const char *fn)
+{
+    if (!model) { /* nothing to hold: the call reports the NULL itself */
+        *hold = (ad_hold){0};
+        return ADAPT_OK;
+    }
+    return ad_busy_enter(hold, &model->busy, access, fn);
+}
+
+ad_access ad_forward_access(const adapt_context *ctx)
+{
+    return ctx->training ? AD_WRITE : AD_READ;
 }
 
 void adapt_model_free(adapt_model *model)

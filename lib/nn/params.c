@@ -83,11 +83,19 @@ adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *
     t->flags |= AD_TENSOR_HELD;
     if (init.buffer)
         t->flags &= ~(uint32_t)AD_TENSOR_REQUIRES_GRAD;
+    t->busy = list->busy;
     fill(t->data, t->numel, init, list->seed, (uint64_t)list->count);
     list->items[list->count++] = (ad_named_param){.name = full, .tensor = t};
     list->values += t->numel;
     *out = t;
     return ADAPT_OK;
+}
+
+void ad_params_hold(ad_param_list *list, ad_busy *busy)
+{
+    list->busy = busy;
+    for (int32_t i = 0; i < list->count; i++)
+        list->items[i].tensor->busy = busy;
 }
 
 void ad_params_truncate(ad_param_list *list, int32_t count)

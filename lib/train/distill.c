@@ -99,13 +99,9 @@ static adapt_status collect(adapt_tensor ***params, int32_t *count, const distil
     return ADAPT_OK;
 }
 
-adapt_status adapt_modules_distill(adapt_model *const *modules,
-                                   const adapt_recording *const *recordings, int32_t n,
-                                   const adapt_train_params *params)
+static adapt_status distill(adapt_model *const *modules, const adapt_recording *const *recordings,
+                            int32_t n, const adapt_train_params *params)
 {
-    if (!modules || !recordings || n < 1)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
-                       n < 1 ? "n must be >= 1" : "modules or recordings is NULL");
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < n && !st; i++)
         st = check_pair(modules[i], recordings[i], recordings[0], i);
@@ -121,5 +117,26 @@ adapt_status adapt_modules_distill(adapt_model *const *modules,
                                           .rows = recordings[0]->count};
     st = ad_train_run(NULL, NULL, NULL, params, &objective, fn);
     free(list);
+    return st;
+}
+
+adapt_status adapt_modules_distill(adapt_model *const *modules,
+                                   const adapt_recording *const *recordings, int32_t n,
+                                   const adapt_train_params *params)
+{
+    if (!modules || !recordings || n < 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
+                       n < 1 ? "n must be >= 1" : "modules or recordings is NULL");
+    ad_hold *holds = calloc((size_t)n, sizeof *holds); /* zeroed: nothing held */
+    if (!holds)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %d holds", fn, (int)n);
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < n && !st; i++)
+        st = ad_model_enter(&holds[i], modules[i], AD_WRITE, fn);
+    if (!st)
+        st = distill(modules, recordings, n, params);
+    for (int32_t i = n - 1; i >= 0; i--)
+        ad_busy_leave(&holds[i]);
+    free(holds);
     return st;
 }

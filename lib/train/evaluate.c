@@ -103,11 +103,10 @@ static adapt_status create_context(adapt_context **ctx, int32_t n_threads)
     return adapt_context_create(ctx, &cp);
 }
 
-adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
-                                  adapt_model *model, const adapt_dataset *dataset,
-                                  int32_t batch_size, int32_t n_threads)
+static adapt_status evaluate(adapt_eval_result *result, int64_t *confusion, adapt_model *model,
+                             const adapt_dataset *dataset, int32_t batch_size, int32_t n_threads,
+                             const char *fn)
 {
-    const char *fn = "adapt_model_evaluate";
     adapt_status st = check_evaluate(result, model, dataset, batch_size, n_threads, fn);
     if (st)
         return st;
@@ -133,4 +132,17 @@ adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
                               .count = counts.count};
     ad_struct_write(result, &full, sizeof full);
     return ADAPT_OK;
+}
+
+adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
+                                  adapt_model *model, const adapt_dataset *dataset,
+                                  int32_t batch_size, int32_t n_threads)
+{
+    const char *fn = "adapt_model_evaluate";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = evaluate(result, confusion, model, dataset, batch_size, n_threads, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

@@ -304,5 +304,11 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
 adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
                                const adapt_dataset *validation, const adapt_train_params *params)
 {
-    return ad_train_run(model, train, validation, params, NULL, "adapt_model_train");
+    const char *fn = "adapt_model_train";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = ad_train_run(model, train, validation, params, NULL, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

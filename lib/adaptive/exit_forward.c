@@ -47,12 +47,14 @@ adapt_status ad_exits_forward(adapt_tensor **logits, adapt_context *ctx, adapt_m
     return ADAPT_OK;
 }
 
-static adapt_status check_model(const adapt_model *model, const char *fn)
+/* `capacity` logits for the exits of a model that ends in class logits. */
+static adapt_status check_model(const adapt_model *model, int32_t capacity, const char *fn)
 {
-    if (!model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (adapt_model_classes(model) < 1)
         return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
+    if (capacity < ad_head_count(model) + 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
+                       (int)capacity, (int)ad_head_count(model) + 1);
     return ADAPT_OK;
 }
 
@@ -75,22 +77,13 @@ adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
                                        adapt_tensor *input)
 {
     const char *fn = "adapt_model_forward_exits";
-    adapt_status st = ad_check_context(ctx, fn);
-    if (!st)
-        st = check_model(model, fn);
-    if (!st && (!logits || !input))
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                     logits ? "input" : "logits");
-    if (!st && capacity < ad_head_count(model) + 1)
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
-                     (int)capacity, (int)ad_head_count(model) + 1);
     adapt_tensor *x = NULL;
-    ad_hold hold;
+    ad_hold hold; /* before anything reads the model */
+    adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
     if (!st)
-        st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
-    if (st)
-        return st;
-    st = forward_exits(logits, ctx, model, x, fn);
+        st = check_model(model, capacity, fn);
+    if (!st)
+        st = forward_exits(logits, ctx, model, x, fn);
     ad_busy_leave(&hold);
     return st;
 }

@@ -169,6 +169,7 @@ static adapt_status run(ad_infer_state *s, adapt_context *ctx, adapt_model *mode
     return st;
 }
 
+/* The arguments, but the model itself: it is read only once held. */
 static adapt_status check_call(adapt_exit_outputs *out, adapt_tensor **x,
                                const adapt_exit_outputs *outputs, adapt_context *ctx,
                                const adapt_model *model, adapt_tensor *input)
@@ -185,8 +186,6 @@ static adapt_status check_call(adapt_exit_outputs *out, adapt_tensor **x,
     if (!model || !input)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        model ? "input" : "model");
-    if (adapt_model_classes(model) < 1)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
     if (ctx->grad_enabled)
         return ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
                        fn);
@@ -210,6 +209,8 @@ static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, in
 static adapt_status infer(const adapt_exit_outputs *out, adapt_context *ctx, adapt_model *model,
                           adapt_tensor *input, const adapt_exit_policy *policy)
 {
+    if (adapt_model_classes(model) < 1)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
     ad_infer_state s = {0};
     adapt_status st = ad_exit_policy_read(&s.policy, policy, ad_head_count(model), fn);
     if (st)

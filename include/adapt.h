@@ -603,7 +603,10 @@ ADAPT_API adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss);
  * it). A model that replaces a submodule of another counts as part of that
  * one. Not seen by the library, and so the caller's to keep apart:
  * adapt_backward() accumulating into a model's gradients, writes through
- * adapt_tensor_data() or adapt_tensor_grad(), and adapt_model_free().
+ * adapt_tensor_data() or adapt_tensor_grad(), adapt_model_free(), and the
+ * queries of a model's structure (counts, infos, parameters and their names,
+ * heads), which take no hold: safe beside training, not beside a call that
+ * changes the structure (appending, replacing, adding or removing heads).
  */
 /* ------------------------------------------------------------------------ */
 /** @{ */

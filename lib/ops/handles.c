@@ -26,6 +26,13 @@ static adapt_status operands(adapt_tensor **real, adapt_context *ctx, adapt_tens
     return st;
 }
 
+/* The record of an operation's one tensor argument, named "x". */
+static adapt_status operand_x(adapt_tensor **real, adapt_context *ctx, adapt_tensor **out,
+                              const char *fn, adapt_tensor *x)
+{
+    return operands(real, ctx, out, fn, &x, (const char *[]){"x"}, 1, 0);
+}
+
 /* The result of a successful operation, as the caller's handle. */
 static adapt_status published(adapt_tensor **out, const adapt_tensor *y, adapt_status st)
 {
@@ -42,7 +49,7 @@ static adapt_status unary(adapt_tensor **out, adapt_context *ctx, adapt_tensor *
                           const char *fn)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, fn, &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = op(&y, ctx, r);
     return published(out, y, st);
@@ -104,7 +111,7 @@ adapt_status adapt_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor
                             float factor)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_scale", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_scale", x);
     if (!st)
         st = ad_op_scale(&y, ctx, r, factor);
     return published(out, y, st);
@@ -149,7 +156,7 @@ adapt_status adapt_op_clamp(adapt_tensor **out, adapt_context *ctx, adapt_tensor
                             float hi)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_clamp", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_clamp", x);
     if (!st)
         st = ad_op_clamp(&y, ctx, r, lo, hi);
     return published(out, y, st);
@@ -201,8 +208,7 @@ adapt_status adapt_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_te
                                 int32_t kernel, int32_t stride, int32_t padding)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_maxpool2d", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_maxpool2d", x);
     if (!st)
         st = ad_op_maxpool2d(&y, ctx, r, kernel, stride, padding);
     return published(out, y, st);
@@ -212,8 +218,7 @@ adapt_status adapt_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_te
                                 int32_t kernel, int32_t stride, int32_t padding)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_avgpool2d", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_avgpool2d", x);
     if (!st)
         st = ad_op_avgpool2d(&y, ctx, r, kernel, stride, padding);
     return published(out, y, st);
@@ -223,8 +228,7 @@ adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tens
                               int32_t ndim, const int64_t *shape)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_reshape", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_reshape", x);
     if (!st)
         st = ad_op_reshape(&y, ctx, r, ndim, shape);
     return published(out, y, st);
@@ -234,8 +238,7 @@ adapt_status adapt_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_te
                                 int32_t axis0, int32_t axis1)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_transpose", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_transpose", x);
     if (!st)
         st = ad_op_transpose(&y, ctx, r, axis0, axis1);
     return published(out, y, st);
@@ -245,8 +248,7 @@ adapt_status adapt_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tens
                               const int32_t *perm)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_permute", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_permute", x);
     if (!st)
         st = ad_op_permute(&y, ctx, r, perm);
     return published(out, y, st);
@@ -256,7 +258,7 @@ adapt_status adapt_op_slice(adapt_tensor **out, adapt_context *ctx, adapt_tensor
                             int32_t axis, int64_t start, int64_t end)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_slice", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_slice", x);
     if (!st)
         st = ad_op_slice(&y, ctx, r, axis, start, end);
     return published(out, y, st);
@@ -283,8 +285,7 @@ adapt_status adapt_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_
                                   const int64_t *index, int64_t count)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_gather_rows", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_gather_rows", x);
     if (!st)
         st = ad_op_gather_rows(&y, ctx, r, index, count);
     return published(out, y, st);
@@ -294,8 +295,7 @@ adapt_status adapt_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, a
                                        const int64_t *index, int64_t n_rows)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_scatter_add_rows", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_scatter_add_rows", x);
     if (!st)
         st = ad_op_scatter_add_rows(&y, ctx, r, index, n_rows);
     return published(out, y, st);
@@ -304,7 +304,7 @@ adapt_status adapt_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, a
 adapt_status adapt_op_sum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_sum", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_sum", x);
     if (!st)
         st = ad_op_sum(&y, ctx, r, axis);
     return published(out, y, st);
@@ -314,7 +314,7 @@ adapt_status adapt_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor 
                            int32_t axis)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_mean", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_mean", x);
     if (!st)
         st = ad_op_mean(&y, ctx, r, axis);
     return published(out, y, st);
@@ -323,8 +323,7 @@ adapt_status adapt_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor 
 adapt_status adapt_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p)
 {
     adapt_tensor *r, *y = NULL;
-    adapt_status st =
-        operands(&r, ctx, out, "adapt_op_dropout", &x, (const char *[]){"x"}, 1, 0);
+    adapt_status st = operand_x(&r, ctx, out, "adapt_op_dropout", x);
     if (!st)
         st = ad_op_dropout(&y, ctx, r, p);
     return published(out, y, st);

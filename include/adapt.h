@@ -17,9 +17,12 @@
  *    caller (release it with the named free function; free(NULL) is a no-op) or
  *    *borrowed* (valid until the event named in its comment).
  *
- *  - Threading. Objects are not locked. A context must be used by one thread at
- *    a time. Parameters may be read by several contexts on several threads at
- *    once (concurrent inference); writing them (training) needs a single writer.
+ *  - Threading. A context must be used by one thread at a time. A model may be
+ *    run by several threads at once (concurrent inference, each with its own
+ *    context); training or changing it needs a single writer, and the library
+ *    enforces that without waiting: a call that would change a model another
+ *    thread is running or changing, or run one another thread is changing,
+ *    fails with ADAPT_ERR_STATE (@ref models lists the calls).
  *
  *  - Compatibility. Functions and enum values are only ever appended. Structs
  *    start with `struct_size` and only grow at their end. Fill a params struct
@@ -103,7 +106,8 @@ typedef enum adapt_status {
     ADAPT_ERR_OUT_OF_MEMORY = -4,    /**< allocation failed or arena limit hit */
     ADAPT_ERR_OVERFLOW = -5,         /**< a size or count does not fit */
     ADAPT_ERR_STATE = -6,            /**< call not valid in the current state (a released
-                                          activation, an empty tape) */
+                                          activation, an empty tape, a model another
+                                          thread's call is training or running) */
     ADAPT_ERR_UNSUPPORTED = -7,      /**< feature or backend not available */
     ADAPT_ERR_IO = -8,               /**< operating-system I/O failure */
     ADAPT_ERR_FORMAT = -9,           /**< corrupt, truncated or hostile file */
@@ -213,15 +217,20 @@ ADAPT_API adapt_status adapt_context_create(adapt_context **out,
                                             const adapt_context_params *params);
 /**
  * Frees a context: its arena, tape and threads. Every activation it produced
- * becomes invalid; parameters and models it used are not touched. NULL is a
- * no-op.
+ * becomes invalid, and unlike after a reset its handle must not be passed to
+ * any call; parameters and models it used are not touched. NULL is a no-op.
  */
 ADAPT_API void adapt_context_free(adapt_context *ctx);
 
 /**
  * Ends a step: releases every tensor produced in this context and the tape.
  * The arena keeps its memory, so a steady loop allocates nothing. Passing a
- * released activation to a later call is ADAPT_ERR_STATE. NULL is a no-op.
+ * released activation to a later call is ADAPT_ERR_STATE (an accessor
+ * returns its error value), also when a new activation now lives where it
+ * did: a handle carries the count of resets of its context when it was made,
+ * 22 bits of it (6 where the library's memory lies above 2^48 or on a 32-bit
+ * target), so a released handle is taken for a live one only when a multiple
+ * of 2^22 resets separate them. NULL is a no-op.
  */
 ADAPT_API void adapt_context_reset(adapt_context *ctx);
 
@@ -275,6 +284,9 @@ ADAPT_API size_t adapt_context_reserved_bytes(const adapt_context *ctx);
  *    with a gradient buffer when they require gradients;
  *  - activations, made by operations and adapt_tensor_input(): borrowed from
  *    their context, valid until adapt_context_reset()/adapt_context_free().
+ * Handles are opaque values: an activation's is not the address of anything
+ * a caller may read, and two activations made by different steps at the same
+ * place have different handles.
  */
 typedef struct adapt_tensor adapt_tensor;
 
@@ -310,21 +322,28 @@ ADAPT_API adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx
                                           int32_t ndim, const int64_t *shape,
                                           const float *data);
 
-/** Number of dimensions, or 0 for NULL. */
+/**
+ * Number of dimensions, or 0 for NULL or an activation released by a reset
+ * (adapt_last_error() then says which). The accessors below do the same.
+ */
 ADAPT_API int32_t adapt_tensor_ndim(const adapt_tensor *tensor);
 /** Size of dimension `dim` (negative counts from the end), or 0 if invalid. */
 ADAPT_API int64_t adapt_tensor_dim(const adapt_tensor *tensor, int32_t dim);
-/** Number of elements, or 0 for NULL. */
+/** Number of elements, or 0 for NULL or a released activation. */
 ADAPT_API int64_t adapt_tensor_numel(const adapt_tensor *tensor);
 
 /**
- * The tensor's values, row-major. Borrowed: valid as long as the tensor.
- * Writing through it is allowed for parameters (e.g. an optimizer step).
+ * The tensor's values, row-major, or NULL for NULL or a released activation.
+ * Borrowed: valid as long as the tensor. Writing through it is allowed for
+ * parameters (e.g. an optimizer step); the library cannot see such writes,
+ * so they are the caller's to keep apart from other threads running the
+ * model.
  */
 ADAPT_API float *adapt_tensor_data(const adapt_tensor *tensor);
 
 /**
- * The gradient, same layout as the data, or NULL if the tensor has none.
+ * The gradient, same layout as the data, or NULL if the tensor has none (or
+ * is NULL or a released activation).
  * For a parameter, the gradient accumulated by adapt_backward() since the
  * last adapt_param_zero_grad(); for an activation, d(loss)/d(activation) of
  * the last adapt_backward() in its context (NULL before one). Borrowed:
@@ -341,7 +360,9 @@ ADAPT_API adapt_status adapt_tensor_read(const adapt_tensor *tensor, float *dst,
 /**
  * Copies `count` == numel finite values from `src` into a parameter; on
  * error (ADAPT_ERR_SHAPE, ADAPT_ERR_NONFINITE, an activation) the parameter
- * is unchanged.
+ * is unchanged. This and the other parameter setters change a model's
+ * parameter like training does: ADAPT_ERR_STATE while another thread's call
+ * runs or changes the model.
  */
 ADAPT_API adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t count);
 
@@ -562,8 +583,30 @@ ADAPT_API adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss);
  * residual block or a transformer block) that maps a batch of inputs to
  * logits. It owns its parameters. Early-exit heads, MoE and ACM modules
  * attach to and replace blocks, so the blocks are visible through the API.
- * Inference from several threads at once is safe, each with its own
- * context; training a model is single-writer.
+ *
+ * Threads. Inference from several threads at once is safe, each with its own
+ * context; training a model is single-writer, and enforced. Calls that change
+ * a model: adapt_model_train() and the other training functions, a forward
+ * pass in a context in training mode (batch-norm running statistics),
+ * adapt_model_record() (its tap sits in the model meanwhile),
+ * adapt_model_load_weights(), adapt_model_append(), adapt_model_replace()
+ * (both models), adding and removing heads, and adapt_param_write(),
+ * adapt_param_zero_grad() and adapt_param_set_requires_grad() on its
+ * parameters. Calls that run it: the other forward passes, evaluation, the
+ * exits' logits and early-exit inference, adapt_model_save() and
+ * adapt_head_create(). While a call changes a model, any call of another
+ * thread that runs or changes it fails at once with ADAPT_ERR_STATE ("...:
+ * the model is being trained or changed by another call"); while calls run
+ * it, any that would change it does ("...: the model is being run by another
+ * call"). Nothing waits and nothing races. The thread whose call changes the
+ * model may use it in that call's callbacks (a progress callback evaluating
+ * it). A model that replaces a submodule of another counts as part of that
+ * one. Not seen by the library, and so the caller's to keep apart:
+ * adapt_backward() accumulating into a model's gradients, writes through
+ * adapt_tensor_data() or adapt_tensor_grad(), adapt_model_free(), and the
+ * queries of a model's structure (counts, infos, parameters and their names,
+ * heads), which take no hold: safe beside training, not beside a call that
+ * changes the structure (appending, replacing, adding or removing heads).
  */
 /* ------------------------------------------------------------------------ */
 /** @{ */
@@ -1003,7 +1046,8 @@ ADAPT_API void adapt_train_params_init(adapt_train_params *params, size_t size);
  * adapt_model_train_exits()). The same seed
  * and thread count give bit-identical weights. `params` may be NULL for the
  * defaults. Runs on the calling thread with a context of its own
- * (`n_threads` workers); no other thread may use the model meanwhile.
+ * (`n_threads` workers); other threads' calls on the model meanwhile get
+ * ADAPT_ERR_STATE, while `progress` and `cancel` may use it.
  *
  * A step changes the weights only once its forward pass, backward pass and
  * gradient check have succeeded, so on any error or cancellation the model
@@ -1011,7 +1055,8 @@ ADAPT_API void adapt_train_params_init(adapt_train_params *params, size_t size);
  * statistics may already have moved). Gradients are zero when it returns.
  * Errors: ADAPT_ERR_INVALID_ARGUMENT (empty training set, a label >= the
  * model's classes, bad settings), ADAPT_ERR_STATE (the model does not end
- * in class logits), ADAPT_ERR_NONFINITE (NaN or infinity in a batch or the
+ * in class logits, or another thread's call runs or changes it),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in a batch or the
  * gradients), ADAPT_ERR_CANCELLED, and any error of the forward pass,
  * prefixed with the epoch and step in adapt_last_error().
  */
@@ -1034,7 +1079,8 @@ typedef struct adapt_eval_result {
 /**
  * Evaluates in inference mode (dropout off, batch-norm running statistics),
  * in order, in a context of its own; it only reads the model, so several
- * threads may evaluate one model at once.
+ * threads may evaluate one model at once (ADAPT_ERR_STATE while another
+ * thread's call changes it).
  * @param result receives the result; set its struct_size first.
  * @param confusion NULL, or room for classes x classes counts: row = true
  *        label, column = prediction.
@@ -1374,8 +1420,8 @@ ADAPT_API void adapt_record_params_init(adapt_record_params *params, size_t size
  * what the submodule at `path` receives and returns for each:
  * inputs [N, in...] and outputs [N, out...] (N = the dataset's size, the
  * shapes adapt_model_submodule() reports), bit for bit what a forward pass
- * computes there. The model is the same afterwards; no other thread may run
- * it meanwhile. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names
+ * computes there. The model is the same afterwards; other threads' calls on
+ * it meanwhile get ADAPT_ERR_STATE. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names
  * no submodule, an empty dataset, bad params), ADAPT_ERR_SHAPE (samples the
  * model does not take), ADAPT_ERR_NONFINITE, ADAPT_ERR_IO (spool files),
  * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.

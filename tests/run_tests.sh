@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds libadapt, and runs every test twice:
-# in a release build, then under AddressSanitizer + UndefinedBehaviorSanitizer.
+# in a release build, then under AddressSanitizer + UndefinedBehaviorSanitizer;
+# then the tests of threads once more under ThreadSanitizer.
 set -eu
 cd "$(dirname "$0")/.."
 sh tests/install_deps.sh
@@ -19,3 +20,13 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-sanitize --print-errorlogs -v --no-suite install --no-suite parity --no-suite python \
         --no-suite abi
+
+# ThreadSanitizer sees only instrumented code: oneDNN's OpenMP runtime is not,
+# and its threads would make false reports, so this build has no oneDNN and the
+# library's loops run on its own pthread pool (lib/core/threads_pthread.c).
+# Only the concurrency suite runs here, so only its program is built.
+[ -d build-tsan ] || meson setup build-tsan --buildtype=debug -Db_sanitize=thread \
+    -Db_lundef=false -Donednn=disabled -Dbench=false
+meson compile -C build-tsan test_concurrency
+TSAN_OPTIONS=halt_on_error=1 \
+    meson test -C build-tsan --no-rebuild --suite concurrency --print-errorlogs -v

@@ -7,6 +7,7 @@
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
@@ -18,7 +19,7 @@ static adapt_status backbone(adapt_tensor **x, adapt_context *ctx, adapt_model *
     const bool grad = ctx->grad_enabled, training = ctx->training;
     if (frozen)
         ctx->grad_enabled = ctx->training = false;
-    adapt_status st = adapt_model_forward_blocks(x, ctx, model, *x, first, last);
+    adapt_status st = ad_model_forward_blocks(x, ctx, model, *x, first, last);
     ctx->grad_enabled = grad, ctx->training = training;
     return st;
 }
@@ -46,13 +47,29 @@ adapt_status ad_exits_forward(adapt_tensor **logits, adapt_context *ctx, adapt_m
     return ADAPT_OK;
 }
 
-static adapt_status check_model(const adapt_model *model, const char *fn)
+/* `capacity` logits for the exits of a model that ends in class logits. */
+static adapt_status check_model(const adapt_model *model, int32_t capacity, const char *fn)
 {
-    if (!model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (adapt_model_classes(model) < 1)
         return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
+    if (capacity < ad_head_count(model) + 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
+                       (int)capacity, (int)ad_head_count(model) + 1);
     return ADAPT_OK;
+}
+
+/* The exits' logits of `input` into *logits, as handles. */
+static adapt_status forward_exits(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                                  adapt_tensor *input, const char *fn)
+{
+    const int32_t exits = ad_head_count(model) + 1;
+    adapt_tensor **out = NULL; /* *logits stays untouched on error */
+    adapt_status st = ad_scratch((void **)&out, ctx, (size_t)exits * sizeof *out, fn);
+    if (!st)
+        st = ad_exits_forward(out, ctx, model, input, false);
+    for (int32_t k = 0; k < exits && !st; k++)
+        logits[k] = ad_tensor_handle(out[k]);
+    return st;
 }
 
 adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
@@ -60,23 +77,13 @@ adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
                                        adapt_tensor *input)
 {
     const char *fn = "adapt_model_forward_exits";
-    adapt_status st = ad_check_context(ctx, fn);
+    adapt_tensor *x = NULL;
+    ad_hold hold; /* before anything reads the model */
+    adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
     if (!st)
-        st = check_model(model, fn);
-    if (st)
-        return st;
-    if (!logits || !input)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                       logits ? "input" : "logits");
-    if (capacity < ad_head_count(model) + 1)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: capacity %d below the %d exits", fn,
-                       (int)capacity, (int)ad_head_count(model) + 1);
-    const size_t size = ((size_t)ad_head_count(model) + 1) * sizeof(adapt_tensor *);
-    adapt_tensor **out = NULL; /* *logits stays untouched on error */
-    st = ad_scratch((void **)&out, ctx, size, fn);
+        st = check_model(model, capacity, fn);
     if (!st)
-        st = ad_exits_forward(out, ctx, model, input, false);
-    if (!st)
-        memcpy(logits, out, size);
+        st = forward_exits(logits, ctx, model, x, fn);
+    ad_busy_leave(&hold);
     return st;
 }

@@ -10,11 +10,13 @@
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/eval/score_rows.h"
 #include "lib/models/model_impl.h"
+#include "lib/ops/ops.h"
 
 static const char *const fn = "adapt_model_infer_exits";
 
@@ -109,8 +111,8 @@ static adapt_status compact(ad_infer_state *s, adapt_context *ctx, adapt_tensor 
     }
     s->active = kept;
     ad_meter_keep_rows(ctx, keep, kept);
-    adapt_status st = adapt_op_gather_rows(x, ctx, *x, keep, kept);
-    return st ? st : adapt_op_gather_rows(logits, ctx, *logits, keep, kept);
+    adapt_status st = ad_op_gather_rows(x, ctx, *x, keep, kept);
+    return st ? st : ad_op_gather_rows(logits, ctx, *logits, keep, kept);
 }
 
 /* Exit k's logits (the model's at the final exit) into *logits, running the blocks before it
@@ -125,13 +127,13 @@ static adapt_status exit_logits(adapt_tensor **logits, adapt_tensor **x, adapt_c
     if (h && k == 0) {
         st = ad_first_head_features(&f, x, ctx, model, *x);
     } else if (h && first < last) { /* its block apart, to pool its output as it is made */
-        st = adapt_model_forward_blocks(x, ctx, model, *x, first, last - 1);
+        st = ad_model_forward_blocks(x, ctx, model, *x, first, last - 1);
         if (!st)
             st = ad_head_features_in_block(&f, x, ctx, model, k);
         first = last - 1;
     }
     if (!st && !f)
-        st = adapt_model_forward_blocks(x, ctx, model, *x, first, last);
+        st = ad_model_forward_blocks(x, ctx, model, *x, first, last);
     if (st || !h) {
         *logits = *x;
         return st;
@@ -167,9 +169,10 @@ static adapt_status run(ad_infer_state *s, adapt_context *ctx, adapt_model *mode
     return st;
 }
 
-static adapt_status check_call(adapt_exit_outputs *out, const adapt_exit_outputs *outputs,
-                               adapt_context *ctx, const adapt_model *model,
-                               adapt_tensor *input)
+/* The arguments, but the model itself: it is read only once held. */
+static adapt_status check_call(adapt_exit_outputs *out, adapt_tensor **x,
+                               const adapt_exit_outputs *outputs, adapt_context *ctx,
+                               const adapt_model *model, adapt_tensor *input)
 {
     adapt_status st = ad_check_context(ctx, fn);
     if (!st)
@@ -183,12 +186,11 @@ static adapt_status check_call(adapt_exit_outputs *out, const adapt_exit_outputs
     if (!model || !input)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        model ? "input" : "model");
-    if (adapt_model_classes(model) < 1)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
     if (ctx->grad_enabled)
         return ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
                        fn);
-    return ad_check_tensor(ctx, input, fn, "input");
+    st = ad_tensor_from_handle(x, input, fn, "input");
+    return st ? st : ad_check_tensor(ctx, *x, fn, "input");
 }
 
 static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, int64_t n)
@@ -203,15 +205,14 @@ static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, in
         memcpy(out->flops, s->flops, (size_t)n * sizeof *s->flops);
 }
 
-adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_context *ctx,
-                                     adapt_model *model, adapt_tensor *input,
-                                     const adapt_exit_policy *policy)
+/* Inference mode whatever the context's, so the model is only read. */
+static adapt_status infer(const adapt_exit_outputs *out, adapt_context *ctx, adapt_model *model,
+                          adapt_tensor *input, const adapt_exit_policy *policy)
 {
-    adapt_exit_outputs out;
+    if (adapt_model_classes(model) < 1)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
     ad_infer_state s = {0};
-    adapt_status st = check_call(&out, outputs, ctx, model, input);
-    if (!st)
-        st = ad_exit_policy_read(&s.policy, policy, ad_head_count(model), fn);
+    adapt_status st = ad_exit_policy_read(&s.policy, policy, ad_head_count(model), fn);
     if (st)
         return st;
     const int64_t n = input->ndim >= 1 ? input->shape[0] : 0;
@@ -223,6 +224,22 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
     ad_meter_stop(ctx);
     ctx->training = training;
     if (!st)
-        hand_over(&out, &s, n);
+        hand_over(out, &s, n);
+    return st;
+}
+
+adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_context *ctx,
+                                     adapt_model *model, adapt_tensor *input,
+                                     const adapt_exit_policy *policy)
+{
+    adapt_exit_outputs out;
+    adapt_tensor *x = NULL;
+    ad_hold hold = {0};
+    adapt_status st = check_call(&out, &x, outputs, ctx, model, input);
+    if (!st)
+        st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = infer(&out, ctx, model, x, policy);
+    ad_busy_leave(&hold);
     return st;
 }

@@ -69,9 +69,8 @@ static adapt_status record_batch(float *logits, adapt_context *ctx, adapt_model 
     return st;
 }
 
-adapt_status adapt_model_exit_logits(float *logits, int64_t capacity, adapt_model *model,
-                                     const adapt_dataset *ds, int32_t batch_size,
-                                     int32_t n_threads)
+static adapt_status exit_logits(float *logits, int64_t capacity, adapt_model *model,
+                                const adapt_dataset *ds, int32_t batch_size, int32_t n_threads)
 {
     int64_t need = 0;
     adapt_status st = check_args(&need, logits, capacity, model, ds, batch_size, n_threads);
@@ -95,5 +94,17 @@ adapt_status adapt_model_exit_logits(float *logits, int64_t capacity, adapt_mode
     if (!st)
         memcpy(logits, records, (size_t)need * sizeof *records);
     free(records);
+    return st;
+}
+
+adapt_status adapt_model_exit_logits(float *logits, int64_t capacity, adapt_model *model,
+                                     const adapt_dataset *ds, int32_t batch_size,
+                                     int32_t n_threads)
+{
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = exit_logits(logits, capacity, model, ds, batch_size, n_threads);
+    ad_busy_leave(&hold);
     return st;
 }

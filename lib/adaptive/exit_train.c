@@ -10,6 +10,7 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
 #include "lib/models/model_impl.h"
+#include "lib/ops/ops.h"
 #include "lib/train/trainer.h"
 
 static const char *const fn = "adapt_model_train_exits";
@@ -53,9 +54,9 @@ static adapt_status soft_targets(adapt_tensor **out, adapt_context *ctx, adapt_t
     const bool grad = ctx->grad_enabled;
     ctx->grad_enabled = false;
     adapt_tensor *scaled;
-    adapt_status st = adapt_op_scale(&scaled, ctx, z, 1.0f / temperature);
+    adapt_status st = ad_op_scale(&scaled, ctx, z, 1.0f / temperature);
     if (!st)
-        st = adapt_op_softmax(out, ctx, scaled);
+        st = ad_op_softmax(out, ctx, scaled);
     ctx->grad_enabled = grad;
     return st;
 }
@@ -65,15 +66,15 @@ static adapt_status distillation_term(adapt_tensor **out, adapt_context *ctx, ad
                                       adapt_tensor *targets, float temperature)
 {
     adapt_tensor *t;
-    adapt_status st = adapt_op_scale(&t, ctx, z, 1.0f / temperature);
+    adapt_status st = ad_op_scale(&t, ctx, z, 1.0f / temperature);
     if (!st)
-        st = adapt_op_log_softmax(&t, ctx, t);
+        st = ad_op_log_softmax(&t, ctx, t);
     if (!st)
-        st = adapt_op_mul(&t, ctx, t, targets);
+        st = ad_op_mul(&t, ctx, t, targets);
     if (!st)
-        st = adapt_op_sum(&t, ctx, t, ADAPT_AXIS_ALL);
+        st = ad_op_sum(&t, ctx, t, ADAPT_AXIS_ALL);
     const float n = (float)z->shape[0];
-    return st ? st : adapt_op_scale(out, ctx, t, -temperature * temperature / n);
+    return st ? st : ad_op_scale(out, ctx, t, -temperature * temperature / n);
 }
 
 /* Exit k's share of the loss among `terms` exits. */
@@ -90,7 +91,7 @@ static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit
 {
     const float w = o->p->distillation;
     adapt_tensor *ce, *soft;
-    adapt_status st = adapt_op_cross_entropy(&ce, ctx, z, labels, smoothing);
+    adapt_status st = ad_op_cross_entropy(&ce, ctx, z, labels, smoothing);
     if (st)
         return st;
     if (!targets) {
@@ -99,10 +100,10 @@ static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit
     }
     st = distillation_term(&soft, ctx, z, targets, o->p->distillation_temperature);
     if (!st)
-        st = adapt_op_scale(&ce, ctx, ce, 1.0f - w);
+        st = ad_op_scale(&ce, ctx, ce, 1.0f - w);
     if (!st)
-        st = adapt_op_scale(&soft, ctx, soft, w);
-    return st ? st : adapt_op_add(out, ctx, ce, soft);
+        st = ad_op_scale(&soft, ctx, soft, w);
+    return st ? st : ad_op_add(out, ctx, ce, soft);
 }
 
 static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
@@ -121,9 +122,9 @@ static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg
         adapt_tensor *term;
         st = exit_term(&term, ctx, o, logits[k], k < heads ? targets : NULL, labels, smoothing);
         if (!st)
-            st = adapt_op_scale(&term, ctx, term, exit_weight(o->p, k, terms));
+            st = ad_op_scale(&term, ctx, term, exit_weight(o->p, k, terms));
         if (!st && total)
-            st = adapt_op_add(&total, ctx, total, term);
+            st = ad_op_add(&total, ctx, total, term);
         else if (!st)
             total = term;
     }
@@ -143,7 +144,7 @@ static adapt_status run_exit_phase(adapt_model *model, const adapt_dataset *trai
     if (!params)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: parameter list", fn);
     for (int32_t i = 0; i < count; i++)
-        params[i] = adapt_model_param(model, first + i);
+        params[i] = ad_model_param(model, first + i);
     exit_objective o = {model, p, frozen};
     const ad_train_objective objective = {.loss = exit_loss, .arg = &o, .params = params,
                                           .n_params = count};
@@ -152,9 +153,9 @@ static adapt_status run_exit_phase(adapt_model *model, const adapt_dataset *trai
     return st;
 }
 
-adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *train,
-                                     const adapt_dataset *validation,
-                                     const adapt_exit_train_params *params)
+static adapt_status train_exits(adapt_model *model, const adapt_dataset *train,
+                                const adapt_dataset *validation,
+                                const adapt_exit_train_params *params)
 {
     adapt_exit_train_params p;
     adapt_status st = read_params(&p, params);
@@ -168,4 +169,16 @@ adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *tr
         st = ad_train_run(model, train, validation, p.backbone_phase, NULL, fn);
     return st ? st : run_exit_phase(model, train, validation, &p,
                                     p.regime == ADAPT_REGIME_DISJOINT);
+}
+
+adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *train,
+                                     const adapt_dataset *validation,
+                                     const adapt_exit_train_params *params)
+{
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = train_exits(model, train, validation, params);
+    ad_busy_leave(&hold);
+    return st;
 }

@@ -8,14 +8,15 @@
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
 #include "lib/nn/layernorm.h"
+#include "lib/ops/ops.h"
 
 /* x [N, C, H, W] -> [N, C]: the mean over positions. */
 static adapt_status mean_over_positions(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     adapt_tensor *flat;
     const int64_t shape[] = {x->shape[0], x->shape[1], x->shape[2] * x->shape[3]};
-    adapt_status st = adapt_op_reshape(&flat, ctx, x, 3, shape);
-    return st ? st : adapt_op_mean(out, ctx, flat, 2);
+    adapt_status st = ad_op_reshape(&flat, ctx, x, 3, shape);
+    return st ? st : ad_op_mean(out, ctx, flat, 2);
 }
 
 /* SDN's pooling: avg + alpha * (max - avg) over windows, flattened. The difference is
@@ -24,23 +25,23 @@ static adapt_status mixed_pool(adapt_tensor **out, adapt_context *ctx, const ada
                                adapt_tensor *x)
 {
     adapt_tensor *mx, *avg, *diff;
-    adapt_status st = adapt_op_maxpool2d(&mx, ctx, x, h->window, h->window, 0);
+    adapt_status st = ad_op_maxpool2d(&mx, ctx, x, h->window, h->window, 0);
     if (!st)
-        st = adapt_op_avgpool2d(&avg, ctx, x, h->window, h->window, 0);
+        st = ad_op_avgpool2d(&avg, ctx, x, h->window, h->window, 0);
     if (!st)
-        st = adapt_op_scale(&diff, ctx, avg, -1.0f);
+        st = ad_op_scale(&diff, ctx, avg, -1.0f);
     if (!st)
-        st = adapt_op_add(&diff, ctx, mx, diff);
+        st = ad_op_add(&diff, ctx, mx, diff);
     const int64_t n = x->shape[0], width = st ? 0 : avg->numel / n;
     if (!st)
-        st = adapt_op_reshape(&diff, ctx, diff, 2, (int64_t[]){n * width, 1});
+        st = ad_op_reshape(&diff, ctx, diff, 2, (int64_t[]){n * width, 1});
     if (!st)
-        st = adapt_op_mul(&diff, ctx, diff, h->alpha);
+        st = ad_op_mul(&diff, ctx, diff, h->alpha);
     if (!st)
-        st = adapt_op_reshape(&diff, ctx, diff, 2, (int64_t[]){n, width});
+        st = ad_op_reshape(&diff, ctx, diff, 2, (int64_t[]){n, width});
     if (!st)
-        st = adapt_op_reshape(&avg, ctx, avg, 2, (int64_t[]){n, width});
-    return st ? st : adapt_op_add(out, ctx, avg, diff);
+        st = ad_op_reshape(&avg, ctx, avg, 2, (int64_t[]){n, width});
+    return st ? st : ad_op_add(out, ctx, avg, diff);
 }
 
 /* The vector a head's kind makes of each sample. */
@@ -53,7 +54,7 @@ static adapt_status features(adapt_tensor **out, adapt_context *ctx, const adapt
         if (x->ndim == 4)
             return mean_over_positions(out, ctx, x);
         if (x->ndim == 3)
-            return adapt_op_mean(out, ctx, x, 1);
+            return ad_op_mean(out, ctx, x, 1);
         *out = x;
         return ADAPT_OK;
     case ADAPT_HEAD_SDN:
@@ -62,8 +63,8 @@ static adapt_status features(adapt_tensor **out, adapt_context *ctx, const adapt
         return mixed_pool(out, ctx, h, x);
     default: {
         adapt_tensor *first;
-        adapt_status st = adapt_op_slice(&first, ctx, x, 1, 0, 1);
-        return st ? st : adapt_op_reshape(out, ctx, first, 2, (int64_t[]){n, x->shape[2]});
+        adapt_status st = ad_op_slice(&first, ctx, x, 1, 0, 1);
+        return st ? st : ad_op_reshape(out, ctx, first, 2, (int64_t[]){n, x->shape[2]});
     }
     }
 }
@@ -87,9 +88,9 @@ static adapt_status join_previous(adapt_tensor **f, adapt_context *ctx, const ad
     if (!st && !previous)
         memset(copy->data, 0, (size_t)copy->numel * sizeof(float));
     if (!st)
-        st = adapt_op_layernorm(&normed, ctx, copy, h->norm_weight, h->norm_bias,
-                                AD_LAYERNORM_EPS);
-    return st ? st : adapt_op_concat(f, ctx, (adapt_tensor *[]){*f, normed}, 2, 1);
+        st = ad_op_layernorm(&normed, ctx, copy, h->norm_weight, h->norm_bias,
+                             AD_LAYERNORM_EPS);
+    return st ? st : ad_op_concat(f, ctx, (adapt_tensor *[]){*f, normed}, 2, 1);
 }
 
 adapt_status ad_head_logits(adapt_tensor **logits, adapt_context *ctx, const adapt_head *head,

@@ -87,9 +87,9 @@ static ad_attachment take_at(adapt_model *model, int32_t i)
     return a;
 }
 
-adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head, int32_t *index)
+static adapt_status add_head(adapt_model *model, adapt_head *head, int32_t *index,
+                             const char *fn)
 {
-    const char *fn = "adapt_model_add_head";
     adapt_status st = check_add(model, head, fn);
     if (st)
         return st;
@@ -109,15 +109,27 @@ adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head, int32_t 
         return st;
     }
     head->owner = model;
+    ad_params_hold(&head->list, &model->busy);
     ad_exit_plan(model);
     if (index)
         *index = k;
     return ADAPT_OK;
 }
 
-adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32_t index)
+adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head, int32_t *index)
 {
-    const char *fn = "adapt_model_remove_head";
+    const char *fn = "adapt_model_add_head";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = add_head(model, head, index, fn);
+    ad_busy_leave(&hold);
+    return st;
+}
+
+static adapt_status remove_head(adapt_head **out, adapt_model *model, int32_t index,
+                                const char *fn)
+{
     if (!model || index < 0 || index >= ad_head_count(model))
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
                        model ? "no head at that index" : "model is NULL");
@@ -133,6 +145,7 @@ adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32
     }
     adapt_head *head = taken.self;
     head->owner = NULL;
+    ad_params_hold(&head->list, NULL);
     head->fusion = AD_FUSE_NONE;
     ad_exit_plan(model);
     if (out)
@@ -140,6 +153,17 @@ adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32
     else
         ad_head_destroy(head);
     return ADAPT_OK;
+}
+
+adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32_t index)
+{
+    const char *fn = "adapt_model_remove_head";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = remove_head(out, model, index, fn);
+    ad_busy_leave(&hold);
+    return st;
 }
 
 int32_t adapt_model_head_count(const adapt_model *model)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 
 bool ad_tape_wants(const adapt_context *ctx, adapt_tensor *const *in, int32_t n_in)
 {
@@ -70,7 +71,7 @@ static void finish_pass(adapt_context *ctx, bool commit)
     ctx->tape = NULL;
 }
 
-adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss)
+adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss)
 {
     const char *fn = "adapt_backward";
     adapt_status st = ad_check_context(ctx, fn);
@@ -99,4 +100,14 @@ adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss)
             st = node->backward(ctx, node);
     finish_pass(ctx, st == ADAPT_OK);
     return st;
+}
+
+adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss)
+{
+    const char *fn = "adapt_backward";
+    adapt_tensor *t = NULL;
+    adapt_status st = ad_check_context(ctx, fn);
+    if (!st)
+        st = ad_tensor_from_handle(&t, loss, fn, "loss");
+    return st ? st : ad_backward(ctx, t);
 }

@@ -38,4 +38,7 @@ adapt_status ad_tape_record(adapt_context *ctx, const char *name, ad_backward_fn
  * first use; NULL (and OK) when `t` needs no gradient. */
 adapt_status ad_grad(float **grad, adapt_context *ctx, adapt_tensor *t);
 
+/* adapt_backward() on the record of the loss. */
+adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss);
+
 #endif

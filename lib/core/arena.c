@@ -15,6 +15,23 @@ struct ad_chunk {
     ((sizeof(ad_chunk) + AD_ARENA_ALIGN - 1) / AD_ARENA_ALIGN * AD_ARENA_ALIGN)
 #define AD_MIN_CHUNK ((size_t)1 << 20)
 
+/* A block of slots; its header takes the first slot's room, which keeps the
+ * others aligned to AD_SLOT_SIZE. Blocks double in size from the smallest to
+ * the largest, so a step of many tensors needs few of them and a small cap
+ * still fits one. */
+struct ad_slot_block {
+    ad_slot_block *next;
+    size_t count; /* slots after the header */
+};
+
+#define AD_SLOTS_MIN 8
+#define AD_SLOTS_MAX 512
+
+static size_t slot_block_bytes(size_t count)
+{
+    return (size_t)AD_SLOT_SIZE * (count + 1);
+}
+
 static unsigned char *chunk_base(ad_chunk *chunk)
 {
     return (unsigned char *)chunk + AD_CHUNK_HEADER;
@@ -53,16 +70,29 @@ static void free_chunks(ad_arena *arena)
     ad_chunk *chunk = arena->chunks;
     while (chunk) {
         ad_chunk *next = chunk->next;
+        arena->reserved -= chunk->size;
         free(chunk);
         chunk = next;
     }
     arena->chunks = NULL;
-    arena->reserved = 0;
+}
+
+static void free_slots(ad_arena *arena)
+{
+    while (arena->slots) {
+        ad_slot_block *next = arena->slots->next;
+        arena->reserved -= slot_block_bytes(arena->slots->count);
+        free(arena->slots);
+        arena->slots = next;
+    }
+    arena->slot_block = NULL;
+    arena->slot_next = 0;
 }
 
 void ad_arena_release(ad_arena *arena)
 {
     free_chunks(arena);
+    free_slots(arena);
     arena->used = 0;
 }
 
@@ -84,12 +114,15 @@ void ad_arena_reset(ad_arena *arena)
     if (arena->chunks)
         arena->chunks->offset = 0;
     arena->used = 0;
+    arena->slot_block = NULL; /* the slots are handed out again, from the first */
+    arena->slot_next = 0;
 }
 
 ad_arena_mark ad_arena_mark_now(const ad_arena *arena)
 {
     ad_chunk *chunk = arena->chunks;
-    return (ad_arena_mark){chunk, chunk ? chunk->offset : 0, arena->used};
+    return (ad_arena_mark){chunk, chunk ? chunk->offset : 0, arena->used, arena->slot_block,
+                           arena->slot_next};
 }
 
 void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark)
@@ -103,6 +136,8 @@ void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark)
     if (chunk && arena->chunks == chunk)
         chunk->offset = mark.offset;
     arena->used = mark.used;
+    arena->slot_block = mark.slot_block;
+    arena->slot_next = mark.slot_next;
 }
 
 void *ad_arena_alloc(ad_arena *arena, size_t bytes)
@@ -139,4 +174,36 @@ void *ad_arena_calloc(ad_arena *arena, size_t count, size_t size)
     if (block)
         memset(block, 0, count * size);
     return block;
+}
+
+static ad_slot_block *slot_block_new(ad_arena *arena, size_t count)
+{
+    if (arena->limit && arena->reserved + slot_block_bytes(count) > arena->limit)
+        count = AD_SLOTS_MIN; /* try the smallest block under the cap */
+    const size_t bytes = slot_block_bytes(count);
+    if (arena->limit && arena->reserved + bytes > arena->limit)
+        return NULL;
+    ad_slot_block *block = aligned_alloc(AD_SLOT_SIZE, bytes);
+    if (!block)
+        return NULL;
+    *block = (ad_slot_block){NULL, count};
+    arena->reserved += bytes;
+    arena->system_allocs++;
+    return block;
+}
+
+void *ad_arena_slot(ad_arena *arena)
+{
+    ad_slot_block *block = arena->slot_block;
+    if (!block || arena->slot_next == block->count) {
+        ad_slot_block **link = block ? &block->next : &arena->slots;
+        size_t count = block ? 2 * block->count : AD_SLOTS_MIN;
+        if (count > AD_SLOTS_MAX)
+            count = AD_SLOTS_MAX;
+        if (!*link && !(*link = slot_block_new(arena, count)))
+            return NULL;
+        arena->slot_block = block = *link;
+        arena->slot_next = 0;
+    }
+    return (unsigned char *)block + (size_t)AD_SLOT_SIZE * (1 + arena->slot_next++);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/kernels/gemm.h"
@@ -159,30 +160,30 @@ adapt_status ad_scratch(void **out, adapt_context *ctx, size_t bytes, const char
     return ADAPT_OK;
 }
 
+adapt_status ad_tensor_view(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
+                            const int64_t *shape, int64_t numel, float *data, const char *fn)
+{
+    adapt_tensor *t = ad_arena_slot(&ctx->arena);
+    if (!t)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no room for a tensor record%s", fn,
+                       ctx->arena.limit ? " (arena_limit_bytes reached)" : "");
+    *t = (adapt_tensor){.magic = AD_TENSOR_MAGIC, .ndim = ndim, .numel = numel, .data = data,
+                        .ctx = ctx, .generation = ctx->generation};
+    if (ndim)
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    *out = t;
+    return ADAPT_OK;
+}
+
 adapt_status ad_tensor_new(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
                            const int64_t *shape)
 {
     int64_t numel;
     adapt_status st = ad_shape_numel(&numel, ndim, shape);
-    adapt_tensor *t = NULL;
     void *data = NULL;
     if (!st)
-        st = ad_scratch((void **)&t, ctx, sizeof *t, "tensor");
-    if (!st)
         st = ad_scratch(&data, ctx, (size_t)numel * sizeof(float), "tensor");
-    if (st)
-        return st;
-    memset(t, 0, sizeof *t);
-    t->magic = AD_TENSOR_MAGIC;
-    t->ndim = ndim;
-    if (ndim)
-        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    t->numel = numel;
-    t->data = data;
-    t->ctx = ctx;
-    t->generation = ctx->generation;
-    *out = t;
-    return ADAPT_OK;
+    return st ? st : ad_tensor_view(out, ctx, ndim, shape, numel, data, "tensor");
 }
 
 adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
@@ -201,6 +202,6 @@ adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx, int32_t 
     if (!ad_all_finite(data, t->numel))
         return ad_fail(ADAPT_ERR_NONFINITE, "%s: data has NaN or inf", fn);
     memcpy(t->data, data, (size_t)t->numel * sizeof(float));
-    *out = t;
+    *out = ad_tensor_handle(t);
     return ADAPT_OK;
 }

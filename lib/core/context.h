@@ -38,6 +38,11 @@ adapt_status ad_check_tensor(const adapt_context *ctx, const adapt_tensor *t,
 adapt_status ad_tensor_new(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
                            const int64_t *shape);
 
+/* New activation of `numel` values of the given shape over `data` (shared, not copied);
+ * OUT_OF_MEMORY naming `fn` when no record fits. */
+adapt_status ad_tensor_view(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
+                            const int64_t *shape, int64_t numel, float *data, const char *fn);
+
 /* Arena block or an OUT_OF_MEMORY status with a message naming `fn`. */
 adapt_status ad_scratch(void **out, adapt_context *ctx, size_t bytes, const char *fn);
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/core/arena.h"
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/kernels/vector_math.h"
 
 adapt_status ad_shape_numel(int64_t *numel, int32_t ndim, const int64_t *shape)
@@ -72,20 +74,14 @@ const char *ad_shape_str(const adapt_tensor *t, char *buf, size_t size)
     return buf;
 }
 
-static bool valid_tensor(const adapt_tensor *t)
+adapt_status ad_param_new(adapt_tensor **out, int32_t ndim, const int64_t *shape)
 {
-    return t && t->magic == AD_TENSOR_MAGIC;
-}
-
-adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim, const int64_t *shape)
-{
-    if (!out)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "adapt_param_create: out is NULL");
     int64_t numel;
     adapt_status st = ad_shape_numel(&numel, ndim, shape);
     if (st)
         return st;
-    adapt_tensor *t = calloc(1, sizeof *t);
+    /* Aligned as the arena's slots, so that one rule finds a record behind any handle. */
+    adapt_tensor *t = aligned_alloc(AD_SLOT_SIZE, AD_SLOT_SIZE);
     size_t bytes = (size_t)(numel ? numel : 1) * sizeof(float);
     float *data = t ? calloc(1, bytes) : NULL;
     float *grad = data ? calloc(1, bytes) : NULL;
@@ -94,16 +90,24 @@ adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim, const int64_t 
         free(t);
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "adapt_param_create: %zu bytes", 2 * bytes);
     }
-    t->magic = AD_TENSOR_MAGIC;
-    t->flags = AD_TENSOR_PARAM | AD_TENSOR_REQUIRES_GRAD;
-    t->ndim = ndim;
+    *t = (adapt_tensor){.magic = AD_TENSOR_MAGIC,
+                        .flags = AD_TENSOR_PARAM | AD_TENSOR_REQUIRES_GRAD, .ndim = ndim,
+                        .numel = numel, .data = data, .grad = grad};
     if (ndim)
         memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    t->numel = numel;
-    t->data = data;
-    t->grad = grad;
     *out = t;
     return ADAPT_OK;
+}
+
+adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim, const int64_t *shape)
+{
+    if (!out)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "adapt_param_create: out is NULL");
+    adapt_tensor *t = NULL;
+    adapt_status st = ad_param_new(&t, ndim, shape);
+    if (!st)
+        *out = ad_tensor_handle(t);
+    return st;
 }
 
 void ad_param_release(adapt_tensor *param)
@@ -116,101 +120,138 @@ void ad_param_release(adapt_tensor *param)
 
 void adapt_tensor_free(adapt_tensor *tensor)
 {
-    if (!valid_tensor(tensor) || !ad_is_param(tensor))
+    adapt_tensor *t = NULL;
+    if (!tensor || ad_tensor_from_handle(&t, tensor, "adapt_tensor_free", "tensor") ||
+        !ad_is_param(t))
         return;
-    if (tensor->flags & AD_TENSOR_HELD) { /* freeing it would leave its model dangling */
+    if (t->flags & AD_TENSOR_HELD) { /* freeing it would leave its model dangling */
         ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                 "adapt_tensor_free: the parameter belongs to a model; left as it is");
         return;
     }
-    ad_param_release(tensor);
+    ad_param_release(t);
 }
 
-static adapt_status check_param(const adapt_tensor *t, const char *fn)
+/* The parameter behind `handle` for public function `fn`, which changes it: held for writing
+ * when a model holds it, against the model's other users (busy.h). */
+static adapt_status enter_param(adapt_tensor **param, ad_hold *hold, adapt_tensor *handle,
+                                const char *fn)
 {
-    if (!valid_tensor(t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: not a tensor", fn);
-    if (!ad_is_param(t))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: tensor is not a parameter", fn);
-    return ADAPT_OK;
+    *hold = (ad_hold){0};
+    adapt_status st = ad_tensor_from_handle(param, handle, fn, "tensor");
+    if (!st && !ad_is_param(*param))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: tensor is not a parameter", fn);
+    if (!st && (*param)->busy)
+        st = ad_busy_enter(hold, (*param)->busy, AD_WRITE, fn);
+    return st;
 }
 
 adapt_status adapt_param_set_requires_grad(adapt_tensor *param, int enabled)
 {
-    adapt_status st = check_param(param, "adapt_param_set_requires_grad");
+    adapt_tensor *t = NULL;
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, "adapt_param_set_requires_grad");
     if (st)
         return st;
     if (enabled)
-        param->flags |= AD_TENSOR_REQUIRES_GRAD;
+        t->flags |= AD_TENSOR_REQUIRES_GRAD;
     else
-        param->flags &= ~(uint32_t)AD_TENSOR_REQUIRES_GRAD;
+        t->flags &= ~(uint32_t)AD_TENSOR_REQUIRES_GRAD;
+    ad_busy_leave(&hold);
+    return ADAPT_OK;
+}
+
+static adapt_status write_values(adapt_tensor *t, const float *src, int64_t count,
+                                 const char *fn)
+{
+    if (!src)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: src is NULL", fn);
+    if (count != t->numel)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: %lld values for %lld elements", fn,
+                       (long long)count, (long long)t->numel);
+    if (!ad_all_finite(src, count))
+        return ad_fail(ADAPT_ERR_NONFINITE, "%s: source has NaN or inf", fn);
+    memcpy(t->data, src, (size_t)count * sizeof(float));
     return ADAPT_OK;
 }
 
 adapt_status adapt_param_write(adapt_tensor *param, const float *src, int64_t count)
 {
-    adapt_status st = check_param(param, "adapt_param_write");
+    const char *fn = "adapt_param_write";
+    adapt_tensor *t = NULL;
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, fn);
     if (st)
         return st;
-    if (!src)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "adapt_param_write: src is NULL");
-    if (count != param->numel)
-        return ad_fail(ADAPT_ERR_SHAPE, "adapt_param_write: %lld values for %lld elements",
-                       (long long)count, (long long)param->numel);
-    if (!ad_all_finite(src, count))
-        return ad_fail(ADAPT_ERR_NONFINITE, "adapt_param_write: source has NaN or inf");
-    memcpy(param->data, src, (size_t)count * sizeof(float));
-    return ADAPT_OK;
+    st = write_values(t, src, count, fn);
+    ad_busy_leave(&hold);
+    return st;
 }
 
 adapt_status adapt_param_zero_grad(adapt_tensor *param)
 {
-    adapt_status st = check_param(param, "adapt_param_zero_grad");
+    adapt_tensor *t = NULL;
+    ad_hold hold;
+    adapt_status st = enter_param(&t, &hold, param, "adapt_param_zero_grad");
     if (st)
         return st;
-    memset(param->grad, 0, (size_t)param->numel * sizeof(float));
+    memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    ad_busy_leave(&hold);
     return ADAPT_OK;
+}
+
+/* The record behind an accessor's argument; NULL, with the message set, when there is none. */
+static const adapt_tensor *accessed(const adapt_tensor *handle, const char *fn)
+{
+    adapt_tensor *t = NULL;
+    return ad_tensor_from_handle(&t, handle, fn, "tensor") ? NULL : t;
 }
 
 int32_t adapt_tensor_ndim(const adapt_tensor *tensor)
 {
-    return valid_tensor(tensor) ? tensor->ndim : 0;
+    const adapt_tensor *t = accessed(tensor, "adapt_tensor_ndim");
+    return t ? t->ndim : 0;
 }
 
 int64_t adapt_tensor_dim(const adapt_tensor *tensor, int32_t dim)
 {
-    if (!valid_tensor(tensor))
-        return 0;
-    int32_t axis = ad_axis(dim, tensor->ndim);
-    return axis < 0 ? 0 : tensor->shape[axis];
+    const adapt_tensor *t = accessed(tensor, "adapt_tensor_dim");
+    const int32_t axis = t ? ad_axis(dim, t->ndim) : -1;
+    return axis < 0 ? 0 : t->shape[axis];
 }
 
 int64_t adapt_tensor_numel(const adapt_tensor *tensor)
 {
-    return valid_tensor(tensor) ? tensor->numel : 0;
+    const adapt_tensor *t = accessed(tensor, "adapt_tensor_numel");
+    return t ? t->numel : 0;
 }
 
 float *adapt_tensor_data(const adapt_tensor *tensor)
 {
-    return valid_tensor(tensor) ? tensor->data : NULL;
+    const adapt_tensor *t = accessed(tensor, "adapt_tensor_data");
+    return t ? t->data : NULL;
 }
 
 float *adapt_tensor_grad(const adapt_tensor *tensor)
 {
-    if (!valid_tensor(tensor))
+    const adapt_tensor *t = accessed(tensor, "adapt_tensor_grad");
+    if (!t)
         return NULL;
-    return ad_is_param(tensor) ? tensor->grad : tensor->pass_grad;
+    return ad_is_param(t) ? t->grad : t->pass_grad;
 }
 
 adapt_status adapt_tensor_read(const adapt_tensor *tensor, float *dst, int64_t count)
 {
-    if (!valid_tensor(tensor))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "adapt_tensor_read: not a tensor");
+    const char *fn = "adapt_tensor_read";
+    adapt_tensor *t = NULL;
+    adapt_status st = ad_tensor_from_handle(&t, tensor, fn, "tensor");
+    if (st)
+        return st;
     if (!dst)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "adapt_tensor_read: dst is NULL");
-    if (count != tensor->numel)
-        return ad_fail(ADAPT_ERR_SHAPE, "adapt_tensor_read: room for %lld values, tensor has %lld",
-                       (long long)count, (long long)tensor->numel);
-    memcpy(dst, tensor->data, (size_t)count * sizeof(float));
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: dst is NULL", fn);
+    if (count != t->numel)
+        return ad_fail(ADAPT_ERR_SHAPE, "%s: room for %lld values, tensor has %lld", fn,
+                       (long long)count, (long long)t->numel);
+    memcpy(dst, t->data, (size_t)count * sizeof(float));
     return ADAPT_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "adapt.h"
+#include "lib/core/busy.h"
 
 #define AD_TENSOR_MAGIC 0x7e45a0d1u
 
@@ -28,9 +29,11 @@ struct adapt_tensor {
      * parameters it is added into `grad` only once the whole pass succeeded,
      * so a failed backward leaves the caller's gradients untouched. */
     float *pass_grad;
-    /* Activations only: the owning context and its step when made. */
-    adapt_context *ctx;
-    uint64_t generation;
+    union {
+        adapt_context *ctx; /* activations: the context that made it */
+        ad_busy *busy;      /* parameters: the lock of the model holding it, or NULL */
+    };
+    uint64_t generation; /* activations: the context's generation when made */
 };
 
 static inline bool ad_is_param(const adapt_tensor *t)
@@ -54,6 +57,9 @@ int32_t ad_axis(int32_t axis, int32_t ndim);
 bool ad_all_finite(const float *x, int64_t n);
 
 bool ad_same_shape(const adapt_tensor *a, const adapt_tensor *b);
+
+/* adapt_param_create() for the library: the new parameter's record. */
+adapt_status ad_param_new(adapt_tensor **out, int32_t ndim, const int64_t *shape);
 
 /* Frees a parameter whatever its owner: for the handle that holds it. */
 void ad_param_release(adapt_tensor *param);

@@ -103,10 +103,10 @@ static adapt_status ckpt_load_weights(adapt_model *model, const ad_safetensors *
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d parameters", fn, (int)n);
     adapt_status status = ADAPT_OK;
     for (int32_t i = 0; i < n && !status; i++)
-        status = ckpt_read_param(&values[i], st, adapt_model_param(model, i),
+        status = ckpt_read_param(&values[i], st, ad_model_param(model, i),
                                  adapt_model_param_name(model, i), fn);
     for (int32_t i = 0; i < n; i++) {
-        adapt_tensor *p = adapt_model_param(model, i);
+        adapt_tensor *p = ad_model_param(model, i);
         if (!status)
             memcpy(p->data, values[i], (size_t)p->numel * sizeof(float));
         free(values[i]);
@@ -213,7 +213,12 @@ adapt_status adapt_model_load_weights(adapt_model *model, const char *path)
     if (!model || !path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        !model ? "model" : "path");
-    return ckpt_run(NULL, model, &(ckpt_input){.path = path}, fn);
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = ckpt_run(NULL, model, &(ckpt_input){.path = path}, fn);
+    ad_busy_leave(&hold);
+    return st;
 }
 
 adapt_status ad_checkpoint_load_memory(adapt_model **out, const void *bytes, size_t size)
@@ -257,12 +262,8 @@ static void ckpt_checksums(ad_st_meta *meta, char *text, const ad_st_tensor *ten
     }
 }
 
-adapt_status adapt_model_save(const adapt_model *model, const char *path)
+static adapt_status save(const adapt_model *model, const char *path, const char *fn)
 {
-    const char *fn = "adapt_model_save";
-    if (!model || !path)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                       !model ? "model" : "path");
     const char *arch = ad_model_architecture(model);
     const int32_t n = adapt_model_param_count(model);
     const size_t slots = (size_t)(n > 0 ? n : 1);
@@ -276,7 +277,7 @@ adapt_status adapt_model_save(const adapt_model *model, const char *path)
     else if (!tensors || !meta || !numel)
         status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
     for (int32_t i = 0; i < n && !status; i++) {
-        const adapt_tensor *p = adapt_model_param(model, i);
+        const adapt_tensor *p = ad_model_param(model, i);
         const char *name = adapt_model_param_name(model, i);
         tensors[i] = (ad_st_tensor){name, p->data, p->ndim, p->shape};
         numel[i] = p->numel;
@@ -296,4 +297,18 @@ adapt_status adapt_model_save(const adapt_model *model, const char *path)
     }
     free(tensors), free(meta), free(numel), free(text);
     return status;
+}
+
+adapt_status adapt_model_save(const adapt_model *model, const char *path)
+{
+    const char *fn = "adapt_model_save";
+    if (!model || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       !model ? "model" : "path");
+    ad_hold hold; /* the hold is all a save changes */
+    adapt_status st = ad_model_enter(&hold, (adapt_model *)model, AD_READ, fn);
+    if (!st)
+        st = save(model, path, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

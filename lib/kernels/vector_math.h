@@ -11,8 +11,11 @@
 
 /* For static functions only: GCC exports the dispatcher of an external one
  * whatever its visibility. GCC only: clang before 16 emits no plain symbol
- * for a cloned function. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * for a cloned function. Not under ThreadSanitizer, which instruments the
+ * clones' resolvers: they run while the program is relocated, before it is
+ * ready, and crash. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define AD_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #ifndef AD_VECTOR_CLONES

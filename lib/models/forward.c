@@ -2,6 +2,7 @@
  * caller's context, so several contexts may run one model at once. */
 #include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
@@ -101,9 +102,8 @@ static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_mod
     return st;
 }
 
-adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
-                                        adapt_model *model, adapt_tensor *input, int32_t first,
-                                        int32_t last)
+adapt_status ad_model_forward_blocks(adapt_tensor **out, adapt_context *ctx, adapt_model *model,
+                                     adapt_tensor *input, int32_t first, int32_t last)
 {
     return run_blocks(out, ctx, model, input, first, last, "adapt_model_forward_blocks");
 }
@@ -117,7 +117,7 @@ static adapt_status check_logits(const adapt_tensor *y, const adapt_model *model
     if (ad_all_finite(y->data, y->numel))
         return ADAPT_OK;
     for (int32_t i = 0; i < adapt_model_param_count(model); i++) {
-        const adapt_tensor *p = adapt_model_param(model, i);
+        const adapt_tensor *p = ad_model_param(model, i);
         if (!ad_all_finite(p->data, p->numel))
             return ad_fail(ADAPT_ERR_NONFINITE, "%s: parameter '%s' holds NaN or infinity", fn,
                            adapt_model_param_name(model, i));
@@ -125,8 +125,8 @@ static adapt_status check_logits(const adapt_tensor *y, const adapt_model *model
     return ad_fail(ADAPT_ERR_NONFINITE, "%s: the output overflowed to NaN or infinity", fn);
 }
 
-adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
-                                 adapt_tensor *input)
+adapt_status ad_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                              adapt_tensor *input)
 {
     const char *fn = "adapt_model_forward";
     if (!logits)
@@ -142,14 +142,11 @@ adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adap
     return st;
 }
 
-adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
-                                       adapt_context *ctx, adapt_model *model,
-                                       adapt_tensor *input)
+static adapt_status forward_flops(adapt_tensor **logits, int64_t *flops, adapt_context *ctx,
+                                  adapt_model *model, adapt_tensor *input, const char *fn)
 {
-    const char *fn = "adapt_model_forward_flops";
-    adapt_status st = check_call(logits, ctx, model, input, fn);
-    if (!st && !flops)
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: flops is NULL", fn);
+    adapt_status st = flops ? ADAPT_OK
+                            : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: flops is NULL", fn);
     const int64_t n = !st && input->ndim >= 1 ? input->shape[0] : 0;
     if (!st)
         st = ad_meter_start(ctx, n, fn);
@@ -157,11 +154,72 @@ adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
         return st;
     const int64_t *meter = ctx->meter;
     adapt_tensor *y = NULL;
-    st = adapt_model_forward(&y, ctx, model, input);
+    st = ad_model_forward(&y, ctx, model, input);
     ad_meter_stop(ctx);
     if (st)
         return st;
     memcpy(flops, meter, (size_t)n * sizeof *flops);
     *logits = y;
     return ADAPT_OK;
+}
+
+adapt_status ad_forward_enter(adapt_tensor **x, ad_hold *hold, adapt_tensor **out,
+                              adapt_context *ctx, adapt_model *model, adapt_tensor *input,
+                              const char *fn)
+{
+    *hold = (ad_hold){0};
+    adapt_status st = ad_check_context(ctx, fn);
+    if (!st && (!out || !model))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, out ? "model" : "out");
+    if (!st)
+        st = ad_tensor_from_handle(x, input, fn, "input");
+    return st ? st : ad_model_enter(hold, model, ad_forward_access(ctx), fn);
+}
+
+/* Ends a public forward pass: the hold goes, the result becomes the caller's handle. */
+static adapt_status forward_leave(adapt_tensor **out, const adapt_tensor *y, ad_hold *hold,
+                                  adapt_status st)
+{
+    ad_busy_leave(hold);
+    if (!st)
+        *out = ad_tensor_handle(y);
+    return st;
+}
+
+adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
+                                        adapt_model *model, adapt_tensor *input, int32_t first,
+                                        int32_t last)
+{
+    const char *fn = "adapt_model_forward_blocks";
+    adapt_tensor *x = NULL, *y = NULL;
+    ad_hold hold;
+    adapt_status st = ad_forward_enter(&x, &hold, out, ctx, model, input, fn);
+    if (!st)
+        st = run_blocks(&y, ctx, model, x, first, last, fn);
+    return forward_leave(out, y, &hold, st);
+}
+
+adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                                 adapt_tensor *input)
+{
+    adapt_tensor *x = NULL, *y = NULL;
+    ad_hold hold;
+    adapt_status st =
+        ad_forward_enter(&x, &hold, logits, ctx, model, input, "adapt_model_forward");
+    if (!st)
+        st = ad_model_forward(&y, ctx, model, x);
+    return forward_leave(logits, y, &hold, st);
+}
+
+adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
+                                       adapt_context *ctx, adapt_model *model,
+                                       adapt_tensor *input)
+{
+    const char *fn = "adapt_model_forward_flops";
+    adapt_tensor *x = NULL, *y = NULL;
+    ad_hold hold;
+    adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
+    if (!st)
+        st = forward_flops(&y, flops, ctx, model, x, fn);
+    return forward_leave(logits, y, &hold, st);
 }

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/core/context.h"
 #include "lib/core/error.h"
+#include "lib/core/handle.h"
 #include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
@@ -21,9 +23,26 @@ adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input,
     m->arch = arch;
     m->input = *input;
     m->block_limit = max_values < INT64_MAX ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;
+    ad_busy_init(&m->busy);
     ad_params_init(&m->params, seed, max_values);
+    ad_params_hold(&m->params, &m->busy);
     *out = m;
     return ADAPT_OK;
+}
+
+adapt_status ad_model_enter(ad_hold *hold, adapt_model *model, ad_access access,
+                            const char *fn)
+{
+    if (!model) { /* nothing to hold: the call reports the NULL itself */
+        *hold = (ad_hold){0};
+        return ADAPT_OK;
+    }
+    return ad_busy_enter(hold, &model->busy, access, fn);
+}
+
+ad_access ad_forward_access(const adapt_context *ctx)
+{
+    return ctx->training ? AD_WRITE : AD_READ;
 }
 
 void adapt_model_free(adapt_model *model)
@@ -128,9 +147,14 @@ static ad_visible_param find_param(const adapt_model *model, int32_t index)
     return (ad_visible_param){0};
 }
 
-adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
+adapt_tensor *ad_model_param(const adapt_model *model, int32_t index)
 {
     return find_param(model, index).tensor;
+}
+
+adapt_tensor *adapt_model_param(const adapt_model *model, int32_t index)
+{
+    return ad_tensor_handle(ad_model_param(model, index));
 }
 
 const char *adapt_model_param_name(const adapt_model *model, int32_t index)

@@ -4,6 +4,7 @@
 #define AD_MODELS_MODEL_H
 
 #include "adapt.h"
+#include "lib/core/busy.h"
 
 /* Largest parameter count (values, buffers included), and largest block count and array length
  * ("sizes", "stage_*", "layers", "input_shape"), that ad_model_from_architecture() accepts. */
@@ -59,11 +60,37 @@ const char *ad_model_architecture(const adapt_model *model);
  * input crashes or allocates without bound. A failed allocation is OUT_OF_MEMORY. *out is
  * untouched on error.
  */
+adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
+                                        int64_t max_values);
+
 /* Number of the model's parameters before those of its heads: adapt_model_param(0 .. count)
  * are the backbone's. */
 int32_t ad_backbone_param_count(const adapt_model *model);
 
-adapt_status ad_model_from_architecture(adapt_model **out, const char *json,
-                                        int64_t max_values);
+/* The record of adapt_model_param(). */
+adapt_tensor *ad_model_param(const adapt_model *model, int32_t index);
+
+/* The model's side of the single-writer rule (lib/core/busy.h): public function `fn` holds it
+ * for `access` until ad_busy_leave(hold), or gets STATE. A NULL model holds nothing. */
+adapt_status ad_model_enter(ad_hold *hold, adapt_model *model, ad_access access,
+                            const char *fn);
+
+/* What a forward pass in `ctx` does to a model: a training context writes it (batch-norm
+ * running statistics), any other only reads it. */
+ad_access ad_forward_access(const adapt_context *ctx);
+
+/* The start of a public forward pass of `model` in `ctx` on the caller's `input` (`out` its
+ * result): checks the arguments, finds the record of the input (*x) and holds the model for
+ * what the pass does to it, until ad_busy_leave(hold). */
+adapt_status ad_forward_enter(adapt_tensor **x, ad_hold *hold, adapt_tensor **out,
+                              adapt_context *ctx, adapt_model *model, adapt_tensor *input,
+                              const char *fn);
+
+/* adapt_model_forward_blocks() and adapt_model_forward() on records, with the model held by
+ * the caller. */
+adapt_status ad_model_forward_blocks(adapt_tensor **out, adapt_context *ctx, adapt_model *model,
+                                     adapt_tensor *input, int32_t first, int32_t last);
+adapt_status ad_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
+                              adapt_tensor *input);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "adapt.h"
+#include "lib/core/busy.h"
 #include "lib/models/attachment.h"
 #include "lib/models/model.h"
 #include "lib/nn/chain.h"
@@ -58,6 +59,7 @@ struct adapt_model {
     ad_attachment *attached; /* beside the blocks, e.g. exit heads (lib/adaptive) */
     int32_t n_attached;
     char *architecture; /* JSON text, see ad_model_architecture() */
+    ad_busy busy; /* the single-writer rule (lib/core/busy.h); its parent is the owner's */
 };
 
 /* An empty model holding at most `max_values` parameter values. INT64_MAX means built through

@@ -107,7 +107,7 @@ static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const voi
                                adapt_tensor *x)
 {
     adapt_model *m = (adapt_model *)module;
-    return adapt_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
+    return ad_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
 }
 
 /* FLOPs per sample of layer l's own work, its replacements' left out, into *own; the
@@ -174,13 +174,21 @@ static void commit_shown(adapt_model *m, const shown_state *s)
     m->architecture = s->architecture;
 }
 
+/* Makes `owner` (NULL: no model) the model `module` runs in; the owner's lock then stands for
+ * the module's (busy.h). */
+static void set_owner(adapt_model *module, adapt_model *owner)
+{
+    module->owner = owner;
+    ad_busy_defer(&module->busy, owner ? &owner->busy : NULL);
+}
+
 /* Sets (or with NULL clears) the module at `site`, entry r of the list. */
 static void install(adapt_model *m, const ad_site *site, int32_t r, adapt_model *module)
 {
     *ad_site_slot(m, site) = (ad_override){module ? run_module : NULL, module};
     if (module) {
         m->replaced[r].module = module;
-        module->owner = m;
+        set_owner(module, m);
     }
     ad_model_refresh_block(m, site->block);
 }
@@ -233,10 +241,9 @@ static void take_back(adapt_model *m, int32_t r)
     m->n_replaced++;
 }
 
-adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_model *module,
-                                 adapt_model **previous)
+static adapt_status replace(adapt_model *model, const char *path, adapt_model *module,
+                            adapt_model **previous, const char *fn)
 {
-    const char *fn = "adapt_model_replace";
     ad_site site;
     adapt_status st = check_call(model, path, module, &site, fn);
     int32_t r = st ? -1 : replacement_at(model, path);
@@ -255,7 +262,7 @@ adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_mod
         if (!module)
             take_back(model, r);
         else
-            module->owner = NULL;
+            set_owner(module, NULL);
         install(model, &site, r, old);
         if (added)
             free(model->replaced[--model->n_replaced].path);
@@ -267,12 +274,27 @@ adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_mod
     if (!module)
         free(model->replaced[model->n_replaced].path);
     if (old)
-        old->owner = NULL;
+        set_owner(old, NULL);
     if (previous)
         *previous = old;
     else
         adapt_model_free(old);
     return ADAPT_OK;
+}
+
+adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_model *module,
+                                 adapt_model **previous)
+{
+    const char *fn = "adapt_model_replace";
+    ad_hold outer, inner = {0}; /* both models change */
+    adapt_status st = ad_model_enter(&outer, model, AD_WRITE, fn);
+    if (!st)
+        st = ad_model_enter(&inner, module, AD_WRITE, fn);
+    if (!st)
+        st = replace(model, path, module, previous, fn);
+    ad_busy_leave(&inner);
+    ad_busy_leave(&outer);
+    return st;
 }
 
 adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model *model,
@@ -308,7 +330,7 @@ adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model
 void ad_model_free_replacements(adapt_model *model)
 {
     for (int32_t r = 0; r < model->n_replaced; r++) {
-        model->replaced[r].module->owner = NULL;
+        set_owner(model->replaced[r].module, NULL);
         adapt_model_free(model->replaced[r].module);
         free(model->replaced[r].path);
     }

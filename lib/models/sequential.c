@@ -51,11 +51,8 @@ adapt_status adapt_model_create_sequential(adapt_model **out, int32_t input_ndim
     return ad_build_sequential(out, input_ndim, input_shape, seed, INT64_MAX);
 }
 
-adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *layer)
+static adapt_status append(adapt_model *model, const adapt_layer_params *layer, const char *fn)
 {
-    const char *fn = "adapt_model_append";
-    if (!model)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (model->arch != AD_ARCH_SEQUENTIAL)
         return ad_fail(ADAPT_ERR_STATE, "%s: only sequential models take appended layers", fn);
     if (model->n_attached) /* a new last block would change the exits heads were made for */
@@ -88,5 +85,18 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
         model->n_blocks--;
         ad_params_truncate(&model->params, n_params);
     }
+    return st;
+}
+
+adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *layer)
+{
+    const char *fn = "adapt_model_append";
+    if (!model)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = append(model, layer, fn);
+    ad_busy_leave(&hold);
     return st;
 }

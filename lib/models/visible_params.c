@@ -28,7 +28,7 @@ static adapt_status show_replacement(ad_visible_param *v, int32_t *n, const ad_r
         if (!full)
             return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter names");
         snprintf(full, size, "%s.%s", r->path, name);
-        v[(*n)++] = (ad_visible_param){full, adapt_model_param(r->module, k), full};
+        v[(*n)++] = (ad_visible_param){full, ad_model_param(r->module, k), full};
     }
     return ADAPT_OK;
 }

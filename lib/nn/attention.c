@@ -5,6 +5,7 @@
 #include "lib/autograd/tape.h"
 #include "lib/core/tensor.h"
 #include "lib/nn/dims.h"
+#include "lib/ops/ops.h"
 
 adapt_status ad_attention_init(ad_attention *a, ad_param_list *params, const char *prefix,
                                int64_t dim, int64_t heads)
@@ -30,11 +31,11 @@ static adapt_status split_heads(adapt_tensor **out, adapt_context *ctx, const ad
         return ADAPT_OK;
     }
     adapt_tensor *split, *moved;
-    adapt_status st = adapt_op_reshape(&split, ctx, y, 4, (int64_t[]){n, t, h, hd});
+    adapt_status st = ad_op_reshape(&split, ctx, y, 4, (int64_t[]){n, t, h, hd});
     if (!st)
-        st = adapt_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
+        st = ad_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
     if (!st)
-        st = adapt_op_reshape(out, ctx, moved, 3, (int64_t[]){n * h, t, hd});
+        st = ad_op_reshape(out, ctx, moved, 3, (int64_t[]){n * h, t, hd});
     return st;
 }
 
@@ -48,11 +49,11 @@ static adapt_status merge_heads(adapt_tensor **out, adapt_context *ctx, const ad
         return ADAPT_OK;
     }
     adapt_tensor *split, *moved;
-    adapt_status st = adapt_op_reshape(&split, ctx, y, 4, (int64_t[]){n, h, t, hd});
+    adapt_status st = ad_op_reshape(&split, ctx, y, 4, (int64_t[]){n, h, t, hd});
     if (!st)
-        st = adapt_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
+        st = ad_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
     if (!st)
-        st = adapt_op_reshape(out, ctx, moved, 3, (int64_t[]){n, t, a->dim});
+        st = ad_op_reshape(out, ctx, moved, 3, (int64_t[]){n, t, a->dim});
     return st;
 }
 
@@ -64,13 +65,13 @@ static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_att
 {
     const int64_t d = a->dim, begin = part * d, end = begin + d;
     ad_linear slice = {.in_features = d, .out_features = d};
-    adapt_status st = adapt_op_slice(&slice.weight, ctx, a->qkv.weight, 0, begin, end);
+    adapt_status st = ad_op_slice(&slice.weight, ctx, a->qkv.weight, 0, begin, end);
     if (!st)
-        st = adapt_op_slice(&slice.bias, ctx, a->qkv.bias, 0, begin, end);
+        st = ad_op_slice(&slice.bias, ctx, a->qkv.bias, 0, begin, end);
     if (!st && scale != 1.0f)
-        st = adapt_op_scale(&slice.weight, ctx, slice.weight, scale);
+        st = ad_op_scale(&slice.weight, ctx, slice.weight, scale);
     if (!st && scale != 1.0f)
-        st = adapt_op_scale(&slice.bias, ctx, slice.bias, scale);
+        st = ad_op_scale(&slice.bias, ctx, slice.bias, scale);
     adapt_tensor *y;
     if (!st)
         st = ad_linear_forward(&y, ctx, &slice, x);
@@ -100,9 +101,9 @@ static adapt_status split_qkv(adapt_tensor **q, adapt_tensor **k, adapt_tensor *
     adapt_tensor *qkv, *part[3];
     adapt_status st = ad_attention_qkv(&qkv, ctx, a, x);
     for (int i = 0; i < 3 && !st; i++)
-        st = adapt_op_slice(&part[i], ctx, qkv, 2, i * a->dim, (i + 1) * a->dim);
+        st = ad_op_slice(&part[i], ctx, qkv, 2, i * a->dim, (i + 1) * a->dim);
     if (!st)
-        st = adapt_op_scale(&part[0], ctx, part[0], scale);
+        st = ad_op_scale(&part[0], ctx, part[0], scale);
     if (!st)
         st = split_heads(q, ctx, a, part[0]);
     if (!st)
@@ -129,11 +130,11 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
             st = project(&v, ctx, a, x, 2, 1.0f);
     }
     if (!st)
-        st = adapt_op_matmul(&scores, ctx, q, k, ADAPT_MATMUL_TRANS_B);
+        st = ad_op_matmul(&scores, ctx, q, k, ADAPT_MATMUL_TRANS_B);
     if (!st)
-        st = adapt_op_softmax(&weights, ctx, scores);
+        st = ad_op_softmax(&weights, ctx, scores);
     if (!st)
-        st = adapt_op_matmul(&mixed, ctx, weights, v, 0);
+        st = ad_op_matmul(&mixed, ctx, weights, v, 0);
     if (!st)
         st = merge_heads(&merged, ctx, a, mixed, x->shape[0]);
     return st ? st : ad_attention_proj(out, ctx, a, merged);

@@ -1,5 +1,7 @@
 #include "lib/nn/batchnorm.h"
 
+#include "lib/ops/ops.h"
+
 adapt_status ad_batchnorm2d_init(ad_batchnorm2d *bn, ad_param_list *params, const char *prefix,
                                  int64_t channels)
 {
@@ -20,6 +22,6 @@ adapt_status ad_batchnorm2d_init(ad_batchnorm2d *bn, ad_param_list *params, cons
 adapt_status ad_batchnorm2d_forward(adapt_tensor **out, adapt_context *ctx,
                                     const ad_batchnorm2d *bn, adapt_tensor *x)
 {
-    return adapt_op_batchnorm(out, ctx, x, bn->weight, bn->bias, bn->running_mean,
-                              bn->running_var, AD_BATCHNORM_MOMENTUM, AD_BATCHNORM_EPS);
+    return ad_op_batchnorm(out, ctx, x, bn->weight, bn->bias, bn->running_mean,
+                           bn->running_var, AD_BATCHNORM_MOMENTUM, AD_BATCHNORM_EPS);
 }

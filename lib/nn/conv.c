@@ -1,6 +1,7 @@
 #include "lib/nn/conv.h"
 
 #include "lib/nn/dims.h"
+#include "lib/ops/ops.h"
 
 adapt_status ad_conv2d_init(ad_conv2d *c, ad_param_list *params, const char *prefix,
                             int64_t in_channels, int64_t out_channels, int32_t kernel,
@@ -19,7 +20,7 @@ adapt_status ad_conv2d_init(ad_conv2d *c, ad_param_list *params, const char *pre
 adapt_status ad_conv2d_forward(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
                                adapt_tensor *x)
 {
-    return adapt_op_conv2d(out, ctx, x, c->weight, c->bias, c->stride, c->padding);
+    return ad_op_conv2d(out, ctx, x, c->weight, c->bias, c->stride, c->padding);
 }
 
 int64_t ad_conv2d_flops(const ad_conv2d *c, int64_t out_h, int64_t out_w)

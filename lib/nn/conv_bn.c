@@ -10,6 +10,7 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/ops/conv2d.h"
+#include "lib/ops/ops.h"
 
 /* The ops one after another: convolution, batch norm, the residual if any, the ReLU if asked. */
 static adapt_status with_ops(adapt_tensor **out, adapt_context *ctx, const ad_conv2d *c,
@@ -21,9 +22,9 @@ static adapt_status with_ops(adapt_tensor **out, adapt_context *ctx, const ad_co
     if (!st)
         st = ad_batchnorm2d_forward(&h, ctx, bn, h);
     if (!st && residual)
-        st = adapt_op_add(&h, ctx, h, residual);
+        st = ad_op_add(&h, ctx, h, residual);
     if (!st && relu)
-        st = adapt_op_relu(&h, ctx, h);
+        st = ad_op_relu(&h, ctx, h);
     if (!st)
         *out = h;
     return st;

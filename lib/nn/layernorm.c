@@ -1,5 +1,7 @@
 #include "lib/nn/layernorm.h"
 
+#include "lib/ops/ops.h"
+
 adapt_status ad_layernorm_init(ad_layernorm *ln, ad_param_list *params, const char *prefix,
                                int64_t dim)
 {
@@ -14,5 +16,5 @@ adapt_status ad_layernorm_init(ad_layernorm *ln, ad_param_list *params, const ch
 adapt_status ad_layernorm_forward(adapt_tensor **out, adapt_context *ctx, const ad_layernorm *ln,
                                   adapt_tensor *x)
 {
-    return adapt_op_layernorm(out, ctx, x, ln->weight, ln->bias, AD_LAYERNORM_EPS);
+    return ad_op_layernorm(out, ctx, x, ln->weight, ln->bias, AD_LAYERNORM_EPS);
 }

@@ -3,6 +3,7 @@
 #include "lib/autograd/tape.h"
 #include "lib/core/tensor.h"
 #include "lib/nn/dims.h"
+#include "lib/ops/ops.h"
 
 adapt_status ad_linear_init(ad_linear *l, ad_param_list *params, const char *prefix,
                             int64_t in_features, int64_t out_features, bool bias)
@@ -21,13 +22,13 @@ static adapt_status forward_ops(adapt_tensor **out, adapt_context *ctx, const ad
                                 adapt_tensor *x, ad_act act)
 {
     adapt_tensor *y;
-    adapt_status st = adapt_op_matmul(&y, ctx, x, l->weight, ADAPT_MATMUL_TRANS_B);
+    adapt_status st = ad_op_matmul(&y, ctx, x, l->weight, ADAPT_MATMUL_TRANS_B);
     if (!st && l->bias)
-        st = adapt_op_add(&y, ctx, y, l->bias);
+        st = ad_op_add(&y, ctx, y, l->bias);
     if (!st && act == AD_ACT_RELU)
-        st = adapt_op_relu(&y, ctx, y);
+        st = ad_op_relu(&y, ctx, y);
     if (!st && act == AD_ACT_GELU)
-        st = adapt_op_gelu(&y, ctx, y);
+        st = ad_op_gelu(&y, ctx, y);
     if (!st)
         *out = y;
     return st;
@@ -58,7 +59,7 @@ adapt_status ad_flatten_rows(adapt_tensor **out, adapt_context *ctx, adapt_tenso
     int64_t features = 1;
     for (int32_t i = 1; i < x->ndim; i++)
         features *= x->shape[i];
-    return adapt_op_reshape(out, ctx, x, 2, (int64_t[]){x->shape[0], features});
+    return ad_op_reshape(out, ctx, x, 2, (int64_t[]){x->shape[0], features});
 }
 
 adapt_status ad_linear_forward_rows(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,

@@ -52,7 +52,7 @@ static adapt_status grow(ad_param_list *list)
 static adapt_status check_limit(const ad_param_list *list, int32_t ndim, const int64_t *shape)
 {
     if (list->limit == INT64_MAX)
-        return ADAPT_OK; /* no budget: adapt_param_create() guards the sizes */
+        return ADAPT_OK; /* no budget: ad_param_new() guards the sizes */
     int64_t n = 1;
     for (int32_t i = 0; i < ndim; i++)
         n = ad_mul_sat(n, shape[i]);
@@ -70,7 +70,7 @@ adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *
         st = grow(list);
     adapt_tensor *t = NULL;
     if (!st)
-        st = adapt_param_create(&t, ndim, shape);
+        st = ad_param_new(&t, ndim, shape);
     if (st)
         return st;
     size_t len = strlen(prefix) + strlen(name) + 1;
@@ -81,13 +81,21 @@ adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *
     }
     snprintf(full, len, "%s%s", prefix, name);
     t->flags |= AD_TENSOR_HELD;
-    fill(t->data, t->numel, init, list->seed, (uint64_t)list->count);
     if (init.buffer)
-        adapt_param_set_requires_grad(t, 0);
+        t->flags &= ~(uint32_t)AD_TENSOR_REQUIRES_GRAD;
+    t->busy = list->busy;
+    fill(t->data, t->numel, init, list->seed, (uint64_t)list->count);
     list->items[list->count++] = (ad_named_param){.name = full, .tensor = t};
     list->values += t->numel;
     *out = t;
     return ADAPT_OK;
+}
+
+void ad_params_hold(ad_param_list *list, ad_busy *busy)
+{
+    list->busy = busy;
+    for (int32_t i = 0; i < list->count; i++)
+        list->items[i].tensor->busy = busy;
 }
 
 void ad_params_truncate(ad_param_list *list, int32_t count)

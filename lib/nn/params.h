@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "adapt.h"
+#include "lib/core/busy.h"
 
 typedef enum {
     AD_INIT_UNIFORM,  /* uniform(-value, value) */
@@ -32,6 +33,7 @@ typedef struct {
     int64_t values; /* parameter values held, buffers included */
     int64_t limit;  /* more values than this is a FORMAT error (hostile architectures) */
     uint64_t seed;
+    ad_busy *busy; /* the lock of the model holding the parameters, or NULL (busy.h) */
 } ad_param_list;
 
 void ad_params_init(ad_param_list *list, uint64_t seed, int64_t limit);
@@ -39,6 +41,10 @@ void ad_params_init(ad_param_list *list, uint64_t seed, int64_t limit);
 /* Creates, names (prefix + name) and initialises a parameter, appending it to the list. */
 adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *prefix,
                            const char *name, int32_t ndim, const int64_t *shape, ad_init init);
+
+/* Hands the parameters, and those added later, to the model whose lock is `busy` (NULL: to
+ * none). */
+void ad_params_hold(ad_param_list *list, ad_busy *busy);
 
 /* Frees the parameters from index `count` on: undoes a failed partial build. */
 void ad_params_truncate(ad_param_list *list, int32_t count);

@@ -6,6 +6,7 @@
 #include "lib/core/tensor.h"
 #include "lib/nn/dims.h"
 #include "lib/nn/linear.h"
+#include "lib/ops/ops.h"
 
 #define AD_TOKEN_INIT_STD 0.02f
 
@@ -37,13 +38,13 @@ static adapt_status patch_rows(adapt_tensor **out, adapt_context *ctx, const ad_
 {
     const int64_t n = x->shape[0], c = x->shape[1], p = pe->proj.kernel;
     adapt_tensor *split, *moved;
-    adapt_status st = adapt_op_reshape(&split, ctx, x, 6,
-                                       (int64_t[]){n, c, pe->grid_h, p, pe->grid_w, p});
+    adapt_status st = ad_op_reshape(&split, ctx, x, 6,
+                                    (int64_t[]){n, c, pe->grid_h, p, pe->grid_w, p});
     if (!st)
-        st = adapt_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 4, 1, 3, 5});
+        st = ad_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 4, 1, 3, 5});
     if (!st)
-        st = adapt_op_reshape(out, ctx, moved, 3,
-                              (int64_t[]){n, pe->grid_h * pe->grid_w, c * p * p});
+        st = ad_op_reshape(out, ctx, moved, 3,
+                           (int64_t[]){n, pe->grid_h * pe->grid_w, c * p * p});
     return st;
 }
 
@@ -59,10 +60,10 @@ static adapt_status class_tokens(adapt_tensor **out, adapt_context *ctx, const a
         return st;
     memset(zeros, 0, (size_t)n * sizeof *zeros);
     adapt_tensor *row, *rows;
-    st = adapt_op_reshape(&row, ctx, pe->cls_token, 2, (int64_t[]){1, dim});
+    st = ad_op_reshape(&row, ctx, pe->cls_token, 2, (int64_t[]){1, dim});
     if (!st)
-        st = adapt_op_gather_rows(&rows, ctx, row, zeros, n);
-    return st ? st : adapt_op_reshape(out, ctx, rows, 3, (int64_t[]){n, 1, dim});
+        st = ad_op_gather_rows(&rows, ctx, row, zeros, n);
+    return st ? st : ad_op_reshape(out, ctx, rows, 3, (int64_t[]){n, 1, dim});
 }
 
 adapt_status ad_patch_embed_forward(adapt_tensor **out, adapt_context *ctx,
@@ -75,17 +76,17 @@ adapt_status ad_patch_embed_forward(adapt_tensor **out, adapt_context *ctx,
     adapt_tensor *rows, *embedded, *cls, *pos, *seq;
     adapt_status st = patch_rows(&rows, ctx, pe, x);
     if (!st)
-        st = adapt_op_reshape(&flat.weight, ctx, proj->weight, 2,
-                              (int64_t[]){dim, flat.in_features});
+        st = ad_op_reshape(&flat.weight, ctx, proj->weight, 2,
+                           (int64_t[]){dim, flat.in_features});
     if (!st)
         st = ad_linear_forward(&embedded, ctx, &flat, rows);
     if (!st)
         st = class_tokens(&cls, ctx, pe, x->shape[0]);
     if (!st)
-        st = adapt_op_concat(&seq, ctx, (adapt_tensor *[]){cls, embedded}, 2, 1);
+        st = ad_op_concat(&seq, ctx, (adapt_tensor *[]){cls, embedded}, 2, 1);
     if (!st)
-        st = adapt_op_reshape(&pos, ctx, pe->pos_embed, 2, (int64_t[]){tokens, dim});
-    return st ? st : adapt_op_add(out, ctx, seq, pos);
+        st = ad_op_reshape(&pos, ctx, pe->pos_embed, 2, (int64_t[]){tokens, dim});
+    return st ? st : ad_op_add(out, ctx, seq, pos);
 }
 
 int64_t ad_patch_embed_flops(const ad_patch_embed *pe)

@@ -2,6 +2,7 @@
 
 #include "lib/nn/dropout.h"
 #include "lib/nn/dims.h"
+#include "lib/ops/ops.h"
 
 adapt_status ad_transformer_block_init(ad_transformer_block *b, ad_param_list *params,
                                        const char *prefix, int64_t dim, int64_t heads,
@@ -69,10 +70,10 @@ adapt_status ad_transformer_block_forward(adapt_tensor **out, adapt_context *ctx
     adapt_tensor *h;
     adapt_status st = attention_branch(&h, ctx, b, x);
     if (!st)
-        st = adapt_op_add(&x, ctx, x, h);
+        st = ad_op_add(&x, ctx, x, h);
     if (!st)
         st = mlp_branch(&h, ctx, b, x);
-    return st ? st : adapt_op_add(out, ctx, x, h);
+    return st ? st : ad_op_add(out, ctx, x, h);
 }
 
 int64_t ad_transformer_mlp_flops(const ad_transformer_block *b, int64_t tokens)

@@ -213,10 +213,10 @@ static void update_running(const bn_plan *p, float momentum, float *running_mean
     }
 }
 
-adapt_status adapt_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                adapt_tensor *gamma, adapt_tensor *beta,
-                                adapt_tensor *running_mean, adapt_tensor *running_var,
-                                float momentum, float eps)
+adapt_status ad_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             adapt_tensor *gamma, adapt_tensor *beta,
+                             adapt_tensor *running_mean, adapt_tensor *running_var,
+                             float momentum, float eps)
 {
     const char *fn = "adapt_op_batchnorm";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

@@ -140,26 +140,26 @@ static adapt_status binary_op(adapt_tensor **out, adapt_context *ctx, adapt_tens
     return ad_op_finish(out, ctx, fn, binary_backward, y, in, 2, &kind, sizeof kind);
 }
 
-adapt_status adapt_op_add(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                          adapt_tensor *b)
+adapt_status ad_op_add(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                       adapt_tensor *b)
 {
     return binary_op(out, ctx, a, b, BIN_ADD, "adapt_op_add");
 }
 
-adapt_status adapt_op_mul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                          adapt_tensor *b)
+adapt_status ad_op_mul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                       adapt_tensor *b)
 {
     return binary_op(out, ctx, a, b, BIN_MUL, "adapt_op_mul");
 }
 
-adapt_status adapt_op_minimum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                              adapt_tensor *b)
+adapt_status ad_op_minimum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                           adapt_tensor *b)
 {
     return binary_op(out, ctx, a, b, BIN_MIN, "adapt_op_minimum");
 }
 
-adapt_status adapt_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                              adapt_tensor *b)
+adapt_status ad_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                           adapt_tensor *b)
 {
     return binary_op(out, ctx, a, b, BIN_MAX, "adapt_op_maximum");
 }

@@ -73,8 +73,8 @@ static adapt_status concat_backward(adapt_context *ctx, const ad_node *node)
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_concat(adapt_tensor **out, adapt_context *ctx, adapt_tensor *const *inputs,
-                             int32_t count, int32_t axis)
+adapt_status ad_op_concat(adapt_tensor **out, adapt_context *ctx, adapt_tensor *const *inputs,
+                          int32_t count, int32_t axis)
 {
     const char *fn = "adapt_op_concat";
     adapt_status st = ad_op_check(ctx, out, fn, NULL, NULL, 0);

@@ -409,9 +409,9 @@ static adapt_status convolve(adapt_tensor **y, conv_plan *p, adapt_context *ctx,
                                   epilogue, (*y)->data, fn);
 }
 
-adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                             adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
-                             int32_t padding)
+adapt_status ad_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                          adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
+                          int32_t padding)
 {
     const char *fn = "adapt_op_conv2d";
     adapt_tensor *in[] = {x, weight, bias};

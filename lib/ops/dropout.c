@@ -74,7 +74,7 @@ static adapt_status check_p(float p, const char *fn)
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p)
+adapt_status ad_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p)
 {
     const char *fn = "adapt_op_dropout";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

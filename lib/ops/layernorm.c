@@ -172,8 +172,8 @@ static adapt_status plan_layernorm(ln_plan *p, const adapt_tensor *x, const adap
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_layernorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                adapt_tensor *gamma, adapt_tensor *beta, float eps)
+adapt_status ad_op_layernorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             adapt_tensor *gamma, adapt_tensor *beta, float eps)
 {
     const char *fn = "adapt_op_layernorm";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

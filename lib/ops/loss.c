@@ -82,8 +82,8 @@ static adapt_status check_labels(const adapt_tensor *logits, const int32_t *labe
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
-                                    const int32_t *labels, float label_smoothing)
+adapt_status ad_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
+                                 const int32_t *labels, float label_smoothing)
 {
     const char *fn = "adapt_op_cross_entropy";
     adapt_status st = ad_op_check(ctx, out, fn, &logits, (const char *[]){"logits"}, 1);
@@ -130,8 +130,8 @@ static adapt_status mse_backward(adapt_context *ctx, const ad_node *node)
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                          adapt_tensor *b)
+adapt_status ad_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                       adapt_tensor *b)
 {
     const char *fn = "adapt_op_mse";
     adapt_tensor *in[] = {a, b};

@@ -169,8 +169,8 @@ static adapt_status matmul_backward(adapt_context *ctx, const ad_node *node)
     return st;
 }
 
-adapt_status adapt_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
-                             adapt_tensor *b, uint32_t flags)
+adapt_status ad_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                          adapt_tensor *b, uint32_t flags)
 {
     const char *fn = "adapt_op_matmul";
     adapt_tensor *in[] = {a, b};

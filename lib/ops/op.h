@@ -8,6 +8,7 @@
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/ops/ops.h"
 
 /* Checks the context, the out pointer and `n` input tensors (names in
  * `names`, e.g. {"a", "b"}); a NULL entry in `in` is an error. */

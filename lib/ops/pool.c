@@ -188,14 +188,14 @@ static adapt_status pool_op(adapt_tensor **out, adapt_context *ctx, adapt_tensor
     return ad_op_finish(out, ctx, fn, pool_backward, y, &x, 1, &p, sizeof p);
 }
 
-adapt_status adapt_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                int32_t kernel, int32_t stride, int32_t padding)
+adapt_status ad_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             int32_t kernel, int32_t stride, int32_t padding)
 {
     return pool_op(out, ctx, x, kernel, stride, padding, true, "adapt_op_maxpool2d");
 }
 
-adapt_status adapt_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                int32_t kernel, int32_t stride, int32_t padding)
+adapt_status ad_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             int32_t kernel, int32_t stride, int32_t padding)
 {
     return pool_op(out, ctx, x, kernel, stride, padding, false, "adapt_op_avgpool2d");
 }

@@ -97,13 +97,13 @@ static adapt_status reduce_op(adapt_tensor **out, adapt_context *ctx, adapt_tens
     return ad_op_finish(out, ctx, fn, reduce_backward, y, &x, 1, &r, sizeof r);
 }
 
-adapt_status adapt_op_sum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis)
+adapt_status ad_op_sum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis)
 {
     return reduce_op(out, ctx, x, axis, false, "adapt_op_sum");
 }
 
-adapt_status adapt_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                           int32_t axis)
+adapt_status ad_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                        int32_t axis)
 {
     return reduce_op(out, ctx, x, axis, true, "adapt_op_mean");
 }

@@ -111,8 +111,8 @@ static adapt_status new_rows(adapt_tensor **y, adapt_context *ctx, const adapt_t
     return ad_tensor_new(y, ctx, x->ndim, shape);
 }
 
-adapt_status adapt_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                  const int64_t *index, int64_t count)
+adapt_status ad_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                               const int64_t *index, int64_t count)
 {
     const char *fn = "adapt_op_gather_rows";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
@@ -130,8 +130,8 @@ adapt_status adapt_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_
     return ad_op_finish(out, ctx, fn, gather_backward, y, &x, 1, &p, sizeof p);
 }
 
-adapt_status adapt_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                       const int64_t *index, int64_t n_rows)
+adapt_status ad_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                    const int64_t *index, int64_t n_rows)
 {
     const char *fn = "adapt_op_scatter_add_rows";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

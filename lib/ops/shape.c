@@ -32,8 +32,8 @@ static adapt_status check_new_shape(int32_t ndim, const int64_t *shape, const ch
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                              int32_t ndim, const int64_t *shape)
+adapt_status ad_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                           int32_t ndim, const int64_t *shape)
 {
     const char *fn = "adapt_op_reshape";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
@@ -52,13 +52,9 @@ adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tens
     /* Tensors are immutable once made, so the view may share x's values;
      * only the header is new. */
     adapt_tensor *y = NULL;
-    st = ad_scratch((void **)&y, ctx, sizeof *y, fn);
+    st = ad_tensor_view(&y, ctx, ndim, shape, numel, x->data, fn);
     if (st)
         return st;
-    *y = (adapt_tensor){.magic = AD_TENSOR_MAGIC, .ndim = ndim, .numel = numel,
-                        .data = x->data, .ctx = ctx, .generation = ctx->generation};
-    if (ndim)
-        memcpy(y->shape, shape, (size_t)ndim * sizeof *shape);
     return ad_op_finish(out, ctx, fn, pass_through_backward, y, &x, 1, NULL, 0);
 }
 
@@ -126,8 +122,8 @@ static adapt_status permute_op(adapt_tensor **out, adapt_context *ctx, adapt_ten
     return ad_op_finish(out, ctx, fn, permute_backward, y, &x, 1, p, sizeof *p);
 }
 
-adapt_status adapt_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                              const int32_t *perm)
+adapt_status ad_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                           const int32_t *perm)
 {
     const char *fn = "adapt_op_permute";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
@@ -148,8 +144,8 @@ adapt_status adapt_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tens
     return permute_op(out, ctx, x, &p, fn);
 }
 
-adapt_status adapt_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                                int32_t axis0, int32_t axis1)
+adapt_status ad_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             int32_t axis0, int32_t axis1)
 {
     const char *fn = "adapt_op_transpose";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
@@ -188,8 +184,8 @@ static adapt_status slice_backward(adapt_context *ctx, const ad_node *node)
     return ADAPT_OK;
 }
 
-adapt_status adapt_op_slice(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                            int32_t axis, int64_t start, int64_t end)
+adapt_status ad_op_slice(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                         int32_t axis, int64_t start, int64_t end)
 {
     const char *fn = "adapt_op_slice";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

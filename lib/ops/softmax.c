@@ -110,12 +110,12 @@ static adapt_status softmax_op(adapt_tensor **out, adapt_context *ctx, adapt_ten
     return ad_op_finish(out, ctx, fn, softmax_backward, y, &x, 1, &p, sizeof p);
 }
 
-adapt_status adapt_op_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return softmax_op(out, ctx, x, false, "adapt_op_softmax");
 }
 
-adapt_status adapt_op_log_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_log_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return softmax_op(out, ctx, x, true, "adapt_op_log_softmax");
 }

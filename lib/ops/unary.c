@@ -100,8 +100,8 @@ static adapt_status unary_plain(adapt_tensor **out, adapt_context *ctx, adapt_te
     return unary_run(out, ctx, x, (unary_op){.kind = kind}, fn);
 }
 
-adapt_status adapt_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
-                            float factor)
+adapt_status ad_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                         float factor)
 {
     const char *fn = "adapt_op_scale";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);
@@ -112,33 +112,33 @@ adapt_status adapt_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor
     return unary_run(out, ctx, x, (unary_op){.kind = UN_SCALE, .a = factor}, fn);
 }
 
-adapt_status adapt_op_relu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_relu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return unary_plain(out, ctx, x, UN_RELU, "adapt_op_relu");
 }
 
-adapt_status adapt_op_gelu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_gelu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return unary_plain(out, ctx, x, UN_GELU, "adapt_op_gelu");
 }
 
-adapt_status adapt_op_sigmoid(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_sigmoid(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return unary_plain(out, ctx, x, UN_SIGMOID, "adapt_op_sigmoid");
 }
 
-adapt_status adapt_op_tanh(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_tanh(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return unary_plain(out, ctx, x, UN_TANH, "adapt_op_tanh");
 }
 
-adapt_status adapt_op_abs(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
+adapt_status ad_op_abs(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
 {
     return unary_plain(out, ctx, x, UN_ABS, "adapt_op_abs");
 }
 
-adapt_status adapt_op_clamp(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float lo,
-                            float hi)
+adapt_status ad_op_clamp(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float lo,
+                         float hi)
 {
     const char *fn = "adapt_op_clamp";
     adapt_status st = ad_op_check(ctx, out, fn, &x, (const char *[]){"x"}, 1);

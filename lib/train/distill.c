@@ -8,6 +8,7 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
+#include "lib/ops/ops.h"
 #include "lib/train/recording.h"
 #include "lib/train/trainer.h"
 
@@ -44,11 +45,11 @@ static adapt_status distill_loss(adapt_tensor **loss, adapt_context *ctx, void *
         if (!st)
             st = gather(&target, ctx, d->recordings[i], AD_REC_OUTPUTS, rows, n);
         if (!st)
-            st = adapt_model_forward(&y, ctx, d->modules[i], x);
+            st = ad_model_forward(&y, ctx, d->modules[i], x);
         if (!st)
-            st = adapt_op_mse(&mse, ctx, y, target);
+            st = ad_op_mse(&mse, ctx, y, target);
         if (!st && total)
-            st = adapt_op_add(&total, ctx, total, mse);
+            st = ad_op_add(&total, ctx, total, mse);
         else if (!st)
             total = mse;
     }
@@ -93,18 +94,14 @@ static adapt_status collect(adapt_tensor ***params, int32_t *count, const distil
     int32_t k = 0;
     for (int32_t i = 0; i < d->n; i++)
         for (int32_t j = 0; j < adapt_model_param_count(d->modules[i]); j++)
-            list[k++] = adapt_model_param(d->modules[i], j);
+            list[k++] = ad_model_param(d->modules[i], j);
     *params = list, *count = k;
     return ADAPT_OK;
 }
 
-adapt_status adapt_modules_distill(adapt_model *const *modules,
-                                   const adapt_recording *const *recordings, int32_t n,
-                                   const adapt_train_params *params)
+static adapt_status distill(adapt_model *const *modules, const adapt_recording *const *recordings,
+                            int32_t n, const adapt_train_params *params)
 {
-    if (!modules || !recordings || n < 1)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
-                       n < 1 ? "n must be >= 1" : "modules or recordings is NULL");
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < n && !st; i++)
         st = check_pair(modules[i], recordings[i], recordings[0], i);
@@ -120,5 +117,26 @@ adapt_status adapt_modules_distill(adapt_model *const *modules,
                                           .rows = recordings[0]->count};
     st = ad_train_run(NULL, NULL, NULL, params, &objective, fn);
     free(list);
+    return st;
+}
+
+adapt_status adapt_modules_distill(adapt_model *const *modules,
+                                   const adapt_recording *const *recordings, int32_t n,
+                                   const adapt_train_params *params)
+{
+    if (!modules || !recordings || n < 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
+                       n < 1 ? "n must be >= 1" : "modules or recordings is NULL");
+    ad_hold *holds = calloc((size_t)n, sizeof *holds); /* zeroed: nothing held */
+    if (!holds)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %d holds", fn, (int)n);
+    adapt_status st = ADAPT_OK;
+    for (int32_t i = 0; i < n && !st; i++)
+        st = ad_model_enter(&holds[i], modules[i], AD_WRITE, fn);
+    if (!st)
+        st = distill(modules, recordings, n, params);
+    for (int32_t i = n - 1; i >= 0; i--)
+        ad_busy_leave(&holds[i]);
+    free(holds);
     return st;
 }

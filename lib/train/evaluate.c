@@ -7,6 +7,8 @@
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
+#include "lib/models/model.h"
+#include "lib/ops/ops.h"
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 
@@ -23,14 +25,14 @@ static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adap
                                 adapt_tensor *logits, const int32_t *labels, int32_t classes,
                                 const char *fn)
 {
-    const int64_t n = adapt_tensor_dim(logits, 0);
+    const int64_t n = logits->shape[0];
     if (logits->ndim != 2 || logits->shape[1] != classes) {
         char s[96];
         return ad_fail(ADAPT_ERR_INTERNAL, "%s: logits %s are not [%lld, %d]", fn,
                        ad_shape_str(logits, s, sizeof s), (long long)n, (int)classes);
     }
     adapt_tensor *loss = NULL;
-    adapt_status st = adapt_op_cross_entropy(&loss, ctx, logits, labels, 0.0f);
+    adapt_status st = ad_op_cross_entropy(&loss, ctx, logits, labels, 0.0f);
     if (st)
         return st;
     for (int64_t i = 0; i < n; i++) {
@@ -62,7 +64,7 @@ adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_c
         if (!st)
             st = ad_batch_assemble(&x, &labels, ctx, ds, order, n, fn);
         if (!st)
-            st = adapt_model_forward(&logits, ctx, model, x);
+            st = ad_model_forward(&logits, ctx, model, x);
         if (!st)
             st = score_batch(counts, confusion, ctx, logits, labels, classes, fn);
     }
@@ -101,11 +103,10 @@ static adapt_status create_context(adapt_context **ctx, int32_t n_threads)
     return adapt_context_create(ctx, &cp);
 }
 
-adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
-                                  adapt_model *model, const adapt_dataset *dataset,
-                                  int32_t batch_size, int32_t n_threads)
+static adapt_status evaluate(adapt_eval_result *result, int64_t *confusion, adapt_model *model,
+                             const adapt_dataset *dataset, int32_t batch_size, int32_t n_threads,
+                             const char *fn)
 {
-    const char *fn = "adapt_model_evaluate";
     adapt_status st = check_evaluate(result, model, dataset, batch_size, n_threads, fn);
     if (st)
         return st;
@@ -131,4 +132,17 @@ adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
                               .count = counts.count};
     ad_struct_write(result, &full, sizeof full);
     return ADAPT_OK;
+}
+
+adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
+                                  adapt_model *model, const adapt_dataset *dataset,
+                                  int32_t batch_size, int32_t n_threads)
+{
+    const char *fn = "adapt_model_evaluate";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = evaluate(result, confusion, model, dataset, batch_size, n_threads, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

@@ -149,7 +149,7 @@ static adapt_status run_dataset(adapt_model *model, const adapt_dataset *data,
         int32_t *labels = NULL;
         st = ad_batch_assemble(&x, &labels, ctx, data, order, n, fn);
         if (!st)
-            st = adapt_model_forward(&y, ctx, model, x);
+            st = ad_model_forward(&y, ctx, model, x);
     }
     free(order);
     adapt_context_free(ctx);
@@ -189,8 +189,8 @@ static adapt_status check_call(adapt_recording **out, adapt_model *model, const 
     return st;
 }
 
-adapt_status adapt_model_record(adapt_recording **out, adapt_model *model, const char *path,
-                                const adapt_dataset *data, const adapt_record_params *params)
+static adapt_status record(adapt_recording **out, adapt_model *model, const char *path,
+                           const adapt_dataset *data, const adapt_record_params *params)
 {
     adapt_record_params p;
     adapt_record_params_init(&p, sizeof p);
@@ -219,4 +219,15 @@ adapt_status adapt_model_record(adapt_recording **out, adapt_model *model, const
     }
     *out = r;
     return ADAPT_OK;
+}
+
+adapt_status adapt_model_record(adapt_recording **out, adapt_model *model, const char *path,
+                                const adapt_dataset *data, const adapt_record_params *params)
+{
+    ad_hold hold; /* for writing: the tap sits in the model while the data passes */
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = record(out, model, path, data, params);
+    ad_busy_leave(&hold);
+    return st;
 }

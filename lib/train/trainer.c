@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/autograd/tape.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
+#include "lib/ops/ops.h"
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
@@ -114,7 +116,7 @@ static adapt_status collect_params(trainer *t)
     if (!t->params)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", t->fn);
     for (int32_t i = 0; i < t->n_params; i++)
-        t->params[i] = o->params ? o->params[i] : adapt_model_param(t->model, i);
+        t->params[i] = o->params ? o->params[i] : ad_model_param(t->model, i);
     return ADAPT_OK;
 }
 
@@ -179,8 +181,8 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     if (!st && o->loss)
         return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
     if (!st)
-        st = adapt_model_forward(&logits, ctx, t->model, x);
-    return st ? st : adapt_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);
+        st = ad_model_forward(&logits, ctx, t->model, x);
+    return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);
 }
 
 /* Forward, loss, backward, clipping (its norm also catches non-finite gradients) and the
@@ -194,7 +196,7 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     double norm = 0.0;
     adapt_status st = batch_loss(&loss, t, order, n);
     if (!st)
-        st = adapt_backward(ctx, loss);
+        st = ad_backward(ctx, loss);
     if (!st)
         st = ad_clip_grad_norm(&norm, t->params, t->n_params, t->p.grad_clip_norm, ctx->pool);
     if (st)
@@ -302,5 +304,11 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
 adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
                                const adapt_dataset *validation, const adapt_train_params *params)
 {
-    return ad_train_run(model, train, validation, params, NULL, "adapt_model_train");
+    const char *fn = "adapt_model_train";
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_WRITE, fn);
+    if (!st)
+        st = ad_train_run(model, train, validation, params, NULL, fn);
+    ad_busy_leave(&hold);
+    return st;
 }

@@ -3,7 +3,17 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "lib/core/handle.h"
 #include "lib/core/tensor.h"
+
+adapt_tensor *tu_record(const adapt_tensor *handle)
+{
+    adapt_tensor *t = NULL;
+    TU_OK(ad_tensor_from_handle(&t, handle, "tu_record", "handle"));
+    return t;
+}
+
+adapt_tensor *tu_handle(const adapt_tensor *record) { return ad_tensor_handle(record); }
 
 adapt_context *tu_context(adapt_backend backend) { return tu_context_threads(backend, 1); }
 

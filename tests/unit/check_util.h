@@ -31,6 +31,11 @@ adapt_context *tu_context_threads(adapt_backend backend, int32_t n_threads);
 /* A parameter with values uniform in [lo, hi) from a fixed seed. */
 adapt_tensor *tu_param(int32_t ndim, const int64_t *shape, uint64_t seed, float lo, float hi);
 
+/* The record behind a handle of the public API, for the internal functions white-box suites
+ * call (fails the test unless the handle is live), and the handle of a record they made. */
+adapt_tensor *tu_record(const adapt_tensor *handle);
+adapt_tensor *tu_handle(const adapt_tensor *record);
+
 /* Fills x[0..n) with values uniform in [lo, hi) from `seed`. */
 void tu_fill(float *x, int64_t n, uint64_t seed, float lo, float hi);
 

@@ -263,6 +263,7 @@ START_TEST(conv_epilogue_gives_the_ops_bits)
                                 adapt_tensor_data(bn[2]), adapt_tensor_data(bn[3]), 1e-5f, res,
                                 true, NULL};
     TU_OK(ad_conv2d_untaped(&fused, ctx, p[0], p[1], p[2], c->stride, c->padding, &e));
+    fused = tu_handle(fused);
     TU_OK(adapt_op_conv2d(&h, ctx, p[0], p[1], p[2], c->stride, c->padding));
     TU_OK(adapt_op_batchnorm(&h, ctx, h, bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f));
     TU_OK(adapt_op_add(&h, ctx, h, res));
@@ -307,6 +308,8 @@ START_TEST(conv_pairs_give_each_its_own_bits)
     TU_OK(ad_conv2d_untaped(&alone[0], ctx, x, w1, b1, first_stride, 1, &e));
     TU_OK(ad_conv2d_untaped(&alone[1], ctx, x, w2, NULL, 2, 0, NULL));
     for (int k = 0; k < 2; k++) {
+        pair[k] = tu_handle(pair[k]);
+        alone[k] = tu_handle(alone[k]);
         ck_assert_int_eq(adapt_tensor_numel(pair[k]), adapt_tensor_numel(alone[k]));
         ck_assert_mem_eq(adapt_tensor_data(pair[k]), adapt_tensor_data(alone[k]),
                          (size_t)adapt_tensor_numel(alone[k]) * sizeof(float));

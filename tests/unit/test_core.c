@@ -1,7 +1,6 @@
 /* Versions, statuses, contexts, parameters, the arena and the tape's error
  * contract: everything an op relies on, tested white-box where needed. */
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +8,6 @@
 #include "check_util.h"
 #include "lib/core/context.h"
 #include "lib/core/struct_io.h"
-#include "lib/core/threads.h"
 
 START_TEST(version_matches_header)
 {
@@ -30,28 +28,6 @@ START_TEST(status_strings_are_distinct)
                              adapt_status_string((adapt_status)b));
     }
     ck_assert_str_eq(adapt_status_string((adapt_status)-999), "unknown status");
-}
-END_TEST
-
-static void *fail_on_thread(void *arg)
-{
-    (void)arg;
-    adapt_context_create(NULL, NULL);
-    return (void *)(strstr(adapt_last_error(), "out is NULL") != NULL ? (intptr_t)1 : 0);
-}
-
-START_TEST(last_error_is_per_thread)
-{
-    adapt_tensor *t = NULL;
-    TU_FAILS(adapt_param_create(&t, -1, NULL), ADAPT_ERR_SHAPE);
-    char mine[512];
-    snprintf(mine, sizeof mine, "%s", adapt_last_error());
-    pthread_t thread;
-    void *found;
-    pthread_create(&thread, NULL, fail_on_thread, NULL);
-    pthread_join(thread, &found);
-    ck_assert_ptr_eq(found, (void *)1);
-    ck_assert_str_eq(adapt_last_error(), mine);
 }
 END_TEST
 
@@ -367,39 +343,12 @@ START_TEST(frozen_parameters_get_no_gradient)
 }
 END_TEST
 
-typedef struct {
-    int32_t hits[1000];
-} coverage;
-
-static void count_hits(void *arg, int64_t begin, int64_t end)
-{
-    coverage *c = arg;
-    for (int64_t i = begin; i < end; i++)
-        c->hits[i]++; /* ranges are disjoint, so no two threads share a cell */
-}
-
-START_TEST(pool_covers_every_index_once)
-{
-    for (int32_t threads = 1; threads <= 4; threads++) {
-        ad_pool *pool = ad_pool_create(threads);
-        for (int64_t n = 0; n <= 1000; n += 77) {
-            coverage c = {{0}};
-            ad_pool_for(pool, n, 1, count_hits, &c);
-            for (int64_t i = 0; i < 1000; i++)
-                ck_assert_int_eq(c.hits[i], i < n ? 1 : 0);
-        }
-        ad_pool_free(pool);
-    }
-}
-END_TEST
-
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, status_strings_are_distinct);
-    tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, context_params_are_validated);
     tcase_add_test(tc, older_params_struct_gets_defaults);
     tcase_add_test(tc, struct_init_writes_exactly_the_callers_size);
@@ -412,7 +361,6 @@ static Suite *core_suite(void)
     tcase_add_test(tc, failed_backward_leaves_gradients_untouched);
     tcase_add_test(tc, backward_refuses_bad_losses);
     tcase_add_test(tc, frozen_parameters_get_no_gradient);
-    tcase_add_test(tc, pool_covers_every_index_once);
     suite_add_tcase(s, tc);
     return s;
 }

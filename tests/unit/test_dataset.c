@@ -203,6 +203,7 @@ START_TEST(batch_gathers_samples_and_refuses_nonfinite)
     adapt_tensor *x = NULL;
     int32_t *labels = NULL;
     TU_OK(ad_batch_assemble(&x, &labels, ctx, train, order, 4, "test"));
+    x = tu_handle(x);
     ck_assert_int_eq(adapt_tensor_ndim(x), 3);
     ck_assert_int_eq(adapt_tensor_dim(x, 0), 4);
     ck_assert_int_eq(adapt_tensor_dim(x, 2), 3);

@@ -303,8 +303,10 @@ static void check_first_features(adapt_context *ctx, adapt_model *m, adapt_tenso
 {
     adapt_tensor *stem, *pooled, *fused, *fused_stem;
     TU_OK(adapt_model_forward_blocks(&stem, ctx, m, x, 0, 1));
-    TU_OK(ad_sdn_pool_untaped(&pooled, ctx, adapt_model_head(m, 0), stem));
-    TU_OK(ad_first_head_features(&fused, &fused_stem, ctx, m, x));
+    TU_OK(ad_sdn_pool_untaped(&pooled, ctx, adapt_model_head(m, 0), tu_record(stem)));
+    TU_OK(ad_first_head_features(&fused, &fused_stem, ctx, m, tu_record(x)));
+    pooled = tu_handle(pooled);
+    fused = tu_handle(fused), fused_stem = tu_handle(fused_stem);
     if (!ad_has_avx512()) {
         ck_assert_ptr_null(fused);
         return;

@@ -107,9 +107,12 @@ static adapt_status run_fixture(adapt_tensor **out, adapt_context *ctx, adapt_te
     ctx->rng_stream = 0; /* the same dropout mask on every pass */
     if (st)
         return st;
-    if (f->is_attention)
-        return ad_attention_forward(out, ctx, &f->attention, p[0]);
-    return ad_layer_forward(out, ctx, &f->layer, p[0]);
+    adapt_tensor *y = NULL;
+    st = f->is_attention ? ad_attention_forward(&y, ctx, &f->attention, tu_record(p[0]))
+                         : ad_layer_forward(&y, ctx, &f->layer, tu_record(p[0]));
+    if (!st)
+        *out = tu_handle(y);
+    return st;
 }
 
 /* The output values on `backend` (malloc'ed), after checking the output shape. */
@@ -1108,7 +1111,8 @@ static float *linear_act_values(ad_layer layers[2], adapt_tensor *x, int grad,
     ad_chain_plan_make(&plan, layers, 2);
     ck_assert_int_eq(plan.n_steps, 1);
     ck_assert_int_eq(plan.steps[0].kind, AD_STEP_LINEAR_ACT);
-    TU_OK(ad_chain_forward(&y, ctx, &plan, layers, x));
+    TU_OK(ad_chain_forward(&y, ctx, &plan, layers, tu_record(x)));
+    y = tu_handle(y);
     const int64_t n = adapt_tensor_numel(y);
     float *v = malloc((size_t)n * sizeof *v);
     memcpy(v, adapt_tensor_data(y), (size_t)n * sizeof *v);

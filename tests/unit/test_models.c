@@ -1,9 +1,8 @@
 /* Models: construction and validation, block structure (shapes, FLOPs, parameter counts worked
  * out by hand), forward passes and their composition from block ranges, parameter names,
- * seeding, the architecture JSON round trip and hostile descriptions, training behaviour taken
- * from the context, and concurrent inference from several threads. */
+ * seeding, the architecture JSON round trip and hostile descriptions, and training behaviour
+ * taken from the context (concurrent inference: test_concurrency.c). */
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -917,94 +916,6 @@ START_TEST(hostile_architecture_is_a_format_error)
 }
 END_TEST
 
-/* ---- concurrency -------------------------------------------------------------------- */
-
-#define STRESS_THREADS 4
-#define STRESS_ROUNDS 6
-#define STRESS_BATCH 4
-
-typedef struct {
-    adapt_model *models[N_KINDS];
-    float *reference[N_KINDS];
-    int64_t count[N_KINDS];
-} stress_shared;
-
-typedef struct {
-    const stress_shared *shared;
-    int mismatches, failures;
-} stress_worker;
-
-/* Logits of `kind` for the fixed stress input, in a fresh single-threaded context. */
-static adapt_status stress_forward(adapt_context *ctx, adapt_model *m, model_kind kind,
-                                   adapt_tensor **logits)
-{
-    int64_t count = kind == MLP ? STRESS_BATCH * 12 : STRESS_BATCH * 192;
-    float x[STRESS_BATCH * 192];
-    tu_fill(x, count, 31 + (uint64_t)kind, -1.0f, 1.0f);
-    adapt_tensor *input;
-    adapt_status st = kind == MLP
-        ? adapt_tensor_input(&input, ctx, 2, (int64_t[]){STRESS_BATCH, 12}, x)
-        : adapt_tensor_input(&input, ctx, 4, (int64_t[]){STRESS_BATCH, 3, 8, 8}, x);
-    return st ? st : adapt_model_forward(logits, ctx, m, input);
-}
-
-static void *stress_thread(void *arg)
-{
-    stress_worker *w = arg;
-    adapt_context_params p;
-    adapt_context_params_init(&p, sizeof p);
-    p.n_threads = 1;
-    adapt_context *ctx = NULL;
-    if (adapt_context_create(&ctx, &p)) {
-        w->failures++;
-        return NULL;
-    }
-    for (int r = 0; r < STRESS_ROUNDS; r++)
-        for (int k = 0; k < N_KINDS; k++) {
-            adapt_tensor *y;
-            adapt_context_reset(ctx);
-            if (stress_forward(ctx, w->shared->models[k], (model_kind)k, &y)) {
-                w->failures++;
-                continue;
-            }
-            w->mismatches += memcmp(adapt_tensor_data(y), w->shared->reference[k],
-                                    (size_t)w->shared->count[k] * sizeof(float)) != 0;
-        }
-    adapt_context_free(ctx);
-    return NULL;
-}
-
-START_TEST(concurrent_inference_matches_sequential)
-{
-    stress_shared shared;
-    adapt_context *ctx = inference_context();
-    for (int k = 0; k < N_KINDS; k++) {
-        shared.models[k] = make((model_kind)k, 8);
-        adapt_tensor *y;
-        TU_OK(stress_forward(ctx, shared.models[k], (model_kind)k, &y));
-        shared.count[k] = adapt_tensor_numel(y);
-        shared.reference[k] = malloc((size_t)shared.count[k] * sizeof(float));
-        memcpy(shared.reference[k], adapt_tensor_data(y), (size_t)shared.count[k] * sizeof(float));
-    }
-    pthread_t threads[STRESS_THREADS];
-    stress_worker workers[STRESS_THREADS];
-    for (int t = 0; t < STRESS_THREADS; t++) {
-        workers[t] = (stress_worker){.shared = &shared};
-        ck_assert_int_eq(pthread_create(&threads[t], NULL, stress_thread, &workers[t]), 0);
-    }
-    for (int t = 0; t < STRESS_THREADS; t++) {
-        pthread_join(threads[t], NULL);
-        ck_assert_int_eq(workers[t].failures, 0);
-        ck_assert_int_eq(workers[t].mismatches, 0);
-    }
-    for (int k = 0; k < N_KINDS; k++) {
-        adapt_model_free(shared.models[k]);
-        free(shared.reference[k]);
-    }
-    adapt_context_free(ctx);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("models");
@@ -1034,7 +945,6 @@ int main(void)
     tcase_add_test(tc, architecture_layer_fields_fall_back);
     tcase_add_test(tc, architecture_text_names_everything);
     tcase_add_test(tc, hostile_architecture_is_a_format_error);
-    tcase_add_test(tc, concurrent_inference_matches_sequential);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

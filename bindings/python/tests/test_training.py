@@ -1,6 +1,7 @@
 """Training with Python callbacks, cancellation, exceptions, evaluation."""
 import os
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -47,6 +48,32 @@ def test_the_same_seed_trains_bit_identical_weights(problem):
         weights.append(model.state_dict())
     for name in weights[0]:
         assert np.array_equal(weights[0][name], weights[1][name])
+
+
+def test_another_thread_gets_a_state_error_while_a_model_trains(problem):
+    _, train, val = problem
+    model = ad.Model.mlp([8, 16, 3], seed=1)
+    x = np.zeros((2, 8), dtype=np.float32)
+    outcomes = []
+
+    def predict_elsewhere():
+        try:
+            model.predict(x)
+            outcomes.append("ran")
+        except ad.StateError as e:
+            outcomes.append(str(e))
+
+    def on_progress(p):
+        if p.step == 1:
+            model.predict(x)  # the training thread itself may
+            thread = threading.Thread(target=predict_elsewhere)
+            thread.start()
+            thread.join()
+
+    model.train(train, progress=on_progress, **SETTINGS)
+    assert len(outcomes) == 1 and "being trained or changed by another call" in outcomes[0]
+    predict_elsewhere()
+    assert outcomes[1] == "ran"
 
 
 def test_numpy_pairs_stand_in_for_datasets(rng):

@@ -1,6 +1,7 @@
 /* "avgpool2d": torch.nn.AvgPool2d, padding counted as zeros in the average, ceil_mode off. */
 #include "lib/nn/kinds/pool_window.h"
 #include "lib/nn/layer.h"
+#include "lib/ops/ops.h"
 
 static const ad_layer_field fields[] = AD_POOL_WINDOW_FIELDS;
 
@@ -8,7 +9,7 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
                             adapt_tensor *x)
 {
     const adapt_layer_params *p = &l->params;
-    return adapt_op_avgpool2d(out, ctx, x, p->kernel, p->stride, p->padding);
+    return ad_op_avgpool2d(out, ctx, x, p->kernel, p->stride, p->padding);
 }
 
 const ad_layer_kind ad_kind_avgpool2d = {

@@ -2,6 +2,7 @@
 #include "lib/core/tensor.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
+#include "lib/ops/ops.h"
 
 static adapt_status shape(ad_dims *out, const adapt_layer_params *p, const ad_dims *in,
                           const char *fn)
@@ -19,8 +20,8 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 {
     (void)l;
     adapt_tensor *first;
-    adapt_status st = adapt_op_slice(&first, ctx, x, 1, 0, 1);
-    return st ? st : adapt_op_reshape(out, ctx, first, 2, (int64_t[]){x->shape[0], x->shape[2]});
+    adapt_status st = ad_op_slice(&first, ctx, x, 1, 0, 1);
+    return st ? st : ad_op_reshape(out, ctx, first, 2, (int64_t[]){x->shape[0], x->shape[2]});
 }
 
 const ad_layer_kind ad_kind_class_token = {

@@ -2,12 +2,13 @@
  * inference. */
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
+#include "lib/ops/ops.h"
 
 static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
                             adapt_tensor *x)
 {
     (void)l;
-    return adapt_op_gelu(out, ctx, x);
+    return ad_op_gelu(out, ctx, x);
 }
 
 const ad_layer_kind ad_kind_gelu = {

@@ -2,6 +2,7 @@
 #include "lib/core/tensor.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
+#include "lib/ops/ops.h"
 
 static adapt_status shape(ad_dims *out, const adapt_layer_params *p, const ad_dims *in,
                           const char *fn)
@@ -20,8 +21,8 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
     (void)l;
     int64_t rows[] = {x->shape[0], x->shape[1], x->shape[2] * x->shape[3]};
     adapt_tensor *flat;
-    adapt_status st = adapt_op_reshape(&flat, ctx, x, 3, rows);
-    return st ? st : adapt_op_mean(out, ctx, flat, 2);
+    adapt_status st = ad_op_reshape(&flat, ctx, x, 3, rows);
+    return st ? st : ad_op_mean(out, ctx, flat, 2);
 }
 
 const ad_layer_kind ad_kind_global_avgpool = {

@@ -1,6 +1,7 @@
 /* "maxpool2d": torch.nn.MaxPool2d, ceil_mode off. */
 #include "lib/nn/kinds/pool_window.h"
 #include "lib/nn/layer.h"
+#include "lib/ops/ops.h"
 
 static const ad_layer_field fields[] = AD_POOL_WINDOW_FIELDS;
 
@@ -8,7 +9,7 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
                             adapt_tensor *x)
 {
     const adapt_layer_params *p = &l->params;
-    return adapt_op_maxpool2d(out, ctx, x, p->kernel, p->stride, p->padding);
+    return ad_op_maxpool2d(out, ctx, x, p->kernel, p->stride, p->padding);
 }
 
 const ad_layer_kind ad_kind_maxpool2d = {

@@ -1,12 +1,13 @@
 /* "relu": max(x, 0); a linear layer before it runs it fused in inference. */
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
+#include "lib/ops/ops.h"
 
 static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
                             adapt_tensor *x)
 {
     (void)l;
-    return adapt_op_relu(out, ctx, x);
+    return ad_op_relu(out, ctx, x);
 }
 
 const ad_layer_kind ad_kind_relu = {

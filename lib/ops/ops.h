@@ -1,0 +1,60 @@
+/* The operations of adapt.h on records rather than handles, for the library's own use: each
+ * checks and computes exactly as the public adapt_op_* of the same name, documented there, whose
+ * definitions (handles.c) convert the caller's handles and call these. */
+#ifndef AD_OPS_OPS_H
+#define AD_OPS_OPS_H
+
+#include "adapt.h"
+
+adapt_status ad_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b,
+                          uint32_t flags);
+adapt_status ad_op_add(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
+adapt_status ad_op_mul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
+adapt_status ad_op_minimum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                           adapt_tensor *b);
+adapt_status ad_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                           adapt_tensor *b);
+adapt_status ad_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float factor);
+adapt_status ad_op_relu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_gelu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_sigmoid(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_tanh(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_abs(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_clamp(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float lo,
+                         float hi);
+adapt_status ad_op_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_log_softmax(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+adapt_status ad_op_layernorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             adapt_tensor *gamma, adapt_tensor *beta, float eps);
+adapt_status ad_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             adapt_tensor *gamma, adapt_tensor *beta, adapt_tensor *running_mean,
+                             adapt_tensor *running_var, float momentum, float eps);
+adapt_status ad_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                          adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
+                          int32_t padding);
+adapt_status ad_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             int32_t kernel, int32_t stride, int32_t padding);
+adapt_status ad_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                             int32_t kernel, int32_t stride, int32_t padding);
+adapt_status ad_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t ndim,
+                           const int64_t *shape);
+adapt_status ad_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis0,
+                             int32_t axis1);
+adapt_status ad_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                           const int32_t *perm);
+adapt_status ad_op_slice(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis,
+                         int64_t start, int64_t end);
+adapt_status ad_op_concat(adapt_tensor **out, adapt_context *ctx, adapt_tensor *const *inputs,
+                          int32_t count, int32_t axis);
+adapt_status ad_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                               const int64_t *index, int64_t count);
+adapt_status ad_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                    const int64_t *index, int64_t n_rows);
+adapt_status ad_op_sum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis);
+adapt_status ad_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis);
+adapt_status ad_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p);
+adapt_status ad_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
+                                 const int32_t *labels, float label_smoothing);
+adapt_status ad_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
+
+#endif

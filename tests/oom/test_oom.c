@@ -1,8 +1,10 @@
 #define _DEFAULT_SOURCE /* mkdtemp, realpath, readlink */
 /* The out-of-memory sweep: for one workflow, every allocation it makes is
- * refused in turn (sqlite's method), each time in a process of its own, and
- * each point must end in OK or ADAPT_ERR_OUT_OF_MEMORY with nothing printed,
- * nothing damaged and every object still working (tests/oom/oom_child.c).
+ * refused in turn (sqlite's method), and each point must end in OK or
+ * ADAPT_ERR_OUT_OF_MEMORY with nothing printed, nothing damaged and every
+ * object still working (tests/oom/oom_child.c). The points run in a child
+ * process, so that a crash, an abort or an exit fails the sweep instead of
+ * ending it: cold points each in a fresh one, the others all in one.
  *
  *   test_oom WORKFLOW MODE...                  the sweep in each mode, as a Check suite
  *   test_oom --child WORKFLOW MODE K1 K2 FILES points K1..K2 (used by the sweep)

@@ -212,5 +212,6 @@ adapt_status ad_head_set_position(adapt_head *head, int32_t position)
             *keep = names[i];
     }
     free(names);
-    return complete ? ADAPT_OK : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the head's parameter names");
+    return complete ? ADAPT_OK
+                    : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the head's parameter names");
 }

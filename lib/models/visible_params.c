@@ -67,8 +67,9 @@ adapt_status ad_visible_params(ad_visible_param **out, int32_t *count, const ada
     ad_visible_param *v = calloc((size_t)(upper ? upper : 1), sizeof *v);
     bool *shown = calloc((size_t)m->n_replaced + 1, sizeof *shown);
     int32_t n = 0;
-    adapt_status st = v && shown ? fill(v, &n, shown, m)
-                                 : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the parameter list");
+    adapt_status st = v && shown
+                          ? fill(v, &n, shown, m)
+                          : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the parameter list");
     free(shown);
     if (st) {
         ad_visible_free(v, n);

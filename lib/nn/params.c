@@ -43,7 +43,8 @@ static adapt_status grow(ad_param_list *list)
     int32_t capacity = list->capacity ? 2 * list->capacity : 16;
     ad_named_param *items = realloc(list->items, (size_t)capacity * sizeof *items);
     if (!items)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a parameter list of %d entries", (int)capacity);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a parameter list of %d entries",
+                       (int)capacity);
     list->items = items;
     list->capacity = capacity;
     return ADAPT_OK;

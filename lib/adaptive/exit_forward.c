@@ -85,5 +85,5 @@ adapt_status adapt_model_forward_exits(adapt_tensor **logits, int32_t capacity,
     if (!st)
         st = forward_exits(logits, ctx, model, x, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -241,5 +241,5 @@ adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs, adapt_co
     if (!st)
         st = infer(&out, ctx, model, x, policy);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -180,5 +180,5 @@ adapt_status adapt_model_train_exits(adapt_model *model, const adapt_dataset *tr
     if (!st)
         st = train_exits(model, train, validation, params);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -152,12 +152,13 @@ adapt_status ad_head_new(adapt_head **out, const adapt_model *model,
 adapt_status adapt_head_create(adapt_head **out, const adapt_model *model,
                                const adapt_head_params *params)
 {
+    const char *fn = "adapt_head_create";
     ad_hold hold; /* the hold is all the creation changes of the model */
-    adapt_status st = ad_model_enter(&hold, (adapt_model *)model, AD_READ, "adapt_head_create");
+    adapt_status st = ad_model_enter(&hold, (adapt_model *)model, AD_READ, fn);
     if (!st)
         st = ad_head_new(out, model, params, INT64_MAX);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* the model builders cannot name the caller */
 }
 
 void ad_head_destroy(adapt_head *head)
@@ -211,5 +212,6 @@ adapt_status ad_head_set_position(adapt_head *head, int32_t position)
             *keep = names[i];
     }
     free(names);
-    return complete ? ADAPT_OK : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "head parameter names");
+    return complete ? ADAPT_OK
+                    : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the head's parameter names");
 }

@@ -124,7 +124,7 @@ adapt_status adapt_model_add_head(adapt_model *model, adapt_head *head, int32_t 
     if (!st)
         st = add_head(model, head, index, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* the model builders cannot name the caller */
 }
 
 static adapt_status remove_head(adapt_head **out, adapt_model *model, int32_t index,
@@ -163,7 +163,7 @@ adapt_status adapt_model_remove_head(adapt_head **out, adapt_model *model, int32
     if (!st)
         st = remove_head(out, model, index, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* the model builders cannot name the caller */
 }
 
 int32_t adapt_model_head_count(const adapt_model *model)

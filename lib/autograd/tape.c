@@ -109,5 +109,6 @@ adapt_status adapt_backward(adapt_context *ctx, adapt_tensor *loss)
     adapt_status st = ad_check_context(ctx, fn);
     if (!st)
         st = ad_tensor_from_handle(&t, loss, fn, "loss");
-    return st ? st : ad_backward(ctx, t);
+    /* The backward kernels are shared and cannot name the caller. */
+    return st ? st : ad_prefix(ad_backward(ctx, t), fn);
 }

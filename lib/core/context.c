@@ -198,7 +198,7 @@ adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx, int32_t 
     adapt_tensor *t = NULL;
     st = ad_tensor_new(&t, ctx, ndim, shape);
     if (st)
-        return st;
+        return ad_prefix(st, fn); /* the shape checks are shared with the operations */
     if (!ad_all_finite(data, t->numel))
         return ad_fail(ADAPT_ERR_NONFINITE, "%s: data has NaN or inf", fn);
     memcpy(t->data, data, (size_t)t->numel * sizeof(float));

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[512];
 
@@ -13,6 +14,16 @@ adapt_status ad_fail(adapt_status status, const char *fmt, ...)
     vsnprintf(last_error, sizeof last_error, fmt, args);
     va_end(args);
     return status;
+}
+
+adapt_status ad_prefix(adapt_status status, const char *fn)
+{
+    const size_t n = strlen(fn);
+    if (status == ADAPT_OK || (strncmp(last_error, fn, n) == 0 && last_error[n] == ':'))
+        return status;
+    char detail[sizeof last_error];
+    memcpy(detail, last_error, sizeof detail);
+    return ad_fail(status, "%s: %s", fn, detail);
 }
 
 const char *adapt_last_error(void)

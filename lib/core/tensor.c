@@ -107,7 +107,7 @@ adapt_status adapt_param_create(adapt_tensor **out, int32_t ndim, const int64_t 
     adapt_status st = ad_param_new(&t, ndim, shape);
     if (!st)
         *out = ad_tensor_handle(t);
-    return st;
+    return ad_prefix(st, "adapt_param_create"); /* the shape checks are shared */
 }
 
 void ad_param_release(adapt_tensor *param)

@@ -196,7 +196,7 @@ static adapt_status ckpt_run(adapt_model **out, adapt_model *into, const ckpt_in
         return status;
     status = out ? ckpt_load(out, st, fn) : ckpt_load_weights(into, st, fn);
     ad_safetensors_close(st);
-    return status;
+    return ad_prefix(status, fn); /* the model builders cannot name the caller */
 }
 
 adapt_status adapt_model_load(adapt_model **out, const char *path)
@@ -310,5 +310,5 @@ adapt_status adapt_model_save(const adapt_model *model, const char *path)
     if (!st)
         st = save(model, path, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

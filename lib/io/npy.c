@@ -143,12 +143,9 @@ adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
     if (!path)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
     int64_t numel;
-    adapt_status st = ad_shape_numel(&numel, ndim, shape);
-    if (st) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", adapt_last_error());
-        return ad_fail(st, "%s: %s", fn, why);
-    }
+    adapt_status st = ad_prefix(ad_shape_numel(&numel, ndim, shape), fn);
+    if (st)
+        return st;
     if (!data && numel > 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
     unsigned char file_head[AD_NPY_FILE_HEAD_MAX];

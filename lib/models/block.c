@@ -50,7 +50,8 @@ adapt_status ad_model_push_block(adapt_model *model, const ad_block *b)
         int32_t capacity = model->block_capacity ? 2 * model->block_capacity : 8;
         ad_block *blocks = realloc(model->blocks, (size_t)capacity * sizeof *blocks);
         if (!blocks)
-            return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "block list of %d entries", (int)capacity);
+            return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a block list of %d entries",
+                           (int)capacity);
         model->blocks = blocks;
         model->block_capacity = capacity;
     }

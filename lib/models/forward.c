@@ -176,14 +176,15 @@ adapt_status ad_forward_enter(adapt_tensor **x, ad_hold *hold, adapt_tensor **ou
     return st ? st : ad_model_enter(hold, model, ad_forward_access(ctx), fn);
 }
 
-/* Ends a public forward pass: the hold goes, the result becomes the caller's handle. */
+/* Ends a public forward pass: the hold goes, the result becomes the caller's handle, and a
+ * failure's message names `fn`, which the layers and kernels beneath cannot. */
 static adapt_status forward_leave(adapt_tensor **out, const adapt_tensor *y, ad_hold *hold,
-                                  adapt_status st)
+                                  adapt_status st, const char *fn)
 {
     ad_busy_leave(hold);
     if (!st)
         *out = ad_tensor_handle(y);
-    return st;
+    return ad_prefix(st, fn);
 }
 
 adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
@@ -196,19 +197,19 @@ adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
     adapt_status st = ad_forward_enter(&x, &hold, out, ctx, model, input, fn);
     if (!st)
         st = run_blocks(&y, ctx, model, x, first, last, fn);
-    return forward_leave(out, y, &hold, st);
+    return forward_leave(out, y, &hold, st, fn);
 }
 
 adapt_status adapt_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
                                  adapt_tensor *input)
 {
+    const char *fn = "adapt_model_forward";
     adapt_tensor *x = NULL, *y = NULL;
     ad_hold hold;
-    adapt_status st =
-        ad_forward_enter(&x, &hold, logits, ctx, model, input, "adapt_model_forward");
+    adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
     if (!st)
         st = ad_model_forward(&y, ctx, model, x);
-    return forward_leave(logits, y, &hold, st);
+    return forward_leave(logits, y, &hold, st, fn);
 }
 
 adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
@@ -221,5 +222,5 @@ adapt_status adapt_model_forward_flops(adapt_tensor **logits, int64_t *flops,
     adapt_status st = ad_forward_enter(&x, &hold, logits, ctx, model, input, fn);
     if (!st)
         st = forward_flops(&y, flops, ctx, model, x, fn);
-    return forward_leave(logits, y, &hold, st);
+    return forward_leave(logits, y, &hold, st, fn);
 }

@@ -97,5 +97,6 @@ adapt_status adapt_model_create_mlp(adapt_model **out, const adapt_mlp_params *p
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_mlp_params", fn);
-    return st ? st : ad_build_mlp(out, &p, INT64_MAX);
+    /* The model builders beneath cannot name the caller. */
+    return st ? st : ad_prefix(ad_build_mlp(out, &p, INT64_MAX), fn);
 }

@@ -19,7 +19,7 @@ adapt_status ad_model_new(adapt_model **out, ad_arch arch, const ad_dims *input,
 {
     adapt_model *m = calloc(1, sizeof *m);
     if (!m)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "model");
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a model");
     m->arch = arch;
     m->input = *input;
     m->block_limit = max_values < INT64_MAX ? AD_MODEL_MAX_ARCH_ENTRIES : INT32_MAX;

@@ -294,7 +294,7 @@ adapt_status adapt_model_replace(adapt_model *model, const char *path, adapt_mod
         st = replace(model, path, module, previous, fn);
     ad_busy_leave(&inner);
     ad_busy_leave(&outer);
-    return st;
+    return ad_prefix(st, fn); /* the model builders cannot name the caller */
 }
 
 adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model *model,

@@ -48,7 +48,9 @@ adapt_status ad_build_sequential(adapt_model **out, int32_t input_ndim,
 adapt_status adapt_model_create_sequential(adapt_model **out, int32_t input_ndim,
                                            const int64_t *input_shape, uint64_t seed)
 {
-    return ad_build_sequential(out, input_ndim, input_shape, seed, INT64_MAX);
+    /* The model builders beneath cannot name the caller. */
+    return ad_prefix(ad_build_sequential(out, input_ndim, input_shape, seed, INT64_MAX),
+                     "adapt_model_create_sequential");
 }
 
 static adapt_status append(adapt_model *model, const adapt_layer_params *layer, const char *fn)
@@ -98,5 +100,5 @@ adapt_status adapt_model_append(adapt_model *model, const adapt_layer_params *la
     if (!st)
         st = append(model, layer, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* the model builders cannot name the caller */
 }

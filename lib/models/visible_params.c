@@ -26,7 +26,7 @@ static adapt_status show_replacement(ad_visible_param *v, int32_t *n, const ad_r
         const size_t size = strlen(r->path) + strlen(name) + 2;
         char *full = malloc(size);
         if (!full)
-            return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter names");
+            return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for parameter names");
         snprintf(full, size, "%s.%s", r->path, name);
         v[(*n)++] = (ad_visible_param){full, ad_model_param(r->module, k), full};
     }
@@ -67,8 +67,9 @@ adapt_status ad_visible_params(ad_visible_param **out, int32_t *count, const ada
     ad_visible_param *v = calloc((size_t)(upper ? upper : 1), sizeof *v);
     bool *shown = calloc((size_t)m->n_replaced + 1, sizeof *shown);
     int32_t n = 0;
-    adapt_status st = v && shown ? fill(v, &n, shown, m)
-                                 : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter list");
+    adapt_status st = v && shown
+                          ? fill(v, &n, shown, m)
+                          : ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for the parameter list");
     free(shown);
     if (st) {
         ad_visible_free(v, n);

@@ -129,5 +129,6 @@ adapt_status adapt_model_create_vit(adapt_model **out, const adapt_vit_params *p
     if (!out)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
     adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_vit_params", fn);
-    return st ? st : ad_build_vit(out, &p, INT64_MAX);
+    /* The model builders beneath cannot name the caller. */
+    return st ? st : ad_prefix(ad_build_vit(out, &p, INT64_MAX), fn);
 }

@@ -43,7 +43,8 @@ static adapt_status grow(ad_param_list *list)
     int32_t capacity = list->capacity ? 2 * list->capacity : 16;
     ad_named_param *items = realloc(list->items, (size_t)capacity * sizeof *items);
     if (!items)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter list of %d entries", (int)capacity);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a parameter list of %d entries",
+                       (int)capacity);
     list->items = items;
     list->capacity = capacity;
     return ADAPT_OK;
@@ -77,7 +78,7 @@ adapt_status ad_params_add(adapt_tensor **out, ad_param_list *list, const char *
     char *full = malloc(len);
     if (!full) {
         ad_param_release(t);
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "parameter name");
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "no memory for a parameter name");
     }
     snprintf(full, len, "%s%s", prefix, name);
     t->flags |= AD_TENSOR_HELD;

@@ -33,12 +33,14 @@ static adapt_status operand_x(adapt_tensor **real, adapt_context *ctx, adapt_ten
     return operands(real, ctx, out, fn, &x, (const char *[]){"x"}, 1, 0);
 }
 
-/* The result of a successful operation, as the caller's handle. */
-static adapt_status published(adapt_tensor **out, const adapt_tensor *y, adapt_status st)
+/* The result of a successful operation, as the caller's handle; a failure's message names
+ * the operation `fn`, which the shared kernels and allocators beneath it cannot. */
+static adapt_status published(adapt_tensor **out, const adapt_tensor *y, adapt_status st,
+                              const char *fn)
 {
     if (!st)
         *out = ad_tensor_handle(y);
-    return st;
+    return ad_prefix(st, fn);
 }
 
 typedef adapt_status (*unary_fn)(adapt_tensor **, adapt_context *, adapt_tensor *);
@@ -52,7 +54,7 @@ static adapt_status unary(adapt_tensor **out, adapt_context *ctx, adapt_tensor *
     adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = op(&y, ctx, r);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 static adapt_status binary(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
@@ -63,18 +65,19 @@ static adapt_status binary(adapt_tensor **out, adapt_context *ctx, adapt_tensor 
                                (const char *[]){"a", "b"}, 2, 0);
     if (!st)
         st = op(&y, ctx, r[0], r[1]);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                              adapt_tensor *b, uint32_t flags)
 {
+    const char *fn = "adapt_op_matmul";
     adapt_tensor *r[2], *y = NULL;
-    adapt_status st = operands(r, ctx, out, "adapt_op_matmul", (adapt_tensor *[]){a, b},
+    adapt_status st = operands(r, ctx, out, fn, (adapt_tensor *[]){a, b},
                                (const char *[]){"a", "b"}, 2, 0);
     if (!st)
         st = ad_op_matmul(&y, ctx, r[0], r[1], flags);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_add(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
@@ -110,11 +113,12 @@ adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *
 adapt_status adapt_op_scale(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                             float factor)
 {
+    const char *fn = "adapt_op_scale";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_scale", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_scale(&y, ctx, r, factor);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_relu(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x)
@@ -155,24 +159,26 @@ adapt_status adapt_op_log_softmax(adapt_tensor **out, adapt_context *ctx, adapt_
 adapt_status adapt_op_clamp(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float lo,
                             float hi)
 {
+    const char *fn = "adapt_op_clamp";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_clamp", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_clamp(&y, ctx, r, lo, hi);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_layernorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                 adapt_tensor *gamma, adapt_tensor *beta, float eps)
 {
+    const char *fn = "adapt_op_layernorm";
     adapt_tensor *r[3], *y = NULL;
-    adapt_status st = operands(r, ctx, out, "adapt_op_layernorm",
+    adapt_status st = operands(r, ctx, out, fn,
                                (adapt_tensor *[]){x, gamma, beta},
                                (const char *[]){"x", "gamma", "beta"}, 3,
                                OPTIONAL(1) | OPTIONAL(2));
     if (!st)
         st = ad_op_layernorm(&y, ctx, r[0], r[1], r[2], eps);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
@@ -180,88 +186,96 @@ adapt_status adapt_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_te
                                 adapt_tensor *running_mean, adapt_tensor *running_var,
                                 float momentum, float eps)
 {
+    const char *fn = "adapt_op_batchnorm";
     adapt_tensor *r[5], *y = NULL;
     adapt_status st = operands(
-        r, ctx, out, "adapt_op_batchnorm",
+        r, ctx, out, fn,
         (adapt_tensor *[]){x, gamma, beta, running_mean, running_var},
         (const char *[]){"x", "gamma", "beta", "running_mean", "running_var"}, 5,
         OPTIONAL(1) | OPTIONAL(2) | OPTIONAL(3) | OPTIONAL(4));
     if (!st)
         st = ad_op_batchnorm(&y, ctx, r[0], r[1], r[2], r[3], r[4], momentum, eps);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_conv2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                              adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
                              int32_t padding)
 {
+    const char *fn = "adapt_op_conv2d";
     adapt_tensor *r[3], *y = NULL;
-    adapt_status st = operands(r, ctx, out, "adapt_op_conv2d",
+    adapt_status st = operands(r, ctx, out, fn,
                                (adapt_tensor *[]){x, weight, bias},
                                (const char *[]){"x", "weight", "bias"}, 3, OPTIONAL(2));
     if (!st)
         st = ad_op_conv2d(&y, ctx, r[0], r[1], r[2], stride, padding);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                 int32_t kernel, int32_t stride, int32_t padding)
 {
+    const char *fn = "adapt_op_maxpool2d";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_maxpool2d", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_maxpool2d(&y, ctx, r, kernel, stride, padding);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                 int32_t kernel, int32_t stride, int32_t padding)
 {
+    const char *fn = "adapt_op_avgpool2d";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_avgpool2d", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_avgpool2d(&y, ctx, r, kernel, stride, padding);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                               int32_t ndim, const int64_t *shape)
 {
+    const char *fn = "adapt_op_reshape";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_reshape", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_reshape(&y, ctx, r, ndim, shape);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                 int32_t axis0, int32_t axis1)
 {
+    const char *fn = "adapt_op_transpose";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_transpose", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_transpose(&y, ctx, r, axis0, axis1);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_permute(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                               const int32_t *perm)
 {
+    const char *fn = "adapt_op_permute";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_permute", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_permute(&y, ctx, r, perm);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_slice(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                             int32_t axis, int64_t start, int64_t end)
 {
+    const char *fn = "adapt_op_slice";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_slice", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_slice(&y, ctx, r, axis, start, end);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_concat(adapt_tensor **out, adapt_context *ctx,
@@ -278,65 +292,71 @@ adapt_status adapt_op_concat(adapt_tensor **out, adapt_context *ctx,
         st = ad_tensor_from_handle(&r[k], inputs[k], fn, "an input");
     if (!st)
         st = ad_op_concat(&y, ctx, r, count, axis);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_gather_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                   const int64_t *index, int64_t count)
 {
+    const char *fn = "adapt_op_gather_rows";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_gather_rows", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_gather_rows(&y, ctx, r, index, count);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_scatter_add_rows(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                                        const int64_t *index, int64_t n_rows)
 {
+    const char *fn = "adapt_op_scatter_add_rows";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_scatter_add_rows", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_scatter_add_rows(&y, ctx, r, index, n_rows);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_sum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis)
 {
+    const char *fn = "adapt_op_sum";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_sum", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_sum(&y, ctx, r, axis);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                            int32_t axis)
 {
+    const char *fn = "adapt_op_mean";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_mean", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_mean(&y, ctx, r, axis);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p)
 {
+    const char *fn = "adapt_op_dropout";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operand_x(&r, ctx, out, "adapt_op_dropout", x);
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
     if (!st)
         st = ad_op_dropout(&y, ctx, r, p);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }
 
 adapt_status adapt_op_cross_entropy(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *logits, const int32_t *labels,
                                     float label_smoothing)
 {
+    const char *fn = "adapt_op_cross_entropy";
     adapt_tensor *r, *y = NULL;
-    adapt_status st = operands(&r, ctx, out, "adapt_op_cross_entropy", &logits,
+    adapt_status st = operands(&r, ctx, out, fn, &logits,
                                (const char *[]){"logits"}, 1, 0);
     if (!st)
         st = ad_op_cross_entropy(&y, ctx, r, labels, label_smoothing);
-    return published(out, y, st);
+    return published(out, y, st, fn);
 }

@@ -4,7 +4,6 @@
  * range. */
 #include "lib/train/dataset.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,19 +32,6 @@ adapt_status ad_dataset_check_labels(const adapt_dataset *ds, int32_t classes, c
                    (long long)i, (int)ds->labels[ad_dataset_base(ds, i)], (int)classes);
 }
 
-/* ad_shape_numel with the caller's name in front of its message. */
-static adapt_status shape_numel(int64_t *numel, int32_t ndim, const int64_t *shape,
-                                const char *fn)
-{
-    adapt_status st = ad_shape_numel(numel, ndim, shape);
-    if (st) {
-        char detail[256];
-        snprintf(detail, sizeof detail, "%s", adapt_last_error());
-        return ad_fail(st, "%s: %s", fn, detail);
-    }
-    return ADAPT_OK;
-}
-
 /* Dims of one sample, each >= 1; one sample and the whole array must fit in memory. */
 static adapt_status check_sample_shape(int64_t *numel, int64_t count, int32_t ndim,
                                        const int64_t *shape, const char *fn)
@@ -57,8 +43,10 @@ static adapt_status check_sample_shape(int64_t *numel, int64_t count, int32_t nd
     int64_t full[ADAPT_MAX_DIMS + 1], total;
     full[0] = count;
     memcpy(full + 1, shape, (size_t)ndim * sizeof *shape);
-    adapt_status st = shape_numel(numel, ndim, shape, fn);
-    return st ? st : shape_numel(&total, ndim + 1, full, fn);
+    adapt_status st = ad_shape_numel(numel, ndim, shape);
+    if (!st)
+        st = ad_shape_numel(&total, ndim + 1, full);
+    return ad_prefix(st, fn);
 }
 
 static adapt_status scan_labels(int32_t *max_label, const int32_t *labels, int64_t count,

@@ -138,5 +138,5 @@ adapt_status adapt_modules_distill(adapt_model *const *modules,
     for (int32_t i = n - 1; i >= 0; i--)
         ad_busy_leave(&holds[i]);
     free(holds);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -144,5 +144,5 @@ adapt_status adapt_model_evaluate(adapt_eval_result *result, int64_t *confusion,
     if (!st)
         st = evaluate(result, confusion, model, dataset, batch_size, n_threads, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -229,5 +229,5 @@ adapt_status adapt_model_record(adapt_recording **out, adapt_model *model, const
     if (!st)
         st = record(out, model, path, data, params);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

@@ -310,5 +310,5 @@ adapt_status adapt_model_train(adapt_model *model, const adapt_dataset *train,
     if (!st)
         st = ad_train_run(model, train, validation, params, NULL, fn);
     ad_busy_leave(&hold);
-    return st;
+    return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
 }

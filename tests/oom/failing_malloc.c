@@ -7,16 +7,74 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-/* glibc's own entry points: the interposed functions below hand every
- * allocation they do not refuse to them. */
+/* Where the functions below send every allocation they do not refuse. */
+typedef struct allocator {
+    void *(*malloc)(size_t size);
+    void *(*calloc)(size_t count, size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void *(*memalign)(size_t alignment, size_t size);
+    void (*free)(void *ptr);
+} allocator;
+
+#if defined(FM_ASAN)
+/* AddressSanitizer's allocator: the next definitions after this program's,
+ * found on the first allocation, which comes before main, on one thread. */
+#include <dlfcn.h>
+
+/* What is allocated while they are being found (dlsym allocates) comes from here. */
+static _Alignas(max_align_t) unsigned char bootstrap[1 << 16];
+static atomic_size_t bootstrap_used;
+
+static void *bootstrap_alloc(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    const size_t at = atomic_fetch_add(&bootstrap_used, size);
+    return at + size <= sizeof bootstrap ? memset(bootstrap + at, 0, size) : NULL;
+}
+
+static const unsigned char *bootstrap_end(void) { return bootstrap + sizeof bootstrap; }
+
+static bool from_bootstrap(const void *p)
+{
+    const unsigned char *c = p;
+    return c >= bootstrap && c < bootstrap_end();
+}
+
+static allocator next;
+static atomic_bool resolving;
+
+static const allocator *real(void)
+{
+    if (!next.free && !atomic_exchange(&resolving, true)) {
+        allocator found;
+        found.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+        found.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+        found.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+        found.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+        found.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+        next = found;
+    }
+    return next.free ? &next : NULL;
+}
+#else
+/* glibc's own entry points. */
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t count, size_t size);
 extern void *__libc_realloc(void *ptr, size_t size);
 extern void *__libc_memalign(size_t alignment, size_t size);
-extern void *__libc_valloc(size_t size);
-extern void *__libc_pvalloc(size_t size);
 extern void __libc_free(void *ptr);
+
+static const allocator libc = {__libc_malloc, __libc_calloc, __libc_realloc, __libc_memalign,
+                               __libc_free};
+
+static void *bootstrap_alloc(size_t size) { return NULL; }
+static const unsigned char *bootstrap_end(void) { return NULL; }
+static bool from_bootstrap(const void *p) { return false; }
+static const allocator *real(void) { return &libc; }
+#endif
 
 /* Exported from the program (it is linked with --export-dynamic) so that every
  * shared library's calls bind to them. */
@@ -55,31 +113,51 @@ static bool refuse(void)
     return true;
 }
 
-REPLACES void *malloc(size_t size) { return refuse() ? NULL : __libc_malloc(size); }
+REPLACES void *malloc(size_t size)
+{
+    const allocator *a = real();
+    return !a ? bootstrap_alloc(size) : refuse() ? NULL : a->malloc(size);
+}
 
 REPLACES void *calloc(size_t count, size_t size)
 {
-    return refuse() ? NULL : __libc_calloc(count, size);
+    const allocator *a = real();
+    if (!a)
+        return count && size > SIZE_MAX / count ? NULL : bootstrap_alloc(count * size);
+    return refuse() ? NULL : a->calloc(count, size);
 }
 
 REPLACES void *realloc(void *ptr, size_t size)
 {
+    if (from_bootstrap(ptr)) { /* its old size is unknown: copy what the buffer holds */
+        const size_t held = (size_t)(bootstrap_end() - (const unsigned char *)ptr);
+        void *p = malloc(size);
+        return p ? memcpy(p, ptr, size < held ? size : held) : NULL;
+    }
     /* realloc(p, 0) frees: not an allocation that can fail. */
-    return size && refuse() ? NULL : __libc_realloc(ptr, size);
+    return size && refuse() ? NULL : real()->realloc(ptr, size);
 }
 
-REPLACES void free(void *ptr) { __libc_free(ptr); }
+REPLACES void free(void *ptr)
+{
+    if (ptr && !from_bootstrap(ptr))
+        real()->free(ptr);
+}
 
 REPLACES void *memalign(size_t alignment, size_t size)
 {
-    return refuse() ? NULL : __libc_memalign(alignment, size);
+    return refuse() ? NULL : real()->memalign(alignment, size);
 }
 
 REPLACES void *aligned_alloc(size_t alignment, size_t size) { return memalign(alignment, size); }
 
-REPLACES void *valloc(size_t size) { return refuse() ? NULL : __libc_valloc(size); }
+REPLACES void *valloc(size_t size) { return memalign((size_t)sysconf(_SC_PAGESIZE), size); }
 
-REPLACES void *pvalloc(size_t size) { return refuse() ? NULL : __libc_pvalloc(size); }
+REPLACES void *pvalloc(size_t size)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return memalign(page, (size + page - 1) / page * page);
+}
 
 REPLACES int posix_memalign(void **out, size_t alignment, size_t size)
 {
@@ -87,7 +165,7 @@ REPLACES int posix_memalign(void **out, size_t alignment, size_t size)
         return EINVAL;
     if (refuse())
         return ENOMEM;
-    void *p = __libc_memalign(alignment, size);
+    void *p = real()->memalign(alignment, size);
     if (!p)
         return ENOMEM;
     *out = p;

@@ -1,7 +1,8 @@
 /* An allocator that refuses chosen allocations, for proving that every
  * allocation failure becomes a status. Linked into a test program, its
- * malloc family replaces the C library's for the whole process (the library,
- * jansson, zlib, oneDNN, libgomp and libstdc++'s operator new alike). */
+ * malloc family replaces the C library's (or AddressSanitizer's) for the
+ * whole process: the library, jansson, zlib, oneDNN, OpenBLAS, libgomp and
+ * libstdc++'s operator new alike. */
 #ifndef TESTS_OOM_FAILING_MALLOC_H
 #define TESTS_OOM_FAILING_MALLOC_H
 

@@ -138,8 +138,8 @@ static adapt_status sync_dir(char *dir, const char *fn)
     int err = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? errno : 0;
     if (fd >= 0)
         close(fd);
-    adapt_status st = err ? ad_fail(ad_errno_status(err), "%s: cannot sync directory %s: %s", fn, dir,
-                                    strerror(err))
+    adapt_status st = err ? ad_fail(ad_errno_status(err), "%s: cannot sync directory %s: %s",
+                                    fn, dir, strerror(err))
                           : ADAPT_OK;
     free(dir);
     return st;
@@ -174,8 +174,8 @@ adapt_status ad_atomic_commit(ad_atomic_file *af)
         err = errno;
     }
     if (failed) {
-        adapt_status st = ad_fail(ad_errno_status(err), "%s: cannot %s %s: %s", fn, step, af->tmp_path,
-                                  strerror(err));
+        adapt_status st = ad_fail(ad_errno_status(err), "%s: cannot %s %s: %s", fn, step,
+                                  af->tmp_path, strerror(err));
         ad_atomic_abort(af);
         free(dir);
         return st;

@@ -224,8 +224,8 @@ static adapt_status st_load(ad_safetensors *st, const st_ctx *c)
     status = ad_source_read(&st->src, 8, text, len, c->fn);
     json_error_t err;
     json_t *root = NULL;
-    const adapt_status parsed = status ? status
-                                       : ad_json_parse(&root, text, len, JSON_REJECT_DUPLICATES, &err);
+    const adapt_status parsed =
+        status ? status : ad_json_parse(&root, text, len, JSON_REJECT_DUPLICATES, &err);
     free(text);
     if (!status && parsed == ADAPT_ERR_OUT_OF_MEMORY)
         return ad_fail(parsed, "%s: no memory to parse the header of %s", c->fn, st->src.name);

@@ -217,7 +217,10 @@ static adapt_status forward_on(oom_fixture *f, adapt_backend backend)
 
 static adapt_status forward_default(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_DEFAULT); }
 static adapt_status forward_onednn(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_ONEDNN); }
-static adapt_status forward_openblas(oom_fixture *f) { return forward_on(f, ADAPT_BACKEND_OPENBLAS); }
+static adapt_status forward_openblas(oom_fixture *f)
+{
+    return forward_on(f, ADAPT_BACKEND_OPENBLAS);
+}
 static adapt_status forward_reference(oom_fixture *f)
 {
     return forward_on(f, ADAPT_BACKEND_REFERENCE);
@@ -259,7 +262,8 @@ static adapt_train_params one_epoch(int32_t optimizer)
 
 static adapt_status train_run(oom_fixture *f)
 {
-    adapt_train_params sgd = one_epoch(ADAPT_OPTIMIZER_SGD), adamw = one_epoch(ADAPT_OPTIMIZER_ADAMW);
+    adapt_train_params sgd = one_epoch(ADAPT_OPTIMIZER_SGD);
+    adapt_train_params adamw = one_epoch(ADAPT_OPTIMIZER_ADAMW);
     adapt_status st = adapt_model_train(f->models[0], f->data, NULL, &adamw);
     if (!st)
         st = adapt_model_train(f->models[1], f->data, NULL, &sgd);

@@ -49,11 +49,15 @@ adapt_status adapt_context_create(adapt_context **out, const adapt_context_param
     adapt_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "adapt_context_create");
+    ctx->pool = ad_pool_create(n_threads);
+    if (n_threads > 1 && !ctx->pool) {
+        free(ctx);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "adapt_context_create: no memory for threads");
+    }
     ad_arena_init(&ctx->arena, p.arena_initial_bytes, p.arena_limit_bytes);
     ctx->seed = p.seed;
     ctx->backend = (adapt_backend)p.backend;
     ctx->n_threads = n_threads;
-    ctx->pool = ad_pool_create(n_threads); /* NULL: loops run on the caller */
     *out = ctx;
     return ADAPT_OK;
 }

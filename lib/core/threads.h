@@ -1,7 +1,7 @@
-/* A small fork-join pool: the library's own parallel loops. Two
- * implementations: on the OpenMP team that oneDNN also uses (threads_openmp.c,
- * when built with oneDNN), or on pthread workers that sleep on a condition
- * variable between jobs, so they never spin against OpenBLAS's threads
+/* A small fork-join pool: every parallel loop of the library, GEMMs included
+ * (gemm_split.c). Its workers spin for a few tens of microseconds after a job,
+ * then sleep, and the seats claim ranges rather than being handed them, so a
+ * seat that another process keeps off its core delays no one
  * (threads_pthread.c). */
 #ifndef AD_CORE_THREADS_H
 #define AD_CORE_THREADS_H
@@ -13,7 +13,9 @@ typedef struct ad_pool ad_pool;
 /* Runs body(arg, begin, end) over disjoint ranges covering [0, n). */
 typedef void (*ad_range_fn)(void *arg, int64_t begin, int64_t end);
 
-/* A pool with n_threads - 1 workers (the caller is the last); NULL on failure. */
+/* A pool of n_threads seats: n_threads - 1 workers and the caller. NULL if
+ * n_threads < 2 or memory ran out; workers the system refuses to start are
+ * done without (their ranges run on the other seats). */
 ad_pool *ad_pool_create(int32_t n_threads);
 void ad_pool_free(ad_pool *pool);
 

@@ -35,23 +35,10 @@ adapt_status ad_gemm_check_sizes(const ad_gemm_args *g, const char *fn)
     return ADAPT_OK;
 }
 
-bool ad_gemm_concurrent(adapt_backend backend)
-{
-    return backend == ADAPT_BACKEND_REFERENCE || backend == ADAPT_BACKEND_ONEDNN ||
-           (backend == ADAPT_BACKEND_DEFAULT && AD_HAVE_ONEDNN);
-}
-
-int32_t ad_gemm_threads(const ad_gemm_args *g, int32_t n_threads)
-{
-    const double work = (double)g->m * (double)g->n * (double)g->k;
-    return work < (double)(1 << 18) ? 1 : n_threads;
-}
-
-adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g)
+adapt_status ad_gemm(adapt_backend backend, const ad_gemm_args *g)
 {
     if (g->m == 0 || g->n == 0)
         return ADAPT_OK;
-    n_threads = ad_gemm_threads(g, n_threads);
     switch (backend) {
     case ADAPT_BACKEND_REFERENCE:
         ad_gemm_reference(g);
@@ -60,13 +47,13 @@ adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_arg
         /* oneDNN uses the widest vector units the CPU has, OpenBLAS only what
          * its (possibly pinned) core type allows: prefer oneDNN when built. */
         if (AD_HAVE_ONEDNN)
-            return ad_gemm_onednn(n_threads, g);
+            return ad_gemm_onednn(g);
         break;
     case ADAPT_BACKEND_ONEDNN:
-        return ad_gemm_onednn(n_threads, g);
+        return ad_gemm_onednn(g);
     case ADAPT_BACKEND_OPENBLAS:
         break;
     }
-    ad_gemm_openblas(n_threads, g);
+    ad_gemm_openblas(g);
     return ADAPT_OK;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "adapt.h"
+#include "lib/core/threads.h"
 
 typedef struct ad_gemm_args {
     bool trans_a, trans_b;
@@ -28,21 +29,22 @@ adapt_status ad_gemm_check_backend(adapt_backend backend, const char *fn);
 /* OVERFLOW unless every size and leading dimension fits the BLAS int. */
 adapt_status ad_gemm_check_sizes(const ad_gemm_args *g, const char *fn);
 
-/* Whether GEMMs of `backend` may run at the same time on several threads,
- * each with its own thread count (OpenBLAS keeps one process-wide count). */
-bool ad_gemm_concurrent(adapt_backend backend);
+/* On the calling thread alone. Fails only where a backend can (oneDNN out of memory). */
+adapt_status ad_gemm(adapt_backend backend, const ad_gemm_args *g);
 
-/* The threads worth giving a product: one below 2^18 multiply-adds, where starting and
- * joining threads cost more than the work (a ViT's layers at batch 1, 17 tokens of 64), else
- * n_threads. ad_gemm applies it, so that a product's bits do not depend on who asks. */
-int32_t ad_gemm_threads(const ad_gemm_args *g, int32_t n_threads);
+/* Called on a part of a pooled product once it is computed: `part` is the
+ * block of C starting at (row, col) of the whole, its operands offset to it. */
+typedef void (*ad_gemm_finish_fn)(void *arg, int64_t row, int64_t col,
+                                  const ad_gemm_args *part);
 
-/* Fails only where a backend can (oneDNN out of memory). */
-adapt_status ad_gemm(adapt_backend backend, int32_t n_threads, const ad_gemm_args *g);
+/* The product split over `pool` (gemm_split.c), each part finished by `finish`
+ * (may be NULL) on the thread that computed it. A NULL pool runs it inline. */
+adapt_status ad_gemm_pooled(ad_pool *pool, adapt_backend backend, const ad_gemm_args *g,
+                            ad_gemm_finish_fn finish, void *finish_arg);
 
-/* The backends; each computes exactly the contract above. */
+/* The backends, single-threaded; each computes exactly the contract above. */
 void ad_gemm_reference(const ad_gemm_args *g);
-void ad_gemm_openblas(int32_t n_threads, const ad_gemm_args *g);
-adapt_status ad_gemm_onednn(int32_t n_threads, const ad_gemm_args *g);
+void ad_gemm_openblas(const ad_gemm_args *g);
+adapt_status ad_gemm_onednn(const ad_gemm_args *g);
 
 #endif

@@ -1,20 +1,16 @@
 #include "lib/kernels/gemm.h"
 
 #include <cblas.h>
-#include <stdatomic.h>
+#include <pthread.h>
 
 #include "adapt_config.h"
 
-/* OpenBLAS keeps one process-wide thread count. Setting it costs a call into
- * the library, so it is only touched when a context asks for another count. */
-static void use_threads(int32_t n_threads)
+/* The library threads products itself (gemm_split.c), so OpenBLAS runs each
+ * call on the calling thread. Its thread count is process-wide: set once. */
+static void one_thread(void)
 {
 #if AD_HAVE_OPENBLAS_THREADS
-    static atomic_int current;
-    if (atomic_exchange(&current, n_threads) != n_threads)
-        openblas_set_num_threads(n_threads);
-#else
-    (void)n_threads;
+    openblas_set_num_threads(1);
 #endif
 }
 
@@ -31,9 +27,10 @@ static void row_times_matrix(const ad_gemm_args *g)
                     (int)g->ldb, g->a, x_step, g->beta, g->c, 1);
 }
 
-void ad_gemm_openblas(int32_t n_threads, const ad_gemm_args *g)
+void ad_gemm_openblas(const ad_gemm_args *g)
 {
-    use_threads(n_threads);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, one_thread);
     if (g->m == 1) {
         row_times_matrix(g);
         return;

@@ -58,14 +58,14 @@ static adapt_status one_item(const attention_job *j, int64_t item, float *scores
     ad_gemm_args g = {.trans_b = true, .m = rows, .n = t, .k = j->head_dim, .alpha = 1.0f,
                       .a = head + first * 3 * d, .lda = 3 * d, .b = head + d, .ldb = 3 * d,
                       .c = scores, .ldc = t};
-    adapt_status st = ad_gemm(j->backend, 1, &g);
+    adapt_status st = ad_gemm(j->backend, &g);
     if (st)
         return st;
     softmax_rows(scores, rows, t, j->scale);
     g = (ad_gemm_args){.m = rows, .n = j->head_dim, .k = t, .alpha = 1.0f, .a = scores,
                        .lda = t, .b = head + 2 * d, .ldb = 3 * d,
                        .c = j->mixed + (n * t + first) * d + h * j->head_dim, .ldc = d};
-    return ad_gemm(j->backend, 1, &g);
+    return ad_gemm(j->backend, &g);
 }
 
 static void items_range(void *arg, int64_t begin, int64_t end)
@@ -79,12 +79,6 @@ static void items_range(void *arg, int64_t begin, int64_t end)
             return;
         }
     }
-}
-
-/* Whether heads may run as single-threaded GEMMs side by side. */
-static bool heads_in_parallel(const adapt_context *ctx)
-{
-    return !ctx->pool || ad_gemm_concurrent(ctx->backend);
 }
 
 /* Enough items for every thread to get several, so that a small batch (one image: as many
@@ -128,7 +122,7 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
         st = ad_tensor_new(&mixed, ctx, 3, (int64_t[]){n, t, a->dim});
     if (st)
         return st;
-    const int32_t seats = heads_in_parallel(ctx) ? ctx->n_threads : 1;
+    const int32_t seats = ctx->n_threads;
     const int64_t row_blocks = row_blocks_for(n * a->heads, t, seats);
     const int64_t block_rows = (t + row_blocks - 1) / row_blocks;
     const int64_t items = n * a->heads * row_blocks;

@@ -182,17 +182,17 @@ static void next_group(conv_group *j, int64_t first)
     j->count = left < group ? left : group;
 }
 
-/* One group: unfold, multiply on `threads` threads, scatter with the epilogue. */
+/* One group: unfold, multiply on `pool` (NULL: this thread alone), scatter with the
+ * epilogue. */
 static adapt_status forward_group(adapt_context *ctx, conv_group *j, const float *w,
-                                  int32_t threads)
+                                  ad_pool *pool)
 {
-    ad_pool *pool = threads > 1 ? ctx->pool : NULL;
     ad_pool_for(pool, j->count, 1, unfold_range, j);
     const conv_plan *p = j->p;
     ad_gemm_args g = {.m = p->out_channels, .n = group_ld(j), .k = p->rows, .alpha = 1.0f,
                       .a = w, .lda = p->rows, .b = j->cols, .ldb = group_ld(j), .c = j->mat,
                       .ldc = group_ld(j)};
-    adapt_status st = ad_gemm(ctx->backend, threads, &g);
+    adapt_status st = ad_gemm_pooled(pool, ctx->backend, &g, NULL, NULL);
     if (!st)
         ad_pool_for(pool, j->count, 1, scatter_range, j);
     return st;
@@ -221,7 +221,7 @@ static void slot_range(void *arg, int64_t begin, int64_t end)
         place_buffers(&j, s->buffers + (size_t)slot * group_floats(j.p));
         for (int64_t i; (i = atomic_fetch_add(&s->next, 1)) < s->groups;) {
             next_group(&j, i * j.p->group);
-            adapt_status st = forward_group(s->ctx, &j, s->w, 1);
+            adapt_status st = forward_group(s->ctx, &j, s->w, NULL);
             if (st) {
                 atomic_store(&s->status, st);
                 return;
@@ -268,14 +268,14 @@ static adapt_status run_groups(adapt_context *ctx, conv_group *j, const float *w
     claimed.group = claimed_group_size(p, ctx->n_threads);
     const int64_t groups = (p->batch + claimed.group - 1) / claimed.group;
     const int64_t slots = ad_pool_ranges(groups, 1, ctx->n_threads);
-    if (ctx->pool && slots > 1 && ad_gemm_concurrent(ctx->backend)) {
+    if (ctx->pool && slots > 1) {
         j->p = &claimed;
         return forward_slots(ctx, j, w, groups, slots, fn);
     }
     adapt_status st = group_buffers(j, ctx, fn);
     for (int64_t first = 0; first < p->batch && !st; first += j->count) {
         next_group(j, first);
-        st = forward_group(ctx, j, w, ctx->n_threads);
+        st = forward_group(ctx, j, w, ctx->pool);
     }
     return st;
 }
@@ -332,7 +332,7 @@ static adapt_status weight_grad_group(adapt_context *ctx, conv_group *j, const f
     ad_gemm_args g = {.trans_b = true, .m = p->out_channels, .n = p->rows, .k = group_ld(j),
                       .alpha = 1.0f, .a = j->mat, .lda = group_ld(j), .b = j->cols,
                       .ldb = group_ld(j), .beta = 1.0f, .c = dw, .ldc = p->rows};
-    return ad_gemm(ctx->backend, ctx->n_threads, &g);
+    return ad_gemm_pooled(ctx->pool, ctx->backend, &g, NULL, NULL);
 }
 
 /* dx += fold(W^T dY_group), through j->cols. */
@@ -342,7 +342,7 @@ static adapt_status input_grad_group(adapt_context *ctx, conv_group *j, const fl
     ad_gemm_args g = {.trans_a = true, .m = p->rows, .n = group_ld(j), .k = p->out_channels,
                       .alpha = 1.0f, .a = w, .lda = p->rows, .b = j->mat, .ldb = group_ld(j),
                       .c = j->cols, .ldc = group_ld(j)};
-    adapt_status st = ad_gemm(ctx->backend, ctx->n_threads, &g);
+    adapt_status st = ad_gemm_pooled(ctx->pool, ctx->backend, &g, NULL, NULL);
     if (!st)
         ad_pool_for(ctx->pool, j->count, 1, fold_range, j);
     return st;

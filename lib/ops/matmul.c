@@ -62,7 +62,7 @@ static void batch_range(void *arg, int64_t begin, int64_t end)
     ad_gemm_args g = j->g;
     g.a += begin * j->a_step, g.b += begin * j->b_step, g.c += begin * j->c_step;
     for (int64_t i = begin; i < end; i++, g.a += j->a_step, g.b += j->b_step, g.c += j->c_step) {
-        adapt_status st = ad_gemm(j->backend, 1, &g);
+        adapt_status st = ad_gemm(j->backend, &g);
         if (st) {
             atomic_store(&j->status, st);
             return;
@@ -76,7 +76,7 @@ static void batch_range(void *arg, int64_t begin, int64_t end)
 static adapt_status run_batch(adapt_context *ctx, ad_gemm_args g, int64_t rounds,
                               int64_t a_step, int64_t b_step, int64_t c_step)
 {
-    if (ctx->pool && rounds >= ctx->n_threads && ad_gemm_concurrent(ctx->backend)) {
+    if (ctx->pool && rounds >= ctx->n_threads) {
         batch_job j = {ctx->backend, g, a_step, b_step, c_step, ADAPT_OK};
         ad_pool_for(ctx->pool, rounds, 1, batch_range, &j);
         adapt_status st = atomic_load(&j.status);
@@ -86,7 +86,7 @@ static adapt_status run_batch(adapt_context *ctx, ad_gemm_args g, int64_t rounds
     }
     adapt_status st = ADAPT_OK;
     for (int64_t i = 0; i < rounds && !st; i++, g.a += a_step, g.b += b_step, g.c += c_step)
-        st = ad_gemm(ctx->backend, ctx->n_threads, &g);
+        st = ad_gemm_pooled(ctx->pool, ctx->backend, &g, NULL, NULL);
     return st;
 }
 

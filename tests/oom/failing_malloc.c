@@ -2,6 +2,7 @@
 #include "failing_malloc.h"
 
 #include <errno.h>
+#include <link.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -83,8 +84,35 @@ static const allocator *real(void) { return &libc; }
 static atomic_long counted, fail_at, refused;
 static atomic_bool armed, persist;
 
+/* libgomp's code, whose allocations are spared: it ends the process when one
+ * fails, by design. The library calls into it only to give a thread its
+ * OpenMP settings, once per thread (lib/kernels/gemm_onednn.c). */
+static uintptr_t gomp_begin, gomp_end;
+
+static int find_gomp(struct dl_phdr_info *info, size_t size, void *unused)
+{
+    (void)size, (void)unused;
+    if (!strstr(info->dlpi_name, "/libgomp."))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            gomp_begin = info->dlpi_addr + ph->p_vaddr;
+            gomp_end = gomp_begin + ph->p_memsz;
+        }
+    }
+    return 1;
+}
+
+static bool from_gomp(const void *caller)
+{
+    return (uintptr_t)caller >= gomp_begin && (uintptr_t)caller < gomp_end;
+}
+
 void fm_arm(long k, bool persistent)
 {
+    if (!gomp_end)
+        dl_iterate_phdr(find_gomp, NULL);
     atomic_store(&counted, 0);
     atomic_store(&refused, 0);
     atomic_store(&fail_at, k);
@@ -100,9 +128,9 @@ long fm_disarm(void)
 
 long fm_refused(void) { return atomic_load(&refused); }
 
-static bool refuse(void)
+static bool refuse(const void *caller)
 {
-    if (!atomic_load_explicit(&armed, memory_order_relaxed))
+    if (!atomic_load_explicit(&armed, memory_order_relaxed) || from_gomp(caller))
         return false;
     const long n = atomic_fetch_add(&counted, 1) + 1;
     const long k = atomic_load(&fail_at);
@@ -113,10 +141,12 @@ static bool refuse(void)
     return true;
 }
 
+#define CALLER __builtin_return_address(0)
+
 REPLACES void *malloc(size_t size)
 {
     const allocator *a = real();
-    return !a ? bootstrap_alloc(size) : refuse() ? NULL : a->malloc(size);
+    return !a ? bootstrap_alloc(size) : refuse(CALLER) ? NULL : a->malloc(size);
 }
 
 REPLACES void *calloc(size_t count, size_t size)
@@ -124,7 +154,7 @@ REPLACES void *calloc(size_t count, size_t size)
     const allocator *a = real();
     if (!a)
         return count && size > SIZE_MAX / count ? NULL : bootstrap_alloc(count * size);
-    return refuse() ? NULL : a->calloc(count, size);
+    return refuse(CALLER) ? NULL : a->calloc(count, size);
 }
 
 REPLACES void *realloc(void *ptr, size_t size)
@@ -135,7 +165,7 @@ REPLACES void *realloc(void *ptr, size_t size)
         return p ? memcpy(p, ptr, size < held ? size : held) : NULL;
     }
     /* realloc(p, 0) frees: not an allocation that can fail. */
-    return size && refuse() ? NULL : real()->realloc(ptr, size);
+    return size && refuse(CALLER) ? NULL : real()->realloc(ptr, size);
 }
 
 REPLACES void free(void *ptr)
@@ -144,26 +174,34 @@ REPLACES void free(void *ptr)
         real()->free(ptr);
 }
 
-REPLACES void *memalign(size_t alignment, size_t size)
+static void *aligned(const void *caller, size_t alignment, size_t size)
 {
-    return refuse() ? NULL : real()->memalign(alignment, size);
+    return refuse(caller) ? NULL : real()->memalign(alignment, size);
 }
 
-REPLACES void *aligned_alloc(size_t alignment, size_t size) { return memalign(alignment, size); }
+REPLACES void *memalign(size_t alignment, size_t size) { return aligned(CALLER, alignment, size); }
 
-REPLACES void *valloc(size_t size) { return memalign((size_t)sysconf(_SC_PAGESIZE), size); }
+REPLACES void *aligned_alloc(size_t alignment, size_t size)
+{
+    return aligned(CALLER, alignment, size);
+}
+
+REPLACES void *valloc(size_t size)
+{
+    return aligned(CALLER, (size_t)sysconf(_SC_PAGESIZE), size);
+}
 
 REPLACES void *pvalloc(size_t size)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return memalign(page, (size + page - 1) / page * page);
+    return aligned(CALLER, page, (size + page - 1) / page * page);
 }
 
 REPLACES int posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (alignment % sizeof(void *) || (alignment & (alignment - 1)))
         return EINVAL;
-    if (refuse())
+    if (refuse(CALLER))
         return ENOMEM;
     void *p = real()->memalign(alignment, size);
     if (!p)

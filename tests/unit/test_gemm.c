@@ -1,5 +1,6 @@
 /* Every GEMM backend against the reference: all transpose combinations,
- * padded leading dimensions, alpha/beta, several thread counts. The narrow kernel for
+ * padded leading dimensions, alpha/beta, one thread and a product split over two by rows
+ * or by column blocks (a partial last one). The narrow kernel for
  * products with few output columns against the reference too. */
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@ typedef struct {
     int64_t m, n, k;
 } dims;
 
-static const dims cases[] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {1, 768, 96}, {128, 70, 200}};
+static const dims cases[] = {{1, 1, 1},      {7, 5, 3},      {33, 17, 65}, {1, 768, 96},
+                             {128, 70, 200}, {300, 40, 64}, {20, 500, 64}};
+#define N_CASES (int)(sizeof cases / sizeof cases[0])
 
 /* Runs one backend on a fresh copy of c0 and returns the result. */
 static float *run_backend(adapt_backend backend, int32_t threads, ad_gemm_args g, const float *c0,
@@ -22,14 +25,16 @@ static float *run_backend(adapt_backend backend, int32_t threads, ad_gemm_args g
     for (size_t i = 0; i < c_len; i++)
         c[i] = c0[i];
     g.c = c;
-    TU_OK(ad_gemm(backend, threads, &g));
+    ad_pool *pool = ad_pool_create(threads);
+    TU_OK(ad_gemm_pooled(pool, backend, &g, NULL, NULL));
+    ad_pool_free(pool);
     return c;
 }
 
 START_TEST(backends_match_reference)
 {
-    const dims d = cases[_i % 5];
-    const bool ta = (_i / 5) & 1, tb = (_i / 10) & 1;
+    const dims d = cases[_i % N_CASES];
+    const bool ta = (_i / N_CASES) & 1, tb = (_i / (2 * N_CASES)) & 1;
     const int64_t pad = 3; /* leading dimensions wider than the rows */
     int64_t a_rows = ta ? d.k : d.m, a_cols = ta ? d.m : d.k;
     int64_t b_rows = tb ? d.n : d.k, b_cols = tb ? d.k : d.n;
@@ -74,7 +79,7 @@ START_TEST(beta_zero_overwrites_garbage)
         float c[4] = {NAN, NAN, INFINITY, NAN};
         ad_gemm_args g = {.m = _i, .n = 2, .k = 2, .alpha = 1, .a = a, .lda = 2, .b = b,
                           .ldb = 2, .beta = 0, .c = c, .ldc = 2};
-        TU_OK(ad_gemm((adapt_backend)be, 1, &g));
+        TU_OK(ad_gemm((adapt_backend)be, &g));
         for (int i = 0; i < 2 * _i; i++)
             ck_assert_float_eq(c[i], a[i]);
     }
@@ -201,7 +206,7 @@ static Suite *gemm_suite(void)
 {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("gemm");
-    tcase_add_loop_test(tc, backends_match_reference, 0, 20);
+    tcase_add_loop_test(tc, backends_match_reference, 0, 4 * N_CASES);
     tcase_add_loop_test(tc, beta_zero_overwrites_garbage, 1, 3);
     tcase_add_test(tc, sizes_beyond_int_are_refused);
     tcase_add_test(tc, backend_selection_is_checked);

@@ -40,6 +40,7 @@ static const char *path_names[N_PATHS] = {"blas", "lib:blas", "dnnl", "lib:dnnl"
 
 typedef struct {
     const shape *s;
+    int threads;
     const float *x, *w;
     float *y;
     adapt_context *ctx[2]; /* OpenBLAS and oneDNN backends */
@@ -67,11 +68,14 @@ static int run_library(bench_case *c, int which)
     return 0;
 }
 
+/* The raw calls thread as the BLAS does; the library runs the BLAS on one thread
+ * per call and threads the product itself, setting the counts back each time. */
 static int run_path(bench_case *c, int path)
 {
     const shape *s = c->s;
     switch (path) {
     case PATH_BLAS:
+        openblas_set_num_threads(c->threads);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->m, s->n, s->k, 1.0f, c->x, s->k,
                     c->w, s->k, 0.0f, c->y, s->n);
         return 0;
@@ -79,6 +83,7 @@ static int run_path(bench_case *c, int path)
         return run_library(c, 0);
 #if AD_HAVE_ONEDNN
     case PATH_DNNL:
+        omp_set_num_threads(c->threads);
         return dnnl_sgemm('N', 'T', s->m, s->n, s->k, 1.0f, c->x, s->k, c->w, s->k, 0.0f, c->y,
                           s->n) != dnnl_success;
     case PATH_LIB_DNNL:
@@ -133,7 +138,7 @@ static float *random_floats(size_t n)
 
 static int bench_shape(const shape *s, int threads, double budget, int n_paths)
 {
-    bench_case c = {.s = s};
+    bench_case c = {.s = s, .threads = threads};
     float *x = random_floats((size_t)s->m * s->k), *w = random_floats((size_t)s->n * s->k);
     c.x = x, c.w = w, c.y = malloc((size_t)s->m * s->n * sizeof(float));
     adapt_context_params p;
@@ -175,10 +180,6 @@ int main(int argc, char **argv)
     if (threads <= 0)
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int n_paths = adapt_backend_available(ADAPT_BACKEND_ONEDNN) ? 4 : 2;
-    openblas_set_num_threads(threads);
-#if AD_HAVE_ONEDNN
-    omp_set_num_threads(threads);
-#endif
     printf("libadapt %s, %d threads, median of interleaved rounds, %.1f s per shape\n",
            adapt_version_string(), threads, budget);
     printf("%-45s", "    M x    K x    N  (GFLOP/s)");

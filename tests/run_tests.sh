@@ -21,10 +21,9 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-sanitize --print-errorlogs -v --no-suite install --no-suite parity --no-suite python \
         --no-suite abi
 
-# ThreadSanitizer sees only instrumented code: oneDNN's OpenMP runtime is not,
-# and its threads would make false reports, so this build has no oneDNN and the
-# library's loops run on its own pthread pool (lib/core/threads_pthread.c).
-# Only the concurrency suite runs here, so only its program is built.
+# ThreadSanitizer sees only instrumented code: oneDNN is not, and would make
+# false reports, so this build has no oneDNN. Only the concurrency suite runs
+# here, so only its program is built.
 [ -d build-tsan ] || meson setup build-tsan --buildtype=debug -Db_sanitize=thread \
     -Db_lundef=false -Donednn=disabled -Dbench=false
 meson compile -C build-tsan test_concurrency

@@ -30,7 +30,6 @@
  * microseconds each), short enough that a busy machine loses little. */
 #define SPIN_NS 50000
 
-
 /* Ranges never exceed the seats, at most ADAPT_MAX_THREADS: 16 bits each suffice. */
 #define CLAIM_GEN(word) ((word) >> 32)
 #define CLAIM_RANGES(word) (((word) >> 16) & 0xffffu)

@@ -1,16 +1,17 @@
 #include "lib/kernels/gemm.h"
 
 #include <cblas.h>
-#include <pthread.h>
 
 #include "adapt_config.h"
 
 /* The library threads products itself (gemm_split.c), so OpenBLAS runs each
- * call on the calling thread. Its thread count is process-wide: set once. */
+ * call on the calling thread. Its thread count is process-wide, and the
+ * application may change it between calls: checked each time. */
 static void one_thread(void)
 {
 #if AD_HAVE_OPENBLAS_THREADS
-    openblas_set_num_threads(1);
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
 #endif
 }
 
@@ -29,8 +30,7 @@ static void row_times_matrix(const ad_gemm_args *g)
 
 void ad_gemm_openblas(const ad_gemm_args *g)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, one_thread);
+    one_thread();
     if (g->m == 1) {
         row_times_matrix(g);
         return;

@@ -1,9 +1,11 @@
 #define _GNU_SOURCE /* the prototypes of memalign, valloc and pvalloc */
 #include "failing_malloc.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +25,6 @@ typedef struct allocator {
 #if defined(FM_ASAN)
 /* AddressSanitizer's allocator: the next definitions after this program's,
  * found on the first allocation, which comes before main, on one thread. */
-#include <dlfcn.h>
 
 /* What is allocated while they are being found (dlsym allocates) comes from here. */
 static _Alignas(max_align_t) unsigned char bootstrap[1 << 16];
@@ -104,13 +105,52 @@ static int find_gomp(struct dl_phdr_info *info, size_t size, void *unused)
     return 1;
 }
 
-static bool from_gomp(const void *caller)
+/* Whether this thread runs the program's code yet. A thread's allocations
+ * before its start routine are the sanitizer's setup of the thread (through
+ * glibc's pthread_getattr_np), which stops the process when one fails:
+ * machinery absent from the library users run, so spared. */
+static _Thread_local bool entered;
+
+typedef struct {
+    void *(*routine)(void *);
+    void *arg;
+} thread_start;
+
+static void *enter(void *raw)
 {
-    return (uintptr_t)caller >= gomp_begin && (uintptr_t)caller < gomp_end;
+    thread_start start = *(thread_start *)raw;
+    free(raw);
+    entered = true;
+    return start.routine(start.arg);
+}
+
+/* Every thread is started through here, so that it can mark itself entered. */
+REPLACES int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                            void *(*routine)(void *), void *arg)
+{
+    static int (*next_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    if (!next_create)
+        next_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+                               void *))dlsym(RTLD_NEXT, "pthread_create");
+    thread_start *start = malloc(sizeof *start);
+    if (!start)
+        return EAGAIN;
+    *start = (thread_start){routine, arg};
+    const int failed = next_create(thread, attr, enter, start);
+    if (failed)
+        free(start);
+    return failed;
+}
+
+static bool spared(const void *caller)
+{
+    const uintptr_t at = (uintptr_t)caller;
+    return !entered || (at >= gomp_begin && at < gomp_end);
 }
 
 void fm_arm(long k, bool persistent)
 {
+    entered = true;
     if (!gomp_end)
         dl_iterate_phdr(find_gomp, NULL);
     atomic_store(&counted, 0);
@@ -130,7 +170,7 @@ long fm_refused(void) { return atomic_load(&refused); }
 
 static bool refuse(const void *caller)
 {
-    if (!atomic_load_explicit(&armed, memory_order_relaxed) || from_gomp(caller))
+    if (!atomic_load_explicit(&armed, memory_order_relaxed) || spared(caller))
         return false;
     const long n = atomic_fetch_add(&counted, 1) + 1;
     const long k = atomic_load(&fail_at);

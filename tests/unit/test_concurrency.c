@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 /* Threads: the worker pool, per-thread errors, concurrent inference, and the single-writer rule
  * (lib/core/busy.h): while one call trains or changes a model, every call of another thread
  * that runs or changes it is refused with ADAPT_ERR_STATE, and while calls run it, writers are
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_util.h"
 #include "file_util.h"
@@ -60,18 +62,53 @@ static void count_hits(void *arg, int64_t begin, int64_t end)
         c->hits[i]++; /* ranges are disjoint, so no two threads share a cell */
 }
 
+/* Jobs back to back (workers still polling) and after pauses longer than the
+ * polling (workers asleep), on up to four seats: every index exactly once. */
 START_TEST(pool_covers_every_index_once)
 {
     for (int32_t threads = 1; threads <= 4; threads++) {
         ad_pool *pool = ad_pool_create(threads);
         for (int64_t n = 0; n <= 1000; n += 77) {
-            coverage c = {{0}};
-            ad_pool_for(pool, n, 1, count_hits, &c);
-            for (int64_t i = 0; i < 1000; i++)
-                ck_assert_int_eq(c.hits[i], i < n ? 1 : 0);
+            for (int pause = 0; pause < 2; pause++) {
+                if (pause)
+                    nanosleep(&(struct timespec){0, 200000}, NULL);
+                coverage c = {{0}};
+                ad_pool_for(pool, n, 1, count_hits, &c);
+                for (int64_t i = 0; i < 1000; i++)
+                    ck_assert_int_eq(c.hits[i], i < n ? 1 : 0);
+            }
         }
         ad_pool_free(pool);
     }
+}
+END_TEST
+
+typedef struct {
+    _Atomic int64_t starts[8]; /* begin of each range, by its end */
+    _Atomic int calls;
+} range_log;
+
+static void log_range(void *arg, int64_t begin, int64_t end)
+{
+    range_log *log = arg;
+    atomic_fetch_add(&log->calls, 1);
+    atomic_store(&log->starts[end % 8], begin);
+}
+
+/* The ranges are a function of the size, the grain and the thread count asked for only:
+ * 10 indices on 3 seats are [0, 4), [4, 8), [8, 10) however the seats meet them. */
+START_TEST(pool_ranges_do_not_depend_on_timing)
+{
+    ad_pool *pool = ad_pool_create(3);
+    for (int round = 0; round < 200; round++) {
+        range_log log = {.calls = 0};
+        ad_pool_for(pool, 10, 1, log_range, &log);
+        ck_assert_int_eq(atomic_load(&log.calls), 3);
+        ck_assert_int_eq(atomic_load(&log.starts[4]), 0);
+        ck_assert_int_eq(atomic_load(&log.starts[0]), 4); /* 8 % 8 */
+        ck_assert_int_eq(atomic_load(&log.starts[2]), 8); /* 10 % 8 */
+    }
+    ad_pool_free(pool);
 }
 END_TEST
 
@@ -621,6 +658,7 @@ int main(void)
     TCase *tc = tcase_create("concurrency");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, pool_covers_every_index_once);
+    tcase_add_test(tc, pool_ranges_do_not_depend_on_timing);
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, a_model_held_for_writing_refuses_every_other_thread);
     tcase_add_test(tc, a_model_held_for_reading_refuses_writers_only);

@@ -10,7 +10,6 @@
 #include "lib/kernels/gemm.h"
 
 #include <stdatomic.h>
-#include <stdlib.h>
 
 #include "lib/core/error.h"
 

@@ -2,12 +2,19 @@
 # The early-exit reproduction on Fashion-MNIST: CNN and ViT x joint, disjoint, mixed x seeds,
 # two runs at a time with one thread each, then the tables and plots of summarize.py.
 #
-#   examples/early_exit/run_reproduction.sh [build-dir] [seeds] [backbone-epochs exit-epochs]
-#                                           [train-images]
+#   examples/early_exit/run_reproduction.sh [--out DIR] [build-dir] [seeds]
+#                                           [backbone-epochs exit-epochs] [train-images]
 #
-# Defaults: build, 3 seeds, 3 + 3 epochs, all 55000 training images. Results go to
-# <build-dir>/early_exit; the summary to docs/early_exit_results.md and docs/images/.
+# Defaults: build, 3 seeds, 3 + 3 epochs, all 55000 training images. Runs go to
+# <build-dir>/early_exit; the summary (early_exit_results.md and images/) to DIR, by default
+# that same folder: the source tree changes only when asked, e.g. --out docs to record a run.
 set -eu
+summary=
+if [ "${1:-}" = --out ]; then
+    mkdir -p "$2"
+    summary=$(cd "$2" && pwd)
+    shift 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -16,6 +23,7 @@ a=${3:-3}
 b=${4:-3}
 images=${5:-0}
 out=$build/early_exit
+summary=${summary:-$out}
 mkdir -p "$out"
 ninja -C "$build" examples/early_exit_fmnist > /dev/null
 
@@ -35,5 +43,5 @@ run_arch() {
 run_arch cnn &
 run_arch vit &
 wait
-/usr/bin/python3 "$here/summarize.py" "$out" "$root/docs/early_exit_results.md" \
-    "$root/docs/images"
+/usr/bin/python3 "$here/summarize.py" "$out" "$summary/early_exit_results.md" "$summary/images"
+echo "summary: $summary/early_exit_results.md"

@@ -25,7 +25,7 @@ class Dataset(Owned):
         are kept alive while the dataset (or a split of it) lives, and later writes to
         them are seen by training. Data that is not aligned C-contiguous float32 (labels:
         int32) is copied once when copy=None, refused when copy=False."""
-        x = _arrays.float32(x, "x", copy=copy)
+        x = _arrays.features(x, "x", copy=copy)
         if x.ndim < 1:
             raise ShapeError("x needs a first (sample) dimension")
         labels = _arrays.integers(labels, C.c_int32, "labels", count=x.shape[0], copy=copy)
@@ -64,6 +64,35 @@ class Dataset(Owned):
         dims = (C.c_int64 * MAX_DIMS)()
         ndim = lib.adapt_dataset_sample_shape(self._ptr(), dims)
         return tuple(dims[:ndim])
+
+    @property
+    def features(self):
+        """Every sample's values, a float32 copy [N, *sample_shape] (also numpy.asarray(ds))."""
+        return self._copy_out()[0]
+
+    @property
+    def labels(self):
+        """Every sample's label, an int32 copy [N]."""
+        return self._copy_out()[1]
+
+    def __array__(self, dtype=None, copy=None):
+        values = self.features
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+    def _copy_out(self):
+        """(features, labels) copied sample by sample: a split's samples are scattered
+        over its parent, so there is no one array to view."""
+        dataset = self._ptr()
+        count, shape = len(self), self.sample_shape
+        values = np.empty((count, *shape), dtype=np.float32)
+        labels = np.empty(count, dtype=np.int32)
+        row_bytes = values[0].nbytes if count else 0
+        pointer, label = C.POINTER(C.c_float)(), C.c_int32()
+        for index in range(count):
+            lib.adapt_dataset_sample(C.byref(pointer), C.byref(label), dataset, index)
+            C.memmove(values[index].ctypes.data, pointer, row_bytes)
+            labels[index] = label.value
+        return values, labels
 
     def __getitem__(self, index):
         """(copy of sample `index`'s values, its label)."""

@@ -396,7 +396,7 @@ def infer_exits(model, x, policy=None, ctx=None, batch_size=256, n_threads=0):
             raise TypeError("infer_exits: a Tensor input needs its context as ctx")
         n = x.shape[0] if x.ndim else 0
     else:
-        x = _arrays.float32(x, "x")
+        x = _arrays.features(x, "x")
         if x.ndim < 1:
             raise ShapeError("infer_exits: x needs a first (sample) dimension")
         n = x.shape[0]

@@ -46,6 +46,11 @@ def _create(function, params):
     return Model(raw)
 
 
+# The first layer's submodule path in each architecture (docs/modules.md): what it takes is
+# what the model takes.
+_FIRST_LAYER_PATHS = ("0", "stem.0", "patch_embed")
+
+
 def _kind_of(value):
     try:
         return LayerKind(value)
@@ -244,10 +249,40 @@ class Model(Owned):
 
     # ---------------------------------------------------------------- running
 
+    @property
+    def input_shape(self):
+        """Shape of one input sample (without N), or None for a model without blocks."""
+        for path in _FIRST_LAYER_PATHS:
+            try:
+                return self.submodule(path).in_shape
+            except InvalidArgumentError:
+                continue
+        return None
+
+    def _batch(self, x, what="x"):
+        """(x as float32 [N, ...], whether x was one sample): an array of exactly the
+        per-sample input shape is one sample, run as a batch of one."""
+        x = _arrays.features(x, what)
+        sample = self.input_shape
+        if sample is not None and x.shape == sample:
+            return x[np.newaxis], True
+        # A batch has two dims at least; checking more is C's part (a model that starts by
+        # flattening takes any shape of as many values per sample).
+        if sample is not None and x.ndim < 2:
+            raise ShapeError(f"{what} has shape {x.shape}; the model takes one sample of shape "
+                             f"{sample} or a batch [N, {', '.join(map(str, sample))}]")
+        return x, False
+
     def forward(self, ctx, x, *, first=0, last=None, as_tensor=False):
         """Runs blocks [first, last) (all by default) on x in `ctx`. Returns the output as
-        a numpy copy, or as a Tensor (for autograd) with as_tensor=True."""
+        a numpy copy, or as a Tensor (for autograd) with as_tensor=True. An array of
+        exactly one sample's shape (e.g. (784,) for an MLP on 784 features) runs as a batch
+        of one; its numpy output then has no batch dimension (the Tensor keeps it)."""
         model = self._ptr()
+        single = False
+        if (isinstance(ctx, Context) and first == 0 and x is not None
+                and not isinstance(x, (Tensor, Parameter))):
+            x, single = self._batch(x)
         x = operand(ctx, x, "x")
         ctx.keep(self._handle)
         out = C.POINTER(adapt_tensor)()
@@ -259,7 +294,9 @@ class Model(Owned):
                                            _scalars.i32(first, "first"),
                                            _scalars.i32(last, "last"))
         result = Tensor(out, ctx)
-        return result if as_tensor else result.numpy()
+        if as_tensor:
+            return result
+        return result.numpy()[0] if single else result.numpy()
 
     def forward_flops(self, ctx, x, *, as_tensor=False):
         """Runs the model on x in `ctx`; returns (logits, flops): the logits as forward()
@@ -276,8 +313,11 @@ class Model(Owned):
         return (result if as_tensor else result.numpy()), flops
 
     def predict(self, x, batch_size=256, n_threads=0):
-        """Inference logits for every sample of x, in batches, in a private context."""
-        x = _arrays.float32(x, "x")
+        """Inference logits, in batches, in a private context: float32 [N, classes] for a
+        batch x [N, ...] or a Dataset (its labels unused), [classes] for one sample given
+        as an array of exactly the per-sample input shape (e.g. (784,))."""
+        from .dataset import Dataset
+        x, single = self._batch(x.features if isinstance(x, Dataset) else x)
         outputs = []
         with Context(n_threads=n_threads) as ctx:
             for start in range(0, x.shape[0], max(1, batch_size)):
@@ -285,7 +325,8 @@ class Model(Owned):
                 ctx.reset()
         if not outputs:
             return np.zeros((0, self.classes), dtype=np.float32)
-        return np.concatenate(outputs)
+        logits = np.concatenate(outputs)
+        return logits[0] if single else logits
 
     def train(self, train, validation=None, *, progress=None, cancel=None, **settings):
         """Trains on a Dataset; see libadapt.training.train for the settings."""

@@ -1,7 +1,11 @@
 """Dataset: N float32 samples of one shape with integer labels, for training and evaluation."""
+from __future__ import annotations
+
 import ctypes as C
+from typing import Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _arrays, _scalars
 from ._handle import Handle, Owned
@@ -112,3 +116,7 @@ class Dataset(Owned):
         if self.closed:
             return "<libadapt.Dataset (closed)>"
         return f"<libadapt.Dataset {len(self)} samples of {self.sample_shape}>"
+
+
+#: What training and evaluation take: a Dataset, or an (x, labels) pair of arrays.
+DataLike = Union[Dataset, Tuple[ArrayLike, ArrayLike]]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _arrays, _scalars
+from . import _arrays, _scalars, training as _training
 from ._handle import Handle, Owned
 from ._native import lib
 from ._params import new_params
@@ -328,10 +328,9 @@ class Model(Owned):
         logits = np.concatenate(outputs)
         return logits[0] if single else logits
 
-    def train(self, train, validation=None, *, progress=None, cancel=None, **settings):
-        """Trains on a Dataset; see libadapt.training.train for the settings."""
-        from .training import train as run
-        return run(self, train, validation, progress=progress, cancel=cancel, **settings)
+    # The function itself, so that the settings, their defaults and their types are spelt
+    # once: model.train(train_set, validation, epochs=..., ...).
+    train = _training.train
 
     def evaluate(self, dataset, batch_size=256, n_threads=0, confusion=True):
         """Accuracy, mean loss and (optionally) the confusion matrix on a Dataset."""

@@ -1,7 +1,10 @@
 """Training and evaluation of a Model on Datasets (adapt_model_train, adapt_model_evaluate)."""
+from __future__ import annotations
+
 import ctypes as C
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Optional, Union
 
 import numpy as np
 
@@ -9,9 +12,12 @@ from . import _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import EvalResult, TrainParams, cancel_fn, progress_fn
-from .dataset import Dataset
+from .dataset import Dataset, DataLike
 from .enums import Optimizer, Schedule, coerce
 from .errors import CancelledError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .model import Model
 
 
 @dataclass(frozen=True)
@@ -134,17 +140,33 @@ def run_training(function, callbacks):
             raise c.error
 
 
-def train(model, train_set, validation=None, *, progress=None, cancel=None, **settings):
+def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = None, *,
+          epochs: int = 10, batch_size: int = 64, optimizer: Union[Optimizer, str] = "sgd",
+          learning_rate: float = 0.01, momentum: float = 0.9, nesterov: bool = False,
+          weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
+          adam_eps: float = 1e-8, schedule: Union[Schedule, str] = "constant",
+          warmup_steps: int = 0, step_epochs: int = 10, step_gamma: float = 0.1,
+          min_learning_rate: float = 0.0, grad_clip_norm: float = 0.0,
+          label_smoothing: float = 0.0, seed: int = 0, n_threads: int = 0,
+          drop_last: bool = False, progress: Optional[Callable[[Progress], object]] = None,
+          cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
 
-    settings: the fields of adapt_train_params (epochs, batch_size, optimizer ("sgd",
-    "adamw"), learning_rate, momentum, nesterov, weight_decay, beta1, beta2, adam_eps,
-    schedule ("constant", "step", "cosine"), warmup_steps, step_epochs, step_gamma,
-    min_learning_rate, grad_clip_norm, label_smoothing, seed, n_threads); unset ones keep
-    the library's defaults. progress(p: Progress) is called after every step; cancel()
-    before every step, returning True stops training with CancelledError. Returns the
-    Progress of each epoch's last step.
+    The settings are the fields of adapt_train_params, with its defaults: optimizer "sgd"
+    or "adamw"; schedule "constant", "step" (step_epochs, step_gamma) or "cosine"
+    (min_learning_rate); grad_clip_norm 0 = no clipping; n_threads 0 = all cores;
+    drop_last skips an epoch's last batch when it is smaller than batch_size.
+    progress(p: Progress) is called after every step; cancel() before every step,
+    returning True stops training with CancelledError. Returns the Progress of each
+    epoch's last step.
     """
+    settings = dict(
+        epochs=epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, beta1=beta1,
+        beta2=beta2, adam_eps=adam_eps, schedule=schedule, warmup_steps=warmup_steps,
+        step_epochs=step_epochs, step_gamma=step_gamma, min_learning_rate=min_learning_rate,
+        grad_clip_norm=grad_clip_norm, label_smoothing=label_smoothing, seed=seed,
+        n_threads=n_threads, drop_last=drop_last)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

@@ -1,4 +1,5 @@
 """Training with Python callbacks, cancellation, exceptions, evaluation."""
+import inspect
 import os
 import signal
 import threading
@@ -160,9 +161,9 @@ def test_ctrl_c_during_training_cancels_and_raises_keyboard_interrupt(problem):
 def test_settings_are_checked(problem):
     _, train, _ = problem
     model = ad.Model.mlp([8, 3])
-    with pytest.raises(TypeError, match="unknown field 'epoch'"):
+    with pytest.raises(TypeError, match="unexpected keyword argument .epoch."):
         model.train(train, epoch=1)
-    with pytest.raises(TypeError, match="not settings"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'user_data'"):
         model.train(train, user_data=1)
     with pytest.raises(ad.InvalidArgumentError, match="sgd, adamw"):
         model.train(train, optimizer="adam")
@@ -172,6 +173,22 @@ def test_settings_are_checked(problem):
         model.train(train, momentum=float("nan"))
     with pytest.raises(ad.InvalidArgumentError, match="does not fit"):
         model.train(train, epochs=2 ** 32 + 1)
+
+
+def test_the_settings_defaults_are_the_libraries():
+    from libadapt._params import new_params
+    from libadapt._structs import TrainParams
+    defaults = new_params(TrainParams)
+    signature = inspect.signature(ad.Model.train)
+    settings = [n for n, p in signature.parameters.items()
+                if p.kind == p.KEYWORD_ONLY and n not in ("progress", "cancel")]
+    assert settings == [name for name, _ in TrainParams._fields_
+                        if name not in ("struct_size", "progress", "cancel", "user_data")]
+    for name in settings:
+        value = signature.parameters[name].default
+        if name in ("optimizer", "schedule"):
+            value = {"optimizer": ad.Optimizer, "schedule": ad.Schedule}[name][value.upper()]
+        assert np.float32(value) == np.float32(getattr(defaults, name)), name
 
 
 def test_a_sample_shape_the_model_cannot_take(problem):

@@ -33,6 +33,7 @@ from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
 from .npy import npy_read, npy_write
 from .ops import backward
+from .safetensors import save_safetensors
 from .tensor import Parameter, Tensor
 from .training import Evaluation, Progress, print_progress
 
@@ -63,6 +64,7 @@ __all__ = [
     "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError",
     "Parameter", "Progress", "Recording", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "backend_available", "backward",
-    "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "library_path", "library_version", "npy_read",
-    "npy_write", "ops", "print_progress", "status_string",
+    "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "library_path",
+    "library_version", "npy_read", "npy_write", "ops", "print_progress", "save_safetensors",
+    "status_string",
 ]

@@ -31,11 +31,11 @@ class Progress:
     learning_rate: float
     samples_per_second: float
     eta_seconds: float
-    val_accuracy: float = None  # set on an epoch's last step when there is validation data
-    phase: str = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
+    val_accuracy: Optional[float] = None  # set on an epoch's last step when there is validation data
+    phase: Optional[str] = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
 
     @property
-    def epoch_end(self):
+    def epoch_end(self) -> bool:
         return self.step == self.epoch * (self.steps // self.epochs)
 
     @classmethod
@@ -50,10 +50,10 @@ class Evaluation:
     accuracy: float
     loss: float           # mean cross-entropy
     count: int
-    confusion: np.ndarray = None  # [classes, classes] counts: row = truth, column = guess
+    confusion: Optional[np.ndarray] = None  # [classes, classes] counts: row = truth, column = guess
 
 
-def print_progress(p):
+def print_progress(p: Progress) -> None:
     """A progress callback that prints one line per epoch to stderr."""
     if p.epoch_end:
         val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
@@ -177,7 +177,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     return callbacks.history
 
 
-def evaluate(model, dataset, batch_size=256, n_threads=0, confusion=True):
+def evaluate(model: Model, dataset: DataLike, batch_size: int = 256, n_threads: int = 0,
+             confusion: bool = True) -> Evaluation:
     """Accuracy, mean cross-entropy and, with confusion=True, the classes x classes
     confusion matrix, in inference mode."""
     raw = model._ptr()

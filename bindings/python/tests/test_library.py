@@ -1,5 +1,6 @@
 """Loading, versions, and the declarations against adapt.h."""
 import ctypes as C
+import inspect
 import os
 import re
 import subprocess
@@ -184,3 +185,25 @@ def test_a_function_the_library_lacks_fails_when_called_not_at_import():
     with pytest.raises(ad.UnsupportedError, match="adapt_exit_fit is not exported"):
         stub(None)
     assert not _native.MISSING  # the library under test has everything
+
+
+TYPED_API = [ad.Model.mlp, ad.Model.cnn, ad.Model.vit, ad.Model.sequential, ad.Model.load,
+             ad.Model.save, ad.Model.load_weights, ad.Model.predict, ad.Model.forward,
+             ad.Model.train, ad.Model.train_exits, ad.Model.evaluate, ad.Model.infer_exits,
+             ad.Model.exit_logits, ad.Model.state_dict, ad.Model.load_state_dict,
+             ad.Dataset.from_numpy, ad.Dataset.load_idx, ad.Dataset.split,
+             ad.save_safetensors, ad.npy_read, ad.npy_write, ad.print_progress]
+
+
+@pytest.mark.parametrize("function", TYPED_API, ids=lambda f: f.__qualname__)
+def test_the_public_api_is_typed(function):
+    signature = inspect.signature(function)
+    untyped = [name for name, p in signature.parameters.items()
+               if p.annotation is p.empty and name not in ("self", "cls")
+               and p.kind not in (p.VAR_KEYWORD,)]
+    assert not untyped and signature.return_annotation is not signature.empty
+
+
+def test_the_package_says_it_is_typed():
+    assert (PACKAGE_ROOT / "libadapt" / "py.typed").is_file()
+    assert '"py.typed"' in (PACKAGE_ROOT / "pyproject.toml").read_text()

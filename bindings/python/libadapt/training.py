@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes as C
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, TextIO, Union
 
 import numpy as np
 
@@ -31,7 +31,8 @@ class Progress:
     learning_rate: float
     samples_per_second: float
     eta_seconds: float
-    val_accuracy: Optional[float] = None  # set on an epoch's last step when there is validation data
+    # Set on an epoch's last step when there is validation data.
+    val_accuracy: Optional[float] = None
     phase: Optional[str] = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
 
     @property
@@ -53,12 +54,50 @@ class Evaluation:
     confusion: Optional[np.ndarray] = None  # [classes, classes] counts: row = truth, column = guess
 
 
-def print_progress(p: Progress) -> None:
-    """A progress callback that prints one line per epoch to stderr."""
-    if p.epoch_end:
-        val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
-        print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}{val} "
-              f"({p.samples_per_second:.0f} samples/s)", file=sys.stderr)
+def _duration(seconds):
+    """"1:02:03" or "2:03"."""
+    minutes, secs = divmod(int(max(seconds, 0.0) + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _progress_line(p, step_in_epoch, steps_per_epoch):
+    val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
+    return (f"epoch {p.epoch}/{p.epochs} step {step_in_epoch}/{steps_per_epoch}: "
+            f"loss {p.loss:.4f}{val}, {p.samples_per_second:.0f} samples/s, "
+            f"ETA {_duration(p.eta_seconds)}")
+
+
+class ProgressPrinter:
+    """A progress callback that prints the epoch, step, running loss, samples per second
+    and the time left every `every` steps (None: ten times an epoch) and at each epoch's
+    end, with the validation accuracy. On a terminal it rewrites one line per epoch ('\r');
+    into a file or a pipe it writes plain lines. `file` defaults to sys.stderr (looked up
+    at each call)."""
+
+    def __init__(self, every: Optional[int] = None, file: Optional[TextIO] = None):
+        if every is not None and every < 1:
+            raise InvalidArgumentError(f"ProgressPrinter: every = {every} must be >= 1")
+        self.every, self.file = every, file
+
+    def __call__(self, p: Progress) -> None:
+        steps_per_epoch = max(1, p.steps // p.epochs)
+        step_in_epoch = p.step - (p.epoch - 1) * steps_per_epoch
+        every = self.every or max(1, steps_per_epoch // 10)
+        if step_in_epoch % every and not p.epoch_end:
+            return
+        out = sys.stderr if self.file is None else self.file
+        line = _progress_line(p, step_in_epoch, steps_per_epoch)
+        if out.isatty():
+            # Erase what a longer previous line left; a new line only when the epoch ends.
+            out.write(f"\r{line}\x1b[K" + ("\n" if p.epoch_end else ""))
+        else:
+            out.write(line + "\n")
+        out.flush()
+
+
+#: The default progress printer: ProgressPrinter() (ten updates an epoch, to stderr).
+print_progress = ProgressPrinter()
 
 
 class _Callbacks:

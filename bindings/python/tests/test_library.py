@@ -192,7 +192,7 @@ TYPED_API = [ad.Model.mlp, ad.Model.cnn, ad.Model.vit, ad.Model.sequential, ad.M
              ad.Model.train, ad.Model.train_exits, ad.Model.evaluate, ad.Model.infer_exits,
              ad.Model.exit_logits, ad.Model.state_dict, ad.Model.load_state_dict,
              ad.Dataset.from_numpy, ad.Dataset.load_idx, ad.Dataset.split,
-             ad.save_safetensors, ad.npy_read, ad.npy_write, ad.print_progress]
+             ad.save_safetensors, ad.npy_read, ad.npy_write, ad.ProgressPrinter.__call__]
 
 
 @pytest.mark.parametrize("function", TYPED_API, ids=lambda f: f.__qualname__)

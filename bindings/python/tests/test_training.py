@@ -1,6 +1,8 @@
 """Training with Python callbacks, cancellation, exceptions, evaluation."""
 import inspect
+import io
 import os
+import re
 import signal
 import threading
 
@@ -197,9 +199,35 @@ def test_a_sample_shape_the_model_cannot_take(problem):
         ad.Model.mlp([5, 3]).train(train, epochs=1)
 
 
-def test_print_progress_writes_one_line_per_epoch(problem, capsys):
-    _, train, val = problem
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_print_progress_writes_plain_lines_every_few_steps(problem, capsys):
+    _, train, val = problem  # 300 samples, batches of 32: 10 steps an epoch
     ad.Model.mlp([8, 3]).train(train, val, progress=ad.print_progress, **SETTINGS)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("epoch 1/3: loss")
-    assert "validation accuracy" in lines[0]
+    assert len(lines) == 3 * 10 and "\r" not in "".join(lines)
+    assert re.fullmatch(r"epoch 1/3 step 1/10: loss \d+\.\d{4}, \d+ samples/s, ETA \d+:\d\d",
+                        lines[0])
+    assert lines[9].startswith("epoch 1/3 step 10/10: loss")
+    assert "validation accuracy" in lines[9] and "validation" not in lines[8]
+
+
+def test_a_progress_printer_rewrites_one_line_per_epoch_on_a_terminal(problem):
+    _, train, _ = problem
+    terminal, plain = Terminal(), io.StringIO()
+    model = ad.Model.mlp([8, 3])
+    model.train(train, progress=ad.ProgressPrinter(every=4, file=terminal), **SETTINGS)
+    model.train(train, progress=ad.ProgressPrinter(every=4, file=plain), **SETTINGS)
+    epochs = terminal.getvalue().split("\n")
+    assert len(epochs) == 4 and epochs[-1] == ""
+    for epoch, text in enumerate(epochs[:3], 1):
+        updates = text.split("\r")[1:]
+        assert [u.split(":")[0] for u in updates] == [
+            f"epoch {epoch}/3 step {s}/10" for s in (4, 8, 10)]
+        assert all(u.endswith("\x1b[K") for u in updates)
+    assert len(plain.getvalue().splitlines()) == 3 * 3
+    with pytest.raises(ad.InvalidArgumentError):
+        ad.ProgressPrinter(every=0)

@@ -55,7 +55,7 @@ class Evaluation:
 
 
 def _duration(seconds):
-    """"1:02:03" or "2:03"."""
+    """The time as "1:02:03", or as "2:03" under an hour."""
     minutes, secs = divmod(int(max(seconds, 0.0) + 0.5), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -63,17 +63,18 @@ def _duration(seconds):
 
 def _progress_line(p, step_in_epoch, steps_per_epoch):
     val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
-    return (f"epoch {p.epoch}/{p.epochs} step {step_in_epoch}/{steps_per_epoch}: "
+    phase = "" if p.phase is None else f"{p.phase} "
+    return (f"{phase}epoch {p.epoch}/{p.epochs} step {step_in_epoch}/{steps_per_epoch}: "
             f"loss {p.loss:.4f}{val}, {p.samples_per_second:.0f} samples/s, "
             f"ETA {_duration(p.eta_seconds)}")
 
 
 class ProgressPrinter:
-    """A progress callback that prints the epoch, step, running loss, samples per second
-    and the time left every `every` steps (None: ten times an epoch) and at each epoch's
-    end, with the validation accuracy. On a terminal it rewrites one line per epoch ('\r');
-    into a file or a pipe it writes plain lines. `file` defaults to sys.stderr (looked up
-    at each call)."""
+    """A progress callback that prints the epoch (after the phase of Model.train_exits), step,
+    running loss, samples per second and the time left every `every` steps (None: ten times
+    an epoch) and at each epoch's end, with the validation accuracy. On a terminal it
+    rewrites one line per epoch ('\\r'); into a file or a pipe it writes plain lines. `file`
+    defaults to sys.stderr (looked up at each call)."""
 
     def __init__(self, every: Optional[int] = None, file: Optional[TextIO] = None):
         if every is not None and every < 1:

@@ -209,6 +209,9 @@ static adapt_status st_header(ad_safetensors *st, const json_t *root, uint64_t d
 static adapt_status st_load(ad_safetensors *st, const st_ctx *c)
 {
     unsigned char len_bytes[8];
+    if (st->src.size < 8)
+        return st_bad(c, "not a safetensors file (%llu bytes, fewer than the 8 of the header "
+                      "length)", (unsigned long long)st->src.size);
     adapt_status status = ad_source_read(&st->src, 0, len_bytes, 8, c->fn);
     if (status)
         return status;

@@ -642,7 +642,7 @@ START_TEST(other_files_are_not_safetensors)
         const void *bytes;
         size_t len;
     } files[] = {{text, sizeof text - 1}, {png, sizeof png}, {npy, sizeof npy - 1},
-                 {small_length, sizeof small_length}};
+                 {small_length, sizeof small_length}, {text, 3}, {text, 0}};
     adapt_model *m = small_model(7, 4);
     const char *path = tu_in_scratch("other.safetensors");
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

@@ -85,8 +85,9 @@ def test_dataset_features_and_labels(rng):
 @pytest.mark.parametrize("content", [
     b"weights: none\nthis is a text file\n",
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01",
+    b"hi\n",
     None,
-], ids=["text", "png", "npy"])
+], ids=["text", "png", "short", "npy"])
 def test_other_files_are_not_safetensors(tmp_path, content):
     path = tmp_path / "file.safetensors"
     if content is None:

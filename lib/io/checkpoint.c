@@ -94,14 +94,76 @@ static adapt_status ckpt_read_param(float **out, const ad_safetensors *st,
     return ADAPT_OK;
 }
 
+#define CKPT_NAMES_SHOWN 3
+
+static bool ckpt_model_has(const adapt_model *model, const char *name)
+{
+    for (int32_t i = 0; i < adapt_model_param_count(model); i++)
+        if (strcmp(adapt_model_param_name(model, i), name) == 0)
+            return true;
+    return false;
+}
+
+/* Appends `name` to the list in `buf` (the first CKPT_NAMES_SHOWN of `count`, then how many
+ * more); returns the new count. */
+static int ckpt_list_name(char *buf, size_t size, int count, const char *name)
+{
+    const size_t used = strlen(buf);
+    if (count < CKPT_NAMES_SHOWN)
+        snprintf(buf + used, size - used, "%s'%s'", count ? ", " : "", name);
+    return count + 1;
+}
+
+static void ckpt_list_end(char *buf, size_t size, int count)
+{
+    const size_t used = strlen(buf);
+    if (count == 0)
+        snprintf(buf, size, "none");
+    else if (count > CKPT_NAMES_SHOWN)
+        snprintf(buf + used, size - used, " and %d more", count - CKPT_NAMES_SHOWN);
+}
+
+/* Fails when a parameter of the model is not in the file, naming the names on both sides
+ * that have no partner: a layer one architecture has and the other lacks (dropout in an
+ * MLP, say) renumbers every name after it, and the two lists show where. F32 entries only:
+ * others (num_batches_tracked) never match a parameter and are ignored anyway. */
+static adapt_status ckpt_check_names(const adapt_model *model, const ad_safetensors *st,
+                                     const char *fn)
+{
+    char in_model[192] = "", in_file[192] = "";
+    int n_model = 0, n_file = 0;
+    const char *first = NULL;
+    for (int32_t i = 0; i < adapt_model_param_count(model); i++) {
+        const char *name = adapt_model_param_name(model, i);
+        if (!ad_safetensors_find(st, name)) {
+            first = first ? first : name;
+            n_model = ckpt_list_name(in_model, sizeof in_model, n_model, name);
+        }
+    }
+    if (!first)
+        return ADAPT_OK;
+    for (int64_t i = 0; i < st->count; i++)
+        if (strcmp(st->entries[i].dtype, "F32") == 0 && !ckpt_model_has(model,
+                                                                        st->entries[i].name))
+            n_file = ckpt_list_name(in_file, sizeof in_file, n_file, st->entries[i].name);
+    ckpt_list_end(in_model, sizeof in_model, n_model);
+    ckpt_list_end(in_file, sizeof in_file, n_file);
+    return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has no parameter '%s'; in the model, not the "
+                   "file: %s; in the file, not the model: %s%s", fn, st->src.name, first,
+                   in_model, in_file, n_file ? " (a layer in one architecture only, such as "
+                   "dropout, renumbers the names after it)" : "");
+}
+
 static adapt_status ckpt_load_weights(adapt_model *model, const ad_safetensors *st,
                                       const char *fn)
 {
+    adapt_status status = ckpt_check_names(model, st, fn);
+    if (status)
+        return status;
     int32_t n = adapt_model_param_count(model);
     float **values = calloc((size_t)(n > 0 ? n : 1), sizeof *values);
     if (!values)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d parameters", fn, (int)n);
-    adapt_status status = ADAPT_OK;
     for (int32_t i = 0; i < n && !status; i++)
         status = ckpt_read_param(&values[i], st, ad_model_param(model, i),
                                  adapt_model_param_name(model, i), fn);

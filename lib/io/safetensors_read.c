@@ -174,12 +174,11 @@ static adapt_status st_tiling(const ad_safetensors *st, uint64_t data_size, cons
     return status;
 }
 
-/* The header object: entries (in header order) and __metadata__. */
+/* The header object (st_load parsed it from text starting with '{', so it is one): entries
+ * (in header order) and __metadata__. */
 static adapt_status st_header(ad_safetensors *st, const json_t *root, uint64_t data_size,
                               const st_ctx *c)
 {
-    if (!json_is_object(root))
-        return st_bad(c, "the header is not a JSON object");
     size_t n = json_object_size(root);
     st->entries = calloc(n ? n : 1, sizeof *st->entries);
     if (!st->entries)
@@ -210,18 +209,29 @@ static adapt_status st_header(ad_safetensors *st, const json_t *root, uint64_t d
 static adapt_status st_load(ad_safetensors *st, const st_ctx *c)
 {
     unsigned char len_bytes[8];
+    if (st->src.size < 8)
+        return st_bad(c, "not a safetensors file (%llu bytes, fewer than the 8 of the header "
+                      "length)", (unsigned long long)st->src.size);
     adapt_status status = ad_source_read(&st->src, 0, len_bytes, 8, c->fn);
     if (status)
         return status;
     uint64_t len = ad_le64(len_bytes);
-    if (len > AD_ST_MAX_HEADER || len > st->src.size - 8)
-        return st_bad(c, "header length %llu exceeds %s", (unsigned long long)len,
-                      len > AD_ST_MAX_HEADER ? "the 100 MB limit" : "the file");
+    /* Any other file (text, an image, NPY) read as safetensors gives an absurd length. */
+    if (len > st->src.size - 8)
+        return st_bad(c, "not a safetensors file (its first 8 bytes, read as the header "
+                      "length, give %llu bytes, more than the file holds)",
+                      (unsigned long long)len);
+    if (len > AD_ST_MAX_HEADER)
+        return st_bad(c, "header length %llu exceeds the 100 MB limit", (unsigned long long)len);
     char *text = malloc(len ? len : 1);
     if (!text)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the header of %s", c->fn,
                        st->src.name);
     status = ad_source_read(&st->src, 8, text, len, c->fn);
+    if (!status && (len == 0 || text[0] != '{')) {
+        free(text);
+        return st_bad(c, "not a safetensors file (the header does not start with '{')");
+    }
     json_error_t err;
     json_t *root = NULL;
     const adapt_status parsed =

@@ -628,6 +628,64 @@ START_TEST(stale_temporary_files_are_removed)
 }
 END_TEST
 
+/* Files of other kinds read as safetensors: their first 8 bytes make no sense as the header
+ * length, or the header is not JSON, and the message says so rather than quoting a length. */
+START_TEST(other_files_are_not_safetensors)
+{
+    static const char text[] = "weights: none\nthis is a text file, not a checkpoint\n";
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,
+                                        13, 'I', 'H', 'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1};
+    static const char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, "
+                              "'shape': (1,), }                                      \n";
+    unsigned char small_length[16] = {4, 0, 0, 0, 0, 0, 0, 0, '[', '1', ']', ' '};
+    const struct {
+        const void *bytes;
+        size_t len;
+    } files[] = {{text, sizeof text - 1}, {png, sizeof png}, {npy, sizeof npy - 1},
+                 {small_length, sizeof small_length}, {text, 3}, {text, 0}};
+    adapt_model *m = small_model(7, 4);
+    const char *path = tu_in_scratch("other.safetensors");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        tu_write_file(path, files[i].bytes, files[i].len);
+        adapt_model *loaded = NULL;
+        TU_FAILS(adapt_model_load(&loaded, path), ADAPT_ERR_FORMAT);
+        ck_assert_msg(strstr(adapt_last_error(), "not a safetensors file"), "file %zu: '%s'",
+                      i, adapt_last_error());
+        load_weights_fails(m, path, ADAPT_ERR_FORMAT, "not a safetensors file");
+    }
+    adapt_model_free(m);
+}
+END_TEST
+
+static adapt_model *mlp_with_dropout(float dropout)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 3, p.sizes = (int64_t[]){36, 8, 4}, p.dropout = dropout, p.seed = 3;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    return m;
+}
+
+/* Dropout is block 2 of one twin and absent from the other: the message lists the names
+ * each side has alone, both ways, and hints at the renumbering. */
+START_TEST(name_mismatch_lists_both_sides)
+{
+    adapt_model *with = mlp_with_dropout(0.1f), *without = mlp_with_dropout(0.0f);
+    const char *path = tu_in_scratch("twin.safetensors");
+    TU_OK(adapt_model_save(with, path));
+    load_weights_fails(without, path, ADAPT_ERR_FORMAT,
+                       "in the model, not the file: '2.weight', '2.bias'; "
+                       "in the file, not the model: '3.weight', '3.bias' (a layer");
+    TU_OK(adapt_model_save(without, path));
+    load_weights_fails(with, path, ADAPT_ERR_FORMAT,
+                       "in the model, not the file: '3.weight', '3.bias'; "
+                       "in the file, not the model: '2.weight', '2.bias'");
+    adapt_model_free(with);
+    adapt_model_free(without);
+}
+END_TEST
+
 START_TEST(null_arguments)
 {
     adapt_model *m = small_model(7, 4), *out = (adapt_model *)&out;
@@ -667,6 +725,8 @@ int main(void)
     tcase_add_test(tc, damaged_data_is_named);
     tcase_add_test(tc, save_leaves_special_files_alone);
     tcase_add_test(tc, stale_temporary_files_are_removed);
+    tcase_add_test(tc, other_files_are_not_safetensors);
+    tcase_add_test(tc, name_mismatch_lists_both_sides);
     tcase_add_test(tc, null_arguments);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -670,8 +670,9 @@ START_TEST(st_validation_errors)
         size_t data;
         const char *says;
     } cases[] = {
-        {"", 0, "JSON"},
-        {"[]", 0, "object"},
+        {"", 0, "not a safetensors file"},
+        {"[]", 0, "not a safetensors file"},
+        {" {}", 0, "not a safetensors file"},
         {"{\"a\":1}", 0, "exactly"},
         {"{" E32("a", "[1]", 0, 4) "x", 4, "JSON"},
         {"{" E32("a", "[1]", 0, 4) "," E32("a", "[1]", 4, 8) "}", 8, "JSON"},

@@ -33,8 +33,9 @@ from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
 from .npy import npy_read, npy_write
 from .ops import backward
+from .safetensors import save_safetensors
 from .tensor import Parameter, Tensor
-from .training import Evaluation, Progress, print_progress
+from .training import Evaluation, Progress, ProgressPrinter, print_progress
 
 __version__ = ".".join(map(str, BINDINGS_VERSION))
 
@@ -61,8 +62,9 @@ __all__ = [
     "ExitPolicy", "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget",
     "FormatError", "Head", "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError",
     "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError",
-    "Parameter", "Progress", "Recording", "Schedule", "ScoreKind", "ShapeError", "StateError",
-    "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "backend_available", "backward",
-    "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "library_path", "library_version", "npy_read",
-    "npy_write", "ops", "print_progress", "status_string",
+    "Parameter", "Progress", "ProgressPrinter", "Recording", "Schedule", "ScoreKind",
+    "ShapeError", "StateError", "Status", "SubmoduleInfo", "Tensor", "UnsupportedError",
+    "backend_available", "backward", "compute_metrics", "distill", "exit_fit", "exit_simulate",
+    "exit_sweep", "library_path", "library_version", "npy_read", "npy_write", "ops",
+    "print_progress", "save_safetensors", "status_string",
 ]

@@ -33,6 +33,17 @@ def float32(x, what, copy=None):
     return ready.copy() if copy and not converted else ready
 
 
+def features(x, what, copy=None):
+    """`x` as float32 model inputs (samples, a dataset's features). Integers are refused:
+    8-bit pixels 0..255 fed as they are would train and predict on the wrong scale."""
+    array = np.asarray(x)
+    if array.dtype.kind in "iu":
+        raise TypeError(f"{what}: {array.dtype} values cannot be model inputs as they are; "
+                        f"scale them to float first, e.g. {what}.astype(numpy.float32) / 255 "
+                        f"for 8-bit pixels (as Dataset.load_idx does)")
+    return float32(array, what, copy=copy)
+
+
 def _layout(array):
     if not array.flags.c_contiguous:
         return " that is not C-contiguous"

@@ -2,7 +2,8 @@
 
 Search order: the file named by $ADAPT_LIBRARY (no fallback when it is set: a wrong path is an
 error, not a reason to load some other copy), then build trees of the repository these
-bindings live in (build/ first), then the system's library path.
+bindings live in (build/ first), then the library directory `meson install` recorded beside
+an installed copy of the package, then the system's library path.
 """
 import ctypes
 import ctypes.util
@@ -38,6 +39,16 @@ def _build_tree_candidates():
     return [p for p in [main] + others if p.is_file() and not _sanitizer_runtime(p)]
 
 
+def _installed_candidates():
+    """The library `meson install` put beside this package: _install_paths.py, written at
+    install time, names its directory (absent in the source tree)."""
+    try:
+        from ._install_paths import LIBRARY_DIR
+    except ImportError:
+        return []
+    return [p for p in (Path(LIBRARY_DIR) / name for name in _SYSTEM_NAMES) if p.is_file()]
+
+
 def _load_explicit(path):
     if not Path(path).is_file():
         raise ImportError(f"ADAPT_LIBRARY={path}: no such file")
@@ -58,7 +69,8 @@ def load():
         return _load_explicit(explicit), explicit
     tried = []
     system = [ctypes.util.find_library("adapt"), *_SYSTEM_NAMES]
-    for candidate in dict.fromkeys(_build_tree_candidates() + [n for n in system if n]):
+    candidates = _build_tree_candidates() + _installed_candidates() + [n for n in system if n]
+    for candidate in dict.fromkeys(candidates):
         try:
             return ctypes.CDLL(str(candidate)), str(candidate)
         except OSError as e:

@@ -9,9 +9,12 @@ Ownership: a Head made by Head.create() or taken out by Model.remove_head() is t
 and is freed when its last Python reference goes; once Model.add_head() hands it to a model
 the model owns it, and the Head (or a Parameter of it) only keeps that model alive.
 """
+from __future__ import annotations
+
 import ctypes as C
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -33,6 +36,11 @@ from .context import Context, operand
 from .enums import ExitRegime, ExitRule, ExitTarget, HeadKind, ScoreKind, coerce
 from .errors import InvalidArgumentError, ShapeError
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .dataset import DataLike
+    from .model import Model
+    from .training import Progress
 
 # ---------------------------------------------------------------------- heads
 
@@ -258,9 +266,13 @@ def _phase_params(settings, callbacks, what):
     return train_params(settings, callbacks, what)
 
 
-def train_exits(model, train, validation=None, *, regime="mixed", backbone_phase=None,
-                exit_phase=None, proportional_weights=False, distillation=0.0,
-                distillation_temperature=1.0, progress=None, cancel=None):
+def train_exits(model: Model, train: DataLike, validation: Optional[DataLike] = None, *,
+                regime: Union[ExitRegime, str] = "mixed",
+                backbone_phase: Optional[Mapping] = None, exit_phase: Optional[Mapping] = None,
+                proportional_weights: bool = False, distillation: float = 0.0,
+                distillation_temperature: float = 1.0,
+                progress: Optional[Callable[[Progress], object]] = None,
+                cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` and its heads in a regime of arXiv 2407.14320:
 
     - "joint": backbone and heads together from their current weights (the exit phase only);
@@ -396,7 +408,7 @@ def infer_exits(model, x, policy=None, ctx=None, batch_size=256, n_threads=0):
             raise TypeError("infer_exits: a Tensor input needs its context as ctx")
         n = x.shape[0] if x.ndim else 0
     else:
-        x = _arrays.float32(x, "x")
+        x = _arrays.features(x, "x")
         if x.ndim < 1:
             raise ShapeError("infer_exits: x needs a first (sample) dimension")
         n = x.shape[0]

@@ -1,10 +1,15 @@
 """Model: a sequence of blocks mapping a batch of inputs to logits; owns its parameters."""
+from __future__ import annotations
+
 import ctypes as C
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import _arrays, _scalars
+from . import _arrays, _scalars, training as _training
 from ._handle import Handle, Owned
 from ._native import lib
 from ._params import new_params
@@ -15,6 +20,13 @@ from .context import Context, operand
 from .enums import Activation, LayerKind, coerce
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .tensor import Parameter, Tensor
+
+if TYPE_CHECKING:
+    from .dataset import Dataset, DataLike
+    from .early_exit import ExitPolicy, ExitResults, Head
+    from .training import Evaluation, Progress
+
+FilePath = Union[str, os.PathLike]
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,11 @@ def _create(function, params):
     return Model(raw)
 
 
+# The first layer's submodule path in each architecture (docs/modules.md): what it takes is
+# what the model takes.
+_FIRST_LAYER_PATHS = ("0", "stem.0", "patch_embed")
+
+
 def _kind_of(value):
     try:
         return LayerKind(value)
@@ -65,7 +82,8 @@ class Model(Owned):
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def mlp(cls, sizes, activation="relu", dropout=None, seed=None):
+    def mlp(cls, sizes: Sequence[int], activation: Union[Activation, str] = "relu",
+            dropout: Optional[float] = None, seed: Optional[int] = None) -> Model:
         """Linear layers of the given sizes [input, hidden..., classes] with an activation
         (and optional dropout) between them."""
         params = new_params(MlpParams)
@@ -77,8 +95,10 @@ class Model(Owned):
         return _create(lib.adapt_model_create_mlp, params)
 
     @classmethod
-    def cnn(cls, stage_channels, stage_blocks, stage_strides, *, in_channels=None,
-            image_size=None, n_classes=None, stem_channels=None, seed=None):
+    def cnn(cls, stage_channels: Sequence[int], stage_blocks: Sequence[int],
+            stage_strides: Sequence[int], *, in_channels: Optional[int] = None,
+            image_size: Optional[int] = None, n_classes: Optional[int] = None,
+            stem_channels: Optional[int] = None, seed: Optional[int] = None) -> Model:
         """ResNet-style CNN on [N, C, H, W] images: one entry per stage in each list."""
         stages = [list(stage_channels), list(stage_blocks), list(stage_strides)]
         if len({len(s) for s in stages}) != 1:
@@ -94,8 +114,11 @@ class Model(Owned):
         return _create(lib.adapt_model_create_cnn, params)
 
     @classmethod
-    def vit(cls, *, image_size=None, in_channels=None, patch=None, dim=None, depth=None,
-            heads=None, mlp_ratio=None, n_classes=None, dropout=None, seed=None):
+    def vit(cls, *, image_size: Optional[int] = None, in_channels: Optional[int] = None,
+            patch: Optional[int] = None, dim: Optional[int] = None,
+            depth: Optional[int] = None, heads: Optional[int] = None,
+            mlp_ratio: Optional[float] = None, n_classes: Optional[int] = None,
+            dropout: Optional[float] = None, seed: Optional[int] = None) -> Model:
         """Vision transformer; unset arguments keep the library's defaults."""
         params = new_params(VitParams)
         _scalars.assign(params, _fields(
@@ -105,7 +128,8 @@ class Model(Owned):
         return _create(lib.adapt_model_create_vit, params)
 
     @classmethod
-    def sequential(cls, input_shape, layers=(), seed=0):
+    def sequential(cls, input_shape: Sequence[int], layers: Sequence[Mapping] = (),
+                   seed: int = 0) -> Model:
         """An empty model for inputs [N, *input_shape], then `layers` appended: each a dict
         {"kind": "conv2d", "out_features": 8, ...} as in the architecture JSON."""
         dims, ndim = _arrays.shape(input_shape, "input_shape")
@@ -117,7 +141,7 @@ class Model(Owned):
             model.append(layer.pop("kind"), **layer)
         return model
 
-    def append(self, kind, **fields):
+    def append(self, kind: Union[LayerKind, str], **fields: Union[int, float]) -> Model:
         """Appends one layer as a new block: kind is a LayerKind or its name ("linear",
         "conv2d", ...); fields are out_features, kernel, stride, padding, heads, mlp_ratio,
         p. Returns the model, so calls chain."""
@@ -127,17 +151,17 @@ class Model(Owned):
         return self
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: FilePath) -> Model:
         """Rebuilds the model a checkpoint (adapt_model_save) describes."""
         raw = C.POINTER(adapt_model)()
         lib.adapt_model_load(C.byref(raw), _scalars.path_bytes(path, "Model.load"))
         return Model(raw)
 
-    def save(self, path):
+    def save(self, path: FilePath) -> None:
         """Writes a safetensors checkpoint atomically."""
         lib.adapt_model_save(self._ptr(), _scalars.path_bytes(path, "Model.save"))
 
-    def load_weights(self, path):
+    def load_weights(self, path: FilePath) -> None:
         """Loads every parameter from a safetensors file (e.g. a PyTorch state_dict);
         the model is unchanged on error."""
         lib.adapt_model_load_weights(self._ptr(), _scalars.path_bytes(path, "load_weights"))
@@ -145,7 +169,7 @@ class Model(Owned):
     # ---------------------------------------------------------------- structure
 
     @property
-    def blocks(self):
+    def blocks(self) -> List[BlockInfo]:
         model = self._ptr()
         infos = []
         for index in range(lib.adapt_model_block_count(model)):
@@ -155,7 +179,7 @@ class Model(Owned):
                                    info.flops, info.n_params))
         return infos
 
-    def submodule(self, path):
+    def submodule(self, path: str) -> SubmoduleInfo:
         """What the submodule at `path` ("blocks.3.mlp", "stages.1.0", "2") maps and
         costs, as a SubmoduleInfo."""
         info = _SubmoduleInfoStruct(struct_size=C.sizeof(_SubmoduleInfoStruct))
@@ -164,7 +188,7 @@ class Model(Owned):
                              tuple(info.out_shape[:info.out_ndim]), info.flops,
                              bool(info.replaced))
 
-    def replace(self, path, module):
+    def replace(self, path: str, module: Optional[Model]) -> Optional[Model]:
         """Runs `module`, a Model whose per-sample input and output shapes are those of the
         submodule at `path`, in its place; this model owns it from then on and `module` is
         closed (its parameters are this model's, named under the path). module=None puts
@@ -189,16 +213,16 @@ class Model(Owned):
         return record(self, path, data, batch_size, n_threads, spool)
 
     @property
-    def flops(self):
+    def flops(self) -> int:
         """Forward FLOPs per sample of the whole model."""
         return lib.adapt_model_flops(self._ptr())
 
     @property
-    def classes(self):
+    def classes(self) -> int:
         """Number of output classes (0 if the model does not end in a classifier)."""
         return lib.adapt_model_classes(self._ptr())
 
-    def parameters(self):
+    def parameters(self) -> Dict[str, Parameter]:
         """{name: Parameter} in the model's order, named as PyTorch's state_dict names
         the equivalent module's entries (buffers such as running statistics included)."""
         model = self._ptr()
@@ -218,11 +242,11 @@ class Model(Owned):
             return head_cell(self, int(name.split(".")[1]))
         return self._handle
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """{name: numpy copy of the values}."""
         return {name: p.numpy() for name, p in self.parameters().items()}
 
-    def load_state_dict(self, values):
+    def load_state_dict(self, values: Mapping[str, ArrayLike]) -> None:
         """Writes every parameter from {name: array}; all are checked (names, shapes,
         finite values) before any is written."""
         params = self.parameters()
@@ -244,10 +268,42 @@ class Model(Owned):
 
     # ---------------------------------------------------------------- running
 
-    def forward(self, ctx, x, *, first=0, last=None, as_tensor=False):
+    @property
+    def input_shape(self) -> Optional[Tuple[int, ...]]:
+        """Shape of one input sample (without N), or None for a model without blocks."""
+        for path in _FIRST_LAYER_PATHS:
+            try:
+                return self.submodule(path).in_shape
+            except InvalidArgumentError:
+                continue
+        return None
+
+    def _batch(self, x, what="x"):
+        """(x as float32 [N, ...], whether x was one sample): an array of exactly the
+        per-sample input shape is one sample, run as a batch of one."""
+        x = _arrays.features(x, what)
+        sample = self.input_shape
+        if sample is not None and x.shape == sample:
+            return x[np.newaxis], True
+        # A batch has two dims at least; checking more is C's part (a model that starts by
+        # flattening takes any shape of as many values per sample).
+        if sample is not None and x.ndim < 2:
+            raise ShapeError(f"{what} has shape {x.shape}; the model takes one sample of shape "
+                             f"{sample} or a batch [N, {', '.join(map(str, sample))}]")
+        return x, False
+
+    def forward(self, ctx: Context, x: Union[ArrayLike, Tensor, Parameter], *, first: int = 0,
+                last: Optional[int] = None,
+                as_tensor: bool = False) -> Union[np.ndarray, Tensor]:
         """Runs blocks [first, last) (all by default) on x in `ctx`. Returns the output as
-        a numpy copy, or as a Tensor (for autograd) with as_tensor=True."""
+        a numpy copy, or as a Tensor (for autograd) with as_tensor=True. An array of
+        exactly one sample's shape (e.g. (784,) for an MLP on 784 features) runs as a batch
+        of one; its numpy output then has no batch dimension (the Tensor keeps it)."""
         model = self._ptr()
+        single = False
+        if (isinstance(ctx, Context) and first == 0 and x is not None
+                and not isinstance(x, (Tensor, Parameter))):
+            x, single = self._batch(x)
         x = operand(ctx, x, "x")
         ctx.keep(self._handle)
         out = C.POINTER(adapt_tensor)()
@@ -259,7 +315,9 @@ class Model(Owned):
                                            _scalars.i32(first, "first"),
                                            _scalars.i32(last, "last"))
         result = Tensor(out, ctx)
-        return result if as_tensor else result.numpy()
+        if as_tensor:
+            return result
+        return result.numpy()[0] if single else result.numpy()
 
     def forward_flops(self, ctx, x, *, as_tensor=False):
         """Runs the model on x in `ctx`; returns (logits, flops): the logits as forward()
@@ -275,9 +333,13 @@ class Model(Owned):
         result = Tensor(out, ctx)
         return (result if as_tensor else result.numpy()), flops
 
-    def predict(self, x, batch_size=256, n_threads=0):
-        """Inference logits for every sample of x, in batches, in a private context."""
-        x = _arrays.float32(x, "x")
+    def predict(self, x: Union[ArrayLike, Dataset], batch_size: int = 256,
+                n_threads: int = 0) -> np.ndarray:
+        """Inference logits, in batches, in a private context: float32 [N, classes] for a
+        batch x [N, ...] or a Dataset (its labels unused), [classes] for one sample given
+        as an array of exactly the per-sample input shape (e.g. (784,))."""
+        from .dataset import Dataset
+        x, single = self._batch(x.features if isinstance(x, Dataset) else x)
         outputs = []
         with Context(n_threads=n_threads) as ctx:
             for start in range(0, x.shape[0], max(1, batch_size)):
@@ -285,14 +347,15 @@ class Model(Owned):
                 ctx.reset()
         if not outputs:
             return np.zeros((0, self.classes), dtype=np.float32)
-        return np.concatenate(outputs)
+        logits = np.concatenate(outputs)
+        return logits[0] if single else logits
 
-    def train(self, train, validation=None, *, progress=None, cancel=None, **settings):
-        """Trains on a Dataset; see libadapt.training.train for the settings."""
-        from .training import train as run
-        return run(self, train, validation, progress=progress, cancel=cancel, **settings)
+    # The function itself, so that the settings, their defaults and their types are spelt
+    # once: model.train(train_set, validation, epochs=..., ...).
+    train = _training.train
 
-    def evaluate(self, dataset, batch_size=256, n_threads=0, confusion=True):
+    def evaluate(self, dataset: DataLike, batch_size: int = 256, n_threads: int = 0,
+                 confusion: bool = True) -> Evaluation:
         """Accuracy, mean loss and (optionally) the confusion matrix on a Dataset."""
         from .training import evaluate
         return evaluate(self, dataset, batch_size, n_threads, confusion)
@@ -313,18 +376,18 @@ class Model(Owned):
         return remove_head(self, index)
 
     @property
-    def head_count(self):
+    def head_count(self) -> int:
         """Number of early-exit heads; the exits are one more."""
         from .early_exit import head_count
         return head_count(self)
 
     @property
-    def heads(self):
+    def heads(self) -> List[Head]:
         """The heads in position (block) order, as Heads the model holds."""
         from .early_exit import heads
         return heads(self)
 
-    def exit_flops(self):
+    def exit_flops(self) -> np.ndarray:
         """FLOPs per sample of each exit, int64 [heads + 1]."""
         from .early_exit import exit_flops
         return exit_flops(self)
@@ -335,14 +398,18 @@ class Model(Owned):
         from .early_exit import forward_exits
         return forward_exits(self, ctx, x, as_tensor)
 
-    def exit_logits(self, dataset, batch_size=256, n_threads=0):
+    def exit_logits(self, dataset: DataLike, batch_size: int = 256,
+                    n_threads: int = 0) -> np.ndarray:
         """Every exit's logits over a Dataset, float32 [exits, N, classes]."""
         from .early_exit import exit_logits
         return exit_logits(self, dataset, batch_size, n_threads)
 
-    def train_exits(self, train, validation=None, *, regime="mixed", backbone_phase=None,
-                    exit_phase=None, proportional_weights=False, distillation=0.0,
-                    distillation_temperature=1.0, progress=None, cancel=None):
+    def train_exits(self, train: DataLike, validation: Optional[DataLike] = None, *,
+                    regime: str = "mixed", backbone_phase: Optional[Mapping] = None,
+                    exit_phase: Optional[Mapping] = None, proportional_weights: bool = False,
+                    distillation: float = 0.0, distillation_temperature: float = 1.0,
+                    progress: Optional[Callable[[Progress], object]] = None,
+                    cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
         """Trains the model and its heads in a regime ("joint", "disjoint", "mixed"), each
         phase with a dict of Model.train settings; returns the epoch-end Progress of both
         phases. See libadapt.early_exit.train_exits."""
@@ -354,7 +421,9 @@ class Model(Owned):
                            distillation_temperature=distillation_temperature,
                            progress=progress, cancel=cancel)
 
-    def infer_exits(self, x, policy=None, ctx=None, batch_size=256, n_threads=0):
+    def infer_exits(self, x: Union[ArrayLike, Tensor], policy: Optional[ExitPolicy] = None,
+                    ctx: Optional[Context] = None, batch_size: int = 256,
+                    n_threads: int = 0) -> ExitResults:
         """Inference that stops early under an ExitPolicy; returns ExitResults (per sample:
         predictions, exits, confidences, flops). See libadapt.early_exit.infer_exits."""
         from .early_exit import infer_exits

@@ -1,7 +1,10 @@
 """Training and evaluation of a Model on Datasets (adapt_model_train, adapt_model_evaluate)."""
+from __future__ import annotations
+
 import ctypes as C
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Optional, TextIO, Union
 
 import numpy as np
 
@@ -9,9 +12,12 @@ from . import _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import EvalResult, TrainParams, cancel_fn, progress_fn
-from .dataset import Dataset
+from .dataset import Dataset, DataLike
 from .enums import Optimizer, Schedule, coerce
 from .errors import CancelledError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .model import Model
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,12 @@ class Progress:
     learning_rate: float
     samples_per_second: float
     eta_seconds: float
-    val_accuracy: float = None  # set on an epoch's last step when there is validation data
-    phase: str = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
+    # Set on an epoch's last step when there is validation data.
+    val_accuracy: Optional[float] = None
+    phase: Optional[str] = None  # Model.train_exits: "backbone" or "exits"; None for Model.train
 
     @property
-    def epoch_end(self):
+    def epoch_end(self) -> bool:
         return self.step == self.epoch * (self.steps // self.epochs)
 
     @classmethod
@@ -44,15 +51,54 @@ class Evaluation:
     accuracy: float
     loss: float           # mean cross-entropy
     count: int
-    confusion: np.ndarray = None  # [classes, classes] counts: row = truth, column = guess
+    confusion: Optional[np.ndarray] = None  # [classes, classes] counts: row = truth, column = guess
 
 
-def print_progress(p):
-    """A progress callback that prints one line per epoch to stderr."""
-    if p.epoch_end:
-        val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
-        print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}{val} "
-              f"({p.samples_per_second:.0f} samples/s)", file=sys.stderr)
+def _duration(seconds):
+    """The time as "1:02:03", or as "2:03" under an hour."""
+    minutes, secs = divmod(int(max(seconds, 0.0) + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _progress_line(p, step_in_epoch, steps_per_epoch):
+    val = "" if p.val_accuracy is None else f", validation accuracy {p.val_accuracy:.4f}"
+    phase = "" if p.phase is None else f"{p.phase} "
+    return (f"{phase}epoch {p.epoch}/{p.epochs} step {step_in_epoch}/{steps_per_epoch}: "
+            f"loss {p.loss:.4f}{val}, {p.samples_per_second:.0f} samples/s, "
+            f"ETA {_duration(p.eta_seconds)}")
+
+
+class ProgressPrinter:
+    """A progress callback that prints the epoch (after the phase of Model.train_exits), step,
+    running loss, samples per second and the time left every `every` steps (None: ten times
+    an epoch) and at each epoch's end, with the validation accuracy. On a terminal it
+    rewrites one line per epoch ('\\r'); into a file or a pipe it writes plain lines. `file`
+    defaults to sys.stderr (looked up at each call)."""
+
+    def __init__(self, every: Optional[int] = None, file: Optional[TextIO] = None):
+        if every is not None and every < 1:
+            raise InvalidArgumentError(f"ProgressPrinter: every = {every} must be >= 1")
+        self.every, self.file = every, file
+
+    def __call__(self, p: Progress) -> None:
+        steps_per_epoch = max(1, p.steps // p.epochs)
+        step_in_epoch = p.step - (p.epoch - 1) * steps_per_epoch
+        every = self.every or max(1, steps_per_epoch // 10)
+        if step_in_epoch % every and not p.epoch_end:
+            return
+        out = sys.stderr if self.file is None else self.file
+        line = _progress_line(p, step_in_epoch, steps_per_epoch)
+        if out.isatty():
+            # Erase what a longer previous line left; a new line only when the epoch ends.
+            out.write(f"\r{line}\x1b[K" + ("\n" if p.epoch_end else ""))
+        else:
+            out.write(line + "\n")
+        out.flush()
+
+
+#: The default progress printer: ProgressPrinter() (ten updates an epoch, to stderr).
+print_progress = ProgressPrinter()
 
 
 class _Callbacks:
@@ -134,17 +180,33 @@ def run_training(function, callbacks):
             raise c.error
 
 
-def train(model, train_set, validation=None, *, progress=None, cancel=None, **settings):
+def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = None, *,
+          epochs: int = 10, batch_size: int = 64, optimizer: Union[Optimizer, str] = "sgd",
+          learning_rate: float = 0.01, momentum: float = 0.9, nesterov: bool = False,
+          weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999,
+          adam_eps: float = 1e-8, schedule: Union[Schedule, str] = "constant",
+          warmup_steps: int = 0, step_epochs: int = 10, step_gamma: float = 0.1,
+          min_learning_rate: float = 0.0, grad_clip_norm: float = 0.0,
+          label_smoothing: float = 0.0, seed: int = 0, n_threads: int = 0,
+          drop_last: bool = False, progress: Optional[Callable[[Progress], object]] = None,
+          cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
 
-    settings: the fields of adapt_train_params (epochs, batch_size, optimizer ("sgd",
-    "adamw"), learning_rate, momentum, nesterov, weight_decay, beta1, beta2, adam_eps,
-    schedule ("constant", "step", "cosine"), warmup_steps, step_epochs, step_gamma,
-    min_learning_rate, grad_clip_norm, label_smoothing, seed, n_threads); unset ones keep
-    the library's defaults. progress(p: Progress) is called after every step; cancel()
-    before every step, returning True stops training with CancelledError. Returns the
-    Progress of each epoch's last step.
+    The settings are the fields of adapt_train_params, with its defaults: optimizer "sgd"
+    or "adamw"; schedule "constant", "step" (step_epochs, step_gamma) or "cosine"
+    (min_learning_rate); grad_clip_norm 0 = no clipping; n_threads 0 = all cores;
+    drop_last skips an epoch's last batch when it is smaller than batch_size.
+    progress(p: Progress) is called after every step; cancel() before every step,
+    returning True stops training with CancelledError. Returns the Progress of each
+    epoch's last step.
     """
+    settings = dict(
+        epochs=epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, beta1=beta1,
+        beta2=beta2, adam_eps=adam_eps, schedule=schedule, warmup_steps=warmup_steps,
+        step_epochs=step_epochs, step_gamma=step_gamma, min_learning_rate=min_learning_rate,
+        grad_clip_norm=grad_clip_norm, label_smoothing=label_smoothing, seed=seed,
+        n_threads=n_threads, drop_last=drop_last)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")
@@ -155,7 +217,8 @@ def train(model, train_set, validation=None, *, progress=None, cancel=None, **se
     return callbacks.history
 
 
-def evaluate(model, dataset, batch_size=256, n_threads=0, confusion=True):
+def evaluate(model: Model, dataset: DataLike, batch_size: int = 256, n_threads: int = 0,
+             confusion: bool = True) -> Evaluation:
     """Accuracy, mean cross-entropy and, with confusion=True, the classes x classes
     confusion matrix, in inference mode."""
     raw = model._ptr()

@@ -561,6 +561,15 @@ def test_disjoint_training_leaves_the_backbone_as_plain_training_does(problem):
     assert history[-1].val_accuracy == pytest.approx(accuracies[-1], abs=1e-6)
 
 
+def test_print_progress_names_the_phase(problem, capsys):
+    train, _ = problem
+    mlp_with_heads(seed=1).train_exits(train, regime="mixed", backbone_phase=BACKBONE,
+                                       exit_phase=EXITS, progress=ad.print_progress)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("backbone epoch 1/3 step 1/15: loss")
+    assert lines[-1].startswith("exits epoch 2/2 step 15/15: loss")
+
+
 def test_mixed_and_joint_training_move_the_backbone(problem):
     train, _ = problem
     plain = mlp(seed=1)

@@ -1,4 +1,6 @@
 """Checkpoints (safetensors) and NPY files."""
+import json
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,50 @@ def test_npy_refusals(tmp_path):
         ad.npy_read(tmp_path / "junk.npy")
     with pytest.raises(TypeError):
         ad.npy_write(tmp_path / "c.npy", np.ones(2, np.complex64))
+
+
+def test_save_safetensors_writes_what_the_loader_reads(tmp_path, ctx, rng):
+    source = ad.Model.cnn([4], [1], [2], in_channels=1, image_size=6, n_classes=3,
+                          stem_channels=4, seed=2)
+    state = {name: value.astype(np.float64) for name, value in source.state_dict().items()}
+    state["stem.1.num_batches_tracked"] = np.array(100, np.int64)  # as PyTorch has it
+    path = tmp_path / "exported.safetensors"
+    ad.save_safetensors(state, path)
+    target = ad.Model.cnn([4], [1], [2], in_channels=1, image_size=6, n_classes=3,
+                          stem_channels=4, seed=3)
+    target.load_weights(path)
+    x = rng.uniform(size=(2, 1, 6, 6))
+    assert np.array_equal(target.forward(ctx, x), source.forward(ctx, x))
+
+
+def test_save_safetensors_layout(tmp_path):
+    path = tmp_path / "t.safetensors"
+    ad.save_safetensors({"a": np.arange(6, dtype=">f8").reshape(2, 3)[:, ::2],
+                         "b": np.array([7], np.uint8)}, path)
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    assert length % 8 == 0 and data[8:9] == b"{"
+    header = json.loads(data[8:8 + length])
+    assert header == {"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+                      "b": {"dtype": "I64", "shape": [1], "data_offsets": [16, 24]}}
+    body = data[8 + length:]
+    assert np.array_equal(np.frombuffer(body[:16], "<f4"), [0, 2, 3, 5])
+    assert np.frombuffer(body[16:], "<i8").tolist() == [7]
+    with pytest.raises(TypeError, match="complex"):
+        ad.save_safetensors({"c": np.ones(2, complex)}, path)
+    with pytest.raises(ad.InvalidArgumentError, match="__metadata__"):
+        ad.save_safetensors({"__metadata__": np.ones(2)}, path)
+
+
+def test_a_pytorch_state_dict_exported_loads_into_the_twin(tmp_path, ctx, rng):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    path = tmp_path / "torch.safetensors"
+    ad.save_safetensors({k: v.numpy() for k, v in module.state_dict().items()}, path)
+    model = ad.Model.mlp(sizes=[8, 6, 3], seed=1)
+    model.load_weights(path)
+    x = rng.normal(size=(4, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert np.allclose(model.forward(ctx, x), expected, atol=1e-5)

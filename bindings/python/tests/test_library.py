@@ -1,9 +1,12 @@
 """Loading, versions, and the declarations against adapt.h."""
 import ctypes as C
+import inspect
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import HEADER, PACKAGE_ROOT, needs_header
@@ -184,3 +187,48 @@ def test_a_function_the_library_lacks_fails_when_called_not_at_import():
     with pytest.raises(ad.UnsupportedError, match="adapt_exit_fit is not exported"):
         stub(None)
     assert not _native.MISSING  # the library under test has everything
+
+
+TYPED_API = [ad.Model.mlp, ad.Model.cnn, ad.Model.vit, ad.Model.sequential, ad.Model.load,
+             ad.Model.save, ad.Model.load_weights, ad.Model.predict, ad.Model.forward,
+             ad.Model.train, ad.Model.train_exits, ad.Model.evaluate, ad.Model.infer_exits,
+             ad.Model.exit_logits, ad.Model.state_dict, ad.Model.load_state_dict,
+             ad.Dataset.from_numpy, ad.Dataset.load_idx, ad.Dataset.split,
+             ad.save_safetensors, ad.npy_read, ad.npy_write, ad.ProgressPrinter.__call__]
+
+
+@pytest.mark.parametrize("function", TYPED_API, ids=lambda f: f.__qualname__)
+def test_the_public_api_is_typed(function):
+    signature = inspect.signature(function)
+    untyped = [name for name, p in signature.parameters.items()
+               if p.annotation is p.empty and name not in ("self", "cls")
+               and p.kind not in (p.VAR_KEYWORD,)]
+    assert not untyped and signature.return_annotation is not signature.empty
+
+
+def test_the_package_says_it_is_typed():
+    assert (PACKAGE_ROOT / "libadapt" / "py.typed").is_file()
+    assert '"py.typed"' in (PACKAGE_ROOT / "pyproject.toml").read_text()
+
+
+def test_meson_installs_every_file_of_the_package():
+    listed = set(re.findall(r"'libadapt/([\w.]+)'", (PACKAGE_ROOT / "meson.build").read_text()))
+    package = {p.name for p in (PACKAGE_ROOT / "libadapt").iterdir()
+               if p.suffix in (".py", ".typed")}
+    assert listed == package | {"_install_paths.py.in"}
+
+
+def test_an_installed_copy_finds_the_library_meson_installed(tmp_path):
+    installed = tmp_path / "site" / "libadapt"
+    shutil.copytree(PACKAGE_ROOT / "libadapt", installed,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.in"))
+    libdir = tmp_path / "prefix" / "lib"
+    libdir.mkdir(parents=True)
+    (libdir / "libadapt.so.1").symlink_to(Path(ad.library_path).resolve())
+    (installed / "_install_paths.py").write_text(f"LIBRARY_DIR = {str(libdir)!r}\n")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(installed.parent),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([sys.executable, "-c", "import libadapt; print(libadapt.library_path)"],
+                            env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(libdir / "libadapt.so.1")

@@ -1,5 +1,8 @@
 """Training with Python callbacks, cancellation, exceptions, evaluation."""
+import inspect
+import io
 import os
+import re
 import signal
 import threading
 
@@ -160,9 +163,9 @@ def test_ctrl_c_during_training_cancels_and_raises_keyboard_interrupt(problem):
 def test_settings_are_checked(problem):
     _, train, _ = problem
     model = ad.Model.mlp([8, 3])
-    with pytest.raises(TypeError, match="unknown field 'epoch'"):
+    with pytest.raises(TypeError, match="unexpected keyword argument .epoch."):
         model.train(train, epoch=1)
-    with pytest.raises(TypeError, match="not settings"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'user_data'"):
         model.train(train, user_data=1)
     with pytest.raises(ad.InvalidArgumentError, match="sgd, adamw"):
         model.train(train, optimizer="adam")
@@ -174,15 +177,57 @@ def test_settings_are_checked(problem):
         model.train(train, epochs=2 ** 32 + 1)
 
 
+def test_the_settings_defaults_are_the_libraries():
+    from libadapt._params import new_params
+    from libadapt._structs import TrainParams
+    defaults = new_params(TrainParams)
+    signature = inspect.signature(ad.Model.train)
+    settings = [n for n, p in signature.parameters.items()
+                if p.kind == p.KEYWORD_ONLY and n not in ("progress", "cancel")]
+    assert settings == [name for name, _ in TrainParams._fields_
+                        if name not in ("struct_size", "progress", "cancel", "user_data")]
+    for name in settings:
+        value = signature.parameters[name].default
+        if name in ("optimizer", "schedule"):
+            value = {"optimizer": ad.Optimizer, "schedule": ad.Schedule}[name][value.upper()]
+        assert np.float32(value) == np.float32(getattr(defaults, name)), name
+
+
 def test_a_sample_shape_the_model_cannot_take(problem):
     _, train, _ = problem
     with pytest.raises(ad.ShapeError):
         ad.Model.mlp([5, 3]).train(train, epochs=1)
 
 
-def test_print_progress_writes_one_line_per_epoch(problem, capsys):
-    _, train, val = problem
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_print_progress_writes_plain_lines_every_few_steps(problem, capsys):
+    _, train, val = problem  # 300 samples, batches of 32: 10 steps an epoch
     ad.Model.mlp([8, 3]).train(train, val, progress=ad.print_progress, **SETTINGS)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("epoch 1/3: loss")
-    assert "validation accuracy" in lines[0]
+    assert len(lines) == 3 * 10 and "\r" not in "".join(lines)
+    assert re.fullmatch(r"epoch 1/3 step 1/10: loss \d+\.\d{4}, \d+ samples/s, ETA \d+:\d\d",
+                        lines[0])
+    assert lines[9].startswith("epoch 1/3 step 10/10: loss")
+    assert "validation accuracy" in lines[9] and "validation" not in lines[8]
+
+
+def test_a_progress_printer_rewrites_one_line_per_epoch_on_a_terminal(problem):
+    _, train, _ = problem
+    terminal, plain = Terminal(), io.StringIO()
+    model = ad.Model.mlp([8, 3])
+    model.train(train, progress=ad.ProgressPrinter(every=4, file=terminal), **SETTINGS)
+    model.train(train, progress=ad.ProgressPrinter(every=4, file=plain), **SETTINGS)
+    epochs = terminal.getvalue().split("\n")
+    assert len(epochs) == 4 and epochs[-1] == ""
+    for epoch, text in enumerate(epochs[:3], 1):
+        updates = text.split("\r")[1:]
+        assert [u.split(":")[0] for u in updates] == [
+            f"epoch {epoch}/3 step {s}/10" for s in (4, 8, 10)]
+        assert all(u.endswith("\x1b[K") for u in updates)
+    assert len(plain.getvalue().splitlines()) == 3 * 3
+    with pytest.raises(ad.InvalidArgumentError):
+        ad.ProgressPrinter(every=0)

@@ -123,8 +123,10 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
     if (st)
         return st;
     const int32_t seats = ctx->n_threads;
-    const int64_t row_blocks = row_blocks_for(n * a->heads, t, seats);
-    const int64_t block_rows = (t + row_blocks - 1) / row_blocks;
+    const int64_t asked = row_blocks_for(n * a->heads, t, seats);
+    const int64_t block_rows = (t + asked - 1) / asked;
+    /* Whole blocks can be fewer than asked: 5 rows in 4 blocks are 3 blocks of 2. */
+    const int64_t row_blocks = (t + block_rows - 1) / block_rows;
     const int64_t items = n * a->heads * row_blocks;
     const int64_t ranges = ad_pool_ranges(items, 1, seats);
     float *scratch = ad_arena_alloc(&ctx->arena,

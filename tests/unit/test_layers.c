@@ -685,9 +685,13 @@ END_TEST
 
 static const int64_t attention_heads[] = {1, 2, 3};
 
+/* Two shapes: 2 sequences of 4 tokens, and one of 5, whose rows split over two threads do not
+ * fill the blocks asked for (4 blocks of 2 rows would reach row 8). */
 START_TEST(attention_matches_loops)
 {
-    const int64_t n = 2, t = 4, d = 6, heads = attention_heads[_i];
+    const bool one_sequence = _i >= 3;
+    const int64_t n = one_sequence ? 1 : 2, t = one_sequence ? 5 : 4, d = 6;
+    const int64_t heads = attention_heads[_i % 3];
     fixture f = {.is_attention = true};
     ad_params_init(&f.params, 9, INT64_MAX);
     TU_OK(ad_attention_init(&f.attention, &f.params, "attn.", d, heads));
@@ -696,7 +700,7 @@ START_TEST(attention_matches_loops)
     expect_param(&f, "attn.qkv.bias", 1, (int64_t[]){3 * d});
     expect_param(&f, "attn.proj.weight", 2, (int64_t[]){d, d});
     /* qkv 2*T*D*3D = 864, QK^T and AV 2 * 2*T*T*D = 384, projection 2*T*D*D = 288 */
-    ck_assert_int_eq(ad_attention_flops(&f.attention, t), 1536);
+    ck_assert_int_eq(ad_attention_flops(&f.attention, 4), 1536);
     randomise(&f);
     make_input(&f, &(ad_dims){2, {t, d}}, n, -1.0f, 1.0f);
     double *x = to_double(adapt_tensor_data(f.x), n * t * d), want[48];
@@ -1172,7 +1176,7 @@ int main(void)
     tcase_add_loop_test(tc, activations_match_formulas, 0, 2);
     tcase_add_test(tc, flatten_keeps_values);
     tcase_add_test(tc, class_token_picks_token_zero);
-    tcase_add_loop_test(tc, attention_matches_loops, 0, 3);
+    tcase_add_loop_test(tc, attention_matches_loops, 0, 6);
     tcase_add_loop_test(tc, transformer_block_matches_loops, 0, 2);
     tcase_add_test(tc, patch_embedding_matches_loops);
     tcase_add_test(tc, patch_embedding_names_tokens_apart);

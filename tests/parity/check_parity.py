@@ -21,10 +21,8 @@ parameter), 77 (skipped) without numpy or torch.
 """
 import contextlib
 import copy
-import json
 import math
 import os
-import struct
 import sys
 import tempfile
 
@@ -58,27 +56,6 @@ MODELS = [
              "depth": 2, "heads": 4, "mlp_ratio": 4.0, "n_classes": CLASSES, "dropout": 0.0,
              "seed": "3"}),
 ]
-
-SAFETENSORS_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
-
-
-def write_safetensors(path, state):
-    """The tensors of a state_dict as safetensors: header length, JSON header, raw bytes."""
-    header, blobs, offset = {}, [], 0
-    for name, tensor in state.items():
-        array = tensor.detach().contiguous().numpy()
-        blob = array.astype(array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": SAFETENSORS_DTYPES[array.dtype], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        f.writelines(blobs)
-
 
 def twin_with_torch_init(twins, arch):
     """The twin with PyTorch's initialisation, except where that would hide a mistake:
@@ -232,7 +209,7 @@ def main():
             twin = twin_with_torch_init(twins, arch)
             state = twin.state_dict()
             path = os.path.join(tmp, name + ".safetensors")
-            write_safetensors(path, state)
+            ad.save_safetensors({k: v.detach().numpy() for k, v in state.items()}, path)
             state = {n: v.clone() for n, v in state.items()}  # the step below moves the stats
             x, labels, closest, draws = draw_batch(twin, rng)
             print(f"     {name}: batch {draws} drawn; closest ReLU input to 0: "

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Throughput beside another process: MLP training and ViT inference on 1 and on
+# Throughput beside another process: MLP training and inference and ViT inference on 1 and on
 # 2 threads, first on an idle machine, then with a busy loop pinned to the last
 # core. Prints samples/s per case and the 2-thread / 1-thread ratio.
 # usage: bench/run_under_load.sh [build-dir] [seconds-per-case]
@@ -14,7 +14,7 @@ rate() { # threads model mode -> samples/s
 }
 
 measure() { # label
-    for case in "mlp train128" "vit infer256"; do
+    for case in "mlp train128" "mlp infer256" "vit infer256"; do
         one=$(rate 1 $case)
         two=$(rate 2 $case)
         echo "$1 $case: 1 thread $one, 2 threads $two samples/s, ratio" \

@@ -2,7 +2,8 @@
  * (gemm_split.c). Its workers spin for a few tens of microseconds after a job,
  * then sleep, and the seats claim ranges rather than being handed them, so a
  * seat that another process keeps off its core delays no one
- * (threads_pthread.c). */
+ * (threads_pthread.c); a worker never stays on the caller's core
+ * (threads_placement.h). */
 #ifndef AD_CORE_THREADS_H
 #define AD_CORE_THREADS_H
 

@@ -11,6 +11,7 @@
  * range of it, and the caller writes the next job's only once every range is
  * done, so parameters are never read while they change. */
 #include "lib/core/threads.h"
+#include "lib/core/threads_placement.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,10 +36,16 @@
 #define CLAIM_RANGES(word) (((word) >> 16) & 0xffffu)
 #define CLAIM_INDEX(word) ((word) & 0xffffu)
 
+typedef struct {
+    ad_pool *pool;
+    pthread_t thread;
+    _Atomic bool aside; /* stepped off the caller's core (threads_placement.h) */
+} ad_worker;
+
 struct ad_pool {
     int32_t n_seats;   /* the thread count asked for: it alone decides the ranges */
     int32_t n_workers; /* the workers started, fewer if the system refused some */
-    pthread_t *workers;
+    ad_worker *workers;
     /* The current job; written by the caller before it publishes `claim`. */
     ad_range_fn body;
     void *arg;
@@ -47,6 +54,7 @@ struct ad_pool {
     _Atomic int64_t done;     /* ranges of the current job finished */
     _Atomic int32_t sleepers; /* workers asleep on `wake` */
     _Atomic bool caller_asleep;
+    ad_placement placement;
     _Atomic bool stopping;
     pthread_mutex_t lock;
     pthread_cond_t wake, finished;
@@ -107,7 +115,8 @@ static void take_ranges(ad_pool *pool, uint64_t gen)
 
 static void *worker_main(void *raw)
 {
-    ad_pool *pool = raw;
+    ad_worker *self = raw;
+    ad_pool *pool = self->pool;
     uint64_t seen = 0;
     while (!atomic_load(&pool->stopping)) {
         if (!spin(pool, seen, new_job)) {
@@ -119,6 +128,8 @@ static void *worker_main(void *raw)
             pthread_mutex_unlock(&pool->lock);
         }
         seen = CLAIM_GEN(atomic_load(&pool->claim));
+        if (ad_placement_step_aside(&pool->placement))
+            atomic_store(&self->aside, true);
         take_ranges(pool, seen);
     }
     return NULL;
@@ -131,7 +142,7 @@ ad_pool *ad_pool_create(int32_t n_threads)
     ad_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
-    pool->workers = calloc((size_t)n_threads - 1, sizeof(pthread_t));
+    pool->workers = calloc((size_t)n_threads - 1, sizeof *pool->workers);
     if (!pool->workers || pthread_mutex_init(&pool->lock, NULL) ||
         pthread_cond_init(&pool->wake, NULL) || pthread_cond_init(&pool->finished, NULL)) {
         free(pool->workers);
@@ -139,10 +150,12 @@ ad_pool *ad_pool_create(int32_t n_threads)
         return NULL;
     }
     pool->n_seats = n_threads;
+    ad_placement_init(&pool->placement);
     /* Seats without a thread leave their ranges to the others: the results stay those
      * of n_threads, only slower. */
     for (int32_t i = 0; i < n_threads - 1; i++) {
-        if (pthread_create(&pool->workers[i], NULL, worker_main, pool) != 0)
+        pool->workers[i].pool = pool;
+        if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i]) != 0)
             break;
         pool->n_workers++;
     }
@@ -158,7 +171,7 @@ void ad_pool_free(ad_pool *pool)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int32_t i = 0; i < pool->n_workers; i++)
-        pthread_join(pool->workers[i], NULL);
+        pthread_join(pool->workers[i].thread, NULL);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->finished);
@@ -170,6 +183,10 @@ static void wait_until_done(ad_pool *pool, uint64_t ranges)
 {
     if (job_done(pool, ranges) || spin(pool, ranges, job_done))
         return;
+    /* The caller's core is about to be free: a worker that left it may finish there. */
+    for (int32_t i = 0; i < pool->n_workers; i++)
+        if (atomic_exchange(&pool->workers[i].aside, false))
+            ad_placement_recall(&pool->placement, pool->workers[i].thread);
     pthread_mutex_lock(&pool->lock);
     atomic_store(&pool->caller_asleep, true);
     while (!job_done(pool, ranges))
@@ -187,6 +204,7 @@ static void run_job(ad_pool *pool, int64_t n, int64_t ranges, ad_range_fn body, 
     pool->n = n;
     pool->chunk = (n + ranges - 1) / ranges;
     atomic_store(&pool->done, 0);
+    ad_placement_note_caller(&pool->placement);
     const uint64_t gen = CLAIM_GEN(atomic_load(&pool->claim)) + 1;
     atomic_store(&pool->claim, gen << 32 | (uint64_t)ranges << 16);
     if (atomic_load(&pool->sleepers) > 0) {

@@ -1,10 +1,11 @@
-#define _POSIX_C_SOURCE 200809L /* nanosleep */
+#define _GNU_SOURCE /* sched_getcpu, pthread_{get,set}affinity_np */
 /* Threads: the worker pool, per-thread errors, concurrent inference, and the single-writer rule
  * (lib/core/busy.h): while one call trains or changes a model, every call of another thread
  * that runs or changes it is refused with ADAPT_ERR_STATE, and while calls run it, writers are
  * refused; the thread that trains may still use the model in its callbacks. The ThreadSanitizer
  * run of the test script runs this suite. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include "check_util.h"
 #include "file_util.h"
 #include "lib/core/threads.h"
+#include "lib/core/threads_placement.h"
 #include "lib/models/model.h"
 
 /* ---- calls on another thread ------------------------------------------------ */
@@ -109,6 +111,77 @@ START_TEST(pool_ranges_do_not_depend_on_timing)
         ck_assert_int_eq(atomic_load(&log.starts[2]), 8); /* 10 % 8 */
     }
     ad_pool_free(pool);
+}
+END_TEST
+
+/* Pins the calling thread to one of its cores; that core, or -1 if it has only one. */
+static int pin_to_one_core(cpu_set_t *was)
+{
+    ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof *was, was), 0);
+    if (CPU_COUNT(was) < 2)
+        return -1;
+    int core = 0;
+    while (!CPU_ISSET(core, was))
+        core++;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(core, &one);
+    ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+    return core;
+}
+
+/* A worker on the caller's core leaves it for the pool's other cores, and is let back. */
+START_TEST(a_worker_on_the_callers_core_steps_aside_until_recalled)
+{
+    ad_placement placement;
+    ad_placement_init(&placement);
+    cpu_set_t all, now;
+    const int core = pin_to_one_core(&all);
+    if (core < 0)
+        return; /* one core: nowhere to step to */
+    ad_placement_note_caller(&placement);
+    ck_assert(ad_placement_step_aside(&placement)); /* this thread plays the worker */
+    ck_assert_int_ne(sched_getcpu(), core);
+    ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof now, &now), 0);
+    ck_assert(!CPU_ISSET(core, &now));
+    ck_assert_int_eq(CPU_COUNT(&now), CPU_COUNT(&all) - 1);
+    ck_assert(!ad_placement_step_aside(&placement)); /* already off the caller's core */
+    ad_placement_recall(&placement, pthread_self());
+    ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof now, &now), 0);
+    ck_assert(CPU_EQUAL(&now, &all));
+}
+END_TEST
+
+typedef struct {
+    pthread_t caller;
+    bool slow_workers; /* workers sleep past the caller's polling */
+    coverage c;
+} placed_job;
+
+static void count_hits_placed(void *arg, int64_t begin, int64_t end)
+{
+    placed_job *j = arg;
+    if (j->slow_workers && !pthread_equal(pthread_self(), j->caller))
+        nanosleep(&(struct timespec){0, 300000}, NULL);
+    count_hits(&j->c, begin, end);
+}
+
+/* The caller pinned to one core, so that the workers meet it there and step aside, and
+ * made to sleep on slow workers, so that it recalls them: every index still exactly once. */
+START_TEST(pool_covers_every_index_while_workers_step_aside)
+{
+    cpu_set_t all;
+    const int core = pin_to_one_core(&all);
+    ad_pool *pool = ad_pool_create(3);
+    for (int round = 0; round < 50; round++) {
+        placed_job j = {pthread_self(), round % 2, {{0}}};
+        ad_pool_for(pool, 1000, 1, count_hits_placed, &j);
+        for (int64_t i = 0; i < 1000; i++)
+            ck_assert_int_eq(j.c.hits[i], 1);
+    }
+    ad_pool_free(pool);
+    if (core >= 0)
+        ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof all, &all), 0);
 }
 END_TEST
 
@@ -659,6 +732,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, pool_covers_every_index_once);
     tcase_add_test(tc, pool_ranges_do_not_depend_on_timing);
+    tcase_add_test(tc, a_worker_on_the_callers_core_steps_aside_until_recalled);
+    tcase_add_test(tc, pool_covers_every_index_while_workers_step_aside);
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, a_model_held_for_writing_refuses_every_other_thread);
     tcase_add_test(tc, a_model_held_for_reading_refuses_writers_only);

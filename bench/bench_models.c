@@ -3,8 +3,7 @@
  *
  *   bench_models [-t threads] [-w weights.safetensors] [-W warm-up] [-n rounds] [-s seconds]
  *                MODEL MODE
- *     MODEL  mlp  784-1024-1024-1024-10, ReLU, no dropout
- *            vit  32x32x3 images, patch 4, dim 192, depth 6, 3 heads, mlp_ratio 4, 10 classes
+ *     MODEL  mlp, vit or vit-large (bench_models.h)
  *     MODE   train128  one AdamW training step on a batch of 128 (adapt_model_train's step:
  *                      batch assembly, forward, cross-entropy, backward, update)
  *            infer1    forward of one sample, inference context (no tape, eval behaviour)
@@ -29,8 +28,9 @@
 #include <unistd.h>
 
 #include "adapt.h"
+#include "bench_models.h"
 
-enum { MAX_ROUNDS = 10000, MLP_INPUTS = 784, IMAGE_SIZE = 32, CHANNELS = 3, CLASSES = 10 };
+enum { MAX_ROUNDS = 10000 };
 
 typedef struct {
     const char *model, *mode, *weights;
@@ -80,54 +80,6 @@ static int timing_done(const timing *t)
            (t->count >= t->min_rounds && now() - t->start >= t->budget);
 }
 
-static adapt_status create_model(adapt_model **model, const char *name)
-{
-    if (!strcmp(name, "mlp")) {
-        const int64_t sizes[] = {MLP_INPUTS, 1024, 1024, 1024, CLASSES};
-        adapt_mlp_params p;
-        adapt_mlp_params_init(&p, sizeof p);
-        p.n_sizes = 5;
-        p.sizes = sizes;
-        p.activation = ADAPT_ACTIVATION_RELU;
-        p.dropout = 0.0f;
-        return adapt_model_create_mlp(model, &p);
-    }
-    adapt_vit_params p;
-    adapt_vit_params_init(&p, sizeof p);
-    p.image_size = IMAGE_SIZE, p.in_channels = CHANNELS, p.patch = 4, p.dim = 192;
-    p.depth = 6, p.heads = 3, p.mlp_ratio = 4.0f, p.n_classes = CLASSES, p.dropout = 0.0f;
-    return adapt_model_create_vit(model, &p);
-}
-
-/* Shape of a batch of `batch` model inputs; returns the rank. */
-static int32_t input_shape(int64_t *shape, const char *model, int64_t batch)
-{
-    shape[0] = batch;
-    if (!strcmp(model, "mlp")) {
-        shape[1] = MLP_INPUTS;
-        return 2;
-    }
-    shape[1] = CHANNELS, shape[2] = IMAGE_SIZE, shape[3] = IMAGE_SIZE;
-    return 4;
-}
-
-/* Pixel-like values in [0, 1). */
-static float *synthetic_inputs(int64_t count)
-{
-    float *x = malloc((size_t)count * sizeof *x);
-    for (int64_t i = 0; x && i < count; i++)
-        x[i] = (float)rand() / ((float)RAND_MAX + 1.0f);
-    return x;
-}
-
-static int64_t numel(const int64_t *shape, int32_t ndim)
-{
-    int64_t n = 1;
-    for (int32_t d = 0; d < ndim; d++)
-        n *= shape[d];
-    return n;
-}
-
 /* ---- inference ------------------------------------------------------------------------- */
 
 /* The input is a persistent tensor, as a caller's batch already in place, so that the timed
@@ -136,8 +88,8 @@ static int time_inference(timing *t, adapt_model *model, const options *o, int64
                           size_t *arena_peak)
 {
     int64_t shape[4];
-    int32_t ndim = input_shape(shape, o->model, batch);
-    float *x = synthetic_inputs(numel(shape, ndim));
+    int32_t ndim = bench_input_shape(shape, o->model, batch);
+    float *x = bench_synthetic_inputs(bench_numel(shape, ndim));
     adapt_context_params cp;
     adapt_context_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
@@ -146,7 +98,7 @@ static int time_inference(timing *t, adapt_model *model, const options *o, int64
     int fail = !x || failed(adapt_context_create(&ctx, &cp), "context") ||
                failed(adapt_param_create(&input, ndim, shape), "input") ||
                failed(adapt_param_set_requires_grad(input, 0), "input") ||
-               failed(adapt_param_write(input, x, numel(shape, ndim)), "input");
+               failed(adapt_param_write(input, x, bench_numel(shape, ndim)), "input");
     for (int i = 0; !fail && !timing_done(t); i++) {
         double t0 = now();
         adapt_context_reset(ctx);
@@ -211,8 +163,8 @@ static int time_training(timing *t, adapt_model *model, const options *o, int64_
                          size_t *arena_peak)
 {
     int64_t shape[4];
-    int32_t ndim = input_shape(shape, o->model, batch);
-    float *x = synthetic_inputs(numel(shape, ndim));
+    int32_t ndim = bench_input_shape(shape, o->model, batch);
+    float *x = bench_synthetic_inputs(bench_numel(shape, ndim));
     int32_t *labels = malloc((size_t)batch * sizeof *labels);
     adapt_dataset *data = NULL;
     int fail = !x || !labels;
@@ -247,7 +199,7 @@ static int time_training(timing *t, adapt_model *model, const options *o, int64_
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_models [-t threads] [-w weights.safetensors] [-W warm-up] "
-                    "[-n rounds] [-s seconds] mlp|vit train128|infer1|infer256\n");
+                    "[-n rounds] [-s seconds] mlp|vit|vit-large train128|infer1|infer256\n");
     return 2;
 }
 
@@ -269,7 +221,7 @@ static int parse_options(options *o, int argc, char **argv)
     o->model = argv[optind], o->mode = argv[optind + 1];
     if (o->threads <= 0)
         o->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    return (strcmp(o->model, "mlp") && strcmp(o->model, "vit")) ||
+    return !bench_model_known(o->model) ||
            (strcmp(o->mode, "train128") && strcmp(o->mode, "infer1") &&
             strcmp(o->mode, "infer256")) ||
            o->warmup < 0 || o->min_rounds < 1 || o->min_rounds > MAX_ROUNDS ||
@@ -293,7 +245,7 @@ int main(int argc, char **argv)
     const int64_t batch = !strcmp(o.mode, "infer1") ? 1 : !strcmp(o.mode, "train128") ? 128 : 256;
     adapt_model *model = NULL;
     size_t arena = 0;
-    int fail = failed(create_model(&model, o.model), "model") ||
+    int fail = failed(bench_create_model(&model, o.model), "model") ||
                (o.weights && failed(adapt_model_load_weights(model, o.weights), "weights"));
     if (!fail && !strcmp(o.mode, "train128"))
         fail = time_training(&t, model, &o, batch, &arena);

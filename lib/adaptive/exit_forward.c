@@ -68,7 +68,7 @@ static adapt_status forward_exits(adapt_tensor **logits, adapt_context *ctx, ada
     if (!st)
         st = ad_exits_forward(out, ctx, model, input, false);
     for (int32_t k = 0; k < exits && !st; k++)
-        logits[k] = ad_tensor_handle(out[k]);
+        logits[k] = ad_tensor_hand_out(out[k]);
     return st;
 }
 

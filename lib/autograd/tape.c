@@ -30,10 +30,51 @@ adapt_status ad_tape_record(adapt_context *ctx, const char *name, ad_backward_fn
         return st;
     memcpy(inputs, in, (size_t)n_in * sizeof *inputs);
     *node = (ad_node){.prev = ctx->tape, .backward = backward, .name = name, .out = out,
-                      .in = inputs, .n_in = n_in, .saved = saved_size ? *saved : NULL};
+                      .in = inputs, .n_in = n_in, .saved = saved_size ? *saved : NULL,
+                      .arena_used = ctx->arena.used};
     ctx->tape = node;
     out->flags |= AD_TENSOR_REQUIRES_GRAD;
     return ADAPT_OK;
+}
+
+/* The gradient of an intermediate activation is dead once the operation that
+ * made it has run its backward: nothing recorded before that operation reads
+ * it. Its block then waits on a list, and the next gradient of the same size
+ * takes it. The blocks of a network repeat their shapes, so a pass holds the
+ * gradients of about one block at a time instead of all of them. Gradients of
+ * parameters and of activations a caller holds are kept. */
+struct ad_spare_grad {
+    size_t bytes;
+    struct ad_spare_grad *next;
+};
+
+static size_t grad_bytes(const adapt_tensor *t)
+{
+    const size_t bytes = (size_t)t->numel * sizeof(float);
+    return (bytes + AD_ARENA_ALIGN - 1) / AD_ARENA_ALIGN * AD_ARENA_ALIGN;
+}
+
+static float *reuse_grad(adapt_context *ctx, size_t bytes)
+{
+    for (struct ad_spare_grad **at = &ctx->spare_grads; *at; at = &(*at)->next) {
+        struct ad_spare_grad *spare = *at;
+        if (spare->bytes == bytes) {
+            *at = spare->next;
+            memset(spare, 0, bytes);
+            return (float *)(void *)spare;
+        }
+    }
+    return ad_arena_calloc(&ctx->arena, bytes / sizeof(float), sizeof(float));
+}
+
+static void retire_grad(adapt_context *ctx, adapt_tensor *t)
+{
+    if (!t->pass_grad || ad_is_param(t) || (t->flags & AD_TENSOR_HANDED_OUT))
+        return;
+    struct ad_spare_grad *spare = (struct ad_spare_grad *)(void *)t->pass_grad;
+    *spare = (struct ad_spare_grad){grad_bytes(t), ctx->spare_grads};
+    ctx->spare_grads = spare;
+    t->pass_grad = NULL;
 }
 
 adapt_status ad_grad(float **grad, adapt_context *ctx, adapt_tensor *t)
@@ -43,7 +84,7 @@ adapt_status ad_grad(float **grad, adapt_context *ctx, adapt_tensor *t)
         return ADAPT_OK;
     }
     if (!t->pass_grad) {
-        float *g = ad_arena_calloc(&ctx->arena, (size_t)t->numel, sizeof(float));
+        float *g = reuse_grad(ctx, grad_bytes(t));
         if (!g)
             return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "adapt_backward: no arena memory for a gradient");
         t->pass_grad = g;
@@ -69,6 +110,7 @@ static void finish_pass(adapt_context *ctx, bool commit)
         }
     }
     ctx->tape = NULL;
+    ctx->spare_grads = NULL; /* arena memory, which the next reset takes back */
 }
 
 adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss)
@@ -95,9 +137,11 @@ adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss)
         return st;
     }
     seed[0] += 1.0f;
-    for (ad_node *node = ctx->tape; node && !st; node = node->prev)
+    for (ad_node *node = ctx->tape; node && !st; node = node->prev) {
         if (node->out->pass_grad)
             st = node->backward(ctx, node);
+        retire_grad(ctx, node->out);
+    }
     finish_pass(ctx, st == ADAPT_OK);
     return st;
 }

@@ -22,6 +22,7 @@ struct ad_node {
     adapt_tensor **in;
     int32_t n_in;
     void *saved; /* op-specific values kept for the backward pass */
+    size_t arena_used; /* the arena's use once this record was made (memory reports) */
 };
 
 /* True when an operation on these inputs must be taped. */

@@ -206,6 +206,6 @@ adapt_status adapt_tensor_input(adapt_tensor **out, adapt_context *ctx, int32_t 
     if (!ad_all_finite(data, t->numel))
         return ad_fail(ADAPT_ERR_NONFINITE, "%s: data has NaN or inf", fn);
     memcpy(t->data, data, (size_t)t->numel * sizeof(float));
-    *out = ad_tensor_handle(t);
+    *out = ad_tensor_hand_out(t);
     return ADAPT_OK;
 }

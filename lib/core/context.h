@@ -13,6 +13,7 @@ typedef struct ad_node ad_node;
 struct adapt_context {
     ad_arena arena;
     ad_node *tape;          /* newest record first; NULL when empty */
+    struct ad_spare_grad *spare_grads; /* gradient blocks free for reuse in this pass (tape.c) */
     uint64_t generation;    /* bumped by reset; stamps activations */
     uint64_t seed;
     uint64_t rng_stream;    /* next random stream id */

@@ -52,6 +52,13 @@ adapt_tensor *ad_tensor_handle(const adapt_tensor *t)
     return (adapt_tensor *)add_high_tag(address | low, address, t->generation);
 }
 
+adapt_tensor *ad_tensor_hand_out(adapt_tensor *t)
+{
+    if (t && !ad_is_param(t))
+        t->flags |= AD_TENSOR_HANDED_OUT;
+    return ad_tensor_handle(t);
+}
+
 adapt_status ad_tensor_from_handle(adapt_tensor **out, const adapt_tensor *handle,
                                    const char *fn, const char *what)
 {

@@ -29,6 +29,10 @@
 /* The handle of record `t` (NULL for NULL). */
 adapt_tensor *ad_tensor_handle(const adapt_tensor *t);
 
+/* The handle of activation or parameter `t` given to a caller, which may read
+ * its gradient after backward: marks an activation so that backward keeps it. */
+adapt_tensor *ad_tensor_hand_out(adapt_tensor *t);
+
 /* The record behind `handle` into *t. INVALID_ARGUMENT for NULL or a pointer
  * that leads to no tensor, STATE for an activation released by
  * adapt_context_reset; the message names `fn` and the argument `what`. */

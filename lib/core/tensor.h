@@ -14,6 +14,7 @@ enum {
     AD_TENSOR_PARAM = 1u << 0,         /* persistent, caller-owned unless held */
     AD_TENSOR_REQUIRES_GRAD = 1u << 1, /* backward reaches it */
     AD_TENSOR_HELD = 1u << 2,          /* a parameter a model owns: lent, never freed by callers */
+    AD_TENSOR_HANDED_OUT = 1u << 3,    /* an activation a caller holds: its gradient is kept */
 };
 
 struct adapt_tensor {

@@ -178,12 +178,12 @@ adapt_status ad_forward_enter(adapt_tensor **x, ad_hold *hold, adapt_tensor **ou
 
 /* Ends a public forward pass: the hold goes, the result becomes the caller's handle, and a
  * failure's message names `fn`, which the layers and kernels beneath cannot. */
-static adapt_status forward_leave(adapt_tensor **out, const adapt_tensor *y, ad_hold *hold,
+static adapt_status forward_leave(adapt_tensor **out, adapt_tensor *y, ad_hold *hold,
                                   adapt_status st, const char *fn)
 {
     ad_busy_leave(hold);
     if (!st)
-        *out = ad_tensor_handle(y);
+        *out = ad_tensor_hand_out(y);
     return ad_prefix(st, fn);
 }
 

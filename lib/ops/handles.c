@@ -35,11 +35,11 @@ static adapt_status operand_x(adapt_tensor **real, adapt_context *ctx, adapt_ten
 
 /* The result of a successful operation, as the caller's handle; a failure's message names
  * the operation `fn`, which the shared kernels and allocators beneath it cannot. */
-static adapt_status published(adapt_tensor **out, const adapt_tensor *y, adapt_status st,
+static adapt_status published(adapt_tensor **out, adapt_tensor *y, adapt_status st,
                               const char *fn)
 {
     if (!st)
-        *out = ad_tensor_handle(y);
+        *out = ad_tensor_hand_out(y);
     return ad_prefix(st, fn);
 }
 

@@ -1,9 +1,12 @@
 /* End to end through the public API: a two-layer network learns a spiral,
- * and training is bit-for-bit reproducible for a given seed and thread count. */
+ * and training is bit-for-bit reproducible for a given seed and thread count.
+ * Backward's memory: gradients of a model's inner activations are recycled,
+ * those of activations a caller holds are kept. */
 #include <math.h>
 #include <string.h>
 
 #include "check_util.h"
+#include "lib/core/context.h"
 
 #define N_POINTS 256
 #define HIDDEN 64
@@ -134,6 +137,67 @@ START_TEST(same_seed_and_threads_give_identical_weights)
 }
 END_TEST
 
+/* A deep MLP's backward needs a few activations' worth of gradients at a time, not one for
+ * every activation its forward made. */
+START_TEST(backward_recycles_the_gradients_of_inner_activations)
+{
+    const int64_t sizes[] = {64, 256, 256, 256, 256, 256, 256, 256, 256, 10}, batch = 512;
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 10, p.sizes = sizes, p.dropout = 0.0f;
+    adapt_model *model;
+    ck_assert_int_eq(adapt_model_create_mlp(&model, &p), ADAPT_OK);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    ck_assert_int_eq(adapt_context_set_grad(ctx, 1), ADAPT_OK);
+    static float x[512 * 64];
+    int32_t labels[512];
+    tu_fill(x, 512 * 64, 5, -1.0f, 1.0f);
+    for (int i = 0; i < batch; i++)
+        labels[i] = i % 10;
+    adapt_tensor *input, *logits, *loss;
+    ck_assert_int_eq(adapt_tensor_input(&input, ctx, 2, (int64_t[]){batch, 64}, x), ADAPT_OK);
+    const size_t start = ctx->arena.used;
+    ck_assert_int_eq(adapt_model_forward(&logits, ctx, model, input), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_cross_entropy(&loss, ctx, logits, labels, 0.0f), ADAPT_OK);
+    const size_t forward = ctx->arena.used - start;
+    ck_assert_int_eq(adapt_backward(ctx, loss), ADAPT_OK);
+    const size_t backward = ctx->arena.step_peak - start - forward;
+    /* 8 hidden layers of 512 x 256 activations: without reuse their gradients alone would
+     * take about as much as the forward; the parameters' take an eighth of it. */
+    ck_assert_msg(backward * 2 < forward, "backward took %zu bytes over the forward's %zu",
+                  backward, forward);
+    adapt_context_free(ctx);
+    adapt_model_free(model);
+}
+END_TEST
+
+/* d(sum(relu(x W)))/d(relu(x W)) is all ones, and the caller can still read it; so can the
+ * gradient of the logits a model's forward returned. */
+START_TEST(gradients_of_activations_a_caller_holds_survive_backward)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    ck_assert_int_eq(adapt_context_set_grad(ctx, 1), ADAPT_OK);
+    adapt_tensor *w = tu_param(2, (int64_t[]){8, 8}, 7, -1.0f, 1.0f);
+    float x[4 * 8];
+    tu_fill(x, 4 * 8, 8, -1.0f, 1.0f);
+    adapt_tensor *input, *product, *hidden, *loss;
+    ck_assert_int_eq(adapt_tensor_input(&input, ctx, 2, (int64_t[]){4, 8}, x), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_matmul(&product, ctx, input, w, 0), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_relu(&hidden, ctx, product), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_sum(&loss, ctx, hidden, ADAPT_AXIS_ALL), ADAPT_OK);
+    ck_assert_int_eq(adapt_backward(ctx, loss), ADAPT_OK);
+    const float *dh = adapt_tensor_grad(hidden), *dp = adapt_tensor_grad(product);
+    ck_assert_ptr_nonnull(dh);
+    ck_assert_ptr_nonnull(dp);
+    for (int i = 0; i < 4 * 8; i++) {
+        ck_assert_float_eq(dh[i], 1.0f);
+        ck_assert_float_eq(dp[i], adapt_tensor_data(product)[i] > 0.0f ? 1.0f : 0.0f);
+    }
+    adapt_tensor_free(w);
+    adapt_context_free(ctx);
+}
+END_TEST
+
 static Suite *training_suite(void)
 {
     Suite *s = suite_create("training");
@@ -141,6 +205,8 @@ static Suite *training_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, two_layer_network_learns_a_spiral);
     tcase_add_test(tc, same_seed_and_threads_give_identical_weights);
+    tcase_add_test(tc, backward_recycles_the_gradients_of_inner_activations);
+    tcase_add_test(tc, gradients_of_activations_a_caller_holds_survive_backward);
     suite_add_tcase(s, tc);
     return s;
 }

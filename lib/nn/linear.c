@@ -17,7 +17,7 @@ adapt_status ad_linear_init(ad_linear *l, ad_param_list *params, const char *pre
     return st;
 }
 
-/* The taped path: one op each, so that the backward pass sees them. */
+/* Three ops, for the messages of a shape that does not fit. */
 static adapt_status forward_ops(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,
                                 adapt_tensor *x, ad_act act)
 {
@@ -38,14 +38,13 @@ adapt_status ad_linear_forward_act(adapt_tensor **out, adapt_context *ctx, const
                                    adapt_tensor *x, ad_act act)
 {
     adapt_tensor *in[] = {x, l->weight, l->bias};
-    if (ad_tape_wants(ctx, in, 3))
-        return forward_ops(out, ctx, l, x, act);
     adapt_status st = ad_check_tensor(ctx, x, "adapt_op_matmul", "a");
     if (st)
         return st;
     if (x->ndim < 1 || x->shape[x->ndim - 1] != l->in_features)
         return forward_ops(out, ctx, l, x, act); /* the op reports the shape */
-    return ad_linear_forward_untaped(out, ctx, l, x, act);
+    return ad_tape_wants(ctx, in, 3) ? ad_linear_forward_taped(out, ctx, l, x, act)
+                                     : ad_linear_forward_untaped(out, ctx, l, x, act);
 }
 
 adapt_status ad_linear_forward(adapt_tensor **out, adapt_context *ctx, const ad_linear *l,

@@ -37,6 +37,19 @@ adapt_status ad_linear_forward_rows(adapt_tensor **out, adapt_context *ctx, cons
 adapt_status ad_linear_forward_untaped(adapt_tensor **out, adapt_context *ctx,
                                        const ad_linear *l, adapt_tensor *x, ad_act act);
 
+/* The taped part: one record for product, bias and activation (linear_taped.c). */
+adapt_status ad_linear_forward_taped(adapt_tensor **out, adapt_context *ctx,
+                                     const ad_linear *l, adapt_tensor *x, ad_act act);
+
+/* y = act(x W^T + b) into `y`, for weight [out, in], bias [out] or NULL and x[..., in]. */
+adapt_status ad_linear_product(adapt_context *ctx, const adapt_tensor *weight,
+                               const adapt_tensor *bias, const adapt_tensor *x, ad_act act,
+                               float *y);
+
+/* A new activation shaped like x with its last axis `out_features` long. */
+adapt_status ad_linear_output(adapt_tensor **y, adapt_context *ctx, const adapt_tensor *x,
+                              int64_t out_features);
+
 /* FLOPs of `rows` input rows (multiply-add = 2). */
 int64_t ad_linear_flops(const ad_linear *l, int64_t rows);
 

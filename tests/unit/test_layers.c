@@ -14,6 +14,7 @@
 #include "lib/nn/chain.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_kinds.h"
+#include "lib/nn/linear.h"
 #include "lib/nn/patch_embed.h"
 #include "lib/nn/residual.h"
 #include "lib/nn/transformer.h"
@@ -375,6 +376,86 @@ START_TEST(linear_flattens_and_matches_loops)
     backends_match(&f);
     free(x);
     teardown(&f);
+}
+END_TEST
+
+/* The taped linear record against the three public ops it replaces (product, bias,
+ * activation): the same outputs bit for bit and the same gradients of input, weight and bias;
+ * finite differences agree with it too. */
+static adapt_status three_ops(adapt_tensor **out, adapt_context *ctx, adapt_tensor **p,
+                              ad_act act)
+{
+    adapt_tensor *y;
+    adapt_status st = adapt_op_matmul(&y, ctx, p[0], p[1], ADAPT_MATMUL_TRANS_B);
+    if (!st)
+        st = adapt_op_add(&y, ctx, y, p[2]);
+    if (!st && act == AD_ACT_RELU)
+        st = adapt_op_relu(&y, ctx, y);
+    if (!st && act == AD_ACT_GELU)
+        st = adapt_op_gelu(&y, ctx, y);
+    if (!st)
+        *out = y;
+    return st;
+}
+
+static adapt_status one_record(adapt_tensor **out, adapt_context *ctx, adapt_tensor **p,
+                               void *arg)
+{
+    const ad_linear l = {p[1], p[2], 24, 40};
+    adapt_tensor *y;
+    adapt_status st = ad_linear_forward_act(&y, ctx, &l, tu_record(p[0]), *(ad_act *)arg);
+    if (!st)
+        *out = tu_handle(y);
+    return st;
+}
+
+/* Output and gradients of sum(y * r) into `values` (y, dx, dW, db in turn). */
+static void run_linear(float *values, adapt_tensor **p, ad_act act, bool fused)
+{
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, 2);
+    ck_assert_int_eq(adapt_context_set_grad(ctx, 1), ADAPT_OK);
+    for (int i = 0; i < 3; i++)
+        adapt_param_zero_grad(p[i]);
+    adapt_tensor *y, *weights, *product, *loss;
+    ck_assert_int_eq(fused ? one_record(&y, ctx, p, &act) : three_ops(&y, ctx, p, act),
+                     ADAPT_OK);
+    float r[3 * 5 * 40];
+    tu_fill(r, 3 * 5 * 40, 77, -1.0f, 1.0f);
+    ck_assert_int_eq(adapt_tensor_input(&weights, ctx, 3, (int64_t[]){3, 5, 40}, r), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_mul(&product, ctx, y, weights), ADAPT_OK);
+    ck_assert_int_eq(adapt_op_sum(&loss, ctx, product, ADAPT_AXIS_ALL), ADAPT_OK);
+    ck_assert_int_eq(adapt_backward(ctx, loss), ADAPT_OK);
+    memcpy(values, adapt_tensor_data(y), 600 * sizeof(float));
+    int64_t at = 600;
+    for (int i = 0; i < 3; i++) {
+        memcpy(values + at, adapt_tensor_grad(p[i]), (size_t)adapt_tensor_numel(p[i]) * 4);
+        at += adapt_tensor_numel(p[i]);
+    }
+    adapt_context_free(ctx);
+}
+
+START_TEST(taped_linear_matches_its_three_ops)
+{
+    const ad_act act = (ad_act)_i;
+    adapt_tensor *p[] = {tu_param(3, (int64_t[]){3, 5, 24}, 1, -1.0f, 1.0f),
+                         tu_param(2, (int64_t[]){40, 24}, 2, -0.3f, 0.3f),
+                         tu_param(1, (int64_t[]){40}, 3, -0.5f, 0.5f)};
+    enum { VALUES = 600 + 360 + 960 + 40 };
+    float *fused = malloc(VALUES * sizeof(float)), *ops = malloc(VALUES * sizeof(float));
+    run_linear(fused, p, act, true);
+    run_linear(ops, p, act, false);
+    for (int i = 0; i < 600; i++)
+        ck_assert_msg(fused[i] == ops[i], "output %d: %.9g against %.9g", i, fused[i], ops[i]);
+    for (int i = 600; i < VALUES; i++)
+        ck_assert_msg(fabsf(fused[i] - ops[i]) <= 1e-5f * fmaxf(1.0f, fabsf(ops[i])),
+                      "gradient value %d: %.9g against %.9g", i, fused[i], ops[i]);
+    ad_act a = act;
+    if (act != AD_ACT_RELU) /* a step across ReLU's kink would not measure its slope */
+        tu_gradcheck(one_record, p, 3, &a, 1e-2, 2e-3, 40);
+    free(fused);
+    free(ops);
+    for (int i = 0; i < 3; i++)
+        adapt_tensor_free(p[i]);
 }
 END_TEST
 
@@ -1164,6 +1245,7 @@ int main(void)
     TCase *tc = tcase_create("layers");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, linear_flattens_and_matches_loops);
+    tcase_add_loop_test(tc, taped_linear_matches_its_three_ops, AD_ACT_NONE, AD_ACT_GELU + 1);
     tcase_add_test(tc, token_linear_maps_the_last_axis);
     tcase_add_loop_test(tc, conv2d_matches_loops, 0, 4);
     tcase_add_test(tc, conv2d_without_bias_for_batch_norm);

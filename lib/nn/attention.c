@@ -21,43 +21,7 @@ adapt_status ad_attention_init(ad_attention *a, ad_param_list *params, const cha
     return st;
 }
 
-/* [N, T, H * hd] -> [N * H, T, hd]; one head needs no copy. */
-static adapt_status split_heads(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
-                                adapt_tensor *y)
-{
-    const int64_t n = y->shape[0], t = y->shape[1], h = a->heads, hd = a->dim / a->heads;
-    if (h == 1) {
-        *out = y;
-        return ADAPT_OK;
-    }
-    adapt_tensor *split, *moved;
-    adapt_status st = ad_op_reshape(&split, ctx, y, 4, (int64_t[]){n, t, h, hd});
-    if (!st)
-        st = ad_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
-    if (!st)
-        st = ad_op_reshape(out, ctx, moved, 3, (int64_t[]){n * h, t, hd});
-    return st;
-}
-
-/* [N * H, T, hd] -> [N, T, H * hd]. */
-static adapt_status merge_heads(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
-                                adapt_tensor *y, int64_t n)
-{
-    const int64_t t = y->shape[1], h = a->heads, hd = a->dim / a->heads;
-    if (h == 1) {
-        *out = y;
-        return ADAPT_OK;
-    }
-    adapt_tensor *split, *moved;
-    adapt_status st = ad_op_reshape(&split, ctx, y, 4, (int64_t[]){n, h, t, hd});
-    if (!st)
-        st = ad_op_permute(&moved, ctx, split, (int32_t[]){0, 2, 1, 3});
-    if (!st)
-        st = ad_op_reshape(out, ctx, moved, 3, (int64_t[]){n, t, a->dim});
-    return st;
-}
-
-/* Projection `part` (0 = q, 1 = k, 2 = v) of x, split into heads. Slicing the weight (dim^2
+/* Projection `part` (0 = q, 1 = k, 2 = v) of x. Slicing the weight (dim^2
  * values) instead of the projected activations avoids copying three N*T*dim tensors, and the
  * 1/sqrt(hd) of the scores is folded into the q slice for the same reason. */
 static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
@@ -72,10 +36,7 @@ static adapt_status project(adapt_tensor **out, adapt_context *ctx, const ad_att
         st = ad_op_scale(&slice.weight, ctx, slice.weight, scale);
     if (!st && scale != 1.0f)
         st = ad_op_scale(&slice.bias, ctx, slice.bias, scale);
-    adapt_tensor *y;
-    if (!st)
-        st = ad_linear_forward(&y, ctx, &slice, x);
-    return st ? st : split_heads(out, ctx, a, y);
+    return st ? st : ad_linear_forward(out, ctx, &slice, x);
 }
 
 adapt_status ad_attention_qkv(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
@@ -93,7 +54,7 @@ adapt_status ad_attention_proj(adapt_tensor **out, adapt_context *ctx, const ad_
                      : ad_linear_forward(out, ctx, &a->proj, x);
 }
 
-/* q (scaled), k and v split into heads from the rows a replacing qkv module makes. */
+/* q (scaled), k and v from the rows a replacing qkv module makes. */
 static adapt_status split_qkv(adapt_tensor **q, adapt_tensor **k, adapt_tensor **v,
                               adapt_context *ctx, const ad_attention *a, adapt_tensor *x,
                               float scale)
@@ -103,12 +64,9 @@ static adapt_status split_qkv(adapt_tensor **q, adapt_tensor **k, adapt_tensor *
     for (int i = 0; i < 3 && !st; i++)
         st = ad_op_slice(&part[i], ctx, qkv, 2, i * a->dim, (i + 1) * a->dim);
     if (!st)
-        st = ad_op_scale(&part[0], ctx, part[0], scale);
-    if (!st)
-        st = split_heads(q, ctx, a, part[0]);
-    if (!st)
-        st = split_heads(k, ctx, a, part[1]);
-    return st ? st : split_heads(v, ctx, a, part[2]);
+        st = ad_op_scale(q, ctx, part[0], scale);
+    *k = part[1], *v = part[2];
+    return st;
 }
 
 adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
@@ -118,7 +76,7 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
     if (!ad_tape_wants(ctx, in, 5))
         return ad_attention_forward_untaped(out, ctx, a, x);
     const float scale = (float)(1.0 / sqrt((double)(a->dim / a->heads)));
-    adapt_tensor *q, *k, *v, *scores, *weights, *mixed, *merged;
+    adapt_tensor *q, *k, *v, *mixed;
     adapt_status st = ADAPT_OK;
     if (a->qkv_module.module) {
         st = split_qkv(&q, &k, &v, ctx, a, x, scale);
@@ -130,14 +88,8 @@ adapt_status ad_attention_forward(adapt_tensor **out, adapt_context *ctx, const 
             st = project(&v, ctx, a, x, 2, 1.0f);
     }
     if (!st)
-        st = ad_op_matmul(&scores, ctx, q, k, ADAPT_MATMUL_TRANS_B);
-    if (!st)
-        st = ad_op_softmax(&weights, ctx, scores);
-    if (!st)
-        st = ad_op_matmul(&mixed, ctx, weights, v, 0);
-    if (!st)
-        st = merge_heads(&merged, ctx, a, mixed, x->shape[0]);
-    return st ? st : ad_attention_proj(out, ctx, a, merged);
+        st = ad_attention_core_taped(&mixed, ctx, q, k, v, a->heads);
+    return st ? st : ad_attention_proj(out, ctx, a, mixed);
 }
 
 int64_t ad_attention_flops(const ad_attention *a, int64_t tokens)

@@ -29,6 +29,11 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
                                           const ad_attention *a, adapt_tensor *x);
 
 /* Its qkv and output projections as they run now: the module that replaces one, if any. */
+/* mix[N, T, dim] = softmax(q k^T) v per head, q already scaled: one tape record
+ * (attention_taped.c). */
+adapt_status ad_attention_core_taped(adapt_tensor **mix, adapt_context *ctx, adapt_tensor *q,
+                                     adapt_tensor *k, adapt_tensor *v, int64_t heads);
+
 adapt_status ad_attention_qkv(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,
                               adapt_tensor *x);
 adapt_status ad_attention_proj(adapt_tensor **out, adapt_context *ctx, const ad_attention *a,

@@ -15,8 +15,7 @@
 #include "lib/core/tensor.h"
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/gemm_narrow.h"
-#include "lib/kernels/row_reduce.h"
-#include "lib/kernels/vector_math.h"
+#include "lib/kernels/softmax_rows.h"
 
 typedef struct {
     adapt_backend backend;
@@ -31,19 +30,11 @@ typedef struct {
 
 /* Row-wise softmax(scale * s) over `rows` rows of t, in place, as adapt_op_softmax
  * computes it. */
-AD_VECTOR_CLONES
 static void softmax_rows(float *s, int64_t rows, int64_t t, float scale)
 {
-    for (int64_t r = 0; r < rows; r++, s += t) {
-        for (int64_t i = 0; i < t; i++)
-            s[i] *= scale;
-        const float m = ad_row_max(s, t);
-        for (int64_t i = 0; i < t; i++)
-            s[i] = ad_vexp(s[i] - m);
-        const float inv_sum = (float)(1.0 / ad_row_sum(s, t));
-        for (int64_t i = 0; i < t; i++)
-            s[i] *= inv_sum;
-    }
+    for (int64_t i = 0; i < rows * t; i++)
+        s[i] *= scale;
+    ad_softmax_rows(s, s, rows, t);
 }
 
 /* Item = (sample, head, block of query rows): scores of those rows against every key, their

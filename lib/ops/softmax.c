@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "lib/kernels/row_reduce.h"
+#include "lib/kernels/softmax_rows.h"
 #include "lib/kernels/vector_math.h"
 #include "lib/ops/op.h"
 
@@ -23,53 +24,48 @@ typedef struct {
 } softmax_job;
 
 AD_VECTOR_CLONES
-static void forward_row(const softmax_job *job, int64_t r)
+static void log_softmax_row(const float *restrict x, float *restrict y, int64_t d)
 {
-    const int64_t d = job->p->d;
-    const float *restrict x = job->x + r * d;
-    float *restrict y = job->dst + r * d;
     const float m = ad_row_max(x, d);
     for (int64_t i = 0; i < d; i++)
         y[i] = ad_vexp(x[i] - m);
-    const double sum = ad_row_sum(y, d);
-    if (job->p->log) {
-        const float log_sum = (float)log(sum);
-        for (int64_t i = 0; i < d; i++)
-            y[i] = (x[i] - m) - log_sum;
-    } else {
-        const float inv_sum = (float)(1.0 / sum);
-        for (int64_t i = 0; i < d; i++)
-            y[i] *= inv_sum;
-    }
+    const float log_sum = (float)log(ad_row_sum(y, d));
+    for (int64_t i = 0; i < d; i++)
+        y[i] = (x[i] - m) - log_sum;
 }
 
 AD_VECTOR_CLONES
-static void backward_row(const softmax_job *job, int64_t r)
+static void log_softmax_row_backward(const float *restrict y, const float *restrict dy,
+                                     float *restrict dx, int64_t d)
 {
-    const int64_t d = job->p->d;
-    const float *restrict y = job->y + r * d, *restrict dy = job->dy + r * d;
-    float *restrict dx = job->dst + r * d;
-    if (job->p->log) {
-        const float sum_dy = (float)ad_row_sum(dy, d);
-        for (int64_t i = 0; i < d; i++)
-            dx[i] += dy[i] - ad_vexp(y[i]) * sum_dy;
-    } else {
-        const float dot = (float)ad_row_dot(dy, y, d);
-        for (int64_t i = 0; i < d; i++)
-            dx[i] += y[i] * (dy[i] - dot);
-    }
+    const float sum_dy = (float)ad_row_sum(dy, d);
+    for (int64_t i = 0; i < d; i++)
+        dx[i] += dy[i] - ad_vexp(y[i]) * sum_dy;
 }
 
 static void forward_range(void *arg, int64_t begin, int64_t end)
 {
+    const softmax_job *job = arg;
+    const int64_t d = job->p->d;
+    if (!job->p->log) {
+        ad_softmax_rows(job->x + begin * d, job->dst + begin * d, end - begin, d);
+        return;
+    }
     for (int64_t r = begin; r < end; r++)
-        forward_row(arg, r);
+        log_softmax_row(job->x + r * d, job->dst + r * d, d);
 }
 
 static void backward_range(void *arg, int64_t begin, int64_t end)
 {
+    const softmax_job *job = arg;
+    const int64_t d = job->p->d;
+    if (!job->p->log) {
+        ad_softmax_rows_backward(job->y + begin * d, job->dy + begin * d, job->dst + begin * d,
+                                 end - begin, d);
+        return;
+    }
     for (int64_t r = begin; r < end; r++)
-        backward_row(arg, r);
+        log_softmax_row_backward(job->y + r * d, job->dy + r * d, job->dst + r * d, d);
 }
 
 static int64_t row_grain(int64_t d)

@@ -2,12 +2,13 @@
  * peer comparison uses (bench/run_models.sh runs this next to PyTorch and ONNX Runtime).
  *
  *   bench_models [-t threads] [-w weights.safetensors] [-W warm-up] [-n rounds] [-s seconds]
- *                MODEL MODE
- *     MODEL  mlp, vit or vit-large (bench_models.h)
+ *                [-b batch] [-r] MODEL MODE
+ *     MODEL  mlp, vit, vit12 or vit-large (bench_models.h)
  *     MODE   train128  one AdamW training step on a batch of 128 (adapt_model_train's step:
  *                      batch assembly, forward, cross-entropy, backward, update)
  *            infer1    forward of one sample, inference context (no tape, eval behaviour)
  *            infer256  forward of 256 samples, same context
+ *     -b     another batch size for the mode; -r  training recomputes blocks in backward
  *
  * After `-W` untimed warm-up iterations (default 2) it times iterations until it has at least
  * `-n` of them (default 5) and `-s` seconds (default 3) have passed, and reports the median.
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ADAPT_EXPERIMENTAL /* adapt_context_set_recompute */
 #include "adapt.h"
 #include "bench_models.h"
 
@@ -34,7 +36,8 @@ enum { MAX_ROUNDS = 10000 };
 
 typedef struct {
     const char *model, *mode, *weights;
-    int threads, warmup, min_rounds;
+    int threads, warmup, min_rounds, recompute;
+    long long batch; /* 0: the mode's */
     double seconds;
 } options;
 
@@ -148,6 +151,7 @@ static int measure_step_arena(adapt_model *model, const options *o, const float 
     int fail = failed(adapt_context_create(&ctx, &cp), "context") ||
                failed(adapt_context_set_grad(ctx, 1), "grad") ||
                failed(adapt_context_set_training(ctx, 1), "training") ||
+               failed(adapt_context_set_recompute(ctx, o->recompute), "recompute") ||
                failed(adapt_tensor_input(&input, ctx, ndim, shape, x), "input") ||
                failed(adapt_model_forward(&logits, ctx, model, input), "forward") ||
                failed(adapt_op_cross_entropy(&loss, ctx, logits, labels, 0.0f), "loss") ||
@@ -179,6 +183,7 @@ static int time_training(timing *t, adapt_model *model, const options *o, int64_
     p.learning_rate = 1e-3f;
     p.weight_decay = 0.01f; /* torch.optim.AdamW's defaults */
     p.n_threads = o->threads;
+    p.recompute_blocks = o->recompute;
     p.progress = on_step;
     p.cancel = stop_training;
     p.user_data = t;
@@ -199,20 +204,23 @@ static int time_training(timing *t, adapt_model *model, const options *o, int64_
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_models [-t threads] [-w weights.safetensors] [-W warm-up] "
-                    "[-n rounds] [-s seconds] mlp|vit|vit-large train128|infer1|infer256\n");
+                    "[-n rounds] [-s seconds] [-b batch] [-r] mlp|vit|vit12|vit-large "
+                    "train128|infer1|infer256\n");
     return 2;
 }
 
 static int parse_options(options *o, int argc, char **argv)
 {
     *o = (options){.warmup = 2, .min_rounds = 5, .seconds = 3.0};
-    for (int c; (c = getopt(argc, argv, "t:w:W:n:s:")) != -1;) {
+    for (int c; (c = getopt(argc, argv, "t:w:W:n:s:b:r")) != -1;) {
         switch (c) {
         case 't': o->threads = atoi(optarg); break;
         case 'w': o->weights = optarg; break;
         case 'W': o->warmup = atoi(optarg); break;
         case 'n': o->min_rounds = atoi(optarg); break;
         case 's': o->seconds = atof(optarg); break;
+        case 'b': o->batch = atoll(optarg); break;
+        case 'r': o->recompute = 1; break;
         default: return 1;
         }
     }
@@ -224,7 +232,7 @@ static int parse_options(options *o, int argc, char **argv)
     return !bench_model_known(o->model) ||
            (strcmp(o->mode, "train128") && strcmp(o->mode, "infer1") &&
             strcmp(o->mode, "infer256")) ||
-           o->warmup < 0 || o->min_rounds < 1 || o->min_rounds > MAX_ROUNDS ||
+           o->warmup < 0 || o->min_rounds < 1 || o->min_rounds > MAX_ROUNDS || o->batch < 0 ||
            !(o->seconds >= 0.0);
 }
 
@@ -242,7 +250,10 @@ int main(int argc, char **argv)
         return usage();
     static timing t;
     t = (timing){.warmup = o.warmup, .min_rounds = o.min_rounds, .budget = o.seconds};
-    const int64_t batch = !strcmp(o.mode, "infer1") ? 1 : !strcmp(o.mode, "train128") ? 128 : 256;
+    const int64_t batch = o.batch                      ? o.batch
+                          : !strcmp(o.mode, "infer1")   ? 1
+                          : !strcmp(o.mode, "train128") ? 128
+                                                        : 256;
     adapt_model *model = NULL;
     size_t arena = 0;
     int fail = failed(bench_create_model(&model, o.model), "model") ||

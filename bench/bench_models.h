@@ -2,6 +2,7 @@
  * same): their construction, input shapes and synthetic inputs. Header-only.
  *   mlp        784-1024-1024-1024-10, ReLU, no dropout
  *   vit        32x32x3 images, patch 4, dim 192, depth 6, 3 heads, mlp_ratio 4, 10 classes
+ *   vit12      the same with depth 12
  *   vit-large  the same with dim 384, depth 12, 6 heads */
 #ifndef BENCH_MODELS_H
 #define BENCH_MODELS_H
@@ -15,7 +16,8 @@ enum { MLP_INPUTS = 784, IMAGE_SIZE = 32, CHANNELS = 3, CLASSES = 10 };
 
 static inline int bench_model_known(const char *name)
 {
-    return !strcmp(name, "mlp") || !strcmp(name, "vit") || !strcmp(name, "vit-large");
+    return !strcmp(name, "mlp") || !strcmp(name, "vit") || !strcmp(name, "vit12") ||
+           !strcmp(name, "vit-large");
 }
 
 static inline adapt_status bench_create_model(adapt_model **model, const char *name)
@@ -30,11 +32,11 @@ static inline adapt_status bench_create_model(adapt_model **model, const char *n
         p.dropout = 0.0f;
         return adapt_model_create_mlp(model, &p);
     }
-    const int large = !strcmp(name, "vit-large");
+    const int large = !strcmp(name, "vit-large"), deep = large || !strcmp(name, "vit12");
     adapt_vit_params p;
     adapt_vit_params_init(&p, sizeof p);
     p.image_size = IMAGE_SIZE, p.in_channels = CHANNELS, p.patch = 4;
-    p.dim = large ? 384 : 192, p.depth = large ? 12 : 6, p.heads = large ? 6 : 3;
+    p.dim = large ? 384 : 192, p.depth = deep ? 12 : 6, p.heads = large ? 6 : 3;
     p.mlp_ratio = 4.0f, p.n_classes = CLASSES, p.dropout = 0.0f;
     return adapt_model_create_vit(model, &p);
 }

@@ -1029,6 +1029,13 @@ typedef struct adapt_train_params {
      * every sample is used).
      */
     int32_t drop_last;
+    /**
+     * Non-zero: activation checkpointing. Each block keeps only its output
+     * during the forward pass and runs again in backward; gradients are
+     * bit-identical, memory holds one block's activations at a time, a step
+     * costs one more forward (default 0). See adapt_context_set_recompute().
+     */
+    int32_t recompute_blocks;
 } adapt_train_params;
 
 /**
@@ -1850,6 +1857,28 @@ ADAPT_API adapt_status adapt_exit_fit(float *thresholds, adapt_exit_outcome *out
                                       const adapt_exit_records *records,
                                       adapt_exit_rule rule, int32_t per_head,
                                       adapt_exit_target target, double value);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup memory Training memory
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/**
+ * Activation checkpointing for this context's later forward passes with
+ * gradient recording on: each block of a model (a ViT's transformer block, a
+ * CNN's residual block, an MLP's layer with its activation) keeps only its
+ * output, and adapt_backward() runs the block's forward again, on the same
+ * inputs, random streams and mode, to take its gradients. The gradients are
+ * bit-identical to those without it; the forward's activations shrink to
+ * the blocks' outputs plus one block's; a step costs one more forward of
+ * every block. Off by default. adapt_train_params.recompute_blocks turns it
+ * on for training.
+ */
+ADAPT_API adapt_status adapt_context_set_recompute(adapt_context *ctx, int enabled);
 
 /** @} */
 

@@ -113,6 +113,17 @@ static void finish_pass(adapt_context *ctx, bool commit)
     ctx->spare_grads = NULL; /* arena memory, which the next reset takes back */
 }
 
+adapt_status ad_tape_run_backward(adapt_context *ctx, const ad_node *newest)
+{
+    adapt_status st = ADAPT_OK;
+    for (const ad_node *node = newest; node && !st; node = node->prev) {
+        if (node->out->pass_grad)
+            st = node->backward(ctx, node);
+        retire_grad(ctx, node->out);
+    }
+    return st;
+}
+
 adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss)
 {
     const char *fn = "adapt_backward";
@@ -137,11 +148,7 @@ adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss)
         return st;
     }
     seed[0] += 1.0f;
-    for (ad_node *node = ctx->tape; node && !st; node = node->prev) {
-        if (node->out->pass_grad)
-            st = node->backward(ctx, node);
-        retire_grad(ctx, node->out);
-    }
+    st = ad_tape_run_backward(ctx, ctx->tape);
     finish_pass(ctx, st == ADAPT_OK);
     return st;
 }

@@ -39,6 +39,10 @@ adapt_status ad_tape_record(adapt_context *ctx, const char *name, ad_backward_fn
  * first use; NULL (and OK) when `t` needs no gradient. */
 adapt_status ad_grad(float **grad, adapt_context *ctx, adapt_tensor *t);
 
+/* Runs the backward functions of `newest` and every record before it, each
+ * whose output has a gradient, retiring the gradients that die with them. */
+adapt_status ad_tape_run_backward(adapt_context *ctx, const ad_node *newest);
+
 /* adapt_backward() on the record of the loss. */
 adapt_status ad_backward(adapt_context *ctx, adapt_tensor *loss);
 

@@ -98,9 +98,10 @@ void ad_arena_release(ad_arena *arena)
 
 void ad_arena_reset(ad_arena *arena)
 {
-    if (arena->chunks && arena->chunks->next) {
-        /* Blocks were handed back during the step (ad_arena_rewind), so its
-         * high-water mark can be far below what the chunks hold. A quarter
+    if (arena->chunks && (arena->chunks->next || arena->step_peak > arena->chunks->size)) {
+        /* One chunk for the whole step next time. Blocks were handed back
+         * during the step (ad_arena_rewind), so its high-water mark can be far
+         * below what the chunks held. A quarter
          * more than it: steps whose peaks creep up (early-exit batches
          * compacting to other sizes) would otherwise replace the chunk, and
          * fault in its fresh pages, at every new high. */
@@ -127,14 +128,19 @@ ad_arena_mark ad_arena_mark_now(const ad_arena *arena)
 
 void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark)
 {
-    /* Chunks added since the mark hold nothing older: they empty out, and
-     * allocation goes on in the newest. The marked chunk's tail stays unused
-     * until the next reset merges the chunks. */
-    ad_chunk *chunk = arena->chunks;
-    for (; chunk && chunk != mark.chunk; chunk = chunk->next)
-        chunk->offset = 0;
-    if (chunk && arena->chunks == chunk)
-        chunk->offset = mark.offset;
+    /* Chunks added since the mark hold nothing older: they are freed, and
+     * allocation goes on in the marked chunk from the mark. Kept, they would
+     * stay resident beside the marked chunk's tail, and a step that rewinds
+     * often (inference, recomputed blocks) would hold up to twice its peak
+     * until the next reset merges the chunks into one. */
+    while (arena->chunks && arena->chunks != mark.chunk) {
+        ad_chunk *next = arena->chunks->next;
+        arena->reserved -= arena->chunks->size;
+        free(arena->chunks);
+        arena->chunks = next;
+    }
+    if (arena->chunks)
+        arena->chunks->offset = mark.offset;
     arena->used = mark.used;
     arena->slot_block = mark.slot_block;
     arena->slot_next = mark.slot_next;

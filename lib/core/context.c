@@ -101,6 +101,14 @@ adapt_status adapt_context_set_training(adapt_context *ctx, int enabled)
     return st;
 }
 
+adapt_status adapt_context_set_recompute(adapt_context *ctx, int enabled)
+{
+    adapt_status st = ad_check_context(ctx, "adapt_context_set_recompute");
+    if (!st)
+        ctx->recompute = enabled != 0;
+    return st;
+}
+
 adapt_status adapt_context_set_backend(adapt_context *ctx, adapt_backend backend)
 {
     adapt_status st = ad_check_context(ctx, "adapt_context_set_backend");

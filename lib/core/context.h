@@ -21,6 +21,8 @@ struct adapt_context {
     adapt_backend backend;
     bool grad_enabled;
     bool training;
+    bool recompute;         /* blocks keep their output only, backward reruns them (recompute.c) */
+    bool rerunning;         /* in such a rerun: running statistics are not updated again */
     ad_pool *pool;          /* NULL when n_threads == 1 */
     int64_t *meter;         /* FLOPs each row of the batch executed, while metering (meter.h) */
     int64_t meter_rows;

@@ -6,6 +6,7 @@
 #include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
+#include "lib/models/recompute.h"
 
 #include <string.h>
 
@@ -45,8 +46,8 @@ static adapt_status check_call(adapt_tensor **out, adapt_context *ctx, const ada
     return ad_check_tensor(ctx, input, fn, "input");
 }
 
-static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
-                                  adapt_tensor *x)
+adapt_status ad_block_run(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
+                          adapt_tensor *x)
 {
     return ad_chain_forward(out, ctx, &b->plan, b->layers, x);
 }
@@ -54,12 +55,14 @@ static adapt_status block_forward(adapt_tensor **out, adapt_context *ctx, const 
 /* Without a tape nothing reads a block's intermediate activations once it has ended, so its
  * output is copied into a tensor made before them and their memory is handed back: inference
  * holds one block's activations at a time instead of the whole model's. A block that leaves
- * nothing else needs no copy. */
+ * nothing else needs no copy. With a tape, recomputation does the same (recompute.c). */
 static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx,
                                           const ad_block *b, adapt_tensor *x)
 {
+    if (ctx->grad_enabled && ctx->recompute)
+        return ad_block_run_recomputed(out, ctx, b, x);
     if (ctx->grad_enabled || b->plan.leaves_only_output)
-        return block_forward(out, ctx, b, x);
+        return ad_block_run(out, ctx, b, x);
     int64_t shape[ADAPT_MAX_DIMS] = {x->shape[0]};
     for (int32_t i = 0; i < b->out.ndim; i++)
         shape[i + 1] = b->out.d[i];
@@ -67,7 +70,7 @@ static adapt_status block_forward_compact(adapt_tensor **out, adapt_context *ctx
     adapt_status st = ad_tensor_new(&keep, ctx, b->out.ndim + 1, shape);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     if (!st)
-        st = block_forward(&y, ctx, b, x);
+        st = ad_block_run(&y, ctx, b, x);
     if (st)
         return st;
     if (y->numel != keep->numel) { /* not the block's declared shape: keep it as it is */

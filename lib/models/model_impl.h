@@ -75,6 +75,10 @@ adapt_status ad_model_check_blocks(const adapt_model *model, int64_t blocks);
 /* Input shape of the next block: the last block's output, or the model input. */
 ad_dims ad_model_tail(const adapt_model *model);
 
+/* The block's forward on x (forward.c). */
+adapt_status ad_block_run(adapt_tensor **out, adapt_context *ctx, const ad_block *b,
+                          adapt_tensor *x);
+
 /* Starts block `b` of principal kind `kind` taking `in`. */
 void ad_block_start(ad_block *b, int32_t kind, const ad_dims *in);
 

@@ -242,7 +242,7 @@ adapt_status ad_op_batchnorm(adapt_tensor **out, adapt_context *ctx, adapt_tenso
     ad_pool_for(ctx->pool, p.c, channel_grain(&p), forward_range, &job);
     adapt_tensor *in[] = {x, gamma, beta};
     st = ad_op_finish(out, ctx, fn, batchnorm_backward, y, in, 3, &p, sizeof p);
-    if (!st && p.training && running_mean)
+    if (!st && p.training && running_mean && !ctx->rerunning)
         update_running(&p, momentum, running_mean->data, running_var->data);
     return st;
 }

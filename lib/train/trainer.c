@@ -131,6 +131,8 @@ static adapt_status open_context(trainer *t)
         st = adapt_context_set_grad(t->ctx, 1);
     if (!st)
         st = adapt_context_set_training(t->ctx, 1);
+    if (!st)
+        t->ctx->recompute = t->p.recompute_blocks != 0;
     return st;
 }
 

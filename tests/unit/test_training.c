@@ -3,6 +3,7 @@
  * Backward's memory: gradients of a model's inner activations are recycled,
  * those of activations a caller holds are kept. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_util.h"
@@ -202,6 +203,102 @@ START_TEST(gradients_of_activations_a_caller_holds_survive_backward)
 }
 END_TEST
 
+/* ---- recomputing blocks in backward (activation checkpointing) ---------------------- */
+
+enum { RC_MLP, RC_CNN, RC_VIT, RC_KINDS };
+static const int32_t rc_channels[] = {4, 8}, rc_blocks[] = {1, 1}, rc_strides[] = {1, 2};
+
+/* Small models with what a rerun must reproduce: dropout (the MLP, the ViT) and batch
+ * norm's running statistics (the CNN). */
+static adapt_model *rc_model(int kind)
+{
+    adapt_model *m = NULL;
+    if (kind == RC_MLP) {
+        const int64_t sizes[] = {48, 32, 32, 5};
+        adapt_mlp_params p;
+        adapt_mlp_params_init(&p, sizeof p);
+        p.n_sizes = 4, p.sizes = sizes, p.dropout = 0.2f, p.seed = 3;
+        ck_assert_int_eq(adapt_model_create_mlp(&m, &p), ADAPT_OK);
+    } else if (kind == RC_CNN) {
+        adapt_cnn_params p;
+        adapt_cnn_params_init(&p, sizeof p);
+        p.image_size = 8, p.in_channels = 3, p.n_classes = 5, p.stem_channels = 4;
+        p.n_stages = 2, p.stage_channels = rc_channels, p.stage_blocks = rc_blocks;
+        p.stage_strides = rc_strides, p.seed = 3;
+        ck_assert_int_eq(adapt_model_create_cnn(&m, &p), ADAPT_OK);
+    } else {
+        adapt_vit_params p;
+        adapt_vit_params_init(&p, sizeof p);
+        p.image_size = 8, p.in_channels = 3, p.patch = 4, p.dim = 16, p.depth = 3;
+        p.heads = 2, p.mlp_ratio = 2.0f, p.n_classes = 5, p.dropout = 0.1f, p.seed = 3;
+        ck_assert_int_eq(adapt_model_create_vit(&m, &p), ADAPT_OK);
+    }
+    return m;
+}
+
+/* One forward and backward of a fresh model: the loss, then every parameter's values and
+ * gradient, into `out` (room for `capacity`); returns how many were written. The arena's
+ * use after the forward into *forward_bytes. */
+static int64_t rc_step(int kind, bool recompute, float *out, int64_t capacity,
+                       size_t *forward_bytes)
+{
+    adapt_model *model = rc_model(kind);
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, 2);
+    ck_assert_int_eq(adapt_context_set_grad(ctx, 1), ADAPT_OK);
+    ck_assert_int_eq(adapt_context_set_training(ctx, 1), ADAPT_OK);
+    ck_assert_int_eq(adapt_context_set_recompute(ctx, recompute), ADAPT_OK);
+    const int64_t shape[] = {6, 3, 8, 8};
+    float x[6 * 192];
+    const int32_t labels[] = {0, 1, 2, 3, 4, 0};
+    tu_fill(x, 6 * 192, 11, 0.0f, 1.0f);
+    adapt_tensor *input, *logits, *loss;
+    const int32_t ndim = kind == RC_MLP ? 2 : 4;
+    const int64_t mlp_shape[] = {6, 48};
+    ck_assert_int_eq(adapt_tensor_input(&input, ctx, ndim, kind == RC_MLP ? mlp_shape : shape,
+                                        x), ADAPT_OK);
+    const size_t start = ctx->arena.used;
+    ck_assert_int_eq(adapt_model_forward(&logits, ctx, model, input), ADAPT_OK);
+    *forward_bytes = ctx->arena.used - start;
+    ck_assert_int_eq(adapt_op_cross_entropy(&loss, ctx, logits, labels, 0.0f), ADAPT_OK);
+    ck_assert_int_eq(adapt_backward(ctx, loss), ADAPT_OK);
+    int64_t n = 0;
+    out[n++] = adapt_tensor_data(loss)[0];
+    for (int32_t i = 0; i < adapt_model_param_count(model); i++) {
+        const adapt_tensor *p = adapt_model_param(model, i);
+        const int64_t size = adapt_tensor_numel(p);
+        ck_assert_int_le(n + 2 * size, capacity);
+        memcpy(out + n, adapt_tensor_data(p), (size_t)size * sizeof *out);
+        n += size;
+        if (adapt_tensor_grad(p)) {
+            memcpy(out + n, adapt_tensor_grad(p), (size_t)size * sizeof *out);
+            n += size;
+        }
+    }
+    adapt_context_free(ctx);
+    adapt_model_free(model);
+    return n;
+}
+
+/* Loss, gradients and running statistics bit for bit the same; the ViT's forward keeps less. */
+START_TEST(recomputed_blocks_give_the_same_bits)
+{
+    enum { CAPACITY = 1 << 17 };
+    float *plain = malloc(CAPACITY * sizeof *plain), *rerun = malloc(CAPACITY * sizeof *rerun);
+    size_t plain_bytes, rerun_bytes;
+    const int64_t n = rc_step(_i, false, plain, CAPACITY, &plain_bytes);
+    ck_assert_int_eq(rc_step(_i, true, rerun, CAPACITY, &rerun_bytes), n);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(&plain[i], &rerun[i], sizeof *plain) == 0,
+                      "value %lld: %.9g plain, %.9g recomputed", (long long)i, plain[i],
+                      rerun[i]);
+    if (_i == RC_VIT)
+        ck_assert_msg(2 * rerun_bytes < plain_bytes, "forward kept %zu bytes, plain %zu",
+                      rerun_bytes, plain_bytes);
+    free(plain);
+    free(rerun);
+}
+END_TEST
+
 static Suite *training_suite(void)
 {
     Suite *s = suite_create("training");
@@ -211,6 +308,7 @@ static Suite *training_suite(void)
     tcase_add_test(tc, same_seed_and_threads_give_identical_weights);
     tcase_add_test(tc, backward_recycles_the_gradients_of_inner_activations);
     tcase_add_test(tc, gradients_of_activations_a_caller_holds_survive_backward);
+    tcase_add_loop_test(tc, recomputed_blocks_give_the_same_bits, RC_MLP, RC_KINDS);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -44,6 +44,7 @@ SIGNATURES = {
     "adapt_context_set_grad": (STATUS, [CTX, C.c_int]),
     "adapt_context_set_training": (STATUS, [CTX, C.c_int]),
     "adapt_context_set_backend": (STATUS, [CTX, C.c_int]),
+    "adapt_context_set_recompute": (STATUS, [CTX, C.c_int]),
     "adapt_context_set_threads": (STATUS, [CTX, i32]),
     "adapt_context_peak_bytes": (C.c_size_t, [CTX]),
     "adapt_context_reserved_bytes": (C.c_size_t, [CTX]),

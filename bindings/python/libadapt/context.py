@@ -35,7 +35,7 @@ class Context(Owned):
         # Handles of parameters and models the tape may reach: kept until the next reset.
         self._kept = set()
         self._backend, self._n_threads = backend, n_threads
-        self._grad = self._training = False
+        self._grad = self._training = self._recompute = False
         self.grad, self.training = grad, training
 
     def keep(self, handle):
@@ -72,6 +72,16 @@ class Context(Owned):
     def training(self, enabled):
         lib.adapt_context_set_training(self._ptr(), bool(enabled))
         self._training = bool(enabled)
+
+    @property
+    def recompute(self):
+        """Activation checkpointing of models' blocks (adapt_context_set_recompute)."""
+        return self._recompute
+
+    @recompute.setter
+    def recompute(self, enabled):
+        lib.adapt_context_set_recompute(self._ptr(), bool(enabled))
+        self._recompute = bool(enabled)
 
     @property
     def backend(self):

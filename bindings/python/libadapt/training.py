@@ -188,14 +188,17 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           warmup_steps: int = 0, step_epochs: int = 10, step_gamma: float = 0.1,
           min_learning_rate: float = 0.0, grad_clip_norm: float = 0.0,
           label_smoothing: float = 0.0, seed: int = 0, n_threads: int = 0,
-          drop_last: bool = False, progress: Optional[Callable[[Progress], object]] = None,
+          drop_last: bool = False, recompute_blocks: bool = False,
+          progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
 
     The settings are the fields of adapt_train_params, with its defaults: optimizer "sgd"
     or "adamw"; schedule "constant", "step" (step_epochs, step_gamma) or "cosine"
     (min_learning_rate); grad_clip_norm 0 = no clipping; n_threads 0 = all cores;
-    drop_last skips an epoch's last batch when it is smaller than batch_size.
+    drop_last skips an epoch's last batch when it is smaller than batch_size;
+    recompute_blocks keeps only each block's output and reruns the blocks in backward
+    (activation checkpointing: less memory, one more forward, the same gradients).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -206,7 +209,7 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         beta2=beta2, adam_eps=adam_eps, schedule=schedule, warmup_steps=warmup_steps,
         step_epochs=step_epochs, step_gamma=step_gamma, min_learning_rate=min_learning_rate,
         grad_clip_norm=grad_clip_norm, label_smoothing=label_smoothing, seed=seed,
-        n_threads=n_threads, drop_last=drop_last)
+        n_threads=n_threads, drop_last=drop_last, recompute_blocks=recompute_blocks)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

@@ -9,12 +9,12 @@ run the very same weights.
       opset 17, batch axis dynamic), from seeded PyTorch initialisations.
 
   torch_models.py run MODEL MODE [--threads N] [--weights FILE] [--warmup W] [--rounds R]
-                                 [--seconds S]
-      MODEL mlp | vit; MODE train128 (AdamW step with zero_grad, forward, cross-entropy,
+                                 [--seconds S] [--batch B]
+      MODEL mlp | vit | vit12 | vit-large (as bench/bench_models.h); MODE train128 (AdamW step with zero_grad, forward, cross-entropy,
       backward, update) | infer1 | infer256 (forward under torch.inference_mode, eval mode).
       W untimed warm-up iterations, then timed ones until at least R and S seconds; prints the
       upper median in the "result key=value ..." line bench_models prints, with the peak RSS
-      of this process.
+      of this process. B replaces the mode's batch size.
 
 The models are the PyTorch twins of docs/models.md, taken from its code blocks (as
 tests/parity/check_names.py does), so they are by construction the ones whose names, shapes and
@@ -37,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MLP_SIZES = [784, 1024, 1024, 1024, 10]
 VIT = dict(image_size=32, in_channels=3, patch=4, dim=192, depth=6, heads=3, mlp_ratio=4.0,
            n_classes=10)
+VITS = {"vit": VIT, "vit12": dict(VIT, depth=12), "vit-large": dict(VIT, dim=384, depth=12, heads=6)}
 BATCH = {"train128": 128, "infer1": 1, "infer256": 256}
 MAX_ROUNDS = 10000
 
@@ -54,7 +55,7 @@ def create_model(name):
     twins = load_twins()
     if name == "mlp":
         return twins["MLP"](MLP_SIZES, "relu", 0.0)
-    return twins["ViT"](**VIT)
+    return twins["ViT"](**VITS[name])
 
 
 def input_shape(name, batch):
@@ -146,7 +147,7 @@ def run(args):
     model = create_model(args.model)
     if args.weights:
         model.load_state_dict(read_safetensors(args.weights))
-    batch = BATCH[args.mode]
+    batch = args.batch or BATCH[args.mode]
     x = torch.rand(input_shape(args.model, batch))
     labels = torch.arange(batch) % 10
     samples = time_step(make_step(model, args.mode, x, labels), args.warmup, args.rounds,
@@ -165,13 +166,14 @@ def main():
     ex = sub.add_parser("export")
     ex.add_argument("directory")
     r = sub.add_parser("run")
-    r.add_argument("model", choices=["mlp", "vit"])
+    r.add_argument("model", choices=["mlp"] + sorted(VITS))
     r.add_argument("mode", choices=sorted(BATCH))
     r.add_argument("--threads", type=int, default=0)
     r.add_argument("--weights")
     r.add_argument("--warmup", type=int, default=2)
     r.add_argument("--rounds", type=int, default=5)
     r.add_argument("--seconds", type=float, default=3.0)
+    r.add_argument("--batch", type=int, default=0)
     args = parser.parse_args()
     if args.command == "export":
         export(args.directory)

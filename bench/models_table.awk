@@ -63,7 +63,7 @@ function show_ratio(r) {
     return r == "" ? "—" : sprintf("%.2f", r)
 }
 
-# One table row; `target` is "torch:1.5" or "ort:1" (the ratio that must be reached) or "".
+# One table row; `target` is "torch:2" or "ort:1" (the ratio that must be reached) or "".
 function row(model, mode, field, label, lower_better, target,
              lib, pt, ort, rt, ro, r, t, goal) {
     lib = figure("libadapt", model, mode, field)
@@ -87,8 +87,9 @@ END {
     print "|---|---|---:|---:|---:|---:|---:|---|"
     for (m = 1; m <= 2; m++) {
         model = m == 1 ? "mlp" : "vit"
-        row(model, "train128", "samples_per_s", "train b128, samples/s", 0, "torch:1.5")
-        row(model, "train128", "rss_mib", "train b128, peak RSS MiB", 1, "")
+        row(model, "train128", "samples_per_s", "train b128, samples/s", 0,
+            m == 1 ? "torch:3" : "torch:2")
+        row(model, "train128", "rss_mib", "train b128, peak RSS MiB", 1, m == 1 ? "" : "torch:1")
         row(model, "train128", "arena_mib", "train b128, arena peak MiB", 1, "")
         row(model, "infer1", "median_ms", "infer b1, latency ms", 1, "ort:1")
         row(model, "infer1", "rss_mib", "infer b1, peak RSS MiB", 1, "")
@@ -101,8 +102,8 @@ END {
     vit = figure("libadapt", "vit", "infer256", "gflops")
     printf "\nsgemm (bench_gemm, 1024 x 1024 x 1024, best raw call): %s GFLOP/s. ", show(sgemm)
     if (vit != "" && sgemm > 0)
-        printf("ViT forward b256: %.1f GFLOP/s = %.0f %% of sgemm (target ≥ 60 %%: %s).\n",
-               vit, 100 * vit / sgemm, vit >= 0.6 * sgemm ? "met" : "missed")
+        printf("ViT forward b256: %.1f GFLOP/s = %.0f %% of sgemm (target ≥ 65 %%: %s).\n",
+               vit, 100 * vit / sgemm, vit >= 0.65 * sgemm ? "met" : "missed")
     else
         print "ViT forward b256: not measured."
     print "Ratios above 1 mean libadapt is better: lib/peer for rates, peer/lib for latency"

@@ -53,6 +53,17 @@ def test_the_same_seed_trains_bit_identical_weights(problem):
         assert np.array_equal(weights[0][name], weights[1][name])
 
 
+def test_recomputing_blocks_trains_the_same_bits(problem):
+    _, train, val = problem
+    weights = []
+    for recompute in (False, True):
+        model = ad.Model.mlp([8, 16, 16, 3], dropout=0.2, seed=1)
+        model.train(train, recompute_blocks=recompute, **SETTINGS)
+        weights.append(model.state_dict())
+    for name in weights[0]:
+        assert np.array_equal(weights[0][name], weights[1][name])
+
+
 def test_another_thread_gets_a_state_error_while_a_model_trains(problem):
     _, train, val = problem
     model = ad.Model.mlp([8, 16, 3], seed=1)

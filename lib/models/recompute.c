@@ -72,10 +72,17 @@ static adapt_status rerun_and_backward(adapt_context *ctx, const ad_node *node)
 {
     const block_record *r = node->saved;
     adapt_tensor *y;
-    adapt_status st = ad_block_run(&y, ctx, r->block, node->in[0]);
+    adapt_tensor *x = node->in[0];
+    adapt_status st = ad_block_run(&y, ctx, r->block, x);
     if (st)
         return st;
-    y->pass_grad = node->out->pass_grad; /* the block's output gradient, from outside */
+    const float *dy = node->out->pass_grad;
+    if (y == x) { /* a block that passes its input through (zero dropout) */
+        for (int64_t i = 0; x->pass_grad && i < x->numel; i++)
+            x->pass_grad[i] += dy[i];
+        return ADAPT_OK;
+    }
+    y->pass_grad = (float *)dy; /* the block's output gradient, from outside */
     return ad_tape_run_backward(ctx, ctx->tape);
 }
 

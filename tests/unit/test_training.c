@@ -205,14 +205,31 @@ END_TEST
 
 /* ---- recomputing blocks in backward (activation checkpointing) ---------------------- */
 
-enum { RC_MLP, RC_CNN, RC_VIT, RC_KINDS };
+enum { RC_MLP, RC_CNN, RC_VIT, RC_SEQUENTIAL, RC_KINDS };
 static const int32_t rc_channels[] = {4, 8}, rc_blocks[] = {1, 1}, rc_strides[] = {1, 2};
 
-/* Small models with what a rerun must reproduce: dropout (the MLP, the ViT) and batch
- * norm's running statistics (the CNN). */
+/* Small models with what a rerun must reproduce: dropout (the MLP, the ViT), batch norm's
+ * running statistics (the CNN), a block that passes its input through (zero dropout). */
+static adapt_model *rc_sequential(void)
+{
+    adapt_model *m = NULL;
+    ck_assert_int_eq(adapt_model_create_sequential(&m, 1, (int64_t[]){48}, 3), ADAPT_OK);
+    const adapt_layer_kind kinds[] = {ADAPT_LAYER_LINEAR, ADAPT_LAYER_DROPOUT,
+                                      ADAPT_LAYER_LINEAR};
+    for (int i = 0; i < 3; i++) {
+        adapt_layer_params layer;
+        adapt_layer_params_init(&layer, sizeof layer);
+        layer.kind = kinds[i], layer.out_features = i ? 5 : 16;
+        ck_assert_int_eq(adapt_model_append(m, &layer), ADAPT_OK);
+    }
+    return m;
+}
+
 static adapt_model *rc_model(int kind)
 {
     adapt_model *m = NULL;
+    if (kind == RC_SEQUENTIAL)
+        return rc_sequential();
     if (kind == RC_MLP) {
         const int64_t sizes[] = {48, 32, 32, 5};
         adapt_mlp_params p;
@@ -252,9 +269,10 @@ static int64_t rc_step(int kind, bool recompute, float *out, int64_t capacity,
     const int32_t labels[] = {0, 1, 2, 3, 4, 0};
     tu_fill(x, 6 * 192, 11, 0.0f, 1.0f);
     adapt_tensor *input, *logits, *loss;
-    const int32_t ndim = kind == RC_MLP ? 2 : 4;
+    const bool flat = kind == RC_MLP || kind == RC_SEQUENTIAL;
+    const int32_t ndim = flat ? 2 : 4;
     const int64_t mlp_shape[] = {6, 48};
-    ck_assert_int_eq(adapt_tensor_input(&input, ctx, ndim, kind == RC_MLP ? mlp_shape : shape,
+    ck_assert_int_eq(adapt_tensor_input(&input, ctx, ndim, flat ? mlp_shape : shape,
                                         x), ADAPT_OK);
     const size_t start = ctx->arena.used;
     ck_assert_int_eq(adapt_model_forward(&logits, ctx, model, input), ADAPT_OK);

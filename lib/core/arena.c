@@ -65,16 +65,52 @@ void ad_arena_init(ad_arena *arena, size_t initial_bytes, size_t limit)
         chunk_new(arena, initial_bytes); /* failure just means growing later */
 }
 
+static void free_chunk(ad_arena *arena, ad_chunk *chunk)
+{
+    if (chunk) {
+        arena->reserved -= chunk->size;
+        free(chunk);
+    }
+}
+
 static void free_chunks(ad_arena *arena)
 {
     ad_chunk *chunk = arena->chunks;
     while (chunk) {
         ad_chunk *next = chunk->next;
-        arena->reserved -= chunk->size;
-        free(chunk);
+        free_chunk(arena, chunk);
         chunk = next;
     }
     arena->chunks = NULL;
+    free_chunk(arena, arena->spare);
+    arena->spare = NULL;
+}
+
+/* Keeps the larger of `chunk` and the spare for the next growth, frees the other. */
+static void keep_spare(ad_arena *arena, ad_chunk *chunk)
+{
+    if (arena->spare && arena->spare->size >= chunk->size) {
+        free_chunk(arena, chunk);
+        return;
+    }
+    free_chunk(arena, arena->spare);
+    arena->spare = chunk;
+}
+
+/* A chunk at the head for a block of `needed` bytes: the spare if it holds them, else a new
+ * one of `size` (the spare, too small, is freed first). */
+static ad_chunk *chunk_next(ad_arena *arena, size_t needed, size_t size)
+{
+    ad_chunk *spare = arena->spare;
+    arena->spare = NULL;
+    if (!spare || spare->size < needed) {
+        free_chunk(arena, spare);
+        return chunk_new(arena, size);
+    }
+    spare->offset = 0;
+    spare->next = arena->chunks;
+    arena->chunks = spare;
+    return spare;
 }
 
 static void free_slots(ad_arena *arena)
@@ -128,16 +164,16 @@ ad_arena_mark ad_arena_mark_now(const ad_arena *arena)
 
 void ad_arena_rewind(ad_arena *arena, ad_arena_mark mark)
 {
-    /* Chunks added since the mark hold nothing older: they are freed, and
-     * allocation goes on in the marked chunk from the mark. Kept, they would
-     * stay resident beside the marked chunk's tail, and a step that rewinds
-     * often (inference, recomputed blocks) would hold up to twice its peak
-     * until the next reset merges the chunks into one. */
+    /* Chunks added since the mark hold nothing older, and allocation goes on
+     * in the marked chunk from the mark. Allocating on in the newest instead
+     * would leave the marked chunk's tail resident and unused, and a step that
+     * rewinds often (inference, recomputed blocks) would hold up to twice its
+     * peak until the next reset merges the chunks. The largest emptied chunk
+     * is kept for the next growth, whose pages it has already faulted in. */
     while (arena->chunks && arena->chunks != mark.chunk) {
-        ad_chunk *next = arena->chunks->next;
-        arena->reserved -= arena->chunks->size;
-        free(arena->chunks);
-        arena->chunks = next;
+        ad_chunk *emptied = arena->chunks;
+        arena->chunks = emptied->next;
+        keep_spare(arena, emptied);
     }
     if (arena->chunks)
         arena->chunks->offset = mark.offset;
@@ -158,7 +194,7 @@ void *ad_arena_alloc(ad_arena *arena, size_t bytes)
             grow = padded;
         if (arena->limit && arena->reserved + grow > arena->limit)
             grow = padded; /* try the smallest block that fits under the cap */
-        chunk = chunk_new(arena, grow);
+        chunk = chunk_next(arena, padded, grow);
         if (!chunk)
             return NULL;
     }

@@ -25,6 +25,7 @@ typedef struct ad_slot_block ad_slot_block;
 
 typedef struct ad_arena {
     ad_chunk *chunks;   /* newest first */
+    ad_chunk *spare;    /* a chunk a rewind emptied, kept for the next growth, or NULL */
     size_t used;        /* bytes handed out since reset, padding included */
     size_t reserved;    /* bytes held in chunks */
     size_t peak;        /* highest `used` seen */

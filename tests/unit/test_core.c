@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "lib/core/arena.h"
 #include "lib/core/context.h"
 #include "lib/core/struct_io.h"
 
@@ -276,6 +277,30 @@ START_TEST(steady_state_steps_do_not_allocate)
 }
 END_TEST
 
+/* A rewind frees what it empties, keeping one chunk for the next growth: blocks that grow
+ * the arena and are rewound, one after another, reuse that chunk instead of holding or
+ * allocating one each. */
+START_TEST(arena_rewinds_reuse_the_chunk_they_empty)
+{
+    ad_arena arena;
+    ad_arena_init(&arena, 1 << 20, 0);
+    ck_assert_ptr_nonnull(ad_arena_alloc(&arena, 900 << 10)); /* most of the first chunk */
+    size_t allocs = 0, reserved = 0;
+    for (int block = 0; block < 4; block++) {
+        const ad_arena_mark mark = ad_arena_mark_now(&arena);
+        ck_assert_ptr_nonnull(ad_arena_alloc(&arena, 3 << 20)); /* needs a chunk of its own */
+        ad_arena_rewind(&arena, mark);
+        if (block == 0)
+            allocs = arena.system_allocs, reserved = arena.reserved;
+    }
+    ck_assert_uint_eq(arena.system_allocs, allocs);
+    ck_assert_uint_eq(arena.reserved, reserved);
+    ck_assert_uint_eq(arena.used, 900 << 10);
+    ad_arena_release(&arena);
+    ck_assert_uint_eq(arena.reserved, 0);
+}
+END_TEST
+
 START_TEST(failed_backward_leaves_gradients_untouched)
 {
     /* A cap that fits the forward pass but not the backward one. */
@@ -358,6 +383,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, inputs_reject_nonfinite_data);
     tcase_add_test(tc, stale_and_foreign_tensors_are_refused);
     tcase_add_test(tc, steady_state_steps_do_not_allocate);
+    tcase_add_test(tc, arena_rewinds_reuse_the_chunk_they_empty);
     tcase_add_test(tc, failed_backward_leaves_gradients_untouched);
     tcase_add_test(tc, backward_refuses_bad_losses);
     tcase_add_test(tc, frozen_parameters_get_no_gradient);

@@ -4,8 +4,8 @@
  * the block, with the tensors the block read from outside (its input and parameters) as its
  * inputs. Its backward runs the block's forward again, on the same inputs, random stream and
  * mode (batch norm leaving its running statistics alone the second time), then that tape's
- * backward, and hands the memory back once more. Training then holds
- * one block's activations at a time plus every block's output, for one more forward.
+ * backward, and hands the memory back once more. Training then holds one block's
+ * activations at a time plus every block's output, for one more forward.
  *
  * The rerun computes the same values in the same order, and the gradients of the outside
  * tensors are allocated before it, zeroed, and accumulated by the same records in the same
@@ -71,18 +71,17 @@ static int32_t count_inputs(const ad_node *tape)
 static adapt_status rerun_and_backward(adapt_context *ctx, const ad_node *node)
 {
     const block_record *r = node->saved;
-    adapt_tensor *y;
-    adapt_tensor *x = node->in[0];
+    adapt_tensor *y, *x = node->in[0];
     adapt_status st = ad_block_run(&y, ctx, r->block, x);
     if (st)
         return st;
-    const float *dy = node->out->pass_grad;
+    float *dy = node->out->pass_grad;
     if (y == x) { /* a block that passes its input through (zero dropout) */
         for (int64_t i = 0; x->pass_grad && i < x->numel; i++)
             x->pass_grad[i] += dy[i];
         return ADAPT_OK;
     }
-    y->pass_grad = (float *)dy; /* the block's output gradient, from outside */
+    y->pass_grad = dy; /* the block's output gradient, from outside */
     return ad_tape_run_backward(ctx, ctx->tape);
 }
 

@@ -747,8 +747,11 @@ typedef enum adapt_layer_kind {
     ADAPT_LAYER_PATCH_EMBED = 12,    /**< out_features = dim, kernel = patch */
     ADAPT_LAYER_TRANSFORMER_BLOCK = 13, /**< heads, mlp_ratio, p */
     ADAPT_LAYER_CLASS_TOKEN = 14,    /**< [N, T, D] -> [N, D]: token 0 */
-    ADAPT_LAYER_TOKEN_LINEAR = 15    /**< out_features: torch.nn.Linear on the last axis,
+    ADAPT_LAYER_TOKEN_LINEAR = 15,   /**< out_features: torch.nn.Linear on the last axis,
                                           [N, ..., D] -> [N, ..., out_features] */
+    ADAPT_LAYER_MOE = 16 /**< experimental (@ref moe): out_features, experts, expert_width,
+                              router_width, activation, routing, tau, top_k: a dynamic-k
+                              Mixture-of-Experts on the last axis */
 } adapt_layer_kind;
 
 /**
@@ -766,11 +769,20 @@ typedef struct adapt_layer_params {
     int32_t heads;     /**< attention heads of a transformer block (default 1) */
     float mlp_ratio;   /**< MLP width / token width in a transformer block (default 4) */
     float p; /**< dropout probability, in [0, 1) (default 0) */
+    /* Fields of the experimental tier's ADAPT_LAYER_MOE (@ref moe). */
+    int32_t experts;      /**< number of experts (default 1) */
+    int32_t router_width; /**< hidden width of the router (default 128) */
+    int64_t expert_width; /**< hidden units of each expert (no default) */
+    int32_t activation;   /**< adapt_activation of the experts (default RELU) */
+    int32_t routing;      /**< adapt_routing_rule (default DYNAMIC_K) */
+    float tau;            /**< routing threshold in [0, 1] (default 0: every expert) */
+    int32_t top_k;        /**< experts per token under TOP_K routing (default 1) */
 } adapt_layer_params;
 
 /**
  * Fills `params` with the defaults (LINEAR, kernel 3, stride 1, padding 0,
- * 1 head, mlp_ratio 4, p 0). Set `kind` and the fields it reads.
+ * 1 head, mlp_ratio 4, p 0; 1 expert, router_width 128, RELU, DYNAMIC_K,
+ * tau 0, top_k 1). Set `kind` and the fields it reads.
  * `size` is sizeof *params as compiled by the caller: exactly that many bytes
  * are written (zeros past the fields this library knows) and struct_size is
  * set to it. NULL or a size below sizeof(size_t) is a no-op.
@@ -1311,7 +1323,7 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * the stable part: the compatibility rules above and the ABI baseline cover
  * only the stable part. A program that uses them should check at run time
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
- * the early exits.
+ * the early exits and the Mixture-of-Experts.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -1879,6 +1891,91 @@ ADAPT_API adapt_status adapt_exit_fit(float *thresholds, adapt_exit_outcome *out
  * on for training.
  */
 ADAPT_API adapt_status adapt_context_set_recompute(adapt_context *ctx, int enabled);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup moe Dynamic-k Mixture-of-Experts
+ *
+ * D2DMoE (arXiv 2310.04361, docs/moe.md): a token-wise two-layer network
+ * [.., D] -> [.., out_features] split into `experts` experts of
+ * `expert_width` hidden units each, y = sum over the experts e that run of
+ * act(x W1_e + b1_e) W2_e, plus a shared bias. A router D -> router_width ->
+ * experts (ReLU, no biases, |.| on its output) predicts the norm of each
+ * expert's output, and the routing rule picks the experts each token runs
+ * from the predictions. Only the chosen experts are computed (a grouped
+ * kernel: tokens bucketed by expert, one product per expert), and every
+ * sample is charged what ran for it (adapt_model_forward_flops()).
+ * Parameters, under the layer's path: router.0.weight [router_width, D],
+ * router.2.weight [experts, router_width], experts.w1 [experts, D,
+ * expert_width], experts.b1 [experts, expert_width], experts.w2 [experts,
+ * expert_width, out_features], last_bias [out_features].
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** How a Mixture-of-Experts layer picks each token's experts from the router's predicted
+ *  norms g_e (all >= 0). */
+typedef enum adapt_routing_rule {
+    /** Expert e runs when g_e >= tau * max_j g_j: tau 0 runs every expert, larger tau fewer,
+     *  tau 1 only the largest (the authors' code writes the threshold as (1 - tau) max). */
+    ADAPT_ROUTING_DYNAMIC_K = 0,
+    /** The fewest experts of largest g whose sum reaches (1 - tau) * sum_j g_j, at least one:
+     *  tau 0 runs every expert, larger tau fewer. */
+    ADAPT_ROUTING_CUMULATIVE = 1,
+    /** The top_k experts of largest g (MoEfication's static top-k); tau unused. */
+    ADAPT_ROUTING_TOP_K = 2
+} adapt_routing_rule;
+
+/** How adapt_moe_from_ffn() splits a dense network into experts. */
+typedef struct adapt_moe_params {
+    /** sizeof(adapt_moe_params); set by adapt_moe_params_init(). */
+    size_t struct_size;
+    int32_t experts;      /**< experts, dividing the hidden width (default 8) */
+    int32_t router_width; /**< router hidden width (default 128) */
+    int32_t iterations;   /**< balanced k-means iterations, >= 1 (default 20) */
+    uint64_t seed;        /**< of the clustering and the router's initial weights (default 0) */
+} adapt_moe_params;
+
+/**
+ * Fills `params` with the defaults above. `size` is sizeof *params as
+ * compiled by the caller; exactly that many bytes are written.
+ */
+ADAPT_API void adapt_moe_params_init(adapt_moe_params *params, size_t size);
+
+/**
+ * Splits the dense two-layer network at `path` of `model` (as it runs now:
+ * a transformer block's built-in "mlp", or a module replacing it of
+ * [token_linear, relu or gelu, token_linear]) into a Mixture-of-Experts
+ * module of the same per-sample shapes, ready for adapt_model_replace(): the
+ * rows of the first layer's weight (one per hidden unit), scaled to unit
+ * norm, are clustered by balanced k-means into `experts` clusters of equal
+ * size, deterministically from the seed; expert e gets its units' rows of the
+ * first weight and bias and their columns of the second weight, and the
+ * second bias becomes the shared one. The router is freshly initialised
+ * (train it before using any tau > 0). With every expert running (tau 0) the
+ * module computes what the dense network does. Owned: free with
+ * adapt_model_free(). `model` is unchanged.
+ *
+ * Errors, *moe untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names
+ * no such network, experts < 1 or not dividing the hidden width, iterations <
+ * 1), ADAPT_ERR_NONFINITE (NaN or infinite weights), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_moe_from_ffn(adapt_model **moe, const adapt_model *model,
+                                          const char *path, const adapt_moe_params *params);
+
+/**
+ * Sets the routing of every Mixture-of-Experts layer of `model`, those of
+ * its replacing modules included: `rule` (adapt_routing_rule), `tau` in
+ * [0, 1] (DYNAMIC_K and CUMULATIVE), `top_k` in [1, experts] (TOP_K). Not
+ * while the model runs in another thread. Returns the number of layers set
+ * in *count (may be NULL). Errors, nothing changed: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL model, an unknown rule, tau outside [0, 1] or NaN, top_k < 1 or above
+ * a layer's experts).
+ */
+ADAPT_API adapt_status adapt_model_set_routing(adapt_model *model, int32_t rule, float tau,
+                                               int32_t top_k, int32_t *count);
 
 /** @} */
 

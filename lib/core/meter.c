@@ -19,11 +19,22 @@ void ad_meter_stop(adapt_context *ctx)
     ctx->meter = NULL, ctx->meter_rows = 0;
 }
 
+static void charge_row(adapt_context *ctx, int64_t i, int64_t flops)
+{
+    if (__builtin_add_overflow(ctx->meter[i], flops, &ctx->meter[i]))
+        ctx->meter[i] = INT64_MAX; /* saturates, as every FLOP count does */
+}
+
 void ad_meter_charge(adapt_context *ctx, int64_t rows, int64_t flops)
 {
     for (int64_t i = 0; ctx->meter && i < rows && i < ctx->meter_rows; i++)
-        if (__builtin_add_overflow(ctx->meter[i], flops, &ctx->meter[i]))
-            ctx->meter[i] = INT64_MAX; /* saturates, as every FLOP count does */
+        charge_row(ctx, i, flops);
+}
+
+void ad_meter_charge_each(adapt_context *ctx, int64_t rows, const int64_t *flops)
+{
+    for (int64_t i = 0; ctx->meter && i < rows && i < ctx->meter_rows; i++)
+        charge_row(ctx, i, flops[i]);
 }
 
 void ad_meter_keep_rows(adapt_context *ctx, const int64_t *keep, int64_t kept)

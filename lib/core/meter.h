@@ -17,6 +17,9 @@ void ad_meter_stop(adapt_context *ctx);
 /* `flops` more for each of the first `rows` rows; nothing when the context does not meter. */
 void ad_meter_charge(adapt_context *ctx, int64_t rows, int64_t flops);
 
+/* flops[i] more for row i, i < rows; nothing when the context does not meter. */
+void ad_meter_charge_each(adapt_context *ctx, int64_t rows, const int64_t *flops);
+
 /* Keeps rows keep[0 .. kept) (increasing), as a batch that drops rows does. */
 void ad_meter_keep_rows(adapt_context *ctx, const int64_t *keep, int64_t kept);
 

@@ -26,7 +26,8 @@ adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_lis
     ad_chain_plan_make(&b->plan, b->layers, b->n_layers);
     b->out = l->out;
     b->flops = ad_add_sat(b->flops, l->flops);
-    b->own_flops = b->flops;
+    if (!l->kind->meters_itself)
+        b->own_flops = ad_add_sat(b->own_flops, l->flops);
     b->n_params += l->n_params;
     return ADAPT_OK;
 }

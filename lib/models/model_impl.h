@@ -125,7 +125,7 @@ ad_layer *ad_site_layer(adapt_model *m, const ad_site *s);
 /* The override that runs at the site: the layer's, or its part's. */
 ad_override *ad_site_slot(adapt_model *m, const ad_site *s);
 /* Per-sample shapes at a site: a part takes its layer's input shape. */
-void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s);
+void ad_site_shapes(ad_dims *in, ad_dims *out, const adapt_model *m, const ad_site *s);
 /* Block b's FLOPs and plan after a change of what runs at one of its sites. */
 void ad_model_refresh_block(adapt_model *m, int32_t b);
 

@@ -49,9 +49,9 @@ ad_override *ad_site_slot(adapt_model *m, const ad_site *s)
     return s->part ? ad_layer_part_slot(l, s->part) : &l->replaced;
 }
 
-void ad_site_shapes(ad_dims *in, ad_dims *out, adapt_model *m, const ad_site *s)
+void ad_site_shapes(ad_dims *in, ad_dims *out, const adapt_model *m, const ad_site *s)
 {
-    const ad_layer *l = ad_site_layer(m, s);
+    const ad_layer *l = &m->blocks[s->block].layers[s->layer];
     *in = l->in;
     *out = !s->part ? l->out : s->part->out_shape ? s->part->out_shape(l) : l->in;
 }
@@ -139,7 +139,8 @@ void ad_model_refresh_block(adapt_model *m, int32_t b)
         layer_flops(l, &own, &theirs);
         l->flops = ad_add_sat(own, theirs);
         block->flops = ad_add_sat(block->flops, l->flops);
-        block->own_flops = ad_add_sat(block->own_flops, own);
+        if (!l->kind->meters_itself)
+            block->own_flops = ad_add_sat(block->own_flops, own);
     }
     ad_chain_plan_make(&block->plan, block->layers, block->n_layers);
 }

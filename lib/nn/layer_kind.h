@@ -87,6 +87,9 @@ typedef struct ad_layer_kind {
     ad_act activation;
     /* Takes any [N, ...] with the input's number of values per sample. */
     bool flattens;
+    /* Its work depends on the data: its forward charges each row what ran for it
+     * (lib/core/meter.h), and the block around it charges none of `flops`, its maximum. */
+    bool meters_itself;
     /* Parts, taking the layer's per-sample input, that may be replaced. */
     const ad_layer_part *parts;
     int32_t n_parts;

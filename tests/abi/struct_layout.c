@@ -60,7 +60,7 @@ OFFSET(adapt_vit_params, n_classes, 36);
 OFFSET(adapt_vit_params, dropout, 40);
 OFFSET(adapt_vit_params, seed, 48);
 
-SIZE(adapt_layer_params, 48);
+SIZE(adapt_layer_params, 80);
 OFFSET(adapt_layer_params, struct_size, 0);
 OFFSET(adapt_layer_params, kind, 8);
 OFFSET(adapt_layer_params, out_features, 16);
@@ -70,6 +70,13 @@ OFFSET(adapt_layer_params, padding, 32);
 OFFSET(adapt_layer_params, heads, 36);
 OFFSET(adapt_layer_params, mlp_ratio, 40);
 OFFSET(adapt_layer_params, p, 44);
+OFFSET(adapt_layer_params, experts, 48);
+OFFSET(adapt_layer_params, router_width, 52);
+OFFSET(adapt_layer_params, expert_width, 56);
+OFFSET(adapt_layer_params, activation, 64);
+OFFSET(adapt_layer_params, routing, 68);
+OFFSET(adapt_layer_params, tau, 72);
+OFFSET(adapt_layer_params, top_k, 76);
 
 SIZE(adapt_block_info, 96);
 OFFSET(adapt_block_info, struct_size, 0);

@@ -23,7 +23,7 @@ from .distill import Recording, distill
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ExitRegime, ExitRule, ExitTarget,
-                    HeadKind, LayerKind, Optimizer, Schedule, ScoreKind, Status)
+                    HeadKind, LayerKind, Optimizer, Routing, Schedule, ScoreKind, Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -31,6 +31,7 @@ from .errors import (AdaptError, CancelledError, FormatError, InternalError,
 from .errors import IOError, OverflowError  # noqa: F401, A004
 from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
+from .moe import moe_from_ffn
 from .npy import npy_read, npy_write
 from .ops import backward
 from .safetensors import save_safetensors
@@ -62,9 +63,10 @@ __all__ = [
     "ExitPolicy", "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget",
     "FormatError", "Head", "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError",
     "LayerKind", "Metrics", "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError",
-    "Parameter", "Progress", "ProgressPrinter", "Recording", "Schedule", "ScoreKind",
+    "Parameter", "Progress", "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind",
     "ShapeError", "StateError", "Status", "SubmoduleInfo", "Tensor", "UnsupportedError",
     "backend_available", "backward", "compute_metrics", "distill", "exit_fit", "exit_simulate",
-    "exit_sweep", "library_path", "library_version", "npy_read", "npy_write", "ops",
+    "exit_sweep", "library_path", "library_version", "moe_from_ffn", "npy_read", "npy_write",
+    "ops",
     "print_progress", "save_safetensors", "status_string",
 ]

@@ -10,8 +10,8 @@ from . import _library
 from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
-                       MlpParams, RecordParams, SubmoduleInfo, TrainParams, VitParams,
-                       adapt_calibrator, adapt_context, adapt_dataset, adapt_head,
+                       MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
+                       VitParams, adapt_calibrator, adapt_context, adapt_dataset, adapt_head,
                        adapt_model, adapt_recording, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
@@ -115,6 +115,10 @@ SIGNATURES = {
     "adapt_recording_data": (F32P, [RECORDING, i32, I32P, I64P]),
     "adapt_recording_free": (None, [RECORDING]),
     "adapt_modules_distill": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
+    # Mixture-of-Experts
+    "adapt_moe_params_init": (None, [P(MoeParams), C.c_size_t]),
+    "adapt_moe_from_ffn": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(MoeParams)]),
+    "adapt_model_set_routing": (STATUS, [MODEL, i32, f32, i32, I32P]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

@@ -78,7 +78,16 @@ class LayerParams(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32),
                 ("out_features", C.c_int64), ("kernel", C.c_int32), ("stride", C.c_int32),
                 ("padding", C.c_int32), ("heads", C.c_int32), ("mlp_ratio", C.c_float),
-                ("p", C.c_float)]
+                ("p", C.c_float), ("experts", C.c_int32), ("router_width", C.c_int32),
+                ("expert_width", C.c_int64), ("activation", C.c_int32),
+                ("routing", C.c_int32), ("tau", C.c_float), ("top_k", C.c_int32)]
+
+
+class MoeParams(C.Structure):
+    c_name = "adapt_moe_params"
+    init_function = "adapt_moe_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("experts", C.c_int32),
+                ("router_width", C.c_int32), ("iterations", C.c_int32), ("seed", C.c_uint64)]
 
 
 class BlockInfo(C.Structure):
@@ -217,4 +226,4 @@ class adapt_recording(_Opaque):
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo, RecordParams)
+       SubmoduleInfo, RecordParams, MoeParams)

@@ -50,6 +50,7 @@ class LayerKind(enum.IntEnum):
     TRANSFORMER_BLOCK = 13
     CLASS_TOKEN = 14
     TOKEN_LINEAR = 15
+    MOE = 16
 
 
 class Optimizer(enum.IntEnum):
@@ -97,6 +98,14 @@ class ExitRule(enum.IntEnum):
     MAX_PROBABILITY = 0  # largest probability >= the head's threshold
     ENTROPY = 1          # entropy (nats) <= the head's threshold
     PATIENCE = 2         # the last `patience` exits up to it predicted the same class
+
+
+class Routing(enum.IntEnum):
+    """adapt_routing_rule: how a Mixture-of-Experts layer picks each token's experts from
+    its router's predicted norms g."""
+    DYNAMIC_K = 0   # g_e >= tau * max g: tau 0 runs every expert, larger tau fewer
+    CUMULATIVE = 1  # the fewest largest g summing to (1 - tau) * sum g
+    TOP_K = 2       # the top_k largest g
 
 
 class ExitTarget(enum.IntEnum):

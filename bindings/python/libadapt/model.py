@@ -17,7 +17,7 @@ from ._structs import (BlockInfo as _BlockInfoStruct, CnnParams, LayerParams, Ml
                        SubmoduleInfo as _SubmoduleInfoStruct, VitParams, adapt_model,
                        adapt_tensor)
 from .context import Context, operand
-from .enums import Activation, LayerKind, coerce
+from .enums import Activation, LayerKind, Routing, coerce
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .tensor import Parameter, Tensor
 
@@ -205,6 +205,18 @@ class Model(Owned):
             module._handle._keep = (self._handle,)
             module._handle = None
         return Model(previous) if previous else None
+
+    def set_routing(self, rule: Union[Routing, str], tau: float = 0.0, top_k: int = 1) -> int:
+        """Sets how every Mixture-of-Experts layer of the model (those of its replacing
+        modules included) picks each token's experts: rule a Routing or its name
+        ("dynamic_k", "cumulative", "top_k"), tau in [0, 1] (0 runs every expert, larger
+        fewer), top_k for TOP_K. Returns the number of layers set; on error none is."""
+        count = C.c_int32()
+        lib.adapt_model_set_routing(self._ptr(), coerce(Routing, rule, "rule"),
+                                    _scalars.checked_float(tau, "tau"),
+                                    _scalars.checked_int(top_k, C.c_int32, "top_k"),
+                                    C.byref(count))
+        return count.value
 
     def record(self, path, data, batch_size=256, n_threads=0, spool=None):
         """What the submodule at `path` receives and returns for each sample of `data`, as a

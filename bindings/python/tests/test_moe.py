@@ -1,0 +1,48 @@
+"""Mixture-of-Experts: a block's MLP split into experts, routing, per-sample costs, refusals."""
+import numpy as np
+import pytest
+
+import libadapt as ad
+
+
+def vit(seed=1):
+    return ad.Model.vit(image_size=8, in_channels=1, patch=4, dim=8, depth=2, heads=2,
+                        mlp_ratio=4.0, n_classes=3, seed=seed)
+
+
+def test_every_expert_running_computes_the_dense_model(ctx, rng):
+    model = vit()
+    x = rng.uniform(size=(4, 1, 8, 8))
+    dense = model.forward(ctx, x)
+    moe = ad.moe_from_ffn(model, "blocks.0.mlp", experts=4, seed=3)
+    assert "0.experts.w1" in dict(moe.parameters())
+    model.replace("blocks.0.mlp", moe)
+    np.testing.assert_allclose(model.forward(ctx, x), dense, rtol=1e-5, atol=1e-6)
+    assert "blocks.0.mlp.0.router.2.weight" in dict(model.parameters())
+
+
+def test_routing_sets_what_each_sample_pays(ctx, rng):
+    model = vit()
+    model.replace("blocks.1.mlp", ad.moe_from_ffn(model, "blocks.1.mlp", experts=8))
+    x = rng.uniform(size=(3, 1, 8, 8))
+    _, every = model.forward_flops(ctx, x)
+    assert model.set_routing("top_k", top_k=2) == 1
+    _, two = model.forward_flops(ctx, x)
+    # 5 tokens, 6 experts fewer each, an expert 2 * (8 * 4 + 4 * 8) FLOPs, plus the router
+    router = 2 * (8 * 128 + 128 * 8)
+    np.testing.assert_array_equal(every - two, 5 * (6 * 128 - router))
+    assert model.set_routing(ad.Routing.DYNAMIC_K, tau=0.0) == 1
+    np.testing.assert_array_equal(model.forward_flops(ctx, x)[1], every)
+
+
+def test_refusals(ctx):
+    model = vit()
+    with pytest.raises(ad.InvalidArgumentError, match="do not divide"):
+        ad.moe_from_ffn(model, "blocks.0.mlp", experts=5)
+    with pytest.raises(ad.InvalidArgumentError, match="names no submodule"):
+        ad.moe_from_ffn(model, "blocks.7.mlp")
+    model.replace("blocks.0.mlp", ad.moe_from_ffn(model, "blocks.0.mlp", experts=4))
+    with pytest.raises(ad.InvalidArgumentError, match="tau"):
+        model.set_routing("dynamic_k", tau=1.5)
+    with pytest.raises(ad.InvalidArgumentError, match="top_k"):
+        model.set_routing("top_k", top_k=5)

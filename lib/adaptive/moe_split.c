@@ -1,0 +1,174 @@
+/* adapt_moe_from_ffn: a dense two-layer network split into equal experts (MoEfication's step
+ * as D2DMoE takes it): its hidden units clustered by balanced k-means on the unit-norm rows of
+ * the first weight, each cluster an expert. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/adaptive/moe.h"
+#include "lib/adaptive/moe_kmeans.h"
+#include "lib/core/error.h"
+#include "lib/core/struct_io.h"
+#include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
+#include "lib/nn/layer_kinds.h"
+#include "lib/nn/transformer.h"
+
+static const char *const fn = "adapt_moe_from_ffn";
+
+/* The dense network: x -> act(x W1^T + b1) W2^T + b2, torch.nn.Linear layouts. */
+typedef struct {
+    const ad_linear *first, *second;
+    ad_act act;
+} dense_ffn;
+
+void adapt_moe_params_init(adapt_moe_params *params, size_t size)
+{
+    static const adapt_moe_params defaults = {.experts = 8, .router_width = 128,
+                                              .iterations = 20};
+    ad_struct_init(params, size, &defaults, sizeof defaults);
+}
+
+static const ad_linear *as_linear(const ad_layer *l)
+{
+    return l->kind == &ad_kind_linear || l->kind == &ad_kind_token_linear
+               ? AD_LAYER_STATE(l, const ad_linear) : NULL;
+}
+
+/* A module of three layers: linear, ReLU or GELU, linear, in one block or several. */
+static bool module_ffn(dense_ffn *d, const adapt_model *module)
+{
+    const ad_layer *layers[3];
+    int32_t n = 0;
+    for (int32_t b = 0; b < module->n_blocks; b++)
+        for (int32_t i = 0; i < module->blocks[b].n_layers; i++, n++)
+            if (n < 3)
+                layers[n] = &module->blocks[b].layers[i];
+    if (n != 3 || module->n_replaced || !as_linear(layers[0]) || !as_linear(layers[2]))
+        return false;
+    const ad_layer_kind *act = layers[1]->kind;
+    if (act != &ad_kind_relu && act != &ad_kind_gelu)
+        return false;
+    *d = (dense_ffn){as_linear(layers[0]), as_linear(layers[2]),
+                     act == &ad_kind_relu ? AD_ACT_RELU : AD_ACT_GELU};
+    return d->first->bias && d->second->bias;
+}
+
+/* The dense network that runs at `path`: a module replacing it, or a transformer block's
+ * built-in MLP. */
+static adapt_status find_ffn(dense_ffn *d, ad_dims *in, const adapt_model *model,
+                             const char *path)
+{
+    ad_site site;
+    adapt_status st = ad_model_site(&site, model, path, fn);
+    if (st)
+        return st;
+    ad_dims out;
+    ad_site_shapes(in, &out, model, &site);
+    for (int32_t r = 0; r < model->n_replaced; r++)
+        if (strcmp(model->replaced[r].path, path) == 0)
+            return module_ffn(d, model->replaced[r].module)
+                       ? ADAPT_OK
+                       : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replacing \"%s\" "
+                                 "is not linear, ReLU or GELU, linear", fn, path);
+    const ad_layer *l = &model->blocks[site.block].layers[site.layer];
+    if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp"))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" is no two-layer network (a "
+                       "transformer block's mlp, or a module replacing one)", fn, path);
+    const ad_transformer_block *b = AD_LAYER_STATE(l, const ad_transformer_block);
+    *d = (dense_ffn){&b->fc1, &b->fc2, AD_ACT_GELU};
+    return ADAPT_OK;
+}
+
+static adapt_status check_params(const adapt_moe_params *p, const dense_ffn *d)
+{
+    const int64_t hidden = d->first->out_features;
+    if (p->experts < 1 || hidden % p->experts)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %d experts do not divide the %lld "
+                       "hidden units", fn, (int)p->experts, (long long)hidden);
+    if (p->router_width < 1 || p->iterations < 1)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: router_width %d and iterations %d "
+                       "must be >= 1", fn, (int)p->router_width, (int)p->iterations);
+    const adapt_tensor *w[] = {d->first->weight, d->first->bias, d->second->weight,
+                               d->second->bias};
+    for (int i = 0; i < 4; i++)
+        if (!ad_all_finite(w[i]->data, w[i]->numel))
+            return ad_fail(ADAPT_ERR_NONFINITE, "%s: the dense network holds NaN or infinity",
+                           fn);
+    return ADAPT_OK;
+}
+
+/* Expert e gets the units of cluster e, in increasing order: their rows of W1 (as columns of
+ * its [in, hidden] block), entries of b1 and columns of W2 (as rows of its [hidden, out]). */
+static void deal_weights(ad_moe *m, const dense_ffn *d, const int32_t *cluster)
+{
+    const float *w1 = d->first->weight->data, *w2 = d->second->weight->data;
+    const int64_t units = m->experts * m->hidden;
+    for (int64_t e = 0, j = 0; e < m->experts; e++, j = 0)
+        for (int64_t u = 0; u < units; u++) {
+            if (cluster[u] != e)
+                continue;
+            for (int64_t i = 0; i < m->in; i++)
+                m->w1->data[(e * m->in + i) * m->hidden + j] = w1[u * m->in + i];
+            m->b1->data[e * m->hidden + j] = d->first->bias->data[u];
+            for (int64_t o = 0; o < m->out; o++)
+                m->w2->data[(e * m->hidden + j) * m->out + o] = w2[o * units + u];
+            j++;
+        }
+    memcpy(m->bias->data, d->second->bias->data, (size_t)m->out * sizeof(float));
+}
+
+static adapt_status build(adapt_model **out, const dense_ffn *d, const ad_dims *in,
+                          const adapt_moe_params *p)
+{
+    const int64_t units = d->first->out_features;
+    int32_t *cluster = malloc((size_t)units * sizeof *cluster);
+    if (!cluster)
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %lld cluster labels", fn, (long long)units);
+    adapt_status st = ad_balanced_kmeans(cluster, d->first->weight->data, units,
+                                         d->first->in_features, p->experts, p->seed,
+                                         p->iterations, fn);
+    adapt_model *moe = NULL;
+    if (!st)
+        st = adapt_model_create_sequential(&moe, in->ndim, in->d, p->seed);
+    adapt_layer_params layer;
+    adapt_layer_params_init(&layer, sizeof layer);
+    layer.kind = ADAPT_LAYER_MOE, layer.out_features = d->second->out_features;
+    layer.experts = p->experts, layer.expert_width = units / p->experts;
+    layer.router_width = p->router_width;
+    layer.activation = d->act == AD_ACT_GELU ? ADAPT_ACTIVATION_GELU : ADAPT_ACTIVATION_RELU;
+    if (!st)
+        st = adapt_model_append(moe, &layer);
+    if (!st)
+        deal_weights(AD_LAYER_STATE(&moe->blocks[0].layers[0], ad_moe), d, cluster);
+    free(cluster);
+    if (st)
+        adapt_model_free(moe);
+    else
+        *out = moe;
+    return st;
+}
+
+adapt_status adapt_moe_from_ffn(adapt_model **moe, const adapt_model *model, const char *path,
+                                const adapt_moe_params *params)
+{
+    if (!moe || !model || !path)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: moe, model or path is NULL", fn);
+    adapt_moe_params p;
+    adapt_moe_params_init(&p, sizeof p);
+    adapt_status st = ad_read_struct(&p, sizeof p, params, "adapt_moe_params", fn);
+    if (st)
+        return st;
+    ad_hold hold;
+    st = ad_model_enter(&hold, (adapt_model *)model, AD_READ, fn);
+    if (st)
+        return st;
+    dense_ffn d = {0};
+    ad_dims in;
+    st = find_ffn(&d, &in, model, path);
+    if (!st)
+        st = check_params(&p, &d);
+    if (!st)
+        st = build(moe, &d, &in, &p);
+    ad_busy_leave(&hold);
+    return ad_prefix(st, fn);
+}

@@ -1,0 +1,345 @@
+#include "lib/kernels/grouped_ffn.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/kernels/elementwise.h"
+#include "lib/kernels/gemm.h"
+
+/* Pair rows per forward unit: about UNIT_TARGET units, so that the seats share them evenly,
+ * but never fewer rows than a microkernel tile nor more than stay in cache. */
+#define UNIT_TARGET 32
+#define UNIT_MIN_ROWS 8
+#define UNIT_MAX_ROWS 128
+#define BACKWARD_ROWS 128 /* pair rows per block of a group's backward */
+#define MERGE_GRAIN 64    /* tokens per range of a merge pass */
+#define BIAS_COLUMNS 64   /* columns of the output bias gradient per range */
+
+adapt_status ad_grouping_build(ad_grouping *out, adapt_context *ctx, const uint8_t *selected,
+                               int64_t tokens, int64_t groups, const char *fn)
+{
+    int64_t pairs = 0;
+    for (int64_t i = 0; i < tokens * groups; i++)
+        pairs += selected[i] != 0;
+    if (pairs > INT32_MAX || tokens > INT32_MAX)
+        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld token-group pairs", fn, (long long)pairs);
+    ad_grouping g = {tokens, groups, pairs, NULL, NULL, NULL, NULL};
+    int64_t *cursor = NULL;
+    adapt_status st = ad_scratch((void **)&g.group_start, ctx,
+                                 (size_t)(groups + 1) * sizeof(int64_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&g.token_start, ctx, (size_t)(tokens + 1) * sizeof(int64_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&g.pair_token, ctx, (size_t)(pairs + 1) * sizeof(int32_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&g.token_pair, ctx, (size_t)(pairs + 1) * sizeof(int32_t), fn);
+    if (!st)
+        st = ad_scratch((void **)&cursor, ctx, (size_t)groups * sizeof(int64_t), fn);
+    if (st)
+        return st;
+    /* Counting sort: count per group, then deal the tokens out in increasing order. */
+    memset(cursor, 0, (size_t)groups * sizeof(int64_t));
+    for (int64_t t = 0; t < tokens; t++)
+        for (int64_t e = 0; e < groups; e++)
+            cursor[e] += selected[t * groups + e] != 0;
+    g.group_start[0] = 0;
+    for (int64_t e = 0; e < groups; e++) {
+        g.group_start[e + 1] = g.group_start[e] + cursor[e];
+        cursor[e] = g.group_start[e];
+    }
+    int64_t k = 0;
+    for (int64_t t = 0; t < tokens; t++) {
+        g.token_start[t] = k;
+        for (int64_t e = 0; e < groups; e++) {
+            if (!selected[t * groups + e])
+                continue;
+            const int64_t pair = cursor[e]++;
+            g.pair_token[pair] = (int32_t)t;
+            g.token_pair[k++] = (int32_t)pair;
+        }
+    }
+    g.token_start[tokens] = k;
+    *out = g;
+    return ADAPT_OK;
+}
+
+/* The group that pair `p` belongs to (the last g with group_start[g] <= p, skipping empty
+ * groups). */
+static int64_t group_of(const ad_grouping *g, int64_t p)
+{
+    int64_t lo = 0, hi = g->groups - 1;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) / 2;
+        if (g->group_start[mid] <= p)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static void gather_rows(float *restrict to, const float *restrict from, int64_t width,
+                        const int32_t *rows, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        memcpy(to + i * width, from + (int64_t)rows[i] * width, (size_t)width * sizeof(float));
+}
+
+/* What both passes share: the problem, and per-seat scratch taken slot by slot. */
+typedef struct {
+    adapt_context *ctx;
+    const ad_grouping *g;
+    const ad_grouped_weights *w;
+    const float *x, *dy;
+    float *keep;        /* forward: where the pairs' hidden activations go, or NULL */
+    const float *saved; /* backward: those activations */
+    float *pairs_out;   /* per pair: [pairs, out] forward, [pairs, in] backward */
+    const ad_grouped_grads *grads;
+    float *scratch;     /* slot_floats per range */
+    int64_t slot_floats, rows; /* rows: pair rows per unit or block */
+    atomic_int next_slot;
+    atomic_int status;
+} grouped_job;
+
+static float *take_slot(grouped_job *j)
+{
+    return j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->slot_floats;
+}
+
+static void note_failure(grouped_job *j, adapt_status st)
+{
+    if (st)
+        atomic_store(&j->status, st);
+}
+
+static const float *w1_of(const ad_grouped_weights *w, int64_t e)
+{
+    return w->w1 + e * w->in * w->hidden;
+}
+
+static const float *w2_of(const ad_grouped_weights *w, int64_t e)
+{
+    return w->w2 + e * w->hidden * w->out;
+}
+
+/* Runs the job's `body` over [0, n) with `slot_floats` of scratch per range. */
+static adapt_status run_slots(grouped_job *j, int64_t n, ad_range_fn body, const char *fn)
+{
+    const int64_t slots = ad_pool_ranges(n, 1, j->ctx->n_threads);
+    adapt_status st = ad_scratch((void **)&j->scratch, j->ctx,
+                                 (size_t)(slots * j->slot_floats) * sizeof(float), fn);
+    if (!st)
+        ad_pool_for(j->ctx->pool, n, 1, body, j);
+    st = st ? st : atomic_load(&j->status);
+    return st ? ad_fail(st, "%s: a grouped product failed (%s)", fn, adapt_status_string(st))
+              : ADAPT_OK;
+}
+
+/* Pairs [a, a + n) of group e: their hidden activations and outputs. */
+static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int64_t a,
+                                    int64_t n)
+{
+    const ad_grouped_weights *w = j->w;
+    float *xs = slot, *post = slot + j->rows * w->in;
+    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n);
+    /* GELU's saved value is its input; the others' their output. */
+    const bool keep_input = j->keep && w->act == AD_ACT_GELU;
+    float *z = j->keep ? j->keep + a * w->hidden : post;
+    adapt_status st = ad_gemm(j->ctx->backend,
+                              &(ad_gemm_args){.m = n, .n = w->hidden, .k = w->in,
+                                              .alpha = 1.0f, .a = xs, .lda = w->in,
+                                              .b = w1_of(w, e), .ldb = w->hidden, .c = z,
+                                              .ldc = w->hidden});
+    if (st)
+        return st;
+    ad_bias_act_rows(n, w->hidden, w->hidden, w->b1 ? w->b1 + e * w->hidden : NULL,
+                     keep_input ? AD_ACT_NONE : w->act, z);
+    if (keep_input)
+        ad_gelu_forward(n * w->hidden, z, post);
+    else
+        post = z;
+    return ad_gemm(j->ctx->backend,
+                   &(ad_gemm_args){.m = n, .n = w->out, .k = w->hidden, .alpha = 1.0f,
+                                   .a = post, .lda = w->hidden, .b = w2_of(w, e),
+                                   .ldb = w->out, .c = j->pairs_out + a * w->out,
+                                   .ldc = w->out});
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Units [begin, end): each a run of `rows` pairs, cut where the group changes. A segment never
+ * crosses a unit's end, whatever range the unit is in: the products, so the bits, are the
+ * same for every thread count. */
+static void forward_units(void *arg, int64_t begin, int64_t end)
+{
+    grouped_job *j = arg;
+    float *slot = take_slot(j);
+    adapt_status st = ADAPT_OK;
+    for (int64_t a = begin * j->rows; a < min64(end * j->rows, j->g->pairs) && !st;) {
+        const int64_t e = group_of(j->g, a);
+        const int64_t unit_end = min64((a / j->rows + 1) * j->rows, j->g->pairs);
+        const int64_t stop = min64(j->g->group_start[e + 1], unit_end);
+        st = forward_segment(j, slot, e, a, stop - a);
+        a = stop;
+    }
+    note_failure(j, st);
+}
+
+/* to[t] (+)= each of token t's pair rows, groups in increasing order, for tokens
+ * [begin, end): the output of the forward, the input gradient of the backward. */
+typedef struct {
+    const ad_grouping *g;
+    const float *pairs, *bias; /* bias: added last, or NULL */
+    float *to;
+    int64_t width;
+    bool accumulate;
+} merge_job;
+
+static void merge_rows(void *arg, int64_t begin, int64_t end)
+{
+    const merge_job *m = arg;
+    for (int64_t t = begin; t < end; t++) {
+        float *restrict row = m->to + t * m->width;
+        if (!m->accumulate)
+            memset(row, 0, (size_t)m->width * sizeof(float));
+        for (int64_t k = m->g->token_start[t]; k < m->g->token_start[t + 1]; k++) {
+            const float *restrict part = m->pairs + (int64_t)m->g->token_pair[k] * m->width;
+            for (int64_t c = 0; c < m->width; c++)
+                row[c] += part[c];
+        }
+        for (int64_t c = 0; m->bias && c < m->width; c++)
+            row[c] += m->bias[c];
+    }
+}
+
+static void merge(adapt_context *ctx, const merge_job *m)
+{
+    ad_pool_for(ctx->pool, m->g->tokens, MERGE_GRAIN, merge_rows, (void *)m);
+}
+
+adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
+                                    const ad_grouped_weights *w, const float *x, float *y,
+                                    float *saved, const char *fn)
+{
+    int64_t rows = g->pairs / UNIT_TARGET;
+    rows = rows < UNIT_MIN_ROWS ? UNIT_MIN_ROWS : rows > UNIT_MAX_ROWS ? UNIT_MAX_ROWS : rows;
+    grouped_job j = {.ctx = ctx, .g = g, .w = w, .x = x, .keep = saved,
+                     .slot_floats = rows * (w->in + w->hidden), .rows = rows};
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    adapt_status st = ad_scratch((void **)&j.pairs_out, ctx,
+                                 (size_t)(g->pairs * w->out + 1) * sizeof(float), fn);
+    if (!st)
+        st = run_slots(&j, (g->pairs + rows - 1) / rows, forward_units, fn);
+    if (!st)
+        merge(ctx, &(merge_job){g, j.pairs_out, w->b2, y, w->out, false});
+    ad_arena_rewind(&ctx->arena, mark);
+    return st;
+}
+
+/* Block [a, a + n) of group e's pairs: the group's weight gradients, and the pairs' input
+ * gradients into pairs_out. */
+static adapt_status backward_block(grouped_job *j, float *slot, int64_t e, int64_t a,
+                                   int64_t n)
+{
+    const ad_grouped_weights *w = j->w;
+    const ad_grouped_grads *d = j->grads;
+    const int64_t h = w->hidden, rows = j->rows;
+    float *xs = slot, *dys = xs + rows * w->in, *gelu = dys + rows * w->out;
+    float *dh = gelu + rows * h, *dz = dh + rows * h;
+    const float *saved = j->saved + a * h, *post = saved;
+    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n);
+    gather_rows(dys, j->dy, w->out, j->g->pair_token + a, n);
+    if (w->act == AD_ACT_GELU) { /* saved its input: its output again, for dW2 */
+        ad_gelu_forward(n * h, saved, gelu);
+        post = gelu;
+    }
+    adapt_backend be = j->ctx->backend;
+    adapt_status st = ADAPT_OK;
+    if (d->dw2)
+        st = ad_gemm(be, &(ad_gemm_args){.trans_a = true, .m = h, .n = w->out, .k = n,
+                                         .alpha = 1.0f, .a = post, .lda = h, .b = dys,
+                                         .ldb = w->out, .beta = 1.0f,
+                                         .c = d->dw2 + e * h * w->out, .ldc = w->out});
+    if (!st)
+        st = ad_gemm(be, &(ad_gemm_args){.trans_b = true, .m = n, .n = h, .k = w->out,
+                                         .alpha = 1.0f, .a = dys, .lda = w->out,
+                                         .b = w2_of(w, e), .ldb = w->out, .c = dh, .ldc = h});
+    if (st)
+        return st;
+    if (w->act == AD_ACT_NONE) {
+        memcpy(dz, dh, (size_t)(n * h) * sizeof(float));
+    } else {
+        memset(dz, 0, (size_t)(n * h) * sizeof(float));
+        if (w->act == AD_ACT_RELU) /* the output is > 0 exactly where the input is */
+            ad_relu_backward(n * h, saved, dh, dz);
+        else
+            ad_gelu_backward(n * h, saved, dh, dz);
+    }
+    for (int64_t r = 0; d->db1 && r < n; r++)
+        for (int64_t c = 0; c < h; c++)
+            d->db1[e * h + c] += dz[r * h + c];
+    if (d->dw1)
+        st = ad_gemm(be, &(ad_gemm_args){.trans_a = true, .m = w->in, .n = h, .k = n,
+                                         .alpha = 1.0f, .a = xs, .lda = w->in, .b = dz,
+                                         .ldb = h, .beta = 1.0f,
+                                         .c = d->dw1 + e * w->in * h, .ldc = h});
+    if (!st && d->dx)
+        st = ad_gemm(be, &(ad_gemm_args){.trans_b = true, .m = n, .n = w->in, .k = h,
+                                         .alpha = 1.0f, .a = dz, .lda = h, .b = w1_of(w, e),
+                                         .ldb = h, .c = j->pairs_out + a * w->in,
+                                         .ldc = w->in});
+    return st;
+}
+
+/* Groups [begin, end), each by one seat, its blocks in order: a group's weight gradients
+ * sum its blocks in the same order whatever the thread count. */
+static void backward_groups(void *arg, int64_t begin, int64_t end)
+{
+    grouped_job *j = arg;
+    float *slot = take_slot(j);
+    adapt_status st = ADAPT_OK;
+    for (int64_t e = begin; e < end && !st; e++)
+        for (int64_t a = j->g->group_start[e]; a < j->g->group_start[e + 1] && !st;
+             a += j->rows) {
+            st = backward_block(j, slot, e, a, min64(j->g->group_start[e + 1] - a, j->rows));
+        }
+    note_failure(j, st);
+}
+
+/* db2[c] += sum over tokens of dy[., c], column blocks [begin, end), tokens in order. */
+static void output_bias_grad(void *arg, int64_t begin, int64_t end)
+{
+    const grouped_job *j = arg;
+    const int64_t width = j->w->out, first = begin * BIAS_COLUMNS;
+    const int64_t last = end * BIAS_COLUMNS < width ? end * BIAS_COLUMNS : width;
+    for (int64_t t = 0; t < j->g->tokens; t++)
+        for (int64_t c = first; c < last; c++)
+            j->grads->db2[c] += j->dy[t * width + c];
+}
+
+adapt_status ad_grouped_ffn_backward(adapt_context *ctx, const ad_grouping *g,
+                                     const ad_grouped_weights *w, const float *x,
+                                     const float *saved, const float *dy,
+                                     const ad_grouped_grads *grads, const char *fn)
+{
+    const int64_t rows = BACKWARD_ROWS;
+    grouped_job j = {.ctx = ctx, .g = g, .w = w, .x = x, .dy = dy, .saved = saved,
+                     .grads = grads, .rows = rows,
+                     .slot_floats = rows * (w->in + w->out + 3 * w->hidden)};
+    if (grads->db2)
+        ad_pool_for(ctx->pool, (w->out + BIAS_COLUMNS - 1) / BIAS_COLUMNS, 1,
+                    output_bias_grad, &j);
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    adapt_status st = ad_scratch((void **)&j.pairs_out, ctx,
+                                 (size_t)(g->pairs * w->in + 1) * sizeof(float), fn);
+    if (!st)
+        st = run_slots(&j, g->groups, backward_groups, fn);
+    if (!st && grads->dx)
+        merge(ctx, &(merge_job){g, j.pairs_out, NULL, grads->dx, w->in, true});
+    ad_arena_rewind(&ctx->arena, mark);
+    return st;
+}

@@ -1,0 +1,62 @@
+/* Per-token conditional computation: each token runs a subset of G small two-layer networks
+ * (MoE experts, ACM learners), y[t] = b2 + sum over its groups g of act(x[t] W1_g + b1_g) W2_g.
+ * Never a loop of per-token matrix-vector products: the (token, group) pairs are bucketed by
+ * group (a counting sort), each group's tokens gathered into one block, two GEMMs run on the
+ * block, and a merge pass adds each token's results in increasing group order. Work is cut
+ * into units that depend on the pairs alone, never on the thread count, so the bits of every
+ * output and gradient are the same whatever the number of threads. */
+#ifndef AD_KERNELS_GROUPED_FFN_H
+#define AD_KERNELS_GROUPED_FFN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/core/context.h"
+#include "lib/kernels/epilogue.h"
+
+/* Which tokens run which groups, both ways round. Pairs are numbered group-major (the pairs of
+ * group g are [group_start[g], group_start[g + 1]), their tokens increasing); token_pair lists
+ * each token's pairs (token_start[t] .. token_start[t + 1]) in increasing group order. */
+typedef struct {
+    int64_t tokens, groups, pairs;
+    int64_t *group_start; /* [groups + 1] */
+    int64_t *token_start; /* [tokens + 1] */
+    int32_t *pair_token;  /* [pairs] */
+    int32_t *token_pair;  /* [pairs] */
+} ad_grouping;
+
+/* The groups' weights, each group's block contiguous and laid out as the product reads it:
+ * x W1_g with W1_g [in, hidden], then h W2_g with W2_g [hidden, out]. */
+typedef struct {
+    int64_t in, hidden, out;
+    const float *w1; /* [groups, in, hidden] */
+    const float *b1; /* [groups, hidden], or NULL */
+    const float *w2; /* [groups, hidden, out] */
+    const float *b2; /* [out], or NULL */
+    ad_act act;
+} ad_grouped_weights;
+
+/* The grouping of selected[tokens * groups] (non-zero: the token runs the group), in arena
+ * memory of ctx. OUT_OF_MEMORY (naming fn) or OVERFLOW (more pairs than int32 indexes). */
+adapt_status ad_grouping_build(ad_grouping *out, adapt_context *ctx, const uint8_t *selected,
+                               int64_t tokens, int64_t groups, const char *fn);
+
+/* y[tokens, out] = the grouped networks on x[tokens, in]. `saved` (NULL, or [pairs, hidden])
+ * receives each pair's hidden activation as backward needs it: after the activation for ReLU
+ * and none, before it for GELU. Scratch from ctx's arena, rewound before returning. */
+adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
+                                    const ad_grouped_weights *w, const float *x, float *y,
+                                    float *saved, const char *fn);
+
+/* The gradients, each ADDED into its buffer (any may be NULL but dy): dx[tokens, in],
+ * dw1/db1/dw2/db2 shaped as the weights; `saved` as the forward filled it. */
+typedef struct {
+    float *dx, *dw1, *db1, *dw2, *db2;
+} ad_grouped_grads;
+
+adapt_status ad_grouped_ffn_backward(adapt_context *ctx, const ad_grouping *g,
+                                     const ad_grouped_weights *w, const float *x,
+                                     const float *saved, const float *dy,
+                                     const ad_grouped_grads *grads, const char *fn);
+
+#endif

@@ -1966,6 +1966,22 @@ ADAPT_API adapt_status adapt_moe_from_ffn(adapt_model **moe, const adapt_model *
                                           const char *path, const adapt_moe_params *params);
 
 /**
+ * Trains the routers of Mixture-of-Experts modules `moes[i]` (each one moe
+ * layer, as adapt_moe_from_ffn() makes) on `recordings[i]`, what the path the
+ * module stands at receives (adapt_model_record()), i in [0, n): router i
+ * learns, for every token of its recorded inputs, the L2 norm of each
+ * expert's output (every expert run, shared bias left out) by mean squared
+ * error; the batch loss is the mean over modules. Only the routers' weights
+ * change. Training runs as adapt_modules_distill() does (epochs, optimizer,
+ * schedule, clipping, progress, cancel from `params`; NULL = defaults).
+ * Errors: those of adapt_modules_distill(), and ADAPT_ERR_INVALID_ARGUMENT
+ * for a module that is not a single moe layer.
+ */
+ADAPT_API adapt_status adapt_moe_train_routers(adapt_model *const *moes,
+                                               const adapt_recording *const *recordings,
+                                               int32_t n, const adapt_train_params *params);
+
+/**
  * Sets the routing of every Mixture-of-Experts layer of `model`, those of
  * its replacing modules included: `rule` (adapt_routing_rule), `tau` in
  * [0, 1] (DYNAMIC_K and CUMULATIVE), `top_k` in [1, experts] (TOP_K). Not

@@ -80,7 +80,8 @@ static adapt_status run_untaped(adapt_context *ctx, const ad_moe *m, const uint8
         st = ad_grouping_build(&g, ctx, selected + first * m->experts, n, m->experts, fn);
         if (!st)
             st = ad_grouped_ffn_forward(ctx, &g, &w, x->data + first * m->in,
-                                        y->data + first * m->out, NULL, fn);
+                                        &(ad_grouped_outputs){.y = y->data + first * m->out},
+                                        fn);
         ad_arena_rewind(&ctx->arena, mark);
     }
     return st;
@@ -111,7 +112,8 @@ static adapt_status run_taped(adapt_tensor **out, adapt_context *ctx, const ad_m
         st = ad_scratch((void **)&saved, ctx,
                         (size_t)(r.grouping.pairs * m->hidden + 1) * sizeof(float), fn);
     if (!st)
-        st = ad_grouped_ffn_forward(ctx, &r.grouping, &r.weights, x->data, y->data, saved, fn);
+        st = ad_grouped_ffn_forward(ctx, &r.grouping, &r.weights, x->data,
+                                    &(ad_grouped_outputs){.y = y->data, .saved = saved}, fn);
     if (st)
         return st;
     r.saved = saved;

@@ -1,11 +1,13 @@
 #include "lib/kernels/grouped_ffn.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "lib/core/error.h"
 #include "lib/kernels/elementwise.h"
 #include "lib/kernels/gemm.h"
+#include "lib/kernels/row_reduce.h"
 
 /* Pair rows per forward unit: about UNIT_TARGET units, so that the seats share them evenly,
  * but never fewer rows than a microkernel tile nor more than stay in cache. */
@@ -92,8 +94,8 @@ typedef struct {
     const ad_grouping *g;
     const ad_grouped_weights *w;
     const float *x, *dy;
-    float *keep;        /* forward: where the pairs' hidden activations go, or NULL */
-    const float *saved; /* backward: those activations */
+    const ad_grouped_outputs *out; /* forward */
+    const float *saved;            /* backward: the pairs' hidden activations */
     float *pairs_out;   /* per pair: [pairs, out] forward, [pairs, in] backward */
     const ad_grouped_grads *grads;
     float *scratch;     /* slot_floats per range */
@@ -144,8 +146,9 @@ static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int6
     float *xs = slot, *post = slot + j->rows * w->in;
     gather_rows(xs, j->x, w->in, j->g->pair_token + a, n);
     /* GELU's saved value is its input; the others' their output. */
-    const bool keep_input = j->keep && w->act == AD_ACT_GELU;
-    float *z = j->keep ? j->keep + a * w->hidden : post;
+    float *keep = j->out->saved;
+    const bool keep_input = keep && w->act == AD_ACT_GELU;
+    float *z = keep ? keep + a * w->hidden : post;
     adapt_status st = ad_gemm(j->ctx->backend,
                               &(ad_gemm_args){.m = n, .n = w->hidden, .k = w->in,
                                               .alpha = 1.0f, .a = xs, .lda = w->in,
@@ -159,11 +162,14 @@ static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int6
         ad_gelu_forward(n * w->hidden, z, post);
     else
         post = z;
-    return ad_gemm(j->ctx->backend,
-                   &(ad_gemm_args){.m = n, .n = w->out, .k = w->hidden, .alpha = 1.0f,
-                                   .a = post, .lda = w->hidden, .b = w2_of(w, e),
-                                   .ldb = w->out, .c = j->pairs_out + a * w->out,
-                                   .ldc = w->out});
+    float *y = j->pairs_out + a * w->out;
+    st = ad_gemm(j->ctx->backend,
+                 &(ad_gemm_args){.m = n, .n = w->out, .k = w->hidden, .alpha = 1.0f, .a = post,
+                                 .lda = w->hidden, .b = w2_of(w, e), .ldb = w->out, .c = y,
+                                 .ldc = w->out});
+    for (int64_t r = 0; !st && j->out->norms && r < n; r++)
+        j->out->norms[a + r] = (float)sqrt(ad_row_dot(y + r * w->out, y + r * w->out, w->out));
+    return st;
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -222,20 +228,20 @@ static void merge(adapt_context *ctx, const merge_job *m)
 }
 
 adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
-                                    const ad_grouped_weights *w, const float *x, float *y,
-                                    float *saved, const char *fn)
+                                    const ad_grouped_weights *w, const float *x,
+                                    const ad_grouped_outputs *out, const char *fn)
 {
     int64_t rows = g->pairs / UNIT_TARGET;
     rows = rows < UNIT_MIN_ROWS ? UNIT_MIN_ROWS : rows > UNIT_MAX_ROWS ? UNIT_MAX_ROWS : rows;
-    grouped_job j = {.ctx = ctx, .g = g, .w = w, .x = x, .keep = saved,
+    grouped_job j = {.ctx = ctx, .g = g, .w = w, .x = x, .out = out,
                      .slot_floats = rows * (w->in + w->hidden), .rows = rows};
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
     adapt_status st = ad_scratch((void **)&j.pairs_out, ctx,
                                  (size_t)(g->pairs * w->out + 1) * sizeof(float), fn);
     if (!st)
         st = run_slots(&j, (g->pairs + rows - 1) / rows, forward_units, fn);
-    if (!st)
-        merge(ctx, &(merge_job){g, j.pairs_out, w->b2, y, w->out, false});
+    if (!st && out->y)
+        merge(ctx, &(merge_job){g, j.pairs_out, w->b2, out->y, w->out, false});
     ad_arena_rewind(&ctx->arena, mark);
     return st;
 }

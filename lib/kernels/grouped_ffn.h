@@ -41,12 +41,19 @@ typedef struct {
 adapt_status ad_grouping_build(ad_grouping *out, adapt_context *ctx, const uint8_t *selected,
                                int64_t tokens, int64_t groups, const char *fn);
 
-/* y[tokens, out] = the grouped networks on x[tokens, in]. `saved` (NULL, or [pairs, hidden])
- * receives each pair's hidden activation as backward needs it: after the activation for ReLU
- * and none, before it for GELU. Scratch from ctx's arena, rewound before returning. */
+/* Where the forward puts what it computes; any may be NULL but not all. */
+typedef struct {
+    float *y;     /* [tokens, out]: the grouped networks' output */
+    float *saved; /* [pairs, hidden]: each pair's hidden activation as backward needs it:
+                     after the activation for ReLU and none, before it for GELU */
+    float *norms; /* [pairs]: the L2 norm of each pair's output, b2 left out */
+} ad_grouped_outputs;
+
+/* The grouped networks on x[tokens, in]. Scratch from ctx's arena, rewound before
+ * returning. */
 adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
-                                    const ad_grouped_weights *w, const float *x, float *y,
-                                    float *saved, const char *fn);
+                                    const ad_grouped_weights *w, const float *x,
+                                    const ad_grouped_outputs *out, const char *fn);
 
 /* The gradients, each ADDED into its buffer (any may be NULL but dy): dx[tokens, in],
  * dw1/db1/dw2/db2 shaped as the weights; `saved` as the forward filled it. */

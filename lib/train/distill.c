@@ -1,6 +1,7 @@
-/* adapt_modules_distill: module-wise distillation. Each module learns its submodule's
- * recorded function on the submodule's own recorded inputs (teacher forcing), all modules in
- * one training loop whose batch loss is the sum of their mean squared errors. */
+/* Modules trained on recordings (module_objective.h), and the first objective:
+ * adapt_modules_distill, module-wise distillation. Each module learns its submodule's recorded
+ * function on the submodule's own recorded inputs, all modules in one training loop whose
+ * batch loss is the sum of their mean squared errors. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,16 +10,16 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
 #include "lib/ops/ops.h"
+#include "lib/train/module_objective.h"
 #include "lib/train/recording.h"
 #include "lib/train/trainer.h"
-
-static const char *const fn = "adapt_modules_distill";
 
 typedef struct {
     adapt_model *const *modules;
     const adapt_recording *const *recordings;
     int32_t n;
-} distillation;
+    const ad_module_objective *objective;
+} module_training;
 
 /* Rows rows[0 .. n) of side k of a recording, as a new activation [n, ...]. */
 static adapt_status gather(adapt_tensor **out, adapt_context *ctx, const adapt_recording *r,
@@ -33,33 +34,33 @@ static adapt_status gather(adapt_tensor **out, adapt_context *ctx, const adapt_r
     return st;
 }
 
-static adapt_status distill_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
-                                 const int64_t *rows, int64_t n)
+static adapt_status batch_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
+                              const int64_t *rows, int64_t n)
 {
-    const distillation *d = arg;
+    const module_training *d = arg;
     adapt_tensor *total = NULL;
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < d->n && !st; i++) {
-        adapt_tensor *x, *target, *y, *mse;
+        adapt_tensor *x, *target, *one;
         st = gather(&x, ctx, d->recordings[i], AD_REC_INPUTS, rows, n);
         if (!st)
             st = gather(&target, ctx, d->recordings[i], AD_REC_OUTPUTS, rows, n);
         if (!st)
-            st = ad_model_forward(&y, ctx, d->modules[i], x);
-        if (!st)
-            st = ad_op_mse(&mse, ctx, y, target);
+            st = d->objective->loss(&one, ctx, d->modules[i], x, target);
         if (!st && total)
-            st = ad_op_add(&total, ctx, total, mse);
+            st = ad_op_add(&total, ctx, total, one);
         else if (!st)
-            total = mse;
+            total = one;
     }
+    if (!st && d->objective->mean && d->n > 1)
+        st = ad_op_scale(&total, ctx, total, 1.0f / (float)d->n);
     if (!st)
         *loss = total;
     return st;
 }
 
 static adapt_status check_pair(const adapt_model *m, const adapt_recording *r,
-                               const adapt_recording *first, int32_t i)
+                               const adapt_recording *first, int32_t i, const char *fn)
 {
     if (!m || !r)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s[%d] is NULL", fn,
@@ -80,12 +81,23 @@ static adapt_status check_pair(const adapt_model *m, const adapt_recording *r,
                    ad_dims_str(&r->shape[AD_REC_OUTPUTS], ro, sizeof ro));
 }
 
-/* Every module's parameters, in module order: malloc'd. */
-static adapt_status collect(adapt_tensor ***params, int32_t *count, const distillation *d)
+static int32_t all_params(adapt_tensor **out, adapt_model *module)
 {
+    const int32_t count = adapt_model_param_count(module);
+    for (int32_t j = 0; out && j < count; j++)
+        out[j] = ad_model_param(module, j);
+    return count;
+}
+
+/* The trained parameters of every module, in module order: malloc'd. */
+static adapt_status collect(adapt_tensor ***params, int32_t *count, const module_training *d,
+                            const char *fn)
+{
+    int32_t (*of)(adapt_tensor **, adapt_model *) =
+        d->objective->params ? d->objective->params : all_params;
     int64_t total = 0;
     for (int32_t i = 0; i < d->n; i++)
-        total += adapt_model_param_count(d->modules[i]);
+        total += of(NULL, d->modules[i]);
     if (total > INT32_MAX)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: too many parameters", fn);
     adapt_tensor **list = malloc((size_t)(total ? total : 1) * sizeof *list);
@@ -93,36 +105,38 @@ static adapt_status collect(adapt_tensor ***params, int32_t *count, const distil
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: parameter list", fn);
     int32_t k = 0;
     for (int32_t i = 0; i < d->n; i++)
-        for (int32_t j = 0; j < adapt_model_param_count(d->modules[i]); j++)
-            list[k++] = ad_model_param(d->modules[i], j);
+        k += of(list + k, d->modules[i]);
     *params = list, *count = k;
     return ADAPT_OK;
 }
 
-static adapt_status distill(adapt_model *const *modules, const adapt_recording *const *recordings,
-                            int32_t n, const adapt_train_params *params)
+static adapt_status train(const module_training *d, const adapt_train_params *params,
+                          const char *fn)
 {
     adapt_status st = ADAPT_OK;
-    for (int32_t i = 0; i < n && !st; i++)
-        st = check_pair(modules[i], recordings[i], recordings[0], i);
-    const distillation d = {modules, recordings, n};
+    for (int32_t i = 0; i < d->n && !st; i++) {
+        st = check_pair(d->modules[i], d->recordings[i], d->recordings[0], i, fn);
+        if (!st && d->objective->check)
+            st = d->objective->check(d->modules[i], i, fn);
+    }
     adapt_tensor **list = NULL;
     int32_t count = 0;
     if (!st)
-        st = collect(&list, &count, &d);
+        st = collect(&list, &count, d, fn);
     if (st)
         return st;
-    const ad_train_objective objective = {.arg = (void *)&d, .params = list, .n_params = count,
-                                          .rows_loss = distill_loss,
-                                          .rows = recordings[0]->count};
+    const ad_train_objective objective = {.arg = (void *)d, .params = list, .n_params = count,
+                                          .rows_loss = batch_loss,
+                                          .rows = d->recordings[0]->count};
     st = ad_train_run(NULL, NULL, NULL, params, &objective, fn);
     free(list);
     return st;
 }
 
-adapt_status adapt_modules_distill(adapt_model *const *modules,
-                                   const adapt_recording *const *recordings, int32_t n,
-                                   const adapt_train_params *params)
+adapt_status ad_train_modules(adapt_model *const *modules,
+                              const adapt_recording *const *recordings, int32_t n,
+                              const adapt_train_params *params,
+                              const ad_module_objective *objective, const char *fn)
 {
     if (!modules || !recordings || n < 1)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s", fn,
@@ -132,11 +146,31 @@ adapt_status adapt_modules_distill(adapt_model *const *modules,
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %d holds", fn, (int)n);
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < n && !st; i++)
-        st = ad_model_enter(&holds[i], modules[i], AD_WRITE, fn);
+        st = modules[i] ? ad_model_enter(&holds[i], modules[i], AD_WRITE, fn)
+                        : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: modules[%d] is NULL", fn,
+                                  (int)i);
+    const module_training d = {modules, recordings, n, objective};
     if (!st)
-        st = distill(modules, recordings, n, params);
+        st = train(&d, params, fn);
     for (int32_t i = n - 1; i >= 0; i--)
         ad_busy_leave(&holds[i]);
     free(holds);
     return ad_prefix(st, fn); /* layers and kernels cannot name the caller */
+}
+
+static adapt_status mse_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *module,
+                             adapt_tensor *x, adapt_tensor *target)
+{
+    adapt_tensor *y;
+    adapt_status st = ad_model_forward(&y, ctx, module, x);
+    return st ? st : ad_op_mse(loss, ctx, y, target);
+}
+
+adapt_status adapt_modules_distill(adapt_model *const *modules,
+                                   const adapt_recording *const *recordings, int32_t n,
+                                   const adapt_train_params *params)
+{
+    static const ad_module_objective distillation = {.loss = mse_loss};
+    return ad_train_modules(modules, recordings, n, params, &distillation,
+                            "adapt_modules_distill");
 }

@@ -1,13 +1,18 @@
 /* Every GEMM backend against the reference: all transpose combinations,
  * padded leading dimensions, alpha/beta, one thread and a product split over two by rows
  * or by column blocks (a partial last one). The narrow kernel for
- * products with few output columns against the reference too. */
+ * products with few output columns against the reference too, and the small-product kernel
+ * (both its paths) against a double-precision sum. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check_util.h"
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/gemm_narrow.h"
+#include "lib/kernels/gemm_small.h"
+#include "lib/kernels/vector_math.h"
 
 typedef struct {
     int64_t m, n, k;
@@ -202,6 +207,175 @@ START_TEST(narrow_takes_only_what_it_computes)
 }
 END_TEST
 
+/* ---- small products ------------------------------------------------------ */
+
+typedef void (*small_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
+
+static const int64_t small_ms[] = {1, 2, 5, 7, 8, 9, 17, 64, 65};
+static const int64_t small_ns[] = {1, 15, 16, 17, 31, 32, 33, 48, 96, 192};
+/* 300: more than one pass over k (KC = 256), each resuming from the partial sums in C. */
+static const int64_t small_ks[] = {0, 1, 3, 32, 192, 300};
+#define N_SMALL_M ((int)(sizeof small_ms / sizeof *small_ms))
+#define N_SMALL_N ((int)(sizeof small_ns / sizeof *small_ns))
+#define N_SMALL_K ((int)(sizeof small_ks / sizeof *small_ks))
+
+/* Operands of a small product with padded rows: the padding of A and B is NaN, so reading it
+ * would show; C's padding holds c0's values and must keep them. */
+typedef struct {
+    int64_t m, n, k, lda, ldb, ldc;
+    float *a, *b, *c0;
+} small_case;
+
+static small_case small_case_make(int64_t m, int64_t n, int64_t k, uint64_t seed)
+{
+    small_case s = {m, n, k, k + 3, n + 5, n + 2, NULL, NULL, NULL};
+    s.a = malloc((size_t)(m * s.lda + 1) * sizeof(float));
+    s.b = malloc((size_t)(k * s.ldb + 1) * sizeof(float));
+    s.c0 = malloc((size_t)(m * s.ldc) * sizeof(float));
+    tu_fill(s.a, m * s.lda, seed, -1, 1);
+    tu_fill(s.b, k * s.ldb, seed + 1, -1, 1);
+    tu_fill(s.c0, m * s.ldc, seed + 2, -1, 1);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = k; p < s.lda; p++)
+            s.a[i * s.lda + p] = NAN;
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = n; j < s.ldb; j++)
+            s.b[p * s.ldb + j] = NAN;
+    return s;
+}
+
+static void small_case_free(small_case *s)
+{
+    free(s->a), free(s->b), free(s->c0);
+}
+
+/* C from `fn`: c0 when accumulating, else c0 with the m x n block set to NaN (never read). */
+static float *small_run(small_fn fn, const small_case *s, bool accumulate)
+{
+    float *c = malloc((size_t)(s->m * s->ldc) * sizeof *c);
+    for (int64_t i = 0; i < s->m * s->ldc; i++)
+        c[i] = accumulate || i % s->ldc >= s->n ? s->c0[i] : NAN;
+    fn(s->m, s->n, s->k, s->a, s->lda, s->b, s->ldb, c, s->ldc, accumulate);
+    return c;
+}
+
+/* Element (i, j) in double, and the sum of its terms' magnitudes (the scale of its rounding). */
+static double small_exact(const small_case *s, int64_t i, int64_t j, bool accumulate,
+                          double *scale)
+{
+    double sum = accumulate ? s->c0[i * s->ldc + j] : 0.0;
+    *scale = fabs(sum) + 1e-30;
+    for (int64_t p = 0; p < s->k; p++) {
+        const double t = (double)s->a[i * s->lda + p] * s->b[p * s->ldb + j];
+        sum += t, *scale += fabs(t);
+    }
+    return sum;
+}
+
+/* The first element of C that `fn` got wrong (or its padding changed), as a message; NULL if
+ * none. One assertion per product: Check reports each assertion to its parent process, which
+ * element by element took seconds. */
+static const char *small_mismatch(const small_case *s, const float *c, bool accumulate,
+                                  char *msg, size_t size)
+{
+    for (int64_t i = 0; i < s->m; i++)
+        for (int64_t j = 0; j < s->ldc; j++) {
+            const float got = c[i * s->ldc + j];
+            double scale, want = s->c0[i * s->ldc + j];
+            const bool ok = j >= s->n ? got == want /* padding left alone */
+                                      : fabs(got - (want = small_exact(s, i, j, accumulate,
+                                                                       &scale))) <= 1e-5 * scale;
+            if (!ok) {
+                snprintf(msg, size, "m %lld n %lld k %lld (%lld, %lld): %g, want %g",
+                         (long long)s->m, (long long)s->n, (long long)s->k, (long long)i,
+                         (long long)j, (double)got, want);
+                return msg;
+            }
+        }
+    return NULL;
+}
+
+START_TEST(small_products_match_reference)
+{
+    /* _i: the row count, and whether to accumulate. Every width and depth for each. */
+    const int64_t m = small_ms[_i % N_SMALL_M];
+    const bool accumulate = _i >= N_SMALL_M;
+    const small_fn fns[2] = {ad_gemm_small, ad_gemm_small_portable};
+    for (int in = 0; in < N_SMALL_N; in++)
+        for (int ik = 0; ik < N_SMALL_K; ik++) {
+            small_case s = small_case_make(m, small_ns[in], small_ks[ik], (uint64_t)(_i + 7));
+            for (int f = 0; f < 2; f++) {
+                float *c = small_run(fns[f], &s, accumulate);
+                char msg[160];
+                const char *bad = small_mismatch(&s, c, accumulate, msg, sizeof msg);
+                ck_assert_msg(!bad, "%s: %s", f ? "portable" : "dispatched", bad);
+                free(c);
+            }
+            small_case_free(&s);
+        }
+}
+END_TEST
+
+START_TEST(small_rows_do_not_depend_on_m)
+{
+    /* Every row of a 65-row product (tiles of 8 and 7 rows) computed alone (m = 1) and inside
+     * a 17-row product starting 5 rows later (tiles of 6 and 5): every bit the same, in both
+     * paths, overwriting and accumulating, over widths with each kind of column tile and
+     * depths of one and two passes. */
+    const small_fn fn = _i & 1 ? ad_gemm_small_portable : ad_gemm_small;
+    const bool accumulate = _i & 2;
+    static const int64_t ns[] = {33, 48, 17}, ks[] = {192, 300, 5};
+    for (int t = 0; t < 3; t++) {
+        small_case s = small_case_make(65, ns[t], ks[t], 40 + (uint64_t)t);
+        float *whole = small_run(fn, &s, accumulate);
+        for (int64_t r = 0; r < s.m; r++) {
+            float *one = malloc((size_t)s.ldc * sizeof *one);
+            memcpy(one, s.c0 + r * s.ldc, (size_t)s.ldc * sizeof *one);
+            fn(1, s.n, s.k, s.a + r * s.lda, s.lda, s.b, s.ldb, one, s.ldc, accumulate);
+            ck_assert_mem_eq(one, whole + r * s.ldc, (size_t)s.n * sizeof(float));
+            free(one);
+        }
+        float *part = malloc((size_t)(17 * s.ldc) * sizeof *part);
+        memcpy(part, s.c0 + 5 * s.ldc, (size_t)(17 * s.ldc) * sizeof *part);
+        fn(17, s.n, s.k, s.a + 5 * s.lda, s.lda, s.b, s.ldb, part, s.ldc, accumulate);
+        for (int64_t r = 0; r < 17; r++)
+            ck_assert_mem_eq(part + r * s.ldc, whole + (r + 5) * s.ldc,
+                             (size_t)s.n * sizeof(float));
+        free(part), free(whole);
+        small_case_free(&s);
+    }
+}
+END_TEST
+
+START_TEST(small_portable_matches_avx512)
+{
+    /* Both paths round each multiply-add in the same order; the AVX-512 one fuses them, so
+     * they agree to rounding. Nothing to compare on a machine without AVX-512. */
+    if (!ad_has_avx512())
+        return;
+    static const dims shapes[] = {{65, 192, 192}, {17, 33, 300}, {8, 768, 128}, {3, 15, 64}};
+    for (int t = 0; t < 4; t++) {
+        small_case s = small_case_make(shapes[t].m, shapes[t].n, shapes[t].k, 60 + (uint64_t)t);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            float *fast = small_run(ad_gemm_small, &s, accumulate);
+            float *plain = small_run(ad_gemm_small_portable, &s, accumulate);
+            double worst = 0.0; /* the largest difference relative to its element's scale */
+            for (int64_t i = 0; i < s.m; i++)
+                for (int64_t j = 0; j < s.n; j++) {
+                    double scale;
+                    small_exact(&s, i, j, accumulate, &scale);
+                    worst = fmax(worst, fabs((double)fast[i * s.ldc + j] - plain[i * s.ldc + j]) /
+                                            scale);
+                }
+            ck_assert_msg(worst <= 1e-6, "shape %d: relative difference %g", t, worst);
+            free(fast), free(plain);
+        }
+        small_case_free(&s);
+    }
+}
+END_TEST
+
 static Suite *gemm_suite(void)
 {
     Suite *s = suite_create("gemm");
@@ -213,6 +387,9 @@ static Suite *gemm_suite(void)
     tcase_add_loop_test(tc, narrow_products_match_reference, 0, 2 * N_NARROW);
     tcase_add_test(tc, narrow_rows_do_not_depend_on_their_neighbours);
     tcase_add_test(tc, narrow_takes_only_what_it_computes);
+    tcase_add_loop_test(tc, small_products_match_reference, 0, 2 * N_SMALL_M);
+    tcase_add_loop_test(tc, small_rows_do_not_depend_on_m, 0, 4);
+    tcase_add_test(tc, small_portable_matches_avx512);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -340,6 +340,68 @@ START_TEST(routed_output_is_the_sum_of_the_chosen_experts)
 }
 END_TEST
 
+/* Mean squared error of the router's predictions against the experts' output norms, over
+ * `count` tokens of x. */
+static double router_error(adapt_model *m, const float *x, int64_t count)
+{
+    double sum = 0.0;
+    for (int64_t t = 0; t < count; t++) {
+        double g[EXPERTS];
+        predicted_norms(g, m, x + t * DIM);
+        for (int e = 0; e < EXPERTS; e++) {
+            double norm = 0.0;
+            for (int o = 0; o < DIM; o++) {
+                const double y = expert_output(m, e, x + t * DIM, o);
+                norm += y * y;
+            }
+            sum += (g[e] - sqrt(norm)) * (g[e] - sqrt(norm));
+        }
+    }
+    return sum / (double)(count * EXPERTS);
+}
+
+/* The routers learn the experts' output norms from a recording; the experts stay as they
+ * were. */
+START_TEST(routers_learn_the_expert_norms)
+{
+    enum { SAMPLES = 64 };
+    adapt_model *m = moe_model(ADAPT_ACTIVATION_RELU, 91);
+    adapt_tensor *data = input(SAMPLES, 93, 0);
+    const float *x = adapt_tensor_data(data);
+    int32_t labels[SAMPLES] = {0};
+    adapt_dataset *set = NULL;
+    TU_OK(adapt_dataset_wrap(&set, adapt_tensor_data(data), 3,
+                             (int64_t[]){SAMPLES, TOKENS, DIM}, labels));
+    adapt_recording *rec = NULL; /* what the layer receives: the model's input */
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.n_threads = 1;
+    TU_OK(adapt_model_record(&rec, m, "0", set, &rp));
+    const float *w1 = param_data(m, "0.experts.w1");
+    const float w1_before = w1[5];
+    const double before = router_error(m, x, SAMPLES * TOKENS);
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 80, tp.batch_size = 16, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.learning_rate = 1e-2f, tp.n_threads = 1;
+    TU_OK(adapt_moe_train_routers(&m, (const adapt_recording *const[]){rec}, 1, &tp));
+    const double after = router_error(m, x, SAMPLES * TOKENS);
+    ck_assert_msg(after < 0.25 * before, "router error %g, before training %g", after, before);
+    ck_assert_float_eq(w1[5], w1_before);
+    adapt_model *none = NULL;
+    TU_FAILS(adapt_moe_train_routers(&none, (const adapt_recording *const[]){rec}, 1, &tp),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model *dense = tu_token_mlp(TOKENS, DIM, 8, 1);
+    TU_FAILS(adapt_moe_train_routers(&dense, (const adapt_recording *const[]){rec}, 1, &tp),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(dense);
+    adapt_recording_free(rec);
+    adapt_dataset_free(set);
+    adapt_tensor_free(data);
+    adapt_model_free(m);
+}
+END_TEST
+
 START_TEST(checkpoints_keep_the_experts)
 {
     adapt_model *model = vit(7);
@@ -445,6 +507,7 @@ int main(void)
     tcase_add_test(tc, bits_do_not_depend_on_the_thread_count);
     tcase_add_test(tc, each_sample_pays_for_the_experts_it_ran);
     tcase_add_test(tc, routed_output_is_the_sum_of_the_chosen_experts);
+    tcase_add_test(tc, routers_learn_the_expert_norms);
     tcase_add_test(tc, checkpoints_keep_the_experts);
     tcase_add_test(tc, bad_input_is_a_status);
     suite_add_tcase(s, tc);

@@ -31,7 +31,7 @@ from .errors import (AdaptError, CancelledError, FormatError, InternalError,
 from .errors import IOError, OverflowError  # noqa: F401, A004
 from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
-from .moe import moe_from_ffn
+from .moe import moe_from_ffn, moe_train_routers
 from .npy import npy_read, npy_write
 from .ops import backward
 from .safetensors import save_safetensors
@@ -66,7 +66,8 @@ __all__ = [
     "Parameter", "Progress", "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind",
     "ShapeError", "StateError", "Status", "SubmoduleInfo", "Tensor", "UnsupportedError",
     "backend_available", "backward", "compute_metrics", "distill", "exit_fit", "exit_simulate",
-    "exit_sweep", "library_path", "library_version", "moe_from_ffn", "npy_read", "npy_write",
+    "exit_sweep", "library_path", "library_version", "moe_from_ffn", "moe_train_routers",
+    "npy_read", "npy_write",
     "ops",
     "print_progress", "save_safetensors", "status_string",
 ]

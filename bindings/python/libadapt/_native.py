@@ -118,6 +118,7 @@ SIGNATURES = {
     # Mixture-of-Experts
     "adapt_moe_params_init": (None, [P(MoeParams), C.c_size_t]),
     "adapt_moe_from_ffn": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(MoeParams)]),
+    "adapt_moe_train_routers": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     "adapt_model_set_routing": (STATUS, [MODEL, i32, f32, i32, I32P]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),

@@ -5,7 +5,8 @@ import ctypes as C
 from . import _scalars
 from ._native import lib
 from ._params import new_params
-from ._structs import MoeParams, adapt_model
+from ._structs import MoeParams, adapt_model, adapt_recording
+from .training import _Callbacks, run_training, train_params
 
 
 def moe_from_ffn(model, path, experts=8, router_width=128, iterations=20, seed=0):
@@ -22,3 +23,21 @@ def moe_from_ffn(model, path, experts=8, router_width=128, iterations=20, seed=0
     lib.adapt_moe_from_ffn(C.byref(raw), model._ptr(), _scalars.text(path, "path"),
                            C.byref(params))
     return Model(raw)
+
+
+def moe_train_routers(moes, recordings, *, progress=None, cancel=None, **settings):
+    """Trains the router of each moes[i] (a Model of one Mixture-of-Experts layer, as
+    moe_from_ffn makes) to predict, for every token of recordings[i].inputs, the L2 norm of
+    each expert's output, by mean squared error, all at once; only the routers change.
+    settings, progress and cancel are those of Model.train; returns the Progress of each
+    epoch's last step."""
+    moes, recordings = list(moes), list(recordings)
+    if len(moes) != len(recordings):
+        raise ValueError("moe_train_routers: one recording per module")
+    models = (C.POINTER(adapt_model) * len(moes))(*(m._ptr() for m in moes))
+    recs = (C.POINTER(adapt_recording) * len(recordings))(*(r._ptr() for r in recordings))
+    callbacks = _Callbacks(progress, cancel)
+    params = train_params(settings, callbacks, "moe_train_routers")
+    run_training(lambda: lib.adapt_moe_train_routers(models, recs, len(moes),
+                                                     C.byref(params)), [callbacks])
+    return callbacks.history

@@ -46,3 +46,18 @@ def test_refusals(ctx):
         model.set_routing("dynamic_k", tau=1.5)
     with pytest.raises(ad.InvalidArgumentError, match="top_k"):
         model.set_routing("top_k", top_k=5)
+
+
+def test_routers_learn_and_routing_then_saves_compute(ctx, rng):
+    model = vit()
+    x = rng.uniform(size=(64, 1, 8, 8)).astype(np.float32)
+    data = (x, np.zeros(64, dtype=np.int32))
+    moe_ = ad.moe_from_ffn(model, "blocks.1.mlp", experts=8)
+    rec = model.record("blocks.1.mlp", data, batch_size=32)  # the dense MLP's inputs
+    history = ad.moe_train_routers([moe_], [rec], epochs=20, batch_size=16,
+                                   optimizer="adamw", learning_rate=1e-2)
+    assert history[-1].loss < history[0].loss
+    model.replace("blocks.1.mlp", moe_)
+    model.set_routing("dynamic_k", tau=0.5)
+    _, flops = model.forward_flops(ctx, x[:4])
+    assert (flops < model.flops).all()

@@ -1048,6 +1048,18 @@ typedef struct adapt_train_params {
      * costs one more forward (default 0). See adapt_context_set_recompute().
      */
     int32_t recompute_blocks;
+    /**
+     * Weight alpha of the activation-sparsity penalty (D2DMoE's sparsification,
+     * docs/moe.md): every ReLU output of the forward pass, row by row of its last
+     * axis, is measured by the squared Hoyer measure ||a||_1^2 / ||a||_2^2, and
+     * the loss gains alpha(t) times the mean of those measures over the ReLU
+     * outputs (each averaged over its rows). alpha(t) rises linearly from 0 to
+     * alpha over the first `sparsity_warmup` of the steps. >= 0 (default 0: off);
+     * not with recompute_blocks.
+     */
+    float sparsity_penalty;
+    /** Fraction of the steps over which the penalty's weight rises, in [0, 1] (default 0.5) */
+    float sparsity_warmup;
 } adapt_train_params;
 
 /**

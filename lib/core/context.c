@@ -77,6 +77,7 @@ void adapt_context_reset(adapt_context *ctx)
         return;
     ad_arena_reset(&ctx->arena);
     ctx->tape = NULL;
+    ctx->sparsity_sum = NULL, ctx->sparsity_count = 0;
     ctx->generation++;
 }
 

@@ -26,6 +26,11 @@ struct adapt_context {
     ad_pool *pool;          /* NULL when n_threads == 1 */
     int64_t *meter;         /* FLOPs each row of the batch executed, while metering (meter.h) */
     int64_t meter_rows;
+    /* The activation-sparsity penalty (lib/nn/sparsity.h): on while > 0, and the sum and
+     * count of the measures taped since the last reset. */
+    float sparsity_weight;
+    adapt_tensor *sparsity_sum;
+    int32_t sparsity_count;
 };
 
 /* Validates a context argument of public function `fn`. */

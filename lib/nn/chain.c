@@ -3,6 +3,7 @@
 #include "lib/nn/conv_bn.h"
 #include "lib/nn/layer_kinds.h"
 #include "lib/nn/linear.h"
+#include "lib/nn/sparsity.h"
 
 /* The kind of layers[i] when it runs as that kind alone, else NULL. */
 static const ad_layer_kind *builtin_kind(const ad_layer *layers, int32_t n, int32_t i)
@@ -35,6 +36,14 @@ void ad_chain_plan_make(ad_chain_plan *plan, const ad_layer *layers, int32_t n)
     plan->leaves_only_output = only_output;
 }
 
+/* Whether step s ends in a built-in ReLU (fused or not), whose output the sparsity penalty
+ * measures. */
+static bool ends_in_relu(const ad_chain_step *s, const ad_layer *layers)
+{
+    const ad_layer *last = &layers[s->first + s->count - 1];
+    return last->kind == &ad_kind_relu && ad_layer_is_builtin(last);
+}
+
 static adapt_status run_step(adapt_tensor **out, adapt_context *ctx, const ad_chain_step *s,
                              const ad_layer *layers, adapt_tensor *x)
 {
@@ -57,8 +66,11 @@ adapt_status ad_chain_forward(adapt_tensor **out, adapt_context *ctx, const ad_c
                               const ad_layer *layers, adapt_tensor *x)
 {
     adapt_status st = ADAPT_OK;
-    for (int32_t s = 0; s < plan->n_steps && !st; s++)
+    for (int32_t s = 0; s < plan->n_steps && !st; s++) {
         st = run_step(&x, ctx, &plan->steps[s], layers, x);
+        if (!st && ends_in_relu(&plan->steps[s], layers))
+            st = ad_sparsity_note(ctx, x);
+    }
     if (!st)
         *out = x;
     return st;

@@ -12,7 +12,7 @@ void adapt_train_params_init(adapt_train_params *params, size_t size)
         .epochs = 10, .batch_size = 64, .optimizer = ADAPT_OPTIMIZER_SGD,
         .learning_rate = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
         .adam_eps = 1e-8f, .schedule = ADAPT_SCHEDULE_CONSTANT, .step_epochs = 10,
-        .step_gamma = 0.1f};
+        .step_gamma = 0.1f, .sparsity_warmup = 0.5f};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
@@ -49,6 +49,8 @@ static adapt_status check_floats(const adapt_train_params *p, const char *fn)
         {"min_learning_rate", p->min_learning_rate, 0.0, INFINITY, false, true},
         {"grad_clip_norm", p->grad_clip_norm, 0.0, INFINITY, false, true},
         {"label_smoothing", p->label_smoothing, 0.0, 1.0, false, true},
+        {"sparsity_penalty", p->sparsity_penalty, 0.0, INFINITY, false, true},
+        {"sparsity_warmup", p->sparsity_warmup, 0.0, 1.0, false, false},
     };
     adapt_status st = ADAPT_OK;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
@@ -75,6 +77,9 @@ static adapt_status check_ints(const adapt_train_params *p, const char *fn)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %d outside [%d, %d]", fn,
                            rules[i].name, (int)rules[i].value, (int)rules[i].lo,
                            (int)rules[i].hi);
+    if (p->sparsity_penalty > 0.0f && p->recompute_blocks)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                       "%s: sparsity_penalty and recompute_blocks do not go together", fn);
     if (p->nesterov && (p->optimizer != ADAPT_OPTIMIZER_SGD || p->momentum <= 0.0f))
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                        "%s: nesterov needs the SGD optimizer with momentum > 0", fn);

@@ -187,6 +187,33 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);
 }
 
+/* The sparsity penalty's weight at this step: rising linearly to its value over the warm-up
+ * fraction of the steps, then flat. */
+static float sparsity_weight(const trainer *t)
+{
+    const double warm = (double)t->p.sparsity_warmup * (double)t->schedule.total_steps;
+    const double done = (double)(t->step + 1);
+    return warm > done ? (float)(t->p.sparsity_penalty * done / warm) : t->p.sparsity_penalty;
+}
+
+/* The objective's loss plus the weighted mean of the ReLU outputs' measures. */
+static adapt_status penalised_loss(adapt_tensor **loss, trainer *t, const int64_t *order,
+                                   int64_t n)
+{
+    adapt_context *ctx = t->ctx;
+    ctx->sparsity_weight = sparsity_weight(t);
+    adapt_status st = batch_loss(loss, t, order, n);
+    if (!st && ctx->sparsity_count) {
+        adapt_tensor *penalty;
+        st = ad_op_scale(&penalty, ctx, ctx->sparsity_sum,
+                         ctx->sparsity_weight / (float)ctx->sparsity_count);
+        if (!st)
+            st = ad_op_add(loss, ctx, *loss, penalty);
+    }
+    ctx->sparsity_weight = 0.0f;
+    return st;
+}
+
 /* Forward, loss, backward, clipping (its norm also catches non-finite gradients) and the
  * update; nothing is written to the weights unless all of it succeeded. */
 static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, float lr,
@@ -196,7 +223,7 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     adapt_context_reset(ctx);
     adapt_tensor *loss = NULL;
     double norm = 0.0;
-    adapt_status st = batch_loss(&loss, t, order, n);
+    adapt_status st = penalised_loss(&loss, t, order, n);
     if (!st)
         st = ad_backward(ctx, loss);
     if (!st)

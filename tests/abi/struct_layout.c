@@ -97,7 +97,7 @@ OFFSET(adapt_progress, samples_per_second, 32);
 OFFSET(adapt_progress, eta_seconds, 40);
 OFFSET(adapt_progress, val_accuracy, 48);
 
-SIZE(adapt_train_params, 128);
+SIZE(adapt_train_params, 136);
 OFFSET(adapt_train_params, struct_size, 0);
 OFFSET(adapt_train_params, epochs, 8);
 OFFSET(adapt_train_params, batch_size, 12);
@@ -122,6 +122,9 @@ OFFSET(adapt_train_params, progress, 96);
 OFFSET(adapt_train_params, cancel, 104);
 OFFSET(adapt_train_params, user_data, 112);
 OFFSET(adapt_train_params, drop_last, 120);
+OFFSET(adapt_train_params, recompute_blocks, 124);
+OFFSET(adapt_train_params, sparsity_penalty, 128);
+OFFSET(adapt_train_params, sparsity_warmup, 132);
 
 SIZE(adapt_eval_result, 32);
 OFFSET(adapt_eval_result, struct_size, 0);

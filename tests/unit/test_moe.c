@@ -10,6 +10,8 @@
 #include "file_util.h"
 #include "lib/adaptive/moe.h"
 #include "lib/core/context.h"
+#include "lib/core/tensor.h"
+#include "lib/ops/ops.h"
 
 enum { BATCH = 3, TOKENS = 5, DIM = 8, EXPERTS = 4, WIDTH = 3, ROUTER = 6 };
 
@@ -402,6 +404,100 @@ START_TEST(routers_learn_the_expert_norms)
 }
 END_TEST
 
+static adapt_status hoyer_forward(adapt_tensor **out, adapt_context *ctx, adapt_tensor **params,
+                                  void *arg)
+{
+    (void)arg;
+    adapt_tensor *h;
+    adapt_status st = ad_op_hoyer(&h, ctx, tu_record(params[0]));
+    if (!st)
+        *out = tu_handle(h);
+    return st;
+}
+
+START_TEST(hoyer_measure_values_and_gradient)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    adapt_tensor *x = tu_param(2, (int64_t[]){3, 4}, 1, -1.0f, 1.0f);
+    float *v = adapt_tensor_data(x);
+    const float rows[12] = {0, 2, 0, 0, /* one-hot: 1 */ 3, 3, 3, 3, /* constant: 4 */
+                            0, 0, 0, 0 /* zero: 0 */};
+    memcpy(v, rows, sizeof rows);
+    adapt_tensor *h = NULL;
+    TU_OK(hoyer_forward(&h, ctx, &x, NULL));
+    ck_assert_float_eq_tol(adapt_tensor_data(h)[0], 5.0f / 3.0f, 1e-6f);
+    tu_fill(v, 12, 2, -1.0f, 1.0f);
+    tu_gradcheck(hoyer_forward, &x, 1, NULL, 1e-3, 1e-2, 12);
+    adapt_tensor_free(x);
+    adapt_context_free(ctx);
+}
+END_TEST
+
+/* Fraction of exact zeros among the hidden ReLU outputs of a [16 -> 32 -> 4] network on x. */
+static double relu_zeros(adapt_model *m, const adapt_dataset *x)
+{
+    adapt_recording *rec = NULL;
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.n_threads = 1;
+    TU_OK(adapt_model_record(&rec, m, "1", x, &rp));
+    int64_t shape[ADAPT_MAX_DIMS];
+    int32_t ndim;
+    const float *a = adapt_recording_data(rec, 1, &ndim, shape);
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < shape[0] * 32; i++)
+        zeros += a[i] == 0.0f;
+    adapt_recording_free(rec);
+    return (double)zeros / (double)(shape[0] * 32);
+}
+
+/* The penalty makes the ReLU outputs sparser than the same training without it. */
+START_TEST(sparsity_penalty_sparsifies_relu_outputs)
+{
+    enum { N = 256 };
+    float *x = malloc(N * 16 * sizeof *x);
+    int32_t labels[N];
+    tu_fill(x, N * 16, 3, -1.0f, 1.0f);
+    for (int i = 0; i < N; i++)
+        labels[i] = (x[i * 16] > 0.0f) + 2 * (x[i * 16 + 1] > 0.0f);
+    adapt_dataset *set = NULL;
+    TU_OK(adapt_dataset_wrap(&set, x, 2, (int64_t[]){N, 16}, labels));
+    double zeros[2];
+    for (int penalised = 0; penalised < 2; penalised++) {
+        adapt_model *m = NULL;
+        TU_OK(adapt_model_create_sequential(&m, 1, (int64_t[]){16}, 5));
+        const int32_t kinds[] = {ADAPT_LAYER_LINEAR, ADAPT_LAYER_RELU, ADAPT_LAYER_LINEAR};
+        const int64_t widths[] = {32, 0, 4};
+        for (int i = 0; i < 3; i++) {
+            adapt_layer_params p;
+            adapt_layer_params_init(&p, sizeof p);
+            p.kind = kinds[i], p.out_features = widths[i];
+            TU_OK(adapt_model_append(m, &p));
+        }
+        adapt_train_params tp;
+        adapt_train_params_init(&tp, sizeof tp);
+        tp.epochs = 20, tp.batch_size = 32, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+        tp.learning_rate = 1e-2f, tp.n_threads = 1, tp.sparsity_penalty = penalised ? 0.3f : 0;
+        tp.progress = NULL;
+        TU_OK(adapt_model_train(m, set, NULL, &tp));
+        zeros[penalised] = relu_zeros(m, set);
+        adapt_model_free(m);
+    }
+    ck_assert_msg(zeros[1] > zeros[0] + 0.2, "zeros %.3f with the penalty, %.3f without",
+                  zeros[1], zeros[0]);
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.sparsity_penalty = 0.1f, tp.recompute_blocks = 1;
+    adapt_model *m = tu_token_mlp(TOKENS, DIM, 8, 1);
+    TU_FAILS(adapt_model_train(m, set, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    tp.recompute_blocks = 0, tp.sparsity_penalty = -1.0f;
+    TU_FAILS(adapt_model_train(m, set, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(m);
+    adapt_dataset_free(set);
+    free(x);
+}
+END_TEST
+
 START_TEST(checkpoints_keep_the_experts)
 {
     adapt_model *model = vit(7);
@@ -508,6 +604,8 @@ int main(void)
     tcase_add_test(tc, each_sample_pays_for_the_experts_it_ran);
     tcase_add_test(tc, routed_output_is_the_sum_of_the_chosen_experts);
     tcase_add_test(tc, routers_learn_the_expert_norms);
+    tcase_add_test(tc, hoyer_measure_values_and_gradient);
+    tcase_add_test(tc, sparsity_penalty_sparsifies_relu_outputs);
     tcase_add_test(tc, checkpoints_keep_the_experts);
     tcase_add_test(tc, bad_input_is_a_status);
     suite_add_tcase(s, tc);

@@ -121,7 +121,8 @@ class TrainParams(C.Structure):
                 ("min_learning_rate", C.c_float), ("grad_clip_norm", C.c_float),
                 ("label_smoothing", C.c_float), ("seed", C.c_uint64), ("n_threads", C.c_int32),
                 ("progress", progress_fn), ("cancel", cancel_fn), ("user_data", C.c_void_p),
-                ("drop_last", C.c_int32), ("recompute_blocks", C.c_int32)]
+                ("drop_last", C.c_int32), ("recompute_blocks", C.c_int32),
+                ("sparsity_penalty", C.c_float), ("sparsity_warmup", C.c_float)]
 
 
 class EvalResult(C.Structure):

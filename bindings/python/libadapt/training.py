@@ -189,6 +189,7 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           min_learning_rate: float = 0.0, grad_clip_norm: float = 0.0,
           label_smoothing: float = 0.0, seed: int = 0, n_threads: int = 0,
           drop_last: bool = False, recompute_blocks: bool = False,
+          sparsity_penalty: float = 0.0, sparsity_warmup: float = 0.5,
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -198,7 +199,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     (min_learning_rate); grad_clip_norm 0 = no clipping; n_threads 0 = all cores;
     drop_last skips an epoch's last batch when it is smaller than batch_size;
     recompute_blocks keeps only each block's output and reruns the blocks in backward
-    (activation checkpointing: less memory, one more forward, the same gradients).
+    (activation checkpointing: less memory, one more forward, the same gradients);
+    sparsity_penalty adds that weight (rising over the first sparsity_warmup of the steps)
+    times the mean squared Hoyer measure of the ReLU outputs to the loss (docs/moe.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -209,7 +212,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         beta2=beta2, adam_eps=adam_eps, schedule=schedule, warmup_steps=warmup_steps,
         step_epochs=step_epochs, step_gamma=step_gamma, min_learning_rate=min_learning_rate,
         grad_clip_norm=grad_clip_norm, label_smoothing=label_smoothing, seed=seed,
-        n_threads=n_threads, drop_last=drop_last, recompute_blocks=recompute_blocks)
+        n_threads=n_threads, drop_last=drop_last, recompute_blocks=recompute_blocks,
+        sparsity_penalty=sparsity_penalty, sparsity_warmup=sparsity_warmup)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

@@ -1957,6 +1957,21 @@ typedef struct adapt_moe_params {
 ADAPT_API void adapt_moe_params_init(adapt_moe_params *params, size_t size);
 
 /**
+ * A copy of the dense two-layer network at `path` of `model` (what
+ * adapt_moe_from_ffn() splits: a transformer block's built-in "mlp", or a
+ * module of linear, ReLU or GELU, linear replacing it) as a module of three
+ * layers, token_linear, `activation` (an adapt_activation), token_linear,
+ * with the same weights, ready for adapt_model_replace(). D2DMoE's first step
+ * swaps a ViT's GELU for ReLU this way, then fine-tunes with
+ * adapt_train_params.sparsity_penalty. Owned: free with adapt_model_free().
+ * `model` is unchanged. Errors, *ffn untouched: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL, a path that names no such network, an unknown activation),
+ * ADAPT_ERR_NONFINITE (NaN or infinite weights), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_ffn_module(adapt_model **ffn, const adapt_model *model,
+                                        const char *path, int32_t activation);
+
+/**
  * Splits the dense two-layer network at `path` of `model` (as it runs now:
  * a transformer block's built-in "mlp", or a module replacing it of
  * [token_linear, relu or gelu, token_linear]) into a Mixture-of-Experts

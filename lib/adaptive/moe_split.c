@@ -4,22 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/adaptive/ffn.h"
 #include "lib/adaptive/moe.h"
 #include "lib/adaptive/moe_kmeans.h"
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
-#include "lib/models/model_impl.h"
-#include "lib/nn/layer_kinds.h"
-#include "lib/nn/transformer.h"
 
 static const char *const fn = "adapt_moe_from_ffn";
-
-/* The dense network: x -> act(x W1^T + b1) W2^T + b2, torch.nn.Linear layouts. */
-typedef struct {
-    const ad_linear *first, *second;
-    ad_act act;
-} dense_ffn;
 
 void adapt_moe_params_init(adapt_moe_params *params, size_t size)
 {
@@ -28,58 +20,7 @@ void adapt_moe_params_init(adapt_moe_params *params, size_t size)
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
-static const ad_linear *as_linear(const ad_layer *l)
-{
-    return l->kind == &ad_kind_linear || l->kind == &ad_kind_token_linear
-               ? AD_LAYER_STATE(l, const ad_linear) : NULL;
-}
-
-/* A module of three layers: linear, ReLU or GELU, linear, in one block or several. */
-static bool module_ffn(dense_ffn *d, const adapt_model *module)
-{
-    const ad_layer *layers[3];
-    int32_t n = 0;
-    for (int32_t b = 0; b < module->n_blocks; b++)
-        for (int32_t i = 0; i < module->blocks[b].n_layers; i++, n++)
-            if (n < 3)
-                layers[n] = &module->blocks[b].layers[i];
-    if (n != 3 || module->n_replaced || !as_linear(layers[0]) || !as_linear(layers[2]))
-        return false;
-    const ad_layer_kind *act = layers[1]->kind;
-    if (act != &ad_kind_relu && act != &ad_kind_gelu)
-        return false;
-    *d = (dense_ffn){as_linear(layers[0]), as_linear(layers[2]),
-                     act == &ad_kind_relu ? AD_ACT_RELU : AD_ACT_GELU};
-    return d->first->bias && d->second->bias;
-}
-
-/* The dense network that runs at `path`: a module replacing it, or a transformer block's
- * built-in MLP. */
-static adapt_status find_ffn(dense_ffn *d, ad_dims *in, const adapt_model *model,
-                             const char *path)
-{
-    ad_site site;
-    adapt_status st = ad_model_site(&site, model, path, fn);
-    if (st)
-        return st;
-    ad_dims out;
-    ad_site_shapes(in, &out, model, &site);
-    for (int32_t r = 0; r < model->n_replaced; r++)
-        if (strcmp(model->replaced[r].path, path) == 0)
-            return module_ffn(d, model->replaced[r].module)
-                       ? ADAPT_OK
-                       : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replacing \"%s\" "
-                                 "is not linear, ReLU or GELU, linear", fn, path);
-    const ad_layer *l = &model->blocks[site.block].layers[site.layer];
-    if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp"))
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" is no two-layer network (a "
-                       "transformer block's mlp, or a module replacing one)", fn, path);
-    const ad_transformer_block *b = AD_LAYER_STATE(l, const ad_transformer_block);
-    *d = (dense_ffn){&b->fc1, &b->fc2, AD_ACT_GELU};
-    return ADAPT_OK;
-}
-
-static adapt_status check_params(const adapt_moe_params *p, const dense_ffn *d)
+static adapt_status check_params(const adapt_moe_params *p, const ad_ffn *d)
 {
     const int64_t hidden = d->first->out_features;
     if (p->experts < 1 || hidden % p->experts)
@@ -88,18 +29,12 @@ static adapt_status check_params(const adapt_moe_params *p, const dense_ffn *d)
     if (p->router_width < 1 || p->iterations < 1)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: router_width %d and iterations %d "
                        "must be >= 1", fn, (int)p->router_width, (int)p->iterations);
-    const adapt_tensor *w[] = {d->first->weight, d->first->bias, d->second->weight,
-                               d->second->bias};
-    for (int i = 0; i < 4; i++)
-        if (!ad_all_finite(w[i]->data, w[i]->numel))
-            return ad_fail(ADAPT_ERR_NONFINITE, "%s: the dense network holds NaN or infinity",
-                           fn);
     return ADAPT_OK;
 }
 
 /* Expert e gets the units of cluster e, in increasing order: their rows of W1 (as columns of
  * its [in, hidden] block), entries of b1 and columns of W2 (as rows of its [hidden, out]). */
-static void deal_weights(ad_moe *m, const dense_ffn *d, const int32_t *cluster)
+static void deal_weights(ad_moe *m, const ad_ffn *d, const int32_t *cluster)
 {
     const float *w1 = d->first->weight->data, *w2 = d->second->weight->data;
     const int64_t units = m->experts * m->hidden;
@@ -117,8 +52,7 @@ static void deal_weights(ad_moe *m, const dense_ffn *d, const int32_t *cluster)
     memcpy(m->bias->data, d->second->bias->data, (size_t)m->out * sizeof(float));
 }
 
-static adapt_status build(adapt_model **out, const dense_ffn *d, const ad_dims *in,
-                          const adapt_moe_params *p)
+static adapt_status build(adapt_model **out, const ad_ffn *d, const adapt_moe_params *p)
 {
     const int64_t units = d->first->out_features;
     int32_t *cluster = malloc((size_t)units * sizeof *cluster);
@@ -129,7 +63,7 @@ static adapt_status build(adapt_model **out, const dense_ffn *d, const ad_dims *
                                          p->iterations, fn);
     adapt_model *moe = NULL;
     if (!st)
-        st = adapt_model_create_sequential(&moe, in->ndim, in->d, p->seed);
+        st = adapt_model_create_sequential(&moe, d->in.ndim, d->in.d, p->seed);
     adapt_layer_params layer;
     adapt_layer_params_init(&layer, sizeof layer);
     layer.kind = ADAPT_LAYER_MOE, layer.out_features = d->second->out_features;
@@ -162,13 +96,12 @@ adapt_status adapt_moe_from_ffn(adapt_model **moe, const adapt_model *model, con
     st = ad_model_enter(&hold, (adapt_model *)model, AD_READ, fn);
     if (st)
         return st;
-    dense_ffn d = {0};
-    ad_dims in;
-    st = find_ffn(&d, &in, model, path);
+    ad_ffn d;
+    st = ad_ffn_at(&d, model, path, fn);
     if (!st)
         st = check_params(&p, &d);
     if (!st)
-        st = build(moe, &d, &in, &p);
+        st = build(moe, &d, &p);
     ad_busy_leave(&hold);
     return ad_prefix(st, fn);
 }

@@ -142,6 +142,38 @@ START_TEST(every_expert_running_reproduces_the_dense_network)
 }
 END_TEST
 
+/* The copy with GELU computes what the block's MLP does; with ReLU it is the swapped network
+ * D2DMoE fine-tunes, its weights those of the MLP. */
+START_TEST(ffn_module_copies_the_network_with_its_activation)
+{
+    adapt_model *model = vit(4), *copy = NULL;
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *pixels = images(6), *y = NULL;
+    TU_OK(adapt_model_forward(&y, ctx, model, pixels));
+    const int64_t n = adapt_tensor_numel(y);
+    float *want = malloc((size_t)n * sizeof *want);
+    memcpy(want, adapt_tensor_data(y), (size_t)n * sizeof *want);
+    TU_OK(adapt_ffn_module(&copy, model, "blocks.1.mlp", ADAPT_ACTIVATION_GELU));
+    TU_OK(adapt_model_replace(model, "blocks.1.mlp", copy, NULL));
+    TU_OK(adapt_model_forward(&y, ctx, model, pixels));
+    ck_assert_float_le(max_diff(adapt_tensor_data(y), want, n), 1e-6f * max_abs(want, n));
+    TU_OK(adapt_ffn_module(&copy, model, "blocks.1.mlp", ADAPT_ACTIVATION_RELU));
+    ck_assert_int_eq(memcmp(param_data(copy, "2.weight"),
+                            param_data(model, "blocks.1.mlp.2.weight"), 8 * 32 * 4), 0);
+    TU_OK(adapt_model_replace(model, "blocks.1.mlp", copy, NULL));
+    TU_OK(adapt_model_forward(&y, ctx, model, pixels));
+    ck_assert_float_gt(max_diff(adapt_tensor_data(y), want, n), 1e-4f);
+    TU_FAILS(adapt_ffn_module(&copy, model, "blocks.1.mlp", 7), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_ffn_module(&copy, model, "blocks.1.attn", ADAPT_ACTIVATION_RELU),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    free(want);
+    adapt_tensor_free(pixels);
+    adapt_context_free(ctx);
+    adapt_model_free(model);
+}
+END_TEST
+
 /* The rules on hand-made predictions of 4 experts. */
 START_TEST(routing_rules_pick_what_they_say)
 {
@@ -598,6 +630,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(tc, every_expert_running_reproduces_the_dense_network);
+    tcase_add_test(tc, ffn_module_copies_the_network_with_its_activation);
     tcase_add_test(tc, routing_rules_pick_what_they_say);
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, bits_do_not_depend_on_the_thread_count);

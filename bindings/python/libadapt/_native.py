@@ -116,6 +116,7 @@ SIGNATURES = {
     "adapt_recording_free": (None, [RECORDING]),
     "adapt_modules_distill": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     # Mixture-of-Experts
+    "adapt_ffn_module": (STATUS, [P(MODEL), MODEL, C.c_char_p, i32]),
     "adapt_moe_params_init": (None, [P(MoeParams), C.c_size_t]),
     "adapt_moe_from_ffn": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(MoeParams)]),
     "adapt_moe_train_routers": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),

@@ -6,7 +6,21 @@ from . import _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import MoeParams, adapt_model, adapt_recording
+from .enums import Activation, coerce
 from .training import _Callbacks, run_training, train_params
+
+
+def ffn_module(model, path, activation="relu"):
+    """A copy of the dense two-layer network at `path` of `model` (a transformer block's MLP,
+    or a module of linear, ReLU or GELU, linear replacing it) as a Model of token_linear,
+    `activation` (an Activation or its name), token_linear with the same weights, for
+    model.replace(path, ...): D2DMoE swaps a ViT's GELU for ReLU this way before
+    fine-tuning with sparsity_penalty. `model` is unchanged."""
+    from .model import Model
+    raw = C.POINTER(adapt_model)()
+    lib.adapt_ffn_module(C.byref(raw), model._ptr(), _scalars.text(path, "path"),
+                         coerce(Activation, activation, "activation"))
+    return Model(raw)
 
 
 def moe_from_ffn(model, path, experts=8, router_width=128, iterations=20, seed=0):

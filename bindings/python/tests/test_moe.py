@@ -61,3 +61,19 @@ def test_routers_learn_and_routing_then_saves_compute(ctx, rng):
     model.set_routing("dynamic_k", tau=0.5)
     _, flops = model.forward_flops(ctx, x[:4])
     assert (flops < model.flops).all()
+
+
+def test_relu_swap_then_sparsifying_fine_tune(ctx, rng):
+    model = vit()
+    x = rng.uniform(size=(64, 1, 8, 8)).astype(np.float32)
+    labels = (x[:, 0, 0, 0] > 0.5).astype(np.int32)
+    for b in range(2):
+        path = f"blocks.{b}.mlp"
+        model.replace(path, ad.ffn_module(model, path, activation="relu"))
+    history = model.train((x, labels), epochs=3, batch_size=16, optimizer="adamw",
+                          learning_rate=1e-3, sparsity_penalty=0.2, sparsity_warmup=0.5)
+    assert len(history) == 3 and np.isfinite(history[-1].loss)
+    moe_ = ad.moe_from_ffn(model, "blocks.0.mlp", experts=4)  # splits the ReLU module
+    before = model.forward(ctx, x[:4])
+    model.replace("blocks.0.mlp", moe_)
+    np.testing.assert_allclose(model.forward(ctx, x[:4]), before, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,73 @@
+#include "lib/adaptive/ffn.h"
+
+#include <string.h>
+
+#include "lib/core/error.h"
+#include "lib/core/tensor.h"
+#include "lib/nn/layer_kinds.h"
+#include "lib/nn/transformer.h"
+
+static const ad_linear *as_linear(const ad_layer *l)
+{
+    return l->kind == &ad_kind_linear || l->kind == &ad_kind_token_linear
+               ? AD_LAYER_STATE(l, const ad_linear) : NULL;
+}
+
+/* A module of three layers, linear, ReLU or GELU, linear, in one block or several. */
+static bool module_ffn(ad_ffn *f, const adapt_model *module)
+{
+    const ad_layer *layers[3];
+    int32_t n = 0;
+    for (int32_t b = 0; b < module->n_blocks; b++)
+        for (int32_t i = 0; i < module->blocks[b].n_layers; i++, n++)
+            if (n < 3)
+                layers[n] = &module->blocks[b].layers[i];
+    if (n != 3 || module->n_replaced || !as_linear(layers[0]) || !as_linear(layers[2]))
+        return false;
+    const ad_layer_kind *act = layers[1]->kind;
+    if (act != &ad_kind_relu && act != &ad_kind_gelu)
+        return false;
+    f->first = as_linear(layers[0]), f->second = as_linear(layers[2]);
+    f->act = act == &ad_kind_relu ? AD_ACT_RELU : AD_ACT_GELU;
+    return f->first->bias && f->second->bias;
+}
+
+static adapt_status find(ad_ffn *f, const adapt_model *model, const char *path, const char *fn)
+{
+    ad_site site;
+    adapt_status st = ad_model_site(&site, model, path, fn);
+    if (st)
+        return st;
+    ad_dims out;
+    ad_site_shapes(&f->in, &out, model, &site);
+    for (int32_t r = 0; r < model->n_replaced; r++)
+        if (strcmp(model->replaced[r].path, path) == 0)
+            return module_ffn(f, model->replaced[r].module)
+                       ? ADAPT_OK
+                       : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replacing \"%s\" "
+                                 "is not linear, ReLU or GELU, linear", fn, path);
+    const ad_layer *l = &model->blocks[site.block].layers[site.layer];
+    if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp"))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" is no two-layer network (a "
+                       "transformer block's mlp, or a module replacing one)", fn, path);
+    const ad_transformer_block *b = AD_LAYER_STATE(l, const ad_transformer_block);
+    f->first = &b->fc1, f->second = &b->fc2, f->act = AD_ACT_GELU;
+    return ADAPT_OK;
+}
+
+adapt_status ad_ffn_at(ad_ffn *ffn, const adapt_model *model, const char *path,
+                       const char *fn)
+{
+    ad_ffn f;
+    adapt_status st = find(&f, model, path, fn);
+    if (st)
+        return st;
+    const adapt_tensor *w[] = {f.first->weight, f.first->bias, f.second->weight,
+                               f.second->bias};
+    for (int i = 0; i < 4; i++)
+        if (!ad_all_finite(w[i]->data, w[i]->numel))
+            return ad_fail(ADAPT_ERR_NONFINITE, "%s: the network at \"%s\" holds NaN or "
+                           "infinity", fn, path);
+    *ffn = f;
+    return ADAPT_OK;
+}

@@ -2009,6 +2009,19 @@ ADAPT_API adapt_status adapt_moe_train_routers(adapt_model *const *moes,
                                                int32_t n, const adapt_train_params *params);
 
 /**
+ * Runs `moe` (a module of one moe layer, as adapt_moe_from_ffn() makes) on x
+ * in `ctx` as adapt_model_forward_blocks() does and writes how many experts
+ * each token ran into counts[i], one entry per row of x's last axis (N times
+ * the tokens per sample): what its routing chose, from 1 to `experts`. Apply
+ * it to recordings of what a model's MoE layer receives to see the layer's
+ * per-token compute. Errors, counts untouched: those of
+ * adapt_model_forward_blocks(), and ADAPT_ERR_INVALID_ARGUMENT (NULL, a
+ * module that is not one moe layer).
+ */
+ADAPT_API adapt_status adapt_moe_expert_counts(int32_t *counts, adapt_context *ctx,
+                                               adapt_model *moe, adapt_tensor *x);
+
+/**
  * Sets the routing of every Mixture-of-Experts layer of `model`, those of
  * its replacing modules included: `rule` (adapt_routing_rule), `tau` in
  * [0, 1] (DYNAMIC_K and CUMULATIVE), `top_k` in [1, experts] (TOP_K). Not

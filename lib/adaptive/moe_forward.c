@@ -136,6 +136,12 @@ adapt_status ad_moe_forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
         st = charge(ctx, m, selected, tokens, x->shape[0], routed);
     if (st)
         return st;
+    for (int64_t t = 0; ctx->expert_counts && t < tokens; t++) {
+        int32_t ran = 0;
+        for (int64_t e = 0; e < m->experts; e++)
+            ran += selected[t * m->experts + e];
+        ctx->expert_counts[t] = ran;
+    }
     adapt_tensor *in[] = {x, m->w1, m->b1, m->w2, m->bias};
     if (ad_tape_wants(ctx, in, 5))
         return run_taped(out, ctx, m, selected, x, y, tokens);

@@ -31,6 +31,9 @@ struct adapt_context {
     float sparsity_weight;
     adapt_tensor *sparsity_sum;
     int32_t sparsity_count;
+    /* While not NULL, a Mixture-of-Experts layer writes how many experts each token ran
+     * (adapt_moe_expert_counts). */
+    int32_t *expert_counts;
 };
 
 /* Validates a context argument of public function `fn`. */

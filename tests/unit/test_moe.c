@@ -300,6 +300,11 @@ START_TEST(each_sample_pays_for_the_experts_it_ran)
     TU_OK(adapt_model_forward_flops(&y, flops, ctx, m, x));
     for (int i = 0; i < BATCH; i++)
         ck_assert_int_eq(flops[i], TOKENS * (router + 3 * expert));
+    /* Top-k counts are k for every token. */
+    int32_t counts[BATCH * TOKENS];
+    TU_OK(adapt_moe_expert_counts(counts, ctx, m, x));
+    for (int i = 0; i < BATCH * TOKENS; i++)
+        ck_assert_int_eq(counts[i], 3);
     /* Dynamic-k at tau 1 runs the top expert, and every expert tied with it (all, for a token
      * whose router predicts 0 everywhere). */
     TU_OK(adapt_model_set_routing(m, ADAPT_ROUTING_DYNAMIC_K, 1.0f, 1, NULL));
@@ -316,6 +321,17 @@ START_TEST(each_sample_pays_for_the_experts_it_ran)
         }
         ck_assert_int_eq(flops[i], want);
     }
+    TU_OK(adapt_moe_expert_counts(counts, ctx, m, x));
+    int64_t pairs = 0;
+    for (int i = 0; i < BATCH * TOKENS; i++)
+        pairs += counts[i];
+    int64_t charged = 0;
+    for (int i = 0; i < BATCH; i++)
+        charged += flops[i] - TOKENS * router;
+    ck_assert_int_eq(pairs * expert, charged);
+    adapt_model *dense = tu_token_mlp(TOKENS, DIM, 8, 1);
+    TU_FAILS(adapt_moe_expert_counts(counts, ctx, dense, x), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(dense);
     adapt_tensor_free(x);
     adapt_context_free(ctx);
     adapt_model_free(m);

@@ -31,7 +31,7 @@ from .errors import (AdaptError, CancelledError, FormatError, InternalError,
 from .errors import IOError, OverflowError  # noqa: F401, A004
 from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
-from .moe import ffn_module, moe_from_ffn, moe_train_routers
+from .moe import ffn_module, moe_expert_counts, moe_from_ffn, moe_train_routers
 from .npy import npy_read, npy_write
 from .ops import backward
 from .safetensors import save_safetensors
@@ -66,6 +66,7 @@ __all__ = [
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "backend_available", "backward",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
-    "library_path", "library_version", "moe_from_ffn", "moe_train_routers", "npy_read",
+    "library_path", "library_version", "moe_expert_counts", "moe_from_ffn",
+    "moe_train_routers", "npy_read",
     "npy_write", "ops", "print_progress", "save_safetensors", "status_string",
 ]

@@ -119,6 +119,7 @@ SIGNATURES = {
     "adapt_ffn_module": (STATUS, [P(MODEL), MODEL, C.c_char_p, i32]),
     "adapt_moe_params_init": (None, [P(MoeParams), C.c_size_t]),
     "adapt_moe_from_ffn": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(MoeParams)]),
+    "adapt_moe_expert_counts": (STATUS, [I32P, CTX, MODEL, TENSOR]),
     "adapt_moe_train_routers": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     "adapt_model_set_routing": (STATUS, [MODEL, i32, f32, i32, I32P]),
     # datasets and files

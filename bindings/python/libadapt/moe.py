@@ -2,7 +2,9 @@
 each token runs only as its router predicts they matter (docs/moe.md)."""
 import ctypes as C
 
-from . import _scalars
+import numpy as np
+
+from . import _arrays, _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import MoeParams, adapt_model, adapt_recording
@@ -55,3 +57,16 @@ def moe_train_routers(moes, recordings, *, progress=None, cancel=None, **setting
     run_training(lambda: lib.adapt_moe_train_routers(models, recs, len(moes),
                                                      C.byref(params)), [callbacks])
     return callbacks.history
+
+
+def moe_expert_counts(moe, ctx, x):
+    """How many experts each token of x ran in `moe` (a Model of one Mixture-of-Experts
+    layer) under its routing: int32 shaped like x without its last axis."""
+    from .context import operand
+    raw = operand(ctx, x, "x")
+    ctx.keep(moe._handle)
+    dims = [lib.adapt_tensor_dim(raw, d) for d in range(lib.adapt_tensor_ndim(raw))]
+    counts = np.zeros(dims[:-1], dtype=np.int32)
+    lib.adapt_moe_expert_counts(_arrays.pointer(counts, C.c_int32), ctx._ptr(), moe._ptr(),
+                                raw)
+    return counts

@@ -57,8 +57,10 @@ def test_routers_learn_and_routing_then_saves_compute(ctx, rng):
     history = ad.moe_train_routers([moe_], [rec], epochs=20, batch_size=16,
                                    optimizer="adamw", learning_rate=1e-2)
     assert history[-1].loss < history[0].loss
+    assert moe_.set_routing("dynamic_k", tau=0.5) == 1
+    counts = ad.moe_expert_counts(moe_, ctx, rec.inputs[:4])
+    assert counts.shape == (4, 5) and counts.min() >= 1 and counts.mean() < 8
     model.replace("blocks.1.mlp", moe_)
-    model.set_routing("dynamic_k", tau=0.5)
     _, flops = model.forward_flops(ctx, x[:4])
     assert (flops < model.flops).all()
 

@@ -1,10 +1,10 @@
 /* Small products, C[m x n] (+)= A[m x k] B[k x n], all row-major: the per-expert GEMMs of a
  * Mixture-of-Experts layer (lib/kernels/grouped_ffn.c), a few dozen gathered token rows
- * against one expert's weights. A GEMM library's fixed cost per call (oneDNN's sgemm: 1-2 us,
- * and it packs both operands) outweighs the arithmetic at these sizes, so this kernel packs
- * nothing: register tiles of rows x 32 columns read B straight from its rows, so a product
- * whose B block stays in L1/L2 (an expert's weights) runs near the FMA peak from the first
- * call.
+ * against one expert's weights. A GEMM library's fixed cost per call and its packing of both
+ * operands weigh on products this small, so this kernel packs nothing: register tiles of
+ * rows x 32 columns read B straight from its rows (products of at most four rows sweep along
+ * whole rows of B instead), so a product whose B block stays in L1/L2 (an expert's weights)
+ * runs near the FMA peak from the first call.
  *
  * Determinism: every output element is one chain of multiply-adds over p = 0 .. k-1 in order,
  * started from 0 (or from C when accumulating), whatever the tiling. So a row of C has the same

@@ -212,9 +212,10 @@ END_TEST
 typedef void (*small_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                          const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
 
-static const int64_t small_ms[] = {1, 2, 5, 7, 8, 9, 17, 64, 65};
+static const int64_t small_ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 17, 64, 65};
 static const int64_t small_ns[] = {1, 15, 16, 17, 31, 32, 33, 48, 96, 192};
-/* 300: more than one pass over k (KC = 256), each resuming from the partial sums in C. */
+/* 3 and 4 rows: the sweeps of gemm_small.c, as 1 and 2. 300: more than one pass over k
+ * (KC = 256), each resuming from the partial sums in C. */
 static const int64_t small_ks[] = {0, 1, 3, 32, 192, 300};
 #define N_SMALL_M ((int)(sizeof small_ms / sizeof *small_ms))
 #define N_SMALL_N ((int)(sizeof small_ns / sizeof *small_ns))
@@ -317,31 +318,40 @@ START_TEST(small_products_match_reference)
 }
 END_TEST
 
+/* Rows [first, first + m) of the product `s` on their own, starting from c0, into a fresh
+ * buffer of rows ldc apart. */
+static float *small_rows(small_fn fn, const small_case *s, int64_t first, int64_t m,
+                         bool accumulate)
+{
+    float *c = malloc((size_t)(m * s->ldc) * sizeof *c);
+    memcpy(c, s->c0 + first * s->ldc, (size_t)(m * s->ldc) * sizeof *c);
+    fn(m, s->n, s->k, s->a + first * s->lda, s->lda, s->b, s->ldb, c, s->ldc, accumulate);
+    return c;
+}
+
 START_TEST(small_rows_do_not_depend_on_m)
 {
-    /* Every row of a 65-row product (tiles of 8 and 7 rows) computed alone (m = 1) and inside
-     * a 17-row product starting 5 rows later (tiles of 6 and 5): every bit the same, in both
-     * paths, overwriting and accumulating, over widths with each kind of column tile and
-     * depths of one and two passes. */
+    /* Every row of a 65-row product (tiles of 8 and 7 rows) computed in products of 1, 2, 3
+     * and 4 rows (the sweeps), and inside a 17-row product starting 5 rows later (tiles of 6
+     * and 5): every bit the same, in both paths, overwriting and accumulating, over widths
+     * with each kind of column tile and depths of one and two passes. */
     const small_fn fn = _i & 1 ? ad_gemm_small_portable : ad_gemm_small;
     const bool accumulate = _i & 2;
-    static const int64_t ns[] = {33, 48, 17}, ks[] = {192, 300, 5};
+    static const int64_t ns[] = {33, 48, 17}, ks[] = {192, 300, 13};
     for (int t = 0; t < 3; t++) {
         small_case s = small_case_make(65, ns[t], ks[t], 40 + (uint64_t)t);
         float *whole = small_run(fn, &s, accumulate);
-        for (int64_t r = 0; r < s.m; r++) {
-            float *one = malloc((size_t)s.ldc * sizeof *one);
-            memcpy(one, s.c0 + r * s.ldc, (size_t)s.ldc * sizeof *one);
-            fn(1, s.n, s.k, s.a + r * s.lda, s.lda, s.b, s.ldb, one, s.ldc, accumulate);
-            ck_assert_mem_eq(one, whole + r * s.ldc, (size_t)s.n * sizeof(float));
-            free(one);
-        }
-        float *part = malloc((size_t)(17 * s.ldc) * sizeof *part);
-        memcpy(part, s.c0 + 5 * s.ldc, (size_t)(17 * s.ldc) * sizeof *part);
-        fn(17, s.n, s.k, s.a + 5 * s.lda, s.lda, s.b, s.ldb, part, s.ldc, accumulate);
+        const size_t row_bytes = (size_t)s.n * sizeof(float);
+        for (int64_t m = 1; m <= 4; m++)
+            for (int64_t first = 0; first + m <= s.m; first += m) {
+                float *some = small_rows(fn, &s, first, m, accumulate);
+                for (int64_t r = 0; r < m; r++)
+                    ck_assert_mem_eq(some + r * s.ldc, whole + (first + r) * s.ldc, row_bytes);
+                free(some);
+            }
+        float *part = small_rows(fn, &s, 5, 17, accumulate);
         for (int64_t r = 0; r < 17; r++)
-            ck_assert_mem_eq(part + r * s.ldc, whole + (r + 5) * s.ldc,
-                             (size_t)s.n * sizeof(float));
+            ck_assert_mem_eq(part + r * s.ldc, whole + (r + 5) * s.ldc, row_bytes);
         free(part), free(whole);
         small_case_free(&s);
     }

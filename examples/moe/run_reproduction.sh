@@ -1,0 +1,19 @@
+#!/bin/sh
+# The D2DMoE reproduction on Fashion-MNIST: three seeds of build/examples/d2dmoe_fmnist, then
+# the tables and plots of examples/moe/summarize.py (docs/moe_results.md quotes them).
+#
+#   examples/moe/run_reproduction.sh [build-dir] [out-dir]   defaults: build, moe-results
+#
+# The environment may set EPOCHS (3), ALPHA (0.01), EXPERTS (16), THREADS (0: all cores),
+# SEEDS ("1 2 3") and PYTHON (/usr/bin/python3).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+out=${2:-moe-results}
+mkdir -p "$out"
+: > "$out/results.csv"
+for seed in ${SEEDS:-1 2 3}; do
+    (cd "$out" && "$build/examples/d2dmoe_fmnist" "$seed" results.csv "${EPOCHS:-3}" \
+        "${ALPHA:-0.01}" "${EXPERTS:-16}" "${THREADS:-0}")
+done
+"${PYTHON:-/usr/bin/python3}" "$here/summarize.py" "$out/results.csv" "$out"

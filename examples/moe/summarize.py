@@ -1,0 +1,140 @@
+"""Tables and a plot from the D2DMoE reproduction's CSV (examples/moe/run_reproduction.sh).
+
+    summarize.py RESULTS.csv OUT_DIR
+
+Prints Markdown tables (mean +- std over seeds): the dense ViT, the ReLU swap, the sparsified
+model with its ReLU zeros per layer, accuracy and FLOPs per image for dynamic-k tau and static
+top-k, the early-exit curve, and the claim's check: the FLOPs saved at an accuracy drop of at
+most one point. Writes OUT_DIR/d2dmoe_fmnist.png.
+"""
+import csv
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+
+def load(path):
+    rows = defaultdict(lambda: defaultdict(list))  # method -> setting -> [row]
+    with open(path) as f:
+        for seed, method, setting, accuracy, mflops, ffn in csv.reader(f):
+            rows[method][setting].append((int(seed), accuracy, mflops, ffn))
+    return rows
+
+
+def stats(rows, column):
+    values = np.array([float(r[column]) for r in rows])
+    return values.mean(), values.std()
+
+
+def fmt(mean, std, digits=2):
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def points(rows, method):
+    """(setting, accuracy mean, std, mflops mean, std, ffn mean) per setting."""
+    out = []
+    for setting, rs in rows[method].items():
+        acc, mfl = stats(rs, 1), stats(rs, 2)
+        ffn = stats(rs, 3)[0] if rs[0][3] else float("nan")
+        out.append((float(setting), *acc, *mfl, ffn))
+    return sorted(out)
+
+
+def zeros_table(rows):
+    print("| ReLU zeros per block (%) | " + " | ".join(f"block {b}" for b in range(4)) + " |")
+    print("|---|" + "---:|" * 4)
+    for when in ("before", "after"):
+        per_seed = [[float(v) for v in setting.split(";")] for setting in rows[f"zeros_{when}"]]
+        values = np.array(per_seed)
+        cells = [fmt(values[:, b].mean(), values[:, b].std(), 1) for b in range(values.shape[1])]
+        label = "after the ReLU swap" if when == "before" else "after sparsifying"
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+
+
+def sweep_table(rows, method, name, dense):
+    print(f"| {name} | accuracy (%) | MFLOPs / image | MLP MFLOPs | whole model saved | "
+          "MLPs saved |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for s, a, a_sd, f, f_sd, ffn in points(rows, method):
+        print(f"| {s:g} | {fmt(a, a_sd)} | {fmt(f, f_sd, 3)} | {ffn:.3f} | "
+              f"{100 * (1 - f / dense['mflops']):.1f} % | "
+              f"{100 * (1 - ffn / dense['ffn']):.1f} % |")
+    print()
+
+
+def cheapest_within(pts, floor):
+    """The cheapest point whose mean accuracy is at least floor, or None."""
+    fits = [p for p in pts if p[1] >= floor]
+    return min(fits, key=lambda p: p[3]) if fits else None
+
+
+def verdict(rows, dense):
+    floor = dense["accuracy"] - 1.0
+    print(f"Claim check: the cheapest setting within one point of the dense ViT "
+          f"({dense['accuracy']:.2f} %, so >= {floor:.2f} %):\n")
+    print("| method | setting | accuracy (%) | MFLOPs / image | whole model saved | "
+          "MLPs saved |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method in ("dynamic_k", "top_k", "early_exit"):
+        best = cheapest_within(points(rows, method), floor)
+        if best is None:
+            print(f"| {method} | none | | | | |")
+            continue
+        s, a, _, f, _, ffn = best
+        mlp = "—" if np.isnan(ffn) else f"{100 * (1 - ffn / dense['ffn']):.1f} %"
+        print(f"| {method} | {s:g} | {a:.2f} | {f:.3f} | "
+              f"{100 * (1 - f / dense['mflops']):.1f} % | {mlp} |")
+    print()
+
+
+def plot(rows, dense, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method, label, style in (("dynamic_k", "D2DMoE dynamic-k (tau)", "o-"),
+                                 ("top_k", "static top-k", "s--"),
+                                 ("early_exit", "early exits (threshold sweep)", ".:")):
+        pts = np.array(points(rows, method))
+        ax.errorbar(pts[:, 3], pts[:, 1], xerr=pts[:, 4], yerr=pts[:, 2], fmt=style,
+                    label=label, capsize=2, markersize=4)
+    ax.errorbar([dense["mflops"]], [dense["accuracy"]], yerr=[dense["accuracy_sd"]], fmt="k*",
+                markersize=12, label="dense ViT")
+    ax.axhline(dense["accuracy"] - 1.0, color="grey", linewidth=0.8, linestyle="--",
+               label="dense - 1 point")
+    ax.set_xlabel("MFLOPs per image (multiply-add = 2)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(max(40.0, ax.get_ylim()[0]), None)
+    ax.set_title("Fashion-MNIST ViT: accuracy against compute (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{out_dir}/d2dmoe_fmnist.png", dpi=120)
+
+
+def main():
+    rows = load(sys.argv[1])
+    seeds = sorted({r[0] for rs in rows["dense"].values() for r in rs})
+    (d,) = rows["dense"].values()
+    acc, acc_sd = stats(d, 1)
+    dense = {"accuracy": acc, "accuracy_sd": acc_sd, "mflops": stats(d, 2)[0],
+             "ffn": stats(d, 3)[0]}
+    print(f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); mean ± std.\n")
+    print("| model | accuracy (%) | MFLOPs / image |")
+    print("|---|---:|---:|")
+    for method, label in (("dense", "dense ViT (GELU)"), ("relu_swap", "GELU -> ReLU, no tuning"),
+                          ("sparsified", "ReLU, fine-tuned with the Hoyer penalty")):
+        (rs,) = rows[method].values()
+        print(f"| {label} | {fmt(*stats(rs, 1))} | {fmt(*stats(rs, 2), 3)} |")
+    print()
+    zeros_table(rows)
+    sweep_table(rows, "dynamic_k", "tau (dynamic-k)", dense)
+    sweep_table(rows, "top_k", "k (top-k)", dense)
+    verdict(rows, dense)
+    plot(rows, dense, sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

@@ -79,3 +79,13 @@ def test_relu_swap_then_sparsifying_fine_tune(ctx, rng):
     before = model.forward(ctx, x[:4])
     model.replace("blocks.0.mlp", moe_)
     np.testing.assert_allclose(model.forward(ctx, x[:4]), before, rtol=1e-4, atol=1e-5)
+
+
+def test_weights_of_other_shapes_are_refused(tmp_path):
+    moe = ad.moe_from_ffn(vit(), "blocks.0.mlp", experts=4)
+    for name, shape in (("0.experts.w1", (4, 8, 7)), ("0.router.2.weight", (3, 128))):
+        weights = dict(moe.state_dict())
+        weights[name] = np.zeros(shape, np.float32)
+        ad.save_safetensors(weights, tmp_path / "bad.safetensors")
+        with pytest.raises(ad.FormatError, match=name.replace(".", r"\.")):
+            moe.load_weights(tmp_path / "bad.safetensors")

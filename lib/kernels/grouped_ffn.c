@@ -7,6 +7,8 @@
 #include "lib/core/error.h"
 #include "lib/kernels/elementwise.h"
 #include "lib/kernels/gemm.h"
+#include "lib/kernels/gemm_small.h"
+#include "lib/kernels/vector_math.h"
 #include "lib/kernels/row_reduce.h"
 
 /* Pair rows per forward unit: about UNIT_TARGET units, so that the seats share them evenly,
@@ -138,6 +140,20 @@ static adapt_status run_slots(grouped_job *j, int64_t n, ad_range_fn body, const
               : ADAPT_OK;
 }
 
+/* C[m x n] = A[m x k] B[k x n], row-major and packed: under the default backend on AVX-512
+ * the small-product kernel, which has no per-call packing and keeps each row's bits
+ * whatever else is in the product; else the context's backend. */
+static adapt_status expert_product(adapt_backend backend, int64_t m, int64_t n, int64_t k,
+                                   const float *a, const float *b, float *c)
+{
+    if (backend == ADAPT_BACKEND_DEFAULT && ad_has_avx512()) {
+        ad_gemm_small(m, n, k, a, k, b, n, c, n, false);
+        return ADAPT_OK;
+    }
+    return ad_gemm(backend, &(ad_gemm_args){.m = m, .n = n, .k = k, .alpha = 1.0f, .a = a,
+                                            .lda = k, .b = b, .ldb = n, .c = c, .ldc = n});
+}
+
 /* Pairs [a, a + n) of group e: their hidden activations and outputs. */
 static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int64_t a,
                                     int64_t n)
@@ -149,11 +165,7 @@ static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int6
     float *keep = j->out->saved;
     const bool keep_input = keep && w->act == AD_ACT_GELU;
     float *z = keep ? keep + a * w->hidden : post;
-    adapt_status st = ad_gemm(j->ctx->backend,
-                              &(ad_gemm_args){.m = n, .n = w->hidden, .k = w->in,
-                                              .alpha = 1.0f, .a = xs, .lda = w->in,
-                                              .b = w1_of(w, e), .ldb = w->hidden, .c = z,
-                                              .ldc = w->hidden});
+    adapt_status st = expert_product(j->ctx->backend, n, w->hidden, w->in, xs, w1_of(w, e), z);
     if (st)
         return st;
     ad_bias_act_rows(n, w->hidden, w->hidden, w->b1 ? w->b1 + e * w->hidden : NULL,
@@ -163,10 +175,7 @@ static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int6
     else
         post = z;
     float *y = j->pairs_out + a * w->out;
-    st = ad_gemm(j->ctx->backend,
-                 &(ad_gemm_args){.m = n, .n = w->out, .k = w->hidden, .alpha = 1.0f, .a = post,
-                                 .lda = w->hidden, .b = w2_of(w, e), .ldb = w->out, .c = y,
-                                 .ldc = w->out});
+    st = expert_product(j->ctx->backend, n, w->out, w->hidden, post, w2_of(w, e), y);
     for (int64_t r = 0; !st && j->out->norms && r < n; r++)
         j->out->norms[a + r] = (float)sqrt(ad_row_dot(y + r * w->out, y + r * w->out, w->out));
     return st;

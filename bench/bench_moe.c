@@ -1,6 +1,7 @@
 /* bench_moe — wall-clock against counted FLOPs for dynamic-k Mixture-of-Experts layers.
  *
- *   bench_moe [-t threads] [-b batch] [-e experts] [-s seconds] [-o dir] [tau ...]
+ *   bench_moe [-t threads] [-b batch] [-e experts] [-s seconds] [-o dir] [-B onednn]
+ *             [tau ...]
  *
  * The benchmark ViT (bench_models.h: dim 192, depth 6, 65 tokens, MLPs of 768) with its MLPs
  * swapped to ReLU is the dense model; each MLP split into `experts` experts (default 24, 32
@@ -11,7 +12,9 @@
  *   model   the whole MoE ViT against the whole dense ViT;
  * each as median milliseconds of timed rounds (at least 5 and `seconds`, default 2), the
  * measured speed-up, the speed-up the FLOPs predict and their ratio. With -o, writes the
- * modules' weights and inputs there for bench/peers/torch_moe.py. One "result" line per
+ * modules' weights and inputs there for bench/peers/torch_moe.py. -B onednn times the
+ * context's oneDNN backend instead of the default, whose expert products run on the library's
+ * small-product kernel (lib/kernels/gemm_small.h). One "result" line per
  * tau; bench/run_moe.sh prints the table. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getopt */
 #define ADAPT_EXPERIMENTAL
@@ -29,6 +32,7 @@ static const char *const program = "bench_moe";
 
 typedef struct {
     int32_t threads, experts;
+    adapt_backend backend;
     int64_t batch;
     double seconds;
     const char *out_dir;
@@ -60,11 +64,11 @@ static const char *mlp_path(int b)
     return path;
 }
 
-static adapt_context *context(int32_t threads)
+static adapt_context *context(const options *o)
 {
     adapt_context_params cp;
     adapt_context_params_init(&cp, sizeof cp);
-    cp.n_threads = threads;
+    cp.n_threads = o->threads, cp.backend = o->backend;
     adapt_context *ctx;
     check(adapt_context_create(&ctx, &cp), "context");
     check(adapt_context_set_grad(ctx, 0), "context");
@@ -239,20 +243,25 @@ static void measure(adapt_context *ctx, const setup *s, const options *o, float 
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_moe [-t threads] [-b batch] [-e experts] [-s seconds] "
-                    "[-o dir] [tau ...]\n");
+                    "[-o dir] [-B onednn] [tau ...]\n");
     exit(2);
 }
 
 static options parse(int argc, char **argv)
 {
     options o = {.threads = 2, .experts = 24, .batch = 1, .seconds = 2.0};
-    for (int c; (c = getopt(argc, argv, "t:b:e:s:o:")) != -1;) {
+    for (int c; (c = getopt(argc, argv, "t:b:e:s:o:B:")) != -1;) {
         switch (c) {
         case 't': o.threads = atoi(optarg); break;
         case 'b': o.batch = atoll(optarg); break;
         case 'e': o.experts = atoi(optarg); break;
         case 's': o.seconds = atof(optarg); break;
         case 'o': o.out_dir = optarg; break;
+        case 'B':
+            if (strcmp(optarg, "onednn"))
+                usage();
+            o.backend = ADAPT_BACKEND_ONEDNN;
+            break;
         default: usage();
         }
     }
@@ -275,7 +284,7 @@ int main(int argc, char **argv)
     hold_batch(&s, &o);
     if (o.out_dir)
         export_for_peer(&s, &o);
-    adapt_context *ctx = context(o.threads);
+    adapt_context *ctx = context(&o);
     for (int i = 0; i < o.n_taus; i++)
         measure(ctx, &s, &o, o.taus[i]);
     adapt_context_free(ctx);

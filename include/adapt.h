@@ -1050,12 +1050,15 @@ typedef struct adapt_train_params {
     int32_t recompute_blocks;
     /**
      * Weight alpha of the activation-sparsity penalty (D2DMoE's sparsification,
-     * docs/moe.md): every ReLU output of the forward pass, row by row of its last
-     * axis, is measured by the squared Hoyer measure ||a||_1^2 / ||a||_2^2, and
-     * the loss gains alpha(t) times the mean of those measures over the ReLU
-     * outputs (each averaged over its rows). alpha(t) rises linearly from 0 to
-     * alpha over the first `sparsity_warmup` of the steps. >= 0 (default 0: off);
-     * not with recompute_blocks.
+     * docs/moe.md): the output of every relu layer of the models that run
+     * (fused after a linear layer or convolution or not; not the ReLUs inside
+     * residual blocks, experts, routers or heads), row by row of its last axis,
+     * is measured by the squared Hoyer measure ||a||_1^2 / ||a||_2^2, and the
+     * loss gains alpha(t) times the mean of those measures over the outputs
+     * (each averaged over its rows); the reported loss includes it. alpha(t)
+     * rises linearly from 0 to alpha over the first `sparsity_warmup` of the
+     * steps. Any training loop of the library applies it (distillation and
+     * router training too). >= 0 (default 0: off); not with recompute_blocks.
      */
     float sparsity_penalty;
     /** Fraction of the steps over which the penalty's weight rises, in [0, 1] (default 0.5) */
@@ -1918,7 +1921,10 @@ ADAPT_API adapt_status adapt_context_set_recompute(adapt_context *ctx, int enabl
  * expert's output, and the routing rule picks the experts each token runs
  * from the predictions. Only the chosen experts are computed (a grouped
  * kernel: tokens bucketed by expert, one product per expert), and every
- * sample is charged what ran for it (adapt_model_forward_flops()).
+ * sample is charged what ran for it (adapt_model_forward_flops());
+ * adapt_model_flops() counts the router and every expert, the most a sample
+ * can cost. A router output that is NaN or infinite (a NaN input, say) fails
+ * the pass with ADAPT_ERR_NONFINITE.
  * Parameters, under the layer's path: router.0.weight [router_width, D],
  * router.2.weight [experts, router_width], experts.w1 [experts, D,
  * expert_width], experts.b1 [experts, expert_width], experts.w2 [experts,
@@ -1986,8 +1992,9 @@ ADAPT_API adapt_status adapt_ffn_module(adapt_model **ffn, const adapt_model *mo
  * adapt_model_free(). `model` is unchanged.
  *
  * Errors, *moe untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names
- * no such network, experts < 1 or not dividing the hidden width, iterations <
- * 1), ADAPT_ERR_NONFINITE (NaN or infinite weights), ADAPT_ERR_OUT_OF_MEMORY.
+ * no such network, experts < 1 or not dividing the hidden width, router_width
+ * or iterations < 1), ADAPT_ERR_NONFINITE (NaN or infinite weights),
+ * ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_moe_from_ffn(adapt_model **moe, const adapt_model *model,
                                           const char *path, const adapt_moe_params *params);
@@ -2026,9 +2033,12 @@ ADAPT_API adapt_status adapt_moe_expert_counts(int32_t *counts, adapt_context *c
  * its replacing modules included: `rule` (adapt_routing_rule), `tau` in
  * [0, 1] (DYNAMIC_K and CUMULATIVE), `top_k` in [1, experts] (TOP_K). Not
  * while the model runs in another thread. Returns the number of layers set
- * in *count (may be NULL). Errors, nothing changed: ADAPT_ERR_INVALID_ARGUMENT
- * (NULL model, an unknown rule, tau outside [0, 1] or NaN, top_k < 1 or above
- * a layer's experts).
+ * in *count (may be NULL). Routing is how a model runs, not what it is:
+ * checkpoints do not record it, and a loaded model runs every expert until
+ * this is called. Errors, nothing changed, checked even for a model without
+ * such layers: ADAPT_ERR_INVALID_ARGUMENT (NULL model, an unknown rule, tau
+ * outside [0, 1], top_k < 1 or, under TOP_K, above a layer's experts),
+ * ADAPT_ERR_NONFINITE (a NaN tau).
  */
 ADAPT_API adapt_status adapt_model_set_routing(adapt_model *model, int32_t rule, float tau,
                                                int32_t top_k, int32_t *count);

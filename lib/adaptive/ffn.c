@@ -7,10 +7,13 @@
 #include "lib/nn/layer_kinds.h"
 #include "lib/nn/transformer.h"
 
+/* A linear layer on the last axis of `in`: token_linear, or linear on a one-axis input (a
+ * linear layer flattens anything wider). */
 static const ad_linear *as_linear(const ad_layer *l)
 {
-    return l->kind == &ad_kind_linear || l->kind == &ad_kind_token_linear
-               ? AD_LAYER_STATE(l, const ad_linear) : NULL;
+    const bool on_last_axis = l->kind == &ad_kind_token_linear ||
+                              (l->kind == &ad_kind_linear && l->in.ndim == 1);
+    return on_last_axis ? AD_LAYER_STATE(l, const ad_linear) : NULL;
 }
 
 /* A module of three layers, linear, ReLU or GELU, linear, in one block or several. */
@@ -47,7 +50,8 @@ static adapt_status find(ad_ffn *f, const adapt_model *model, const char *path, 
                        : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replacing \"%s\" "
                                  "is not linear, ReLU or GELU, linear", fn, path);
     const ad_layer *l = &model->blocks[site.block].layers[site.layer];
-    if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp"))
+    if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp") ||
+        l->replaced.module) /* a replaced block's MLP does not run */
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" is no two-layer network (a "
                        "transformer block's mlp, or a module replacing one)", fn, path);
     const ad_transformer_block *b = AD_LAYER_STATE(l, const ad_transformer_block);
@@ -62,6 +66,10 @@ adapt_status ad_ffn_at(ad_ffn *ffn, const adapt_model *model, const char *path,
     adapt_status st = find(&f, model, path, fn);
     if (st)
         return st;
+    if (f.first->in_features != f.in.d[f.in.ndim - 1] ||
+        f.second->in_features != f.first->out_features)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the network at \"%s\" does not map "
+                       "the last axis through its hidden units", fn, path);
     const adapt_tensor *w[] = {f.first->weight, f.first->bias, f.second->weight,
                                f.second->bias};
     for (int i = 0; i < 4; i++)

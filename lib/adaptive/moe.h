@@ -15,6 +15,9 @@ typedef struct {
     ad_act act;
 } ad_moe;
 
+/* The moe layer `module` consists of (a model of one such layer, run as itself), or NULL. */
+ad_moe *ad_moe_of(const adapt_model *module);
+
 /* The experts' weights as the grouped kernel reads them. */
 ad_grouped_weights ad_moe_weights(const ad_moe *m);
 
@@ -33,7 +36,7 @@ adapt_status ad_moe_select(uint8_t *selected, adapt_context *ctx, const float *g
                            int64_t tokens, int64_t experts, const adapt_layer_params *p);
 
 /* INVALID_ARGUMENT (NONFINITE for a NaN tau) unless rule is an adapt_routing_rule, tau in
- * [0, 1] and top_k in [1, experts]. */
+ * [0, 1] and top_k >= 1, and for TOP_K at most `experts`. */
 adapt_status ad_moe_check_routing(int32_t rule, float tau, int32_t top_k, int32_t experts,
                                   const char *fn);
 

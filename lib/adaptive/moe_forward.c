@@ -1,6 +1,6 @@
 /* The Mixture-of-Experts layer's forward: route, then run each token's experts through the
- * grouped kernel. Untaped, tokens go in chunks, so the kernel's per-pair buffers stay a few
- * megabytes whatever the batch; taped, one grouping covers the batch and stays on the tape
+ * grouped kernel. Untaped, tokens go in chunks, so the kernel's per-pair buffers stay bounded
+ * whatever the batch (1024 tokens: at most experts x 4 KiB per output column); taped, one grouping covers the batch and stays on the tape
  * with the pairs' hidden activations for backward. The router is never taped: routing is a
  * discrete choice, and the router learns apart, from the experts' output norms. */
 #include <string.h>
@@ -49,7 +49,7 @@ static adapt_status choose(uint8_t **selected, bool *routed, adapt_context *ctx,
 static adapt_status charge(adapt_context *ctx, const ad_moe *m, const uint8_t *selected,
                            int64_t tokens, int64_t samples, bool routed)
 {
-    if (!ctx->meter)
+    if (!ctx->meter || samples == 0)
         return ADAPT_OK;
     int64_t *flops;
     adapt_status st = ad_scratch((void **)&flops, ctx, (size_t)samples * sizeof *flops, fn);

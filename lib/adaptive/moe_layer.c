@@ -10,6 +10,8 @@
 #include "lib/adaptive/moe.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
+#include "lib/nn/layer_kinds.h"
 
 AD_LAYER_STATE_FITS(ad_moe);
 
@@ -33,7 +35,7 @@ adapt_status ad_moe_check_routing(int32_t rule, float tau, int32_t top_k, int32_
     if (tau < 0.0f || tau > 1.0f)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: tau %g is outside [0, 1]", fn,
                        (double)tau);
-    if (top_k < 1 || top_k > experts)
+    if (top_k < 1 || (rule == ADAPT_ROUTING_TOP_K && top_k > experts))
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: top_k %d is outside [1, %d experts]",
                        fn, (int)top_k, (int)experts);
     return ADAPT_OK;
@@ -91,6 +93,15 @@ static adapt_status init(ad_layer *l, ad_param_list *list, const ad_layer_names 
                             ad_prefix_join(at, names->prefix, "router.2."), p->router_width,
                             m->experts, false);
     return st;
+}
+
+ad_moe *ad_moe_of(const adapt_model *module)
+{
+    const ad_layer *l = module->n_blocks == 1 && module->blocks[0].n_layers == 1
+                            ? &module->blocks[0].layers[0] : NULL;
+    if (!l || l->kind != &ad_kind_moe || l->replaced.module)
+        return NULL;
+    return AD_LAYER_STATE(l, ad_moe);
 }
 
 int64_t ad_moe_router_flops(const ad_moe *m)

@@ -92,7 +92,8 @@ static void select_dynamic_k(const float *g, int64_t experts, float tau, uint8_t
 static void select_range(void *arg, int64_t begin, int64_t end)
 {
     select_job *j = arg;
-    scored *s = j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->experts;
+    scored *s = j->p->routing == ADAPT_ROUTING_DYNAMIC_K
+                    ? NULL : j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->experts;
     for (int64_t t = begin; t < end; t++) {
         const float *g = j->g + t * j->experts;
         uint8_t *row = j->selected + t * j->experts;
@@ -113,9 +114,10 @@ adapt_status ad_moe_select(uint8_t *selected, adapt_context *ctx, const float *g
                            int64_t tokens, int64_t experts, const adapt_layer_params *p)
 {
     select_job j = {selected, g, experts, p, NULL, 0};
-    const int64_t slots = ad_pool_ranges(tokens, SELECT_GRAIN, ctx->n_threads);
+    const int64_t slots = p->routing == ADAPT_ROUTING_DYNAMIC_K /* sorts nothing */
+                              ? 0 : ad_pool_ranges(tokens, SELECT_GRAIN, ctx->n_threads);
     adapt_status st = ad_scratch((void **)&j.scratch, ctx,
-                                 (size_t)(slots * experts) * sizeof(scored), "routing");
+                                 (size_t)(slots * experts + 1) * sizeof(scored), "routing");
     if (!st)
         ad_pool_for(ctx->pool, tokens, SELECT_GRAIN, select_range, &j);
     return st;

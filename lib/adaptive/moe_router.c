@@ -7,32 +7,21 @@
 #include "lib/adaptive/moe.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
-#include "lib/models/model_impl.h"
-#include "lib/nn/layer_kinds.h"
 #include "lib/ops/ops.h"
 #include "lib/train/module_objective.h"
 
 static const char *const fn = "adapt_moe_train_routers";
 
-/* The moe layer a module consists of, or NULL. */
-static ad_moe *moe_of(const adapt_model *module)
-{
-    if (module->n_blocks != 1 || module->blocks[0].n_layers != 1 ||
-        module->blocks[0].layers[0].kind != &ad_kind_moe)
-        return NULL;
-    return AD_LAYER_STATE(&module->blocks[0].layers[0], ad_moe);
-}
-
 static adapt_status check(const adapt_model *module, int32_t i, const char *name)
 {
-    return moe_of(module) ? ADAPT_OK
+    return ad_moe_of(module) ? ADAPT_OK
                           : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: module %d is not one "
                                     "Mixture-of-Experts layer", name, (int)i);
 }
 
 static int32_t router_params(adapt_tensor **out, adapt_model *module)
 {
-    const ad_moe *m = moe_of(module);
+    const ad_moe *m = ad_moe_of(module);
     if (out)
         out[0] = m->router_in.weight, out[1] = m->router_out.weight;
     return 2;
@@ -68,7 +57,7 @@ static adapt_status router_loss(adapt_tensor **loss, adapt_context *ctx, adapt_m
                                 adapt_tensor *x, adapt_tensor *unused)
 {
     (void)unused;
-    const ad_moe *m = moe_of(module);
+    const ad_moe *m = ad_moe_of(module);
     adapt_tensor *target, *hidden, *predicted;
     adapt_status st = ad_linear_output(&target, ctx, x, m->experts);
     if (!st)

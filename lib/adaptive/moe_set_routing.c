@@ -47,7 +47,9 @@ adapt_status adapt_model_set_routing(adapt_model *model, int32_t rule, float tau
     if (st)
         return st;
     routing_visit v = {rule, top_k, 0, tau, false};
-    st = visit(model, &v);
+    st = ad_moe_check_routing(rule, tau, top_k, INT32_MAX, fn); /* a model without layers too */
+    if (!st)
+        st = visit(model, &v);
     if (!st) {
         v.apply = true, v.count = 0;
         st = visit(model, &v);

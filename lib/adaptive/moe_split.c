@@ -32,24 +32,35 @@ static adapt_status check_params(const adapt_moe_params *p, const ad_ffn *d)
     return ADAPT_OK;
 }
 
-/* Expert e gets the units of cluster e, in increasing order: their rows of W1 (as columns of
- * its [in, hidden] block), entries of b1 and columns of W2 (as rows of its [hidden, out]). */
-static void deal_weights(ad_moe *m, const ad_ffn *d, const int32_t *cluster)
+/* Unit u of the dense network as unit j of expert e: its row of W1 (a column of the expert's
+ * [in, hidden] block), its entry of b1, its column of W2 (a row of the [hidden, out] block). */
+static void deal_unit(ad_moe *m, const ad_ffn *d, int64_t u, int64_t e, int64_t j)
 {
     const float *w1 = d->first->weight->data, *w2 = d->second->weight->data;
     const int64_t units = m->experts * m->hidden;
-    for (int64_t e = 0, j = 0; e < m->experts; e++, j = 0)
-        for (int64_t u = 0; u < units; u++) {
+    for (int64_t i = 0; i < m->in; i++)
+        m->w1->data[(e * m->in + i) * m->hidden + j] = w1[u * m->in + i];
+    m->b1->data[e * m->hidden + j] = d->first->bias->data[u];
+    for (int64_t o = 0; o < m->out; o++)
+        m->w2->data[(e * m->hidden + j) * m->out + o] = w2[o * units + u];
+}
+
+/* Expert e gets the units of cluster e, in increasing order; b2 becomes the shared bias. */
+static adapt_status deal_weights(ad_moe *m, const ad_ffn *d, const int32_t *cluster)
+{
+    for (int64_t e = 0; e < m->experts; e++) {
+        int64_t j = 0;
+        for (int64_t u = 0; u < m->experts * m->hidden; u++) {
             if (cluster[u] != e)
                 continue;
-            for (int64_t i = 0; i < m->in; i++)
-                m->w1->data[(e * m->in + i) * m->hidden + j] = w1[u * m->in + i];
-            m->b1->data[e * m->hidden + j] = d->first->bias->data[u];
-            for (int64_t o = 0; o < m->out; o++)
-                m->w2->data[(e * m->hidden + j) * m->out + o] = w2[o * units + u];
-            j++;
+            if (j == m->hidden)
+                return ad_fail(ADAPT_ERR_INTERNAL, "%s: cluster %lld is not %lld units", fn,
+                               (long long)e, (long long)m->hidden);
+            deal_unit(m, d, u, e, j++);
         }
+    }
     memcpy(m->bias->data, d->second->bias->data, (size_t)m->out * sizeof(float));
+    return ADAPT_OK;
 }
 
 static adapt_status build(adapt_model **out, const ad_ffn *d, const adapt_moe_params *p)
@@ -73,7 +84,7 @@ static adapt_status build(adapt_model **out, const ad_ffn *d, const adapt_moe_pa
     if (!st)
         st = adapt_model_append(moe, &layer);
     if (!st)
-        deal_weights(AD_LAYER_STATE(&moe->blocks[0].layers[0], ad_moe), d, cluster);
+        st = deal_weights(AD_LAYER_STATE(&moe->blocks[0].layers[0], ad_moe), d, cluster);
     free(cluster);
     if (st)
         adapt_model_free(moe);

@@ -20,7 +20,7 @@
 /* C[m x n] (+)= A[m x k] B[k x n], all row-major, on the calling thread, without packing:
  * register tiles of rows x 32 columns read B straight from its rows, so a product whose B
  * block stays in L1/L2 (an expert's weights) runs near the FMA peak from the first call.
- * accumulate: add to C instead of overwriting it (C is then not read: NaN there is fine).
+ * accumulate: add to C instead of overwriting it (without it C is not read: NaN there is fine).
  * Any m, n, k >= 0 (n need not be a multiple of 16: masked tails); k = 0 zeroes C or leaves it.
  * lda >= k, ldb >= n, ldc >= n; C overlaps neither A nor B. The AVX-512 kernel where the
  * machine has it, else the portable one. */

@@ -27,7 +27,8 @@ adapt_status ad_grouping_build(ad_grouping *out, adapt_context *ctx, const uint8
     for (int64_t i = 0; i < tokens * groups; i++)
         pairs += selected[i] != 0;
     if (pairs > INT32_MAX || tokens > INT32_MAX)
-        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld token-group pairs", fn, (long long)pairs);
+        return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld tokens in %lld token-group pairs exceed "
+                       "32-bit indexes", fn, (long long)tokens, (long long)pairs);
     ad_grouping g = {tokens, groups, pairs, NULL, NULL, NULL, NULL};
     int64_t *cursor = NULL;
     adapt_status st = ad_scratch((void **)&g.group_start, ctx,
@@ -111,10 +112,12 @@ static float *take_slot(grouped_job *j)
     return j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->slot_floats;
 }
 
+/* The first failure, so that the status does not depend on which seat failed last. */
 static void note_failure(grouped_job *j, adapt_status st)
 {
+    int none = ADAPT_OK;
     if (st)
-        atomic_store(&j->status, st);
+        atomic_compare_exchange_strong(&j->status, &none, st);
 }
 
 static const float *w1_of(const ad_grouped_weights *w, int64_t e)
@@ -133,9 +136,10 @@ static adapt_status run_slots(grouped_job *j, int64_t n, ad_range_fn body, const
     const int64_t slots = ad_pool_ranges(n, 1, j->ctx->n_threads);
     adapt_status st = ad_scratch((void **)&j->scratch, j->ctx,
                                  (size_t)(slots * j->slot_floats) * sizeof(float), fn);
-    if (!st)
-        ad_pool_for(j->ctx->pool, n, 1, body, j);
-    st = st ? st : atomic_load(&j->status);
+    if (st)
+        return st;
+    ad_pool_for(j->ctx->pool, n, 1, body, j);
+    st = atomic_load(&j->status);
     return st ? ad_fail(st, "%s: a grouped product failed (%s)", fn, adapt_status_string(st))
               : ADAPT_OK;
 }

@@ -61,6 +61,8 @@ static adapt_status hoyer_backward(adapt_context *ctx, const ad_node *node)
     adapt_status st = ad_grad(&dx, ctx, node->in[0]);
     if (st || !dx)
         return st;
+    if (r->rows == 0)
+        return ADAPT_OK;
     hoyer_job j = {node->in[0]->data, r->l1, r->l2, NULL, dx, r->width,
                    node->out->pass_grad[0] / (double)r->rows};
     ad_pool_for(ctx->pool, r->rows, ROW_GRAIN, grad_range, &j);
@@ -75,9 +77,9 @@ adapt_status ad_op_hoyer(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x
     hoyer_record r = {.width = x->shape[x->ndim - 1]};
     r.rows = x->numel / r.width;
     adapt_tensor *y;
-    adapt_status st = ad_scratch((void **)&r.l1, ctx, (size_t)r.rows * sizeof(double), fn);
+    adapt_status st = ad_scratch((void **)&r.l1, ctx, (size_t)(r.rows + 1) * sizeof(double), fn);
     if (!st)
-        st = ad_scratch((void **)&r.l2, ctx, (size_t)r.rows * sizeof(double), fn);
+        st = ad_scratch((void **)&r.l2, ctx, (size_t)(r.rows + 1) * sizeof(double), fn);
     if (!st)
         st = ad_tensor_new(&y, ctx, 0, NULL);
     if (st)
@@ -87,6 +89,6 @@ adapt_status ad_op_hoyer(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x
     double total = 0.0; /* rows in order: the same bits for any thread count */
     for (int64_t i = 0; i < r.rows; i++)
         total += r.l1[i] * r.l1[i] / (r.l2[i] + HOYER_EPS);
-    y->data[0] = (float)(total / (double)r.rows);
+    y->data[0] = r.rows ? (float)(total / (double)r.rows) : 0.0f;
     return ad_op_finish(out, ctx, fn, hoyer_backward, y, &x, 1, &r, sizeof r);
 }

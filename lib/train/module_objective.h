@@ -5,6 +5,8 @@
 #ifndef AD_TRAIN_MODULE_OBJECTIVE_H
 #define AD_TRAIN_MODULE_OBJECTIVE_H
 
+#include <stdbool.h>
+
 #include "adapt.h"
 
 typedef struct {

@@ -77,9 +77,6 @@ static adapt_status check_ints(const adapt_train_params *p, const char *fn)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %d outside [%d, %d]", fn,
                            rules[i].name, (int)rules[i].value, (int)rules[i].lo,
                            (int)rules[i].hi);
-    if (p->sparsity_penalty > 0.0f && p->recompute_blocks)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                       "%s: sparsity_penalty and recompute_blocks do not go together", fn);
     if (p->nesterov && (p->optimizer != ADAPT_OPTIMIZER_SGD || p->momentum <= 0.0f))
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                        "%s: nesterov needs the SGD optimizer with momentum > 0", fn);
@@ -93,7 +90,12 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
     adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_train_params", fn);
     if (!st)
         st = check_floats(own, fn);
-    return st ? st : check_ints(own, fn);
+    if (!st)
+        st = check_ints(own, fn);
+    if (!st && own->sparsity_penalty > 0.0f && own->recompute_blocks)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                     "%s: sparsity_penalty and recompute_blocks do not go together", fn);
+    return st;
 }
 
 ad_optim_config ad_train_optim_config(const adapt_train_params *p)

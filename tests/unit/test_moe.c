@@ -165,6 +165,24 @@ START_TEST(ffn_module_copies_the_network_with_its_activation)
     TU_OK(adapt_model_forward(&y, ctx, model, pixels));
     ck_assert_float_gt(max_diff(adapt_tensor_data(y), want, n), 1e-4f);
     TU_FAILS(adapt_ffn_module(&copy, model, "blocks.1.mlp", 7), ADAPT_ERR_INVALID_ARGUMENT);
+    /* linear layers that flatten [2, 4] are no network on its last axis */
+    adapt_model *flat = NULL, *inner = NULL;
+    TU_OK(adapt_model_create_sequential(&flat, 2, (int64_t[]){2, 4}, 1));
+    TU_OK(adapt_model_create_sequential(&inner, 2, (int64_t[]){2, 4}, 2));
+    const int32_t kinds[] = {ADAPT_LAYER_LINEAR, ADAPT_LAYER_RELU, ADAPT_LAYER_LINEAR};
+    const int64_t widths[] = {3, 0, 6};
+    adapt_layer_params lp;
+    adapt_layer_params_init(&lp, sizeof lp);
+    lp.kind = ADAPT_LAYER_LINEAR, lp.out_features = 6;
+    TU_OK(adapt_model_append(flat, &lp));
+    for (int i = 0; i < 3; i++) {
+        lp.kind = kinds[i], lp.out_features = widths[i];
+        TU_OK(adapt_model_append(inner, &lp));
+    }
+    TU_OK(adapt_model_replace(flat, "0", inner, NULL));
+    TU_FAILS(adapt_ffn_module(&copy, flat, "0", ADAPT_ACTIVATION_RELU),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(flat);
     TU_FAILS(adapt_ffn_module(&copy, model, "blocks.1.attn", ADAPT_ACTIVATION_RELU),
              ADAPT_ERR_INVALID_ARGUMENT);
     free(want);

@@ -177,9 +177,11 @@ static void pass(adapt_context *ctx, const setup *s, scope what, bool moe)
               "model");
         return;
     }
-    for (int b = 0; b < DEPTH; b++)
-        check(adapt_model_forward_blocks(&y, ctx, moe ? s->moe[b] : s->dense[b],
-                                         s->batch_inputs[b], 0, 1), "layer");
+    for (int b = 0; b < DEPTH; b++) {
+        adapt_model *m = moe ? s->moe[b] : s->dense[b];
+        check(adapt_model_forward_blocks(&y, ctx, m, s->batch_inputs[b], 0,
+                                         adapt_model_block_count(m)), "layer");
+    }
 }
 
 /* Median milliseconds of timed passes, after two untimed ones. */

@@ -25,15 +25,21 @@ ad_grouped_weights ad_moe_weights(const ad_moe *m);
 int64_t ad_moe_router_flops(const ad_moe *m);
 int64_t ad_moe_expert_flops(const ad_moe *m);
 
-/* The router's predicted norms g[tokens, experts] of x[tokens, in], untaped: NONFINITE when
- * one is NaN or infinite. Arena memory of ctx. */
-adapt_status ad_moe_route_scores(float **g, adapt_context *ctx, const ad_moe *m,
-                                 const adapt_tensor *x, int64_t tokens);
+/* Floats of scratch ad_moe_route_rows needs for `rows` tokens. */
+int64_t ad_moe_route_floats(const ad_moe *m, int64_t rows);
 
-/* selected[tokens * experts] from g under `p`'s routing (rule, tau, top_k): at least one
- * expert per token. OUT_OF_MEMORY only. */
-adapt_status ad_moe_select(uint8_t *selected, adapt_context *ctx, const float *g,
-                           int64_t tokens, int64_t experts, const adapt_layer_params *p);
+/* selected[rows * experts] for the tokens x[rows, in] under `p`'s routing, on the calling
+ * thread: the router's predicted norms (untaped) and the rule; nothing predicted when the
+ * rule runs every expert. NONFINITE, with *bad_row the token, when a prediction is NaN or
+ * infinite; a backend's failure. */
+adapt_status ad_moe_route_rows(uint8_t *selected, int64_t *bad_row, adapt_backend backend,
+                               const ad_moe *m, const adapt_layer_params *p, const float *x,
+                               int64_t rows, float *scratch);
+
+/* selected[tokens * experts] from the predictions g under `p`'s rule (rule, tau, top_k): at
+ * least one expert per token. scratch: room for `experts` sort entries (2 floats each). */
+void ad_moe_select(uint8_t *selected, const float *g, int64_t tokens, int64_t experts,
+                   const adapt_layer_params *p, float *scratch);
 
 /* INVALID_ARGUMENT (NONFINITE for a NaN tau) unless rule is an adapt_routing_rule, tau in
  * [0, 1] and top_k >= 1, and for TOP_K at most `experts`. */

@@ -104,6 +104,12 @@ ad_moe *ad_moe_of(const adapt_model *module)
     return AD_LAYER_STATE(l, ad_moe);
 }
 
+ad_grouped_weights ad_moe_weights(const ad_moe *m)
+{
+    return (ad_grouped_weights){m->in, m->hidden, m->out, m->w1->data, m->b1->data,
+                                m->w2->data, m->bias->data, m->act};
+}
+
 int64_t ad_moe_router_flops(const ad_moe *m)
 {
     return ad_add_sat(ad_linear_flops(&m->router_in, 1), ad_linear_flops(&m->router_out, 1));

@@ -1,43 +1,13 @@
-/* Routing: the router's predicted expert norms, and the rules that pick experts from them. */
+/* Routing: the router's predicted expert norms for a block of tokens, and the rule that picks
+ * each token's experts from them. One block at a time on the calling thread, so that a pass
+ * over token blocks routes and runs the experts without a second fork and join. */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/adaptive/moe.h"
-#include "lib/core/error.h"
 #include "lib/core/tensor.h"
-
-#define SELECT_GRAIN 64 /* tokens per range */
-
-adapt_status ad_moe_route_scores(float **g, adapt_context *ctx, const ad_moe *m,
-                                 const adapt_tensor *x, int64_t tokens)
-{
-    adapt_tensor *hidden, *scores;
-    adapt_status st = ad_linear_output(&hidden, ctx, x, m->router_in.out_features);
-    if (!st)
-        st = ad_linear_product(ctx, m->router_in.weight, NULL, x, AD_ACT_RELU, hidden->data);
-    if (!st)
-        st = ad_linear_output(&scores, ctx, x, m->experts);
-    if (!st)
-        st = ad_linear_product(ctx, m->router_out.weight, NULL, hidden, AD_ACT_NONE,
-                               scores->data);
-    if (st)
-        return st;
-    for (int64_t i = 0; i < tokens * m->experts; i++) {
-        if (!isfinite(scores->data[i]))
-            return ad_fail(ADAPT_ERR_NONFINITE, "the router of a Mixture-of-Experts layer "
-                           "predicted NaN or infinity for token %lld",
-                           (long long)(i / m->experts));
-        scores->data[i] = fabsf(scores->data[i]);
-    }
-    *g = scores->data;
-    return ADAPT_OK;
-}
-
-bool ad_moe_runs_all(const adapt_layer_params *p)
-{
-    return p->routing != ADAPT_ROUTING_TOP_K ? p->tau == 0.0f : p->top_k >= p->experts;
-}
+#include "lib/kernels/gemm.h"
 
 typedef struct {
     float g;
@@ -51,6 +21,11 @@ static int by_score(const void *a, const void *b)
     if (x->g != y->g)
         return x->g < y->g ? 1 : -1;
     return (x->e > y->e) - (x->e < y->e);
+}
+
+bool ad_moe_runs_all(const adapt_layer_params *p)
+{
+    return p->routing != ADAPT_ROUTING_TOP_K ? p->tau == 0.0f : p->top_k >= p->experts;
 }
 
 /* How many of the sorted experts the rule takes. */
@@ -70,15 +45,6 @@ static int64_t taken(const scored *s, int64_t experts, const adapt_layer_params 
     return k;
 }
 
-typedef struct {
-    uint8_t *selected;
-    const float *g;
-    int64_t experts;
-    const adapt_layer_params *p;
-    scored *scratch; /* `experts` per range */
-    atomic_int next_slot;
-} select_job;
-
 static void select_dynamic_k(const float *g, int64_t experts, float tau, uint8_t *row)
 {
     float max = 0.0f;
@@ -89,36 +55,73 @@ static void select_dynamic_k(const float *g, int64_t experts, float tau, uint8_t
         row[e] = g[e] >= threshold;
 }
 
-static void select_range(void *arg, int64_t begin, int64_t end)
+/* One token's row of selected from its predictions g; s: room for `experts` entries. */
+static void select_row(uint8_t *row, const float *g, int64_t experts,
+                       const adapt_layer_params *p, scored *s)
 {
-    select_job *j = arg;
-    scored *s = j->p->routing == ADAPT_ROUTING_DYNAMIC_K
-                    ? NULL : j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->experts;
-    for (int64_t t = begin; t < end; t++) {
-        const float *g = j->g + t * j->experts;
-        uint8_t *row = j->selected + t * j->experts;
-        if (j->p->routing == ADAPT_ROUTING_DYNAMIC_K) {
-            select_dynamic_k(g, j->experts, j->p->tau, row);
-            continue;
-        }
-        for (int64_t e = 0; e < j->experts; e++)
-            s[e] = (scored){g[e], (int32_t)e}, row[e] = 0;
-        qsort(s, (size_t)j->experts, sizeof *s, by_score);
-        const int64_t k = taken(s, j->experts, j->p);
-        for (int64_t i = 0; i < k; i++)
-            row[s[i].e] = 1;
+    if (p->routing == ADAPT_ROUTING_DYNAMIC_K) {
+        select_dynamic_k(g, experts, p->tau, row);
+        return;
     }
+    for (int64_t e = 0; e < experts; e++)
+        s[e] = (scored){g[e], (int32_t)e}, row[e] = 0;
+    qsort(s, (size_t)experts, sizeof *s, by_score);
+    const int64_t k = taken(s, experts, p);
+    for (int64_t i = 0; i < k; i++)
+        row[s[i].e] = 1;
 }
 
-adapt_status ad_moe_select(uint8_t *selected, adapt_context *ctx, const float *g,
-                           int64_t tokens, int64_t experts, const adapt_layer_params *p)
+void ad_moe_select(uint8_t *selected, const float *g, int64_t tokens, int64_t experts,
+                   const adapt_layer_params *p, float *scratch)
 {
-    select_job j = {selected, g, experts, p, NULL, 0};
-    const int64_t slots = p->routing == ADAPT_ROUTING_DYNAMIC_K /* sorts nothing */
-                              ? 0 : ad_pool_ranges(tokens, SELECT_GRAIN, ctx->n_threads);
-    adapt_status st = ad_scratch((void **)&j.scratch, ctx,
-                                 (size_t)(slots * experts + 1) * sizeof(scored), "routing");
+    for (int64_t t = 0; t < tokens; t++)
+        select_row(selected + t * experts, g + t * experts, experts, p, (scored *)scratch);
+}
+
+int64_t ad_moe_route_floats(const ad_moe *m, int64_t rows)
+{
+    const int64_t sort = (int64_t)(m->experts * sizeof(scored) / sizeof(float));
+    return rows * (m->router_in.out_features + m->experts) + sort;
+}
+
+/* g[rows, experts] = |relu(x R1^T) R2^T|, on the calling thread. */
+static adapt_status predict(float *g, float *hidden, adapt_backend backend, const ad_moe *m,
+                            const float *x, int64_t rows)
+{
+    const int64_t width = m->router_in.out_features;
+    adapt_status st = ad_gemm(backend, &(ad_gemm_args){.trans_b = true, .m = rows, .n = width,
+                                                       .k = m->in, .alpha = 1.0f, .a = x,
+                                                       .lda = m->in,
+                                                       .b = m->router_in.weight->data,
+                                                       .ldb = m->in, .c = hidden, .ldc = width});
+    if (st)
+        return st;
+    ad_bias_act_rows(rows, width, width, NULL, AD_ACT_RELU, hidden);
+    st = ad_gemm(backend, &(ad_gemm_args){.trans_b = true, .m = rows, .n = m->experts,
+                                          .k = width, .alpha = 1.0f, .a = hidden, .lda = width,
+                                          .b = m->router_out.weight->data, .ldb = width,
+                                          .c = g, .ldc = m->experts});
+    for (int64_t i = 0; !st && i < rows * m->experts; i++)
+        g[i] = fabsf(g[i]);
+    return st;
+}
+
+adapt_status ad_moe_route_rows(uint8_t *selected, int64_t *bad_row, adapt_backend backend,
+                               const ad_moe *m, const adapt_layer_params *p, const float *x,
+                               int64_t rows, float *scratch)
+{
+    if (ad_moe_runs_all(p)) {
+        memset(selected, 1, (size_t)(rows * m->experts));
+        return ADAPT_OK;
+    }
+    float *hidden = scratch, *g = hidden + rows * m->router_in.out_features;
+    adapt_status st = predict(g, hidden, backend, m, x, rows);
+    for (int64_t i = 0; !st && i < rows * m->experts; i++)
+        if (!isfinite(g[i])) {
+            *bad_row = i / m->experts;
+            return ADAPT_ERR_NONFINITE;
+        }
     if (!st)
-        ad_pool_for(ctx->pool, tokens, SELECT_GRAIN, select_range, &j);
+        ad_moe_select(selected, g, rows, m->experts, p, g + rows * m->experts);
     return st;
 }

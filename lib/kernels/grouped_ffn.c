@@ -17,7 +17,7 @@
 #define UNIT_MIN_ROWS 8
 #define UNIT_MAX_ROWS 128
 #define BACKWARD_ROWS 128 /* pair rows per block of a group's backward */
-#define MERGE_GRAIN 64    /* tokens per range of a merge pass */
+#define MERGE_WORK 65536   /* additions per range of a merge pass, at least */
 #define BIAS_COLUMNS 64   /* columns of the output bias gradient per range */
 
 adapt_status ad_grouping_build(ad_grouping *out, adapt_context *ctx, const uint8_t *selected,
@@ -237,7 +237,8 @@ static void merge_rows(void *arg, int64_t begin, int64_t end)
 
 static void merge(adapt_context *ctx, const merge_job *m)
 {
-    ad_pool_for(ctx->pool, m->g->tokens, MERGE_GRAIN, merge_rows, (void *)m);
+    const int64_t per_token = (m->g->pairs / (m->g->tokens ? m->g->tokens : 1) + 1) * m->width;
+    ad_pool_for(ctx->pool, m->g->tokens, 1 + MERGE_WORK / per_token, merge_rows, (void *)m);
 }
 
 adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
@@ -360,5 +361,51 @@ adapt_status ad_grouped_ffn_backward(adapt_context *ctx, const ad_grouping *g,
     if (!st && grads->dx)
         merge(ctx, &(merge_job){g, j.pairs_out, NULL, grads->dx, w->in, true});
     ad_arena_rewind(&ctx->arena, mark);
+    return st;
+}
+
+int64_t ad_grouped_rows_floats(const ad_grouped_weights *w, int64_t rows)
+{
+    return rows * (w->in + w->hidden + w->out + 1);
+}
+
+/* Rows of group e among the block's: their indexes, n of them. */
+static int64_t rows_of(int32_t *index, const uint8_t *selected, int64_t groups, int64_t e,
+                       int64_t rows)
+{
+    int64_t n = 0;
+    for (int64_t t = 0; t < rows; t++)
+        if (selected[t * groups + e])
+            index[n++] = (int32_t)t;
+    return n;
+}
+
+adapt_status ad_grouped_ffn_rows(adapt_backend backend, const ad_grouped_weights *w,
+                                 const uint8_t *selected, int64_t groups, int64_t rows,
+                                 const float *x, float *y, float *scratch)
+{
+    float *xs = scratch, *hs = xs + rows * w->in, *ys = hs + rows * w->hidden;
+    int32_t *index = (int32_t *)(ys + rows * w->out);
+    memset(y, 0, (size_t)(rows * w->out) * sizeof *y);
+    adapt_status st = ADAPT_OK;
+    for (int64_t e = 0; e < groups && !st; e++) {
+        const int64_t n = rows_of(index, selected, groups, e, rows);
+        if (!n)
+            continue;
+        gather_rows(xs, x, w->in, index, n);
+        st = expert_product(backend, n, w->hidden, w->in, xs, w1_of(w, e), hs);
+        ad_bias_act_rows(n, w->hidden, w->hidden, w->b1 ? w->b1 + e * w->hidden : NULL, w->act,
+                         hs);
+        if (!st)
+            st = expert_product(backend, n, w->out, w->hidden, hs, w2_of(w, e), ys);
+        for (int64_t i = 0; !st && i < n; i++) {
+            float *restrict to = y + (int64_t)index[i] * w->out;
+            const float *restrict from = ys + i * w->out;
+            for (int64_t c = 0; c < w->out; c++)
+                to[c] += from[c];
+        }
+    }
+    if (!st && w->b2)
+        ad_bias_act_rows(rows, w->out, w->out, w->b2, AD_ACT_NONE, y);
     return st;
 }

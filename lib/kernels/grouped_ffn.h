@@ -55,6 +55,15 @@ adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
                                     const ad_grouped_weights *w, const float *x,
                                     const ad_grouped_outputs *out, const char *fn);
 
+/* y[rows, out] = the grouped networks on x[rows, in], for a block of tokens on the calling
+ * thread: per group, in increasing order, its tokens gathered, two products, their rows added
+ * into y, then b2; the same sums in the same order as the grouped forward's merge. scratch:
+ * ad_grouped_rows_floats(w, rows) floats. A backend's failure only. */
+int64_t ad_grouped_rows_floats(const ad_grouped_weights *w, int64_t rows);
+adapt_status ad_grouped_ffn_rows(adapt_backend backend, const ad_grouped_weights *w,
+                                 const uint8_t *selected, int64_t groups, int64_t rows,
+                                 const float *x, float *y, float *scratch);
+
 /* The gradients, each ADDED into its buffer (any may be NULL but dy): dx[tokens, in],
  * dw1/db1/dw2/db2 shaped as the weights; `saved` as the forward filled it. */
 typedef struct {

@@ -124,18 +124,18 @@ static void build_moe(setup *s, const options *o)
         check(adapt_model_replace(s->moe_vit, mlp_path(b), s->moe[b], NULL), "replace");
 }
 
-/* The modules' weights and inputs for the PyTorch peer. */
+/* The modules' weights and the timed batch's inputs for the PyTorch peer. */
 static void export_for_peer(const setup *s, const options *o)
 {
     char path[512];
     for (int b = 0; b < DEPTH; b++) {
         snprintf(path, sizeof path, "%s/moe%d.safetensors", o->out_dir, b);
         check(adapt_model_save(s->moe[b], path), "save");
-        int32_t ndim;
-        int64_t shape[ADAPT_MAX_DIMS];
-        const float *x = adapt_recording_data(s->inputs[b], 0, &ndim, shape);
+        const adapt_tensor *x = s->batch_inputs[b];
+        const int64_t shape[] = {adapt_tensor_dim(x, 0), adapt_tensor_dim(x, 1),
+                                 adapt_tensor_dim(x, 2)};
         snprintf(path, sizeof path, "%s/inputs%d.npy", o->out_dir, b);
-        check(adapt_npy_write(path, x, ndim, shape), "npy");
+        check(adapt_npy_write(path, adapt_tensor_data(x), 3, shape), "npy");
     }
 }
 

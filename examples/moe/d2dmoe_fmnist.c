@@ -275,13 +275,13 @@ static void split(const run *r, adapt_model *m)
 
 static void sweep(const run *r, adapt_model *m)
 {
-    const float taus[] = {0.0f, 0.05f, 0.1f, 0.15f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f,
-                          0.9f, 1.0f};
+    const float taus[] = {0.0f,  0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.08f,
+                          0.1f,  0.15f, 0.2f,  0.3f,  0.5f,  0.7f,  1.0f};
     for (size_t i = 0; i < sizeof taus / sizeof *taus; i++) {
         CHECK(adapt_model_set_routing(m, ADAPT_ROUTING_DYNAMIC_K, taus[i], 1, NULL));
         emit(r, m, "dynamic_k", taus[i]);
     }
-    for (int32_t k = 1; k <= r->experts; k *= 2) {
+    for (int32_t k = 1; k <= r->experts; k += k < 4 ? 1 : 2) {
         CHECK(adapt_model_set_routing(m, ADAPT_ROUTING_TOP_K, 0.0f, k, NULL));
         emit(r, m, "top_k", k);
     }

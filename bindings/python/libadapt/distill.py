@@ -51,18 +51,24 @@ def record(model, path, data, batch_size=256, n_threads=0, spool=None):
     return Recording(raw)
 
 
+def train_on_recordings(function, what, modules, recordings, progress, cancel, settings):
+    """Runs a C function of the adapt_modules_distill signature on Models and Recordings:
+    the loop of Model.train with `settings`; returns the Progress of each epoch's last step."""
+    modules, recordings = list(modules), list(recordings)
+    if len(modules) != len(recordings):
+        raise ValueError(f"{what}: one recording per module")
+    models = (C.POINTER(adapt_model) * len(modules))(*(m._ptr() for m in modules))
+    recs = (C.POINTER(adapt_recording) * len(recordings))(*(r._ptr() for r in recordings))
+    callbacks = _Callbacks(progress, cancel)
+    params = train_params(settings, callbacks, what)
+    run_training(lambda: function(models, recs, len(modules), C.byref(params)), [callbacks])
+    return callbacks.history
+
+
 def distill(modules, recordings, *, progress=None, cancel=None, **settings):
     """Trains modules[i] (Models) to map recordings[i].inputs to recordings[i].outputs, all
     at once with the sum of their mean squared errors, each on its own recorded inputs.
     settings, progress and cancel are those of Model.train; returns the Progress of each
     epoch's last step."""
-    modules, recordings = list(modules), list(recordings)
-    if len(modules) != len(recordings):
-        raise ValueError("distill: one recording per module")
-    models = (C.POINTER(adapt_model) * len(modules))(*(m._ptr() for m in modules))
-    recs = (C.POINTER(adapt_recording) * len(recordings))(*(r._ptr() for r in recordings))
-    callbacks = _Callbacks(progress, cancel)
-    params = train_params(settings, callbacks, "distill")
-    run_training(lambda: lib.adapt_modules_distill(models, recs, len(modules),
-                                                   C.byref(params)), [callbacks])
-    return callbacks.history
+    return train_on_recordings(lib.adapt_modules_distill, "distill", modules, recordings,
+                               progress, cancel, settings)

@@ -7,9 +7,8 @@ import numpy as np
 from . import _arrays, _scalars
 from ._native import lib
 from ._params import new_params
-from ._structs import MoeParams, adapt_model, adapt_recording
+from ._structs import MoeParams, adapt_model
 from .enums import Activation, coerce
-from .training import _Callbacks, run_training, train_params
 
 
 def ffn_module(model, path, activation="relu"):
@@ -47,16 +46,9 @@ def moe_train_routers(moes, recordings, *, progress=None, cancel=None, **setting
     each expert's output, by mean squared error, all at once; only the routers change.
     settings, progress and cancel are those of Model.train; returns the Progress of each
     epoch's last step."""
-    moes, recordings = list(moes), list(recordings)
-    if len(moes) != len(recordings):
-        raise ValueError("moe_train_routers: one recording per module")
-    models = (C.POINTER(adapt_model) * len(moes))(*(m._ptr() for m in moes))
-    recs = (C.POINTER(adapt_recording) * len(recordings))(*(r._ptr() for r in recordings))
-    callbacks = _Callbacks(progress, cancel)
-    params = train_params(settings, callbacks, "moe_train_routers")
-    run_training(lambda: lib.adapt_moe_train_routers(models, recs, len(moes),
-                                                     C.byref(params)), [callbacks])
-    return callbacks.history
+    from .distill import train_on_recordings
+    return train_on_recordings(lib.adapt_moe_train_routers, "moe_train_routers", moes,
+                               recordings, progress, cancel, settings)
 
 
 def moe_expert_counts(moe, ctx, x):

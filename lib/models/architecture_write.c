@@ -183,7 +183,9 @@ adapt_status ad_describe_replacements(char **text, const adapt_model *model)
             json_decref(list);
             list = NULL;
         }
-    if (root && model->n_replaced && (!list || json_object_set_new(root, "replaced", list))) {
+    if (!root)
+        json_decref(list); /* nothing took it */
+    else if (model->n_replaced && (!list || json_object_set_new(root, "replaced", list))) {
         json_decref(root);
         root = NULL;
     }

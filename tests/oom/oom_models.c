@@ -55,6 +55,22 @@ adapt_status oom_vit(adapt_model **out, uint64_t seed)
     return adapt_model_create_vit(out, &p);
 }
 
+adapt_status oom_small_vit(adapt_model **out, uint64_t seed)
+{
+    adapt_vit_params p;
+    adapt_vit_params_init(&p, sizeof p);
+    p.image_size = OOM_MOE_IMAGE;
+    p.in_channels = 1;
+    p.patch = 4;
+    p.dim = OOM_MOE_DIM;
+    p.depth = 2;
+    p.heads = 2;
+    p.mlp_ratio = 4.0f;
+    p.n_classes = 3;
+    p.seed = seed;
+    return adapt_model_create_vit(out, &p);
+}
+
 adapt_status oom_mlp(adapt_model **out, uint64_t seed, int64_t hidden)
 {
     const int64_t sizes[] = {OOM_SAMPLE_VALUES, hidden, 10};
@@ -85,5 +101,18 @@ adapt_status oom_dataset(adapt_dataset **out, float **x, int32_t **labels)
     oom_fill(*x, OOM_SAMPLES * OOM_SAMPLE_VALUES, 7);
     for (int32_t i = 0; i < OOM_SAMPLES; i++)
         (*labels)[i] = i % 10;
+    return adapt_dataset_wrap(out, *x, 4, shape, *labels);
+}
+
+adapt_status oom_small_dataset(adapt_dataset **out, float **x, int32_t **labels)
+{
+    const int64_t shape[] = {OOM_MOE_SAMPLES, 1, OOM_MOE_IMAGE, OOM_MOE_IMAGE};
+    *x = malloc(OOM_MOE_SAMPLES * OOM_MOE_SAMPLE_VALUES * sizeof **x);
+    *labels = malloc(OOM_MOE_SAMPLES * sizeof **labels);
+    if (!*x || !*labels)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    oom_fill(*x, OOM_MOE_SAMPLES * OOM_MOE_SAMPLE_VALUES, 13);
+    for (int32_t i = 0; i < OOM_MOE_SAMPLES; i++)
+        (*labels)[i] = i % 3;
     return adapt_dataset_wrap(out, *x, 4, shape, *labels);
 }

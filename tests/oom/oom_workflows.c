@@ -321,6 +321,139 @@ static adapt_status exits_collect(oom_fixture *f)
     return st;
 }
 
+/* ---- Mixture-of-Experts ------------------------------------------------------------ */
+
+/* The D2DMoE steps on a small ViT (docs/moe.md). The run builds the model itself, so every
+ * run starts from the same weights and its result can be compared after a failure. */
+enum { MOE_FORWARD = 4 }; /* images of the metered forward pass */
+
+static adapt_status moe_setup(oom_fixture *f)
+{
+    return oom_small_dataset(&f->data, &f->x, &f->labels);
+}
+
+static adapt_train_params moe_epoch(int32_t n_threads)
+{
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 1;
+    tp.batch_size = 8;
+    tp.n_threads = n_threads;
+    tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.seed = 1;
+    return tp;
+}
+
+/* Replaces `path` of `model` by `module`, which the model then owns (freed on failure). */
+static adapt_status moe_replace(adapt_model *model, const char *path, adapt_model *module)
+{
+    const adapt_status st = adapt_model_replace(model, path, module, NULL);
+    if (st)
+        adapt_model_free(module);
+    return st;
+}
+
+/* The ViT with a ReLU MLP in block 0 and 4 experts in block 1, routed dynamic-k. */
+static adapt_status moe_build(oom_fixture *f)
+{
+    adapt_moe_params mp;
+    adapt_moe_params_init(&mp, sizeof mp);
+    mp.experts = 4;
+    mp.router_width = 8;
+    mp.seed = 1;
+    adapt_model *relu = NULL, *moe = NULL;
+    adapt_status st = oom_small_vit(&f->models[0], 1);
+    if (!st)
+        st = adapt_ffn_module(&relu, f->models[0], "blocks.0.mlp", ADAPT_ACTIVATION_RELU);
+    if (!st)
+        st = moe_replace(f->models[0], "blocks.0.mlp", relu);
+    if (!st)
+        st = adapt_moe_from_ffn(&moe, f->models[0], "blocks.1.mlp", &mp);
+    mp.seed = 2; /* the module whose router is trained on a recording */
+    if (!st)
+        st = adapt_moe_from_ffn(&f->models[1], f->models[0], "blocks.1.mlp", &mp);
+    if (!st)
+        st = moe_replace(f->models[0], "blocks.1.mlp", moe);
+    else /* the split above is not the model's yet */
+        adapt_model_free(moe);
+    if (!st)
+        st = adapt_model_set_routing(f->models[0], ADAPT_ROUTING_DYNAMIC_K, 0.3f, 1,
+                                     &f->moe_layers);
+    return st;
+}
+
+/* An untaped forward of a few images, metering each one's FLOPs. */
+static adapt_status moe_forward(oom_fixture *f)
+{
+    const int64_t shape[] = {MOE_FORWARD, 1, OOM_MOE_IMAGE, OOM_MOE_IMAGE};
+    adapt_tensor *input = NULL;
+    adapt_status st = open_context(f, ADAPT_BACKEND_DEFAULT);
+    if (!st)
+        st = adapt_context_set_grad(f->ctx, 0);
+    if (!st)
+        st = adapt_tensor_input(&input, f->ctx, 4, shape, f->x);
+    if (!st)
+        st = adapt_model_forward_flops(&f->logits[0], f->flops, f->ctx, f->models[0], input);
+    return st;
+}
+
+/* Router training on what block 1's MoE receives, and the experts each token then runs. */
+static adapt_status moe_routers(oom_fixture *f)
+{
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.batch_size = 8;
+    rp.n_threads = 2;
+    adapt_train_params tp = moe_epoch(2);
+    adapt_recording *recording = NULL;
+    adapt_tensor *x = NULL;
+    int32_t ndim = 0;
+    int64_t shape[ADAPT_MAX_DIMS];
+    adapt_status st = adapt_model_record(&recording, f->models[0], "blocks.1.mlp", f->data, &rp);
+    if (!st)
+        st = adapt_moe_train_routers(&f->models[1],
+                                     (const adapt_recording *const *)&recording, 1, &tp);
+    if (!st)
+        st = adapt_model_set_routing(f->models[1], ADAPT_ROUTING_DYNAMIC_K, 0.3f, 1, NULL);
+    const float *inputs = st ? NULL : adapt_recording_data(recording, 0, &ndim, shape);
+    if (!st)
+        st = adapt_tensor_input(&x, f->ctx, ndim, shape, inputs);
+    if (!st)
+        st = adapt_moe_expert_counts(f->expert_counts, f->ctx, f->models[1], x);
+    adapt_recording_free(recording);
+    return st;
+}
+
+static adapt_status moe_run(oom_fixture *f)
+{
+    free_models(f);
+    adapt_status st = moe_build(f);
+    if (!st)
+        st = moe_forward(f);
+    /* One thread here; the forward, the recording and the router training run on two. */
+    adapt_train_params tp = moe_epoch(1);
+    tp.sparsity_penalty = 0.1f;
+    if (!st)
+        st = adapt_model_train(f->models[0], f->data, NULL, &tp);
+    if (!st)
+        st = moe_routers(f);
+    return st;
+}
+
+static adapt_status moe_collect(oom_fixture *f)
+{
+    adapt_status st = append_tensor(f, f->logits[0]);
+    if (!st)
+        st = append(f, f->flops, MOE_FORWARD * sizeof *f->flops);
+    if (!st)
+        st = append(f, &f->moe_layers, sizeof f->moe_layers);
+    if (!st)
+        st = append(f, f->expert_counts, sizeof f->expert_counts);
+    if (!st)
+        st = append_models(f);
+    return st;
+}
+
 /* ---- save ----------------------------------------------------------------------- */
 
 /* The target holds an older checkpoint, which a failed save must leave as it is. */
@@ -441,6 +574,7 @@ static const oom_workflow workflows[] = {
     {"forward_reference", forward_setup, forward_reference, forward_collect, true, NULL, NULL},
     {"train", train_setup, train_run, append_models, false, NULL, NULL},
     {"exits", exits_setup, exits_run, exits_collect, true, NULL, NULL},
+    {"moe", moe_setup, moe_run, moe_collect, true, NULL, NULL},
     {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
     {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
 };

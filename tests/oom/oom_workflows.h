@@ -24,6 +24,8 @@ typedef struct oom_fixture {
     float confidences[OOM_SAMPLES];
     int64_t flops[OOM_SAMPLES];
     float exit_logits[3 * OOM_SAMPLES * 10];
+    int32_t moe_layers; /* MoE layers whose routing a run set */
+    int32_t expert_counts[OOM_MOE_SAMPLES * OOM_MOE_TOKENS];
     float *read;   /* what a run read from files */
     unsigned char *snapshot; /* what a failed run must leave as it was */
     size_t snapshot_bytes;

@@ -89,3 +89,24 @@ def test_weights_of_other_shapes_are_refused(tmp_path):
         ad.save_safetensors(weights, tmp_path / "bad.safetensors")
         with pytest.raises(ad.FormatError, match=name.replace(".", r"\.")):
             moe.load_weights(tmp_path / "bad.safetensors")
+
+
+def test_attention_projection_as_a_sparse_mlp_then_experts(ctx, rng):
+    """D2DMoE's step 0: a projection distilled into a parameter-matched ReLU MLP with the
+    sparsity penalty, then split into experts like any MLP."""
+    model = vit()
+    x = rng.uniform(size=(64, 1, 8, 8)).astype(np.float32)
+    data = (x, np.zeros(64, dtype=np.int32))
+    rec = model.record("blocks.0.attn.proj", data)
+    hidden = round((8 * 8 + 8) / (2 * 8 + 1))  # the paper's h at phi = 1: 4
+    mlp = ad.Model.sequential([5, 8], [{"kind": "token_linear", "out_features": hidden},
+                                       {"kind": "relu"},
+                                       {"kind": "token_linear", "out_features": 8}], seed=3)
+    history = ad.distill([mlp], [rec], epochs=30, batch_size=16, optimizer="adamw",
+                         learning_rate=1e-2, sparsity_penalty=0.01)
+    assert history[-1].loss < 0.5 * history[0].loss
+    model.replace("blocks.0.attn.proj", mlp)
+    moe = ad.moe_from_ffn(model, "blocks.0.attn.proj", experts=2)
+    before = model.forward(ctx, x[:4])
+    model.replace("blocks.0.attn.proj", moe)
+    np.testing.assert_allclose(model.forward(ctx, x[:4]), before, rtol=1e-4, atol=1e-5)

@@ -1,10 +1,15 @@
 /* Per-token conditional computation: each token runs a subset of G small two-layer networks
  * (MoE experts, ACM learners), y[t] = b2 + sum over its groups g of act(x[t] W1_g + b1_g) W2_g.
- * Never a loop of per-token matrix-vector products: the (token, group) pairs are bucketed by
- * group (a counting sort), each group's tokens gathered into one block, two GEMMs run on the
- * block, and a merge pass adds each token's results in increasing group order. Work is cut
- * into units that depend on the pairs alone, never on the thread count, so the bits of every
- * output and gradient are the same whatever the number of threads. */
+ * Never a loop of per-token matrix-vector products: a group's tokens are gathered into one
+ * block and two GEMMs run on it. Two shapes of the same sums, in the same order:
+ *   - a block of tokens on one thread (ad_grouped_ffn_rows): group by group, its tokens'
+ *     results added into their rows; inference, where callers hand blocks to threads;
+ *   - a whole batch (ad_grouped_ffn_forward): the (token, group) pairs bucketed by group with a
+ *     counting sort, units of pairs shared by the threads, a merge pass adding each token's
+ *     results in increasing group order; training, whose backward needs each pair's hidden
+ *     activation.
+ * Work is cut by the sizes alone, never by the thread count, so the bits of every output and
+ * gradient are the same whatever the number of threads. */
 #ifndef AD_KERNELS_GROUPED_FFN_H
 #define AD_KERNELS_GROUPED_FFN_H
 

@@ -16,7 +16,22 @@ static const ad_linear *as_linear(const ad_layer *l)
     return on_last_axis ? AD_LAYER_STATE(l, const ad_linear) : NULL;
 }
 
-/* A module of three layers, linear, ReLU or GELU, linear, in one block or several. */
+/* Three layers, linear, ReLU or GELU, linear, each running as itself. */
+static bool three_layers(ad_ffn *f, const ad_layer *const layers[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (!ad_layer_is_builtin(layers[i]))
+            return false;
+    const ad_layer_kind *act = layers[1]->kind;
+    if (!as_linear(layers[0]) || !as_linear(layers[2]) ||
+        (act != &ad_kind_relu && act != &ad_kind_gelu))
+        return false;
+    f->first = as_linear(layers[0]), f->second = as_linear(layers[2]);
+    f->act = act == &ad_kind_relu ? AD_ACT_RELU : AD_ACT_GELU;
+    return f->first->bias && f->second->bias;
+}
+
+/* A module of three such layers, in one block or several. */
 static bool module_ffn(ad_ffn *f, const adapt_model *module)
 {
     const ad_layer *layers[3];
@@ -25,14 +40,16 @@ static bool module_ffn(ad_ffn *f, const adapt_model *module)
         for (int32_t i = 0; i < module->blocks[b].n_layers; i++, n++)
             if (n < 3)
                 layers[n] = &module->blocks[b].layers[i];
-    if (n != 3 || module->n_replaced || !as_linear(layers[0]) || !as_linear(layers[2]))
-        return false;
-    const ad_layer_kind *act = layers[1]->kind;
-    if (act != &ad_kind_relu && act != &ad_kind_gelu)
-        return false;
-    f->first = as_linear(layers[0]), f->second = as_linear(layers[2]);
-    f->act = act == &ad_kind_relu ? AD_ACT_RELU : AD_ACT_GELU;
-    return f->first->bias && f->second->bias;
+    return n == 3 && !module->n_replaced && three_layers(f, layers);
+}
+
+/* A slice of a model's layers ("0:3" of an MLP) that is such a network. */
+static bool slice_ffn(ad_ffn *f, const adapt_model *model, const ad_site *site)
+{
+    const ad_layer *layers[3];
+    for (int32_t k = 0; k < 3 && site->span == 3; k++)
+        layers[k] = ad_site_covered(model, site, k);
+    return site->span == 3 && three_layers(f, layers);
 }
 
 static adapt_status find(ad_ffn *f, const adapt_model *model, const char *path, const char *fn)
@@ -49,6 +66,11 @@ static adapt_status find(ad_ffn *f, const adapt_model *model, const char *path, 
                        ? ADAPT_OK
                        : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replacing \"%s\" "
                                  "is not linear, ReLU or GELU, linear", fn, path);
+    if (site.span > 1)
+        return slice_ffn(f, model, &site)
+                   ? ADAPT_OK
+                   : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the slice \"%s\" is not linear, "
+                             "ReLU or GELU, linear", fn, path);
     const ad_layer *l = &model->blocks[site.block].layers[site.layer];
     if (l->kind != &ad_kind_transformer_block || !site.part || strcmp(site.part->name, "mlp") ||
         l->replaced.module) /* a replaced block's MLP does not run */

@@ -62,6 +62,9 @@ static adapt_status check_add(const adapt_model *model, const adapt_head *head, 
         !ad_dims_equal(&head->in, &model->blocks[block].out))
         return ad_fail(ADAPT_ERR_SHAPE, "%s: the head was made for another model's block %d", fn,
                        (int)block);
+    if (ad_layer_passed_over(&model->blocks[block + 1].layers[0]))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d ends inside a replaced slice "
+                       "of layers", fn, (int)block);
     const int32_t k = position_for(model, block);
     if (k < ad_head_count(model) && ad_head_at(model, k)->params.block == block)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d has a head already", fn,

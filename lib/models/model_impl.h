@@ -23,10 +23,12 @@ typedef struct {
 
 typedef enum { AD_ARCH_SEQUENTIAL, AD_ARCH_MLP, AD_ARCH_CNN, AD_ARCH_VIT } ad_arch;
 
-/* Where a path leads: a layer of a block, or a part of that layer. */
+/* Where a path leads: a layer of a block, a part of that layer, or a slice of `span`
+ * consecutive layers starting there (site.c). */
 typedef struct {
     int32_t block, layer;
-    const ad_layer_part *part; /* NULL: the whole layer */
+    const ad_layer_part *part; /* NULL: the whole layer (or slice) */
+    int32_t span;              /* layers covered: 1 but for a slice */
 } ad_site;
 
 /* A module that runs in place of a submodule (replace.c). */
@@ -118,14 +120,26 @@ adapt_status ad_describe_attachments(adapt_model *model);
 /* Parameter values the model holds, its attachments' and replacements' included. */
 int64_t ad_param_values(const adapt_model *model);
 
-/* Where `path` leads in m (replace.c); INVALID_ARGUMENT, naming the path, when nowhere. */
+/* Where `path` leads in m (site.c); INVALID_ARGUMENT, naming the path, when nowhere. */
 adapt_status ad_model_site(ad_site *site, const adapt_model *m, const char *path,
                            const char *fn);
+/* The site's (first) layer, and the k-th layer of its span (k < span). */
 ad_layer *ad_site_layer(adapt_model *m, const ad_site *s);
-/* The override that runs at the site: the layer's, or its part's. */
+const ad_layer *ad_site_covered(const adapt_model *m, const ad_site *s, int32_t k);
+/* The block of the site's last layer. */
+int32_t ad_site_last_block(const adapt_model *m, const ad_site *s);
+/* Whether l is one of a replaced slice's layers after its first (replace.c). */
+bool ad_layer_passed_over(const ad_layer *l);
+/* The override that runs at the site: the layer's, or its part's; a slice's module sits in
+ * its first layer's. */
 ad_override *ad_site_slot(adapt_model *m, const ad_site *s);
-/* Per-sample shapes at a site: a part takes its layer's input shape. */
+/* Per-sample shapes at a site: a part takes its layer's input shape, a slice its first
+ * layer's, and gives its last layer's output shape. */
 void ad_site_shapes(ad_dims *in, ad_dims *out, const adapt_model *m, const ad_site *s);
+/* Whether `path` is `prefix` followed by ".rest" (the path of something inside it). */
+bool ad_path_inside(const char *path, const char *prefix);
+/* Whether two sites share a layer (two parts of one layer do too). */
+bool ad_sites_overlap(const adapt_model *m, const ad_site *a, const ad_site *b);
 /* Block b's FLOPs and plan after a change of what runs at one of its sites. */
 void ad_model_refresh_block(adapt_model *m, int32_t b);
 

@@ -11,51 +11,6 @@
 #include "lib/core/struct_io.h"
 #include "lib/models/model_impl.h"
 
-/* Whether `path` is `prefix` followed by ".rest" (the path of something inside it). */
-static bool inside(const char *path, const char *prefix)
-{
-    const size_t n = strlen(prefix);
-    return strncmp(path, prefix, n) == 0 && path[n] == '.';
-}
-
-adapt_status ad_model_site(ad_site *site, const adapt_model *m, const char *path,
-                           const char *fn)
-{
-    for (int32_t b = 0; b < m->n_blocks; b++)
-        for (int32_t i = 0; i < m->blocks[b].n_layers; i++) {
-            const ad_layer *l = &m->blocks[b].layers[i];
-            if (strcmp(l->path, path) == 0) {
-                *site = (ad_site){b, i, NULL};
-                return ADAPT_OK;
-            }
-            for (int32_t k = 0; inside(path, l->path) && k < l->kind->n_parts; k++)
-                if (strcmp(path + strlen(l->path) + 1, l->kind->parts[k].name) == 0) {
-                    *site = (ad_site){b, i, &l->kind->parts[k]};
-                    return ADAPT_OK;
-                }
-        }
-    return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" names no submodule of the model", fn,
-                   path);
-}
-
-ad_layer *ad_site_layer(adapt_model *m, const ad_site *s)
-{
-    return &m->blocks[s->block].layers[s->layer];
-}
-
-ad_override *ad_site_slot(adapt_model *m, const ad_site *s)
-{
-    ad_layer *l = ad_site_layer(m, s);
-    return s->part ? ad_layer_part_slot(l, s->part) : &l->replaced;
-}
-
-void ad_site_shapes(ad_dims *in, ad_dims *out, const adapt_model *m, const ad_site *s)
-{
-    const ad_layer *l = &m->blocks[s->block].layers[s->layer];
-    *in = l->in;
-    *out = !s->part ? l->out : s->part->out_shape ? s->part->out_shape(l) : l->in;
-}
-
 /* Index of the replacement at `path`, or -1. */
 static int32_t replacement_at(const adapt_model *m, const char *path)
 {
@@ -65,15 +20,21 @@ static int32_t replacement_at(const adapt_model *m, const char *path)
     return -1;
 }
 
-/* A replacement inside the submodule at `path`, or around it, would be cut off. */
-static adapt_status check_nesting(const adapt_model *m, const char *path, const char *fn)
+/* A replacement inside the submodule at `path`, around it or sharing a layer with it (a
+ * slice) would be cut off. */
+static adapt_status check_nesting(const adapt_model *m, const char *path, const ad_site *site,
+                                  const char *fn)
 {
     for (int32_t r = 0; r < m->n_replaced; r++) {
         const char *other = m->replaced[r].path;
-        if (inside(other, path) || inside(path, other))
+        const ad_site *at = &m->replaced[r].site;
+        const bool shares = strcmp(other, path) && (site->span > 1 || at->span > 1) &&
+                            ad_sites_overlap(m, site, at);
+        if (ad_path_inside(other, path) || ad_path_inside(path, other) || shares)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" %s the replaced \"%s\"; put "
                            "that replacement back first", fn, path,
-                           inside(other, path) ? "holds" : "lies inside", other);
+                           shares ? "shares layers with" : ad_path_inside(other, path)
+                                                              ? "holds" : "lies inside", other);
     }
     return ADAPT_OK;
 }
@@ -110,11 +71,28 @@ static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const voi
     return ad_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
 }
 
+/* What the layers of a replaced slice after its first do: its module, in the first layer's
+ * place, has made their output already. */
+static adapt_status pass_over(adapt_tensor **out, adapt_context *ctx, const void *module,
+                              adapt_tensor *x)
+{
+    (void)ctx, (void)module;
+    *out = x;
+    return ADAPT_OK;
+}
+
+bool ad_layer_passed_over(const ad_layer *l)
+{
+    return l->replaced.forward == pass_over;
+}
+
 /* FLOPs per sample of layer l's own work, its replacements' left out, into *own; the
  * replacements' into *theirs. */
 static void layer_flops(const ad_layer *l, int64_t *own, int64_t *theirs)
 {
     *own = 0, *theirs = 0;
+    if (ad_layer_passed_over(l))
+        return;
     if (l->replaced.module) {
         *theirs = adapt_model_flops(l->replaced.module);
         return;
@@ -183,15 +161,20 @@ static void set_owner(adapt_model *module, adapt_model *owner)
     ad_busy_defer(&module->busy, owner ? &owner->busy : NULL);
 }
 
-/* Sets (or with NULL clears) the module at `site`, entry r of the list. */
+/* Sets (or with NULL clears) the module at `site`, entry r of the list; a slice's later
+ * layers pass over. */
 static void install(adapt_model *m, const ad_site *site, int32_t r, adapt_model *module)
 {
     *ad_site_slot(m, site) = (ad_override){module ? run_module : NULL, module};
+    for (int32_t k = 1; k < site->span; k++)
+        ((ad_layer *)ad_site_covered(m, site, k))->replaced =
+            (ad_override){module ? pass_over : NULL, module};
     if (module) {
         m->replaced[r].module = module;
         set_owner(module, m);
     }
-    ad_model_refresh_block(m, site->block);
+    for (int32_t b = site->block; b <= ad_site_last_block(m, site); b++)
+        ad_model_refresh_block(m, b);
 }
 
 static adapt_status check_call(adapt_model *model, const char *path, adapt_model *module,
@@ -201,9 +184,12 @@ static adapt_status check_call(adapt_model *model, const char *path, adapt_model
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, model ? "path" : "model");
     adapt_status st = ad_model_site(site, model, path, fn);
     if (!st)
-        st = check_nesting(model, path, fn);
+        st = check_nesting(model, path, site, fn);
     if (!st && module)
         st = check_module(model, site, module, fn);
+    if (!st && module && model->n_attached && ad_site_last_block(model, site) != site->block)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the slice \"%s\" runs across blocks, "
+                     "whose exit heads would see its output: detach them first", fn, path);
     if (!st && !module && replacement_at(model, path) < 0)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: nothing replaces \"%s\"", fn, path);
     return st;
@@ -324,6 +310,8 @@ adapt_status adapt_model_submodule(adapt_submodule_info *info, const adapt_model
         full.flops = adapt_model_flops(slot->module);
     else
         full.flops = site.part ? site.part->flops(l) : l->flops;
+    for (int32_t k = 1; k < site.span && !slot->module; k++)
+        full.flops = ad_add_sat(full.flops, ad_site_covered(m, &site, k)->flops);
     ad_struct_write(info, &full, sizeof full);
     return ADAPT_OK;
 }

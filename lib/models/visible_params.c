@@ -7,13 +7,17 @@
 #include "lib/core/error.h"
 #include "lib/models/model_impl.h"
 
-/* The replacement whose path holds parameter `name`, or -1. */
+/* The replacement whose path (or, for a slice, one of whose layers) holds parameter `name`,
+ * or -1. */
 static int32_t hider(const adapt_model *m, const char *name)
 {
     for (int32_t r = 0; r < m->n_replaced; r++) {
-        const size_t n = strlen(m->replaced[r].path);
-        if (strncmp(name, m->replaced[r].path, n) == 0 && name[n] == '.')
+        const ad_replacement *e = &m->replaced[r];
+        if (ad_path_inside(name, e->path))
             return r;
+        for (int32_t k = 0; k < e->site.span && e->site.span > 1; k++)
+            if (ad_path_inside(name, ad_site_covered(m, &e->site, k)->path))
+                return r;
     }
     return -1;
 }

@@ -26,6 +26,7 @@ typedef struct {
     const ad_layer *layer;
     const ad_layer_part *part;
     adapt_recording *rec;
+    bool inputs, outputs; /* which side it keeps: a slice's first layer and its last differ */
 } tap;
 
 static adapt_status run_inner(adapt_tensor **out, adapt_context *ctx, const tap *t,
@@ -53,11 +54,11 @@ static adapt_status tap_forward(adapt_tensor **out, adapt_context *ctx, const vo
 {
     const tap *t = self;
     adapt_status st = run_inner(out, ctx, t, x);
-    if (!st)
+    if (!st && t->inputs)
         st = keep_rows(t->rec, AD_REC_INPUTS, x);
-    if (!st)
+    if (!st && t->outputs)
         st = keep_rows(t->rec, AD_REC_OUTPUTS, *out);
-    if (!st)
+    if (!st && t->outputs)
         t->rec->filled += x->shape[0];
     return st;
 }
@@ -156,19 +157,42 @@ static adapt_status run_dataset(adapt_model *model, const adapt_dataset *data,
     return st;
 }
 
-/* Runs the dataset with the tap in place of the site's module, then puts that back. */
+/* Puts tap t in place of what runs at `slot`, keeping that as the tap's inner. */
+static void tap_in(ad_override *slot, tap *t)
+{
+    t->inner = *slot;
+    *slot = (ad_override){tap_forward, t};
+}
+
+/* The blocks from the site's first layer to its last planned again: no fused step skips a tap,
+ * and once the taps are gone the fusions come back. */
+static void replan(adapt_model *model, const ad_site *site)
+{
+    for (int32_t b = site->block; b <= ad_site_last_block(model, site); b++)
+        ad_chain_plan_make(&model->blocks[b].plan, model->blocks[b].layers,
+                           model->blocks[b].n_layers);
+}
+
+/* Runs the dataset with taps in place of the site's module (a slice's first layer keeps the
+ * inputs, its last the outputs), then puts that back. */
 static adapt_status record_site(adapt_recording *r, adapt_model *model, const ad_site *site,
                                 const adapt_dataset *data, const adapt_record_params *p)
 {
-    ad_override *slot = ad_site_slot(model, site);
-    const ad_override inner = *slot;
-    ad_block *b = &model->blocks[site->block];
-    tap t = {inner, ad_site_layer(model, site), site->part, r};
-    *slot = (ad_override){tap_forward, &t};
-    ad_chain_plan_make(&b->plan, b->layers, b->n_layers); /* no fused step skips the tap */
+    ad_override *first = ad_site_slot(model, site);
+    ad_layer *last = (ad_layer *)ad_site_covered(model, site, site->span - 1);
+    const bool slice = site->span > 1;
+    tap taps[2] = {{.layer = ad_site_layer(model, site), .part = site->part, .rec = r,
+                    .inputs = true, .outputs = !slice},
+                   {.layer = last, .rec = r, .outputs = true}};
+    tap_in(first, &taps[0]);
+    if (slice)
+        tap_in(&last->replaced, &taps[1]);
+    replan(model, site);
     adapt_status st = run_dataset(model, data, p);
-    *slot = inner;
-    ad_chain_plan_make(&b->plan, b->layers, b->n_layers);
+    if (slice)
+        last->replaced = taps[1].inner;
+    *first = taps[0].inner;
+    replan(model, site);
     for (int k = 0; k < 2 && !st && r->spool_path[k]; k++)
         st = ad_npy_spool_finish(&r->spool[k], &r->data[k]);
     return st;
@@ -200,6 +224,9 @@ static adapt_status record(adapt_recording **out, adapt_model *model, const char
     ad_site site;
     if (!st)
         st = ad_model_site(&site, model, path, fn);
+    if (!st && ad_layer_passed_over(ad_site_layer(model, &site)))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: \"%s\" lies inside a replaced slice of "
+                     "layers, which does not run", fn, path);
     if (st)
         return st;
     adapt_recording *r = calloc(1, sizeof *r);

@@ -142,6 +142,43 @@ START_TEST(every_expert_running_reproduces_the_dense_network)
 }
 END_TEST
 
+/* An MLP's linear, ReLU, linear is the slice "0:3" of its layers: it splits into experts like
+ * a transformer's MLP, and with every expert running the model computes what it did. */
+START_TEST(an_mlp_slice_splits_into_experts)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 4, p.sizes = (int64_t[]){64, 32, 16, 10}, p.seed = 4;
+    adapt_model *model = NULL, *moe = NULL, *copy = NULL;
+    TU_OK(adapt_model_create_mlp(&model, &p));
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, 2);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *x = tu_param(2, (int64_t[]){BATCH, 64}, 6, -1.0f, 1.0f), *dense = NULL;
+    TU_OK(adapt_model_forward(&dense, ctx, model, x));
+    float want[BATCH * 10];
+    memcpy(want, adapt_tensor_data(dense), sizeof want);
+    TU_OK(adapt_ffn_module(&copy, model, "0:3", ADAPT_ACTIVATION_RELU));
+    ck_assert_int_eq(adapt_model_flops(copy), 2 * (64 * 32 + 32 * 16));
+    TU_FAILS(adapt_ffn_module(&copy, model, "1:4", ADAPT_ACTIVATION_RELU),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_moe_params mp;
+    adapt_moe_params_init(&mp, sizeof mp);
+    mp.experts = 4, mp.seed = 9;
+    TU_OK(adapt_moe_from_ffn(&moe, model, "0:3", &mp));
+    TU_OK(adapt_model_replace(model, "0:3", moe, NULL));
+    ck_assert_int_ge(param_index(model, "0:3.0.experts.w1"), 0);
+    adapt_context_reset(ctx);
+    adapt_tensor *sparse = NULL;
+    TU_OK(adapt_model_forward(&sparse, ctx, model, x));
+    ck_assert_float_le(max_diff(adapt_tensor_data(sparse), want, BATCH * 10),
+                       1e-5f * max_abs(want, BATCH * 10));
+    adapt_tensor_free(x);
+    adapt_context_free(ctx);
+    adapt_model_free(copy);
+    adapt_model_free(model);
+}
+END_TEST
+
 /* The copy with GELU computes what the block's MLP does; with ReLU it is the swapped network
  * D2DMoE fine-tunes, its weights those of the MLP. */
 START_TEST(ffn_module_copies_the_network_with_its_activation)
@@ -663,6 +700,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(tc, every_expert_running_reproduces_the_dense_network);
+    tcase_add_test(tc, an_mlp_slice_splits_into_experts);
     tcase_add_test(tc, ffn_module_copies_the_network_with_its_activation);
     tcase_add_test(tc, routing_rules_pick_what_they_say);
     tcase_add_test(tc, gradients_match_finite_differences);

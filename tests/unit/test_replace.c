@@ -306,6 +306,156 @@ START_TEST(whole_layers_are_replaced_too)
 }
 END_TEST
 
+/* An MLP 6 -> 5 -> 4 -> 3: layers "0" linear, "1" ReLU, "2" linear, "3" ReLU, "4" linear. */
+static adapt_model *small_mlp(uint64_t seed)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 4, p.sizes = (int64_t[]){6, 5, 4, 3}, p.seed = seed;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    return m;
+}
+
+/* Logits of the MLP for a fixed batch of 4, untaped. */
+static float *mlp_logits(adapt_model *m)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    float x[4 * 6];
+    tu_fill(x, 4 * 6, 13, -1, 1);
+    adapt_tensor *in, *y;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){4, 6}, x));
+    TU_OK(adapt_model_forward(&y, ctx, m, in));
+    float *v = malloc(4 * 3 * sizeof *v);
+    memcpy(v, adapt_tensor_data(y), 4 * 3 * sizeof *v);
+    adapt_context_free(ctx);
+    return v;
+}
+
+/* What a slice of the MLP receives and gives for 4 samples. */
+static adapt_recording *record_slice(adapt_model *m, const char *path, float *x)
+{
+    static int32_t labels[4];
+    tu_fill(x, 4 * 6, 17, -1, 1);
+    adapt_dataset *d = NULL;
+    TU_OK(adapt_dataset_wrap(&d, x, 2, (int64_t[]){4, 6}, labels));
+    adapt_record_params p;
+    adapt_record_params_init(&p, sizeof p);
+    p.batch_size = 3, p.n_threads = 1;
+    adapt_recording *r = NULL;
+    TU_OK(adapt_model_record(&r, m, path, d, &p));
+    adapt_dataset_free(d);
+    return r;
+}
+
+/* A slice "0:3" (linear, ReLU, linear, across the MLP's first two blocks) is a submodule:
+ * its shapes and cost, what passes it, its replacement by a module of the same layers (same
+ * logits, FLOPs, parameters named under the slice), checkpoints, the original put back. */
+START_TEST(slices_of_layers_are_submodules)
+{
+    adapt_model *m = small_mlp(3);
+    float *before = mlp_logits(m), x[4 * 6];
+    adapt_submodule_info info = {.struct_size = sizeof info};
+    TU_OK(adapt_model_submodule(&info, m, "0:3"));
+    ck_assert_int_eq(info.in_shape[0], 6);
+    ck_assert_int_eq(info.out_shape[0], 4);
+    ck_assert_int_eq(info.flops, 2 * (6 * 5 + 5 * 4));
+    adapt_recording *dense = record_slice(m, "0:3", x);
+    ck_assert_mem_eq(adapt_recording_data(dense, 0, NULL, NULL), x, sizeof x);
+
+    adapt_model *module = NULL;
+    TU_OK(adapt_model_create_sequential(&module, 1, (int64_t[]){6}, 1));
+    TU_OK(add(module, ADAPT_LAYER_LINEAR, 5));
+    TU_OK(add(module, ADAPT_LAYER_RELU, 0));
+    TU_OK(add(module, ADAPT_LAYER_LINEAR, 4));
+    const char *names[] = {"weight", "bias"};
+    for (int i = 0; i < 4; i++) {
+        char to[32], from[32];
+        snprintf(to, sizeof to, "%d.%s", i / 2 * 2, names[i % 2]);
+        snprintf(from, sizeof from, "%d.%s", i / 2 * 2, names[i % 2]);
+        copy_param(module, to, m, from);
+    }
+    const int32_t count = adapt_model_param_count(m);
+    const int64_t flops = adapt_model_flops(m);
+    TU_OK(adapt_model_replace(m, "0:3", module, NULL));
+    float *after = mlp_logits(m);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq_tol(after[i], before[i], 1e-6f);
+    ck_assert_int_eq(adapt_model_flops(m), flops);
+    ck_assert_int_eq(adapt_model_param_count(m), count);
+    ck_assert_int_eq(param_index(m, "0:3.0.weight"), 0);
+    ck_assert_int_eq(param_index(m, "0:3.2.bias"), 3);
+    ck_assert_int_eq(param_index(m, "2.weight"), -1);
+    ck_assert_int_eq(param_index(m, "4.weight"), 4);
+    adapt_recording *replaced = record_slice(m, "0:3", x);
+    const float *want = adapt_recording_data(dense, 1, NULL, NULL);
+    const float *got = adapt_recording_data(replaced, 1, NULL, NULL);
+    for (int i = 0; i < 4 * 4; i++)
+        ck_assert_float_eq_tol(got[i], want[i], 1e-6f);
+
+    const char *path = tu_in_scratch("slice.safetensors");
+    TU_OK(adapt_model_save(m, path));
+    adapt_model *back = NULL;
+    TU_OK(adapt_model_load(&back, path));
+    float *loaded = mlp_logits(back);
+    ck_assert_mem_eq(loaded, after, 12 * sizeof *after);
+
+    adapt_model *previous = NULL;
+    TU_OK(adapt_model_replace(m, "0:3", NULL, &previous));
+    ck_assert_ptr_eq(previous, module);
+    float *restored = mlp_logits(m);
+    ck_assert_mem_eq(restored, before, 12 * sizeof *before);
+    ck_assert_int_eq(param_index(m, "2.weight"), 2);
+    free(before), free(after), free(loaded), free(restored);
+    adapt_recording_free(dense), adapt_recording_free(replaced);
+    adapt_model_free(previous), adapt_model_free(back), adapt_model_free(m);
+}
+END_TEST
+
+/* Slices that are not two or more consecutive layers, or that share layers with another
+ * replacement; paths inside a replaced slice; exit heads where a slice crosses their block. */
+START_TEST(slices_are_refused_where_they_would_break)
+{
+    adapt_model *m = small_mlp(4), *relu = NULL;
+    adapt_model *module = small_mlp(5); /* 6 -> 3: the shape of "0:5" */
+    adapt_submodule_info info = {.struct_size = sizeof info};
+    const char *bad[] = {"0:1", "0:6", "3:1", ":3", "0:", "0:3x", "a:3", "1.0:3", "0:3:4"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        TU_FAILS(adapt_model_submodule(&info, m, bad[i]), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_OK(adapt_model_submodule(&info, m, "0:5"));
+    ck_assert_int_eq(info.out_shape[0], 3);
+    TU_OK(adapt_model_create_sequential(&relu, 1, (int64_t[]){5}, 1));
+    TU_OK(add(relu, ADAPT_LAYER_RELU, 0));
+    TU_OK(adapt_model_replace(m, "1", relu, NULL));
+    TU_FAILS(adapt_model_replace(m, "0:5", module, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_OK(adapt_model_replace(m, "1", NULL, NULL));
+
+    adapt_head_params hp;
+    adapt_head_params_init(&hp, sizeof hp);
+    adapt_head *head = NULL;
+    TU_OK(adapt_head_create(&head, m, &hp));
+    TU_OK(adapt_model_add_head(m, head, NULL));
+    TU_FAILS(adapt_model_replace(m, "0:5", module, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model *plain = small_mlp(4), *linear = NULL;
+    TU_OK(adapt_model_replace(plain, "0:5", module, NULL));
+    TU_OK(adapt_head_create(&head, plain, &hp));
+    TU_FAILS(adapt_model_add_head(plain, head, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_head_free(head);
+    TU_OK(adapt_model_create_sequential(&linear, 1, (int64_t[]){5}, 1));
+    TU_OK(add(linear, ADAPT_LAYER_LINEAR, 4));
+    TU_FAILS(adapt_model_replace(plain, "2", linear, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_model_replace(plain, "2:4", linear, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    float x[4 * 6];
+    static int32_t labels[4];
+    adapt_dataset *d = NULL;
+    TU_OK(adapt_dataset_wrap(&d, x, 2, (int64_t[]){4, 6}, labels));
+    adapt_recording *r = NULL;
+    TU_FAILS(adapt_model_record(&r, plain, "2", d, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_dataset_free(d);
+    adapt_model_free(linear), adapt_model_free(plain), adapt_model_free(m);
+}
+END_TEST
+
 /* Every refusal names its cause and leaves both models as they were. */
 START_TEST(refusals_change_nothing)
 {
@@ -385,6 +535,8 @@ int main(void)
     tcase_add_test(tc, replacements_train_with_the_model);
     tcase_add_test(tc, per_sample_flops_follow_what_ran);
     tcase_add_test(tc, whole_layers_are_replaced_too);
+    tcase_add_test(tc, slices_of_layers_are_submodules);
+    tcase_add_test(tc, slices_are_refused_where_they_would_break);
     tcase_add_test(tc, refusals_change_nothing);
     tcase_add_test(tc, hostile_replacements_are_format_errors);
     suite_add_tcase(s, tc);

@@ -1,23 +1,28 @@
 /* d2dmoe_fmnist — one run of the dense-to-dynamic-k Mixture-of-Experts reproduction on
  * Fashion-MNIST (D2DMoE, docs/moe.md).
  *
- *   d2dmoe_fmnist SEED RESULTS.csv [EPOCHS] [ALPHA] [EXPERTS] [THREADS]
+ *   d2dmoe_fmnist SEED RESULTS.csv [EPOCHS] [ALPHA] [EXPERTS] [THREADS] [MODEL]
  *
- * Trains a small ViT (28 x 28 images, patch 7, width 64, 4 blocks, MLPs of 256 units) for
- * EPOCHS epochs (default 3), then:
- *   early exits  heads after blocks 1-3 trained on the frozen ViT: the cost-accuracy curve
- *                of a max-probability threshold sweep;
- *   sparsify     every MLP's GELU swapped for ReLU, fine-tuned EPOCHS - 1 epochs with the
- *                Hoyer penalty of weight ALPHA (default 0.01): ReLU zeros per layer before
- *                and after;
- *   split        each MLP split into EXPERTS experts (default 16) by balanced k-means, the
- *                routers (32 wide) trained on 10000 recorded training images;
+ * MODEL is vit (default) or mlp:
+ *   vit  28 x 28 images, patch 7, width 64, 4 blocks, MLPs of 256 units (GELU): its FFNs are
+ *        the blocks' MLPs "blocks.B.mlp";
+ *   mlp  784-1024-1024-1024-10 with ReLU: its FFNs are the slices "0:3" (784 -> 1024 -> 1024)
+ *        and "4:7" (1024 -> 1024 -> 10) of its layers, which cover every product.
+ * Trains the model for EPOCHS epochs (default 3), then:
+ *   early exits  heads after the inner blocks trained on the frozen model: the cost-accuracy
+ *                curve of a max-probability threshold sweep;
+ *   sparsify     every FFN's GELU swapped for ReLU (the ViT's; the MLP has ReLU), fine-tuned
+ *                EPOCHS - 1 epochs with the Hoyer penalty of weight ALPHA (default 0.01):
+ *                ReLU zeros per FFN before and after;
+ *   split        each FFN split into EXPERTS experts (default 16) by balanced k-means, the
+ *                routers trained on 10000 recorded training images;
  *   sweep        test accuracy and FLOPs per image for dynamic-k tau in [0, 1] and static
  *                top-k.
  * Appends one CSV row per measured point: seed,method,setting,accuracy,mflops,ffn_mflops.
  * examples/moe/summarize.py turns the runs into tables and plots. */
 #define ADAPT_EXPERIMENTAL /* replacement, recording, the early exits and the experts */
 #include <adapt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +37,42 @@
         }                                                                               \
     } while (0)
 
-enum { DEPTH = 4, TOKENS = 17, DIM = 64, HIDDEN = 256, CLASSES = 10, BATCH = 500 };
-/* The paper's routers are 128 wide for a 768-wide ViT-B, 3.5 % of an FFN's cost; 32 keeps
- * this 64-wide model's routers near that share (8 %) instead of 31 % at 128. */
-enum { ROUTER = 32 };
+enum { DEPTH = 4, DIM = 64, HIDDEN = 256, CLASSES = 10, BATCH = 500, MAX_FFNS = DEPTH };
 #define SWEEP_POINTS 50
+
+/* What differs between the two models. */
+typedef struct {
+    const char *name;
+    int32_t n_ffns;
+    const char *ffns[MAX_FFNS]; /* paths of the networks D2DMoE turns into experts */
+    bool swaps_gelu;
+    /* The paper's routers are 128 wide for a 768-wide ViT-B, 3.5 % of an FFN's cost; 32 keeps
+     * the 64-wide ViT's routers near that share (8 %) instead of 31 % at 128. */
+    int32_t router_width;
+    int32_t head_kind;
+    const float *taus; /* the dynamic-k sweep, ending at 1 */
+} backbone;
+
+static const float vit_taus[] = {0.0f, 0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.08f,
+                                 0.1f, 0.15f, 0.2f,  0.3f,  0.5f,  0.7f,  1.0f};
+/* The MLP's accuracy falls off at smaller tau: finer steps there. */
+static const float mlp_taus[] = {0.0f,   0.0025f, 0.005f, 0.0075f, 0.01f, 0.0125f, 0.015f,
+                                 0.0175f, 0.02f,  0.025f, 0.03f,   0.04f, 0.06f,   0.1f,
+                                 0.2f,   0.5f,    1.0f};
+static const backbone vit_backbone = {
+    "vit", DEPTH, {"blocks.0.mlp", "blocks.1.mlp", "blocks.2.mlp", "blocks.3.mlp"}, true, 32,
+    ADAPT_HEAD_CLS_MLP, vit_taus};
+static const backbone mlp_backbone = {"mlp", 2, {"0:3", "4:7"}, false, 128,
+                                      ADAPT_HEAD_POOLED_LINEAR, mlp_taus};
 
 typedef struct {
     uint64_t seed;
     int32_t epochs, experts, threads;
     float alpha;
+    const backbone *model;
     FILE *out;
     adapt_dataset *train, *test, *rest, *sample; /* sample: 10000 training images */
-    double dense_mflops, ffn_mflops;             /* of the dense ViT */
+    double dense_mflops, ffn_mflops;             /* of the dense model */
 } run;
 
 static adapt_dataset *load(const char *dir, const char *prefix)
@@ -67,14 +95,23 @@ static adapt_train_params train_params(const run *r, int32_t epochs, float lr)
     return tp;
 }
 
-static adapt_model *dense_vit(const run *r)
+static adapt_model *dense_model(const run *r)
 {
-    adapt_vit_params p;
-    adapt_vit_params_init(&p, sizeof p);
-    p.image_size = 28, p.in_channels = 1, p.patch = 7, p.dim = DIM, p.depth = DEPTH;
-    p.heads = 4, p.mlp_ratio = (float)HIDDEN / DIM, p.n_classes = CLASSES, p.seed = r->seed;
     adapt_model *m;
-    CHECK(adapt_model_create_vit(&m, &p));
+    if (r->model == &vit_backbone) {
+        adapt_vit_params p;
+        adapt_vit_params_init(&p, sizeof p);
+        p.image_size = 28, p.in_channels = 1, p.patch = 7, p.dim = DIM, p.depth = DEPTH;
+        p.heads = 4, p.mlp_ratio = (float)HIDDEN / DIM, p.n_classes = CLASSES;
+        p.seed = r->seed;
+        CHECK(adapt_model_create_vit(&m, &p));
+    } else {
+        adapt_mlp_params p;
+        adapt_mlp_params_init(&p, sizeof p);
+        p.n_sizes = 5, p.sizes = (int64_t[]){28 * 28, 1024, 1024, 1024, CLASSES};
+        p.seed = r->seed;
+        CHECK(adapt_model_create_mlp(&m, &p));
+    }
     const adapt_train_params tp = train_params(r, r->epochs, 1e-3f);
     CHECK(adapt_model_train(m, r->train, NULL, &tp));
     return m;
@@ -133,18 +170,21 @@ static double emit(const run *r, adapt_model *m, const char *method, double sett
     return accuracy;
 }
 
-/* Heads after blocks 1..3 trained on the frozen ViT (a copy from `checkpoint`), and the test
- * set's cost-accuracy curve of a max-probability threshold sweep. */
+/* Heads after the inner blocks (the ViT's transformer blocks 1-3, the MLP's hidden layers)
+ * trained on the frozen model (a copy from `checkpoint`), and the test set's cost-accuracy
+ * curve of a max-probability threshold sweep. */
 static void early_exits(const run *r, const char *checkpoint)
 {
     adapt_model *m;
     CHECK(adapt_model_load(&m, checkpoint));
     for (int32_t i = 0; i < adapt_model_param_count(m); i++)
         CHECK(adapt_param_set_requires_grad(adapt_model_param(m, i), 0));
-    for (int32_t b = 1; b < adapt_model_block_count(m) - 2; b++) {
+    const int32_t first = r->model == &vit_backbone ? 1 : 0;
+    const int32_t end = adapt_model_block_count(m) - (r->model == &vit_backbone ? 2 : 1);
+    for (int32_t b = first; b < end; b++) {
         adapt_head_params p;
         adapt_head_params_init(&p, sizeof p);
-        p.kind = ADAPT_HEAD_CLS_MLP, p.block = b, p.seed = r->seed + (uint64_t)b;
+        p.kind = r->model->head_kind, p.block = b, p.seed = r->seed + (uint64_t)b;
         adapt_head *h;
         CHECK(adapt_head_create(&h, m, &p));
         CHECK(adapt_model_add_head(m, h, NULL));
@@ -181,46 +221,42 @@ static void early_exits(const run *r, const char *checkpoint)
     adapt_model_free(m);
 }
 
-static const char *mlp_path(int32_t block)
-{
-    static char path[32];
-    snprintf(path, sizeof path, "blocks.%d.mlp", (int)block);
-    return path;
-}
-
-/* What each block's MLP receives for the 10000 sampled training images. */
-static void record_mlps(const run *r, adapt_model *m, adapt_recording **recs)
+/* What each FFN receives for the 10000 sampled training images. */
+static void record_ffns(const run *r, adapt_model *m, adapt_recording **recs)
 {
     adapt_record_params rp;
     adapt_record_params_init(&rp, sizeof rp);
     rp.n_threads = r->threads;
-    for (int32_t b = 0; b < DEPTH; b++)
-        CHECK(adapt_model_record(&recs[b], m, mlp_path(b), r->sample, &rp));
+    for (int32_t b = 0; b < r->model->n_ffns; b++)
+        CHECK(adapt_model_record(&recs[b], m, r->model->ffns[b], r->sample, &rp));
 }
 
-/* Share of exact zeros among the ReLU outputs of each block's MLP module, on the recorded
- * inputs: the module's own layer "1" recorded over them. */
+/* Share of exact zeros among the ReLU outputs of each FFN, on the recorded inputs: the
+ * layer "1" of a copy of the FFN recorded over them. */
 static void relu_zeros(const run *r, adapt_model *m, const char *when)
 {
-    adapt_recording *recs[DEPTH];
-    record_mlps(r, m, recs);
+    adapt_recording *recs[MAX_FFNS];
+    record_ffns(r, m, recs);
     printf("  ReLU zeros %s:", when);
     fprintf(r->out, "%llu,zeros_%s,", (unsigned long long)r->seed, when);
-    for (int32_t b = 0; b < DEPTH; b++) {
+    for (int32_t b = 0; b < r->model->n_ffns; b++) {
+        int32_t ndim;
         int64_t shape[ADAPT_MAX_DIMS];
-        const float *in = adapt_recording_data(recs[b], 0, NULL, shape);
+        const float *in = adapt_recording_data(recs[b], 0, &ndim, shape);
         int32_t *labels = calloc((size_t)shape[0], sizeof *labels);
         adapt_dataset *inputs;
-        CHECK(adapt_dataset_wrap(&inputs, in, 3, shape, labels));
+        CHECK(adapt_dataset_wrap(&inputs, in, ndim, shape, labels));
         adapt_model *module;
-        CHECK(adapt_ffn_module(&module, m, mlp_path(b), ADAPT_ACTIVATION_RELU));
+        CHECK(adapt_ffn_module(&module, m, r->model->ffns[b], ADAPT_ACTIVATION_RELU));
         adapt_recording *hidden;
         adapt_record_params rp;
         adapt_record_params_init(&rp, sizeof rp);
         rp.n_threads = r->threads;
         CHECK(adapt_model_record(&hidden, module, "1", inputs, &rp));
-        const float *a = adapt_recording_data(hidden, 1, NULL, shape);
-        const int64_t count = shape[0] * shape[1] * shape[2];
+        const float *a = adapt_recording_data(hidden, 1, &ndim, shape);
+        int64_t count = 1;
+        for (int32_t i = 0; i < ndim; i++)
+            count *= shape[i];
         int64_t zeros = 0;
         for (int64_t i = 0; i < count; i++)
             zeros += a[i] == 0.0f;
@@ -236,15 +272,16 @@ static void relu_zeros(const run *r, adapt_model *m, const char *when)
     printf("\n");
 }
 
-/* GELU swapped for ReLU in every MLP, then the whole model fine-tuned with the penalty. */
+/* GELU swapped for ReLU in every FFN, then the whole model fine-tuned with the penalty. */
 static void sparsify(run *r, adapt_model *m)
 {
-    for (int32_t b = 0; b < DEPTH; b++) {
+    for (int32_t b = 0; b < r->model->n_ffns && r->model->swaps_gelu; b++) {
         adapt_model *relu;
-        CHECK(adapt_ffn_module(&relu, m, mlp_path(b), ADAPT_ACTIVATION_RELU));
-        CHECK(adapt_model_replace(m, mlp_path(b), relu, NULL));
+        CHECK(adapt_ffn_module(&relu, m, r->model->ffns[b], ADAPT_ACTIVATION_RELU));
+        CHECK(adapt_model_replace(m, r->model->ffns[b], relu, NULL));
     }
-    emit(r, m, "relu_swap", 0);
+    if (r->model->swaps_gelu)
+        emit(r, m, "relu_swap", 0);
     relu_zeros(r, m, "before");
     adapt_train_params tp = train_params(r, r->epochs - 1 > 0 ? r->epochs - 1 : 1, 5e-4f);
     tp.sparsity_penalty = r->alpha, tp.sparsity_warmup = 0.5f;
@@ -253,31 +290,31 @@ static void sparsify(run *r, adapt_model *m)
     relu_zeros(r, m, "after");
 }
 
-/* Every MLP split into experts whose routers learn from the recorded inputs. */
+/* Every FFN split into experts whose routers learn from the recorded inputs. */
 static void split(const run *r, adapt_model *m)
 {
-    adapt_recording *recs[DEPTH];
-    adapt_model *moes[DEPTH];
-    record_mlps(r, m, recs);
+    const int32_t n = r->model->n_ffns;
+    adapt_recording *recs[MAX_FFNS];
+    adapt_model *moes[MAX_FFNS];
+    record_ffns(r, m, recs);
     adapt_moe_params mp;
     adapt_moe_params_init(&mp, sizeof mp);
-    mp.experts = r->experts, mp.router_width = ROUTER, mp.seed = r->seed;
-    for (int32_t b = 0; b < DEPTH; b++)
-        CHECK(adapt_moe_from_ffn(&moes[b], m, mlp_path(b), &mp));
+    mp.experts = r->experts, mp.router_width = r->model->router_width, mp.seed = r->seed;
+    for (int32_t b = 0; b < n; b++)
+        CHECK(adapt_moe_from_ffn(&moes[b], m, r->model->ffns[b], &mp));
     adapt_train_params tp = train_params(r, 3, 1e-3f);
     tp.weight_decay = 0.0f;
-    CHECK(adapt_moe_train_routers(moes, (const adapt_recording *const *)recs, DEPTH, &tp));
-    for (int32_t b = 0; b < DEPTH; b++) {
-        CHECK(adapt_model_replace(m, mlp_path(b), moes[b], NULL));
+    CHECK(adapt_moe_train_routers(moes, (const adapt_recording *const *)recs, n, &tp));
+    for (int32_t b = 0; b < n; b++) {
+        CHECK(adapt_model_replace(m, r->model->ffns[b], moes[b], NULL));
         adapt_recording_free(recs[b]);
     }
 }
 
 static void sweep(const run *r, adapt_model *m)
 {
-    const float taus[] = {0.0f,  0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.08f,
-                          0.1f,  0.15f, 0.2f,  0.3f,  0.5f,  0.7f,  1.0f};
-    for (size_t i = 0; i < sizeof taus / sizeof *taus; i++) {
+    const float *taus = r->model->taus;
+    for (size_t i = 0; i == 0 || taus[i - 1] < 1.0f; i++) {
         CHECK(adapt_model_set_routing(m, ADAPT_ROUTING_DYNAMIC_K, taus[i], 1, NULL));
         emit(r, m, "dynamic_k", taus[i]);
     }
@@ -290,13 +327,19 @@ static void sweep(const run *r, adapt_model *m)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s SEED RESULTS.csv [EPOCHS] [ALPHA] [EXPERTS] [THREADS]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s SEED RESULTS.csv [EPOCHS] [ALPHA] [EXPERTS] [THREADS] "
+                "[vit|mlp]\n", argv[0]);
+        return 2;
+    }
+    const char *model = argc > 7 ? argv[7] : "vit";
+    if (strcmp(model, "vit") && strcmp(model, "mlp")) {
+        fprintf(stderr, "%s: unknown model \"%s\" (vit or mlp)\n", argv[0], model);
         return 2;
     }
     run r = {.seed = strtoull(argv[1], NULL, 10), .epochs = argc > 3 ? atoi(argv[3]) : 3,
              .alpha = argc > 4 ? (float)atof(argv[4]) : 0.01f,
-             .experts = argc > 5 ? atoi(argv[5]) : 16, .threads = argc > 6 ? atoi(argv[6]) : 0};
+             .experts = argc > 5 ? atoi(argv[5]) : 16, .threads = argc > 6 ? atoi(argv[6]) : 0,
+             .model = strcmp(model, "mlp") ? &vit_backbone : &mlp_backbone};
     const char *dir = getenv("FMNIST_DIR") ? getenv("FMNIST_DIR")
                                            : "/usr/share/datasets/fashion-mnist";
     r.train = load(dir, "train"), r.test = load(dir, "t10k");
@@ -305,11 +348,15 @@ int main(int argc, char **argv)
         perror(argv[2]);
         return 1;
     }
-    printf("seed %llu: ViT, %d epochs; alpha %g; %d experts\n", (unsigned long long)r.seed,
-           (int)r.epochs, (double)r.alpha, (int)r.experts);
-    adapt_model *m = dense_vit(&r);
+    printf("seed %llu: %s, %d epochs; alpha %g; %d experts\n", (unsigned long long)r.seed,
+           model, (int)r.epochs, (double)r.alpha, (int)r.experts);
+    adapt_model *m = dense_model(&r);
     r.dense_mflops = (double)adapt_model_flops(m) / 1e6;
-    r.ffn_mflops = DEPTH * TOKENS * 2.0 * 2.0 * DIM * HIDDEN / 1e6;
+    for (int32_t b = 0; b < r.model->n_ffns; b++) {
+        adapt_submodule_info info = {.struct_size = sizeof info};
+        CHECK(adapt_model_submodule(&info, m, r.model->ffns[b]));
+        r.ffn_mflops += (double)info.flops / 1e6;
+    }
     emit(&r, m, "dense", 0);
     char checkpoint[64];
     snprintf(checkpoint, sizeof checkpoint, "d2dmoe_dense_%llu.safetensors",

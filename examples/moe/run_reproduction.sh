@@ -4,8 +4,10 @@
 #
 #   examples/moe/run_reproduction.sh [build-dir] [out-dir]   defaults: build, moe-results
 #
-# The environment may set EPOCHS (3), ALPHA (0.01), EXPERTS (16), THREADS (0: all cores),
-# SEEDS ("1 2 3") and PYTHON (/usr/bin/python3).
+# The environment may set MODEL (vit or mlp), EPOCHS (3), ALPHA (0.01), EXPERTS (16),
+# THREADS (0: all cores), SEEDS ("1 2 3") and PYTHON (/usr/bin/python3). The documented runs:
+#   examples/moe/run_reproduction.sh
+#   MODEL=mlp EPOCHS=5 EXPERTS=32 examples/moe/run_reproduction.sh build moe-results-mlp
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
@@ -14,6 +16,6 @@ mkdir -p "$out"
 : > "$out/results.csv"
 for seed in ${SEEDS:-1 2 3}; do
     (cd "$out" && "$build/examples/d2dmoe_fmnist" "$seed" results.csv "${EPOCHS:-3}" \
-        "${ALPHA:-0.01}" "${EXPERTS:-16}" "${THREADS:-0}")
+        "${ALPHA:-0.01}" "${EXPERTS:-16}" "${THREADS:-0}" "${MODEL:-vit}")
 done
-"${PYTHON:-/usr/bin/python3}" "$here/summarize.py" "$out/results.csv" "$out"
+"${PYTHON:-/usr/bin/python3}" "$here/summarize.py" "$out/results.csv" "$out" "${MODEL:-vit}"

@@ -1,17 +1,19 @@
 """Tables and a plot from the D2DMoE reproduction's CSV (examples/moe/run_reproduction.sh).
 
-    summarize.py RESULTS.csv OUT_DIR
+    summarize.py RESULTS.csv OUT_DIR [vit|mlp]
 
-Prints Markdown tables (mean +- std over seeds): the dense ViT, the ReLU swap, the sparsified
-model with its ReLU zeros per layer, accuracy and FLOPs per image for dynamic-k tau and static
-top-k, the early-exit curve, and the claim's check: the FLOPs saved at an accuracy drop of at
-most one point. Writes OUT_DIR/d2dmoe_fmnist.png.
+Prints Markdown tables (mean +- std over seeds): the dense model, the ReLU swap (ViT), the
+sparsified model with its ReLU zeros per FFN, accuracy and FLOPs per image for dynamic-k tau and
+static top-k, the early-exit curve, and the claim's check: the FLOPs saved at an accuracy drop
+of at most one point. Writes OUT_DIR/d2dmoe_fmnist.png (ViT) or d2dmoe_fmnist_mlp.png.
 """
 import csv
 import sys
 from collections import defaultdict
 
 import numpy as np
+
+NAMES = {"vit": "ViT", "mlp": "MLP"}
 
 
 def load(path):
@@ -41,21 +43,25 @@ def points(rows, method):
     return sorted(out)
 
 
-def zeros_table(rows):
-    print("| ReLU zeros per block (%) | " + " | ".join(f"block {b}" for b in range(4)) + " |")
-    print("|---|" + "---:|" * 4)
-    for when in ("before", "after"):
-        per_seed = [[float(v) for v in setting.split(";")] for setting in rows[f"zeros_{when}"]]
-        values = np.array(per_seed)
-        cells = [fmt(values[:, b].mean(), values[:, b].std(), 1) for b in range(values.shape[1])]
-        label = "after the ReLU swap" if when == "before" else "after sparsifying"
+def zeros_table(rows, model):
+    per_seed = {when: np.array([[float(v) for v in setting.split(";")]
+                                for setting in rows[f"zeros_{when}"]])
+                for when in ("before", "after")}
+    ffns = per_seed["before"].shape[1]
+    names = [f"block {b}" for b in range(ffns)] if model == "vit" else ["0:3", "4:7"][:ffns]
+    print("| ReLU zeros per FFN (%) | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * ffns)
+    for when, values in per_seed.items():
+        cells = [fmt(values[:, b].mean(), values[:, b].std(), 1) for b in range(ffns)]
+        label = ("after the ReLU swap" if model == "vit" else "dense") if when == "before" \
+            else "after sparsifying"
         print(f"| {label} | " + " | ".join(cells) + " |")
     print()
 
 
 def sweep_table(rows, method, name, dense):
-    print(f"| {name} | accuracy (%) | MFLOPs / image | MLP MFLOPs | whole model saved | "
-          "MLPs saved |")
+    print(f"| {name} | accuracy (%) | MFLOPs / image | FFN MFLOPs | whole model saved | "
+          "FFNs saved |")
     print("|---:|---:|---:|---:|---:|---:|")
     for s, a, a_sd, f, f_sd, ffn in points(rows, method):
         print(f"| {s:g} | {fmt(a, a_sd)} | {fmt(f, f_sd, 3)} | {ffn:.3f} | "
@@ -70,12 +76,12 @@ def cheapest_within(pts, floor):
     return min(fits, key=lambda p: p[3]) if fits else None
 
 
-def verdict(rows, dense):
+def verdict(rows, dense, model):
     floor = dense["accuracy"] - 1.0
-    print(f"Claim check: the cheapest setting within one point of the dense ViT "
+    print(f"Claim check: the cheapest setting within one point of the dense {NAMES[model]} "
           f"({dense['accuracy']:.2f} %, so >= {floor:.2f} %):\n")
     print("| method | setting | accuracy (%) | MFLOPs / image | whole model saved | "
-          "MLPs saved |")
+          "FFNs saved |")
     print("|---|---:|---:|---:|---:|---:|")
     for method in ("dynamic_k", "top_k", "early_exit"):
         best = cheapest_within(points(rows, method), floor)
@@ -89,7 +95,7 @@ def verdict(rows, dense):
     print()
 
 
-def plot(rows, dense, out_dir):
+def plot(rows, dense, out_dir, model):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -101,21 +107,23 @@ def plot(rows, dense, out_dir):
         ax.errorbar(pts[:, 3], pts[:, 1], xerr=pts[:, 4], yerr=pts[:, 2], fmt=style,
                     label=label, capsize=2, markersize=4)
     ax.errorbar([dense["mflops"]], [dense["accuracy"]], yerr=[dense["accuracy_sd"]], fmt="k*",
-                markersize=12, label="dense ViT")
+                markersize=12, label=f"dense {NAMES[model]}")
     ax.axhline(dense["accuracy"] - 1.0, color="grey", linewidth=0.8, linestyle="--",
                label="dense - 1 point")
     ax.set_xlabel("MFLOPs per image (multiply-add = 2)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(max(40.0, ax.get_ylim()[0]), None)
-    ax.set_title("Fashion-MNIST ViT: accuracy against compute (mean ± std over seeds)")
+    ax.set_title(f"Fashion-MNIST {NAMES[model]}: accuracy against compute "
+                 "(mean ± std over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(f"{out_dir}/d2dmoe_fmnist.png", dpi=120)
+    fig.savefig(f"{out_dir}/d2dmoe_fmnist{'' if model == 'vit' else '_' + model}.png", dpi=120)
 
 
 def main():
     rows = load(sys.argv[1])
+    model = sys.argv[3] if len(sys.argv) > 3 else "vit"
     seeds = sorted({r[0] for rs in rows["dense"].values() for r in rs})
     (d,) = rows["dense"].values()
     acc, acc_sd = stats(d, 1)
@@ -124,16 +132,19 @@ def main():
     print(f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); mean ± std.\n")
     print("| model | accuracy (%) | MFLOPs / image |")
     print("|---|---:|---:|")
-    for method, label in (("dense", "dense ViT (GELU)"), ("relu_swap", "GELU -> ReLU, no tuning"),
+    for method, label in (("dense", f"dense {NAMES[model]}"),
+                          ("relu_swap", "GELU -> ReLU, no tuning"),
                           ("sparsified", "ReLU, fine-tuned with the Hoyer penalty")):
+        if method not in rows:
+            continue
         (rs,) = rows[method].values()
         print(f"| {label} | {fmt(*stats(rs, 1))} | {fmt(*stats(rs, 2), 3)} |")
     print()
-    zeros_table(rows)
+    zeros_table(rows, model)
     sweep_table(rows, "dynamic_k", "tau (dynamic-k)", dense)
     sweep_table(rows, "top_k", "k (top-k)", dense)
-    verdict(rows, dense)
-    plot(rows, dense, sys.argv[2])
+    verdict(rows, dense, model)
+    plot(rows, dense, sys.argv[2], model)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
 
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
+#include "lib/core/tensor.h"
 #include "lib/models/model_impl.h"
+#include "lib/nn/linear.h"
 
 /* Index of the replacement at `path`, or -1. */
 static int32_t replacement_at(const adapt_model *m, const char *path)
@@ -63,12 +65,15 @@ static adapt_status check_module(adapt_model *m, const ad_site *site, const adap
                    module->n_blocks ? ad_dims_str(&module_out, mo, sizeof mo) : "nothing");
 }
 
-/* An override runs the replacing model's blocks; forward passes do not change a model. */
+/* An override runs the replacing model's blocks; forward passes do not change a model. A
+ * layer that flattens (an MLP's first) takes [N, ...] of its width, so its replacement gets
+ * that as [N, width]. */
 static adapt_status run_module(adapt_tensor **out, adapt_context *ctx, const void *module,
                                adapt_tensor *x)
 {
     adapt_model *m = (adapt_model *)module;
-    return ad_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
+    adapt_status st = m->input.ndim == 1 && x->ndim > 2 ? ad_flatten_rows(&x, ctx, x) : ADAPT_OK;
+    return st ? st : ad_model_forward_blocks(out, ctx, m, x, 0, m->n_blocks);
 }
 
 /* What the layers of a replaced slice after its first do: its module, in the first layer's

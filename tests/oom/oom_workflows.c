@@ -323,7 +323,7 @@ static adapt_status exits_collect(oom_fixture *f)
 
 /* ---- Mixture-of-Experts ------------------------------------------------------------ */
 
-/* The D2DMoE steps on a small ViT (docs/moe.md). The run builds the model itself, so every
+/* The D2DMoE steps on a small ViT and an MLP (docs/moe.md). The run builds the model itself, so every
  * run starts from the same weights and its result can be compared after a failure. */
 enum { MOE_FORWARD = 4 }; /* images of the metered forward pass */
 
@@ -424,10 +424,40 @@ static adapt_status moe_routers(oom_fixture *f)
     return st;
 }
 
+/* An MLP's slice "0:3" split into experts in place, then recorded over the dataset. */
+static adapt_status moe_slice(oom_fixture *f)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 4;
+    p.sizes = (int64_t[]){OOM_MOE_SAMPLE_VALUES, 16, 16, 3};
+    p.seed = 3;
+    adapt_moe_params mp;
+    adapt_moe_params_init(&mp, sizeof mp);
+    mp.experts = 4;
+    mp.router_width = 8;
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.batch_size = 8;
+    adapt_model *moe = NULL;
+    adapt_recording *recording = NULL;
+    adapt_status st = adapt_model_create_mlp(&f->models[2], &p);
+    if (!st)
+        st = adapt_moe_from_ffn(&moe, f->models[2], "0:3", &mp);
+    if (!st)
+        st = moe_replace(f->models[2], "0:3", moe);
+    if (!st)
+        st = adapt_model_record(&recording, f->models[2], "0:3", f->data, &rp);
+    adapt_recording_free(recording);
+    return st;
+}
+
 static adapt_status moe_run(oom_fixture *f)
 {
     free_models(f);
     adapt_status st = moe_build(f);
+    if (!st)
+        st = moe_slice(f);
     if (!st)
         st = moe_forward(f);
     /* One thread here; the forward, the recording and the router training run on two. */

@@ -110,3 +110,18 @@ def test_attention_projection_as_a_sparse_mlp_then_experts(ctx, rng):
     before = model.forward(ctx, x[:4])
     model.replace("blocks.0.attn.proj", moe)
     np.testing.assert_allclose(model.forward(ctx, x[:4]), before, rtol=1e-4, atol=1e-5)
+
+
+def test_an_mlp_slice_splits_into_experts(ctx, rng):
+    """An MLP's linear, ReLU, linear is the slice "0:3" of its layers."""
+    model = ad.Model.mlp([64, 32, 16, 3], seed=2)
+    x = rng.uniform(size=(4, 1, 8, 8)).astype(np.float32)
+    dense = model.forward(ctx, x)
+    assert model.submodule("0:3").out_shape == (16,)
+    rec = model.record("0:3", (x, np.zeros(4, dtype=np.int32)), batch_size=3)
+    model.replace("0:3", ad.moe_from_ffn(model, "0:3", experts=4))
+    np.testing.assert_allclose(model.forward(ctx, x), dense, rtol=1e-5, atol=1e-6)
+    assert "0:3.0.experts.w1" in dict(model.parameters())
+    np.testing.assert_array_equal(rec.inputs, x.reshape(4, 64))
+    with pytest.raises(ad.InvalidArgumentError, match="replaced slice"):
+        model.record("2", (x, np.zeros(4, dtype=np.int32)))

@@ -1352,7 +1352,9 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * "blocks.3" (a ViT's transformer block), "blocks.3.mlp" and "blocks.3.attn"
  * (its MLP after norm2, its attention after norm1), "blocks.3.attn.qkv" and
  * "blocks.3.attn.proj" (the attention's projections), "stages.1.0" (a CNN's
- * residual block), "stem.0", "fc", "2" (a sequential or MLP layer).
+ * residual block), "stem.0", "fc", "2" (a sequential or MLP layer), and
+ * slices of consecutive layers as Python slices an nn.Sequential, "0:3"
+ * (layers 0, 1 and 2: an MLP's linear, ReLU, linear).
  * docs/modules.md lists them per architecture. A submodule can be replaced
  * by another model whose per-sample input and output shapes are the
  * submodule's, e.g. an MLP of token_linear layers for "blocks.3.mlp": it
@@ -1399,8 +1401,9 @@ ADAPT_API adapt_status adapt_model_submodule(adapt_submodule_info *info,
  * Errors, with both models unchanged: ADAPT_ERR_INVALID_ARGUMENT (NULL model
  * or path, a path that names no submodule, nothing to put back, a module
  * that is the model itself or holds it, one that already replaces a
- * submodule, one with exit heads, a path inside or around another
- * replacement), ADAPT_ERR_SHAPE (a module without blocks, or whose input or
+ * submodule, one with exit heads, a path inside, around or sharing layers
+ * with another replacement, a slice across blocks while exit heads are
+ * attached), ADAPT_ERR_SHAPE (a module without blocks, or whose input or
  * output shape per sample differs from the submodule's), ADAPT_ERR_OVERFLOW,
  * ADAPT_ERR_OUT_OF_MEMORY.
  */

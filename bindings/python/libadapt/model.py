@@ -180,8 +180,8 @@ class Model(Owned):
         return infos
 
     def submodule(self, path: str) -> SubmoduleInfo:
-        """What the submodule at `path` ("blocks.3.mlp", "stages.1.0", "2") maps and
-        costs, as a SubmoduleInfo."""
+        """What the submodule at `path` ("blocks.3.mlp", "stages.1.0", "2", or a slice of
+        consecutive layers such as an MLP's "0:3") maps and costs, as a SubmoduleInfo."""
         info = _SubmoduleInfoStruct(struct_size=C.sizeof(_SubmoduleInfoStruct))
         lib.adapt_model_submodule(C.byref(info), self._ptr(), _scalars.text(path, "path"))
         return SubmoduleInfo(tuple(info.in_shape[:info.in_ndim]),

@@ -25,6 +25,9 @@ void ad_pool_free(ad_pool *pool);
  * so results are deterministic. A NULL pool runs the loop inline. */
 void ad_pool_for(ad_pool *pool, int64_t n, int64_t grain, ad_range_fn body, void *arg);
 
+/* The thread count the pool was made for (1 for NULL). */
+int32_t ad_pool_seats(const ad_pool *pool);
+
 /* How many ranges ad_pool_for cuts [0, n) into for `seats` threads. */
 int64_t ad_pool_ranges(int64_t n, int64_t grain, int32_t seats);
 

@@ -215,6 +215,11 @@ static void run_job(ad_pool *pool, int64_t n, int64_t ranges, ad_range_fn body, 
     take_ranges(pool, gen);
 }
 
+int32_t ad_pool_seats(const ad_pool *pool)
+{
+    return pool ? pool->n_seats : 1;
+}
+
 void ad_pool_for(ad_pool *pool, int64_t n, int64_t grain, ad_range_fn body, void *arg)
 {
     const int64_t ranges = ad_pool_ranges(n, grain, pool ? pool->n_seats : 1);

@@ -24,6 +24,7 @@ typedef struct {
     adapt_backend backend;
     ad_gemm_args g; /* the whole product */
     bool by_columns;
+    int64_t block; /* rows or columns per unit */
     ad_gemm_finish_fn finish;
     void *finish_arg;
     atomic_int status;
@@ -36,13 +37,13 @@ static void part(void *arg, int64_t begin, int64_t end)
     ad_gemm_args g = j->g;
     int64_t row = 0, col = 0;
     if (j->by_columns) {
-        col = begin * COLUMN_BLOCK;
-        g.n = (end * COLUMN_BLOCK < g.n ? end * COLUMN_BLOCK : g.n) - col;
+        col = begin * j->block;
+        g.n = (end * j->block < g.n ? end * j->block : g.n) - col;
         g.b += g.trans_b ? col * g.ldb : col;
         g.c += col;
     } else {
-        row = begin * ROW_BLOCK;
-        g.m = (end * ROW_BLOCK < g.m ? end * ROW_BLOCK : g.m) - row;
+        row = begin * j->block;
+        g.m = (end * j->block < g.m ? end * j->block : g.m) - row;
         g.a += g.trans_a ? row : row * g.lda;
         g.c += row * g.ldc;
     }
@@ -56,7 +57,7 @@ static void part(void *arg, int64_t begin, int64_t end)
 adapt_status ad_gemm_pooled(ad_pool *pool, adapt_backend backend, const ad_gemm_args *g,
                             ad_gemm_finish_fn finish, void *finish_arg)
 {
-    split_job j = {backend, *g, false, finish, finish_arg, ADAPT_OK};
+    split_job j = {backend, *g, false, 0, finish, finish_arg, ADAPT_OK};
     /* Split the larger side: each part then reads all of the smaller operand
      * and its own share of the larger one. But parts narrower than
      * NARROW_PART columns run well below the kernels' speed (a ViT's 192
@@ -65,11 +66,13 @@ adapt_status ad_gemm_pooled(ad_pool *pool, adapt_backend backend, const ad_gemm_
      * with rows enough for whole tiles splits its rows instead. */
     const int64_t seats = ad_pool_seats(pool);
     j.by_columns = g->n > g->m && (g->n >= NARROW_PART * seats || g->m < 2 * ROW_BLOCK * seats);
-    const int64_t block = j.by_columns ? COLUMN_BLOCK : ROW_BLOCK;
+    /* Few rows split in whole tiles balance badly (65 tokens: 40 and 25 rows): then rows
+     * one by one. */
+    j.block = j.by_columns ? COLUMN_BLOCK : g->m < 8 * ROW_BLOCK * seats ? 1 : ROW_BLOCK;
     const int64_t size = j.by_columns ? g->n : g->m;
-    const double block_work = (double)block * (double)(j.by_columns ? g->m : g->n) * g->k;
+    const double block_work = (double)j.block * (double)(j.by_columns ? g->m : g->n) * g->k;
     const int64_t grain = 1 + (int64_t)(PART_MIN_WORK / (block_work > 1 ? block_work : 1));
-    ad_pool_for(pool, (size + block - 1) / block, grain, part, &j);
+    ad_pool_for(pool, (size + j.block - 1) / j.block, grain, part, &j);
     const adapt_status st = atomic_load(&j.status);
     return st ? ad_fail(st, "a part of a GEMM failed (%s)", adapt_status_string(st)) : ADAPT_OK;
 }

@@ -1,6 +1,6 @@
 /* Every GEMM backend against the reference: all transpose combinations,
  * padded leading dimensions, alpha/beta, one thread and a product split over two by rows
- * or by column blocks (a partial last one). The narrow kernel for
+ * (in blocks or, for few rows, one by one) or by column blocks (a partial last one). The narrow kernel for
  * products with few output columns against the reference too, and the small-product kernel
  * (both its paths) against a double-precision sum. */
 #include <math.h>
@@ -18,8 +18,9 @@ typedef struct {
     int64_t m, n, k;
 } dims;
 
-static const dims cases[] = {{1, 1, 1},      {7, 5, 3},      {33, 17, 65}, {1, 768, 96},
-                             {128, 70, 200}, {300, 40, 64}, {20, 500, 64}};
+/* {65, 192, 768}: a ViT's fc2 at batch 1, split into single rows. */
+static const dims cases[] = {{1, 1, 1},      {7, 5, 3},     {33, 17, 65},  {1, 768, 96},
+                             {128, 70, 200}, {300, 40, 64}, {20, 500, 64}, {65, 192, 768}};
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 
 /* Runs one backend on a fresh copy of c0 and returns the result. */

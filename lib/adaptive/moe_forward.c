@@ -177,6 +177,7 @@ adapt_status ad_moe_forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
     adapt_tensor *y;
     uint8_t *selected;
     adapt_status st = ad_linear_output(&y, ctx, x, m->out);
+    const ad_arena_mark scratch = ad_arena_mark_now(&ctx->arena);
     if (!st)
         st = ad_scratch((void **)&selected, ctx, (size_t)(tokens * m->experts + 1), fn);
     if (!st)
@@ -188,6 +189,7 @@ adapt_status ad_moe_forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
     count_experts(ctx, selected, tokens, m->experts);
     if (taped)
         return run_taped(out, ctx, m, selected, x, y, tokens);
+    ad_arena_rewind(&ctx->arena, scratch); /* only y stays (leaves_only_output) */
     *out = y;
     return ADAPT_OK;
 }

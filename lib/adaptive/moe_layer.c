@@ -132,4 +132,5 @@ static int64_t flops(const ad_layer *l)
 const ad_layer_kind ad_kind_moe = {
     .name = "moe", AD_FIELDS(fields), .check = check, .shape = shape, .init = init,
     .forward = ad_moe_forward, .flops = flops, .meters_itself = true,
+    .leaves_only_output = true,
 };

@@ -25,12 +25,20 @@ static ad_chain_step step_at(const ad_layer *layers, int32_t n, int32_t i)
     return (ad_chain_step){AD_STEP_LAYER, i, 1};
 }
 
+/* Whether step s leaves nothing in the arena but its output when untaped: a fused step, or a
+ * built-in layer of a kind that does. */
+static bool leaves_only_output(const ad_chain_step *s, const ad_layer *layers, int32_t n)
+{
+    const ad_layer_kind *kind = builtin_kind(layers, n, s->first);
+    return s->kind != AD_STEP_LAYER || (kind && kind->leaves_only_output);
+}
+
 void ad_chain_plan_make(ad_chain_plan *plan, const ad_layer *layers, int32_t n)
 {
     plan->n_steps = 0;
     for (int32_t i = 0; i < n; i += plan->steps[plan->n_steps - 1].count)
         plan->steps[plan->n_steps++] = step_at(layers, n, i);
-    bool only_output = n > 0 && plan->steps[0].kind != AD_STEP_LAYER;
+    bool only_output = n > 0 && leaves_only_output(&plan->steps[0], layers, n);
     for (int32_t s = 1; s < plan->n_steps && only_output; s++)
         only_output = builtin_kind(layers, n, plan->steps[s].first) == &ad_kind_dropout;
     plan->leaves_only_output = only_output;

@@ -90,6 +90,9 @@ typedef struct ad_layer_kind {
     /* Its work depends on the data: its forward charges each row what ran for it
      * (lib/core/meter.h), and the block around it charges none of `flops`, its maximum. */
     bool meters_itself;
+    /* Without a tape its forward leaves nothing in the context's arena but its output (or
+     * returns a view): a block it ends alone needs no copy to hand back its memory. */
+    bool leaves_only_output;
     /* Parts, taking the layer's per-sample input, that may be replaced. */
     const ad_layer_part *parts;
     int32_t n_parts;

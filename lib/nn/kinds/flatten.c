@@ -19,4 +19,5 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 
 const ad_layer_kind ad_kind_flatten = {
     .name = "flatten", .shape = shape, .forward = forward, .flattens = true,
+    .leaves_only_output = true,
 };

@@ -13,4 +13,5 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 
 const ad_layer_kind ad_kind_gelu = {
     .name = "gelu", .shape = ad_shape_unchanged, .forward = forward, .activation = AD_ACT_GELU,
+    .leaves_only_output = true,
 };

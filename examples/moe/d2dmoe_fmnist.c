@@ -50,7 +50,8 @@ typedef struct {
      * the 64-wide ViT's routers near that share (8 %) instead of 31 % at 128. */
     int32_t router_width;
     int32_t head_kind;
-    const float *taus; /* the dynamic-k sweep, ending at 1 */
+    int32_t first_head, tail_blocks; /* exit heads after blocks [first_head, blocks - tail) */
+    const float *taus;               /* the dynamic-k sweep, ending at 1 */
 } backbone;
 
 static const float vit_taus[] = {0.0f, 0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.08f,
@@ -61,9 +62,9 @@ static const float mlp_taus[] = {0.0f,   0.0025f, 0.005f, 0.0075f, 0.01f, 0.0125
                                  0.2f,   0.5f,    1.0f};
 static const backbone vit_backbone = {
     "vit", DEPTH, {"blocks.0.mlp", "blocks.1.mlp", "blocks.2.mlp", "blocks.3.mlp"}, true, 32,
-    ADAPT_HEAD_CLS_MLP, vit_taus};
+    ADAPT_HEAD_CLS_MLP, 1, 2, vit_taus};
 static const backbone mlp_backbone = {"mlp", 2, {"0:3", "4:7"}, false, 128,
-                                      ADAPT_HEAD_POOLED_LINEAR, mlp_taus};
+                                      ADAPT_HEAD_POOLED_LINEAR, 0, 1, mlp_taus};
 
 typedef struct {
     uint64_t seed;
@@ -165,7 +166,7 @@ static double emit(const run *r, adapt_model *m, const char *method, double sett
     fprintf(r->out, "%llu,%s,%g,%.4f,%.4f,%.4f\n", (unsigned long long)r->seed, method, setting,
             100.0 * accuracy, mflops, ffn);
     fflush(r->out);
-    printf("  %-10s %-6g accuracy %6.2f %%  %.3f MFLOPs (MLPs %.3f)\n", method, setting,
+    printf("  %-10s %-6g accuracy %6.2f %%  %.3f MFLOPs (FFNs %.3f)\n", method, setting,
            100.0 * accuracy, mflops, ffn);
     return accuracy;
 }
@@ -179,9 +180,8 @@ static void early_exits(const run *r, const char *checkpoint)
     CHECK(adapt_model_load(&m, checkpoint));
     for (int32_t i = 0; i < adapt_model_param_count(m); i++)
         CHECK(adapt_param_set_requires_grad(adapt_model_param(m, i), 0));
-    const int32_t first = r->model == &vit_backbone ? 1 : 0;
-    const int32_t end = adapt_model_block_count(m) - (r->model == &vit_backbone ? 2 : 1);
-    for (int32_t b = first; b < end; b++) {
+    const int32_t end = adapt_model_block_count(m) - r->model->tail_blocks;
+    for (int32_t b = r->model->first_head; b < end; b++) {
         adapt_head_params p;
         adapt_head_params_init(&p, sizeof p);
         p.kind = r->model->head_kind, p.block = b, p.seed = r->seed + (uint64_t)b;
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("seed %llu: %s, %d epochs; alpha %g; %d experts\n", (unsigned long long)r.seed,
-           model, (int)r.epochs, (double)r.alpha, (int)r.experts);
+           r.model->name, (int)r.epochs, (double)r.alpha, (int)r.experts);
     adapt_model *m = dense_model(&r);
     r.dense_mflops = (double)adapt_model_flops(m) / 1e6;
     for (int32_t b = 0; b < r.model->n_ffns; b++) {

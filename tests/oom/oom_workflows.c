@@ -353,14 +353,21 @@ static adapt_status moe_replace(adapt_model *model, const char *path, adapt_mode
     return st;
 }
 
-/* The ViT with a ReLU MLP in block 0 and 4 experts in block 1, routed dynamic-k. */
-static adapt_status moe_build(oom_fixture *f)
+/* 4 experts, routers 8 wide. */
+static adapt_moe_params small_moe(uint64_t seed)
 {
     adapt_moe_params mp;
     adapt_moe_params_init(&mp, sizeof mp);
     mp.experts = 4;
     mp.router_width = 8;
-    mp.seed = 1;
+    mp.seed = seed;
+    return mp;
+}
+
+/* The ViT with a ReLU MLP in block 0 and 4 experts in block 1, routed dynamic-k. */
+static adapt_status moe_build(oom_fixture *f)
+{
+    adapt_moe_params mp = small_moe(1);
     adapt_model *relu = NULL, *moe = NULL;
     adapt_status st = oom_small_vit(&f->models[0], 1);
     if (!st)
@@ -432,10 +439,7 @@ static adapt_status moe_slice(oom_fixture *f)
     p.n_sizes = 4;
     p.sizes = (int64_t[]){OOM_MOE_SAMPLE_VALUES, 16, 16, 3};
     p.seed = 3;
-    adapt_moe_params mp;
-    adapt_moe_params_init(&mp, sizeof mp);
-    mp.experts = 4;
-    mp.router_width = 8;
+    const adapt_moe_params mp = small_moe(0);
     adapt_record_params rp;
     adapt_record_params_init(&rp, sizeof rp);
     rp.batch_size = 8;

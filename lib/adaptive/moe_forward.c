@@ -1,70 +1,33 @@
-/* The Mixture-of-Experts layer's forward. The tokens go in blocks, each routed and run on one
- * thread: the router's predictions and the rule pick the block's experts, and the grouped
- * kernel runs each expert once on the block's tokens that chose it, adding into their output
- * rows. One parallel pass per layer, and each expert's weights are read once per block.
- * Taped, the pass only routes; one grouping of the whole batch then runs the experts and
+/* The Mixture-of-Experts layer's forward. Untaped, one pass over token blocks
+ * (token_blocks.h): the router's predictions and the rule pick each block's experts, and the
+ * grouped kernel runs each expert once on the block's tokens that chose it. Taped, the pass
+ * only routes; one grouping of the whole batch then runs the experts and
  * stays on the tape with the pairs' hidden activations for backward. The router is never
  * taped: routing is a discrete choice, and the router learns apart, from the experts' output
  * norms. Blocks depend only on the batch's size, so the bits do not depend on the thread
  * count. */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "lib/adaptive/moe.h"
+#include "lib/adaptive/token_blocks.h"
 #include "lib/core/error.h"
 #include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/ops/op.h"
 
-/* Tokens per block: two blocks for an image's 65 tokens, so that two threads share it, and
- * at most 512, so that a block's experts see a few dozen rows each while their weights,
- * read once per block, cost little next to the products. */
-#define BLOCK_MIN 16
-#define BLOCK_MAX 512
-
 static const char *const fn = "Mixture-of-Experts forward";
 
-typedef struct {
-    adapt_backend backend;
-    const ad_moe *m;
-    const adapt_layer_params *p;
-    const float *x;
-    float *y; /* NULL: route only */
-    uint8_t *selected;
-    int64_t tokens, block, slot_floats;
-    float *scratch;
-    atomic_int next_slot, status;
-    atomic_llong bad_row; /* the first token the router predicted NaN or infinity for */
-} block_job;
-
-static void run_block(block_job *j, float *slot, int64_t first)
+static adapt_status route_block(uint8_t *selected, int64_t *bad_row, adapt_backend backend,
+                                const void *layer, const float *x, int64_t rows, float *scratch)
 {
-    const ad_moe *m = j->m;
-    const int64_t rows = j->tokens - first < j->block ? j->tokens - first : j->block;
-    uint8_t *selected = j->selected + first * m->experts;
-    int64_t bad = -1;
-    adapt_status st = ad_moe_route_rows(selected, &bad, j->backend, m, j->p,
-                                        j->x + first * m->in, rows, slot);
-    if (!st && j->y) {
-        const ad_grouped_weights w = ad_moe_weights(m);
-        st = ad_grouped_ffn_rows(j->backend, &w, selected, m->experts, rows,
-                                 j->x + first * m->in, j->y + first * m->out,
-                                 slot + ad_moe_route_floats(m, j->block));
-    }
-    long long none = -1;
-    if (bad >= 0)
-        atomic_compare_exchange_strong(&j->bad_row, &none, first + bad);
-    int ok = ADAPT_OK;
-    if (st)
-        atomic_compare_exchange_strong(&j->status, &ok, st);
+    const ad_layer *l = layer;
+    return ad_moe_route_rows(selected, bad_row, backend, AD_LAYER_STATE(l, const ad_moe),
+                             &l->params, x, rows, scratch);
 }
 
-static void run_blocks(void *arg, int64_t begin, int64_t end)
+static int64_t route_floats(const void *layer, int64_t rows)
 {
-    block_job *j = arg;
-    float *slot = j->scratch + atomic_fetch_add(&j->next_slot, 1) * j->slot_floats;
-    for (int64_t b = begin; b < end; b++)
-        run_block(j, slot, b * j->block);
+    return ad_moe_route_floats(AD_LAYER_STATE((const ad_layer *)layer, const ad_moe), rows);
 }
 
 /* selected[tokens, experts], and y (if not NULL) the experts' outputs: one pass over blocks. */
@@ -72,25 +35,14 @@ static adapt_status run(adapt_context *ctx, const ad_layer *l, const float *x, f
                         uint8_t *selected, int64_t tokens)
 {
     const ad_moe *m = AD_LAYER_STATE(l, const ad_moe);
-    int64_t block = (tokens + 1) / 2;
-    block = block < BLOCK_MIN ? BLOCK_MIN : block > BLOCK_MAX ? BLOCK_MAX : block;
-    const ad_grouped_weights w = ad_moe_weights(m);
-    block_job j = {ctx->backend, m, &l->params, x, y, selected, tokens, block,
-                   ad_moe_route_floats(m, block) + (y ? ad_grouped_rows_floats(&w, block) : 0),
-                   NULL, 0, ADAPT_OK, -1};
-    const int64_t blocks = (tokens + block - 1) / block;
-    const int64_t slots = ad_pool_ranges(blocks, 1, ctx->n_threads);
-    adapt_status st = ad_scratch((void **)&j.scratch, ctx,
-                                 (size_t)(slots * j.slot_floats) * sizeof(float), fn);
-    if (st)
-        return st;
-    ad_pool_for(ctx->pool, blocks, 1, run_blocks, &j);
-    st = atomic_load(&j.status);
+    const ad_token_chooser router = {route_block, route_floats, l, ad_moe_weights(m),
+                                     m->experts};
+    int64_t bad;
+    adapt_status st = ad_token_blocks_run(ctx, &router, x, y, selected, tokens, &bad);
     if (st == ADAPT_ERR_NONFINITE)
         return ad_fail(st, "the router of a Mixture-of-Experts layer predicted NaN or infinity "
-                       "for token %lld", (long long)atomic_load(&j.bad_row));
-    return st ? ad_fail(st, "%s: a product failed (%s)", fn, adapt_status_string(st))
-              : ADAPT_OK;
+                       "for token %lld", (long long)bad);
+    return ad_prefix(st, fn);
 }
 
 /* Each sample's router (when it ran) and the experts its tokens ran. */
@@ -144,7 +96,8 @@ static adapt_status moe_backward(adapt_context *ctx, const ad_node *node)
         return st;
     const ad_grouped_grads grads = {grad[0], grad[1], grad[2], grad[3], grad[4]};
     return ad_grouped_ffn_backward(ctx, &r->grouping, &r->weights, node->in[0]->data,
-                                   r->saved, node->out->pass_grad, &grads, "adapt_backward");
+                                   r->saved, node->out->pass_grad, false, &grads,
+                                   "adapt_backward");
 }
 
 static adapt_status run_taped(adapt_tensor **out, adapt_context *ctx, const ad_moe *m,

@@ -84,11 +84,13 @@ static int64_t group_of(const ad_grouping *g, int64_t p)
     return lo;
 }
 
+/* to[i] = from[rows[i] * stride + offset], i < n, rows of `width`. */
 static void gather_rows(float *restrict to, const float *restrict from, int64_t width,
-                        const int32_t *rows, int64_t n)
+                        const int32_t *rows, int64_t n, int64_t stride, int64_t offset)
 {
     for (int64_t i = 0; i < n; i++)
-        memcpy(to + i * width, from + (int64_t)rows[i] * width, (size_t)width * sizeof(float));
+        memcpy(to + i * width, from + ((int64_t)rows[i] * stride + offset) * width,
+               (size_t)width * sizeof(float));
 }
 
 /* What both passes share: the problem, and per-seat scratch taken slot by slot. */
@@ -99,6 +101,7 @@ typedef struct {
     const float *x, *dy;
     const ad_grouped_outputs *out; /* forward */
     const float *saved;            /* backward: the pairs' hidden activations */
+    bool dy_per_pair;              /* backward: dy holds each pair's row (grouped_ffn.h) */
     float *pairs_out;   /* per pair: [pairs, out] forward, [pairs, in] backward */
     const ad_grouped_grads *grads;
     float *scratch;     /* slot_floats per range */
@@ -164,7 +167,7 @@ static adapt_status forward_segment(grouped_job *j, float *slot, int64_t e, int6
 {
     const ad_grouped_weights *w = j->w;
     float *xs = slot, *post = slot + j->rows * w->in;
-    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n);
+    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n, 1, 0);
     /* GELU's saved value is its input; the others' their output. */
     float *keep = j->out->saved;
     const bool keep_input = keep && w->act == AD_ACT_GELU;
@@ -256,6 +259,10 @@ adapt_status ad_grouped_ffn_forward(adapt_context *ctx, const ad_grouping *g,
         st = run_slots(&j, (g->pairs + rows - 1) / rows, forward_units, fn);
     if (!st && out->y)
         merge(ctx, &(merge_job){g, j.pairs_out, w->b2, out->y, w->out, false});
+    for (int64_t e = 0; !st && out->pairs && e < g->groups; e++)
+        for (int64_t p = g->group_start[e]; p < g->group_start[e + 1]; p++)
+            memcpy(out->pairs + ((int64_t)g->pair_token[p] * g->groups + e) * w->out,
+                   j.pairs_out + p * w->out, (size_t)w->out * sizeof(float));
     ad_arena_rewind(&ctx->arena, mark);
     return st;
 }
@@ -271,8 +278,11 @@ static adapt_status backward_block(grouped_job *j, float *slot, int64_t e, int64
     float *xs = slot, *dys = xs + rows * w->in, *gelu = dys + rows * w->out;
     float *dh = gelu + rows * h, *dz = dh + rows * h;
     const float *saved = j->saved + a * h, *post = saved;
-    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n);
-    gather_rows(dys, j->dy, w->out, j->g->pair_token + a, n);
+    gather_rows(xs, j->x, w->in, j->g->pair_token + a, n, 1, 0);
+    if (j->dy_per_pair)
+        gather_rows(dys, j->dy, w->out, j->g->pair_token + a, n, j->g->groups, e);
+    else
+        gather_rows(dys, j->dy, w->out, j->g->pair_token + a, n, 1, 0);
     if (w->act == AD_ACT_GELU) { /* saved its input: its output again, for dW2 */
         ad_gelu_forward(n * h, saved, gelu);
         post = gelu;
@@ -343,14 +353,14 @@ static void output_bias_grad(void *arg, int64_t begin, int64_t end)
 
 adapt_status ad_grouped_ffn_backward(adapt_context *ctx, const ad_grouping *g,
                                      const ad_grouped_weights *w, const float *x,
-                                     const float *saved, const float *dy,
+                                     const float *saved, const float *dy, bool per_pair,
                                      const ad_grouped_grads *grads, const char *fn)
 {
     const int64_t rows = BACKWARD_ROWS;
     grouped_job j = {.ctx = ctx, .g = g, .w = w, .x = x, .dy = dy, .saved = saved,
-                     .grads = grads, .rows = rows,
+                     .dy_per_pair = per_pair, .grads = grads, .rows = rows,
                      .slot_floats = rows * (w->in + w->out + 3 * w->hidden)};
-    if (grads->db2)
+    if (grads->db2 && !per_pair)
         ad_pool_for(ctx->pool, (w->out + BIAS_COLUMNS - 1) / BIAS_COLUMNS, 1,
                     output_bias_grad, &j);
     const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
@@ -392,7 +402,7 @@ adapt_status ad_grouped_ffn_rows(adapt_backend backend, const ad_grouped_weights
         const int64_t n = rows_of(index, selected, groups, e, rows);
         if (!n)
             continue;
-        gather_rows(xs, x, w->in, index, n);
+        gather_rows(xs, x, w->in, index, n, 1, 0);
         st = expert_product(backend, n, w->hidden, w->in, xs, w1_of(w, e), hs);
         ad_bias_act_rows(n, w->hidden, w->hidden, w->b1 ? w->b1 + e * w->hidden : NULL, w->act,
                          hs);

@@ -52,6 +52,8 @@ typedef struct {
     float *saved; /* [pairs, hidden]: each pair's hidden activation as backward needs it:
                      after the activation for ReLU and none, before it for GELU */
     float *norms; /* [pairs]: the L2 norm of each pair's output, b2 left out */
+    float *pairs; /* [tokens * groups, out]: each pair's output, b2 left out, at row
+                     t * groups + g (an ACM's learners one by one); other rows untouched */
 } ad_grouped_outputs;
 
 /* The grouped networks on x[tokens, in]. Scratch from ctx's arena, rewound before
@@ -70,14 +72,16 @@ adapt_status ad_grouped_ffn_rows(adapt_backend backend, const ad_grouped_weights
                                  const float *x, float *y, float *scratch);
 
 /* The gradients, each ADDED into its buffer (any may be NULL but dy): dx[tokens, in],
- * dw1/db1/dw2/db2 shaped as the weights; `saved` as the forward filled it. */
+ * dw1/db1/dw2/db2 shaped as the weights; `saved` as the forward filled it. dy is the gradient
+ * of the merged output y [tokens, out] or, when per_pair, of the pairs' outputs laid out as
+ * ad_grouped_outputs.pairs (then b2 takes none of it: the pairs leave it out). */
 typedef struct {
     float *dx, *dw1, *db1, *dw2, *db2;
 } ad_grouped_grads;
 
 adapt_status ad_grouped_ffn_backward(adapt_context *ctx, const ad_grouping *g,
                                      const ad_grouped_weights *w, const float *x,
-                                     const float *saved, const float *dy,
+                                     const float *saved, const float *dy, bool per_pair,
                                      const ad_grouped_grads *grads, const char *fn);
 
 #endif

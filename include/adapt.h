@@ -621,7 +621,9 @@ typedef struct adapt_model adapt_model;
 /** Activation between the linear layers of an MLP. */
 typedef enum adapt_activation {
     ADAPT_ACTIVATION_RELU = 0, /**< max(x, 0) */
-    ADAPT_ACTIVATION_GELU = 1  /**< exact (erf) GELU */
+    ADAPT_ACTIVATION_GELU = 1, /**< exact (erf) GELU */
+    ADAPT_ACTIVATION_IDENTITY = 2 /**< none: the learners of an ACM standing for a
+                                       projection (@ref acm); not for MLPs */
 } adapt_activation;
 
 /** Multi-layer perceptron: linear layers with an activation between them. */
@@ -749,9 +751,12 @@ typedef enum adapt_layer_kind {
     ADAPT_LAYER_CLASS_TOKEN = 14,    /**< [N, T, D] -> [N, D]: token 0 */
     ADAPT_LAYER_TOKEN_LINEAR = 15,   /**< out_features: torch.nn.Linear on the last axis,
                                           [N, ..., D] -> [N, ..., out_features] */
-    ADAPT_LAYER_MOE = 16 /**< experimental (@ref moe): out_features, experts, expert_width,
-                              router_width, activation, routing, tau, top_k: a dynamic-k
-                              Mixture-of-Experts on the last axis */
+    ADAPT_LAYER_MOE = 16, /**< experimental (@ref moe): out_features, experts, expert_width,
+                               router_width, activation, routing, tau, top_k: a dynamic-k
+                               Mixture-of-Experts on the last axis */
+    ADAPT_LAYER_ACM = 17  /**< experimental (@ref acm): out_features, learners,
+                               learner_width, gate_width, min_learners, activation: an
+                               Adaptive Computation Module on the last axis */
 } adapt_layer_kind;
 
 /**
@@ -777,12 +782,17 @@ typedef struct adapt_layer_params {
     int32_t routing;      /**< adapt_routing_rule (default DYNAMIC_K) */
     float tau;            /**< routing threshold in [0, 1] (default 0: every expert) */
     int32_t top_k;        /**< experts per token under TOP_K routing (default 1) */
+    /* Fields of the experimental tier's ADAPT_LAYER_ACM (@ref acm). */
+    int32_t learners;      /**< learners (default 4) */
+    int64_t learner_width; /**< hidden units of each learner (no default) */
+    int32_t gate_width;    /**< hidden width of the gate (default 16) */
+    int32_t min_learners;  /**< learners every token runs, 0 or 1 (default 0) */
 } adapt_layer_params;
 
 /**
  * Fills `params` with the defaults (LINEAR, kernel 3, stride 1, padding 0,
  * 1 head, mlp_ratio 4, p 0; 1 expert, router_width 128, RELU, DYNAMIC_K,
- * tau 0, top_k 1). Set `kind` and the fields it reads.
+ * tau 0, top_k 1; 4 learners, gate_width 16, min_learners 0). Set `kind` and the fields it reads.
  * `size` is sizeof *params as compiled by the caller: exactly that many bytes
  * are written (zeros past the fields this library knows) and struct_size is
  * set to it. NULL or a size below sizeof(size_t) is a no-op.
@@ -2045,6 +2055,90 @@ ADAPT_API adapt_status adapt_moe_expert_counts(int32_t *counts, adapt_context *c
  */
 ADAPT_API adapt_status adapt_model_set_routing(adapt_model *model, int32_t rule, float tau,
                                                int32_t top_k, int32_t *count);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup acm Adaptive Computation Modules
+ *
+ * ACM (arXiv 2312.10193, docs/acm.md): a token-wise module [.., D] ->
+ * [.., out_features] of `learners` small networks, learner n h_n(x) =
+ * act(x W1_n + b1_n) W2_n, and a gate D -> gate_width -> gate_width ->
+ * choices (ReLU between, biases) that picks for each token how many learners
+ * run, c in [min_learners, learners]: the output is h_1(x) + ... + h_c(x),
+ * 0 when c = 0 (the branch it stands in is skipped). Inference runs each
+ * token's c learners only (a grouped kernel over the tokens that run each
+ * learner) and charges each sample its gate and the learners its tokens ran
+ * (adapt_model_forward_flops()); adapt_model_flops() counts the gate and
+ * every learner for every token. With a tape the gate's choice is a
+ * straight-through one-hot (Gumbel-sampled at temperature 0.8 in training),
+ * every learner runs, and the task's gradient reaches the gate. A gate output
+ * that is NaN or infinite fails the pass with ADAPT_ERR_NONFINITE.
+ * Parameters, under the layer's path: learners.w1 [learners, D,
+ * learner_width], learners.b1 [learners, learner_width], learners.w2
+ * [learners, learner_width, out_features], gate.0 / gate.2 / gate.4 .weight
+ * and .bias (choices = learners + 1 - min_learners outputs).
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** How adapt_acm_for() builds an ACM. */
+typedef struct adapt_acm_params {
+    /** sizeof(adapt_acm_params); set by adapt_acm_params_init(). */
+    size_t struct_size;
+    int32_t learners;      /**< learners, >= 1 (default 4) */
+    int32_t gate_width;    /**< hidden width of the gate, >= 1 (default 16) */
+    int64_t learner_width; /**< hidden units per learner; 0 (default): FLOP-matched */
+    uint64_t seed;         /**< of the initial weights (default 0) */
+} adapt_acm_params;
+
+/**
+ * Fills `params` with the defaults above. `size` is sizeof *params as
+ * compiled by the caller; exactly that many bytes are written.
+ */
+ADAPT_API void adapt_acm_params_init(adapt_acm_params *params, size_t size);
+
+/**
+ * A freshly initialised ACM module with the per-token shapes of the
+ * submodule at `path` of `model`, ready for adapt_model_replace() once trained
+ * (adapt_acm_distill()). For a two-layer network (a transformer block's
+ * "mlp", or a module of linear, ReLU or GELU, linear) the learners take its
+ * activation and, by default, an equal share of its hidden units (learners
+ * must divide them), so all of them cost what it costs; min_learners is 0.
+ * Any other token-wise submodule D -> out (a block's "attn.qkv" or
+ * "attn.proj") gets identity learners of rank round((D out + out) / (learners
+ * (D + out + 1))) by default and min_learners 1. Owned: free with
+ * adapt_model_free(). `model` is unchanged. Errors, *acm untouched:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, a path that names no submodule or one that
+ * mixes tokens, such as a whole attention or block, learners or gate_width
+ * < 1, learner_width < 0, learners not dividing the hidden units),
+ * ADAPT_ERR_NONFINITE, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_acm_for(adapt_model **acm, const adapt_model *model,
+                                     const char *path, const adapt_acm_params *params);
+
+/**
+ * How many learners every ACM layer of `model` runs, those of its replacing
+ * modules included: -1 each token as its gate chooses (what a model made or
+ * loaded does), or every token `learners` (then the gates do not run). Not
+ * while the model runs in another thread; not recorded in checkpoints. Returns
+ * the number of layers set in *count (may be NULL). Errors, nothing changed:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL model, learners below -1, or outside a
+ * layer's [min_learners, learners]).
+ */
+ADAPT_API adapt_status adapt_model_set_acm_learners(adapt_model *model, int32_t learners,
+                                                    int32_t *count);
+
+/**
+ * Runs `acm` (a module of one ACM layer) on x in `ctx` as
+ * adapt_model_forward_blocks() does and writes how many learners each token
+ * ran into counts[i], one entry per row of x's last axis. Errors, counts
+ * untouched: those of adapt_model_forward_blocks(), and
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, a module that is not one ACM layer).
+ */
+ADAPT_API adapt_status adapt_acm_learner_counts(int32_t *counts, adapt_context *ctx,
+                                                adapt_model *acm, adapt_tensor *x);
 
 /** @} */
 

@@ -11,7 +11,7 @@ void adapt_layer_params_init(adapt_layer_params *params, size_t size)
     static const adapt_layer_params defaults = {.kind = ADAPT_LAYER_LINEAR, .kernel = 3,
                                                 .stride = 1, .heads = 1, .mlp_ratio = 4.0f,
                                                 .experts = 1, .router_width = 128,
-                                                .top_k = 1};
+                                                .top_k = 1, .learners = 4, .gate_width = 16};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 

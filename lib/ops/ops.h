@@ -4,6 +4,8 @@
 #ifndef AD_OPS_OPS_H
 #define AD_OPS_OPS_H
 
+#include <stdbool.h>
+
 #include "adapt.h"
 
 adapt_status ad_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b,
@@ -59,5 +61,11 @@ adapt_status ad_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, 
 /* Squared Hoyer measure ||a||_1^2 / ||a||_2^2 of each row of the last axis, mean over rows:
  * a scalar (lib/ops/hoyer.c). */
 adapt_status ad_op_hoyer(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);
+/* The straight-through Gumbel-softmax over the last axis: one-hot of argmax((logits + g) /
+ * tau) forward, the gradient of softmax((logits + g) / tau) backward; g Gumbel noise from the
+ * context's stream when `sample`, else 0 (lib/ops/straight_through.c). INVALID_ARGUMENT for
+ * tau <= 0, NONFINITE for a NaN or infinite logit. */
+adapt_status ad_op_straight_through(adapt_tensor **out, adapt_context *ctx,
+                                    adapt_tensor *logits, float tau, bool sample);
 
 #endif

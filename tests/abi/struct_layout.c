@@ -60,7 +60,7 @@ OFFSET(adapt_vit_params, n_classes, 36);
 OFFSET(adapt_vit_params, dropout, 40);
 OFFSET(adapt_vit_params, seed, 48);
 
-SIZE(adapt_layer_params, 80);
+SIZE(adapt_layer_params, 104);
 OFFSET(adapt_layer_params, struct_size, 0);
 OFFSET(adapt_layer_params, kind, 8);
 OFFSET(adapt_layer_params, out_features, 16);
@@ -77,6 +77,10 @@ OFFSET(adapt_layer_params, activation, 64);
 OFFSET(adapt_layer_params, routing, 68);
 OFFSET(adapt_layer_params, tau, 72);
 OFFSET(adapt_layer_params, top_k, 76);
+OFFSET(adapt_layer_params, learners, 80);
+OFFSET(adapt_layer_params, learner_width, 88);
+OFFSET(adapt_layer_params, gate_width, 96);
+OFFSET(adapt_layer_params, min_learners, 100);
 
 SIZE(adapt_block_info, 96);
 OFFSET(adapt_block_info, struct_size, 0);

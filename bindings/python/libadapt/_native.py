@@ -7,7 +7,7 @@ no caller can forget to check.
 import ctypes as C
 
 from . import _library
-from ._structs import (BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
+from ._structs import (AcmParams, BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
                        MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
@@ -122,6 +122,11 @@ SIGNATURES = {
     "adapt_moe_expert_counts": (STATUS, [I32P, CTX, MODEL, TENSOR]),
     "adapt_moe_train_routers": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     "adapt_model_set_routing": (STATUS, [MODEL, i32, f32, i32, I32P]),
+    # Adaptive Computation Modules
+    "adapt_acm_params_init": (None, [P(AcmParams), C.c_size_t]),
+    "adapt_acm_for": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(AcmParams)]),
+    "adapt_acm_learner_counts": (STATUS, [I32P, CTX, MODEL, TENSOR]),
+    "adapt_model_set_acm_learners": (STATUS, [MODEL, i32, I32P]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

@@ -80,7 +80,9 @@ class LayerParams(C.Structure):
                 ("padding", C.c_int32), ("heads", C.c_int32), ("mlp_ratio", C.c_float),
                 ("p", C.c_float), ("experts", C.c_int32), ("router_width", C.c_int32),
                 ("expert_width", C.c_int64), ("activation", C.c_int32),
-                ("routing", C.c_int32), ("tau", C.c_float), ("top_k", C.c_int32)]
+                ("routing", C.c_int32), ("tau", C.c_float), ("top_k", C.c_int32),
+                ("learners", C.c_int32), ("learner_width", C.c_int64),
+                ("gate_width", C.c_int32), ("min_learners", C.c_int32)]
 
 
 class MoeParams(C.Structure):
@@ -88,6 +90,13 @@ class MoeParams(C.Structure):
     init_function = "adapt_moe_params_init"
     _fields_ = [("struct_size", C.c_size_t), ("experts", C.c_int32),
                 ("router_width", C.c_int32), ("iterations", C.c_int32), ("seed", C.c_uint64)]
+
+
+class AcmParams(C.Structure):
+    c_name = "adapt_acm_params"
+    init_function = "adapt_acm_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("learners", C.c_int32),
+                ("gate_width", C.c_int32), ("learner_width", C.c_int64), ("seed", C.c_uint64)]
 
 
 class BlockInfo(C.Structure):
@@ -227,4 +236,4 @@ class adapt_recording(_Opaque):
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo, RecordParams, MoeParams)
+       SubmoduleInfo, RecordParams, MoeParams, AcmParams)

@@ -30,6 +30,7 @@ class Backend(enum.IntEnum):
 class Activation(enum.IntEnum):
     RELU = 0
     GELU = 1
+    IDENTITY = 2
 
 
 class LayerKind(enum.IntEnum):
@@ -51,6 +52,7 @@ class LayerKind(enum.IntEnum):
     CLASS_TOKEN = 14
     TOKEN_LINEAR = 15
     MOE = 16
+    ACM = 17
 
 
 class Optimizer(enum.IntEnum):

@@ -218,6 +218,16 @@ class Model(Owned):
                                     C.byref(count))
         return count.value
 
+    def set_acm_learners(self, learners: int = -1) -> int:
+        """Sets how many learners every ACM layer of the model (those of its replacing modules
+        included) runs: -1 each token as its gate chooses, else every token `learners`.
+        Returns the number of layers set; on error none is."""
+        count = C.c_int32()
+        lib.adapt_model_set_acm_learners(self._ptr(),
+                                         _scalars.checked_int(learners, C.c_int32, "learners"),
+                                         C.byref(count))
+        return count.value
+
     def record(self, path, data, batch_size=256, n_threads=0, spool=None):
         """What the submodule at `path` receives and returns for each sample of `data`, as a
         Recording (see libadapt.distill.record)."""

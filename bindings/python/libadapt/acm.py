@@ -1,0 +1,39 @@
+"""Adaptive Computation Modules (ACM): learners a gate runs as many of as each token needs
+(docs/acm.md)."""
+import ctypes as C
+
+import numpy as np
+
+from . import _arrays, _scalars
+from ._native import lib
+from ._params import new_params
+from ._structs import AcmParams, adapt_model
+
+
+def acm_for(model, path, learners=4, gate_width=16, learner_width=0, seed=0):
+    """A freshly initialised ACM with the per-token shapes of the submodule at `path` of
+    `model`, as a new Model for model.replace(path, ...) once trained. A two-layer network
+    ("blocks.3.mlp") gets learners of its activation sharing its hidden units; a projection
+    ("blocks.3.attn.qkv") identity learners of the FLOP-matched rank, one always running.
+    learner_width 0 picks the FLOP-matched width. `model` is unchanged."""
+    from .model import Model
+    params = new_params(AcmParams)
+    _scalars.assign(params, {"learners": learners, "gate_width": gate_width,
+                             "learner_width": learner_width, "seed": seed}, "acm_for")
+    raw = C.POINTER(adapt_model)()
+    lib.adapt_acm_for(C.byref(raw), model._ptr(), _scalars.text(path, "path"),
+                      C.byref(params))
+    return Model(raw)
+
+
+def acm_learner_counts(acm, ctx, x):
+    """How many learners each token of x ran in `acm` (a Model of one ACM layer): int32
+    shaped like x without its last axis."""
+    from .context import operand
+    raw = operand(ctx, x, "x")
+    ctx.keep(acm._handle)
+    dims = [lib.adapt_tensor_dim(raw, d) for d in range(lib.adapt_tensor_ndim(raw))]
+    counts = np.zeros(dims[:-1], dtype=np.int32)
+    lib.adapt_acm_learner_counts(_arrays.pointer(counts, C.c_int32), ctx._ptr(), acm._ptr(),
+                                 raw)
+    return counts

@@ -2140,6 +2140,40 @@ ADAPT_API adapt_status adapt_model_set_acm_learners(adapt_model *model, int32_t 
 ADAPT_API adapt_status adapt_acm_learner_counts(int32_t *counts, adapt_context *ctx,
                                                 adapt_model *acm, adapt_tensor *x);
 
+/**
+ * ACM training, phase 1: trains the learners of `acms[i]` (each one ACM
+ * layer, as adapt_acm_for() makes) on `recordings[i]`, what the path the
+ * module stands at receives and returns (adapt_model_record()), i in [0, n).
+ * A module's loss is the mean over its choices c of the mean squared error
+ * of its first c learners' sum against the recorded output; learner c learns
+ * from choice c alone, the sum of the learners before it a constant there, so
+ * that each learner fits what the ones before it left. The batch loss is the
+ * mean over modules; the gates do not change. Training runs as
+ * adapt_modules_distill() does (epochs, optimizer, schedule, clipping,
+ * progress, cancel from `params`; NULL = defaults). Errors: those of
+ * adapt_modules_distill(), and ADAPT_ERR_INVALID_ARGUMENT for a module that is
+ * not a single ACM layer.
+ */
+ADAPT_API adapt_status adapt_acm_distill(adapt_model *const *acms,
+                                         const adapt_recording *const *recordings, int32_t n,
+                                         const adapt_train_params *params);
+
+/**
+ * ACM training, phase 2: trains the gates of `acms[i]` on `recordings[i]`
+ * as adapt_acm_distill() trains the learners. Each token's label is the
+ * learner count c (from min_learners on) after which one more learner cuts
+ * the error ||y_c - f|| by less than a factor `gamma` (the authors use 1.2):
+ * the first c with e_c < gamma e_(c+1), the error of 0 learners being ||f||;
+ * all learners if none. Every count, 0 and 1 included, can be a label. The
+ * gate learns the labels by cross-entropy on its logits; the learners do not
+ * change. Errors: those of adapt_acm_distill(), ADAPT_ERR_INVALID_ARGUMENT
+ * (gamma below 1 or infinite), ADAPT_ERR_NONFINITE (a NaN gamma).
+ */
+ADAPT_API adapt_status adapt_acm_train_gates(adapt_model *const *acms,
+                                             const adapt_recording *const *recordings,
+                                             int32_t n, float gamma,
+                                             const adapt_train_params *params);
+
 /** @} */
 
 #endif /* ADAPT_EXPERIMENTAL */

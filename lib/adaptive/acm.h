@@ -50,6 +50,17 @@ adapt_status ad_acm_combine(adapt_tensor **y, adapt_context *ctx, adapt_tensor *
 adapt_status ad_acm_gate_logits(adapt_tensor **logits, adapt_context *ctx, const ad_acm *a,
                                 adapt_tensor *x);
 
+/* The distillation loss of `module` (one ACM layer) on recorded inputs x and outputs target
+ * (acm_train.c), taped: the mean over the choices c of the squared error of the first c
+ * learners' sum, learner c's gradient from choice c alone. */
+adapt_status ad_acm_distill_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *module,
+                                 adapt_tensor *x, adapt_tensor *target, const void *unused);
+
+/* The gate's label for a token whose first c learners leave the error e[c] (c = 0 .. N): the
+ * first c from min_learners on at which learner c + 1 cuts the error by less than gamma
+ * (e[c] < gamma e[c + 1], or e[c] = 0), else N. */
+int64_t ad_acm_label(const double *e, int64_t min_learners, int64_t learners, double gamma);
+
 /* The layer's forward, x[N, ..., in] -> [N, ..., out], taped when the context records. */
 adapt_status ad_acm_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
                             adapt_tensor *x);

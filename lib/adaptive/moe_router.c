@@ -54,9 +54,9 @@ static adapt_status expert_norms(adapt_tensor *target, adapt_context *ctx, const
 }
 
 static adapt_status router_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *module,
-                                adapt_tensor *x, adapt_tensor *unused)
+                                adapt_tensor *x, adapt_tensor *outputs, const void *unused)
 {
-    (void)unused;
+    (void)outputs, (void)unused;
     const ad_moe *m = ad_moe_of(module);
     adapt_tensor *target, *hidden, *predicted;
     adapt_status st = ad_linear_output(&target, ctx, x, m->experts);

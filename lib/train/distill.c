@@ -7,8 +7,9 @@
 #include "lib/train/module_objective.h"
 
 static adapt_status mse_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *module,
-                             adapt_tensor *x, adapt_tensor *target)
+                             adapt_tensor *x, adapt_tensor *target, const void *unused)
 {
+    (void)unused;
     adapt_tensor *y;
     adapt_status st = ad_model_forward(&y, ctx, module, x);
     return st ? st : ad_op_mse(loss, ctx, y, target);

@@ -44,7 +44,7 @@ static adapt_status batch_loss(adapt_tensor **loss, adapt_context *ctx, void *ar
         if (!st)
             st = gather(&target, ctx, d->recordings[i], AD_REC_OUTPUTS, rows, n);
         if (!st)
-            st = d->objective->loss(&one, ctx, d->modules[i], x, target);
+            st = d->objective->loss(&one, ctx, d->modules[i], x, target, d->objective->arg);
         if (!st && total)
             st = ad_op_add(&total, ctx, total, one);
         else if (!st)

@@ -10,9 +10,11 @@
 #include "adapt.h"
 
 typedef struct {
-    /* Module i's loss for a batch: its recorded inputs x and outputs target, taped. */
+    /* Module i's loss for a batch: its recorded inputs x and outputs target, taped; arg is
+     * the objective's. */
     adapt_status (*loss)(adapt_tensor **loss, adapt_context *ctx, adapt_model *module,
-                         adapt_tensor *x, adapt_tensor *target);
+                         adapt_tensor *x, adapt_tensor *target, const void *arg);
+    const void *arg;
     /* The parameters of `module` that train into out[0 .. count) (out NULL: only the
      * count), or NULL: all of them. */
     int32_t (*params)(adapt_tensor **out, adapt_model *module);

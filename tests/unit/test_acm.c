@@ -8,6 +8,7 @@
 
 #include "check_util.h"
 #include "lib/adaptive/acm.h"
+#include "lib/autograd/tape.h"
 #include "lib/core/tensor.h"
 
 enum { BATCH = 3, TOKENS = 5, DIM = 6, LEARNERS = 4, WIDTH = 3, GATE = 5 };
@@ -328,6 +329,144 @@ START_TEST(bits_do_not_depend_on_the_thread_count)
 }
 END_TEST
 
+/* The gradient of the learners' w1 under the distillation loss of one batch. */
+static void distill_grads(float *dw, adapt_model *m, adapt_tensor *x, adapt_tensor *target)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    adapt_tensor *loss;
+    for (int32_t k = 0; k < adapt_model_param_count(m); k++)
+        TU_OK(adapt_param_zero_grad(adapt_model_param(m, k)));
+    TU_OK(ad_acm_distill_loss(&loss, ctx, m, tu_record(x), tu_record(target), NULL));
+    TU_OK(ad_backward(ctx, loss));
+    const float *g = NULL;
+    for (int32_t k = 0; k < adapt_model_param_count(m); k++)
+        if (strcmp(adapt_model_param_name(m, k), "0.learners.w1") == 0)
+            g = adapt_tensor_grad(adapt_model_param(m, k));
+    memcpy(dw, g, LEARNERS * DIM * WIDTH * sizeof *dw);
+    adapt_context_free(ctx);
+}
+
+/* Learner n learns from choice n on what the learners before it left: its gradient depends on
+ * learners 1 .. n only, not on those after it. */
+START_TEST(distillation_fits_each_learner_to_the_residual_before_it)
+{
+    enum { BLOCK = DIM * WIDTH };
+    adapt_model *m = acm_model(ADAPT_ACTIVATION_GELU, 0, 141);
+    adapt_tensor *x = input(2, 151, 0), *target = input(2, 152, 0);
+    float before[LEARNERS * BLOCK], after[LEARNERS * BLOCK];
+    distill_grads(before, m, x, target);
+    float *w1 = param_data(m, "0.learners.w1");
+    for (int i = 2 * BLOCK; i < 3 * BLOCK; i++) /* learner 2 changes */
+        w1[i] += 0.25f;
+    distill_grads(after, m, x, target);
+    for (int i = 0; i < 2 * BLOCK; i++)
+        ck_assert_msg(before[i] == after[i], "learner %d's gradient moved with learner 2's "
+                      "weights", i / BLOCK);
+    ck_assert(memcmp(before + 2 * BLOCK, after + 2 * BLOCK, BLOCK * sizeof *before) != 0);
+    ck_assert(memcmp(before + 3 * BLOCK, after + 3 * BLOCK, BLOCK * sizeof *before) != 0);
+    adapt_tensor_free(x);
+    adapt_tensor_free(target);
+    adapt_model_free(m);
+}
+END_TEST
+
+START_TEST(the_label_rule_reaches_every_count)
+{
+    const double stalls_at_once[] = {1.0, 0.95, 0.5, 0.2, 0.1};
+    const double stalls_after_one[] = {1.0, 0.5, 0.45, 0.2, 0.1};
+    const double keeps_improving[] = {1.0, 0.5, 0.25, 0.12, 0.06};
+    const double exact_after_two[] = {1.0, 0.5, 0.0, 0.0, 0.0};
+    const double never_helps[] = {1.0, 0.95, 0.9, 0.85, 0.8};
+    ck_assert_int_eq(ad_acm_label(stalls_at_once, 0, LEARNERS, 1.2), 0);
+    ck_assert_int_eq(ad_acm_label(stalls_after_one, 0, LEARNERS, 1.2), 1);
+    ck_assert_int_eq(ad_acm_label(keeps_improving, 0, LEARNERS, 1.2), LEARNERS);
+    ck_assert_int_eq(ad_acm_label(exact_after_two, 0, LEARNERS, 1.2), 2);
+    ck_assert_int_eq(ad_acm_label(never_helps, 0, LEARNERS, 1.2), 0);
+    ck_assert_int_eq(ad_acm_label(never_helps, 1, LEARNERS, 1.2), 1); /* one always runs */
+    ck_assert_int_eq(ad_acm_label(stalls_after_one, 0, LEARNERS, 1.0), LEARNERS);
+}
+END_TEST
+
+static void last_loss(const adapt_progress *p, void *user)
+{
+    float *losses = user;
+    if (losses[0] != losses[0])
+        losses[0] = p->loss;
+    losses[1] = p->loss;
+}
+
+/* Root mean squared error of every token's output against the recording's, under `count`
+ * learners for every token. */
+static double error_at(adapt_model *acm, int32_t count, adapt_tensor *x, const float *want,
+                       int64_t n)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    TU_OK(adapt_model_set_acm_learners(acm, count, NULL));
+    const float *y = forward(ctx, acm, x);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += ((double)y[i] - want[i]) * ((double)y[i] - want[i]);
+    adapt_context_free(ctx);
+    TU_OK(adapt_model_set_acm_learners(acm, -1, NULL));
+    return sqrt(sum / (double)n);
+}
+
+/* An ACM for a two-layer network learns it from a recording: every added learner lowers the
+ * error and all of them come close; then its gate learns the labels (its loss falls). */
+START_TEST(learners_then_gates_learn_from_a_recording)
+{
+    enum { SAMPLES = 64 };
+    adapt_model *teacher = tu_token_mlp(TOKENS, DIM, 8, 7);
+    adapt_tensor *data = input(SAMPLES, 161, 0);
+    int32_t labels[SAMPLES] = {0};
+    adapt_dataset *set = NULL;
+    TU_OK(adapt_dataset_wrap(&set, adapt_tensor_data(data), 3,
+                             (int64_t[]){SAMPLES, TOKENS, DIM}, labels));
+    adapt_recording *rec = NULL;
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.n_threads = 1;
+    TU_OK(adapt_model_record(&rec, teacher, "0:3", set, &rp));
+    const float *want = adapt_recording_data(rec, 1, NULL, NULL);
+    adapt_acm_params ap;
+    adapt_acm_params_init(&ap, sizeof ap);
+    ap.learners = LEARNERS, ap.seed = 3;
+    adapt_model *acm = NULL;
+    TU_OK(adapt_acm_for(&acm, teacher, "0:3", &ap));
+    const int64_t n = SAMPLES * TOKENS * DIM;
+    const double untrained = error_at(acm, LEARNERS, data, want, n);
+    float losses[2] = {NAN, NAN};
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 150, tp.batch_size = 16, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.learning_rate = 1e-2f, tp.n_threads = 1, tp.progress = last_loss, tp.user_data = losses;
+    const adapt_recording *const recs[] = {rec};
+    TU_OK(adapt_acm_distill(&acm, recs, 1, &tp));
+    double e[LEARNERS + 1];
+    for (int32_t c = 0; c <= LEARNERS; c++)
+        e[c] = error_at(acm, c, data, want, n);
+    for (int32_t c = 1; c <= LEARNERS; c++)
+        ck_assert_msg(e[c] < e[c - 1], "%d learners: error %g, %d: %g", (int)c, e[c],
+                      (int)c - 1, e[c - 1]);
+    ck_assert_msg(e[LEARNERS] < 0.3 * e[0] && e[LEARNERS] < 0.3 * untrained,
+                  "all learners: error %g, none %g, untrained %g", e[LEARNERS], e[0], untrained);
+    losses[0] = losses[1] = NAN;
+    tp.epochs = 60;
+    TU_OK(adapt_acm_train_gates(&acm, recs, 1, 1.2f, &tp));
+    ck_assert_msg(losses[1] < 0.8f * losses[0], "gate loss %g, first step %g", (double)losses[1],
+                  (double)losses[0]);
+    TU_FAILS(adapt_acm_train_gates(&acm, recs, 1, 0.5f, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_acm_train_gates(&acm, recs, 1, NAN, &tp), ADAPT_ERR_NONFINITE);
+    TU_FAILS(adapt_acm_distill(&teacher, recs, 1, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(acm);
+    adapt_recording_free(rec);
+    adapt_dataset_free(set);
+    adapt_tensor_free(data);
+    adapt_model_free(teacher);
+}
+END_TEST
+
 static adapt_model *vit(uint64_t seed)
 {
     adapt_vit_params p;
@@ -432,6 +571,9 @@ int main(void)
     tcase_add_test(tc, taped_forward_matches_inference_and_its_gradients_check);
     tcase_add_test(tc, the_task_gradient_reaches_the_gate);
     tcase_add_test(tc, bits_do_not_depend_on_the_thread_count);
+    tcase_add_test(tc, distillation_fits_each_learner_to_the_residual_before_it);
+    tcase_add_test(tc, the_label_rule_reaches_every_count);
+    tcase_add_test(tc, learners_then_gates_learn_from_a_recording);
     tcase_add_test(tc, acms_stand_in_for_a_vit_s_submodules);
     tcase_add_test(tc, bad_input_is_a_status);
     suite_add_tcase(s, tc);

@@ -16,7 +16,7 @@ from . import ops
 from ._library import BINDINGS_VERSION
 from ._native import lib as _lib
 from ._native import path as library_path
-from .acm import acm_for, acm_learner_counts
+from .acm import acm_distill, acm_for, acm_learner_counts, acm_train_gates
 from .calibration import Calibrator
 from .context import Context
 from .dataset import Dataset
@@ -65,8 +65,8 @@ __all__ = [
     "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError", "LayerKind", "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
-    "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "acm_for", "acm_learner_counts",
-    "backend_available", "backward",
+    "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "acm_distill", "acm_for",
+    "acm_learner_counts", "acm_train_gates", "backend_available", "backward",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
     "library_path", "library_version", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",

@@ -127,6 +127,8 @@ SIGNATURES = {
     "adapt_acm_for": (STATUS, [P(MODEL), MODEL, C.c_char_p, P(AcmParams)]),
     "adapt_acm_learner_counts": (STATUS, [I32P, CTX, MODEL, TENSOR]),
     "adapt_model_set_acm_learners": (STATUS, [MODEL, i32, I32P]),
+    "adapt_acm_distill": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
+    "adapt_acm_train_gates": (STATUS, [P(MODEL), P(RECORDING), i32, f32, P(TrainParams)]),
     # datasets and files
     "adapt_dataset_wrap": (STATUS, [P(DATASET), F32P, i32, I64P, I32P]),
     "adapt_dataset_load_idx": (STATUS, [P(DATASET), C.c_char_p, C.c_char_p]),

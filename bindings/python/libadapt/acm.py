@@ -37,3 +37,28 @@ def acm_learner_counts(acm, ctx, x):
     lib.adapt_acm_learner_counts(_arrays.pointer(counts, C.c_int32), ctx._ptr(), acm._ptr(),
                                  raw)
     return counts
+
+
+def acm_distill(acms, recordings, *, progress=None, cancel=None, **settings):
+    """Phase 1: trains the learners of each acms[i] (a Model of one ACM layer, as acm_for
+    makes) on recordings[i] of the submodule it stands for, all at once: every choice of
+    learner count fits the recorded outputs, learner c on what the ones before it left.
+    settings, progress and cancel are those of Model.train; returns the Progress of each
+    epoch's last step."""
+    from .distill import train_on_recordings
+    return train_on_recordings(lib.adapt_acm_distill, "acm_distill", acms, recordings,
+                               progress, cancel, settings)
+
+
+def acm_train_gates(acms, recordings, gamma=1.2, *, progress=None, cancel=None, **settings):
+    """Phase 2: trains the gate of each acms[i] on recordings[i] to predict, per token, the
+    learner count after which one more learner cuts the error by less than `gamma`, by
+    cross-entropy; the learners stay. Returns the Progress of each epoch's last step."""
+    from .distill import train_on_recordings
+    gamma = _scalars.checked_float(gamma, "gamma")
+
+    def train_gates(models, recs, n, params):
+        return lib.adapt_acm_train_gates(models, recs, n, gamma, params)
+
+    return train_on_recordings(train_gates, "acm_train_gates", acms, recordings, progress,
+                               cancel, settings)

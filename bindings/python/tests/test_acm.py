@@ -47,3 +47,18 @@ def test_refusals(ctx):
         ad.acm_for(model, "blocks.0.attn")
     with pytest.raises(ad.InvalidArgumentError):
         ad.acm_for(model, "blocks.0.mlp", learners=0)
+
+
+def test_learners_then_gate_train_on_a_recording(ctx, rng):
+    model = vit()
+    x = rng.uniform(size=(64, 1, 8, 8)).astype(np.float32)
+    rec = model.record("blocks.1.mlp", (x, np.zeros(64, dtype=np.int32)), batch_size=32)
+    acm = ad.acm_for(model, "blocks.1.mlp", learners=4, seed=1)
+    first = ad.acm_distill([acm], [rec], epochs=30, batch_size=16, optimizer="adamw",
+                           learning_rate=1e-2)
+    assert first[-1].loss < first[0].loss
+    gates = ad.acm_train_gates([acm], [rec], gamma=1.2, epochs=10, batch_size=16,
+                               optimizer="adamw", learning_rate=1e-2)
+    assert gates[-1].loss < gates[0].loss
+    with pytest.raises(ad.InvalidArgumentError, match="gamma"):
+        ad.acm_train_gates([acm], [rec], gamma=0.5, epochs=1)

@@ -1073,6 +1073,22 @@ typedef struct adapt_train_params {
     float sparsity_penalty;
     /** Fraction of the steps over which the penalty's weight rises, in [0, 1] (default 0.5) */
     float sparsity_warmup;
+    /**
+     * Target budget beta of ACM end-to-end training (@ref acm, docs/acm.md), in
+     * [0, 1] (default 0: off). When > 0, every ACM layer that runs its gate
+     * notes its choices, and the loss gains acm_budget_weight |C / C_max -
+     * beta| (the learners' cost per sample against every learner for every
+     * token, mean over the batch), minus acm_entropy_weight times the mean
+     * normalised entropy of each sample's choices per ACM, minus
+     * acm_diversity_weight times 2 mean |u_i - u_j| over pairs of samples
+     * (u_i: sample i's cost fraction); the reported loss includes them. A model
+     * none of whose ACM layers ran its gate is ADAPT_ERR_INVALID_ARGUMENT; not
+     * with recompute_blocks.
+     */
+    float acm_budget;
+    float acm_budget_weight;    /**< >= 0 (default 0.1) */
+    float acm_entropy_weight;   /**< >= 0 (default 0.05) */
+    float acm_diversity_weight; /**< >= 0 (default 0.05) */
 } adapt_train_params;
 
 /**

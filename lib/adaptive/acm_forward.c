@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/adaptive/acm.h"
+#include "lib/adaptive/acm_budget.h"
 #include "lib/adaptive/token_blocks.h"
 #include "lib/core/error.h"
 #include "lib/core/meter.h"
@@ -143,6 +144,8 @@ static adapt_status run_taped(adapt_tensor **out, adapt_context *ctx, const ad_l
         st = ad_acm_gate_logits(&logits, ctx, a, x);
         if (!st)
             st = ad_op_straight_through(&onehot, ctx, logits, AD_ACM_GATE_TAU, ctx->training);
+        if (!st)
+            st = ad_acm_note_choices(ctx, a, onehot);
         if (!st)
             st = mask_of(&mask, ctx, a, onehot);
     }

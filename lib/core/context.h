@@ -31,9 +31,13 @@ struct adapt_context {
     float sparsity_weight;
     adapt_tensor *sparsity_sum;
     int32_t sparsity_count;
-    /* While not NULL, a Mixture-of-Experts layer writes how many experts each token ran
-     * (adapt_moe_expert_counts). */
+    /* While not NULL, a Mixture-of-Experts or ACM layer writes how many experts or learners
+     * each token ran (adapt_moe_expert_counts, adapt_acm_learner_counts). */
     int32_t *expert_counts;
+    /* The ACM budget terms (lib/adaptive/acm_budget.h): while acm_noting, the gated ACM
+     * forwards of this pass note their choices in acm_notes (newest first, arena memory). */
+    bool acm_noting;
+    struct ad_acm_note *acm_notes;
 };
 
 /* Validates a context argument of public function `fn`. */

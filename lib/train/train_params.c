@@ -12,7 +12,8 @@ void adapt_train_params_init(adapt_train_params *params, size_t size)
         .epochs = 10, .batch_size = 64, .optimizer = ADAPT_OPTIMIZER_SGD,
         .learning_rate = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
         .adam_eps = 1e-8f, .schedule = ADAPT_SCHEDULE_CONSTANT, .step_epochs = 10,
-        .step_gamma = 0.1f, .sparsity_warmup = 0.5f};
+        .step_gamma = 0.1f, .sparsity_warmup = 0.5f, .acm_budget_weight = 0.1f,
+        .acm_entropy_weight = 0.05f, .acm_diversity_weight = 0.05f};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
@@ -51,6 +52,10 @@ static adapt_status check_floats(const adapt_train_params *p, const char *fn)
         {"label_smoothing", p->label_smoothing, 0.0, 1.0, false, true},
         {"sparsity_penalty", p->sparsity_penalty, 0.0, INFINITY, false, true},
         {"sparsity_warmup", p->sparsity_warmup, 0.0, 1.0, false, false},
+        {"acm_budget", p->acm_budget, 0.0, 1.0, false, false},
+        {"acm_budget_weight", p->acm_budget_weight, 0.0, INFINITY, false, true},
+        {"acm_entropy_weight", p->acm_entropy_weight, 0.0, INFINITY, false, true},
+        {"acm_diversity_weight", p->acm_diversity_weight, 0.0, INFINITY, false, true},
     };
     adapt_status st = ADAPT_OK;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
@@ -95,6 +100,9 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
     if (!st && own->sparsity_penalty > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: sparsity_penalty and recompute_blocks do not go together", fn);
+    if (!st && own->acm_budget > 0.0f && own->recompute_blocks)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                     "%s: acm_budget and recompute_blocks do not go together", fn);
     return st;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/adaptive/acm_budget.h"
 #include "lib/autograd/tape.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
@@ -196,21 +197,30 @@ static float sparsity_weight(const trainer *t)
     return warm > done ? (float)(t->p.sparsity_penalty * done / warm) : t->p.sparsity_penalty;
 }
 
-/* The objective's loss plus the weighted mean of the ReLU outputs' measures. */
+/* The objective's loss plus the weighted mean of the ReLU outputs' measures and the ACM
+ * budget terms. */
 static adapt_status penalised_loss(adapt_tensor **loss, trainer *t, const int64_t *order,
                                    int64_t n)
 {
     adapt_context *ctx = t->ctx;
     ctx->sparsity_weight = sparsity_weight(t);
+    ctx->acm_noting = t->p.acm_budget > 0.0f;
     adapt_status st = batch_loss(loss, t, order, n);
+    adapt_tensor *penalty;
     if (!st && ctx->sparsity_count) {
-        adapt_tensor *penalty;
         st = ad_op_scale(&penalty, ctx, ctx->sparsity_sum,
                          ctx->sparsity_weight / (float)ctx->sparsity_count);
         if (!st)
             st = ad_op_add(loss, ctx, *loss, penalty);
     }
+    const ad_acm_budget budget = {t->p.acm_budget, t->p.acm_budget_weight,
+                                  t->p.acm_entropy_weight, t->p.acm_diversity_weight};
+    if (!st && ctx->acm_noting)
+        st = ad_acm_budget_loss(&penalty, ctx, &budget);
+    if (!st && ctx->acm_noting)
+        st = ad_op_add(loss, ctx, *loss, penalty);
     ctx->sparsity_weight = 0.0f;
+    ctx->acm_noting = false, ctx->acm_notes = NULL;
     return st;
 }
 

@@ -101,7 +101,7 @@ OFFSET(adapt_progress, samples_per_second, 32);
 OFFSET(adapt_progress, eta_seconds, 40);
 OFFSET(adapt_progress, val_accuracy, 48);
 
-SIZE(adapt_train_params, 136);
+SIZE(adapt_train_params, 152);
 OFFSET(adapt_train_params, struct_size, 0);
 OFFSET(adapt_train_params, epochs, 8);
 OFFSET(adapt_train_params, batch_size, 12);
@@ -129,6 +129,10 @@ OFFSET(adapt_train_params, drop_last, 120);
 OFFSET(adapt_train_params, recompute_blocks, 124);
 OFFSET(adapt_train_params, sparsity_penalty, 128);
 OFFSET(adapt_train_params, sparsity_warmup, 132);
+OFFSET(adapt_train_params, acm_budget, 136);
+OFFSET(adapt_train_params, acm_budget_weight, 140);
+OFFSET(adapt_train_params, acm_entropy_weight, 144);
+OFFSET(adapt_train_params, acm_diversity_weight, 148);
 
 SIZE(adapt_eval_result, 32);
 OFFSET(adapt_eval_result, struct_size, 0);

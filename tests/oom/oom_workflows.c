@@ -488,6 +488,62 @@ static adapt_status moe_collect(oom_fixture *f)
     return st;
 }
 
+/* ---- Adaptive Computation Modules ------------------------------------------------------ */
+
+/* The three ACM phases on the small ViT's block 1 MLP (docs/acm.md), then a metered forward and
+ * each token's learner count. The run builds the model itself, as the MoE workflow does. */
+static adapt_status acm_phases(oom_fixture *f)
+{
+    adapt_record_params rp;
+    adapt_record_params_init(&rp, sizeof rp);
+    rp.batch_size = 8;
+    rp.n_threads = 2;
+    adapt_acm_params ap;
+    adapt_acm_params_init(&ap, sizeof ap);
+    ap.gate_width = 4;
+    adapt_train_params tp = moe_epoch(2);
+    adapt_recording *recording = NULL;
+    adapt_model *acm = NULL;
+    adapt_status st = oom_small_vit(&f->models[0], 1);
+    if (!st)
+        st = adapt_model_record(&recording, f->models[0], "blocks.1.mlp", f->data, &rp);
+    if (!st)
+        st = adapt_acm_for(&acm, f->models[0], "blocks.1.mlp", &ap);
+    const adapt_recording *const *recordings = (const adapt_recording *const *)&recording;
+    if (!st)
+        st = adapt_acm_distill(&acm, recordings, 1, &tp);
+    if (!st)
+        st = adapt_acm_train_gates(&acm, recordings, 1, 1.2f, &tp);
+    adapt_recording_free(recording);
+    if (!st)
+        return moe_replace(f->models[0], "blocks.1.mlp", acm);
+    adapt_model_free(acm);
+    return st;
+}
+
+static adapt_status acm_run(oom_fixture *f)
+{
+    free_models(f);
+    adapt_status st = acm_phases(f);
+    adapt_train_params tp = moe_epoch(1);
+    tp.acm_budget = 0.4f;
+    if (!st)
+        st = adapt_model_train(f->models[0], f->data, NULL, &tp);
+    if (!st)
+        st = moe_forward(f);
+    return st;
+}
+
+static adapt_status acm_collect(oom_fixture *f)
+{
+    adapt_status st = append_tensor(f, f->logits[0]);
+    if (!st)
+        st = append(f, f->flops, MOE_FORWARD * sizeof *f->flops);
+    if (!st)
+        st = append_models(f);
+    return st;
+}
+
 /* ---- save ----------------------------------------------------------------------- */
 
 /* The target holds an older checkpoint, which a failed save must leave as it is. */
@@ -609,6 +665,7 @@ static const oom_workflow workflows[] = {
     {"train", train_setup, train_run, append_models, false, NULL, NULL},
     {"exits", exits_setup, exits_run, exits_collect, true, NULL, NULL},
     {"moe", moe_setup, moe_run, moe_collect, true, NULL, NULL},
+    {"acm", moe_setup, acm_run, acm_collect, true, NULL, NULL},
     {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
     {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
 };

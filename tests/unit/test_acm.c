@@ -8,7 +8,9 @@
 
 #include "check_util.h"
 #include "lib/adaptive/acm.h"
+#include "lib/adaptive/acm_budget.h"
 #include "lib/autograd/tape.h"
+#include "lib/core/context.h"
 #include "lib/core/tensor.h"
 
 enum { BATCH = 3, TOKENS = 5, DIM = 6, LEARNERS = 4, WIDTH = 3, GATE = 5 };
@@ -467,6 +469,99 @@ START_TEST(learners_then_gates_learn_from_a_recording)
 }
 END_TEST
 
+/* The budget terms on soft stand-ins for one-hot choices: two ACMs' notes, [3, 4, 5] and
+ * [3, 2, 4] (min_learners 1); params[0], params[1]. */
+static adapt_status budget_forward(adapt_tensor **out, adapt_context *ctx,
+                                   adapt_tensor **params, void *arg)
+{
+    (void)arg;
+    const ad_acm first = {.in = 6, .hidden = 2, .out = 6, .learners = 4};
+    const ad_acm second = {.in = 6, .hidden = 3, .out = 6, .learners = 4, .min_learners = 1};
+    const ad_acm_budget w = {0.05f, 0.7f, 0.3f, 0.2f};
+    ctx->acm_noting = true, ctx->acm_notes = NULL;
+    adapt_tensor *loss = NULL;
+    adapt_status st = ad_acm_note_choices(ctx, &first, tu_record(params[0]));
+    if (!st)
+        st = ad_acm_note_choices(ctx, &second, tu_record(params[1]));
+    if (!st)
+        st = ad_acm_budget_loss(&loss, ctx, &w);
+    ctx->acm_noting = false, ctx->acm_notes = NULL;
+    if (!st)
+        *out = tu_handle(loss);
+    return st;
+}
+
+START_TEST(budget_terms_gradients_check)
+{
+    adapt_tensor *params[2] = {tu_param(3, (int64_t[]){3, 4, 5}, 171, 0.05f, 1.0f),
+                               tu_param(3, (int64_t[]){3, 2, 4}, 172, 0.05f, 1.0f)};
+    tu_gradcheck(budget_forward, params, 2, NULL, 1e-3, 2e-2, 60);
+    adapt_tensor_free(params[0]);
+    adapt_tensor_free(params[1]);
+}
+END_TEST
+
+/* The share of the learners' cost each sample runs, mean over a batch. */
+static double cost_share(adapt_model *m, adapt_tensor *x, int64_t samples)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    int64_t *flops = malloc((size_t)samples * sizeof *flops);
+    adapt_tensor *y = NULL;
+    TU_OK(adapt_model_forward_flops(&y, flops, ctx, m, x));
+    const double gate = 2.0 * (DIM * GATE + GATE * GATE + GATE * (LEARNERS + 1));
+    const double learner = 2.0 * (DIM * WIDTH + WIDTH * DIM), head = 2.0 * TOKENS * DIM * 3;
+    double sum = 0.0;
+    for (int64_t i = 0; i < samples; i++)
+        sum += ((double)flops[i] - head - TOKENS * gate) / (TOKENS * LEARNERS * learner);
+    free(flops);
+    adapt_context_free(ctx);
+    return sum / (double)samples;
+}
+
+/* End to end with a budget of a quarter, a model whose gates all start at every learner ends
+ * near a quarter of the learners' cost. */
+START_TEST(budget_training_moves_the_cost_towards_beta)
+{
+    enum { SAMPLES = 64 };
+    adapt_model *m = acm_model(ADAPT_ACTIVATION_GELU, 0, 181);
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = ADAPT_LAYER_LINEAR, p.out_features = 3;
+    TU_OK(adapt_model_append(m, &p));
+    param_data(m, "0.gate.4.bias")[LEARNERS] = 8.0f;
+    adapt_tensor *x = input(SAMPLES, 191, 0);
+    int32_t labels[SAMPLES];
+    for (int i = 0; i < SAMPLES; i++)
+        labels[i] = i % 3;
+    adapt_dataset *set = NULL;
+    TU_OK(adapt_dataset_wrap(&set, adapt_tensor_data(x), 3, (int64_t[]){SAMPLES, TOKENS, DIM},
+                             labels));
+    const double before = cost_share(m, x, SAMPLES);
+    ck_assert_msg(before > 0.95, "cost share %g at the start", before);
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 40, tp.batch_size = 16, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.learning_rate = 1e-2f, tp.n_threads = 1;
+    tp.acm_budget = 0.25f, tp.acm_budget_weight = 2.0f;
+    tp.acm_entropy_weight = 0.0f, tp.acm_diversity_weight = 0.0f;
+    TU_OK(adapt_model_train(m, set, NULL, &tp));
+    const double after = cost_share(m, x, SAMPLES);
+    ck_assert_msg(fabs(after - 0.25) < 0.1, "cost share %g after training, %g before", after,
+                  before);
+    TU_OK(adapt_model_set_acm_learners(m, 2, NULL)); /* no gate runs: nothing to budget */
+    TU_FAILS(adapt_model_train(m, set, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_OK(adapt_model_set_acm_learners(m, -1, NULL));
+    tp.acm_budget = 1.5f;
+    TU_FAILS(adapt_model_train(m, set, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    tp.acm_budget = 0.25f, tp.recompute_blocks = 1;
+    TU_FAILS(adapt_model_train(m, set, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_dataset_free(set);
+    adapt_tensor_free(x);
+    adapt_model_free(m);
+}
+END_TEST
+
 static adapt_model *vit(uint64_t seed)
 {
     adapt_vit_params p;
@@ -574,6 +669,8 @@ int main(void)
     tcase_add_test(tc, distillation_fits_each_learner_to_the_residual_before_it);
     tcase_add_test(tc, the_label_rule_reaches_every_count);
     tcase_add_test(tc, learners_then_gates_learn_from_a_recording);
+    tcase_add_test(tc, budget_terms_gradients_check);
+    tcase_add_test(tc, budget_training_moves_the_cost_towards_beta);
     tcase_add_test(tc, acms_stand_in_for_a_vit_s_submodules);
     tcase_add_test(tc, bad_input_is_a_status);
     suite_add_tcase(s, tc);

@@ -131,7 +131,9 @@ class TrainParams(C.Structure):
                 ("label_smoothing", C.c_float), ("seed", C.c_uint64), ("n_threads", C.c_int32),
                 ("progress", progress_fn), ("cancel", cancel_fn), ("user_data", C.c_void_p),
                 ("drop_last", C.c_int32), ("recompute_blocks", C.c_int32),
-                ("sparsity_penalty", C.c_float), ("sparsity_warmup", C.c_float)]
+                ("sparsity_penalty", C.c_float), ("sparsity_warmup", C.c_float),
+                ("acm_budget", C.c_float), ("acm_budget_weight", C.c_float),
+                ("acm_entropy_weight", C.c_float), ("acm_diversity_weight", C.c_float)]
 
 
 class EvalResult(C.Structure):

@@ -190,6 +190,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           label_smoothing: float = 0.0, seed: int = 0, n_threads: int = 0,
           drop_last: bool = False, recompute_blocks: bool = False,
           sparsity_penalty: float = 0.0, sparsity_warmup: float = 0.5,
+          acm_budget: float = 0.0, acm_budget_weight: float = 0.1,
+          acm_entropy_weight: float = 0.05, acm_diversity_weight: float = 0.05,
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -201,7 +203,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     recompute_blocks keeps only each block's output and reruns the blocks in backward
     (activation checkpointing: less memory, one more forward, the same gradients);
     sparsity_penalty adds that weight (rising over the first sparsity_warmup of the steps)
-    times the mean squared Hoyer measure of the ReLU outputs to the loss (docs/moe.md).
+    times the mean squared Hoyer measure of the ReLU outputs to the loss (docs/moe.md);
+    acm_budget > 0 trains ACM gates end to end towards that fraction of the learners' cost,
+    with the budget, entropy and diversity terms weighted by the acm_*_weight (docs/acm.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -213,7 +217,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         step_epochs=step_epochs, step_gamma=step_gamma, min_learning_rate=min_learning_rate,
         grad_clip_norm=grad_clip_norm, label_smoothing=label_smoothing, seed=seed,
         n_threads=n_threads, drop_last=drop_last, recompute_blocks=recompute_blocks,
-        sparsity_penalty=sparsity_penalty, sparsity_warmup=sparsity_warmup)
+        sparsity_penalty=sparsity_penalty, sparsity_warmup=sparsity_warmup,
+        acm_budget=acm_budget, acm_budget_weight=acm_budget_weight,
+        acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

@@ -35,20 +35,13 @@ static adapt_status st_backward(adapt_context *ctx, const ad_node *node)
     return ADAPT_OK;
 }
 
-/* Gumbel noise for value i of the stream, from a uniform draw kept inside (0, 1). */
-static float gumbel(uint64_t seed, uint64_t stream, uint64_t i)
-{
-    const float u = ad_uniform(seed, stream, i) + 0.5f / 16777216.0f;
-    return -logf(-logf(u));
-}
-
 /* Row r: soft = softmax(z), y = one-hot(argmax z), z = (l + g) / tau. */
 static void one_row(float *y, float *soft, const float *l, int64_t width, float inv_tau,
                     const uint64_t *noise, uint64_t first)
 {
     int64_t best = 0;
     for (int64_t c = 0; c < width; c++) {
-        soft[c] = (l[c] + (noise ? gumbel(noise[0], noise[1], first + (uint64_t)c) : 0.0f)) *
+        soft[c] = (l[c] + (noise ? ad_gumbel(noise[0], noise[1], first + (uint64_t)c) : 0.0f)) *
                   inv_tau;
         best = soft[c] > soft[best] ? c : best;
     }

@@ -11,6 +11,7 @@
 #include "lib/adaptive/acm_budget.h"
 #include "lib/autograd/tape.h"
 #include "lib/core/context.h"
+#include "lib/core/rng.h"
 #include "lib/core/tensor.h"
 
 enum { BATCH = 3, TOKENS = 5, DIM = 6, LEARNERS = 4, WIDTH = 3, GATE = 5 };
@@ -562,6 +563,21 @@ START_TEST(budget_training_moves_the_cost_towards_beta)
 }
 END_TEST
 
+/* The gate's Gumbel noise is finite for every draw, the top one included, whose uniform
+ * rounds to 1 in float (and whose noise would then be infinite, the sampled softmax NaN). */
+START_TEST(gumbel_noise_is_finite_for_every_draw)
+{
+    const uint32_t top = (1u << 24) - 1;
+    ck_assert_float_eq((float)top / 16777216.0f + 0.5f / 16777216.0f, 1.0f);
+    ck_assert(isfinite(ad_gumbel_of_bits(0)) && isfinite(ad_gumbel_of_bits(top)));
+    ck_assert_msg(ad_gumbel_of_bits(0) < -2.8f && ad_gumbel_of_bits(top) > 17.0f,
+                  "noise range %g .. %g", (double)ad_gumbel_of_bits(0),
+                  (double)ad_gumbel_of_bits(top));
+    for (uint32_t bits = 1; bits < top; bits += 4099)
+        ck_assert(ad_gumbel_of_bits(bits) > ad_gumbel_of_bits(bits - 1));
+}
+END_TEST
+
 static adapt_model *vit(uint64_t seed)
 {
     adapt_vit_params p;
@@ -669,6 +685,7 @@ int main(void)
     tcase_add_test(tc, distillation_fits_each_learner_to_the_residual_before_it);
     tcase_add_test(tc, the_label_rule_reaches_every_count);
     tcase_add_test(tc, learners_then_gates_learn_from_a_recording);
+    tcase_add_test(tc, gumbel_noise_is_finite_for_every_draw);
     tcase_add_test(tc, budget_terms_gradients_check);
     tcase_add_test(tc, budget_training_moves_the_cost_towards_beta);
     tcase_add_test(tc, acms_stand_in_for_a_vit_s_submodules);

@@ -7,40 +7,15 @@ sparsified model with its ReLU zeros per FFN, accuracy and FLOPs per image for d
 static top-k, the early-exit curve, and the claim's check: the FLOPs saved at an accuracy drop
 of at most one point. Writes OUT_DIR/d2dmoe_fmnist.png (ViT) or d2dmoe_fmnist_mlp.png.
 """
-import csv
+import os
 import sys
-from collections import defaultdict
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from results import cheapest_within, dense_point, fmt, load, points, stats  # noqa: E402
+
 NAMES = {"vit": "ViT", "mlp": "MLP"}
-
-
-def load(path):
-    rows = defaultdict(lambda: defaultdict(list))  # method -> setting -> [row]
-    with open(path) as f:
-        for seed, method, setting, accuracy, mflops, ffn in csv.reader(f):
-            rows[method][setting].append((int(seed), accuracy, mflops, ffn))
-    return rows
-
-
-def stats(rows, column):
-    values = np.array([float(r[column]) for r in rows])
-    return values.mean(), values.std()
-
-
-def fmt(mean, std, digits=2):
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def points(rows, method):
-    """(setting, accuracy mean, std, mflops mean, std, ffn mean) per setting."""
-    out = []
-    for setting, rs in rows[method].items():
-        acc, mfl = stats(rs, 1), stats(rs, 2)
-        ffn = stats(rs, 3)[0] if rs[0][3] else float("nan")
-        out.append((float(setting), *acc, *mfl, ffn))
-    return sorted(out)
 
 
 def zeros_table(rows, model):
@@ -68,12 +43,6 @@ def sweep_table(rows, method, name, dense):
               f"{100 * (1 - f / dense['mflops']):.1f} % | "
               f"{100 * (1 - ffn / dense['ffn']):.1f} % |")
     print()
-
-
-def cheapest_within(pts, floor):
-    """The cheapest point whose mean accuracy is at least floor, or None."""
-    fits = [p for p in pts if p[1] >= floor]
-    return min(fits, key=lambda p: p[3]) if fits else None
 
 
 def verdict(rows, dense, model):
@@ -125,10 +94,7 @@ def main():
     rows = load(sys.argv[1])
     model = sys.argv[3] if len(sys.argv) > 3 else "vit"
     seeds = sorted({r[0] for rs in rows["dense"].values() for r in rs})
-    (d,) = rows["dense"].values()
-    acc, acc_sd = stats(d, 1)
-    dense = {"accuracy": acc, "accuracy_sd": acc_sd, "mflops": stats(d, 2)[0],
-             "ffn": stats(d, 3)[0]}
+    dense = dense_point(rows)
     print(f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); mean ± std.\n")
     print("| model | accuracy (%) | MFLOPs / image |")
     print("|---|---:|---:|")

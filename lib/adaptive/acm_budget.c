@@ -1,7 +1,6 @@
 #include "lib/adaptive/acm_budget.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
@@ -74,35 +73,50 @@ static double sign(double v)
     return (v > 0.0) - (v < 0.0);
 }
 
+/* d terms / d u_i: the budget's and the diversity's share. */
+static double cost_grad(const budget_saved *s, int64_t i, double mean)
+{
+    const double b = (double)s->samples;
+    double d = s->w.budget * sign(mean - s->w.beta) / b;
+    for (int64_t j = 0; j < s->samples; j++)
+        d -= s->w.diversity * 4.0 / (b * b) * sign(s->cost[i] - s->cost[j]);
+    return d;
+}
+
+/* Adds g d terms / d onehot of note k into d; dh: room for its choices. */
+static void note_grad(float *d, const budget_saved *s, int32_t k, double g, double mean,
+                      double *dh)
+{
+    const ad_acm_note *n = s->notes[k];
+    const int64_t choices = choices_of(n), tokens = tokens_of(n, s->samples);
+    const double share = 1.0 / ((double)tokens * s->n_notes * (double)s->samples);
+    for (int64_t i = 0; i < s->samples; i++) {
+        const double du = cost_grad(s, i, mean) * (double)n->learner_flops / s->max_cost;
+        entropy(n, i, s->samples, dh);
+        for (int64_t t = 0; t < tokens; t++)
+            for (int64_t c = 0; c < choices; c++)
+                d[(i * tokens + t) * choices + c] += (float)(
+                    g * (du * (double)(n->min_learners + c) - s->w.entropy * dh[c] * share));
+    }
+}
+
 static adapt_status budget_backward(adapt_context *ctx, const ad_node *node)
 {
     const budget_saved *s = node->saved;
-    const double g = node->out->pass_grad[0], b = (double)s->samples;
     double mean = 0.0;
     for (int64_t i = 0; i < s->samples; i++)
-        mean += s->cost[i] / b;
+        mean += s->cost[i] / (double)s->samples;
     for (int32_t k = 0; k < s->n_notes; k++) {
-        const ad_acm_note *n = s->notes[k];
         float *d;
-        adapt_status st = ad_grad(&d, ctx, node->in[k]);
-        if (st)
-            return st;
-        const int64_t choices = choices_of(n), tokens = tokens_of(n, s->samples);
         double *dh;
-        st = ad_scratch((void **)&dh, ctx, (size_t)choices * sizeof *dh, "adapt_backward");
+        adapt_status st = ad_grad(&d, ctx, node->in[k]);
+        if (!st && d)
+            st = ad_scratch((void **)&dh, ctx, (size_t)choices_of(s->notes[k]) * sizeof *dh,
+                            "adapt_backward");
         if (st)
             return st;
-        for (int64_t i = 0; d && i < s->samples; i++) {
-            double du = s->w.budget * sign(mean - s->w.beta) / b;
-            for (int64_t j = 0; j < s->samples; j++)
-                du -= s->w.diversity * 4.0 / (b * b) * sign(s->cost[i] - s->cost[j]);
-            entropy(n, i, s->samples, dh);
-            for (int64_t t = 0; t < tokens; t++)
-                for (int64_t c = 0; c < choices; c++)
-                    d[(i * tokens + t) * choices + c] += (float)(
-                        g * (du * (double)(n->min_learners + c) * n->learner_flops / s->max_cost -
-                             s->w.entropy * dh[c] / ((double)tokens * s->n_notes * b)));
-        }
+        if (d)
+            note_grad(d, s, k, node->out->pass_grad[0], mean, dh);
     }
     return ADAPT_OK;
 }

@@ -124,36 +124,42 @@ static adapt_status mask_of(adapt_tensor **mask, adapt_context *ctx, const ad_ac
     return st ? st : ad_op_matmul(mask, ctx, onehot, u, 0);
 }
 
+/* mask [..., learners] of every token running the layer's fixed count: a constant. */
+static adapt_status fixed_mask(adapt_tensor **mask, adapt_context *ctx, const ad_acm *a,
+                               const adapt_tensor *x)
+{
+    int64_t shape[ADAPT_MAX_DIMS];
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+    shape[x->ndim - 1] = a->learners;
+    adapt_status st = ad_tensor_new(mask, ctx, x->ndim, shape);
+    for (int64_t k = 0; !st && k < (*mask)->numel; k++)
+        (*mask)->data[k] = k % a->learners < a->fixed ? 1.0f : 0.0f;
+    return st;
+}
+
+/* mask [..., learners] of the gate's straight-through choices, which the budget terms may
+ * note. */
+static adapt_status gated_mask(adapt_tensor **mask, adapt_context *ctx, const ad_acm *a,
+                               adapt_tensor *x)
+{
+    adapt_tensor *logits, *onehot;
+    adapt_status st = ad_acm_gate_logits(&logits, ctx, a, x);
+    if (!st)
+        st = ad_op_straight_through(&onehot, ctx, logits, AD_ACM_GATE_TAU, ctx->training);
+    if (!st)
+        st = ad_acm_note_choices(ctx, a, onehot);
+    return st ? st : mask_of(mask, ctx, a, onehot);
+}
+
 /* The taped forward; selected[tokens, learners] gets what the forward value ran. */
-static adapt_status run_taped(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
+static adapt_status run_taped(adapt_tensor **out, adapt_context *ctx, const ad_acm *a,
                               adapt_tensor *x, uint8_t *selected)
 {
-    const ad_acm *a = AD_LAYER_STATE(l, const ad_acm);
-    const int64_t tokens = x->numel / a->in;
     adapt_tensor *mask, *h;
-    adapt_status st;
-    if (a->fixed >= 0) {
-        int64_t shape[ADAPT_MAX_DIMS];
-        memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
-        shape[x->ndim - 1] = a->learners;
-        st = ad_tensor_new(&mask, ctx, x->ndim, shape);
-        for (int64_t t = 0; !st && t < tokens; t++)
-            select_first(selected + t * a->learners, a->learners, a->fixed);
-    } else {
-        adapt_tensor *logits, *onehot;
-        st = ad_acm_gate_logits(&logits, ctx, a, x);
-        if (!st)
-            st = ad_op_straight_through(&onehot, ctx, logits, AD_ACM_GATE_TAU, ctx->training);
-        if (!st)
-            st = ad_acm_note_choices(ctx, a, onehot);
-        if (!st)
-            st = mask_of(&mask, ctx, a, onehot);
-    }
-    for (int64_t k = 0; !st && k < tokens * a->learners; k++) {
-        if (a->fixed >= 0)
-            mask->data[k] = selected[k];
+    adapt_status st = a->fixed >= 0 ? fixed_mask(&mask, ctx, a, x)
+                                    : gated_mask(&mask, ctx, a, x);
+    for (int64_t k = 0; !st && k < mask->numel; k++)
         selected[k] = mask->data[k] != 0.0f;
-    }
     if (!st)
         st = ad_acm_learner_outputs(&h, ctx, a, x);
     return st ? st : ad_acm_combine(out, ctx, h, mask);
@@ -167,7 +173,7 @@ static adapt_status forward_taped(adapt_tensor **out, adapt_context *ctx, const 
     adapt_status st = ad_scratch((void **)&selected, ctx, (size_t)(tokens * a->learners + 1),
                                  fn);
     if (!st)
-        st = run_taped(out, ctx, l, x, selected);
+        st = run_taped(out, ctx, a, x, selected);
     return st ? st : charge(ctx, a, selected, tokens, x->shape[0], a->fixed < 0);
 }
 

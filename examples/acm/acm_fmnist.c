@@ -72,12 +72,7 @@ static void compute_map(const fmnist_run *r, adapt_model *m, double beta)
     adapt_record_params rp;
     adapt_record_params_init(&rp, sizeof rp);
     rp.n_threads = r->threads;
-    adapt_context_params cp;
-    adapt_context_params_init(&cp, sizeof cp);
-    cp.n_threads = r->threads;
-    adapt_context *ctx;
-    CHECK(adapt_context_create(&ctx, &cp));
-    CHECK(adapt_context_set_grad(ctx, 0));
+    adapt_context *ctx = fmnist_context(r);
     for (int32_t b = 0; b < BLOCKS; b++) {
         adapt_recording *rec;
         adapt_model *acm; /* handed back for the counts, then put in place again */

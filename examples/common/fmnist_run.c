@@ -67,8 +67,7 @@ void fmnist_train_dense(fmnist_run *r, adapt_model *m, const char *const *ffns, 
     }
 }
 
-/* Test accuracy and mean FLOPs per image of what runs now, from one metered pass. */
-static void measure(const fmnist_run *r, adapt_model *m, double *accuracy, double *mflops)
+adapt_context *fmnist_context(const fmnist_run *r)
 {
     adapt_context_params cp;
     adapt_context_params_init(&cp, sizeof cp);
@@ -76,6 +75,13 @@ static void measure(const fmnist_run *r, adapt_model *m, double *accuracy, doubl
     adapt_context *ctx;
     CHECK(adapt_context_create(&ctx, &cp));
     CHECK(adapt_context_set_grad(ctx, 0));
+    return ctx;
+}
+
+/* Test accuracy and mean FLOPs per image of what runs now, from one metered pass. */
+static void measure(const fmnist_run *r, adapt_model *m, double *accuracy, double *mflops)
+{
+    adapt_context *ctx = fmnist_context(r);
     const int64_t n = adapt_dataset_count(r->test), pixels = 28 * 28;
     float *x = malloc((size_t)(BATCH * pixels) * sizeof *x);
     int32_t labels[BATCH];

@@ -46,6 +46,9 @@ adapt_model *fmnist_vit(const fmnist_run *r);
  * submodules `ffns[0 .. n)`). */
 void fmnist_train_dense(fmnist_run *r, adapt_model *m, const char *const *ffns, int32_t n);
 
+/* A context of r->threads threads, without gradients. */
+adapt_context *fmnist_context(const fmnist_run *r);
+
 /* Appends the row of what `m` runs now (test accuracy, mean FLOPs per image from a metered
  * pass) and prints it; returns the accuracy. */
 double fmnist_emit(const fmnist_run *r, adapt_model *m, const char *method, double setting);

@@ -11,7 +11,6 @@
 #include "lib/adaptive/acm_budget.h"
 #include "lib/adaptive/token_blocks.h"
 #include "lib/core/error.h"
-#include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/autograd/tape.h"
 #include "lib/kernels/gemm.h"
@@ -80,33 +79,13 @@ static adapt_status choose_block(uint8_t *selected, int64_t *bad_row, adapt_back
     return st;
 }
 
-/* Each sample's gate (when it ran) and the learners its tokens ran; how many each token ran
- * to the context's counts when asked for. */
+/* Each sample's gate (when it ran) and the learners its tokens ran. */
 static adapt_status charge(adapt_context *ctx, const ad_acm *a, const uint8_t *selected,
-                           int64_t tokens, int64_t samples, bool gated)
+                           int64_t tokens, int64_t samples)
 {
-    for (int64_t t = 0; ctx->expert_counts && t < tokens; t++) {
-        int32_t ran = 0;
-        for (int64_t n = 0; n < a->learners; n++)
-            ran += selected[t * a->learners + n];
-        ctx->expert_counts[t] = ran;
-    }
-    if (!ctx->meter || samples == 0)
-        return ADAPT_OK;
-    int64_t *flops;
-    adapt_status st = ad_scratch((void **)&flops, ctx, (size_t)samples * sizeof *flops, fn);
-    if (st)
-        return st;
-    const int64_t per_sample = tokens / samples * a->learners;
-    for (int64_t i = 0; i < samples; i++) {
-        int64_t pairs = 0;
-        for (int64_t k = i * per_sample; k < (i + 1) * per_sample; k++)
-            pairs += selected[k];
-        flops[i] = ad_add_sat(ad_mul_sat(pairs, ad_acm_learner_flops(a)),
-                              gated ? ad_mul_sat(tokens / samples, ad_acm_gate_flops(a)) : 0);
-    }
-    ad_meter_charge_each(ctx, samples, flops);
-    return ADAPT_OK;
+    return ad_token_blocks_charge(ctx, selected, tokens, a->learners, samples,
+                                  ad_acm_learner_flops(a),
+                                  a->fixed < 0 ? ad_acm_gate_flops(a) : 0);
 }
 
 /* mask [..., learners] from the choices' one-hot [..., choices]: learner n runs under choice
@@ -174,7 +153,7 @@ static adapt_status forward_taped(adapt_tensor **out, adapt_context *ctx, const 
                                  fn);
     if (!st)
         st = run_taped(out, ctx, a, x, selected);
-    return st ? st : charge(ctx, a, selected, tokens, x->shape[0], a->fixed < 0);
+    return st ? st : charge(ctx, a, selected, tokens, x->shape[0]);
 }
 
 static adapt_status forward_untaped(adapt_tensor **out, adapt_context *ctx, const ad_layer *l,
@@ -196,7 +175,7 @@ static adapt_status forward_untaped(adapt_tensor **out, adapt_context *ctx, cons
         return ad_fail(st, "the gate of an ACM layer gave NaN or infinity for token %lld",
                        (long long)bad);
     if (!st)
-        st = charge(ctx, a, selected, tokens, x->shape[0], a->fixed < 0);
+        st = charge(ctx, a, selected, tokens, x->shape[0]);
     if (st)
         return st;
     ad_arena_rewind(&ctx->arena, scratch); /* only y stays (leaves_only_output) */

@@ -11,7 +11,6 @@
 #include "lib/adaptive/moe.h"
 #include "lib/adaptive/token_blocks.h"
 #include "lib/core/error.h"
-#include "lib/core/meter.h"
 #include "lib/core/tensor.h"
 #include "lib/ops/op.h"
 
@@ -43,40 +42,6 @@ static adapt_status run(adapt_context *ctx, const ad_layer *l, const float *x, f
         return ad_fail(st, "the router of a Mixture-of-Experts layer predicted NaN or infinity "
                        "for token %lld", (long long)bad);
     return ad_prefix(st, fn);
-}
-
-/* Each sample's router (when it ran) and the experts its tokens ran. */
-static adapt_status charge(adapt_context *ctx, const ad_moe *m, const uint8_t *selected,
-                           int64_t tokens, int64_t samples, bool routed)
-{
-    if (!ctx->meter || samples == 0)
-        return ADAPT_OK;
-    int64_t *flops;
-    adapt_status st = ad_scratch((void **)&flops, ctx, (size_t)samples * sizeof *flops, fn);
-    if (st)
-        return st;
-    const int64_t per_sample = tokens / samples * m->experts;
-    for (int64_t i = 0; i < samples; i++) {
-        int64_t pairs = 0;
-        for (int64_t k = i * per_sample; k < (i + 1) * per_sample; k++)
-            pairs += selected[k];
-        flops[i] = ad_add_sat(ad_mul_sat(pairs, ad_moe_expert_flops(m)),
-                              routed ? ad_mul_sat(tokens / samples, ad_moe_router_flops(m))
-                                     : 0);
-    }
-    ad_meter_charge_each(ctx, samples, flops);
-    return ADAPT_OK;
-}
-
-static void count_experts(adapt_context *ctx, const uint8_t *selected, int64_t tokens,
-                          int64_t experts)
-{
-    for (int64_t t = 0; ctx->expert_counts && t < tokens; t++) {
-        int32_t ran = 0;
-        for (int64_t e = 0; e < experts; e++)
-            ran += selected[t * experts + e];
-        ctx->expert_counts[t] = ran;
-    }
 }
 
 typedef struct {
@@ -136,10 +101,11 @@ adapt_status ad_moe_forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
     if (!st)
         st = run(ctx, l, x->data, taped ? NULL : y->data, selected, tokens);
     if (!st)
-        st = charge(ctx, m, selected, tokens, x->shape[0], !ad_moe_runs_all(&l->params));
+        st = ad_token_blocks_charge(ctx, selected, tokens, m->experts, x->shape[0],
+                                    ad_moe_expert_flops(m),
+                                    ad_moe_runs_all(&l->params) ? 0 : ad_moe_router_flops(m));
     if (st)
         return st;
-    count_experts(ctx, selected, tokens, m->experts);
     if (taped)
         return run_taped(out, ctx, m, selected, x, y, tokens);
     ad_arena_rewind(&ctx->arena, scratch); /* only y stays (leaves_only_output) */

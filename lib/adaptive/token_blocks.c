@@ -3,6 +3,8 @@
 #include <stdatomic.h>
 
 #include "lib/core/error.h"
+#include "lib/core/meter.h"
+#include "lib/nn/dims.h"
 
 /* Tokens per block: two blocks for an image's 65 tokens, so that two threads share it, and
  * at most 512, so that a block's groups see a few dozen rows each while their weights,
@@ -76,4 +78,32 @@ adapt_status ad_token_blocks_run(adapt_context *ctx, const ad_token_chooser *c,
     if (st && st != ADAPT_ERR_NONFINITE) /* the threads' messages stay theirs */
         return ad_fail(st, "a product failed (%s)", adapt_status_string(st));
     return st;
+}
+
+adapt_status ad_token_blocks_charge(adapt_context *ctx, const uint8_t *selected, int64_t tokens,
+                                    int64_t groups, int64_t samples, int64_t group_flops,
+                                    int64_t choose_flops)
+{
+    for (int64_t t = 0; ctx->expert_counts && t < tokens; t++) {
+        int32_t ran = 0;
+        for (int64_t g = 0; g < groups; g++)
+            ran += selected[t * groups + g];
+        ctx->expert_counts[t] = ran;
+    }
+    if (!ctx->meter || samples == 0)
+        return ADAPT_OK;
+    int64_t *flops;
+    adapt_status st = ad_scratch((void **)&flops, ctx, (size_t)samples * sizeof *flops,
+                                 "a token-wise module's cost");
+    if (st)
+        return st;
+    const int64_t per_sample = tokens / samples;
+    for (int64_t i = 0; i < samples; i++) {
+        int64_t pairs = 0;
+        for (int64_t k = i * per_sample * groups; k < (i + 1) * per_sample * groups; k++)
+            pairs += selected[k];
+        flops[i] = ad_add_sat(ad_mul_sat(pairs, group_flops), ad_mul_sat(per_sample, choose_flops));
+    }
+    ad_meter_charge_each(ctx, samples, flops);
+    return ADAPT_OK;
 }

@@ -29,4 +29,13 @@ adapt_status ad_token_blocks_run(adapt_context *ctx, const ad_token_chooser *c,
                                  const float *x, float *y, uint8_t *selected, int64_t tokens,
                                  int64_t *bad_token);
 
+/* After a pass: each of `samples` samples (the tokens split evenly among them) charged its
+ * tokens' chosen groups, group_flops each, and choose_flops per token (0 when nothing chose:
+ * a rule that runs every group, a fixed count); each token's number of groups written to the
+ * context's counts when it asks for them (adapt_moe_expert_counts, adapt_acm_learner_counts).
+ * OUT_OF_MEMORY only. */
+adapt_status ad_token_blocks_charge(adapt_context *ctx, const uint8_t *selected, int64_t tokens,
+                                    int64_t groups, int64_t samples, int64_t group_flops,
+                                    int64_t choose_flops);
+
 #endif

@@ -402,8 +402,9 @@ adapt_status ad_grouped_ffn_rows(adapt_backend backend, const ad_grouped_weights
         const int64_t n = rows_of(index, selected, groups, e, rows);
         if (!n)
             continue;
-        gather_rows(xs, x, w->in, index, n, 1, 0);
-        st = expert_product(backend, n, w->hidden, w->in, xs, w1_of(w, e), hs);
+        if (n < rows) /* every row: the block's own rows are the gathered ones */
+            gather_rows(xs, x, w->in, index, n, 1, 0);
+        st = expert_product(backend, n, w->hidden, w->in, n < rows ? xs : x, w1_of(w, e), hs);
         ad_bias_act_rows(n, w->hidden, w->hidden, w->b1 ? w->b1 + e * w->hidden : NULL, w->act,
                          hs);
         if (!st)

@@ -24,7 +24,7 @@ def fixed_table(rows, dense):
     print("| ACM | accuracy (%) | MFLOPs / image | MLP MFLOPs | whole model saved |")
     print("|---|---:|---:|---:|---:|")
     for s, a, a_sd, f, f_sd, ffn in points(rows, "acm_fixed"):
-        print(f"| {s:g} learners for every token (phase 1) | {fmt(a, a_sd)} | "
+        print(f"| {s:g} learner{'' if s == 1 else 's'} for every token (phase 1) | {fmt(a, a_sd)} | "
               f"{fmt(f, f_sd, 3)} | {ffn:.3f} | {100 * (1 - f / dense['mflops']):.1f} % |")
     for method, label in (("acm_gates", "gates after phase 2"),):
         for s, a, a_sd, f, f_sd, ffn in points(rows, method):

@@ -7,7 +7,6 @@
  *   - gates: each token's label is the count after which one more learner stops cutting the
  *     error by gamma, and the gate learns it by cross-entropy on its logits. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/adaptive/acm.h"
@@ -101,10 +100,9 @@ static void gate_labels(int32_t *labels, const ad_acm *a, const float *h, const 
         const float *f = target + t * a->out;
         memset(sum, 0, (size_t)a->out * sizeof *sum);
         for (int64_t c = 0; c <= a->learners; c++) {
-            const float *hc = h + (t * a->learners + c - 1) * a->out;
             double err = 0.0;
             for (int64_t o = 0; o < a->out; o++) {
-                sum[o] += c > 0 ? hc[o] : 0.0f;
+                sum[o] += c > 0 ? h[(t * a->learners + c - 1) * a->out + o] : 0.0f;
                 err += ((double)sum[o] - f[o]) * ((double)sum[o] - f[o]);
             }
             e[c] = sqrt(err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "file_util.h"
 #include "lib/adaptive/acm.h"
 #include "lib/adaptive/acm_budget.h"
 #include "lib/autograd/tape.h"
@@ -636,6 +637,47 @@ START_TEST(acms_stand_in_for_a_vit_s_submodules)
 }
 END_TEST
 
+/* A ViT with ACMs in place saves and loads whole: the same outputs bit for bit, gated, and
+ * the loaded model runs its gates whatever count the saved one was fixed at. A checkpoint
+ * whose gate has another width is refused by a model it does not fit. */
+START_TEST(checkpoints_keep_the_learners_and_gates)
+{
+    adapt_model *model = vit(17), *acm = NULL;
+    adapt_acm_params ap;
+    adapt_acm_params_init(&ap, sizeof ap);
+    ap.seed = 4;
+    TU_OK(adapt_acm_for(&acm, model, "blocks.1.mlp", &ap));
+    TU_OK(adapt_model_replace(model, "blocks.1.mlp", acm, NULL));
+    TU_OK(adapt_model_set_acm_learners(model, 2, NULL));
+    const char *path = tu_in_scratch("acm.safetensors");
+    TU_OK(adapt_model_save(model, path));
+    TU_OK(adapt_model_set_acm_learners(model, -1, NULL));
+    adapt_model *loaded = NULL;
+    TU_OK(adapt_model_load(&loaded, path));
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *pixels = tu_param(4, (int64_t[]){3, 1, 8, 8}, 19, 0.0f, 1.0f), *a = NULL,
+                 *b = NULL;
+    TU_OK(adapt_param_set_requires_grad(pixels, 0));
+    TU_OK(adapt_model_forward(&a, ctx, model, pixels));
+    TU_OK(adapt_model_forward(&b, ctx, loaded, pixels));
+    ck_assert_int_eq(memcmp(adapt_tensor_data(a), adapt_tensor_data(b),
+                            (size_t)adapt_tensor_numel(a) * sizeof(float)), 0);
+    adapt_model *other = vit(17), *wide = NULL;
+    ap.gate_width = 8;
+    TU_OK(adapt_acm_for(&wide, other, "blocks.1.mlp", &ap));
+    TU_OK(adapt_model_replace(other, "blocks.1.mlp", wide, NULL));
+    const adapt_status st = adapt_model_load_weights(other, path);
+    ck_assert_msg(st == ADAPT_ERR_SHAPE || st == ADAPT_ERR_FORMAT, "a 16-wide gate loaded into "
+                  "an 8-wide one: %s", adapt_status_string(st));
+    adapt_tensor_free(pixels);
+    adapt_context_free(ctx);
+    adapt_model_free(other);
+    adapt_model_free(loaded);
+    adapt_model_free(model);
+}
+END_TEST
+
 /* Zero learners or gate width, an unknown activation and NaN inputs are statuses. */
 START_TEST(bad_input_is_a_status)
 {
@@ -689,6 +731,7 @@ int main(void)
     tcase_add_test(tc, budget_terms_gradients_check);
     tcase_add_test(tc, budget_training_moves_the_cost_towards_beta);
     tcase_add_test(tc, acms_stand_in_for_a_vit_s_submodules);
+    tcase_add_test(tc, checkpoints_keep_the_learners_and_gates);
     tcase_add_test(tc, bad_input_is_a_status);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -2,9 +2,7 @@
 (docs/acm.md)."""
 import ctypes as C
 
-import numpy as np
-
-from . import _arrays, _scalars
+from . import _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import AcmParams, adapt_model
@@ -29,14 +27,8 @@ def acm_for(model, path, learners=4, gate_width=16, learner_width=0, seed=0):
 def acm_learner_counts(acm, ctx, x):
     """How many learners each token of x ran in `acm` (a Model of one ACM layer): int32
     shaped like x without its last axis."""
-    from .context import operand
-    raw = operand(ctx, x, "x")
-    ctx.keep(acm._handle)
-    dims = [lib.adapt_tensor_dim(raw, d) for d in range(lib.adapt_tensor_ndim(raw))]
-    counts = np.zeros(dims[:-1], dtype=np.int32)
-    lib.adapt_acm_learner_counts(_arrays.pointer(counts, C.c_int32), ctx._ptr(), acm._ptr(),
-                                 raw)
-    return counts
+    from .moe import token_counts
+    return token_counts(lib.adapt_acm_learner_counts, acm, ctx, x)
 
 
 def acm_distill(acms, recordings, *, progress=None, cancel=None, **settings):

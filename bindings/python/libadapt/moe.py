@@ -51,14 +51,20 @@ def moe_train_routers(moes, recordings, *, progress=None, cancel=None, **setting
                                recordings, progress, cancel, settings)
 
 
+def token_counts(function, module, ctx, x):
+    """What a C function of the adapt_moe_expert_counts signature writes for x: how many
+    groups (experts, learners) each token ran in `module`, int32 shaped like x without its
+    last axis."""
+    from .context import operand
+    raw = operand(ctx, x, "x")
+    ctx.keep(module._handle)
+    dims = [lib.adapt_tensor_dim(raw, d) for d in range(lib.adapt_tensor_ndim(raw))]
+    counts = np.zeros(dims[:-1], dtype=np.int32)
+    function(_arrays.pointer(counts, C.c_int32), ctx._ptr(), module._ptr(), raw)
+    return counts
+
+
 def moe_expert_counts(moe, ctx, x):
     """How many experts each token of x ran in `moe` (a Model of one Mixture-of-Experts
     layer) under its routing: int32 shaped like x without its last axis."""
-    from .context import operand
-    raw = operand(ctx, x, "x")
-    ctx.keep(moe._handle)
-    dims = [lib.adapt_tensor_dim(raw, d) for d in range(lib.adapt_tensor_ndim(raw))]
-    counts = np.zeros(dims[:-1], dtype=np.int32)
-    lib.adapt_moe_expert_counts(_arrays.pointer(counts, C.c_int32), ctx._ptr(), moe._ptr(),
-                                raw)
-    return counts
+    return token_counts(lib.adapt_moe_expert_counts, moe, ctx, x)

@@ -136,21 +136,36 @@ static inline void tm_pass(adapt_context *ctx, const tm_setup *s, tm_scope what,
     }
 }
 
-/* Median milliseconds of timed passes (at least 5, and `seconds`), after two untimed ones. */
-static inline double tm_time_pass(adapt_context *ctx, const tm_setup *s, tm_scope what,
-                                  bool adaptive, double seconds)
+/* Median milliseconds of the adaptive and the dense copy's passes, timed in alternating
+ * windows of about 50 ms each (after two untimed passes of each), until both have at least 5
+ * and `seconds` has passed for each. A slow spell of the machine then falls on both copies
+ * alike rather than on whichever ran during it, and within a window each copy runs with its
+ * own weights in cache, as it would alone. */
+static inline void tm_time_pair(adapt_context *ctx, const tm_setup *s, tm_scope what,
+                                double seconds, double *adaptive_ms, double *dense_ms)
 {
     enum { MAX_ROUNDS = 20000 };
-    static double t[MAX_ROUNDS];
-    tm_pass(ctx, s, what, adaptive), tm_pass(ctx, s, what, adaptive);
-    int n = 0;
-    const double start = bench_now();
-    while (n < MAX_ROUNDS && (n < 5 || bench_now() - start < seconds)) {
-        const double t0 = bench_now();
-        tm_pass(ctx, s, what, adaptive);
-        t[n++] = 1e3 * (bench_now() - t0);
+    static double t[2][MAX_ROUNDS];
+    int n[2] = {0, 0};
+    double spent[2] = {0.0, 0.0};
+    for (int copy = 0; copy < 2; copy++)
+        tm_pass(ctx, s, what, copy == 0), tm_pass(ctx, s, what, copy == 0);
+    while (n[0] < MAX_ROUNDS && n[1] < MAX_ROUNDS &&
+           (n[0] < 5 || n[1] < 5 || spent[0] < seconds || spent[1] < seconds)) {
+        for (int copy = 0; copy < 2; copy++) {
+            const double window = bench_now();
+            while (n[copy] < MAX_ROUNDS) {
+                const double t0 = bench_now();
+                tm_pass(ctx, s, what, copy == 0);
+                t[copy][n[copy]++] = 1e3 * (bench_now() - t0);
+                if (bench_now() - window >= 0.05)
+                    break;
+            }
+            spent[copy] += bench_now() - window;
+        }
     }
-    return bench_median(t, n);
+    *adaptive_ms = bench_median(t[0], n[0]);
+    *dense_ms = bench_median(t[1], n[1]);
 }
 
 /* FLOPs the scope's adaptive copy executed on the batch, and what the dense one does. */
@@ -182,8 +197,8 @@ static inline void tm_measure(adapt_context *ctx, const tm_setup *s, double seco
     for (tm_scope what = TM_LAYERS; what <= TM_MODEL; what++) {
         double adaptive_flops, dense_flops;
         tm_counted(ctx, s, what, &adaptive_flops, &dense_flops);
-        const double adaptive_ms = tm_time_pass(ctx, s, what, true, seconds);
-        const double dense_ms = tm_time_pass(ctx, s, what, false, seconds);
+        double adaptive_ms, dense_ms;
+        tm_time_pair(ctx, s, what, seconds, &adaptive_ms, &dense_ms);
         printf(" %s_ms=%.4f dense_%s_ms=%.4f %s_counted=%.4f %s_measured=%.4f", names[what],
                adaptive_ms, names[what], dense_ms, names[what], dense_flops / adaptive_flops,
                names[what], dense_ms / adaptive_ms);

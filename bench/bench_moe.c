@@ -11,8 +11,9 @@
  *   layers  the six MoE modules on their recorded inputs against the six dense modules;
  *   model   the whole MoE ViT against the whole dense ViT;
  * each as median milliseconds of timed rounds (at least 5 and `seconds`, default 2, for each
- * copy, the two copies alternating in windows of about 50 ms), the measured speed-up, the speed-up the FLOPs predict and their ratio. With -o, writes the
- * modules' weights and inputs there for bench/peers/torch_moe.py. -B onednn times the
+ * copy, the two copies alternating in windows of about 50 ms), the measured speed-up, the
+ * speed-up the FLOPs predict and their ratio. With -o, writes the modules' weights and inputs
+ * there for bench/peers/torch_moe.py. -B onednn times the
  * context's oneDNN backend instead of the default, whose expert products run on the library's
  * small-product kernel (lib/kernels/gemm_small.h). One "result" line per
  * tau; bench/run_moe.sh prints the table. */

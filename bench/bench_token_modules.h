@@ -145,6 +145,7 @@ static inline void tm_time_pair(adapt_context *ctx, const tm_setup *s, tm_scope 
                                 double seconds, double *adaptive_ms, double *dense_ms)
 {
     enum { MAX_ROUNDS = 20000 };
+    const double window_seconds = 0.05;
     static double t[2][MAX_ROUNDS];
     int n[2] = {0, 0};
     double spent[2] = {0.0, 0.0};
@@ -158,7 +159,7 @@ static inline void tm_time_pair(adapt_context *ctx, const tm_setup *s, tm_scope 
                 const double t0 = bench_now();
                 tm_pass(ctx, s, what, copy == 0);
                 t[copy][n[copy]++] = 1e3 * (bench_now() - t0);
-                if (bench_now() - window >= 0.05)
+                if (bench_now() - window >= window_seconds)
                     break;
             }
             spent[copy] += bench_now() - window;

@@ -6,17 +6,16 @@
  * The benchmark ViT (bench_models.h: dim 192, depth 6, 65 tokens, MLPs of 768) with its MLPs
  * swapped to ReLU is the dense model; each MLP split into `experts` experts (default 24, 32
  * units each) with routers trained on the MLP's inputs recorded over 256 synthetic images, so
- * that routing follows a trained router's predictions, is the MoE. For each tau (default 0 0.1 0.2 0.3 0.4 0.5 0.6
- * 0.8 1) it measures, on one batch of synthetic images (default 1):
+ * that routing follows a trained router's predictions, is the MoE. For each tau (default 0 0.1
+ * 0.2 0.3 0.4 0.5 0.6 0.8 1) it measures, on one batch of synthetic images (default 1):
  *   layers  the six MoE modules on their recorded inputs against the six dense modules;
  *   model   the whole MoE ViT against the whole dense ViT;
  * each as median milliseconds of timed rounds (at least 5 and `seconds`, default 2, for each
  * copy, the two copies alternating in windows of about 50 ms), the measured speed-up, the
  * speed-up the FLOPs predict and their ratio. With -o, writes the modules' weights and inputs
- * there for bench/peers/torch_moe.py. -B onednn times the
- * context's oneDNN backend instead of the default, whose expert products run on the library's
- * small-product kernel (lib/kernels/gemm_small.h). One "result" line per
- * tau; bench/run_moe.sh prints the table. */
+ * there for bench/peers/torch_moe.py. -B onednn times the context's oneDNN backend instead of
+ * the default, whose expert products run on the library's small-product kernel
+ * (lib/kernels/gemm_small.h). One "result" line per tau; bench/run_moe.sh prints the table. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getopt */
 #define ADAPT_EXPERIMENTAL
 #include <unistd.h>

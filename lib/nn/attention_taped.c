@@ -8,7 +8,8 @@
  * Backward per (sample, head), with P the softmax and dO the mix's gradient:
  *   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dP * P)),
  *   dQ += dS K,    dK += dS^T Q.
- * Each item writes only its own head's columns, so items run in parallel. */
+ * Each item writes only its own head's columns, so items run in parallel. The forward
+ * products are the untaped path's (attention_head.h): the same bits with or without a tape. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "lib/kernels/gemm.h"
 #include "lib/kernels/softmax_rows.h"
 #include "lib/nn/attention.h"
+#include "lib/nn/attention_head.h"
 #include "lib/ops/op.h"
 
 typedef struct {
@@ -28,7 +30,8 @@ typedef struct {
     const core_record *r;
     const float *q, *k, *v, *dmix;
     float *mix, *dq, *dk, *dv;
-    float *scratch; /* two T x T blocks per range (backward) */
+    ad_head_products products; /* forward; keys_t unset: each range has its own */
+    float *scratch; /* per range: the forward's keys scratch, or backward's two T x T blocks */
     atomic_int next_scratch, status;
 } core_job;
 
@@ -44,19 +47,16 @@ static adapt_status gemm(const core_job *j, ad_gemm_args g)
     return ad_gemm(j->backend, &g);
 }
 
-static adapt_status forward_item(const core_job *j, int64_t item)
+static adapt_status forward_item(const core_job *j, int64_t item, ad_head_products *h)
 {
     const core_record *r = j->r;
-    const int64_t t = r->t, d = r->dim, hd = d / r->heads, at = head_at(r, item);
+    const int64_t t = r->t, d = r->dim, at = head_at(r, item);
     float *p = r->weights + item * t * t;
-    adapt_status st = gemm(j, (ad_gemm_args){.trans_b = true, .m = t, .n = t, .k = hd,
-                                             .a = j->q + at, .lda = d, .b = j->k + at,
-                                             .ldb = d, .c = p, .ldc = t});
+    adapt_status st = ad_head_scores(h, t, j->q + at, d, j->k + at, d, p);
     if (st)
         return st;
     ad_softmax_rows(p, p, t, t);
-    return gemm(j, (ad_gemm_args){.m = t, .n = hd, .k = t, .a = p, .lda = t, .b = j->v + at,
-                                  .ldb = d, .c = j->mix + at, .ldc = d});
+    return ad_head_mix(h, t, p, j->v + at, d, j->mix + at, d);
 }
 
 static adapt_status backward_item(const core_job *j, int64_t item, float *dp, float *ds)
@@ -91,8 +91,10 @@ static adapt_status backward_item(const core_job *j, int64_t item, float *dp, fl
 static void forward_range(void *arg, int64_t begin, int64_t end)
 {
     core_job *j = arg;
+    ad_head_products h = j->products;
+    h.keys_t = j->scratch + atomic_fetch_add(&j->next_scratch, 1) * ad_head_keys_floats(&h);
     for (int64_t item = begin; item < end; item++) {
-        const adapt_status st = forward_item(j, item);
+        const adapt_status st = forward_item(j, item, &h);
         if (st) {
             atomic_store(&j->status, st);
             return;
@@ -159,8 +161,16 @@ adapt_status ad_attention_core_taped(adapt_tensor **mix, adapt_context *ctx, ada
     if (st)
         return st;
     core_job j = {.backend = ctx->backend, .r = &r, .q = q->data, .k = k->data, .v = v->data,
-                  .mix = y->data};
-    st = run_items(ctx, &j, forward_range);
+                  .mix = y->data,
+                  .products = ad_head_products_for(ctx->backend, r.t, r.dim / heads)};
+    const ad_arena_mark mark = ad_arena_mark_now(&ctx->arena);
+    const int64_t ranges = ad_pool_ranges(r.n * heads, 1, ctx->n_threads);
+    st = ad_scratch((void **)&j.scratch, ctx,
+                    (size_t)(ranges * ad_head_keys_floats(&j.products)) * sizeof(float),
+                    "attention");
+    if (!st)
+        st = run_items(ctx, &j, forward_range);
+    ad_arena_rewind(&ctx->arena, mark);
     if (st)
         return st;
     adapt_tensor *in[] = {q, k, v};

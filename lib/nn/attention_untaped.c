@@ -3,8 +3,8 @@
  * for the backward pass. Inference needs none of it: one qkv product, then for each
  * (sample, head) the scores, softmax and mix in a scratch of at most T x T that stays
  * in cache, reading the heads from the qkv rows and writing them into the merged rows
- * through leading dimensions. Every output row is computed whole by one work item; how
- * rows are grouped into items follows the thread count, so the last bits may too. */
+ * through leading dimensions. Every output row is computed whole by one work item. The
+ * products are the taped core's (attention_head.h): the same bits with or without a tape. */
 #include "lib/nn/attention.h"
 
 #include <math.h>
@@ -13,18 +13,18 @@
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
-#include "lib/kernels/gemm.h"
 #include "lib/kernels/gemm_narrow.h"
 #include "lib/kernels/softmax_rows.h"
+#include "lib/nn/attention_head.h"
 
 typedef struct {
-    adapt_backend backend;
+    ad_head_products products; /* keys_t unset: each range has its own */
     int64_t t, dim, heads, head_dim;
     int64_t row_blocks, block_rows; /* query rows of a head split into blocks of this many */
     float scale;
     const float *qkv; /* [N, T, 3 * dim]: q, k, v, each heads x head_dim */
     float *mixed;     /* [N, T, dim] */
-    float *scratch;   /* one block_rows x T block of scores per range */
+    float *scratch;   /* per range: block_rows x T scores, then the keys scratch */
     atomic_int next_block, status;
 } attention_job;
 
@@ -39,32 +39,36 @@ static void softmax_rows(float *s, int64_t rows, int64_t t, float scale)
 
 /* Item = (sample, head, block of query rows): scores of those rows against every key, their
  * softmax, and their share of the mix. */
-static adapt_status one_item(const attention_job *j, int64_t item, float *scores)
+static adapt_status one_item(const attention_job *j, int64_t item, ad_head_products *h,
+                             float *scores)
 {
     const int64_t block = item % j->row_blocks, head_item = item / j->row_blocks;
-    const int64_t n = head_item / j->heads, h = head_item % j->heads, t = j->t, d = j->dim;
+    const int64_t n = head_item / j->heads, hi = head_item % j->heads, t = j->t, d = j->dim;
     const int64_t first = block * j->block_rows;
     const int64_t rows = first + j->block_rows <= t ? j->block_rows : t - first;
-    const float *head = j->qkv + n * t * 3 * d + h * j->head_dim; /* q of token 0 */
-    ad_gemm_args g = {.trans_b = true, .m = rows, .n = t, .k = j->head_dim, .alpha = 1.0f,
-                      .a = head + first * 3 * d, .lda = 3 * d, .b = head + d, .ldb = 3 * d,
-                      .c = scores, .ldc = t};
-    adapt_status st = ad_gemm(j->backend, &g);
+    const float *head = j->qkv + n * t * 3 * d + hi * j->head_dim; /* q of token 0 */
+    adapt_status st = ad_head_scores(h, rows, head + first * 3 * d, 3 * d, head + d, 3 * d,
+                                     scores);
     if (st)
         return st;
     softmax_rows(scores, rows, t, j->scale);
-    g = (ad_gemm_args){.m = rows, .n = j->head_dim, .k = t, .alpha = 1.0f, .a = scores,
-                       .lda = t, .b = head + 2 * d, .ldb = 3 * d,
-                       .c = j->mixed + (n * t + first) * d + h * j->head_dim, .ldc = d};
-    return ad_gemm(j->backend, &g);
+    return ad_head_mix(h, rows, scores, head + 2 * d, 3 * d,
+                       j->mixed + (n * t + first) * d + hi * j->head_dim, d);
+}
+
+static int64_t range_floats(const attention_job *j)
+{
+    return j->block_rows * j->t + ad_head_keys_floats(&j->products);
 }
 
 static void items_range(void *arg, int64_t begin, int64_t end)
 {
     attention_job *j = arg;
-    float *scores = j->scratch + atomic_fetch_add(&j->next_block, 1) * j->block_rows * j->t;
+    float *scores = j->scratch + atomic_fetch_add(&j->next_block, 1) * range_floats(j);
+    ad_head_products h = j->products;
+    h.keys_t = scores + j->block_rows * j->t;
     for (int64_t item = begin; item < end; item++) {
-        adapt_status st = one_item(j, item, scores);
+        adapt_status st = one_item(j, item, &h, scores);
         if (st) {
             atomic_store(&j->status, st);
             return;
@@ -120,14 +124,15 @@ adapt_status ad_attention_forward_untaped(adapt_tensor **out, adapt_context *ctx
     const int64_t row_blocks = (t + block_rows - 1) / block_rows;
     const int64_t items = n * a->heads * row_blocks;
     const int64_t ranges = ad_pool_ranges(items, 1, seats);
-    float *scratch = ad_arena_alloc(&ctx->arena,
-                                    (size_t)(ranges * block_rows * t) * sizeof(float));
-    if (!scratch)
+    attention_job job = {ad_head_products_for(ctx->backend, t, head_dim), t, a->dim, a->heads,
+                         head_dim, row_blocks, block_rows,
+                         (float)(1.0 / sqrt((double)head_dim)), qkv->data, mixed->data,
+                         NULL, 0, ADAPT_OK};
+    job.scratch = ad_arena_alloc(&ctx->arena,
+                                 (size_t)(ranges * range_floats(&job)) * sizeof(float));
+    if (!job.scratch)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "attention: no memory for %lld score blocks",
                        (long long)ranges);
-    attention_job job = {ctx->backend, t, a->dim, a->heads, head_dim, row_blocks, block_rows,
-                         (float)(1.0 / sqrt((double)head_dim)), qkv->data, mixed->data,
-                         scratch, 0, ADAPT_OK};
     ad_pool_for(seats > 1 ? ctx->pool : NULL, items, 1, items_range, &job);
     st = atomic_load(&job.status);
     if (st)

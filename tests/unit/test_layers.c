@@ -9,6 +9,7 @@
 #include "check_util.h"
 #include "lib/core/context.h"
 #include "lib/core/tensor.h"
+#include "lib/kernels/vector_math.h"
 #include "lib/nn/attention.h"
 #include "lib/nn/batchnorm.h"
 #include "lib/nn/chain.h"
@@ -795,6 +796,42 @@ START_TEST(attention_matches_loops)
 }
 END_TEST
 
+/* Untaped attention's output under the default backend on `threads` threads, copied out. */
+static float *untaped_attention(fixture *f, int32_t threads)
+{
+    adapt_context *ctx = tu_context_threads(ADAPT_BACKEND_DEFAULT, threads);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    adapt_tensor *y;
+    TU_OK(run_fixture(&y, ctx, &f->x, f));
+    const size_t bytes = (size_t)adapt_tensor_numel(y) * sizeof(float);
+    float *v = malloc(bytes);
+    memcpy(v, adapt_tensor_data(y), bytes);
+    adapt_context_free(ctx);
+    return v;
+}
+
+/* One sequence of 13 tokens, 3 heads: one thread runs whole heads, two split each head's
+ * query rows into blocks. Where the small-product kernel runs the heads (default backend,
+ * AVX-512) the rows keep their bits; elsewhere they agree to rounding. */
+START_TEST(attention_rows_keep_their_bits_on_threads)
+{
+    const int64_t t = 13, d = 12;
+    fixture f = {.is_attention = true};
+    ad_params_init(&f.params, 9, INT64_MAX);
+    TU_OK(ad_attention_init(&f.attention, &f.params, "attn.", d, 3));
+    randomise(&f);
+    make_input(&f, &(ad_dims){2, {t, d}}, 1, -1.0f, 1.0f);
+    float *one = untaped_attention(&f, 1), *two = untaped_attention(&f, 2);
+    for (int64_t i = 0; i < t * d; i++) {
+        const float tol = ad_has_avx512() ? 0.0f : 1e-5f * fmaxf(1.0f, fabsf(one[i]));
+        ck_assert_msg(fabsf(two[i] - one[i]) <= tol, "element %lld: %.9g on 1 thread, %.9g on 2",
+                      (long long)i, (double)one[i], (double)two[i]);
+    }
+    free(one), free(two);
+    teardown(&f);
+}
+END_TEST
+
 /* x + attn(ln1(x)), then + mlp(ln2(.)), in double. */
 static void ref_transformer(const fixture *f, const double *x, int64_t n, int64_t t, double *y)
 {
@@ -1259,6 +1296,7 @@ int main(void)
     tcase_add_test(tc, flatten_keeps_values);
     tcase_add_test(tc, class_token_picks_token_zero);
     tcase_add_loop_test(tc, attention_matches_loops, 0, 6);
+    tcase_add_test(tc, attention_rows_keep_their_bits_on_threads);
     tcase_add_loop_test(tc, transformer_block_matches_loops, 0, 2);
     tcase_add_test(tc, patch_embedding_matches_loops);
     tcase_add_test(tc, patch_embedding_names_tokens_apart);

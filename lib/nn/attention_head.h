@@ -1,5 +1,5 @@
 /* The two forward products of one attention head, shared by the taped core and the untaped
- * path so that training and inference compute the same bits: scores = q k^T over some query
+ * path so that training and inference run the same arithmetic: scores = q k^T over some query
  * rows, and mix = p v.
  *
  * Under the default backend on AVX-512 they run on the small-product kernel (gemm_small.h). A

@@ -9,7 +9,7 @@
  *   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dP * P)),
  *   dQ += dS K,    dK += dS^T Q.
  * Each item writes only its own head's columns, so items run in parallel. The forward
- * products are the untaped path's (attention_head.h): the same bits with or without a tape. */
+ * products are the untaped path's (attention_head.h). */
 #include <stdatomic.h>
 #include <string.h>
 

@@ -4,7 +4,9 @@
  * (sample, head) the scores, softmax and mix in a scratch of at most T x T that stays
  * in cache, reading the heads from the qkv rows and writing them into the merged rows
  * through leading dimensions. Every output row is computed whole by one work item. The
- * products are the taped core's (attention_head.h): the same bits with or without a tape. */
+ * products are the taped core's (attention_head.h); the paths differ only in where the scale
+ * 1/sqrt(head_dim) enters (here on the scores, there folded into q), exact when it is a power
+ * of two. */
 #include "lib/nn/attention.h"
 
 #include <math.h>
@@ -43,17 +45,18 @@ static adapt_status one_item(const attention_job *j, int64_t item, ad_head_produ
                              float *scores)
 {
     const int64_t block = item % j->row_blocks, head_item = item / j->row_blocks;
-    const int64_t n = head_item / j->heads, hi = head_item % j->heads, t = j->t, d = j->dim;
+    const int64_t n = head_item / j->heads, head_index = head_item % j->heads;
+    const int64_t t = j->t, d = j->dim;
     const int64_t first = block * j->block_rows;
     const int64_t rows = first + j->block_rows <= t ? j->block_rows : t - first;
-    const float *head = j->qkv + n * t * 3 * d + hi * j->head_dim; /* q of token 0 */
+    const float *head = j->qkv + n * t * 3 * d + head_index * j->head_dim; /* q of token 0 */
     adapt_status st = ad_head_scores(h, rows, head + first * 3 * d, 3 * d, head + d, 3 * d,
                                      scores);
     if (st)
         return st;
     softmax_rows(scores, rows, t, j->scale);
     return ad_head_mix(h, rows, scores, head + 2 * d, 3 * d,
-                       j->mixed + (n * t + first) * d + hi * j->head_dim, d);
+                       j->mixed + (n * t + first) * d + head_index * j->head_dim, d);
 }
 
 static int64_t range_floats(const attention_job *j)

@@ -1364,7 +1364,8 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * the stable part: the compatibility rules above and the ABI baseline cover
  * only the stable part. A program that uses them should check at run time
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
- * the early exits and the Mixture-of-Experts.
+ * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules
+ * and the interval bounds.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -2189,6 +2190,84 @@ ADAPT_API adapt_status adapt_acm_train_gates(adapt_model *const *acms,
                                              const adapt_recording *const *recordings,
                                              int32_t n, float gamma,
                                              const adapt_train_params *params);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup intervals Interval bounds and certification
+ *
+ * Interval bound propagation (docs/intervals.md): for a box of inputs
+ * lo <= x <= hi, bounds lo' <= f(x) <= hi' on every output of the model for
+ * every x in the box, and f at one point inside it (mid). Linear,
+ * convolution, batch norm (in inference mode), ReLU, max and average pooling,
+ * global average pooling, flatten and dropout (outside training) layers have
+ * an interval forward, so have the MLPs and CNNs built of them; other layers
+ * (attention, layer norm, GELU, MoE, ACM) and replaced submodules are
+ * ADAPT_ERR_UNSUPPORTED. The bounds are sound in float arithmetic: each
+ * product's are widened by a bound on the rounding error of any summation
+ * order. Run on a context that records, the bounds are taped like any
+ * operation, so a loss on them trains the model (IBP training).
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/**
+ * The bounds of `model`'s output over the box [lo, hi] of inputs (shapes as
+ * adapt_model_forward() takes), and its output at `mid` when `mid_out` is not
+ * NULL (`mid` may be NULL otherwise). Results are activations of `ctx`
+ * (owned by it, valid until its next reset). Errors, outputs untouched:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, lo > hi or mid outside [lo, hi]
+ * anywhere), ADAPT_ERR_SHAPE (lo, mid, hi of different shapes, or not the
+ * model's input), ADAPT_ERR_NONFINITE (NaN or infinity in the box),
+ * ADAPT_ERR_UNSUPPORTED (a layer without an interval forward, named in
+ * adapt_last_error(); batch norm or dropout in a training context),
+ * ADAPT_ERR_STATE, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_model_forward_interval(adapt_tensor **lo_out, adapt_tensor **mid_out,
+                                                    adapt_tensor **hi_out, adapt_context *ctx,
+                                                    adapt_model *model, adapt_tensor *lo,
+                                                    adapt_tensor *mid, adapt_tensor *hi);
+
+/**
+ * Worst-case logits of the box [lo, hi] of logits, both [N, C]: lo at each
+ * row's label, hi elsewhere. Cross-entropy on them bounds the cross-entropy
+ * of every point of the box from above (IBP training's robust loss); their
+ * argmax is the label only where every point is classified right. Errors:
+ * ADAPT_ERR_SHAPE, ADAPT_ERR_INVALID_ARGUMENT (NULL, a label outside
+ * [0, C)), ADAPT_ERR_STATE.
+ */
+ADAPT_API adapt_status adapt_op_worst_case_logits(adapt_tensor **out, adapt_context *ctx,
+                                                  adapt_tensor *lo, adapt_tensor *hi,
+                                                  const int32_t *labels);
+
+/** Result of adapt_model_certify(). */
+typedef struct adapt_certify_result {
+    /**
+     * Set by the caller to sizeof(adapt_certify_result); the library writes
+     * only that many bytes.
+     */
+    size_t struct_size;
+    double accuracy;           /**< clean: share of samples classified right */
+    double certified_accuracy; /**< share proven right for the whole box */
+    int64_t count;             /**< samples: all of the dataset */
+} adapt_certify_result;
+
+/**
+ * Certified accuracy at L-infinity radius `epsilon`: the share of samples x
+ * whose every input in the box [max(x - epsilon, input_min), min(x + epsilon,
+ * input_max)] the model's interval forward proves classified right (the
+ * label's lower bound above every other class's upper bound). Pixels of
+ * adapt_dataset_load_idx() lie in [0, 1]. Runs in inference mode, in order,
+ * in a context of its own, reading the model only. Errors, *result
+ * untouched: those of adapt_model_evaluate() and adapt_model_forward_interval(),
+ * ADAPT_ERR_INVALID_ARGUMENT (epsilon < 0, input_min > input_max, a sample
+ * outside [input_min, input_max]), ADAPT_ERR_NONFINITE.
+ */
+ADAPT_API adapt_status adapt_model_certify(adapt_certify_result *result, adapt_model *model,
+                                           const adapt_dataset *dataset, float epsilon,
+                                           float input_min, float input_max,
+                                           int32_t batch_size, int32_t n_threads);
 
 /** @} */
 

@@ -33,6 +33,12 @@ static adapt_status check_input(const adapt_tensor *x, const ad_dims *in, bool f
     return ADAPT_OK;
 }
 
+adapt_status ad_model_check_input(const adapt_model *model, const adapt_tensor *x, const char *fn)
+{
+    const ad_block *b = &model->blocks[0];
+    return check_input(x, &b->in, b->layers[0].kind->flattens, fn);
+}
+
 static adapt_status check_call(adapt_tensor **out, adapt_context *ctx, const adapt_model *model,
                                adapt_tensor *input, const char *fn)
 {

@@ -5,6 +5,7 @@
 
 #include "adapt.h"
 #include "lib/core/busy.h"
+#include "lib/ops/interval.h"
 
 /* Largest parameter count (values, buffers included), and largest block count and array length
  * ("sizes", "stage_*", "layers", "input_shape"), that ad_model_from_architecture() accepts. */
@@ -92,5 +93,17 @@ adapt_status ad_model_forward_blocks(adapt_tensor **out, adapt_context *ctx, ada
                                      adapt_tensor *input, int32_t first, int32_t last);
 adapt_status ad_model_forward(adapt_tensor **logits, adapt_context *ctx, adapt_model *model,
                               adapt_tensor *input);
+
+/* SHAPE unless x is N >= 1 samples of the input of the model's first block, or of as many
+ * values when that block starts by flattening (forward.c). The model has blocks. */
+adapt_status ad_model_check_input(const adapt_model *model, const adapt_tensor *x,
+                                  const char *fn);
+
+/* The bounds of the model's output over the box `in` (interval.c): every layer's interval
+ * forward in turn, taped when the context records. UNSUPPORTED naming the first layer without
+ * one, or replaced by a module. The caller checked `in` (its shape with
+ * ad_model_check_input) and holds the model. */
+adapt_status ad_model_interval(ad_interval *out, adapt_context *ctx, const adapt_model *model,
+                               const ad_interval *in, const char *fn);
 
 #endif

@@ -60,6 +60,19 @@ adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_l
     return r->module ? r->forward(out, ctx, r->module, x) : layer->kind->forward(out, ctx, layer, x);
 }
 
+static adapt_status kind_forward(adapt_tensor **y, adapt_context *ctx, adapt_tensor *x,
+                                 const void *layer)
+{
+    const ad_layer *l = layer;
+    return l->kind->forward(y, ctx, l, x);
+}
+
+adapt_status ad_layer_interval_monotone(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                                        const ad_interval *x)
+{
+    return ad_interval_monotone(out, ctx, x, kind_forward, l);
+}
+
 ad_override *ad_layer_part_slot(ad_layer *l, const ad_layer_part *part)
 {
     return (ad_override *)(void *)(l->state + part->offset);

@@ -43,6 +43,11 @@ adapt_status ad_layer_init(ad_layer *layer, const adapt_layer_params *params, co
 adapt_status ad_layer_forward(adapt_tensor **out, adapt_context *ctx, const ad_layer *layer,
                               adapt_tensor *x);
 
+/* The interval forward of a kind whose forward is nondecreasing in every input value (ReLU,
+ * pooling, reshapes): its forward on each bound and on mid. */
+adapt_status ad_layer_interval_monotone(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                                        const ad_interval *x);
+
 /* Override `part` of layer l (its slot in the kind's state). */
 ad_override *ad_layer_part_slot(ad_layer *l, const ad_layer_part *part);
 

@@ -13,6 +13,7 @@
 #include "lib/nn/dims.h"
 #include "lib/nn/override.h"
 #include "lib/nn/params.h"
+#include "lib/ops/interval.h"
 
 typedef enum { AD_FIELD_INT32, AD_FIELD_INT64, AD_FIELD_FLOAT } ad_field_type;
 
@@ -80,6 +81,10 @@ typedef struct ad_layer_kind {
      * inference path (e.g. a linear layer's fused untaped product), the same values. */
     adapt_status (*forward)(adapt_tensor **out, adapt_context *ctx, const struct ad_layer *l,
                             adapt_tensor *x);
+    /* The bounds of its output over a box of inputs (lib/ops/interval.h), taped when the
+     * context records; NULL: the kind has none. */
+    adapt_status (*interval)(ad_interval *out, adapt_context *ctx, const struct ad_layer *l,
+                             const ad_interval *x);
     /* Forward FLOPs per sample (multiply-add = 2; products only); NULL: 0. */
     int64_t (*flops)(const struct ad_layer *l);
     /* The activation this kind is, which a linear layer before it runs fused (AD_ACT_NONE:

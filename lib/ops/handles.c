@@ -104,6 +104,19 @@ adapt_status adapt_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tens
     return binary(out, ctx, a, b, ad_op_maximum, "adapt_op_maximum");
 }
 
+adapt_status adapt_op_worst_case_logits(adapt_tensor **out, adapt_context *ctx,
+                                        adapt_tensor *lo, adapt_tensor *hi,
+                                        const int32_t *labels)
+{
+    const char *fn = "adapt_op_worst_case_logits";
+    adapt_tensor *r[2], *y = NULL;
+    adapt_status st = operands(r, ctx, out, fn, (adapt_tensor *[]){lo, hi},
+                               (const char *[]){"lo", "hi"}, 2, 0);
+    if (!st)
+        st = ad_op_worst_case_logits(&y, ctx, r[0], r[1], labels);
+    return published(out, y, st, fn);
+}
+
 adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                           adapt_tensor *b)
 {

@@ -58,6 +58,10 @@ adapt_status ad_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor 
 adapt_status ad_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
                                  const int32_t *labels, float label_smoothing);
 adapt_status ad_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
+/* Worst-case logits of the box [lo, hi]: lo at each row's label, hi elsewhere
+ * (lib/ops/worst_case.c). */
+adapt_status ad_op_worst_case_logits(adapt_tensor **out, adapt_context *ctx, adapt_tensor *lo,
+                                     adapt_tensor *hi, const int32_t *labels);
 /* Squared Hoyer measure ||a||_1^2 / ||a||_2^2 of each row of the last axis, mean over rows:
  * a scalar (lib/ops/hoyer.c). */
 adapt_status ad_op_hoyer(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x);

@@ -72,11 +72,11 @@ adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_c
     return st;
 }
 
-static adapt_status check_evaluate(const adapt_eval_result *result, const adapt_model *model,
-                                   const adapt_dataset *ds, int32_t batch_size,
-                                   int32_t n_threads, const char *fn)
+adapt_status ad_evaluate_check(const void *result, const char *result_type,
+                               const adapt_model *model, const adapt_dataset *ds,
+                               int32_t batch_size, int32_t n_threads, const char *fn)
 {
-    adapt_status st = ad_struct_check_out(result, "result", "adapt_eval_result", fn);
+    adapt_status st = ad_struct_check_out(result, "result", result_type, fn);
     if (!st && !model)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (!st)
@@ -95,7 +95,7 @@ static adapt_status check_evaluate(const adapt_eval_result *result, const adapt_
     return ad_dataset_check_labels(ds, classes, fn, "dataset");
 }
 
-static adapt_status create_context(adapt_context **ctx, int32_t n_threads)
+adapt_status ad_evaluate_context(adapt_context **ctx, int32_t n_threads)
 {
     adapt_context_params cp;
     adapt_context_params_init(&cp, sizeof cp);
@@ -107,7 +107,8 @@ static adapt_status evaluate(adapt_eval_result *result, int64_t *confusion, adap
                              const adapt_dataset *dataset, int32_t batch_size, int32_t n_threads,
                              const char *fn)
 {
-    adapt_status st = check_evaluate(result, model, dataset, batch_size, n_threads, fn);
+    adapt_status st = ad_evaluate_check(result, "adapt_eval_result", model, dataset, batch_size,
+                                        n_threads, fn);
     if (st)
         return st;
     const int32_t classes = adapt_model_classes(model);
@@ -117,7 +118,7 @@ static adapt_status evaluate(adapt_eval_result *result, int64_t *confusion, adap
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the confusion matrix", fn);
     adapt_context *ctx = NULL;
     ad_eval_counts counts;
-    st = create_context(&ctx, n_threads);
+    st = ad_evaluate_context(&ctx, n_threads);
     if (!st)
         st = ad_evaluate_run(&counts, table, ctx, model, dataset, batch_size, classes, fn);
     adapt_context_free(ctx);

@@ -19,4 +19,14 @@ adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_c
                              adapt_model *model, const adapt_dataset *ds, int32_t batch_size,
                              int32_t classes, const char *fn);
 
+/* The checks of an evaluation's arguments: `result` a caller's struct of C type `result_type`
+ * (struct_size set), a model ending in class logits, a non-empty dataset with labels below
+ * its classes, batch_size >= 1, n_threads >= 0. */
+adapt_status ad_evaluate_check(const void *result, const char *result_type,
+                               const adapt_model *model, const adapt_dataset *ds,
+                               int32_t batch_size, int32_t n_threads, const char *fn);
+
+/* A context of its own for an evaluation, inference mode. */
+adapt_status ad_evaluate_context(adapt_context **ctx, int32_t n_threads);
+
 #endif

@@ -30,6 +30,7 @@ from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      StateError, UnsupportedError)
 # Named as in the header; left out of __all__ so a star import cannot shadow the builtins.
 from .errors import IOError, OverflowError  # noqa: F401, A004
+from .interval import Certification, certify, forward_interval, worst_case_logits
 from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
 from .moe import ffn_module, moe_expert_counts, moe_from_ffn, moe_train_routers
@@ -60,15 +61,17 @@ def backend_available(backend):
 
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
-    "CancelledError", "Context", "Dataset", "Evaluation", "ExitCurve", "ExitOutcome", "ExitPolicy",
+    "CancelledError", "Certification", "Context", "Dataset", "Evaluation", "ExitCurve", "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
     "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError", "LayerKind", "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "acm_distill", "acm_for",
-    "acm_learner_counts", "acm_train_gates", "backend_available", "backward",
+    "acm_learner_counts", "acm_train_gates", "backend_available", "backward", "certify",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
+    "forward_interval",
     "library_path", "library_version", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",
     "npy_write", "ops", "print_progress", "save_safetensors", "status_string",
+    "worst_case_logits",
 ]

@@ -7,7 +7,8 @@ no caller can forget to check.
 import ctypes as C
 
 from . import _library
-from ._structs import (AcmParams, BlockInfo, CalibratorParams, CnnParams, ContextParams, EvalResult,
+from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, CnnParams,
+                       ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
                        MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
@@ -143,6 +144,10 @@ SIGNATURES = {
     "adapt_train_params_init": (None, [P(TrainParams), C.c_size_t]),
     "adapt_model_train": (STATUS, [MODEL, DATASET, DATASET, P(TrainParams)]),
     "adapt_model_evaluate": (STATUS, [P(EvalResult), I64P, MODEL, DATASET, i32, i32]),
+    "adapt_model_forward_interval": (STATUS, [P(TENSOR), P(TENSOR), P(TENSOR), CTX, MODEL,
+                                              TENSOR, TENSOR, TENSOR]),
+    "adapt_op_worst_case_logits": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, I32P]),
+    "adapt_model_certify": (STATUS, [P(CertifyResult), MODEL, DATASET, f32, f32, f32, i32, i32]),
     "adapt_model_save": (STATUS, [MODEL, C.c_char_p]),
     "adapt_model_load": (STATUS, [P(MODEL), C.c_char_p]),
     "adapt_model_load_weights": (STATUS, [MODEL, C.c_char_p]),

@@ -142,6 +142,12 @@ class EvalResult(C.Structure):
                 ("count", C.c_int64)]
 
 
+class CertifyResult(C.Structure):
+    c_name = "adapt_certify_result"
+    _fields_ = [("struct_size", C.c_size_t), ("accuracy", C.c_double),
+                ("certified_accuracy", C.c_double), ("count", C.c_int64)]
+
+
 class MetricsReport(C.Structure):
     c_name = "adapt_metrics_report"
     _fields_ = [("struct_size", C.c_size_t), ("accuracy", C.c_double), ("ece", C.c_double),
@@ -238,4 +244,4 @@ class adapt_recording(_Opaque):
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo, RecordParams, MoeParams, AcmParams)
+       SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult)

@@ -15,4 +15,5 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 const ad_layer_kind ad_kind_avgpool2d = {
     .name = "avgpool2d", AD_FIELDS(fields), .check = ad_pool_window_check,
     .shape = ad_pool_window_shape, .forward = forward,
+    .interval = ad_layer_interval_monotone,
 };

@@ -1,5 +1,6 @@
 /* "batchnorm2d": torch.nn.BatchNorm2d over the channels of an image. */
 #include "lib/nn/batchnorm.h"
+#include "lib/nn/interval_layers.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
 
@@ -24,6 +25,12 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
     return ad_batchnorm2d_forward(out, ctx, AD_LAYER_STATE(l, const ad_batchnorm2d), x);
 }
 
+static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                             const ad_interval *x)
+{
+    return ad_batchnorm2d_interval(out, ctx, AD_LAYER_STATE(l, const ad_batchnorm2d), x);
+}
+
 const ad_layer_kind ad_kind_batchnorm2d = {
-    .name = "batchnorm2d", .shape = shape, .init = init, .forward = forward,
+    .name = "batchnorm2d", .shape = shape, .init = init, .forward = forward, .interval = interval,
 };

@@ -1,5 +1,6 @@
 /* "conv2d": torch.nn.Conv2d with a square kernel, with bias unless batch norm follows. */
 #include "lib/nn/conv.h"
+#include "lib/nn/interval_layers.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
 
@@ -39,7 +40,13 @@ static int64_t flops(const ad_layer *l)
     return ad_conv2d_flops(AD_LAYER_STATE(l, const ad_conv2d), l->out.d[1], l->out.d[2]);
 }
 
+static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                             const ad_interval *x)
+{
+    return ad_conv2d_interval(out, ctx, AD_LAYER_STATE(l, const ad_conv2d), x);
+}
+
 const ad_layer_kind ad_kind_conv2d = {
-    .name = "conv2d", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward,
+    .name = "conv2d", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward, .interval = interval,
     .flops = flops,
 };

@@ -18,6 +18,7 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 }
 
 const ad_layer_kind ad_kind_flatten = {
-    .name = "flatten", .shape = shape, .forward = forward, .flattens = true,
+    .name = "flatten", .shape = shape, .forward = forward,
+    .interval = ad_layer_interval_monotone, .flattens = true,
     .leaves_only_output = true,
 };

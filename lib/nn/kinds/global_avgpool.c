@@ -27,4 +27,5 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 
 const ad_layer_kind ad_kind_global_avgpool = {
     .name = "global_avgpool", .shape = shape, .forward = forward,
+    .interval = ad_layer_interval_monotone,
 };

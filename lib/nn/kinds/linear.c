@@ -1,4 +1,5 @@
 /* "linear": torch.nn.Linear after nn.Flatten(), each sample one row of its values. */
+#include "lib/nn/interval_layers.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/linear.h"
 
@@ -31,7 +32,13 @@ static int64_t flops(const ad_layer *l)
     return ad_linear_flops(AD_LAYER_STATE(l, const ad_linear), 1);
 }
 
+static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                             const ad_interval *x)
+{
+    return ad_linear_interval(out, ctx, AD_LAYER_STATE(l, const ad_linear), x);
+}
+
 const ad_layer_kind ad_kind_linear = {
-    .name = "linear", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward,
+    .name = "linear", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward, .interval = interval,
     .flops = flops, .flattens = true,
 };

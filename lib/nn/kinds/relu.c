@@ -11,6 +11,7 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
 }
 
 const ad_layer_kind ad_kind_relu = {
-    .name = "relu", .shape = ad_shape_unchanged, .forward = forward, .activation = AD_ACT_RELU,
+    .name = "relu", .shape = ad_shape_unchanged, .forward = forward,
+    .interval = ad_layer_interval_monotone, .activation = AD_ACT_RELU,
     .leaves_only_output = true,
 };

@@ -1,4 +1,5 @@
 /* "residual_block": torchvision's BasicBlock, two 3x3 convolutions with a shortcut. */
+#include "lib/nn/interval_layers.h"
 #include "lib/nn/layer.h"
 #include "lib/nn/layer_shape.h"
 #include "lib/nn/residual.h"
@@ -36,7 +37,13 @@ static int64_t flops(const ad_layer *l)
                                    l->out.d[2]);
 }
 
+static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_layer *l,
+                             const ad_interval *x)
+{
+    return ad_residual_block_interval(out, ctx, AD_LAYER_STATE(l, const ad_residual_block), x);
+}
+
 const ad_layer_kind ad_kind_residual_block = {
     .name = "residual_block", AD_FIELDS(fields), .shape = shape, .init = init,
-    .forward = forward, .flops = flops,
+    .forward = forward, .interval = interval, .flops = flops,
 };

@@ -1,0 +1,68 @@
+"""Interval bounds from Python: bounds hold for points of the box, the worst-case logits and
+their gradient, certification, refusals."""
+import numpy as np
+import pytest
+
+import libadapt as ad
+
+
+def mlp(seed=1):
+    return ad.Model.mlp([6, 16, 3], seed=seed)
+
+
+def test_bounds_hold_for_points_of_the_box(ctx, rng):
+    model = mlp()
+    x = rng.uniform(0, 1, size=(4, 6)).astype(np.float32)
+    lo, hi = np.clip(x - 0.05, 0, 1), np.clip(x + 0.05, 0, 1)
+    y_lo, y_mid, y_hi = ad.forward_interval(model, ctx, lo, hi, mid=x)
+    np.testing.assert_allclose(y_mid, model.forward(ctx, x), rtol=1e-6, atol=1e-6)
+    for _ in range(20):
+        points = rng.uniform(lo, hi).astype(np.float32)
+        y = model.forward(ctx, points)
+        assert np.all(y_lo <= y) and np.all(y <= y_hi)
+    only_lo, no_mid, only_hi = ad.forward_interval(model, ctx, lo, hi)
+    assert no_mid is None and np.array_equal(only_lo, y_lo) and np.array_equal(only_hi, y_hi)
+
+
+def test_worst_case_cross_entropy_trains(ctx, rng):
+    model = mlp()
+    ctx.grad = True
+    x = rng.uniform(0, 1, size=(5, 6)).astype(np.float32)
+    lo, _, hi = ad.forward_interval(model, ctx, np.clip(x - 0.1, 0, 1), np.clip(x + 0.1, 0, 1),
+                                    as_tensor=True)
+    labels = [0, 1, 2, 0, 1]
+    z = ad.worst_case_logits(ctx, lo, hi, labels)
+    rows = np.arange(5)
+    np.testing.assert_array_equal(z.numpy()[rows, labels], lo.numpy()[rows, labels])
+    loss = ad.ops.cross_entropy(ctx, z, labels)
+    ad.backward(loss)
+    grads = [p.grad for p in model.parameters().values()]
+    assert all(np.isfinite(g).all() for g in grads) and any(np.abs(g).sum() > 0 for g in grads)
+
+
+def test_certified_accuracy_shrinks_with_the_radius(rng):
+    model = mlp()
+    x = rng.uniform(0, 1, size=(40, 6)).astype(np.float32)
+    labels = rng.integers(0, 3, size=40).astype(np.int32)
+    results = [ad.certify(model, (x, labels), eps) for eps in (0.0, 0.01, 0.1, 1.0)]
+    assert all(r.count == 40 for r in results)
+    assert results[0].certified_accuracy <= results[0].accuracy
+    assert [r.certified_accuracy for r in results] == sorted(
+        (r.certified_accuracy for r in results), reverse=True)
+    assert results[-1].certified_accuracy == 0.0
+
+
+def test_refusals(ctx):
+    model = mlp()
+    lo = np.full((1, 6), 0.5, np.float32)
+    with pytest.raises(ad.InvalidArgumentError, match="lo > hi"):
+        ad.forward_interval(model, ctx, lo, lo - 0.1)
+    with pytest.raises(ad.ShapeError):
+        ad.forward_interval(model, ctx, np.zeros((1, 5), np.float32), np.ones((1, 5), np.float32))
+    vit = ad.Model.vit(image_size=8, in_channels=1, patch=4, dim=8, depth=1, heads=2,
+                       n_classes=3)
+    with pytest.raises(ad.UnsupportedError, match="interval"):
+        ad.forward_interval(vit, ctx, np.zeros((1, 1, 8, 8), np.float32),
+                            np.ones((1, 1, 8, 8), np.float32))
+    with pytest.raises(ad.InvalidArgumentError, match="epsilon"):
+        ad.certify(model, (lo, np.zeros(1, np.int32)), -1.0)

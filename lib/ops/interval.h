@@ -1,0 +1,70 @@
+/* Interval bound propagation (docs/intervals.md). A box of activations is three tensors of one
+ * shape, lo <= mid <= hi elementwise: bounds on every value the layers can produce for inputs
+ * (and weights) inside the boxes they were given, and the value at one point inside (mid: the
+ * clean input, or the box's middle weights). The bounds are built from the taped ops, so they
+ * train like any other expression, and are sound in float arithmetic: every affine step widens
+ * them by a bound on the rounding error of any order of summation (interval_slack.c). */
+#ifndef AD_OPS_INTERVAL_H
+#define AD_OPS_INTERVAL_H
+
+#include "adapt.h"
+
+typedef struct {
+    adapt_tensor *lo, *mid, *hi; /* mid may be NULL: not tracked */
+} ad_interval;
+
+/* INVALID_ARGUMENT unless lo, hi (and mid when set) are activations of ctx or parameters of
+ * one shape with lo <= mid <= hi; NONFINITE for NaN or infinity in any of them. */
+adapt_status ad_interval_check(adapt_context *ctx, const ad_interval *x, const char *fn);
+
+/* INVALID_ARGUMENT naming the first negative value of x->lo: the interval-weight products
+ * need inputs >= 0. */
+adapt_status ad_interval_check_nonnegative(const ad_interval *x, const char *fn);
+
+/* An op that maps x to y (e.g. relu, a pooling, a reshape); arg is the op's own. */
+typedef adapt_status (*ad_interval_map_fn)(adapt_tensor **y, adapt_context *ctx, adapt_tensor *x,
+                                           const void *arg);
+
+/* f on each of lo, mid and hi: the exact bounds of a nondecreasing f (ReLU, max and average
+ * pooling, reshapes), rounding included, since rounding to nearest is monotone too. */
+adapt_status ad_interval_monotone(ad_interval *out, adapt_context *ctx, const ad_interval *x,
+                                  ad_interval_map_fn f, const void *arg);
+
+/* An affine product y = x w^T + b (linear) or conv(x, w) + b: x[N, ...] -> [N, C, ...] with
+ * the output channel on axis 1; b may be NULL. */
+typedef adapt_status (*ad_interval_product_fn)(adapt_tensor **y, adapt_context *ctx,
+                                               adapt_tensor *x, adapt_tensor *w, adapt_tensor *b,
+                                               const void *arg);
+typedef struct {
+    ad_interval_product_fn apply;
+    const void *arg;
+} ad_interval_product;
+
+/* Point weights w, b (b may be NULL): centre and radius, mu = P(c, w, b), rho = P(r, |w|),
+ * the output [mu - rho, mu + rho] widened by the rounding allowance; mid = P(mid, w, b). */
+adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_interval *x,
+                                const ad_interval_product *p, adapt_tensor *w, adapt_tensor *b);
+
+/* Interval weights w->lo <= w->hi (w->mid the point the mid output uses) and biases b (all
+ * three NULL for none), for inputs x >= 0 (else INVALID_ARGUMENT):
+ *   lo = P(x.lo, w.lo+) + P(x.hi, w.lo-) + b.lo,  hi = P(x.hi, w.hi+) + P(x.lo, w.hi-) + b.hi
+ * with A+ = max(A, 0), A- = min(A, 0), widened by the rounding allowance. */
+adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, const ad_interval *x,
+                                      const ad_interval_product *p, const ad_interval *w,
+                                      const ad_interval *b);
+
+/* lo + lo, mid + mid, hi + hi: the box of a sum. */
+adapt_status ad_interval_add(ad_interval *out, adapt_context *ctx, const ad_interval *a,
+                             const ad_interval *b);
+
+/* The rounding allowance of an affine product (interval_slack.c), a constant [N, C, ...]
+ * shaped like `like`: for every output value, 4 (K + 2) u (S_c m_n + B_c) with u = 2^-24, K
+ * the terms of each sum, S_c the sum of channel c's largest weight magnitudes over the box,
+ * m_n the largest input magnitude of sample n and B_c the largest bias magnitude. It bounds
+ * the error of any order of float summation of the point value and of the bounds alike. */
+adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const adapt_tensor *like,
+                               const ad_interval *x, const adapt_tensor *w_lo,
+                               const adapt_tensor *w_hi, const adapt_tensor *b_lo,
+                               const adapt_tensor *b_hi);
+
+#endif

@@ -1,0 +1,144 @@
+/* Certified accuracy: the share of samples that every input within L-infinity distance epsilon
+ * (inside the inputs' range) is classified right, as the model's interval forward proves. */
+#include "lib/core/context.h"
+#include "lib/core/error.h"
+#include "lib/core/struct_io.h"
+#include "lib/core/tensor.h"
+#include "lib/models/model.h"
+#include "lib/train/batch.h"
+#include "lib/train/dataset.h"
+#include "lib/train/evaluate.h"
+
+#include <math.h>
+
+typedef struct {
+    float epsilon, input_min, input_max;
+} box_rule;
+
+/* [max(x - eps, min), min(x + eps, max)] around x, the clean input as mid. */
+static adapt_status make_box(ad_interval *box, adapt_context *ctx, adapt_tensor *x,
+                             const box_rule *rule)
+{
+    adapt_status st = ad_tensor_new(&box->lo, ctx, x->ndim, x->shape);
+    if (!st)
+        st = ad_tensor_new(&box->hi, ctx, x->ndim, x->shape);
+    if (st)
+        return st;
+    for (int64_t i = 0; i < x->numel; i++) {
+        box->lo->data[i] = fmaxf(x->data[i] - rule->epsilon, rule->input_min);
+        box->hi->data[i] = fminf(x->data[i] + rule->epsilon, rule->input_max);
+    }
+    box->mid = x;
+    return ad_interval_check(ctx, box, "the box around the inputs");
+}
+
+/* The true class's lower bound above every other class's upper bound. */
+static bool certified(const float *lo, const float *hi, int32_t label, int64_t classes)
+{
+    for (int64_t j = 0; j < classes; j++)
+        if (j != label && !(lo[label] > hi[j]))
+            return false;
+    return true;
+}
+
+static adapt_status certify_batch(int64_t counts[2], adapt_context *ctx, adapt_model *model,
+                                  adapt_tensor *x, const int32_t *labels, const box_rule *rule,
+                                  const char *fn)
+{
+    ad_interval box, y;
+    adapt_status st = make_box(&box, ctx, x, rule);
+    if (!st)
+        st = ad_model_interval(&y, ctx, model, &box, fn);
+    if (st)
+        return st;
+    const int64_t classes = y.lo->shape[1];
+    for (int64_t i = 0; i < x->shape[0]; i++) {
+        const float *mid = y.mid->data + i * classes;
+        int64_t best = 0;
+        for (int64_t j = 1; j < classes; j++)
+            best = mid[j] > mid[best] ? j : best;
+        counts[0] += best == labels[i];
+        counts[1] += certified(y.lo->data + i * classes, y.hi->data + i * classes, labels[i],
+                               classes);
+    }
+    return ADAPT_OK;
+}
+
+static adapt_status run(int64_t counts[2], adapt_context *ctx, adapt_model *model,
+                        const adapt_dataset *ds, int32_t batch_size, const box_rule *rule,
+                        const char *fn)
+{
+    adapt_status st = ADAPT_OK;
+    for (int64_t start = 0; start < ds->count && !st; start += batch_size) {
+        const int64_t n = ds->count - start < batch_size ? ds->count - start : batch_size;
+        adapt_context_reset(ctx);
+        int64_t *order = NULL;
+        adapt_tensor *x = NULL;
+        int32_t *labels = NULL;
+        st = ad_scratch((void **)&order, ctx, (size_t)n * sizeof *order, fn);
+        for (int64_t i = 0; !st && i < n; i++)
+            order[i] = start + i;
+        if (!st)
+            st = ad_batch_assemble(&x, &labels, ctx, ds, order, n, fn);
+        if (!st && start == 0)
+            st = ad_model_check_input(model, x, fn);
+        if (!st)
+            st = certify_batch(counts, ctx, model, x, labels, rule, fn);
+    }
+    adapt_context_reset(ctx);
+    return st;
+}
+
+static adapt_status check_rule(const box_rule *r, const char *fn)
+{
+    if (!isfinite(r->epsilon) || !isfinite(r->input_min) || !isfinite(r->input_max))
+        return ad_fail(ADAPT_ERR_NONFINITE, "%s: epsilon, input_min and input_max must be "
+                       "finite", fn);
+    if (r->epsilon < 0.0f || r->input_min > r->input_max)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: needs epsilon >= 0 (is %g) and "
+                       "input_min <= input_max (%g, %g)", fn, (double)r->epsilon,
+                       (double)r->input_min, (double)r->input_max);
+    return ADAPT_OK;
+}
+
+static adapt_status certify(adapt_certify_result *result, adapt_model *model,
+                            const adapt_dataset *ds, const box_rule *rule, int32_t batch_size,
+                            int32_t n_threads, const char *fn)
+{
+    adapt_status st = ad_evaluate_check(result, "adapt_certify_result", model, ds, batch_size,
+                                        n_threads, fn);
+    if (!st)
+        st = check_rule(rule, fn);
+    if (!st && adapt_model_block_count(model) == 0)
+        st = ad_fail(ADAPT_ERR_STATE, "%s: the model has no blocks yet", fn);
+    adapt_context *ctx = NULL;
+    if (!st)
+        st = ad_evaluate_context(&ctx, n_threads);
+    int64_t counts[2] = {0, 0};
+    if (!st)
+        st = run(counts, ctx, model, ds, batch_size, rule, fn);
+    adapt_context_free(ctx);
+    if (st)
+        return st;
+    const double n = (double)ds->count;
+    adapt_certify_result full = {.struct_size = result->struct_size,
+                                 .accuracy = (double)counts[0] / n,
+                                 .certified_accuracy = (double)counts[1] / n,
+                                 .count = ds->count};
+    ad_struct_write(result, &full, sizeof full);
+    return ADAPT_OK;
+}
+
+adapt_status adapt_model_certify(adapt_certify_result *result, adapt_model *model,
+                                 const adapt_dataset *dataset, float epsilon, float input_min,
+                                 float input_max, int32_t batch_size, int32_t n_threads)
+{
+    const char *fn = "adapt_model_certify";
+    const box_rule rule = {epsilon, input_min, input_max};
+    ad_hold hold;
+    adapt_status st = ad_model_enter(&hold, model, AD_READ, fn);
+    if (!st)
+        st = certify(result, model, dataset, &rule, batch_size, n_threads, fn);
+    ad_busy_leave(&hold);
+    return ad_prefix(st, fn);
+}

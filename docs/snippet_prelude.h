@@ -13,7 +13,8 @@
 extern adapt_context *ctx;                     /* from adapt_context_create */
 extern adapt_model *model, *cnn, *vit, *student;
 extern adapt_tensor *a, *b, *y, *loss;
-extern adapt_dataset *train_set;
+extern adapt_tensor *lo, *mid, *hi;           /* a box of inputs (intervals.md) */
+extern adapt_dataset *train_set, *test;
 extern adapt_train_params train_params;
 extern float *pixels, *x;                      /* the caller's input data */
 extern int32_t *labels;

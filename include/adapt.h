@@ -1089,6 +1089,24 @@ typedef struct adapt_train_params {
     float acm_budget_weight;    /**< >= 0 (default 0.1) */
     float acm_entropy_weight;   /**< >= 0 (default 0.05) */
     float acm_diversity_weight; /**< >= 0 (default 0.05) */
+    /**
+     * IBP training (@ref intervals, docs/intervals.md): the L-infinity radius
+     * of the box around each training input, >= 0 (default 0: off). When > 0
+     * the loss is kappa CE(clean logits) + (1 - kappa) CE(worst-case logits
+     * of the box of radius eps), the box clipped to [ibp_input_min,
+     * ibp_input_max] (which must hold every input). Between the fractions
+     * ibp_ramp_start and ibp_ramp_end of the steps eps rises linearly from 0
+     * to ibp_epsilon and kappa from 1 to ibp_kappa; before, the loss is the
+     * plain cross-entropy. Every layer needs an interval forward, and batch
+     * norm or dropout with p > 0 have none in training
+     * (ADAPT_ERR_UNSUPPORTED); not with recompute_blocks.
+     */
+    float ibp_epsilon;
+    float ibp_kappa;      /**< the clean loss's final weight, in [0, 1] (default 0.5) */
+    float ibp_ramp_start; /**< in [0, 1] (default 0.1) */
+    float ibp_ramp_end;   /**< in [ibp_ramp_start, 1] (default 0.6) */
+    float ibp_input_min;  /**< (default 0) */
+    float ibp_input_max;  /**< >= ibp_input_min (default 1) */
 } adapt_train_params;
 
 /**

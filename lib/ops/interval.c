@@ -1,5 +1,7 @@
 #include "lib/ops/interval.h"
 
+#include <math.h>
+
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
@@ -49,6 +51,26 @@ adapt_status ad_interval_check(adapt_context *ctx, const ad_interval *x, const c
     if (!st && x->mid)
         st = check_order(x->mid, x->hi, fn, "mid", "hi");
     return st ? st : check_order(x->lo, x->hi, fn, "lo", "hi");
+}
+
+adapt_status ad_interval_around(ad_interval *box, adapt_context *ctx, adapt_tensor *x, float eps,
+                                float min, float max)
+{
+    adapt_status st = ad_tensor_new(&box->lo, ctx, x->ndim, x->shape);
+    if (!st)
+        st = ad_tensor_new(&box->hi, ctx, x->ndim, x->shape);
+    if (st)
+        return st;
+    for (int64_t i = 0; i < x->numel; i++) {
+        if (!(x->data[i] >= min && x->data[i] <= max))
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "input value %lld is %g, outside the "
+                           "inputs' range [%g, %g]", (long long)i, (double)x->data[i],
+                           (double)min, (double)max);
+        box->lo->data[i] = fmaxf(x->data[i] - eps, min);
+        box->hi->data[i] = fminf(x->data[i] + eps, max);
+    }
+    box->mid = x;
+    return ADAPT_OK;
 }
 
 adapt_status ad_interval_check_nonnegative(const ad_interval *x, const char *fn)
@@ -112,7 +134,7 @@ adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_i
     if (!st)
         st = p->apply(&rho, ctx, r, w_abs, NULL, p->arg);
     if (!st)
-        st = ad_interval_slack(&slack, ctx, mu, x, w, w, b, b);
+        st = ad_interval_slack(&slack, ctx, x, p, w, w, b, b);
     if (!st)
         st = widen(&y, ctx, mu, rho, slack);
     if (!st && x->mid)
@@ -156,7 +178,7 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
     if (!st)
         st = signed_bound(&hi, ctx, p, x->hi, x->lo, w->hi, b->hi);
     if (!st)
-        st = ad_interval_slack(&slack, ctx, lo, x, w->lo, w->hi, b->lo, b->hi);
+        st = ad_interval_slack(&slack, ctx, x, p, w->lo, w->hi, b->lo, b->hi);
     if (!st)
         st = sub(&y.lo, ctx, lo, slack);
     if (!st)

@@ -17,6 +17,12 @@ typedef struct {
  * one shape with lo <= mid <= hi; NONFINITE for NaN or infinity in any of them. */
 adapt_status ad_interval_check(adapt_context *ctx, const ad_interval *x, const char *fn);
 
+/* The L-infinity box of radius eps around x within [min, max]: lo = max(x - eps, min),
+ * hi = min(x + eps, max), mid = x; constants to backward. INVALID_ARGUMENT for an x outside
+ * [min, max]. */
+adapt_status ad_interval_around(ad_interval *box, adapt_context *ctx, adapt_tensor *x, float eps,
+                                float min, float max);
+
 /* INVALID_ARGUMENT naming the first negative value of x->lo: the interval-weight products
  * need inputs >= 0. */
 adapt_status ad_interval_check_nonnegative(const ad_interval *x, const char *fn);
@@ -57,13 +63,12 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
 adapt_status ad_interval_add(ad_interval *out, adapt_context *ctx, const ad_interval *a,
                              const ad_interval *b);
 
-/* The rounding allowance of an affine product (interval_slack.c), a constant [N, C, ...]
- * shaped like `like`: for every output value, 4 (K + 2) u (S_c m_n + B_c) with u = 2^-24, K
- * the terms of each sum, S_c the sum of channel c's largest weight magnitudes over the box,
- * m_n the largest input magnitude of sample n and B_c the largest bias magnitude. It bounds
- * the error of any order of float summation of the point value and of the bounds alike. */
-adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const adapt_tensor *like,
-                               const ad_interval *x, const adapt_tensor *w_lo,
+/* The rounding allowance of the affine product p (interval_slack.c), a constant shaped like
+ * its output: 4 (K + 2) u P(max(|x.lo|, |x.hi|), max(|w_lo|, |w_hi|), max(|b_lo|, |b_hi|)) with
+ * u = 2^-24 and K the terms of each sum. It bounds the error of any order of float summation
+ * of the point value and of the bounds alike. b_lo and b_hi may be NULL. */
+adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_interval *x,
+                               const ad_interval_product *p, const adapt_tensor *w_lo,
                                const adapt_tensor *w_hi, const adapt_tensor *b_lo,
                                const adapt_tensor *b_hi);
 

@@ -15,23 +15,6 @@ typedef struct {
     float epsilon, input_min, input_max;
 } box_rule;
 
-/* [max(x - eps, min), min(x + eps, max)] around x, the clean input as mid. */
-static adapt_status make_box(ad_interval *box, adapt_context *ctx, adapt_tensor *x,
-                             const box_rule *rule)
-{
-    adapt_status st = ad_tensor_new(&box->lo, ctx, x->ndim, x->shape);
-    if (!st)
-        st = ad_tensor_new(&box->hi, ctx, x->ndim, x->shape);
-    if (st)
-        return st;
-    for (int64_t i = 0; i < x->numel; i++) {
-        box->lo->data[i] = fmaxf(x->data[i] - rule->epsilon, rule->input_min);
-        box->hi->data[i] = fminf(x->data[i] + rule->epsilon, rule->input_max);
-    }
-    box->mid = x;
-    return ad_interval_check(ctx, box, "the box around the inputs");
-}
-
 /* The true class's lower bound above every other class's upper bound. */
 static bool certified(const float *lo, const float *hi, int32_t label, int64_t classes)
 {
@@ -46,7 +29,8 @@ static adapt_status certify_batch(int64_t counts[2], adapt_context *ctx, adapt_m
                                   const char *fn)
 {
     ad_interval box, y;
-    adapt_status st = make_box(&box, ctx, x, rule);
+    adapt_status st = ad_interval_around(&box, ctx, x, rule->epsilon, rule->input_min,
+                                         rule->input_max);
     if (!st)
         st = ad_model_interval(&y, ctx, model, &box, fn);
     if (st)

@@ -13,7 +13,8 @@ void adapt_train_params_init(adapt_train_params *params, size_t size)
         .learning_rate = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
         .adam_eps = 1e-8f, .schedule = ADAPT_SCHEDULE_CONSTANT, .step_epochs = 10,
         .step_gamma = 0.1f, .sparsity_warmup = 0.5f, .acm_budget_weight = 0.1f,
-        .acm_entropy_weight = 0.05f, .acm_diversity_weight = 0.05f};
+        .acm_entropy_weight = 0.05f, .acm_diversity_weight = 0.05f, .ibp_kappa = 0.5f,
+        .ibp_ramp_start = 0.1f, .ibp_ramp_end = 0.6f, .ibp_input_max = 1.0f};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
@@ -56,6 +57,12 @@ static adapt_status check_floats(const adapt_train_params *p, const char *fn)
         {"acm_budget_weight", p->acm_budget_weight, 0.0, INFINITY, false, true},
         {"acm_entropy_weight", p->acm_entropy_weight, 0.0, INFINITY, false, true},
         {"acm_diversity_weight", p->acm_diversity_weight, 0.0, INFINITY, false, true},
+        {"ibp_epsilon", p->ibp_epsilon, 0.0, INFINITY, false, true},
+        {"ibp_kappa", p->ibp_kappa, 0.0, 1.0, false, false},
+        {"ibp_ramp_start", p->ibp_ramp_start, 0.0, 1.0, false, false},
+        {"ibp_ramp_end", p->ibp_ramp_end, p->ibp_ramp_start, 1.0, false, false},
+        {"ibp_input_min", p->ibp_input_min, -INFINITY, INFINITY, true, true},
+        {"ibp_input_max", p->ibp_input_max, p->ibp_input_min, INFINITY, false, true},
     };
     adapt_status st = ADAPT_OK;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
@@ -100,6 +107,9 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
     if (!st && own->sparsity_penalty > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: sparsity_penalty and recompute_blocks do not go together", fn);
+    if (!st && own->ibp_epsilon > 0.0f && own->recompute_blocks)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
+                     "%s: ibp_epsilon and recompute_blocks do not go together", fn);
     if (!st && own->acm_budget > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: acm_budget and recompute_blocks do not go together", fn);

@@ -20,6 +20,7 @@
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
+#include "lib/train/ibp.h"
 #include "lib/train/optimizer.h"
 #include "lib/train/progress.h"
 #include "lib/train/schedule.h"
@@ -171,7 +172,8 @@ static void close_trainer(trainer *t)
     free(t->params);
 }
 
-/* The batch's loss: the objective's own, or the cross-entropy of the model's logits. */
+/* The batch's loss: the objective's own, IBP training's, or the cross-entropy of the model's
+ * logits. */
 static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *order, int64_t n)
 {
     adapt_context *ctx = t->ctx;
@@ -183,6 +185,9 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
     if (!st && o->loss)
         return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
+    if (!st && t->p.ibp_epsilon > 0.0f)
+        return ad_ibp_loss(loss, ctx, t->model, x, labels, &t->p,
+                           ad_ibp_schedule(&t->p, t->step, t->schedule.total_steps));
     if (!st)
         st = ad_model_forward(&logits, ctx, t->model, x);
     return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);

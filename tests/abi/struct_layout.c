@@ -101,7 +101,7 @@ OFFSET(adapt_progress, samples_per_second, 32);
 OFFSET(adapt_progress, eta_seconds, 40);
 OFFSET(adapt_progress, val_accuracy, 48);
 
-SIZE(adapt_train_params, 152);
+SIZE(adapt_train_params, 176);
 OFFSET(adapt_train_params, struct_size, 0);
 OFFSET(adapt_train_params, epochs, 8);
 OFFSET(adapt_train_params, batch_size, 12);
@@ -133,6 +133,12 @@ OFFSET(adapt_train_params, acm_budget, 136);
 OFFSET(adapt_train_params, acm_budget_weight, 140);
 OFFSET(adapt_train_params, acm_entropy_weight, 144);
 OFFSET(adapt_train_params, acm_diversity_weight, 148);
+OFFSET(adapt_train_params, ibp_epsilon, 152);
+OFFSET(adapt_train_params, ibp_kappa, 156);
+OFFSET(adapt_train_params, ibp_ramp_start, 160);
+OFFSET(adapt_train_params, ibp_ramp_end, 164);
+OFFSET(adapt_train_params, ibp_input_min, 168);
+OFFSET(adapt_train_params, ibp_input_max, 172);
 
 SIZE(adapt_eval_result, 32);
 OFFSET(adapt_eval_result, struct_size, 0);

@@ -133,7 +133,10 @@ class TrainParams(C.Structure):
                 ("drop_last", C.c_int32), ("recompute_blocks", C.c_int32),
                 ("sparsity_penalty", C.c_float), ("sparsity_warmup", C.c_float),
                 ("acm_budget", C.c_float), ("acm_budget_weight", C.c_float),
-                ("acm_entropy_weight", C.c_float), ("acm_diversity_weight", C.c_float)]
+                ("acm_entropy_weight", C.c_float), ("acm_diversity_weight", C.c_float),
+                ("ibp_epsilon", C.c_float), ("ibp_kappa", C.c_float),
+                ("ibp_ramp_start", C.c_float), ("ibp_ramp_end", C.c_float),
+                ("ibp_input_min", C.c_float), ("ibp_input_max", C.c_float)]
 
 
 class EvalResult(C.Structure):

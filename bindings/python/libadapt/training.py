@@ -192,6 +192,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           sparsity_penalty: float = 0.0, sparsity_warmup: float = 0.5,
           acm_budget: float = 0.0, acm_budget_weight: float = 0.1,
           acm_entropy_weight: float = 0.05, acm_diversity_weight: float = 0.05,
+          ibp_epsilon: float = 0.0, ibp_kappa: float = 0.5, ibp_ramp_start: float = 0.1,
+          ibp_ramp_end: float = 0.6, ibp_input_min: float = 0.0, ibp_input_max: float = 1.0,
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -205,7 +207,11 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     sparsity_penalty adds that weight (rising over the first sparsity_warmup of the steps)
     times the mean squared Hoyer measure of the ReLU outputs to the loss (docs/moe.md);
     acm_budget > 0 trains ACM gates end to end towards that fraction of the learners' cost,
-    with the budget, entropy and diversity terms weighted by the acm_*_weight (docs/acm.md).
+    with the budget, entropy and diversity terms weighted by the acm_*_weight (docs/acm.md);
+    ibp_epsilon > 0 trains against the worst case over boxes of that L-infinity radius
+    around the inputs (within [ibp_input_min, ibp_input_max]), ramped in between the
+    fractions ibp_ramp_start and ibp_ramp_end of the steps, the clean loss's weight falling
+    to ibp_kappa (docs/intervals.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -219,7 +225,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         n_threads=n_threads, drop_last=drop_last, recompute_blocks=recompute_blocks,
         sparsity_penalty=sparsity_penalty, sparsity_warmup=sparsity_warmup,
         acm_budget=acm_budget, acm_budget_weight=acm_budget_weight,
-        acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight)
+        acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight,
+        ibp_epsilon=ibp_epsilon, ibp_kappa=ibp_kappa, ibp_ramp_start=ibp_ramp_start,
+        ibp_ramp_end=ibp_ramp_end, ibp_input_min=ibp_input_min, ibp_input_max=ibp_input_max)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

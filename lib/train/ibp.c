@@ -1,0 +1,50 @@
+#include "lib/train/ibp.h"
+
+#include "lib/core/error.h"
+#include "lib/models/model.h"
+#include "lib/ops/ops.h"
+
+ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t total)
+{
+    const double at = (double)step / (double)(total > 0 ? total : 1);
+    const double span = (double)p->ibp_ramp_end - (double)p->ibp_ramp_start;
+    double r = span > 0.0 ? (at - (double)p->ibp_ramp_start) / span
+                          : (at >= (double)p->ibp_ramp_start ? 1.0 : 0.0);
+    r = r < 0.0 ? 0.0 : (r > 1.0 ? 1.0 : r);
+    return (ad_ibp_step){(float)(r * p->ibp_epsilon), (float)(1.0 - r * (1.0 - p->ibp_kappa))};
+}
+
+/* a * wa + b * (1 - wa). */
+static adapt_status mix(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b,
+                        float wa)
+{
+    adapt_tensor *sa, *sb;
+    adapt_status st = ad_op_scale(&sa, ctx, a, wa);
+    if (!st)
+        st = ad_op_scale(&sb, ctx, b, 1.0f - wa);
+    return st ? st : ad_op_add(out, ctx, sa, sb);
+}
+
+adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
+                         adapt_tensor *x, const int32_t *labels, const adapt_train_params *p,
+                         ad_ibp_step s)
+{
+    const float smoothing = p->label_smoothing;
+    adapt_tensor *logits, *clean, *worst, *robust;
+    if (s.kappa >= 1.0f) {
+        adapt_status st = ad_model_forward(&logits, ctx, model, x);
+        return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, smoothing);
+    }
+    ad_interval box, y;
+    adapt_status st = ad_interval_around(&box, ctx, x, s.epsilon, p->ibp_input_min,
+                                         p->ibp_input_max);
+    if (!st)
+        st = ad_model_interval(&y, ctx, model, &box, "IBP training");
+    if (!st)
+        st = ad_op_cross_entropy(&clean, ctx, y.mid, labels, smoothing);
+    if (!st)
+        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, labels);
+    if (!st)
+        st = ad_op_cross_entropy(&robust, ctx, worst, labels, smoothing);
+    return st ? st : mix(loss, ctx, clean, robust, s.kappa);
+}

@@ -754,9 +754,12 @@ typedef enum adapt_layer_kind {
     ADAPT_LAYER_MOE = 16, /**< experimental (@ref moe): out_features, experts, expert_width,
                                router_width, activation, routing, tau, top_k: a dynamic-k
                                Mixture-of-Experts on the last axis */
-    ADAPT_LAYER_ACM = 17  /**< experimental (@ref acm): out_features, learners,
+    ADAPT_LAYER_ACM = 17, /**< experimental (@ref acm): out_features, learners,
                                learner_width, gate_width, min_learners, activation: an
                                Adaptive Computation Module on the last axis */
+    ADAPT_LAYER_INTERVAL_LINEAR = 18 /**< experimental (@ref intervals): out_features: a
+                                          linear layer whose weights are nested boxes
+                                          (interval continual learning) */
 } adapt_layer_kind;
 
 /**
@@ -1099,7 +1102,10 @@ typedef struct adapt_train_params {
      * to ibp_epsilon and kappa from 1 to ibp_kappa; before, the loss is the
      * plain cross-entropy. Every layer needs an interval forward, and batch
      * norm or dropout with p > 0 have none in training
-     * (ADAPT_ERR_UNSUPPORTED); not with recompute_blocks.
+     * (ADAPT_ERR_UNSUPPORTED); not with recompute_blocks. ibp_kappa and the
+     * ramp act in IBP training only, the input range also in the contraction
+     * (interval_tau); set where they would do nothing they are
+     * ADAPT_ERR_INVALID_ARGUMENT.
      */
     float ibp_epsilon;
     float ibp_kappa;      /**< the clean loss's final weight, in [0, 1] (default 0.5) */
@@ -1107,6 +1113,17 @@ typedef struct adapt_train_params {
     float ibp_ramp_end;   /**< in [ibp_ramp_start, 1] (default 0.6) */
     float ibp_input_min;  /**< (default 0) */
     float ibp_input_max;  /**< >= ibp_input_min (default 1) */
+    /**
+     * Contraction of interval continual learning (@ref intervals,
+     * docs/intervals.md), in [0, 1] (default 0: off). When > 0 the loss is the
+     * cross-entropy of the worst-case logits of the model's interval forward
+     * (inputs as points, or boxes of radius ibp_epsilon, no ramp), and a step updates
+     * the weights only while the mean worst-case accuracy of the last 10
+     * batches is below interval_tau times their mean clean accuracy; the
+     * other steps change nothing and report a loss of 0. Train the scales
+     * (adapt_model_set_interval_phase()) with it.
+     */
+    float interval_tau;
 } adapt_train_params;
 
 /**
@@ -2258,6 +2275,35 @@ ADAPT_API adapt_status adapt_model_forward_interval(adapt_tensor **lo_out, adapt
 ADAPT_API adapt_status adapt_op_worst_case_logits(adapt_tensor **out, adapt_context *ctx,
                                                   adapt_tensor *lo, adapt_tensor *hi,
                                                   const int32_t *labels);
+
+/** Which parameters of interval_linear layers train: adapt_model_set_interval_phase(). */
+typedef enum adapt_interval_phase {
+    ADAPT_INTERVAL_CENTRES = 0, /**< weight and bias (a first task; made models start here) */
+    ADAPT_INTERVAL_SHIFTS = 1,  /**< _shift and _bias_shift: the box moves inside its bounds */
+    ADAPT_INTERVAL_SCALES = 2   /**< _scale and _bias_scale: the box contracts */
+} adapt_interval_phase;
+
+/**
+ * Sets which parameters of every interval_linear layer of `model` (those of
+ * its replacing modules included) adapt_model_train() updates: the
+ * phase's, no other of those layers' (the radii never train). Other layers
+ * are left alone. Writes the number of such layers to *count (may be NULL).
+ * Errors, nothing changed: ADAPT_ERR_INVALID_ARGUMENT (NULL model, unknown
+ * phase), ADAPT_ERR_STATE (the model runs in another thread).
+ */
+ADAPT_API adapt_status adapt_model_set_interval_phase(adapt_model *model, int32_t phase,
+                                                      int32_t *count);
+
+/**
+ * Consolidates a task in every interval_linear layer: each weight's and
+ * bias's current box becomes its bounds, W <- W + s R and R <- the
+ * half-width c R (narrowed by ulps where rounding would let [W - R, W + R]
+ * out of the box), _shift <- 0, _scale <- 5. Every box a later task trains
+ * lies inside these bounds, exactly, in floats. *count as above. Errors,
+ * nothing changed: ADAPT_ERR_INVALID_ARGUMENT, ADAPT_ERR_STATE,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_model_interval_consolidate(adapt_model *model, int32_t *count);
 
 /** Result of adapt_model_certify(). */
 typedef struct adapt_certify_result {

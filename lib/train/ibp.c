@@ -1,6 +1,9 @@
 #include "lib/train/ibp.h"
 
+#include <stdbool.h>
+
 #include "lib/core/error.h"
+#include "lib/core/tensor.h"
 #include "lib/models/model.h"
 #include "lib/ops/ops.h"
 
@@ -47,4 +50,52 @@ adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *m
     if (!st)
         st = ad_op_cross_entropy(&robust, ctx, worst, labels, smoothing);
     return st ? st : mix(loss, ctx, clean, robust, s.kappa);
+}
+
+/* Share of rows whose first largest logit is the label. */
+static double accuracy(const adapt_tensor *logits, const int32_t *labels)
+{
+    const int64_t n = logits->shape[0], classes = logits->shape[1];
+    int64_t right = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = logits->data + i * classes;
+        int64_t best = 0;
+        for (int64_t j = 1; j < classes; j++)
+            best = row[j] > row[best] ? j : best;
+        right += best == labels[i];
+    }
+    return (double)right / (double)n;
+}
+
+/* Adds the batch to the window; whether the worst case still lags. */
+static bool lagging(ad_contraction_window *w, double clean, double worst, float tau)
+{
+    w->clean[w->next] = clean, w->worst[w->next] = worst;
+    w->next = (w->next + 1) % AD_CONTRACTION_WINDOW;
+    w->count += w->count < AD_CONTRACTION_WINDOW;
+    double c = 0.0, r = 0.0;
+    for (int32_t i = 0; i < w->count; i++)
+        c += w->clean[i], r += w->worst[i];
+    return r < (double)tau * c;
+}
+
+adapt_status ad_contraction_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
+                                 adapt_tensor *x, const int32_t *labels,
+                                 const adapt_train_params *p, ad_contraction_window *w)
+{
+    ad_interval box, y;
+    adapt_tensor *worst;
+    adapt_status st = ad_interval_around(&box, ctx, x, p->ibp_epsilon, p->ibp_input_min,
+                                         p->ibp_input_max);
+    if (!st)
+        st = ad_model_interval(&y, ctx, model, &box, "contraction");
+    if (!st)
+        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, labels);
+    if (st)
+        return st;
+    if (!lagging(w, accuracy(y.mid, labels), accuracy(worst, labels), p->interval_tau)) {
+        *loss = NULL;
+        return ADAPT_OK;
+    }
+    return ad_op_cross_entropy(loss, ctx, worst, labels, p->label_smoothing);
 }

@@ -1,6 +1,8 @@
-/* IBP training's loss (docs/intervals.md): the clean cross-entropy mixed with the cross-entropy
- * of the worst-case logits of a box around each input, under the ramp of Gowal et al. that
- * CROWN-IBP's IBP baseline uses. */
+/* The losses of training on boxes (docs/intervals.md): IBP training's, the clean
+ * cross-entropy mixed with the cross-entropy of the worst-case logits of a box around each
+ * input under the ramp of Gowal et al. that CROWN-IBP's IBP baseline uses; and the
+ * contraction of interval continual learning, the worst-case cross-entropy gated by how the
+ * recent worst-case accuracy compares with the clean one. */
 #ifndef AD_TRAIN_IBP_H
 #define AD_TRAIN_IBP_H
 
@@ -18,5 +20,20 @@ ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t t
 adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
                          adapt_tensor *x, const int32_t *labels, const adapt_train_params *p,
                          ad_ibp_step s);
+
+/* The clean and worst-case accuracies of the last AD_CONTRACTION_WINDOW batches (the
+ * authors' metric_lookback). */
+#define AD_CONTRACTION_WINDOW 10
+typedef struct {
+    double clean[AD_CONTRACTION_WINDOW], worst[AD_CONTRACTION_WINDOW];
+    int32_t count, next;
+} ad_contraction_window;
+
+/* CE of the worst-case logits over boxes of radius p->ibp_epsilon (0: the inputs as points)
+ * while the window's mean worst-case accuracy, this batch's included, is below
+ * p->interval_tau times its mean clean accuracy; else *loss = NULL: no step. */
+adapt_status ad_contraction_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
+                                 adapt_tensor *x, const int32_t *labels,
+                                 const adapt_train_params *p, ad_contraction_window *w);
 
 #endif

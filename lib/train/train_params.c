@@ -63,6 +63,7 @@ static adapt_status check_floats(const adapt_train_params *p, const char *fn)
         {"ibp_ramp_end", p->ibp_ramp_end, p->ibp_ramp_start, 1.0, false, false},
         {"ibp_input_min", p->ibp_input_min, -INFINITY, INFINITY, true, true},
         {"ibp_input_max", p->ibp_input_max, p->ibp_input_min, INFINITY, false, true},
+        {"interval_tau", p->interval_tau, 0.0, 1.0, false, false},
     };
     adapt_status st = ADAPT_OK;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
@@ -95,6 +96,31 @@ static adapt_status check_ints(const adapt_train_params *p, const char *fn)
     return ADAPT_OK;
 }
 
+/* A setting that would do nothing is refused rather than ignored: its caller expects it to
+ * act. The ramp and kappa shape IBP training only (ibp_epsilon > 0, no contraction); the
+ * input range serves both. */
+static adapt_status check_unused_interval_fields(const adapt_train_params *p, const char *fn)
+{
+    adapt_train_params d;
+    adapt_train_params_init(&d, sizeof d);
+    const bool ibp = p->ibp_epsilon > 0.0f && p->interval_tau == 0.0f;
+    const bool boxes = p->ibp_epsilon > 0.0f || p->interval_tau > 0.0f;
+    const struct {
+        const char *name;
+        bool unused;
+    } fields[] = {{"ibp_kappa", !ibp && p->ibp_kappa != d.ibp_kappa},
+                  {"ibp_ramp_start", !ibp && p->ibp_ramp_start != d.ibp_ramp_start},
+                  {"ibp_ramp_end", !ibp && p->ibp_ramp_end != d.ibp_ramp_end},
+                  {"ibp_input_min", !boxes && p->ibp_input_min != d.ibp_input_min},
+                  {"ibp_input_max", !boxes && p->ibp_input_max != d.ibp_input_max}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i].unused)
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is set but does nothing with "
+                           "ibp_epsilon %g and interval_tau %g (docs/intervals.md)", fn,
+                           fields[i].name, (double)p->ibp_epsilon, (double)p->interval_tau);
+    return ADAPT_OK;
+}
+
 adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_params *user,
                                   const char *fn)
 {
@@ -104,6 +130,8 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
         st = check_floats(own, fn);
     if (!st)
         st = check_ints(own, fn);
+    if (!st)
+        st = check_unused_interval_fields(own, fn);
     if (!st && own->sparsity_penalty > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: sparsity_penalty and recompute_blocks do not go together", fn);

@@ -46,6 +46,7 @@ typedef struct {
     int64_t *order; /* the epoch's shuffled sample positions */
     ad_schedule schedule;
     int64_t step; /* completed optimizer steps */
+    ad_contraction_window contraction;
     /* Progress accounting. */
     ad_printer printer;
     double start_time, epoch_start;
@@ -172,8 +173,8 @@ static void close_trainer(trainer *t)
     free(t->params);
 }
 
-/* The batch's loss: the objective's own, IBP training's, or the cross-entropy of the model's
- * logits. */
+/* The batch's loss: the objective's own, the contraction's (NULL when its gate is shut), IBP
+ * training's, or the cross-entropy of the model's logits. */
 static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *order, int64_t n)
 {
     adapt_context *ctx = t->ctx;
@@ -185,6 +186,8 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
     if (!st && o->loss)
         return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
+    if (!st && t->p.interval_tau > 0.0f)
+        return ad_contraction_loss(loss, ctx, t->model, x, labels, &t->p, &t->contraction);
     if (!st && t->p.ibp_epsilon > 0.0f)
         return ad_ibp_loss(loss, ctx, t->model, x, labels, &t->p,
                            ad_ibp_schedule(&t->p, t->step, t->schedule.total_steps));
@@ -212,6 +215,8 @@ static adapt_status penalised_loss(adapt_tensor **loss, trainer *t, const int64_
     ctx->acm_noting = t->p.acm_budget > 0.0f;
     adapt_status st = batch_loss(loss, t, order, n);
     adapt_tensor *penalty;
+    if (!st && !*loss) /* no step */
+        ctx->sparsity_count = 0, ctx->acm_noting = false;
     if (!st && ctx->sparsity_count) {
         st = ad_op_scale(&penalty, ctx, ctx->sparsity_sum,
                          ctx->sparsity_weight / (float)ctx->sparsity_count);
@@ -239,6 +244,10 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     adapt_tensor *loss = NULL;
     double norm = 0.0;
     adapt_status st = penalised_loss(&loss, t, order, n);
+    if (!st && !loss) { /* the contraction's gate is shut: nothing changes */
+        *loss_value = 0.0f;
+        return ADAPT_OK;
+    }
     if (!st)
         st = ad_backward(ctx, loss);
     if (!st)

@@ -640,6 +640,11 @@ START_TEST(ibp_training_refuses_what_it_cannot_bound)
     p.ibp_input_max = 0.5f, p.ibp_input_min = 0.2f, p.ibp_ramp_end = 0.0f; /* x = 0 < 0.2 */
     adapt_model *flat = mlp(144, 4, 2, 3);
     TU_FAILS(adapt_model_train(flat, ds, NULL, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_train_params off; /* a setting of IBP with IBP off is refused, not ignored */
+    adapt_train_params_init(&off, sizeof off);
+    off.epochs = 1, off.ibp_kappa = 0.0f;
+    TU_FAILS(adapt_model_train(flat, ds, NULL, &off), ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "ibp_kappa"));
     adapt_model_free(flat);
     adapt_model_free(cnn);
     adapt_dataset_free(ds);

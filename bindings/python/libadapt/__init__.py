@@ -24,13 +24,15 @@ from .distill import Recording, distill
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ExitRegime, ExitRule, ExitTarget,
-                    HeadKind, LayerKind, Optimizer, Routing, Schedule, ScoreKind, Status)
+                    HeadKind, IntervalPhase, LayerKind, Optimizer, Routing, Schedule, ScoreKind,
+                    Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
 # Named as in the header; left out of __all__ so a star import cannot shadow the builtins.
 from .errors import IOError, OverflowError  # noqa: F401, A004
-from .interval import Certification, certify, forward_interval, worst_case_logits
+from .interval import (Certification, certify, forward_interval, interval_consolidate,
+                       set_interval_phase, worst_case_logits)
 from .metrics import Metrics, compute_metrics
 from .model import BlockInfo, Model, SubmoduleInfo
 from .moe import ffn_module, moe_expert_counts, moe_from_ffn, moe_train_routers
@@ -63,15 +65,16 @@ __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
     "CancelledError", "Certification", "Context", "Dataset", "Evaluation", "ExitCurve", "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
-    "HeadInfo", "HeadKind", "InternalError", "InvalidArgumentError", "LayerKind", "Metrics",
+    "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
+    "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "acm_distill", "acm_for",
     "acm_learner_counts", "acm_train_gates", "backend_available", "backward", "certify",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
-    "forward_interval",
+    "forward_interval", "interval_consolidate",
     "library_path", "library_version", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",
-    "npy_write", "ops", "print_progress", "save_safetensors", "status_string",
-    "worst_case_logits",
+    "npy_write", "ops", "print_progress", "save_safetensors", "set_interval_phase",
+    "status_string", "worst_case_logits",
 ]

@@ -147,6 +147,8 @@ SIGNATURES = {
     "adapt_model_forward_interval": (STATUS, [P(TENSOR), P(TENSOR), P(TENSOR), CTX, MODEL,
                                               TENSOR, TENSOR, TENSOR]),
     "adapt_op_worst_case_logits": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, I32P]),
+    "adapt_model_set_interval_phase": (STATUS, [MODEL, i32, I32P]),
+    "adapt_model_interval_consolidate": (STATUS, [MODEL, I32P]),
     "adapt_model_certify": (STATUS, [P(CertifyResult), MODEL, DATASET, f32, f32, f32, i32, i32]),
     "adapt_model_save": (STATUS, [MODEL, C.c_char_p]),
     "adapt_model_load": (STATUS, [P(MODEL), C.c_char_p]),

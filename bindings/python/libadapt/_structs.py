@@ -136,7 +136,8 @@ class TrainParams(C.Structure):
                 ("acm_entropy_weight", C.c_float), ("acm_diversity_weight", C.c_float),
                 ("ibp_epsilon", C.c_float), ("ibp_kappa", C.c_float),
                 ("ibp_ramp_start", C.c_float), ("ibp_ramp_end", C.c_float),
-                ("ibp_input_min", C.c_float), ("ibp_input_max", C.c_float)]
+                ("ibp_input_min", C.c_float), ("ibp_input_max", C.c_float),
+                ("interval_tau", C.c_float)]
 
 
 class EvalResult(C.Structure):

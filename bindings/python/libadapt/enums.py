@@ -53,6 +53,7 @@ class LayerKind(enum.IntEnum):
     TOKEN_LINEAR = 15
     MOE = 16
     ACM = 17
+    INTERVAL_LINEAR = 18
 
 
 class Optimizer(enum.IntEnum):
@@ -100,6 +101,13 @@ class ExitRule(enum.IntEnum):
     MAX_PROBABILITY = 0  # largest probability >= the head's threshold
     ENTROPY = 1          # entropy (nats) <= the head's threshold
     PATIENCE = 2         # the last `patience` exits up to it predicted the same class
+
+
+class IntervalPhase(enum.IntEnum):
+    """adapt_interval_phase: which parameters of interval_linear layers train."""
+    CENTRES = 0
+    SHIFTS = 1
+    SCALES = 2
 
 
 class Routing(enum.IntEnum):

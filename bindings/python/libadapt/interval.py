@@ -8,6 +8,7 @@ from . import _arrays, _scalars
 from ._native import lib
 from ._structs import CertifyResult, adapt_tensor
 from .context import operand
+from .enums import IntervalPhase, coerce
 from .ops import _run
 from .tensor import Tensor
 
@@ -60,3 +61,21 @@ def certify(model, dataset, epsilon, input_min=0.0, input_max=1.0, batch_size=25
                             _scalars.i32(batch_size, "batch_size"),
                             _scalars.i32(n_threads, "n_threads"))
     return Certification(result.accuracy, result.certified_accuracy, result.count)
+
+
+def set_interval_phase(model, phase):
+    """Which parameters of the model's interval_linear layers train: "centres" (weight and
+    bias), "shifts" or "scales" (an IntervalPhase or its name). Returns how many such layers
+    the model has."""
+    count = C.c_int32()
+    lib.adapt_model_set_interval_phase(model._ptr(), coerce(IntervalPhase, phase, "phase"),
+                                       C.byref(count))
+    return count.value
+
+
+def interval_consolidate(model):
+    """Ends a task of interval continual learning: every interval_linear layer's current box
+    becomes the bounds later tasks stay inside. Returns how many such layers it changed."""
+    count = C.c_int32()
+    lib.adapt_model_interval_consolidate(model._ptr(), C.byref(count))
+    return count.value

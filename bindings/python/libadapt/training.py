@@ -194,6 +194,7 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           acm_entropy_weight: float = 0.05, acm_diversity_weight: float = 0.05,
           ibp_epsilon: float = 0.0, ibp_kappa: float = 0.5, ibp_ramp_start: float = 0.1,
           ibp_ramp_end: float = 0.6, ibp_input_min: float = 0.0, ibp_input_max: float = 1.0,
+          interval_tau: float = 0.0,
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -211,7 +212,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     ibp_epsilon > 0 trains against the worst case over boxes of that L-infinity radius
     around the inputs (within [ibp_input_min, ibp_input_max]), ramped in between the
     fractions ibp_ramp_start and ibp_ramp_end of the steps, the clean loss's weight falling
-    to ibp_kappa (docs/intervals.md).
+    to ibp_kappa; interval_tau > 0 contracts interval_linear boxes on the worst-case
+    cross-entropy while the worst-case accuracy lags interval_tau times the clean one
+    (docs/intervals.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -227,7 +230,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         acm_budget=acm_budget, acm_budget_weight=acm_budget_weight,
         acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight,
         ibp_epsilon=ibp_epsilon, ibp_kappa=ibp_kappa, ibp_ramp_start=ibp_ramp_start,
-        ibp_ramp_end=ibp_ramp_end, ibp_input_min=ibp_input_min, ibp_input_max=ibp_input_max)
+        ibp_ramp_end=ibp_ramp_end, ibp_input_min=ibp_input_min, ibp_input_max=ibp_input_max,
+        interval_tau=interval_tau)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     train_set = _dataset(train_set, "train")

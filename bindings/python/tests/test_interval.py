@@ -66,3 +66,22 @@ def test_refusals(ctx):
                             np.ones((1, 1, 8, 8), np.float32))
     with pytest.raises(ad.InvalidArgumentError, match="epsilon"):
         ad.certify(model, (lo, np.zeros(1, np.int32)), -1.0)
+
+
+def test_nested_boxes_from_python(ctx, rng):
+    model = ad.Model.sequential([6]).append("interval_linear", out_features=4).append("relu")
+    model.append("interval_linear", out_features=3)
+    names = list(model.parameters())
+    assert names[:4] == ["0.weight", "0._radius", "0._shift", "0._scale"]
+    assert ad.set_interval_phase(model, "scales") == 2
+    x = rng.uniform(0, 1, size=(8, 6)).astype(np.float32)
+    labels = np.arange(8, dtype=np.int32) % 3
+    before = model.parameters()["0._scale"].numpy().copy()
+    model.train((x, labels), epochs=1, batch_size=4, learning_rate=0.5, interval_tau=1.0)
+    assert not np.array_equal(before, model.parameters()["0._scale"].numpy())
+    lo, _, hi = ad.forward_interval(model, ctx, x, x)
+    assert ad.interval_consolidate(model) == 2
+    lo2, _, hi2 = ad.forward_interval(model, ctx, x, x)
+    assert np.all(lo2 >= lo - 1e-5) and np.all(hi2 <= hi + 1e-5)
+    with pytest.raises(ad.InvalidArgumentError, match="phase"):
+        ad.set_interval_phase(model, "everything")

@@ -68,8 +68,8 @@ adapt_status ad_interval_add(ad_interval *out, adapt_context *ctx, const ad_inte
  * u = 2^-24 and K the terms of each sum. It bounds the error of any order of float summation
  * of the point value and of the bounds alike. b_lo and b_hi may be NULL. */
 adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_interval *x,
-                               const ad_interval_product *p, const adapt_tensor *w_lo,
-                               const adapt_tensor *w_hi, const adapt_tensor *b_lo,
+                               const ad_interval_product *p, adapt_tensor *w_lo,
+                               const adapt_tensor *w_hi, adapt_tensor *b_lo,
                                const adapt_tensor *b_hi);
 
 #endif

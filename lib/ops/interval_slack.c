@@ -12,22 +12,27 @@
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
 #include "lib/ops/interval.h"
+#include "lib/ops/ops.h"
 
 #define UNIT_ROUNDOFF 0x1p-24
 
-/* max(|a|, |b|) elementwise, a new tensor shaped like a. */
-static adapt_status magnitude(adapt_tensor **out, adapt_context *ctx, const adapt_tensor *a,
+/* max(|a|, |b|) elementwise, a new tensor shaped like a; a itself (as |a|) when b is a. */
+static adapt_status magnitude(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                               const adapt_tensor *b)
 {
+    if (a == b)
+        return ad_op_abs(out, ctx, a);
     adapt_status st = ad_tensor_new(out, ctx, a->ndim, a->shape);
-    for (int64_t i = 0; !st && i < a->numel; i++)
-        (*out)->data[i] = fmaxf(fabsf(a->data[i]), fabsf(b->data[i]));
+    for (int64_t i = 0; !st && i < a->numel; i++) {
+        const float x = fabsf(a->data[i]), y = fabsf(b->data[i]);
+        (*out)->data[i] = x > y ? x : y;
+    }
     return st;
 }
 
 static adapt_status magnitudes(adapt_tensor **out, adapt_context *ctx, const ad_interval *x,
-                               const ad_interval_product *p, const adapt_tensor *w_lo,
-                               const adapt_tensor *w_hi, const adapt_tensor *b_lo,
+                               const ad_interval_product *p, adapt_tensor *w_lo,
+                               const adapt_tensor *w_hi, adapt_tensor *b_lo,
                                const adapt_tensor *b_hi)
 {
     adapt_tensor *xm, *wm, *bm = NULL;
@@ -40,8 +45,8 @@ static adapt_status magnitudes(adapt_tensor **out, adapt_context *ctx, const ad_
 }
 
 adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_interval *x,
-                               const ad_interval_product *p, const adapt_tensor *w_lo,
-                               const adapt_tensor *w_hi, const adapt_tensor *b_lo,
+                               const ad_interval_product *p, adapt_tensor *w_lo,
+                               const adapt_tensor *w_hi, adapt_tensor *b_lo,
                                const adapt_tensor *b_hi)
 {
     const bool recording = ctx->grad_enabled;
@@ -52,9 +57,10 @@ adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_
     if (st)
         return st;
     const int64_t terms = w_lo->numel / w_lo->shape[0];
-    const double gamma = 4.0 * (double)(terms + 2) * UNIT_ROUNDOFF;
-    for (int64_t i = 0; i < s->numel; i++) /* rounded up: never below the double it stands for */
-        s->data[i] = nextafterf((float)(gamma * (double)s->data[i]), INFINITY);
+    /* 2^-20 more than the allowance: the float it rounds to is never below it */
+    const double gamma = 4.0 * (double)(terms + 2) * UNIT_ROUNDOFF * (1.0 + 0x1p-20);
+    for (int64_t i = 0; i < s->numel; i++)
+        s->data[i] = (float)(gamma * (double)s->data[i]);
     *out = s;
     return ADAPT_OK;
 }

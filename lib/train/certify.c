@@ -5,7 +5,6 @@
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
-#include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
 
@@ -24,53 +23,34 @@ static bool certified(const float *lo, const float *hi, int32_t label, int64_t c
     return true;
 }
 
-static adapt_status certify_batch(int64_t counts[2], adapt_context *ctx, adapt_model *model,
-                                  adapt_tensor *x, const int32_t *labels, const box_rule *rule,
-                                  const char *fn)
+typedef struct {
+    int64_t right, certified, seen;
+    adapt_model *model;
+    const box_rule *rule;
+    const char *fn;
+} certify_job;
+
+static adapt_status certify_batch(void *arg, adapt_context *ctx, adapt_tensor *x,
+                                  const int32_t *labels)
 {
+    certify_job *j = arg;
     ad_interval box, y;
-    adapt_status st = ad_interval_around(&box, ctx, x, rule->epsilon, rule->input_min,
-                                         rule->input_max);
+    adapt_status st = j->seen ? ADAPT_OK : ad_model_check_input(j->model, x, j->fn);
     if (!st)
-        st = ad_model_interval(&y, ctx, model, &box, fn);
+        st = ad_interval_around(&box, ctx, x, j->rule->epsilon, j->rule->input_min,
+                                j->rule->input_max);
+    if (!st)
+        st = ad_model_interval(&y, ctx, j->model, &box, j->fn);
     if (st)
         return st;
     const int64_t classes = y.lo->shape[1];
     for (int64_t i = 0; i < x->shape[0]; i++) {
-        const float *mid = y.mid->data + i * classes;
-        int64_t best = 0;
-        for (int64_t j = 1; j < classes; j++)
-            best = mid[j] > mid[best] ? j : best;
-        counts[0] += best == labels[i];
-        counts[1] += certified(y.lo->data + i * classes, y.hi->data + i * classes, labels[i],
-                               classes);
+        j->right += ad_argmax(y.mid->data + i * classes, classes) == labels[i];
+        j->certified += certified(y.lo->data + i * classes, y.hi->data + i * classes, labels[i],
+                                  classes);
     }
+    j->seen += x->shape[0];
     return ADAPT_OK;
-}
-
-static adapt_status run(int64_t counts[2], adapt_context *ctx, adapt_model *model,
-                        const adapt_dataset *ds, int32_t batch_size, const box_rule *rule,
-                        const char *fn)
-{
-    adapt_status st = ADAPT_OK;
-    for (int64_t start = 0; start < ds->count && !st; start += batch_size) {
-        const int64_t n = ds->count - start < batch_size ? ds->count - start : batch_size;
-        adapt_context_reset(ctx);
-        int64_t *order = NULL;
-        adapt_tensor *x = NULL;
-        int32_t *labels = NULL;
-        st = ad_scratch((void **)&order, ctx, (size_t)n * sizeof *order, fn);
-        for (int64_t i = 0; !st && i < n; i++)
-            order[i] = start + i;
-        if (!st)
-            st = ad_batch_assemble(&x, &labels, ctx, ds, order, n, fn);
-        if (!st && start == 0)
-            st = ad_model_check_input(model, x, fn);
-        if (!st)
-            st = certify_batch(counts, ctx, model, x, labels, rule, fn);
-    }
-    adapt_context_reset(ctx);
-    return st;
 }
 
 static adapt_status check_rule(const box_rule *r, const char *fn)
@@ -98,16 +78,16 @@ static adapt_status certify(adapt_certify_result *result, adapt_model *model,
     adapt_context *ctx = NULL;
     if (!st)
         st = ad_evaluate_context(&ctx, n_threads);
-    int64_t counts[2] = {0, 0};
+    certify_job j = {.model = model, .rule = rule, .fn = fn};
     if (!st)
-        st = run(counts, ctx, model, ds, batch_size, rule, fn);
+        st = ad_evaluate_batches(ctx, ds, batch_size, certify_batch, &j, fn);
     adapt_context_free(ctx);
     if (st)
         return st;
     const double n = (double)ds->count;
     adapt_certify_result full = {.struct_size = result->struct_size,
-                                 .accuracy = (double)counts[0] / n,
-                                 .certified_accuracy = (double)counts[1] / n,
+                                 .accuracy = (double)j.right / n,
+                                 .certified_accuracy = (double)j.certified / n,
                                  .count = ds->count};
     ad_struct_write(result, &full, sizeof full);
     return ADAPT_OK;

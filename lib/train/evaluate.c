@@ -12,14 +12,6 @@
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
 
-static int32_t argmax(const float *row, int32_t classes)
-{
-    int32_t best = 0;
-    for (int32_t j = 1; j < classes; j++)
-        best = row[j] > row[best] ? j : best;
-    return best;
-}
-
 /* Adds one batch's predictions and loss to the counts. */
 static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
                                 adapt_tensor *logits, const int32_t *labels, int32_t classes,
@@ -36,7 +28,7 @@ static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adap
     if (st)
         return st;
     for (int64_t i = 0; i < n; i++) {
-        const int32_t pred = argmax(logits->data + i * classes, classes);
+        const int32_t pred = (int32_t)ad_argmax(logits->data + i * classes, classes);
         counts->correct += pred == labels[i];
         if (confusion)
             confusion[(int64_t)labels[i] * classes + pred]++;
@@ -46,17 +38,15 @@ static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adap
     return ADAPT_OK;
 }
 
-adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
-                             adapt_model *model, const adapt_dataset *ds, int32_t batch_size,
-                             int32_t classes, const char *fn)
+adapt_status ad_evaluate_batches(adapt_context *ctx, const adapt_dataset *ds,
+                                 int32_t batch_size, ad_batch_fn run, void *arg, const char *fn)
 {
-    *counts = (ad_eval_counts){0};
     adapt_status st = ADAPT_OK;
     for (int64_t start = 0; start < ds->count && !st; start += batch_size) {
         const int64_t n = ds->count - start < batch_size ? ds->count - start : batch_size;
         adapt_context_reset(ctx);
         int64_t *order = NULL;
-        adapt_tensor *x = NULL, *logits = NULL;
+        adapt_tensor *x = NULL;
         int32_t *labels = NULL;
         st = ad_scratch((void **)&order, ctx, (size_t)n * sizeof *order, fn);
         for (int64_t i = 0; !st && i < n; i++)
@@ -64,12 +54,36 @@ adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_c
         if (!st)
             st = ad_batch_assemble(&x, &labels, ctx, ds, order, n, fn);
         if (!st)
-            st = ad_model_forward(&logits, ctx, model, x);
-        if (!st)
-            st = score_batch(counts, confusion, ctx, logits, labels, classes, fn);
+            st = run(arg, ctx, x, labels);
     }
     adapt_context_reset(ctx);
     return st;
+}
+
+typedef struct {
+    ad_eval_counts *counts;
+    int64_t *confusion;
+    adapt_model *model;
+    int32_t classes;
+    const char *fn;
+} eval_job;
+
+static adapt_status evaluate_batch(void *arg, adapt_context *ctx, adapt_tensor *x,
+                                   const int32_t *labels)
+{
+    const eval_job *j = arg;
+    adapt_tensor *logits = NULL;
+    adapt_status st = ad_model_forward(&logits, ctx, j->model, x);
+    return st ? st : score_batch(j->counts, j->confusion, ctx, logits, labels, j->classes, j->fn);
+}
+
+adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
+                             adapt_model *model, const adapt_dataset *ds, int32_t batch_size,
+                             int32_t classes, const char *fn)
+{
+    *counts = (ad_eval_counts){0};
+    eval_job j = {counts, confusion, model, classes, fn};
+    return ad_evaluate_batches(ctx, ds, batch_size, evaluate_batch, &j, fn);
 }
 
 adapt_status ad_evaluate_check(const void *result, const char *result_type,

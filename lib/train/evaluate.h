@@ -6,10 +6,28 @@
 
 #include "adapt.h"
 
+/* The first largest of row[0 .. n), as torch.argmax. */
+static inline int64_t ad_argmax(const float *row, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        best = row[j] > row[best] ? j : best;
+    return best;
+}
+
 typedef struct {
     int64_t count, correct;
     double loss_sum; /* sum over samples of the cross-entropy */
 } ad_eval_counts;
+
+/* Called for each batch of ad_evaluate_batches: x and labels are the context's. */
+typedef adapt_status (*ad_batch_fn)(void *arg, adapt_context *ctx, adapt_tensor *x,
+                                    const int32_t *labels);
+
+/* The samples of `ds` in order, `batch_size` at a time, handed to `run` (the context reset
+ * before each batch and after the last); stops at the first error. */
+adapt_status ad_evaluate_batches(adapt_context *ctx, const adapt_dataset *ds,
+                                 int32_t batch_size, ad_batch_fn run, void *arg, const char *fn);
 
 /* Runs `model` over every sample of `ds` in order, `batch_size` at a time, in the current mode
  * of `ctx` (which it resets before each batch). Predictions are the first maximal logit, as

@@ -6,6 +6,7 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
 #include "lib/ops/ops.h"
+#include "lib/train/evaluate.h"
 
 ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t total)
 {
@@ -57,13 +58,8 @@ static double accuracy(const adapt_tensor *logits, const int32_t *labels)
 {
     const int64_t n = logits->shape[0], classes = logits->shape[1];
     int64_t right = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = logits->data + i * classes;
-        int64_t best = 0;
-        for (int64_t j = 1; j < classes; j++)
-            best = row[j] > row[best] ? j : best;
-        right += best == labels[i];
-    }
+    for (int64_t i = 0; i < n; i++)
+        right += ad_argmax(logits->data + i * classes, classes) == labels[i];
     return (double)right / (double)n;
 }
 

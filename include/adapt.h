@@ -1100,9 +1100,12 @@ typedef struct adapt_train_params {
      * ibp_input_max] (which must hold every input). Between the fractions
      * ibp_ramp_start and ibp_ramp_end of the steps eps rises linearly from 0
      * to ibp_epsilon and kappa from 1 to ibp_kappa; before, the loss is the
-     * plain cross-entropy. Every layer needs an interval forward, and batch
-     * norm or dropout with p > 0 have none in training
-     * (ADAPT_ERR_UNSUPPORTED); not with recompute_blocks. ibp_kappa and the
+     * plain cross-entropy. label_smoothing smooths the clean term only. Every
+     * layer needs an interval forward, and batch norm or dropout with p > 0
+     * have none in training: such a model is refused before the first step
+     * (ADAPT_ERR_UNSUPPORTED). Not with recompute_blocks or
+     * sparsity_penalty, nor in the library's other training loops
+     * (ADAPT_ERR_INVALID_ARGUMENT). ibp_kappa and the
      * ramp act in IBP training only, the input range also in the contraction
      * (interval_tau); set where they would do nothing they are
      * ADAPT_ERR_INVALID_ARGUMENT.

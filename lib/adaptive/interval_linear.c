@@ -60,13 +60,6 @@ static adapt_status init(ad_layer *l, ad_param_list *list, const ad_layer_names 
     return st;
 }
 
-static adapt_status sub(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b)
-{
-    adapt_tensor *minus_b;
-    adapt_status st = ad_op_scale(&minus_b, ctx, b, -1.0f);
-    return st ? st : ad_op_add(out, ctx, a, minus_b);
-}
-
 /* A radius below 0 is no box: refused rather than clamped, so that a parameter written or
  * loaded wrong says so. */
 static adapt_status check_radius(const adapt_tensor *r)
@@ -79,49 +72,54 @@ static adapt_status check_radius(const adapt_tensor *r)
     return ADAPT_OK;
 }
 
-/* s = tanh(_shift) and c = sigmoid(_scale) (1 - |s|) of p. */
-static adapt_status box_shape(adapt_tensor **s, adapt_tensor **c, adapt_context *ctx,
-                              const ad_boxed_param *p)
+/* s = tanh(_shift) and W_mid = W + s R of p. */
+static adapt_status box_middle(adapt_tensor **s, adapt_tensor **mid, adapt_context *ctx,
+                               const ad_boxed_param *p)
 {
-    adapt_tensor *abs_s, *room, *squash;
+    adapt_tensor *moved;
     adapt_status st = check_radius(p->radius);
     if (!st)
         st = ad_op_tanh(s, ctx, p->shift);
     if (!st)
-        st = ad_op_abs(&abs_s, ctx, *s);
+        st = ad_op_mul(&moved, ctx, *s, p->radius);
+    return st ? st : ad_op_add(mid, ctx, p->centre, moved);
+}
+
+/* c R = sigmoid(_scale) (1 - |s|) R of p. */
+static adapt_status box_half_width(adapt_tensor **half, adapt_context *ctx,
+                                   const ad_boxed_param *p, adapt_tensor *s)
+{
+    adapt_tensor *abs_s, *minus_abs_s, *one, *room, *squash, *c;
+    adapt_status st = ad_op_abs(&abs_s, ctx, s);
     if (!st)
-        st = ad_op_scale(&room, ctx, abs_s, -1.0f);
-    if (!st) { /* 1 - |s| */
-        adapt_tensor *one;
+        st = ad_op_scale(&minus_abs_s, ctx, abs_s, -1.0f);
+    if (!st)
         st = ad_tensor_new(&one, ctx, 0, NULL);
-        if (!st) {
-            one->data[0] = 1.0f;
-            st = ad_op_add(&room, ctx, room, one);
-        }
+    if (!st) { /* 1 - |s|, the scalar broadcast over the tensor */
+        one->data[0] = 1.0f;
+        st = ad_op_add(&room, ctx, minus_abs_s, one);
     }
     if (!st)
         st = ad_op_sigmoid(&squash, ctx, p->scale);
-    return st ? st : ad_op_mul(c, ctx, squash, room);
+    if (!st)
+        st = ad_op_mul(&c, ctx, squash, room);
+    return st ? st : ad_op_mul(half, ctx, c, p->radius);
 }
 
 adapt_status ad_boxed_param_box(ad_interval *box, adapt_context *ctx, const ad_boxed_param *p)
 {
-    adapt_tensor *r = p->radius, *s, *c, *moved, *half, *outer_lo, *outer_hi, *lo, *hi;
-    adapt_status st = box_shape(&s, &c, ctx, p);
+    adapt_tensor *s, *half, *lo, *hi, *outer_lo, *outer_hi;
+    adapt_status st = box_middle(&s, &box->mid, ctx, p);
     if (!st)
-        st = ad_op_mul(&moved, ctx, s, r);
+        st = box_half_width(&half, ctx, p, s);
     if (!st)
-        st = ad_op_add(&box->mid, ctx, p->centre, moved);
-    if (!st)
-        st = ad_op_mul(&half, ctx, c, r);
-    if (!st)
-        st = sub(&lo, ctx, box->mid, half);
+        st = ad_op_sub(&lo, ctx, box->mid, half);
     if (!st)
         st = ad_op_add(&hi, ctx, box->mid, half);
     if (!st)
-        st = sub(&outer_lo, ctx, p->centre, r);
+        st = ad_op_sub(&outer_lo, ctx, p->centre, p->radius);
     if (!st)
-        st = ad_op_add(&outer_hi, ctx, p->centre, r);
+        st = ad_op_add(&outer_hi, ctx, p->centre, p->radius);
     if (!st)
         st = ad_op_maximum(&box->lo, ctx, lo, outer_lo);
     return st ? st : ad_op_minimum(&box->hi, ctx, hi, outer_hi);
@@ -131,11 +129,11 @@ static adapt_status forward(adapt_tensor **out, adapt_context *ctx, const ad_lay
                             adapt_tensor *x)
 {
     const ad_interval_linear *a = AD_LAYER_STATE(l, const ad_interval_linear);
-    ad_interval w, b;
-    adapt_status st = ad_boxed_param_box(&w, ctx, &a->weight);
+    adapt_tensor *s, *w_mid, *b_mid;
+    adapt_status st = box_middle(&s, &w_mid, ctx, &a->weight);
     if (!st)
-        st = ad_boxed_param_box(&b, ctx, &a->bias);
-    return st ? st : ad_linear_interval_product(out, ctx, x, w.mid, b.mid, NULL);
+        st = box_middle(&s, &b_mid, ctx, &a->bias);
+    return st ? st : ad_linear_interval_product(out, ctx, x, w_mid, b_mid, NULL);
 }
 
 static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_layer *l,

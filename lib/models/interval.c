@@ -26,6 +26,10 @@ adapt_status ad_model_interval(ad_interval *out, adapt_context *ctx, const adapt
     for (int32_t b = 0; b < model->n_blocks && !st; b++)
         for (int32_t i = 0; i < model->blocks[b].n_layers && !st; i++)
             st = layer_interval(&x, ctx, &model->blocks[b].layers[i], &x, fn);
+    /* an overflow to infinity can meet its opposite and make NaN, which minimum and maximum
+     * would pass over: bounds that are not finite bound nothing */
+    if (!st && !(ad_all_finite(x.lo->data, x.lo->numel) && ad_all_finite(x.hi->data, x.hi->numel)))
+        st = ad_fail(ADAPT_ERR_NONFINITE, "%s: the bounds overflowed to NaN or infinity", fn);
     if (!st)
         *out = x;
     return st;

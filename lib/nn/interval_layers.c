@@ -7,8 +7,6 @@
 #include "lib/core/tensor.h"
 #include "lib/ops/ops.h"
 
-#define UNIT_ROUNDOFF 0x1p-24
-
 adapt_status ad_linear_interval_product(adapt_tensor **y, adapt_context *ctx, adapt_tensor *x,
                                         adapt_tensor *w, adapt_tensor *b, const void *arg)
 {
@@ -47,9 +45,10 @@ static adapt_status batchnorm_map(adapt_tensor **y, adapt_context *ctx, adapt_te
     return ad_batchnorm2d_forward(y, ctx, arg, x);
 }
 
-/* A fused convolution and batch norm (inference folds the norm into the convolution's output)
- * rounds differently from the two ops apart: 8 u (|a mean| + |beta| + |y|) per value, a the
- * channel's scale, covers the difference beyond the convolution's own allowance. */
+/* The norm on each bound is exact for the float norm (each channel is x scale + shift with
+ * constant scale and shift, monotone in floats too), but a point forward may compute it
+ * another way: contracted into fused multiply-adds, or in the epilogue of a convolution.
+ * 8 u (|a mean| + |beta| + |y|) per value, a the channel's scale, covers such differences. */
 static adapt_status batchnorm_slack(adapt_tensor **out, adapt_context *ctx,
                                     const ad_batchnorm2d *bn, const adapt_tensor *lo,
                                     const adapt_tensor *hi)
@@ -65,7 +64,7 @@ static adapt_status batchnorm_slack(adapt_tensor **out, adapt_context *ctx,
         const double reach = fmax(fabs((double)lo->data[i]), fabs((double)hi->data[i]));
         const double shift = a * fabs((double)bn->running_mean->data[c]) +
                              fabs((double)bn->bias->data[c]);
-        (*out)->data[i] = nextafterf((float)(8.0 * UNIT_ROUNDOFF * (shift + reach)), INFINITY);
+        (*out)->data[i] = nextafterf((float)(8.0 * AD_UNIT_ROUNDOFF * (shift + reach)), INFINITY);
     }
     return ADAPT_OK;
 }

@@ -163,3 +163,11 @@ adapt_status ad_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tensor 
 {
     return binary_op(out, ctx, a, b, BIN_MAX, "adapt_op_maximum");
 }
+
+/* a + (-b): negation is exact, so the values are those of a - b. */
+adapt_status ad_op_sub(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b)
+{
+    adapt_tensor *minus_b;
+    adapt_status st = ad_op_scale(&minus_b, ctx, b, -1.0f);
+    return st ? st : ad_op_add(out, ctx, a, minus_b);
+}

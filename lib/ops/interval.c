@@ -97,13 +97,6 @@ adapt_status ad_interval_monotone(ad_interval *out, adapt_context *ctx, const ad
     return st;
 }
 
-static adapt_status sub(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b)
-{
-    adapt_tensor *minus_b;
-    adapt_status st = ad_op_scale(&minus_b, ctx, b, -1.0f);
-    return st ? st : ad_op_add(out, ctx, a, minus_b);
-}
-
 /* y = [mu - rho - slack, mu + rho + slack]. */
 static adapt_status widen(ad_interval *y, adapt_context *ctx, adapt_tensor *mu, adapt_tensor *rho,
                           adapt_tensor *slack)
@@ -111,18 +104,18 @@ static adapt_status widen(ad_interval *y, adapt_context *ctx, adapt_tensor *mu, 
     adapt_tensor *reach;
     adapt_status st = ad_op_add(&reach, ctx, rho, slack);
     if (!st)
-        st = sub(&y->lo, ctx, mu, reach);
+        st = ad_op_sub(&y->lo, ctx, mu, reach);
     return st ? st : ad_op_add(&y->hi, ctx, mu, reach);
 }
 
 adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_interval *x,
                                 const ad_interval_product *p, adapt_tensor *w, adapt_tensor *b)
 {
-    adapt_tensor *sum, *diff, *c, *r, *w_abs, *mu, *rho, *slack;
+    adapt_tensor *sum, *diff, *c, *r, *w_abs, *b_abs = NULL, *mu, *rho, *slack;
     ad_interval y = {0};
     adapt_status st = ad_op_add(&sum, ctx, x->hi, x->lo);
     if (!st)
-        st = sub(&diff, ctx, x->hi, x->lo);
+        st = ad_op_sub(&diff, ctx, x->hi, x->lo);
     if (!st)
         st = ad_op_scale(&c, ctx, sum, 0.5f);
     if (!st)
@@ -133,8 +126,10 @@ adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_i
         st = p->apply(&mu, ctx, c, w, b, p->arg);
     if (!st)
         st = p->apply(&rho, ctx, r, w_abs, NULL, p->arg);
+    if (!st && b)
+        st = ad_interval_magnitude(&b_abs, ctx, b, b);
     if (!st)
-        st = ad_interval_slack(&slack, ctx, x, p, w, w, b, b);
+        st = ad_interval_slack(&slack, ctx, x, p, w_abs, b_abs);
     if (!st)
         st = widen(&y, ctx, mu, rho, slack);
     if (!st && x->mid)
@@ -149,7 +144,7 @@ static adapt_status split_signs(adapt_tensor **pos, adapt_tensor **neg, adapt_co
                                 adapt_tensor *w)
 {
     adapt_status st = ad_op_relu(pos, ctx, w);
-    return st ? st : sub(neg, ctx, w, *pos);
+    return st ? st : ad_op_sub(neg, ctx, w, *pos);
 }
 
 /* P(a, w+, b) + P(other, w-): the bound whose weights' signs pick its inputs' ends. */
@@ -170,7 +165,7 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
                                       const ad_interval_product *p, const ad_interval *w,
                                       const ad_interval *b)
 {
-    adapt_tensor *lo, *hi, *slack;
+    adapt_tensor *lo, *hi, *w_mag, *b_mag = NULL, *slack;
     ad_interval y = {0};
     adapt_status st = ad_interval_check_nonnegative(x, "interval product");
     if (!st)
@@ -178,9 +173,13 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
     if (!st)
         st = signed_bound(&hi, ctx, p, x->hi, x->lo, w->hi, b->hi);
     if (!st)
-        st = ad_interval_slack(&slack, ctx, x, p, w->lo, w->hi, b->lo, b->hi);
+        st = ad_interval_magnitude(&w_mag, ctx, w->lo, w->hi);
+    if (!st && b->lo)
+        st = ad_interval_magnitude(&b_mag, ctx, b->lo, b->hi);
     if (!st)
-        st = sub(&y.lo, ctx, lo, slack);
+        st = ad_interval_slack(&slack, ctx, x, p, w_mag, b_mag);
+    if (!st)
+        st = ad_op_sub(&y.lo, ctx, lo, slack);
     if (!st)
         st = ad_op_add(&y.hi, ctx, hi, slack);
     if (!st && x->mid)

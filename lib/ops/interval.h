@@ -13,8 +13,10 @@ typedef struct {
     adapt_tensor *lo, *mid, *hi; /* mid may be NULL: not tracked */
 } ad_interval;
 
-/* INVALID_ARGUMENT unless lo, hi (and mid when set) are activations of ctx or parameters of
- * one shape with lo <= mid <= hi; NONFINITE for NaN or infinity in any of them. */
+#define AD_UNIT_ROUNDOFF 0x1p-24 /* u: float32 rounds to nearest within a factor 1 + u */
+
+/* lo, hi (and mid when set) must be activations of ctx or parameters: SHAPE unless of one
+ * shape, NONFINITE for NaN or infinity, INVALID_ARGUMENT unless lo <= mid <= hi. */
 adapt_status ad_interval_check(adapt_context *ctx, const ad_interval *x, const char *fn);
 
 /* The L-infinity box of radius eps around x within [min, max]: lo = max(x - eps, min),
@@ -63,13 +65,17 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
 adapt_status ad_interval_add(ad_interval *out, adapt_context *ctx, const ad_interval *a,
                              const ad_interval *b);
 
+/* max(|a|, |b|) elementwise, untaped; |a| when b is a. */
+adapt_status ad_interval_magnitude(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
+                                   const adapt_tensor *b);
+
 /* The rounding allowance of the affine product p (interval_slack.c), a constant shaped like
- * its output: 4 (K + 2) u P(max(|x.lo|, |x.hi|), max(|w_lo|, |w_hi|), max(|b_lo|, |b_hi|)) with
- * u = 2^-24 and K the terms of each sum. It bounds the error of any order of float summation
- * of the point value and of the bounds alike. b_lo and b_hi may be NULL. */
+ * its output: 4 (K + 2) u P(max(|x.lo|, |x.hi|), w_mag, b_mag) plus 4 (K + 2) + 1 of the
+ * smallest subnormal float, with K the terms of each sum and w_mag, b_mag (may be NULL) the
+ * largest magnitudes of the weights and biases over their boxes. It bounds the error of any
+ * order of float summation of the point value and of the bounds alike. */
 adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_interval *x,
-                               const ad_interval_product *p, adapt_tensor *w_lo,
-                               const adapt_tensor *w_hi, adapt_tensor *b_lo,
-                               const adapt_tensor *b_hi);
+                               const ad_interval_product *p, adapt_tensor *w_mag,
+                               adapt_tensor *b_mag);
 
 #endif

@@ -12,6 +12,8 @@ adapt_status ad_op_matmul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *
                           uint32_t flags);
 adapt_status ad_op_add(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
 adapt_status ad_op_mul(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
+/* a - b, broadcast as ad_op_add; the library's own (adapt.h has no subtraction). */
+adapt_status ad_op_sub(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
 adapt_status ad_op_minimum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                            adapt_tensor *b);
 adapt_status ad_op_maximum(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,

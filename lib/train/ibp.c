@@ -6,6 +6,7 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
 #include "lib/ops/ops.h"
+#include "lib/train/batch.h"
 #include "lib/train/evaluate.h"
 
 ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t total)
@@ -48,8 +49,8 @@ adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *m
         st = ad_op_cross_entropy(&clean, ctx, y.mid, labels, smoothing);
     if (!st)
         st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, labels);
-    if (!st)
-        st = ad_op_cross_entropy(&robust, ctx, worst, labels, smoothing);
+    if (!st) /* unsmoothed: only then does it bound the loss of every point of the box */
+        st = ad_op_cross_entropy(&robust, ctx, worst, labels, 0.0f);
     return st ? st : mix(loss, ctx, clean, robust, s.kappa);
 }
 
@@ -93,5 +94,25 @@ adapt_status ad_contraction_loss(adapt_tensor **loss, adapt_context *ctx, adapt_
         *loss = NULL;
         return ADAPT_OK;
     }
-    return ad_op_cross_entropy(loss, ctx, worst, labels, p->label_smoothing);
+    return ad_op_cross_entropy(loss, ctx, worst, labels, 0.0f);
+}
+
+adapt_status ad_interval_training_check(adapt_context *ctx, adapt_model *model,
+                                        const adapt_dataset *ds, const adapt_train_params *p,
+                                        const char *fn)
+{
+    adapt_context_reset(ctx);
+    adapt_tensor *x;
+    int32_t *labels;
+    ad_interval box, y;
+    adapt_status st = ad_batch_assemble(&x, &labels, ctx, ds, (const int64_t[]){0}, 1, fn);
+    if (!st)
+        st = ad_model_check_input(model, x, fn);
+    if (!st)
+        st = ad_interval_around(&box, ctx, x, p->ibp_epsilon, p->ibp_input_min,
+                                p->ibp_input_max);
+    if (!st)
+        st = ad_model_interval(&y, ctx, model, &box, fn);
+    adapt_context_reset(ctx);
+    return st;
 }

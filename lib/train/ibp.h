@@ -29,6 +29,14 @@ typedef struct {
     int32_t count, next;
 } ad_contraction_window;
 
+/* OK when `model` can train on boxes as `p` asks: its interval forward run once, in ctx's
+ * training mode, on a box around the first sample of `ds` (UNSUPPORTED for a layer without
+ * one, batch norm or active dropout; SHAPE, INVALID_ARGUMENT for inputs outside the range),
+ * so that a model that cannot fails before its weights change. */
+adapt_status ad_interval_training_check(adapt_context *ctx, adapt_model *model,
+                                        const adapt_dataset *ds, const adapt_train_params *p,
+                                        const char *fn);
+
 /* CE of the worst-case logits over boxes of radius p->ibp_epsilon (0: the inputs as points)
  * while the window's mean worst-case accuracy, this batch's included, is below
  * p->interval_tau times its mean clean accuracy; else *loss = NULL: no step. */

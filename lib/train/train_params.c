@@ -135,9 +135,14 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
     if (!st && own->sparsity_penalty > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: sparsity_penalty and recompute_blocks do not go together", fn);
-    if (!st && own->ibp_epsilon > 0.0f && own->recompute_blocks)
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                     "%s: ibp_epsilon and recompute_blocks do not go together", fn);
+    const bool boxes = own->ibp_epsilon > 0.0f || own->interval_tau > 0.0f;
+    if (!st && boxes && own->recompute_blocks)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon or interval_tau and "
+                     "recompute_blocks do not go together", fn);
+    if (!st && boxes && own->sparsity_penalty > 0.0f)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon or interval_tau and "
+                     "sparsity_penalty do not go together (the interval forward measures no "
+                     "activations)", fn);
     if (!st && own->acm_budget > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: acm_budget and recompute_blocks do not go together", fn);

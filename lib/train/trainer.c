@@ -156,6 +156,8 @@ static adapt_status open_trainer(trainer *t)
     }
     if (!st)
         st = open_context(t);
+    if (!st && (t->p.ibp_epsilon > 0.0f || t->p.interval_tau > 0.0f))
+        st = ad_interval_training_check(t->ctx, t->model, t->train, &t->p, t->fn);
     if (!st)
         ad_zero_grads(t->params, t->n_params); /* the caller's leftovers are not this step's */
     ad_printer_init(&t->printer);
@@ -343,6 +345,9 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
     if (objective)
         t.objective = *objective;
     adapt_status st = ad_train_params_read(&t.p, params, fn);
+    if (!st && objective && (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon and interval_tau train a "
+                     "model on its own data, not this objective", fn);
     if (!st)
         st = check_data(&t);
     if (st)

@@ -31,8 +31,9 @@ import libadapt as ad
 KAPPA = 0.5
 BATCH = 64
 # libadapt's bounds are wider by their rounding allowance, 4 (K + 2) 2^-24 times each sum's
-# magnitude: about 7e-3 on the logits of the MLP, whose first layer sums 784 products. Where the box is narrow that is a few percent of its width, and the gradients of
-# the worst-case loss move by as much.
+# magnitude: about 7e-3 on the logits of the MLP, whose first layer sums 784 products. Where
+# the box is narrow that is a few percent of its width, and the gradients of the worst-case
+# loss move by as much.
 GRAD_LIMIT = 8e-2
 failures = []
 

@@ -206,6 +206,20 @@ START_TEST(cnn_bounds_hold_every_point)
 }
 END_TEST
 
+/* The least and the largest x w^T + b of output o of row n over the boxes (x >= 0): each term
+ * at the corner that reaches it, summed in double, whose products of floats are exact. */
+static void extremes(double *lo, double *hi, const ad_interval *w, const ad_interval *b,
+                     const ad_interval *x, int64_t n, int64_t o, int64_t in)
+{
+    *lo = b->lo->data[o], *hi = b->hi->data[o];
+    for (int64_t j = 0; j < in; j++) {
+        const double wl = w->lo->data[o * in + j], wh = w->hi->data[o * in + j];
+        const double xl = x->lo->data[n * in + j], xh = x->hi->data[n * in + j];
+        *lo += fmin(wl * xl, wl * xh);
+        *hi += fmax(wh * xl, wh * xh);
+    }
+}
+
 /* y = x w^T + b for interval weights: random boxes of weights and of inputs >= 0, random
  * weights and inputs inside (corners half the time), the point product through the ops. */
 START_TEST(interval_weight_bounds_hold_every_point)
@@ -248,7 +262,10 @@ START_TEST(interval_weight_bounds_hold_every_point)
         ad_interval xi = {tu_record(x[0]), tu_record(x[1]), tu_record(x[2])}, y;
         TU_OK(ad_interval_affine_boxed(&y, ctx, &xi, &p, &wi, &bi));
         for (int64_t i = 0; i < N * OUT; i++) {
+            double lo, hi; /* the corners where the bounds are reached, exactly */
+            extremes(&lo, &hi, &wi, &bi, &xi, i / OUT, i % OUT, IN);
             outside += y.mid->data[i] < y.lo->data[i] || y.mid->data[i] > y.hi->data[i];
+            outside += y.lo->data[i] > lo || y.hi->data[i] < hi;
             checked++;
         }
         for (int k = 0; k < 3; k++) {
@@ -628,9 +645,14 @@ START_TEST(ibp_training_refuses_what_it_cannot_bound)
     TU_OK(adapt_dataset_wrap(&ds, x, 4, (int64_t[]){2, 1, 12, 12}, labels));
     adapt_train_params p;
     adapt_train_params_init(&p, sizeof p);
-    p.epochs = 1, p.ibp_epsilon = 0.1f, p.ibp_ramp_start = 0.0f, p.ibp_ramp_end = 0.0f;
-    adapt_model *cnn = small_cnn(2); /* batch norm */
+    p.epochs = 3, p.batch_size = 1, p.ibp_epsilon = 0.1f; /* the ramp starts at step 1 of 6 */
+    adapt_model *cnn = small_cnn(2); /* batch norm: refused before the first step */
+    adapt_tensor *w = adapt_model_param(cnn, 0);
+    float before[16];
+    memcpy(before, adapt_tensor_data(w), sizeof before);
     TU_FAILS(adapt_model_train(cnn, ds, NULL, &p), ADAPT_ERR_UNSUPPORTED);
+    ck_assert_int_eq(memcmp(before, adapt_tensor_data(w), sizeof before), 0);
+    p.epochs = 1, p.ibp_ramp_start = 0.0f, p.ibp_ramp_end = 0.0f;
     p.ibp_ramp_end = -0.5f;
     TU_FAILS(adapt_model_train(cnn, ds, NULL, &p), ADAPT_ERR_INVALID_ARGUMENT);
     p.ibp_ramp_end = 0.5f, p.ibp_epsilon = NAN;
@@ -645,6 +667,8 @@ START_TEST(ibp_training_refuses_what_it_cannot_bound)
     off.epochs = 1, off.ibp_kappa = 0.0f;
     TU_FAILS(adapt_model_train(flat, ds, NULL, &off), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(adapt_last_error(), "ibp_kappa"));
+    off.ibp_kappa = 0.5f, off.ibp_epsilon = 0.1f, off.sparsity_penalty = 0.1f;
+    TU_FAILS(adapt_model_train(flat, ds, NULL, &off), ADAPT_ERR_INVALID_ARGUMENT);
     adapt_model_free(flat);
     adapt_model_free(cnn);
     adapt_dataset_free(ds);

@@ -264,6 +264,44 @@ START_TEST(a_phase_trains_only_its_parameters)
 }
 END_TEST
 
+static void last_loss(const adapt_progress *p, void *user)
+{
+    *(float *)user = p->loss;
+}
+
+/* Boxes of width 0 are as right in the worst case as clean: the contraction's gate stays shut
+ * (worst-case accuracy not below tau = 1 times the clean one), no step changes anything, and
+ * the loss reported is 0. */
+START_TEST(the_contraction_stops_once_the_worst_case_keeps_up)
+{
+    enum { N = 16 };
+    float x[N * IN];
+    int32_t labels[N];
+    tu_fill(x, N * IN, 8, 0.0f, 1.0f);
+    for (int i = 0; i < N; i++)
+        labels[i] = i % OUT;
+    adapt_dataset *ds = NULL;
+    TU_OK(adapt_dataset_wrap(&ds, x, 2, (int64_t[]){N, IN}, labels));
+    adapt_model *m = boxed_mlp(10);
+    for (int32_t i = 0; i < adapt_model_param_count(m); i++)
+        if (strstr(adapt_model_param_name(m, i), "radius"))
+            memset(adapt_tensor_data(adapt_model_param(m, i)), 0,
+                   (size_t)adapt_tensor_numel(adapt_model_param(m, i)) * sizeof(float));
+    TU_OK(adapt_model_set_interval_phase(m, ADAPT_INTERVAL_SCALES, NULL));
+    float before[HIDDEN * IN], loss = -1.0f;
+    memcpy(before, adapt_tensor_data(param(m, "0._scale")), sizeof before);
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 2, tp.batch_size = 4, tp.learning_rate = 0.5f, tp.n_threads = 1;
+    tp.interval_tau = 1.0f, tp.progress = last_loss, tp.user_data = &loss;
+    TU_OK(adapt_model_train(m, ds, NULL, &tp));
+    ck_assert_int_eq(memcmp(before, adapt_tensor_data(param(m, "0._scale")), sizeof before), 0);
+    ck_assert_float_eq(loss, 0.0f);
+    adapt_model_free(m);
+    adapt_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(checkpoints_carry_the_boxes_under_the_authors_names)
 {
     adapt_model *m = boxed_mlp(5), *back = NULL;
@@ -335,6 +373,7 @@ static Suite *boxes_suite(void)
     tcase_add_test(tc, the_point_forward_is_the_box_middle);
     tcase_add_test(tc, shift_and_scale_gradients_match_finite_differences);
     tcase_add_test(tc, a_phase_trains_only_its_parameters);
+    tcase_add_test(tc, the_contraction_stops_once_the_worst_case_keeps_up);
     tcase_add_test(tc, checkpoints_carry_the_boxes_under_the_authors_names);
     tcase_add_test(tc, bad_boxes_and_calls_are_refused);
     suite_add_tcase(s, tc);

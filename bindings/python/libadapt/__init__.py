@@ -63,7 +63,8 @@ def backend_available(backend):
 
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
-    "CancelledError", "Certification", "Context", "Dataset", "Evaluation", "ExitCurve", "ExitOutcome", "ExitPolicy",
+    "CancelledError", "Certification", "Context", "Dataset", "Evaluation", "ExitCurve",
+    "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
     "Metrics",

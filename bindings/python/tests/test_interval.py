@@ -46,7 +46,7 @@ def test_certified_accuracy_shrinks_with_the_radius(rng):
     labels = rng.integers(0, 3, size=40).astype(np.int32)
     results = [ad.certify(model, (x, labels), eps) for eps in (0.0, 0.01, 0.1, 1.0)]
     assert all(r.count == 40 for r in results)
-    assert results[0].certified_accuracy <= results[0].accuracy
+    assert results[0].accuracy - 0.1 <= results[0].certified_accuracy <= results[0].accuracy
     assert [r.certified_accuracy for r in results] == sorted(
         (r.certified_accuracy for r in results), reverse=True)
     assert results[-1].certified_accuracy == 0.0

@@ -47,6 +47,6 @@ static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_laye
 }
 
 const ad_layer_kind ad_kind_conv2d = {
-    .name = "conv2d", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward, .interval = interval,
-    .flops = flops,
+    .name = "conv2d", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward,
+    .interval = interval, .flops = flops,
 };

@@ -39,6 +39,6 @@ static adapt_status interval(ad_interval *out, adapt_context *ctx, const ad_laye
 }
 
 const ad_layer_kind ad_kind_linear = {
-    .name = "linear", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward, .interval = interval,
-    .flops = flops, .flattens = true,
+    .name = "linear", AD_FIELDS(fields), .shape = shape, .init = init, .forward = forward,
+    .interval = interval, .flops = flops, .flattens = true,
 };

@@ -111,6 +111,8 @@ static adapt_status widen(ad_interval *y, adapt_context *ctx, adapt_tensor *mu, 
 adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_interval *x,
                                 const ad_interval_product *p, adapt_tensor *w, adapt_tensor *b)
 {
+    if (!ctx->grad_enabled)
+        return ad_interval_affine_untaped(out, ctx, x, p, w, b);
     adapt_tensor *sum, *diff, *c, *r, *w_abs, *b_abs = NULL, *mu, *rho, *slack;
     ad_interval y = {0};
     adapt_status st = ad_op_add(&sum, ctx, x->hi, x->lo);

@@ -53,6 +53,12 @@ typedef struct {
 adapt_status ad_interval_affine(ad_interval *out, adapt_context *ctx, const ad_interval *x,
                                 const ad_interval_product *p, adapt_tensor *w, adapt_tensor *b);
 
+/* ad_interval_affine without a tape (interval_untaped.c): two products of twice the rows
+ * instead of four. The caller checked that ctx does not record. */
+adapt_status ad_interval_affine_untaped(ad_interval *out, adapt_context *ctx,
+                                        const ad_interval *x, const ad_interval_product *p,
+                                        adapt_tensor *w, adapt_tensor *b);
+
 /* Interval weights w->lo <= w->hi (w->mid the point the mid output uses) and biases b (all
  * three NULL for none), for inputs x >= 0 (else INVALID_ARGUMENT):
  *   lo = P(x.lo, w.lo+) + P(x.hi, w.lo-) + b.lo,  hi = P(x.hi, w.hi+) + P(x.lo, w.hi-) + b.hi

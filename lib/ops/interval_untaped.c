@@ -41,17 +41,23 @@ static void stack_inputs(float *centres, float *spreads, const ad_interval *x)
 static void finish(ad_interval *y, const adapt_tensor *centres, const adapt_tensor *spreads,
                    const adapt_tensor *b, int64_t terms)
 {
-    const int64_t n = y->lo->numel, channels = y->lo->ndim > 1 ? y->lo->shape[1] : 1;
-    const int64_t spatial = n / y->lo->shape[0] / channels;
+    const int64_t n = y->lo->numel, rows = y->lo->shape[0];
+    const int64_t channels = y->lo->ndim > 1 ? y->lo->shape[1] : 1;
+    const int64_t spatial = n / rows / channels;
     const double gamma = 4.0 * (double)(terms + 2) * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20);
     const double tiny = (4.0 * (double)(terms + 2) + 2.0) * (double)FLT_TRUE_MIN;
-    for (int64_t i = 0; i < n; i++) {
-        const double bias = b ? fabs((double)b->data[i / spatial % channels]) : 0.0;
-        const float s = (float)(gamma * ((double)spreads->data[n + i] + bias) + tiny);
-        const float mu = centres->data[i], reach = spreads->data[i] + s;
-        y->lo->data[i] = mu - reach;
-        y->hi->data[i] = mu + reach;
-    }
+    const float *mu = centres->data, *rho = spreads->data, *mag = spreads->data + n;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < channels; c++) {
+            const double bias = b ? fabs((double)b->data[c]) : 0.0;
+            const int64_t at = (r * channels + c) * spatial;
+            for (int64_t i = at; i < at + spatial; i++) {
+                const float s = (float)(gamma * ((double)mag[i] + bias) + tiny);
+                const float reach = rho[i] + s;
+                y->lo->data[i] = mu[i] - reach;
+                y->hi->data[i] = mu[i] + reach;
+            }
+        }
 }
 
 adapt_status ad_interval_affine_untaped(ad_interval *out, adapt_context *ctx,

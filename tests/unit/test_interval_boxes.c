@@ -216,17 +216,25 @@ START_TEST(shift_and_scale_gradients_match_finite_differences)
 }
 END_TEST
 
+enum { SAMPLES = 32 };
+
+/* SAMPLES inputs in [0, 1) with labels 0, 1, 2, 0, ... over the caller's arrays. */
+static adapt_dataset *samples(float *x, int32_t *labels, uint64_t seed)
+{
+    tu_fill(x, SAMPLES * IN, seed, 0.0f, 1.0f);
+    for (int i = 0; i < SAMPLES; i++)
+        labels[i] = i % OUT;
+    adapt_dataset *ds = NULL;
+    TU_OK(adapt_dataset_wrap(&ds, x, 2, (int64_t[]){SAMPLES, IN}, labels));
+    return ds;
+}
+
 /* A phase trains its own parameters and nothing else of the boxed layers. */
 START_TEST(a_phase_trains_only_its_parameters)
 {
-    enum { N = 32 };
-    float x[N * IN];
-    int32_t labels[N];
-    tu_fill(x, N * IN, 4, 0.0f, 1.0f);
-    for (int i = 0; i < N; i++)
-        labels[i] = i % OUT;
-    adapt_dataset *ds = NULL;
-    TU_OK(adapt_dataset_wrap(&ds, x, 2, (int64_t[]){N, IN}, labels));
+    float x[SAMPLES * IN];
+    int32_t labels[SAMPLES];
+    adapt_dataset *ds = samples(x, labels, 4);
     static const char *const kinds[] = {"weight", "_radius", "_shift", "_scale", "bias",
                                         "_bias_radius", "_bias_shift", "_bias_scale"};
     for (int phase = ADAPT_INTERVAL_CENTRES; phase <= ADAPT_INTERVAL_SCALES; phase++) {
@@ -274,14 +282,9 @@ static void last_loss(const adapt_progress *p, void *user)
  * the loss reported is 0. */
 START_TEST(the_contraction_stops_once_the_worst_case_keeps_up)
 {
-    enum { N = 16 };
-    float x[N * IN];
-    int32_t labels[N];
-    tu_fill(x, N * IN, 8, 0.0f, 1.0f);
-    for (int i = 0; i < N; i++)
-        labels[i] = i % OUT;
-    adapt_dataset *ds = NULL;
-    TU_OK(adapt_dataset_wrap(&ds, x, 2, (int64_t[]){N, IN}, labels));
+    float x[SAMPLES * IN];
+    int32_t labels[SAMPLES];
+    adapt_dataset *ds = samples(x, labels, 8);
     adapt_model *m = boxed_mlp(10);
     for (int32_t i = 0; i < adapt_model_param_count(m); i++)
         if (strstr(adapt_model_param_name(m, i), "radius"))

@@ -8,6 +8,7 @@
 #include "lib/core/context.h"
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/core/threads.h"
 #include "lib/ops/interval.h"
 
 /* A new tensor shaped like t but with `rows` samples. */
@@ -21,43 +22,66 @@ static adapt_status with_rows(adapt_tensor **out, adapt_context *ctx, const adap
     return ad_tensor_new(out, ctx, t->ndim, shape);
 }
 
-/* centres = [c; mid], spreads = [r; max(|lo|, |hi|)], as the composed path rounds them. */
-static void stack_inputs(float *centres, float *spreads, const ad_interval *x)
+/* Below this many values a pass runs on the calling thread. */
+#define PASS_GRAIN 16384
+
+typedef struct {
+    const ad_interval *x;
+    float *centres, *spreads;
+} stack_job;
+
+/* centres = [c; mid], spreads = [r; max(|lo|, |hi|)] over values [begin, end), as the
+ * composed path rounds them. */
+static void stack_range(void *arg, int64_t begin, int64_t end)
 {
-    const int64_t n = x->lo->numel;
-    for (int64_t i = 0; i < n; i++) {
-        const float lo = x->lo->data[i], hi = x->hi->data[i];
-        const float a = fabsf(lo), b = fabsf(hi);
-        centres[i] = (hi + lo) * 0.5f;
-        spreads[i] = (hi - lo) * 0.5f;
-        spreads[n + i] = a > b ? a : b;
-        if (x->mid)
-            centres[n + i] = x->mid->data[i];
+    const stack_job *j = arg;
+    const int64_t n = j->x->lo->numel;
+    const float *lo = j->x->lo->data, *hi = j->x->hi->data;
+    for (int64_t i = begin; i < end; i++) {
+        const float a = fabsf(lo[i]), b = fabsf(hi[i]);
+        j->centres[i] = (hi[i] + lo[i]) * 0.5f;
+        j->spreads[i] = (hi[i] - lo[i]) * 0.5f;
+        j->spreads[n + i] = a > b ? a : b;
+        if (j->x->mid)
+            j->centres[n + i] = j->x->mid->data[i];
     }
 }
 
-/* lo and hi from mu (centres' first half), rho and the magnitudes (spreads' halves), with the
- * allowance of interval_slack.c: 4 (K + 2) u (magnitude + |b|) and the subnormal term. */
-static void finish(ad_interval *y, const adapt_tensor *centres, const adapt_tensor *spreads,
-                   const adapt_tensor *b, int64_t terms)
+typedef struct {
+    ad_interval *y;
+    const float *mu, *rho, *mag;
+    const adapt_tensor *b;
+    int64_t channels, spatial;
+    double gamma, tiny;
+} finish_job;
+
+/* lo and hi of output planes [begin, end) (a plane: one sample's one channel), from mu, rho and
+ * the magnitudes, with the allowance of interval_slack.c: 4 (K + 2) u (magnitude + |b|) and the
+ * subnormal term. */
+static void finish_range(void *arg, int64_t begin, int64_t end)
 {
-    const int64_t n = y->lo->numel, rows = y->lo->shape[0];
-    const int64_t channels = y->lo->ndim > 1 ? y->lo->shape[1] : 1;
-    const int64_t spatial = n / rows / channels;
-    const double gamma = 4.0 * (double)(terms + 2) * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20);
-    const double tiny = (4.0 * (double)(terms + 2) + 2.0) * (double)FLT_TRUE_MIN;
-    const float *mu = centres->data, *rho = spreads->data, *mag = spreads->data + n;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < channels; c++) {
-            const double bias = b ? fabs((double)b->data[c]) : 0.0;
-            const int64_t at = (r * channels + c) * spatial;
-            for (int64_t i = at; i < at + spatial; i++) {
-                const float s = (float)(gamma * ((double)mag[i] + bias) + tiny);
-                const float reach = rho[i] + s;
-                y->lo->data[i] = mu[i] - reach;
-                y->hi->data[i] = mu[i] + reach;
-            }
+    const finish_job *j = arg;
+    for (int64_t plane = begin; plane < end; plane++) {
+        const double bias = j->b ? fabs((double)j->b->data[plane % j->channels]) : 0.0;
+        for (int64_t i = plane * j->spatial; i < (plane + 1) * j->spatial; i++) {
+            const float s = (float)(j->gamma * ((double)j->mag[i] + bias) + j->tiny);
+            const float reach = j->rho[i] + s;
+            j->y->lo->data[i] = j->mu[i] - reach;
+            j->y->hi->data[i] = j->mu[i] + reach;
         }
+    }
+}
+
+static void finish(adapt_context *ctx, ad_interval *y, const adapt_tensor *centres,
+                   const adapt_tensor *spreads, const adapt_tensor *b, int64_t terms)
+{
+    const int64_t n = y->lo->numel, channels = y->lo->ndim > 1 ? y->lo->shape[1] : 1;
+    const int64_t planes = y->lo->shape[0] * channels;
+    finish_job j = {y, centres->data, spreads->data, spreads->data + n, b, channels,
+                    n / planes, 4.0 * (double)(terms + 2) * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20),
+                    (4.0 * (double)(terms + 2) + 2.0) * (double)FLT_TRUE_MIN};
+    ad_pool_for(ctx->pool, planes, PASS_GRAIN / (j.spatial > 0 ? j.spatial : 1) + 1,
+                finish_range, &j);
 }
 
 adapt_status ad_interval_affine_untaped(ad_interval *out, adapt_context *ctx,
@@ -70,8 +94,10 @@ adapt_status ad_interval_affine_untaped(ad_interval *out, adapt_context *ctx,
     adapt_status st = with_rows(&centre_in, ctx, x->lo, x->mid ? 2 * n : n);
     if (!st)
         st = with_rows(&spread_in, ctx, x->lo, 2 * n);
-    if (!st)
-        stack_inputs(centre_in->data, spread_in->data, x);
+    if (!st) {
+        stack_job j = {x, centre_in->data, spread_in->data};
+        ad_pool_for(ctx->pool, x->lo->numel, PASS_GRAIN, stack_range, &j);
+    }
     if (!st)
         st = ad_interval_magnitude(&w_abs, ctx, w, w);
     if (!st)
@@ -88,7 +114,7 @@ adapt_status ad_interval_affine_untaped(ad_interval *out, adapt_context *ctx,
                             "interval forward");
     if (st)
         return st;
-    finish(&y, centres, spreads, b, w->numel / w->shape[0]);
+    finish(ctx, &y, centres, spreads, b, w->numel / w->shape[0]);
     *out = y;
     return ADAPT_OK;
 }

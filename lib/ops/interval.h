@@ -71,6 +71,24 @@ adapt_status ad_interval_affine_boxed(ad_interval *out, adapt_context *ctx, cons
 adapt_status ad_interval_add(ad_interval *out, adapt_context *ctx, const ad_interval *a,
                              const ad_interval *b);
 
+/* The rounding allowance of sums of K products (interval_slack.c): 4 (K + 2) u times their
+ * magnitude plus 4 (K + 2) + 2 smallest subnormals, each part raised a little further so that
+ * the float it rounds to is never below it. */
+typedef struct {
+    double relative, absolute;
+} ad_allowance;
+
+static inline ad_allowance ad_allowance_for(int64_t terms)
+{
+    const double k = 4.0 * (double)(terms + 2);
+    return (ad_allowance){k * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20), (k + 2.0) * 0x1p-149};
+}
+
+static inline float ad_allowance_of(const ad_allowance *a, double magnitude)
+{
+    return (float)(a->relative * magnitude + a->absolute);
+}
+
 /* max(|a|, |b|) elementwise, untaped; |a| when b is a. */
 adapt_status ad_interval_magnitude(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                                    const adapt_tensor *b);

@@ -7,7 +7,6 @@
  * 4 (K + 2) u times the product of the magnitudes (every weight and input at its largest over
  * the boxes), plus as many smallest subnormals, covers all of them with room to spare. The
  * allowance is a constant to backward: a bound on rounding, not a function to train. */
-#include <float.h>
 #include <math.h>
 
 #include "lib/core/context.h"
@@ -43,13 +42,9 @@ adapt_status ad_interval_slack(adapt_tensor **out, adapt_context *ctx, const ad_
     ctx->grad_enabled = recording;
     if (st)
         return st;
-    const int64_t terms = w_mag->numel / w_mag->shape[0];
-    /* 2^-20 more than the allowance, and a subnormal more than the absolute part: the float
-     * each rounds to is never below it */
-    const double gamma = 4.0 * (double)(terms + 2) * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20);
-    const double tiny = (4.0 * (double)(terms + 2) + 2.0) * (double)FLT_TRUE_MIN;
+    const ad_allowance a = ad_allowance_for(w_mag->numel / w_mag->shape[0]);
     for (int64_t i = 0; i < s->numel; i++)
-        s->data[i] = (float)(gamma * (double)s->data[i] + tiny);
+        s->data[i] = ad_allowance_of(&a, (double)s->data[i]);
     *out = s;
     return ADAPT_OK;
 }

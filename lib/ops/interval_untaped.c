@@ -2,7 +2,6 @@
  * evaluation): the same bounds as the composed operations of ad_interval_affine, in two
  * products of twice the rows instead of four, since the centre and the mid input share W and
  * the radius and the magnitudes share |W|, and one pass for everything else. */
-#include <float.h>
 #include <math.h>
 
 #include "lib/core/context.h"
@@ -52,19 +51,18 @@ typedef struct {
     const float *mu, *rho, *mag;
     const adapt_tensor *b;
     int64_t channels, spatial;
-    double gamma, tiny;
+    ad_allowance allowance;
 } finish_job;
 
 /* lo and hi of output planes [begin, end) (a plane: one sample's one channel), from mu, rho and
- * the magnitudes, with the allowance of interval_slack.c: 4 (K + 2) u (magnitude + |b|) and the
- * subnormal term. */
+ * the magnitudes, with the allowance of interval_slack.c on magnitude + |b|. */
 static void finish_range(void *arg, int64_t begin, int64_t end)
 {
     const finish_job *j = arg;
     for (int64_t plane = begin; plane < end; plane++) {
         const double bias = j->b ? fabs((double)j->b->data[plane % j->channels]) : 0.0;
         for (int64_t i = plane * j->spatial; i < (plane + 1) * j->spatial; i++) {
-            const float s = (float)(j->gamma * ((double)j->mag[i] + bias) + j->tiny);
+            const float s = ad_allowance_of(&j->allowance, (double)j->mag[i] + bias);
             const float reach = j->rho[i] + s;
             j->y->lo->data[i] = j->mu[i] - reach;
             j->y->hi->data[i] = j->mu[i] + reach;
@@ -78,8 +76,7 @@ static void finish(adapt_context *ctx, ad_interval *y, const adapt_tensor *centr
     const int64_t n = y->lo->numel, channels = y->lo->ndim > 1 ? y->lo->shape[1] : 1;
     const int64_t planes = y->lo->shape[0] * channels;
     finish_job j = {y, centres->data, spreads->data, spreads->data + n, b, channels,
-                    n / planes, 4.0 * (double)(terms + 2) * AD_UNIT_ROUNDOFF * (1.0 + 0x1p-20),
-                    (4.0 * (double)(terms + 2) + 2.0) * (double)FLT_TRUE_MIN};
+                    n / planes, ad_allowance_for(terms)};
     ad_pool_for(ctx->pool, planes, PASS_GRAIN / (j.spatial > 0 ? j.spatial : 1) + 1,
                 finish_range, &j);
 }

@@ -1010,6 +1010,9 @@ typedef void (*adapt_progress_fn)(const adapt_progress *progress, void *user_dat
  */
 typedef int (*adapt_cancel_fn)(void *user_data);
 
+/** EWC's or SI's importance of a model's weights (@ref continual). */
+typedef struct adapt_consolidation adapt_consolidation;
+
 /**
  * Settings of adapt_model_train(). Fill with adapt_train_params_init(),
  * then change what you need. A NaN or infinite float is ADAPT_ERR_NONFINITE,
@@ -1127,6 +1130,18 @@ typedef struct adapt_train_params {
      * (adapt_model_set_interval_phase()) with it.
      */
     float interval_tau;
+    /**
+     * EWC or SI (@ref continual, docs/continual.md): NULL (default), or a
+     * consolidation made for this model. The loss gains consolidation_weight
+     * times sum Omega (theta - theta*)^2 over the weights that train, Omega
+     * and theta* the consolidation's importance and anchor; the reported loss
+     * includes it. With SI every step also adds its share to the task's path
+     * integral (collected at weight 0 too, as a first task needs). Not in the
+     * library's other training loops (ADAPT_ERR_INVALID_ARGUMENT). Not shared
+     * by trainings running at once.
+     */
+    adapt_consolidation *consolidation;
+    float consolidation_weight; /**< >= 0 (default 0); > 0 needs a consolidation */
 } adapt_train_params;
 
 /**
@@ -2335,6 +2350,93 @@ ADAPT_API adapt_status adapt_model_certify(adapt_certify_result *result, adapt_m
                                            const adapt_dataset *dataset, float epsilon,
                                            float input_min, float input_max,
                                            int32_t batch_size, int32_t n_threads);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup continual Continual learning
+ *
+ * The tasks of a class-incremental benchmark as views of one dataset, task
+ * heads, and the two regularisers most used as baselines, EWC (Kirkpatrick et
+ * al. 2017) and SI (Zenke et al. 2017), as one quadratic penalty with two ways
+ * of weighing the parameters (docs/continual.md). Interval continual learning
+ * is in @ref intervals.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/**
+ * A view of the samples of `dataset` whose label c is below `n_classes` with
+ * class_map[c] >= 0, labelled class_map[c] (-1 drops class c; several classes
+ * may share a label). Shares the samples as adapt_dataset_split() does; the
+ * view keeps its own copy of the map. `task_classes` > 0 makes the labels
+ * task-incremental: the model's logits form tasks of that many consecutive
+ * classes, label y belongs to task y / task_classes (known at test time), and
+ * training's losses, evaluation and certification compare the logits of that
+ * task only (one head per task, in one output layer). 0: every class competes.
+ * Splits of the view keep its labels and task classes. Owned: free with
+ * adapt_dataset_free(). Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, n_classes <
+ * 1, task_classes < 0, a map entry below -1), ADAPT_ERR_OUT_OF_MEMORY. A model
+ * whose class count is no multiple of task_classes is refused where the view
+ * is used.
+ */
+ADAPT_API adapt_status adapt_dataset_select_classes(adapt_dataset **out,
+                                                    const adapt_dataset *dataset,
+                                                    const int32_t *class_map, int32_t n_classes,
+                                                    int32_t task_classes);
+
+/** How adapt_consolidation_end_task() weighs a model's weights. */
+typedef enum adapt_consolidation_kind {
+    /** Elastic weight consolidation: the diagonal of the empirical Fisher
+        information of each task, the tasks' penalties summed */
+    ADAPT_CONSOLIDATION_EWC = 0,
+    /** Synaptic intelligence: each weight's share of the fall of the loss
+        along the training path, over its squared move plus a damping */
+    ADAPT_CONSOLIDATION_SI = 1
+} adapt_consolidation_kind;
+
+/**
+ * A consolidation of `model`'s weights: zero importance, the anchor at the
+ * weights now. `damping` is SI's xi (> 0; Zenke et al. use 0.1 or 1e-3); EWC
+ * takes 0. Pass it to adapt_model_train() in `consolidation` while training
+ * each task, and call adapt_consolidation_end_task() after it. Owned: free
+ * with adapt_consolidation_free(). Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * unknown kind, damping out of range), ADAPT_ERR_NONFINITE,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_consolidation_create(adapt_consolidation **out,
+                                                  const adapt_model *model, int32_t kind,
+                                                  float damping);
+/** Frees a consolidation; NULL is a no-op. */
+ADAPT_API void adapt_consolidation_free(adapt_consolidation *consolidation);
+
+/**
+ * Ends a task: adds its importance, and moves the anchor. EWC: the mean over
+ * the samples of `task` of each sample's squared gradient of its
+ * cross-entropy (task classes honoured), one backward pass per sample, in
+ * inference mode on `n_threads` threads (0: all cores); the anchor becomes the
+ * importance-weighted mean of the tasks' weights, which gives the summed
+ * penalties' gradient. SI: path / (move^2 + damping) from the path integral
+ * of the task's training, negative shares counted as 0; the anchor becomes
+ * the weights now; `task` is not read (may be NULL). Errors, nothing changed:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, a consolidation of another model's
+ * parameters, EWC with an empty task or labels beyond the model's classes),
+ * ADAPT_ERR_STATE, the errors of a forward pass, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_consolidation_end_task(adapt_consolidation *consolidation,
+                                                    adapt_model *model,
+                                                    const adapt_dataset *task,
+                                                    int32_t n_threads);
+
+/**
+ * The penalty sum Omega (theta - theta*)^2 over all of `model`'s weights,
+ * without the training's weight, into *value. Errors: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL, a consolidation of another model's parameters), ADAPT_ERR_STATE.
+ */
+ADAPT_API adapt_status adapt_consolidation_penalty(double *value,
+                                                   const adapt_consolidation *consolidation,
+                                                   adapt_model *model);
 
 /** @} */
 

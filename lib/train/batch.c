@@ -36,7 +36,7 @@ adapt_status ad_batch_assemble(adapt_tensor **x, int32_t **labels, adapt_context
     for (int64_t i = 0; i < count; i++) {
         const int64_t base = ad_dataset_base(ds, order[i]);
         memcpy(t->data + i * ds->sample_numel, ds->x + base * ds->sample_numel, bytes);
-        y[i] = ds->labels[base];
+        y[i] = ad_dataset_label(ds, order[i]);
     }
     if (!ad_all_finite(t->data, t->numel))
         return report_nonfinite(ds, t->data, order, count, fn);

@@ -7,6 +7,7 @@
 #include "lib/models/model.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
+#include "lib/train/task_heads.h"
 
 #include <math.h>
 
@@ -26,6 +27,7 @@ static bool certified(const float *lo, const float *hi, int32_t label, int64_t c
 typedef struct {
     int64_t right, certified, seen;
     adapt_model *model;
+    int32_t task_classes;
     const box_rule *rule;
     const char *fn;
 } certify_job;
@@ -43,11 +45,15 @@ static adapt_status certify_batch(void *arg, adapt_context *ctx, adapt_tensor *x
         st = ad_model_interval(&y, ctx, j->model, &box, j->fn);
     if (st)
         return st;
-    const int64_t classes = y.lo->shape[1];
+    const int32_t *within = labels;
+    st = ad_task_box(&y, &within, ctx, labels, j->task_classes);
+    if (st)
+        return st;
+    const int64_t width = y.lo->shape[1];
     for (int64_t i = 0; i < x->shape[0]; i++) {
-        j->right += ad_argmax(y.mid->data + i * classes, classes) == labels[i];
-        j->certified += certified(y.lo->data + i * classes, y.hi->data + i * classes, labels[i],
-                                  classes);
+        j->right += ad_argmax(y.mid->data + i * width, width) == within[i];
+        j->certified += certified(y.lo->data + i * width, y.hi->data + i * width, within[i],
+                                  width);
     }
     j->seen += x->shape[0];
     return ADAPT_OK;
@@ -78,7 +84,8 @@ static adapt_status certify(adapt_certify_result *result, adapt_model *model,
     adapt_context *ctx = NULL;
     if (!st)
         st = ad_evaluate_context(&ctx, n_threads);
-    certify_job j = {.model = model, .rule = rule, .fn = fn};
+    certify_job j = {.model = model, .task_classes = ds->task_classes, .rule = rule,
+                     .fn = fn};
     if (!st)
         st = ad_evaluate_batches(ctx, ds, batch_size, certify_batch, &j, fn);
     adapt_context_free(ctx);

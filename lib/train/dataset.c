@@ -22,14 +22,18 @@ adapt_status ad_dataset_check(const adapt_dataset *ds, const char *fn, const cha
 adapt_status ad_dataset_check_labels(const adapt_dataset *ds, int32_t classes, const char *fn,
                                      const char *what)
 {
+    if (ds->task_classes > 0 && classes % ds->task_classes != 0)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s has tasks of %d classes but the "
+                       "model's %d classes are no multiple of that", fn, what,
+                       (int)ds->task_classes, (int)classes);
     if (ds->max_label < classes)
         return ADAPT_OK;
     int64_t i = 0;
-    while (ds->labels[ad_dataset_base(ds, i)] < classes)
+    while (ad_dataset_label(ds, i) < classes)
         i++;
     return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                    "%s: %s sample %lld has label %d but the model has %d classes", fn, what,
-                   (long long)i, (int)ds->labels[ad_dataset_base(ds, i)], (int)classes);
+                   (long long)i, (int)ad_dataset_label(ds, i), (int)classes);
 }
 
 /* Dims of one sample, each >= 1; one sample and the whole array must fit in memory. */
@@ -140,6 +144,7 @@ void adapt_dataset_free(adapt_dataset *dataset)
     dataset->magic = 0;
     storage_release(dataset->storage);
     free(dataset->own_index);
+    free(dataset->class_map);
     free(dataset);
 }
 
@@ -171,6 +176,6 @@ adapt_status adapt_dataset_sample(const float **x, int32_t *label, const adapt_d
                        (long long)index, (long long)dataset->count);
     const int64_t base = ad_dataset_base(dataset, index);
     *x = dataset->x + base * dataset->sample_numel;
-    *label = dataset->labels[base];
+    *label = ad_dataset_label(dataset, index);
     return ADAPT_OK;
 }

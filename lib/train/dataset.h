@@ -1,6 +1,8 @@
 /* The dataset object behind adapt_dataset: N samples of one shape with integer labels, seen
- * either directly (a wrapped or loaded array) or through an index list (a split part).
- * Index lists always point into the base arrays, so a split of a split costs no extra hop. */
+ * either directly (a wrapped or loaded array) or through an index list (a split part or a
+ * selection of classes), and through a class map when classes were selected. Index lists
+ * always point into the base arrays and maps into the base labels, so a split of a split
+ * costs no extra hop. */
 #ifndef AD_TRAIN_DATASET_H
 #define AD_TRAIN_DATASET_H
 
@@ -33,6 +35,10 @@ struct adapt_dataset {
     int32_t max_label;      /* largest visible label; -1 when empty */
     ad_dataset_storage *storage; /* shared loaded arrays; NULL for a caller's arrays */
     int64_t *own_index;          /* this dataset's index list, freed with it; may be NULL */
+    int32_t *class_map; /* NULL, or a visible label for each base label below map_len,
+                           owned; visible samples' base labels all map to one >= 0 */
+    int32_t map_len;
+    int32_t task_classes; /* > 0: labels compete within their task's classes */
 };
 
 /* Validates a dataset argument of public function `fn`. */
@@ -42,6 +48,13 @@ adapt_status ad_dataset_check(const adapt_dataset *ds, const char *fn, const cha
 static inline int64_t ad_dataset_base(const adapt_dataset *ds, int64_t i)
 {
     return ds->index ? ds->index[i] : i;
+}
+
+/* Visible sample i's label. */
+static inline int32_t ad_dataset_label(const adapt_dataset *ds, int64_t i)
+{
+    const int32_t stored = ds->labels[ad_dataset_base(ds, i)];
+    return ds->class_map ? ds->class_map[stored] : stored;
 }
 
 /* A new dataset over base arrays (borrowed) with `sample_ndim` dims of `sample_shape`;
@@ -57,7 +70,13 @@ ad_dataset_storage *ad_dataset_storage_new(float *x, int32_t *labels);
 /* One more dataset uses `s` (NULL: none). */
 void ad_dataset_storage_retain(ad_dataset_storage *s);
 
-/* INVALID_ARGUMENT naming the first sample whose label is not below `classes`. */
+/* A view of `count` base positions of `parent`, its class map and task classes; takes
+ * ownership of `index`. */
+adapt_status ad_dataset_subset(adapt_dataset **out, const adapt_dataset *parent, int64_t *index,
+                               int64_t count, const char *fn);
+
+/* INVALID_ARGUMENT naming the first sample whose label is not below `classes`, or when
+ * `classes` is no multiple of the dataset's task classes. */
 adapt_status ad_dataset_check_labels(const adapt_dataset *ds, int32_t classes, const char *fn,
                                      const char *what);
 

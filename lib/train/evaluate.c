@@ -11,11 +11,13 @@
 #include "lib/ops/ops.h"
 #include "lib/train/batch.h"
 #include "lib/train/dataset.h"
+#include "lib/train/task_heads.h"
 
-/* Adds one batch's predictions and loss to the counts. */
+/* Adds one batch's predictions and loss to the counts; with task classes k > 0 each row is
+ * scored over its task's classes. */
 static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
                                 adapt_tensor *logits, const int32_t *labels, int32_t classes,
-                                const char *fn)
+                                int32_t k, const char *fn)
 {
     const int64_t n = logits->shape[0];
     if (logits->ndim != 2 || logits->shape[1] != classes) {
@@ -23,12 +25,17 @@ static adapt_status score_batch(ad_eval_counts *counts, int64_t *confusion, adap
         return ad_fail(ADAPT_ERR_INTERNAL, "%s: logits %s are not [%lld, %d]", fn,
                        ad_shape_str(logits, s, sizeof s), (long long)n, (int)classes);
     }
-    adapt_tensor *loss = NULL;
-    adapt_status st = ad_op_cross_entropy(&loss, ctx, logits, labels, 0.0f);
+    adapt_tensor *loss = NULL, *head = NULL;
+    const int32_t *within = NULL;
+    adapt_status st = ad_task_head(&head, &within, ctx, logits, labels, k);
+    if (!st)
+        st = ad_op_cross_entropy(&loss, ctx, head, within, 0.0f);
     if (st)
         return st;
+    const int64_t width = head->shape[1];
     for (int64_t i = 0; i < n; i++) {
-        const int32_t pred = (int32_t)ad_argmax(logits->data + i * classes, classes);
+        const int32_t pred = (int32_t)(ad_task_first(labels[i], k) +
+                                       ad_argmax(head->data + i * width, width));
         counts->correct += pred == labels[i];
         if (confusion)
             confusion[(int64_t)labels[i] * classes + pred]++;
@@ -64,7 +71,7 @@ typedef struct {
     ad_eval_counts *counts;
     int64_t *confusion;
     adapt_model *model;
-    int32_t classes;
+    int32_t classes, task_classes;
     const char *fn;
 } eval_job;
 
@@ -74,7 +81,8 @@ static adapt_status evaluate_batch(void *arg, adapt_context *ctx, adapt_tensor *
     const eval_job *j = arg;
     adapt_tensor *logits = NULL;
     adapt_status st = ad_model_forward(&logits, ctx, j->model, x);
-    return st ? st : score_batch(j->counts, j->confusion, ctx, logits, labels, j->classes, j->fn);
+    return st ? st : score_batch(j->counts, j->confusion, ctx, logits, labels, j->classes,
+                                 j->task_classes, j->fn);
 }
 
 adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
@@ -82,7 +90,7 @@ adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_c
                              int32_t classes, const char *fn)
 {
     *counts = (ad_eval_counts){0};
-    eval_job j = {counts, confusion, model, classes, fn};
+    eval_job j = {counts, confusion, model, classes, ds->task_classes, fn};
     return ad_evaluate_batches(ctx, ds, batch_size, evaluate_batch, &j, fn);
 }
 

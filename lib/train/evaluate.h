@@ -31,7 +31,7 @@ adapt_status ad_evaluate_batches(adapt_context *ctx, const adapt_dataset *ds,
 
 /* Runs `model` over every sample of `ds` in order, `batch_size` at a time, in the current mode
  * of `ctx` (which it resets before each batch). Predictions are the first maximal logit, as
- * torch.argmax. `confusion` (may be NULL) must hold classes x classes zeroed counts. Labels
+ * torch.argmax, among the sample's task's classes when `ds` has task classes. `confusion` (may be NULL) must hold classes x classes zeroed counts. Labels
  * must already be known to be below `classes`. */
 adapt_status ad_evaluate_run(ad_eval_counts *counts, int64_t *confusion, adapt_context *ctx,
                              adapt_model *model, const adapt_dataset *ds, int32_t batch_size,

@@ -8,6 +8,7 @@
 #include "lib/ops/ops.h"
 #include "lib/train/batch.h"
 #include "lib/train/evaluate.h"
+#include "lib/train/task_heads.h"
 
 ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t total)
 {
@@ -31,26 +32,27 @@ static adapt_status mix(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
 }
 
 adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                         adapt_tensor *x, const int32_t *labels, const adapt_train_params *p,
-                         ad_ibp_step s)
+                         adapt_tensor *x, const int32_t *labels, int32_t task_classes,
+                         const adapt_train_params *p, ad_ibp_step s)
 {
     const float smoothing = p->label_smoothing;
-    adapt_tensor *logits, *clean, *worst, *robust;
-    if (s.kappa >= 1.0f) {
-        adapt_status st = ad_model_forward(&logits, ctx, model, x);
-        return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, smoothing);
-    }
+    if (s.kappa >= 1.0f)
+        return ad_task_cross_entropy(loss, ctx, model, x, labels, task_classes, smoothing);
     ad_interval box, y;
+    adapt_tensor *clean, *worst, *robust;
+    const int32_t *within = labels;
     adapt_status st = ad_interval_around(&box, ctx, x, s.epsilon, p->ibp_input_min,
                                          p->ibp_input_max);
     if (!st)
         st = ad_model_interval(&y, ctx, model, &box, "IBP training");
     if (!st)
-        st = ad_op_cross_entropy(&clean, ctx, y.mid, labels, smoothing);
+        st = ad_task_box(&y, &within, ctx, labels, task_classes);
     if (!st)
-        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, labels);
+        st = ad_op_cross_entropy(&clean, ctx, y.mid, within, smoothing);
+    if (!st)
+        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, within);
     if (!st) /* unsmoothed: only then does it bound the loss of every point of the box */
-        st = ad_op_cross_entropy(&robust, ctx, worst, labels, 0.0f);
+        st = ad_op_cross_entropy(&robust, ctx, worst, within, 0.0f);
     return st ? st : mix(loss, ctx, clean, robust, s.kappa);
 }
 
@@ -77,24 +79,27 @@ static bool lagging(ad_contraction_window *w, double clean, double worst, float 
 }
 
 adapt_status ad_contraction_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                                 adapt_tensor *x, const int32_t *labels,
+                                 adapt_tensor *x, const int32_t *labels, int32_t task_classes,
                                  const adapt_train_params *p, ad_contraction_window *w)
 {
     ad_interval box, y;
     adapt_tensor *worst;
+    const int32_t *within = labels;
     adapt_status st = ad_interval_around(&box, ctx, x, p->ibp_epsilon, p->ibp_input_min,
                                          p->ibp_input_max);
     if (!st)
         st = ad_model_interval(&y, ctx, model, &box, "contraction");
     if (!st)
-        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, labels);
+        st = ad_task_box(&y, &within, ctx, labels, task_classes);
+    if (!st)
+        st = ad_op_worst_case_logits(&worst, ctx, y.lo, y.hi, within);
     if (st)
         return st;
-    if (!lagging(w, accuracy(y.mid, labels), accuracy(worst, labels), p->interval_tau)) {
+    if (!lagging(w, accuracy(y.mid, within), accuracy(worst, within), p->interval_tau)) {
         *loss = NULL;
         return ADAPT_OK;
     }
-    return ad_op_cross_entropy(loss, ctx, worst, labels, 0.0f);
+    return ad_op_cross_entropy(loss, ctx, worst, within, 0.0f);
 }
 
 adapt_status ad_interval_training_check(adapt_context *ctx, adapt_model *model,

@@ -16,10 +16,11 @@ typedef struct {
 ad_ibp_step ad_ibp_schedule(const adapt_train_params *p, int64_t step, int64_t total);
 
 /* kappa CE(model(x)) + (1 - kappa) CE(worst case over the box of radius epsilon around x,
- * within the params' input range), taped; the model's plain cross-entropy at kappa 1. */
+ * within the params' input range), taped, each row over its task's classes (task_classes
+ * > 0, task_heads.h); the model's plain cross-entropy at kappa 1. */
 adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                         adapt_tensor *x, const int32_t *labels, const adapt_train_params *p,
-                         ad_ibp_step s);
+                         adapt_tensor *x, const int32_t *labels, int32_t task_classes,
+                         const adapt_train_params *p, ad_ibp_step s);
 
 /* The clean and worst-case accuracies of the last AD_CONTRACTION_WINDOW batches (the
  * authors' metric_lookback). */
@@ -41,7 +42,7 @@ adapt_status ad_interval_training_check(adapt_context *ctx, adapt_model *model,
  * while the window's mean worst-case accuracy, this batch's included, is below
  * p->interval_tau times its mean clean accuracy; else *loss = NULL: no step. */
 adapt_status ad_contraction_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                                 adapt_tensor *x, const int32_t *labels,
+                                 adapt_tensor *x, const int32_t *labels, int32_t task_classes,
                                  const adapt_train_params *p, ad_contraction_window *w);
 
 #endif

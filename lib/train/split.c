@@ -1,6 +1,5 @@
-/* adapt_dataset_split: a seeded permutation cut into a training part and a validation tail.
- * Both parts index straight into the parent's base arrays, sharing them when the library
- * loaded them (ad_dataset_storage), so the parts outlive the parent. */
+/* adapt_dataset_split: a seeded permutation cut into a training part and a validation tail,
+ * both views of the parent (ad_dataset_subset). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,28 +7,6 @@
 #include "lib/core/error.h"
 #include "lib/train/dataset.h"
 #include "lib/train/shuffle.h"
-
-/* A view of `count` base positions of `parent`; takes ownership of `index`. */
-static adapt_status subset(adapt_dataset **out, const adapt_dataset *parent, int64_t *index,
-                           int64_t count, const char *fn)
-{
-    adapt_dataset *ds = calloc(1, sizeof *ds);
-    if (!ds) {
-        free(index);
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the dataset", fn);
-    }
-    *ds = *parent;
-    ad_dataset_storage_retain(ds->storage);
-    ds->own_index = index;
-    ds->index = index;
-    ds->count = count;
-    ds->max_label = -1;
-    for (int64_t i = 0; i < count; i++)
-        ds->max_label = parent->labels[index[i]] > ds->max_label ? parent->labels[index[i]]
-                                                                 : ds->max_label;
-    *out = ds;
-    return ADAPT_OK;
-}
 
 static adapt_status check_split(adapt_dataset **train, adapt_dataset **validation,
                                 const adapt_dataset *dataset, float fraction, const char *fn)
@@ -72,12 +49,12 @@ adapt_status adapt_dataset_split(adapt_dataset **train, adapt_dataset **validati
         perm[i] = ad_dataset_base(dataset, perm[i]);
     memcpy(tail, perm + (n - n_val), (size_t)n_val * sizeof *tail);
     adapt_dataset *t = NULL, *v = NULL;
-    st = subset(&t, dataset, perm, n - n_val, fn);
+    st = ad_dataset_subset(&t, dataset, perm, n - n_val, fn);
     if (st) {
         free(tail);
         return st;
     }
-    st = subset(&v, dataset, tail, n_val, fn);
+    st = ad_dataset_subset(&v, dataset, tail, n_val, fn);
     if (st) {
         adapt_dataset_free(t);
         return st;

@@ -64,6 +64,7 @@ static adapt_status check_floats(const adapt_train_params *p, const char *fn)
         {"ibp_input_min", p->ibp_input_min, -INFINITY, INFINITY, true, true},
         {"ibp_input_max", p->ibp_input_max, p->ibp_input_min, INFINITY, false, true},
         {"interval_tau", p->interval_tau, 0.0, 1.0, false, false},
+        {"consolidation_weight", p->consolidation_weight, 0.0, INFINITY, false, true},
     };
     adapt_status st = ADAPT_OK;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0] && !st; i++)
@@ -143,6 +144,9 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon or interval_tau and "
                      "sparsity_penalty do not go together (the interval forward measures no "
                      "activations)", fn);
+    if (!st && own->consolidation_weight > 0.0f && !own->consolidation)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: consolidation_weight is set but "
+                     "consolidation is NULL", fn);
     if (!st && own->acm_budget > 0.0f && own->recompute_blocks)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
                      "%s: acm_budget and recompute_blocks do not go together", fn);

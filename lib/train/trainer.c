@@ -18,6 +18,7 @@
 #include "lib/models/model.h"
 #include "lib/ops/ops.h"
 #include "lib/train/batch.h"
+#include "lib/train/consolidation.h"
 #include "lib/train/dataset.h"
 #include "lib/train/evaluate.h"
 #include "lib/train/ibp.h"
@@ -25,6 +26,7 @@
 #include "lib/train/progress.h"
 #include "lib/train/schedule.h"
 #include "lib/train/shuffle.h"
+#include "lib/train/task_heads.h"
 #include "lib/train/train_params.h"
 #include "lib/train/trainer.h"
 
@@ -73,6 +75,9 @@ static adapt_status check_data(trainer *t)
     t->count = t->train->count;
     if (t->validation && t->validation->count == 0)
         t->validation = NULL; /* e.g. a split with validation_fraction 0 */
+    if (t->objective.loss && t->train->task_classes > 0)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: this objective does not take task "
+                       "classes (adapt_dataset_select_classes)", t->fn);
     t->classes = adapt_model_classes(t->model);
     if (t->classes < 1)
         return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", t->fn);
@@ -183,19 +188,19 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     const ad_train_objective *o = &t->objective;
     if (o->rows_loss)
         return o->rows_loss(loss, ctx, o->arg, order, n);
-    adapt_tensor *x = NULL, *logits = NULL;
+    adapt_tensor *x = NULL;
     int32_t *labels = NULL;
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
     if (!st && o->loss)
         return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
+    const int32_t k = t->train->task_classes;
     if (!st && t->p.interval_tau > 0.0f)
-        return ad_contraction_loss(loss, ctx, t->model, x, labels, &t->p, &t->contraction);
+        return ad_contraction_loss(loss, ctx, t->model, x, labels, k, &t->p, &t->contraction);
     if (!st && t->p.ibp_epsilon > 0.0f)
-        return ad_ibp_loss(loss, ctx, t->model, x, labels, &t->p,
+        return ad_ibp_loss(loss, ctx, t->model, x, labels, k, &t->p,
                            ad_ibp_schedule(&t->p, t->step, t->schedule.total_steps));
-    if (!st)
-        st = ad_model_forward(&logits, ctx, t->model, x);
-    return st ? st : ad_op_cross_entropy(loss, ctx, logits, labels, t->p.label_smoothing);
+    return st ? st : ad_task_cross_entropy(loss, ctx, t->model, x, labels, k,
+                                           t->p.label_smoothing);
 }
 
 /* The sparsity penalty's weight at this step: rising linearly to its value over the warm-up
@@ -252,12 +257,18 @@ static adapt_status train_step(trainer *t, const int64_t *order, int64_t n, floa
     }
     if (!st)
         st = ad_backward(ctx, loss);
+    *loss_value = st ? 0.0f : loss->data[0];
+    adapt_consolidation *c = t->p.consolidation;
+    if (!st && c)
+        ad_consolidation_before_step(c, t->params, t->n_params, t->p.consolidation_weight,
+                                     loss_value);
     if (!st)
         st = ad_clip_grad_norm(&norm, t->params, t->n_params, t->p.grad_clip_norm, ctx->pool);
     if (st)
         return st;
     ad_optimizer_step(t->opt, lr, ctx->pool);
-    *loss_value = loss->data[0];
+    if (c)
+        ad_consolidation_after_step(c, t->params, t->n_params);
     return ADAPT_OK;
 }
 
@@ -345,9 +356,12 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
     if (objective)
         t.objective = *objective;
     adapt_status st = ad_train_params_read(&t.p, params, fn);
-    if (!st && objective && (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f))
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon and interval_tau train a "
-                     "model on its own data, not this objective", fn);
+    if (!st && objective &&
+        (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f || t.p.consolidation))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon, interval_tau and "
+                     "consolidation train a model on its own data, not this objective", fn);
+    if (!st && t.p.consolidation)
+        st = ad_consolidation_check(t.p.consolidation, model, fn);
     if (!st)
         st = check_data(&t);
     if (st)

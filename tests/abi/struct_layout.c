@@ -101,7 +101,7 @@ OFFSET(adapt_progress, samples_per_second, 32);
 OFFSET(adapt_progress, eta_seconds, 40);
 OFFSET(adapt_progress, val_accuracy, 48);
 
-SIZE(adapt_train_params, 184);
+SIZE(adapt_train_params, 200);
 OFFSET(adapt_train_params, struct_size, 0);
 OFFSET(adapt_train_params, epochs, 8);
 OFFSET(adapt_train_params, batch_size, 12);
@@ -140,6 +140,8 @@ OFFSET(adapt_train_params, ibp_ramp_end, 164);
 OFFSET(adapt_train_params, ibp_input_min, 168);
 OFFSET(adapt_train_params, ibp_input_max, 172);
 OFFSET(adapt_train_params, interval_tau, 176);
+OFFSET(adapt_train_params, consolidation, 184);
+OFFSET(adapt_train_params, consolidation_weight, 192);
 
 SIZE(adapt_eval_result, 32);
 OFFSET(adapt_eval_result, struct_size, 0);

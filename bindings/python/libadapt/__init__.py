@@ -19,13 +19,14 @@ from ._native import path as library_path
 from .acm import acm_distill, acm_for, acm_learner_counts, acm_train_gates
 from .calibration import Calibrator
 from .context import Context
+from .continual import Consolidation
 from .dataset import Dataset
 from .distill import Recording, distill
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
-from .enums import (Activation, Backend, CalibrationMethod, ExitRegime, ExitRule, ExitTarget,
-                    HeadKind, IntervalPhase, LayerKind, Optimizer, Routing, Schedule, ScoreKind,
-                    Status)
+from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
+                    ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, Optimizer, Routing,
+                    Schedule, ScoreKind, Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -63,7 +64,8 @@ def backend_available(backend):
 
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
-    "CancelledError", "Certification", "Context", "Dataset", "Evaluation", "ExitCurve",
+    "CancelledError", "Certification", "Consolidation", "ConsolidationKind", "Context",
+    "Dataset", "Evaluation", "ExitCurve",
     "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",

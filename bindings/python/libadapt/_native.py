@@ -12,8 +12,8 @@ from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, Cn
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
                        MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
-                       VitParams, adapt_calibrator, adapt_context, adapt_dataset, adapt_head,
-                       adapt_model, adapt_recording, adapt_tensor)
+                       VitParams, adapt_calibrator, adapt_consolidation, adapt_context,
+                       adapt_dataset, adapt_head, adapt_model, adapt_recording, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
@@ -24,6 +24,7 @@ STATUS = object()  # marks functions returning adapt_status
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
 CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
+CONSOLIDATION = P(adapt_consolidation)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -150,6 +151,12 @@ SIGNATURES = {
     "adapt_model_set_interval_phase": (STATUS, [MODEL, i32, I32P]),
     "adapt_model_interval_consolidate": (STATUS, [MODEL, I32P]),
     "adapt_model_certify": (STATUS, [P(CertifyResult), MODEL, DATASET, f32, f32, f32, i32, i32]),
+    # continual learning
+    "adapt_dataset_select_classes": (STATUS, [P(DATASET), DATASET, I32P, i32, i32]),
+    "adapt_consolidation_create": (STATUS, [P(CONSOLIDATION), MODEL, i32, f32]),
+    "adapt_consolidation_free": (None, [CONSOLIDATION]),
+    "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
+    "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),
     "adapt_model_save": (STATUS, [MODEL, C.c_char_p]),
     "adapt_model_load": (STATUS, [P(MODEL), C.c_char_p]),
     "adapt_model_load_weights": (STATUS, [MODEL, C.c_char_p]),

@@ -32,6 +32,10 @@ class adapt_calibrator(_Opaque):
     pass
 
 
+class adapt_consolidation(_Opaque):
+    pass
+
+
 class adapt_head(_Opaque):
     pass
 
@@ -137,7 +141,8 @@ class TrainParams(C.Structure):
                 ("ibp_epsilon", C.c_float), ("ibp_kappa", C.c_float),
                 ("ibp_ramp_start", C.c_float), ("ibp_ramp_end", C.c_float),
                 ("ibp_input_min", C.c_float), ("ibp_input_max", C.c_float),
-                ("interval_tau", C.c_float)]
+                ("interval_tau", C.c_float), ("consolidation", C.c_void_p),
+                ("consolidation_weight", C.c_float)]
 
 
 class EvalResult(C.Structure):

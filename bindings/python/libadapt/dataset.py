@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ctypes as C
 import os
-from typing import Optional, Tuple, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,7 +12,7 @@ from . import _arrays, _scalars
 from ._handle import Handle, Owned
 from ._native import lib
 from ._structs import MAX_DIMS, adapt_dataset
-from .errors import ShapeError
+from .errors import InvalidArgumentError, ShapeError
 
 
 class Dataset(Owned):
@@ -60,6 +60,29 @@ class Dataset(Owned):
                                 _scalars.u64(seed, "seed"))
         return (Dataset(train, keep=(self._handle,)),
                 Dataset(validation, keep=(self._handle,)))
+
+    def select_classes(self, class_map: Union[Mapping[int, int], Sequence[int]],
+                       task_classes: int = 0) -> Dataset:
+        """The samples of the classes `class_map` keeps, relabelled: a mapping {class:
+        label}, or a sequence whose entry c is class c's label (-1: dropped). A task of a
+        class-incremental benchmark. task_classes > 0 makes the labels task-incremental:
+        the model's logits form tasks of that many consecutive classes and each sample is
+        trained, evaluated and certified over its own task's (one head per task)."""
+        if isinstance(class_map, Mapping):
+            size = max(class_map, default=-1) + 1
+            dense = [-1] * size
+            for c, label in class_map.items():
+                if c < 0:
+                    raise InvalidArgumentError(f"select_classes: class {c} is negative")
+                dense[c] = label
+            class_map = dense
+        table = _arrays.integers(list(class_map), C.c_int32, "class_map")
+        raw = C.POINTER(adapt_dataset)()
+        lib.adapt_dataset_select_classes(C.byref(raw), self._ptr(),
+                                         _arrays.pointer(table, C.c_int32),
+                                         _scalars.i32(len(table), "class_map length"),
+                                         _scalars.i32(task_classes, "task_classes"))
+        return Dataset(raw, keep=(self._handle,))
 
     def __len__(self) -> int:
         return lib.adapt_dataset_count(self._ptr())

@@ -110,6 +110,12 @@ class IntervalPhase(enum.IntEnum):
     SCALES = 2
 
 
+class ConsolidationKind(enum.IntEnum):
+    """adapt_consolidation_kind: how a Consolidation weighs a model's weights."""
+    EWC = 0  # the empirical Fisher information of each task
+    SI = 1   # each weight's share of the loss's fall along the training path
+
+
 class Routing(enum.IntEnum):
     """adapt_routing_rule: how a Mixture-of-Experts layer picks each token's experts from
     its router's predicted norms g."""

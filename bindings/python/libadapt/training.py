@@ -12,6 +12,7 @@ from . import _scalars
 from ._native import lib
 from ._params import new_params
 from ._structs import EvalResult, TrainParams, cancel_fn, progress_fn
+from .continual import Consolidation, consolidation_pointer
 from .dataset import Dataset, DataLike
 from .enums import Optimizer, Schedule, coerce
 from .errors import CancelledError, InvalidArgumentError
@@ -147,7 +148,7 @@ def _dataset(data, what):
 
 
 _ENUM_SETTINGS = {"optimizer": Optimizer, "schedule": Schedule}
-_RESERVED = {"struct_size", "progress", "cancel", "user_data"}
+_RESERVED = {"struct_size", "progress", "cancel", "user_data", "consolidation"}
 
 
 def train_params(settings, callbacks, what="train"):
@@ -194,7 +195,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           acm_entropy_weight: float = 0.05, acm_diversity_weight: float = 0.05,
           ibp_epsilon: float = 0.0, ibp_kappa: float = 0.5, ibp_ramp_start: float = 0.1,
           ibp_ramp_end: float = 0.6, ibp_input_min: float = 0.0, ibp_input_max: float = 1.0,
-          interval_tau: float = 0.0,
+          interval_tau: float = 0.0, consolidation: Optional[Consolidation] = None,
+          consolidation_weight: float = 0.0,
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -214,7 +216,9 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     fractions ibp_ramp_start and ibp_ramp_end of the steps, the clean loss's weight falling
     to ibp_kappa; interval_tau > 0 contracts interval_linear boxes on the worst-case
     cross-entropy while the worst-case accuracy lags interval_tau times the clean one
-    (docs/intervals.md).
+    (docs/intervals.md); consolidation (a Consolidation of this model) adds
+    consolidation_weight times its EWC or SI penalty to the loss, and with SI collects the
+    task's path integral (docs/continual.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -231,9 +235,10 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight,
         ibp_epsilon=ibp_epsilon, ibp_kappa=ibp_kappa, ibp_ramp_start=ibp_ramp_start,
         ibp_ramp_end=ibp_ramp_end, ibp_input_min=ibp_input_min, ibp_input_max=ibp_input_max,
-        interval_tau=interval_tau)
+        interval_tau=interval_tau, consolidation_weight=consolidation_weight)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
+    params.consolidation = consolidation_pointer(consolidation)
     train_set = _dataset(train_set, "train")
     validation = None if validation is None else _dataset(validation, "validation")
     run_training(lambda: lib.adapt_model_train(

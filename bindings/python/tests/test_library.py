@@ -42,7 +42,8 @@ SCALARS = {"int32_t": C.c_int32, "int64_t": C.c_int64, "uint32_t": C.c_uint32,
 STRUCTS = {s.c_name: s for s in _structs.ALL}
 HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
-                        "adapt_calibrator", "adapt_head", "adapt_recording")}
+                        "adapt_calibrator", "adapt_head", "adapt_recording",
+                        "adapt_consolidation")}
 
 
 def expected_ctype(c_declaration):
@@ -112,7 +113,8 @@ def test_constants_and_enums_agree_with_the_header():
                 enums.ScoreKind: "ADAPT_SCORES_", enums.CalibrationMethod: "ADAPT_CALIBRATION_",
                 enums.HeadKind: "ADAPT_HEAD_", enums.ExitRegime: "ADAPT_REGIME_",
                 enums.ExitRule: "ADAPT_EXIT_", enums.ExitTarget: "ADAPT_TARGET_",
-                enums.IntervalPhase: "ADAPT_INTERVAL_"}
+                enums.IntervalPhase: "ADAPT_INTERVAL_",
+                enums.ConsolidationKind: "ADAPT_CONSOLIDATION_"}
     for kind, prefix in prefixes.items():
         values = {m.group(1): int(m.group(2))
                   for m in re.finditer(rf"{prefix}(\w+) = (-?\d+)", text)}

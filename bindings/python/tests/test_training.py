@@ -197,6 +197,8 @@ def test_the_settings_defaults_are_the_libraries():
                 if p.kind == p.KEYWORD_ONLY and n not in ("progress", "cancel")]
     assert settings == [name for name, _ in TrainParams._fields_
                         if name not in ("struct_size", "progress", "cancel", "user_data")]
+    assert signature.parameters["consolidation"].default is None and not defaults.consolidation
+    settings.remove("consolidation")
     for name in settings:
         value = signature.parameters[name].default
         if name in ("optimizer", "schedule"):

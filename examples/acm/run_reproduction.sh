@@ -10,7 +10,7 @@
 # MOE_RESULTS and PYTHON (/usr/bin/python3).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$here/../../build}
+build=$(cd "${1:-$here/../../build}" && pwd)
 out=${2:-acm-results}
 mkdir -p "$out"
 : > "$out/results.csv"

@@ -10,7 +10,7 @@
 #   MODEL=mlp EPOCHS=5 EXPERTS=32 examples/moe/run_reproduction.sh build moe-results-mlp
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$here/../../build}
+build=$(cd "${1:-$here/../../build}" && pwd)
 out=${2:-moe-results}
 mkdir -p "$out"
 : > "$out/results.csv"

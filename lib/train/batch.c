@@ -37,6 +37,10 @@ adapt_status ad_batch_assemble(adapt_tensor **x, int32_t **labels, adapt_context
         const int64_t base = ad_dataset_base(ds, order[i]);
         memcpy(t->data + i * ds->sample_numel, ds->x + base * ds->sample_numel, bytes);
         y[i] = ad_dataset_label(ds, order[i]);
+        if (y[i] < 0 || y[i] > ds->max_label) /* the labels were checked against the model */
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: sample %lld of the dataset has "
+                           "label %d, not the one it had when the dataset was made", fn,
+                           (long long)order[i], (int)y[i]);
     }
     if (!ad_all_finite(t->data, t->numel))
         return report_nonfinite(ds, t->data, order, count, fn);

@@ -50,11 +50,14 @@ static inline int64_t ad_dataset_base(const adapt_dataset *ds, int64_t i)
     return ds->index ? ds->index[i] : i;
 }
 
-/* Visible sample i's label. */
+/* Visible sample i's label; -1 for a stored label a caller has since changed to one the map
+ * does not know (a wrapped dataset's labels stay the caller's array). */
 static inline int32_t ad_dataset_label(const adapt_dataset *ds, int64_t i)
 {
     const int32_t stored = ds->labels[ad_dataset_base(ds, i)];
-    return ds->class_map ? ds->class_map[stored] : stored;
+    if (!ds->class_map)
+        return stored;
+    return stored >= 0 && stored < ds->map_len ? ds->class_map[stored] : -1;
 }
 
 /* A new dataset over base arrays (borrowed) with `sample_ndim` dims of `sample_shape`;

@@ -75,13 +75,13 @@ static int64_t *kept_positions(const adapt_dataset *parent, const int32_t *map, 
     *count = 0;
     for (int64_t i = 0; i < parent->count; i++) {
         const int32_t y = ad_dataset_label(parent, i);
-        *count += y < n && map[y] >= 0;
+        *count += y >= 0 && y < n && map[y] >= 0;
     }
     int64_t *index = malloc((size_t)(*count ? *count : 1) * sizeof *index);
     int64_t k = 0;
     for (int64_t i = 0; index && i < parent->count; i++) {
         const int32_t y = ad_dataset_label(parent, i);
-        if (y < n && map[y] >= 0)
+        if (y >= 0 && y < n && map[y] >= 0)
             index[k++] = ad_dataset_base(parent, i);
     }
     return index;

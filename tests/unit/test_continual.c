@@ -51,6 +51,15 @@ static int32_t label_of(const adapt_dataset *ds, int64_t i, int64_t *base)
     return label;
 }
 
+static adapt_train_params sgd(int32_t epochs, int32_t batch)
+{
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = epochs, tp.batch_size = batch, tp.learning_rate = 0.5f, tp.momentum = 0.0f;
+    tp.n_threads = 1;
+    return tp;
+}
+
 START_TEST(select_classes_relabels_drops_and_composes)
 {
     adapt_dataset *all = fixture(), *two = NULL, *one = NULL, *train = NULL, *val = NULL;
@@ -80,6 +89,32 @@ START_TEST(select_classes_relabels_drops_and_composes)
 }
 END_TEST
 
+/* A wrapped dataset's labels stay the caller's: one changed after the checks is refused
+ * where a batch is made, not read beyond the logits. */
+START_TEST(labels_changed_after_the_checks_are_refused)
+{
+    adapt_dataset *all = fixture(), *task = NULL;
+    TU_OK(adapt_dataset_select_classes(&task, all, (int32_t[]){0, 1}, 2, 0));
+    adapt_model *m = linear_model(3);
+    adapt_eval_result r = {.struct_size = sizeof r};
+    adapt_certify_result c = {.struct_size = sizeof c};
+    const adapt_train_params tp = sgd(1, 8);
+    const int32_t kept = ys[0];
+    for (int pass = 0; pass < 2; pass++) {
+        ys[0] = pass ? 99 : -7;
+        TU_FAILS(adapt_model_evaluate(&r, NULL, m, all, 16, 1), ADAPT_ERR_INVALID_ARGUMENT);
+        TU_FAILS(adapt_model_certify(&c, m, all, 0.0f, 0.0f, 1.0f, 16, 1),
+                 ADAPT_ERR_INVALID_ARGUMENT);
+        TU_FAILS(adapt_model_train(m, task, NULL, &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    }
+    ys[0] = kept;
+    TU_OK(adapt_model_train(m, task, NULL, &tp));
+    adapt_model_free(m);
+    adapt_dataset_free(task);
+    adapt_dataset_free(all);
+}
+END_TEST
+
 START_TEST(select_classes_refuses_bad_arguments)
 {
     adapt_dataset *all = fixture(), *out = (adapt_dataset *)0x1;
@@ -95,15 +130,6 @@ START_TEST(select_classes_refuses_bad_arguments)
     adapt_dataset_free(all);
 }
 END_TEST
-
-static adapt_train_params sgd(int32_t epochs, int32_t batch)
-{
-    adapt_train_params tp;
-    adapt_train_params_init(&tp, sizeof tp);
-    tp.epochs = epochs, tp.batch_size = batch, tp.learning_rate = 0.5f, tp.momentum = 0.0f;
-    tp.n_threads = 1;
-    return tp;
-}
 
 /* Task {2, 3} of a 4-class model with two-class heads: training moves only its head's rows;
  * evaluation predicts within the head. */
@@ -365,6 +391,7 @@ int main(void)
     TCase *tc = tcase_create("continual");
     tcase_add_test(tc, select_classes_relabels_drops_and_composes);
     tcase_add_test(tc, select_classes_refuses_bad_arguments);
+    tcase_add_test(tc, labels_changed_after_the_checks_are_refused);
     tcase_add_test(tc, task_heads_train_and_score_their_own_classes);
     tcase_add_test(tc, task_heads_need_a_multiple_of_the_task_classes);
     tcase_add_test(tc, ewc_importance_is_the_per_sample_fisher_summed_over_tasks);

@@ -85,3 +85,25 @@ def test_nested_boxes_from_python(ctx, rng):
     assert np.all(lo2 >= lo - 1e-5) and np.all(hi2 <= hi + 1e-5)
     with pytest.raises(ad.InvalidArgumentError, match="phase"):
         ad.set_interval_phase(model, "everything")
+
+
+def test_no_device_is_chosen_at_import(rng):
+    """The authors' code picks its device when imported; here each context picks its own
+    backend and threads, and two contexts of one process give the same bounds."""
+    import subprocess
+    import sys
+    probe = ("import libadapt as ad, threading; "
+             "print(ad.Context(n_threads=1, backend='reference').n_threads, "
+             "threading.active_count())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["1", "1"] and out.stderr == ""
+    model = mlp()
+    x = rng.uniform(0, 1, size=(3, 6)).astype(np.float32)
+    lo, hi = np.clip(x - 0.05, 0, 1), np.clip(x + 0.05, 0, 1)
+    bounds = []
+    for backend, threads in (("reference", 1), ("default", 2)):
+        with ad.Context(n_threads=threads, backend=backend) as ctx:
+            bounds.append(ad.forward_interval(model, ctx, lo, hi, mid=x))
+    for a, b in zip(*bounds):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

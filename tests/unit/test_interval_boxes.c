@@ -249,6 +249,8 @@ START_TEST(a_phase_trains_only_its_parameters)
             memcpy(before[k], adapt_tensor_data(param(m, name)),
                    (size_t)adapt_tensor_numel(param(m, name)) * sizeof(float));
         }
+        for (int64_t i = 0; i < HIDDEN * IN; i++) /* the start: radius 1, scale +5 */
+            ck_assert(before[1][i] == 1.0f && before[3][i] == 5.0f);
         adapt_train_params tp;
         adapt_train_params_init(&tp, sizeof tp);
         tp.epochs = 2, tp.batch_size = 8, tp.learning_rate = 0.1f, tp.n_threads = 1;

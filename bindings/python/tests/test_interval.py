@@ -90,13 +90,16 @@ def test_nested_boxes_from_python(ctx, rng):
 def test_no_device_is_chosen_at_import(rng):
     """The authors' code picks its device when imported; here each context picks its own
     backend and threads, and two contexts of one process give the same bounds."""
+    import os
     import subprocess
     import sys
     probe = ("import libadapt as ad, threading; "
              "print(ad.Context(n_threads=1, backend='reference').n_threads, "
              "threading.active_count())")
+    package_root = os.path.dirname(os.path.dirname(ad.__file__))
+    env = dict(os.environ, PYTHONPATH=package_root)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env)
     assert out.stdout.split() == ["1", "1"] and out.stderr == ""
     model = mlp()
     x = rng.uniform(0, 1, size=(3, 6)).astype(np.float32)

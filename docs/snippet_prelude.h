@@ -15,6 +15,8 @@ extern adapt_model *model, *cnn, *vit, *student;
 extern adapt_tensor *a, *b, *y, *loss;
 extern adapt_tensor *lo, *mid, *hi;           /* a box of inputs (intervals.md) */
 extern adapt_dataset *train_set, *test;
+extern adapt_dataset *task_sets[];            /* continual.md: one view per task */
+extern int n_tasks;
 extern adapt_train_params train_params;
 extern float *pixels, *x;                      /* the caller's input data */
 extern int32_t *labels;

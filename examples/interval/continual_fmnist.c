@@ -23,7 +23,7 @@
  * authors run 10 at 1e-3), as did one AdamW over the 3 epochs, whose second moment keeps the
  * first steps' gradients (10^4 times the later ones) for a thousand steps. A method whose
  * training diverges is reported and skipped. The environment may set METHODS (a subset of
- * "finetune ewc si interval joint").
+ * "finetune ewc si interval joint") and CONTRACT_LR, the contraction's rate.
  */
 #include "../common/fmnist_run.h"
 
@@ -215,7 +215,8 @@ static void intercontinet(const experiment *e)
         head_trains(m, e, 0);
         for (int32_t epoch = 0; epoch < contraction; epoch++) {
             tp = sgd(e, 1); /* a fresh AdamW each epoch: see the header */
-            tp.optimizer = ADAPT_OPTIMIZER_ADAMW, tp.learning_rate = 0.2f;
+            tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+            tp.learning_rate = env_float("CONTRACT_LR", 0.2f);
             tp.interval_tau = tau, tp.seed = e->r.seed + (uint64_t)epoch;
             CHECK(adapt_model_train(m, e->train[t], NULL, &tp));
         }

@@ -1010,6 +1010,13 @@ typedef void (*adapt_progress_fn)(const adapt_progress *progress, void *user_dat
  */
 typedef int (*adapt_cancel_fn)(void *user_data);
 
+/** The classification loss adapt_model_train() minimises. */
+typedef enum adapt_loss_kind {
+    ADAPT_LOSS_CROSS_ENTROPY = 0, /**< softmax cross-entropy (label_smoothing applies) */
+    ADAPT_LOSS_ONE_VS_ALL = 1     /**< SLOVA's one-vs-all loss (@ref slova,
+                                       adapt_op_one_vs_all_loss()) */
+} adapt_loss_kind;
+
 /** EWC's or SI's importance of a model's weights (@ref continual). */
 typedef struct adapt_consolidation adapt_consolidation;
 
@@ -1142,6 +1149,16 @@ typedef struct adapt_train_params {
      */
     adapt_consolidation *consolidation;
     float consolidation_weight; /**< >= 0 (default 0); > 0 needs a consolidation */
+    /**
+     * adapt_loss_kind (default CROSS_ENTROPY). ONE_VS_ALL trains a sigmoid per
+     * class (docs/slova.md); not with label_smoothing, ibp_epsilon or
+     * interval_tau, nor in the library's other training loops
+     * (ADAPT_ERR_INVALID_ARGUMENT). Validation and adapt_model_evaluate()
+     * report the cross-entropy whatever the loss; their accuracy is the same
+     * for both, since the largest single-label probability of SLOVA is the
+     * largest logit's.
+     */
+    int32_t loss;
 } adapt_train_params;
 
 /**
@@ -2437,6 +2454,32 @@ ADAPT_API adapt_status adapt_consolidation_end_task(adapt_consolidation *consoli
 ADAPT_API adapt_status adapt_consolidation_penalty(double *value,
                                                    const adapt_consolidation *consolidation,
                                                    adapt_model *model);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup slova One-vs-all classification (SLOVA)
+ *
+ * SLOVA (arXiv 2206.13923, docs/slova.md): a sigmoid p_k = sigmoid(f_k) per
+ * class instead of a softmax, and the single-label probability q_k = p_k
+ * prod_{j != k} (1 - p_j), whose sum over the classes may be well below 1: the
+ * rest is the mass of "none of them, or several". Train with `loss` =
+ * ADAPT_LOSS_ONE_VS_ALL in adapt_train_params.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/**
+ * Mean over the rows of logits[N, C] of SLOVA's one-vs-all loss
+ * -log p_y - sum_{j != y} log(1 - p_j) = sum_j softplus(f_j) - f_y, computed in
+ * double (exact at logits of +-80, where float sigmoids saturate); `labels`: N
+ * entries in [0, C), read during the call. Result has one element. Errors:
+ * ADAPT_ERR_SHAPE, ADAPT_ERR_INVALID_ARGUMENT (NULL, a label out of range),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in the logits), ADAPT_ERR_STATE.
+ */
+ADAPT_API adapt_status adapt_op_one_vs_all_loss(adapt_tensor **out, adapt_context *ctx,
+                                                adapt_tensor *logits, const int32_t *labels);
 
 /** @} */
 

@@ -117,6 +117,17 @@ adapt_status adapt_op_worst_case_logits(adapt_tensor **out, adapt_context *ctx,
     return published(out, y, st, fn);
 }
 
+adapt_status adapt_op_one_vs_all_loss(adapt_tensor **out, adapt_context *ctx,
+                                      adapt_tensor *logits, const int32_t *labels)
+{
+    const char *fn = "adapt_op_one_vs_all_loss";
+    adapt_tensor *r, *y = NULL;
+    adapt_status st = operands(&r, ctx, out, fn, &logits, (const char *[]){"logits"}, 1, 0);
+    if (!st)
+        st = ad_op_one_vs_all_loss(&y, ctx, r, labels);
+    return published(out, y, st, fn);
+}
+
 adapt_status adapt_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a,
                           adapt_tensor *b)
 {

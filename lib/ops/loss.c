@@ -61,8 +61,8 @@ static adapt_status cross_entropy_backward(adapt_context *ctx, const ad_node *no
     return ADAPT_OK;
 }
 
-static adapt_status check_labels(const adapt_tensor *logits, const int32_t *labels,
-                                 float smoothing, const char *fn)
+adapt_status ad_op_check_class_labels(const adapt_tensor *logits, const int32_t *labels,
+                                      const char *fn)
 {
     char s[96];
     if (logits->ndim != 2 || logits->shape[0] == 0 || logits->shape[1] == 0)
@@ -70,15 +70,20 @@ static adapt_status check_labels(const adapt_tensor *logits, const int32_t *labe
                        ad_shape_str(logits, s, sizeof s));
     if (!labels)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: labels is NULL", fn);
+    for (int64_t i = 0; i < logits->shape[0]; i++)
+        if (labels[i] < 0 || labels[i] >= logits->shape[1])
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: labels[%lld] = %d outside [0, %lld)",
+                           fn, (long long)i, (int)labels[i], (long long)logits->shape[1]);
+    return ADAPT_OK;
+}
+
+static adapt_status check_smoothing(float smoothing, const char *fn)
+{
     if (!isfinite(smoothing))
         return ad_fail(ADAPT_ERR_NONFINITE, "%s: label_smoothing is not finite", fn);
     if (smoothing < 0.0f || smoothing >= 1.0f)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: label_smoothing %g outside [0, 1)", fn,
                        (double)smoothing);
-    for (int64_t i = 0; i < logits->shape[0]; i++)
-        if (labels[i] < 0 || labels[i] >= logits->shape[1])
-            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: labels[%lld] = %d outside [0, %lld)",
-                           fn, (long long)i, (int)labels[i], (long long)logits->shape[1]);
     return ADAPT_OK;
 }
 
@@ -88,7 +93,9 @@ adapt_status ad_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_t
     const char *fn = "adapt_op_cross_entropy";
     adapt_status st = ad_op_check(ctx, out, fn, &logits, (const char *[]){"logits"}, 1);
     if (!st)
-        st = check_labels(logits, labels, label_smoothing, fn);
+        st = ad_op_check_class_labels(logits, labels, fn);
+    if (!st)
+        st = check_smoothing(label_smoothing, fn);
     if (st)
         return st;
     ce_saved p = {.n = logits->shape[0], .c = logits->shape[1], .smoothing = label_smoothing};

@@ -23,4 +23,8 @@ adapt_status ad_op_finish(adapt_tensor **out, adapt_context *ctx, const char *fn
                           ad_backward_fn backward, adapt_tensor *y, adapt_tensor *const *in,
                           int32_t n_in, const void *saved, size_t saved_size);
 
+/* The checks of a classification loss: logits [N, C], N, C >= 1, and N labels in [0, C). */
+adapt_status ad_op_check_class_labels(const adapt_tensor *logits, const int32_t *labels,
+                                      const char *fn);
+
 #endif

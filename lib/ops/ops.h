@@ -59,6 +59,9 @@ adapt_status ad_op_mean(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
 adapt_status ad_op_dropout(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, float p);
 adapt_status ad_op_cross_entropy(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
                                  const int32_t *labels, float label_smoothing);
+/* SLOVA's one-vs-all loss: mean over rows of sum_j softplus(f_j) - f_y (one_vs_all.c). */
+adapt_status ad_op_one_vs_all_loss(adapt_tensor **out, adapt_context *ctx, adapt_tensor *logits,
+                                   const int32_t *labels);
 adapt_status ad_op_mse(adapt_tensor **out, adapt_context *ctx, adapt_tensor *a, adapt_tensor *b);
 /* Worst-case logits of the box [lo, hi]: lo at each row's label, hi elsewhere
  * (lib/ops/worst_case.c). */

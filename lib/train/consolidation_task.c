@@ -51,7 +51,8 @@ static adapt_status add_sample(float **fisher, adapt_context *ctx, adapt_model *
     int32_t *labels;
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, ds, &index, 1, fn);
     if (!st)
-        st = ad_task_cross_entropy(&loss, ctx, model, x, labels, ds->task_classes, 0.0f);
+        st = ad_task_loss(&loss, ctx, model, x, labels, ds->task_classes,
+                          ADAPT_LOSS_CROSS_ENTROPY, 0.0f);
     if (!st)
         st = ad_backward(ctx, loss);
     const int32_t n = adapt_model_param_count(model);

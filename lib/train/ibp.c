@@ -37,7 +37,8 @@ adapt_status ad_ibp_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *m
 {
     const float smoothing = p->label_smoothing;
     if (s.kappa >= 1.0f)
-        return ad_task_cross_entropy(loss, ctx, model, x, labels, task_classes, smoothing);
+        return ad_task_loss(loss, ctx, model, x, labels, task_classes, ADAPT_LOSS_CROSS_ENTROPY,
+                            smoothing);
     ad_interval box, y;
     adapt_tensor *clean, *worst, *robust;
     const int32_t *within = labels;

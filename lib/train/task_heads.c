@@ -32,16 +32,20 @@ adapt_status ad_task_head(adapt_tensor **out, const int32_t **local, adapt_conte
     return st;
 }
 
-adapt_status ad_task_cross_entropy(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                                   adapt_tensor *x, const int32_t *labels, int32_t k,
-                                   float label_smoothing)
+adapt_status ad_task_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
+                          adapt_tensor *x, const int32_t *labels, int32_t k, int32_t kind,
+                          float label_smoothing)
 {
     adapt_tensor *logits, *head;
     const int32_t *within;
     adapt_status st = ad_model_forward(&logits, ctx, model, x);
     if (!st)
         st = ad_task_head(&head, &within, ctx, logits, labels, k);
-    return st ? st : ad_op_cross_entropy(loss, ctx, head, within, label_smoothing);
+    if (st)
+        return st;
+    return kind == ADAPT_LOSS_ONE_VS_ALL
+               ? ad_op_one_vs_all_loss(loss, ctx, head, within)
+               : ad_op_cross_entropy(loss, ctx, head, within, label_smoothing);
 }
 
 adapt_status ad_task_box(ad_interval *y, const int32_t **local, adapt_context *ctx,

@@ -19,10 +19,11 @@ static inline int64_t ad_task_first(int32_t label, int32_t k)
 adapt_status ad_task_head(adapt_tensor **out, const int32_t **local, adapt_context *ctx,
                           adapt_tensor *logits, const int32_t *labels, int32_t k);
 
-/* The cross-entropy of model(x), each row over its task's classes; taped. */
-adapt_status ad_task_cross_entropy(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
-                                   adapt_tensor *x, const int32_t *labels, int32_t k,
-                                   float label_smoothing);
+/* The loss (adapt_loss_kind) of model(x), each row over its task's classes; taped. The
+ * smoothing is the cross-entropy's. */
+adapt_status ad_task_loss(adapt_tensor **loss, adapt_context *ctx, adapt_model *model,
+                          adapt_tensor *x, const int32_t *labels, int32_t k, int32_t kind,
+                          float label_smoothing);
 
 /* The same cut of each bound of a box of logits, in place; *local as above. */
 adapt_status ad_task_box(ad_interval *y, const int32_t **local, adapt_context *ctx,

@@ -85,6 +85,7 @@ static adapt_status check_ints(const adapt_train_params *p, const char *fn)
         {"warmup_steps", p->warmup_steps, 0, INT32_MAX},
         {"step_epochs", p->step_epochs, 1, INT32_MAX},
         {"n_threads", p->n_threads, 0, INT32_MAX},
+        {"loss", p->loss, ADAPT_LOSS_CROSS_ENTROPY, ADAPT_LOSS_ONE_VS_ALL},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (rules[i].value < rules[i].lo || rules[i].value > rules[i].hi)
@@ -144,6 +145,10 @@ adapt_status ad_train_params_read(adapt_train_params *own, const adapt_train_par
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon or interval_tau and "
                      "sparsity_penalty do not go together (the interval forward measures no "
                      "activations)", fn);
+    const bool one_vs_all = own->loss == ADAPT_LOSS_ONE_VS_ALL;
+    if (!st && one_vs_all && (own->label_smoothing > 0.0f || boxes))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the one-vs-all loss takes no "
+                     "label_smoothing, ibp_epsilon or interval_tau", fn);
     if (!st && own->consolidation_weight > 0.0f && !own->consolidation)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: consolidation_weight is set but "
                      "consolidation is NULL", fn);

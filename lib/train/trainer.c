@@ -199,8 +199,8 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     if (!st && t->p.ibp_epsilon > 0.0f)
         return ad_ibp_loss(loss, ctx, t->model, x, labels, k, &t->p,
                            ad_ibp_schedule(&t->p, t->step, t->schedule.total_steps));
-    return st ? st : ad_task_cross_entropy(loss, ctx, t->model, x, labels, k,
-                                           t->p.label_smoothing);
+    return st ? st : ad_task_loss(loss, ctx, t->model, x, labels, k, t->p.loss,
+                                  t->p.label_smoothing);
 }
 
 /* The sparsity penalty's weight at this step: rising linearly to its value over the warm-up
@@ -356,10 +356,11 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
     if (objective)
         t.objective = *objective;
     adapt_status st = ad_train_params_read(&t.p, params, fn);
-    if (!st && objective &&
-        (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f || t.p.consolidation))
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon, interval_tau and "
-                     "consolidation train a model on its own data, not this objective", fn);
+    if (!st && objective && (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f ||
+                             t.p.consolidation || t.p.loss != ADAPT_LOSS_CROSS_ENTROPY))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon, interval_tau, "
+                     "consolidation and loss train a model on its own data, not this "
+                     "objective", fn);
     if (!st && t.p.consolidation)
         st = ad_consolidation_check(t.p.consolidation, model, fn);
     if (!st)

@@ -142,6 +142,7 @@ OFFSET(adapt_train_params, ibp_input_max, 172);
 OFFSET(adapt_train_params, interval_tau, 176);
 OFFSET(adapt_train_params, consolidation, 184);
 OFFSET(adapt_train_params, consolidation_weight, 192);
+OFFSET(adapt_train_params, loss, 196);
 
 SIZE(adapt_eval_result, 32);
 OFFSET(adapt_eval_result, struct_size, 0);

@@ -25,8 +25,8 @@ from .distill import Recording, distill
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
-                    ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, Optimizer, Routing,
-                    Schedule, ScoreKind, Status)
+                    ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, LossKind, Optimizer,
+                    Routing, Schedule, ScoreKind, Status)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -69,6 +69,7 @@ __all__ = [
     "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
+    "LossKind",
     "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",

@@ -87,6 +87,7 @@ SIGNATURES = {
     "adapt_op_sum": REDUCE, "adapt_op_mean": REDUCE,
     "adapt_op_dropout": (STATUS, [P(TENSOR), CTX, TENSOR, f32]),
     "adapt_op_cross_entropy": (STATUS, [P(TENSOR), CTX, TENSOR, I32P, f32]),
+    "adapt_op_one_vs_all_loss": (STATUS, [P(TENSOR), CTX, TENSOR, I32P]),
     "adapt_op_mse": BINARY,
     "adapt_backward": (STATUS, [CTX, TENSOR]),
     # models

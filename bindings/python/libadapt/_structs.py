@@ -142,7 +142,7 @@ class TrainParams(C.Structure):
                 ("ibp_ramp_start", C.c_float), ("ibp_ramp_end", C.c_float),
                 ("ibp_input_min", C.c_float), ("ibp_input_max", C.c_float),
                 ("interval_tau", C.c_float), ("consolidation", C.c_void_p),
-                ("consolidation_weight", C.c_float)]
+                ("consolidation_weight", C.c_float), ("loss", C.c_int32)]
 
 
 class EvalResult(C.Structure):

@@ -110,6 +110,12 @@ class IntervalPhase(enum.IntEnum):
     SCALES = 2
 
 
+class LossKind(enum.IntEnum):
+    """adapt_loss_kind: the classification loss train() minimises."""
+    CROSS_ENTROPY = 0  # softmax cross-entropy
+    ONE_VS_ALL = 1     # SLOVA's sigmoid per class (docs/slova.md)
+
+
 class ConsolidationKind(enum.IntEnum):
     """adapt_consolidation_kind: how a Consolidation weighs a model's weights."""
     EWC = 0  # the empirical Fisher information of each task

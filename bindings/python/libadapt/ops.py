@@ -204,6 +204,17 @@ def cross_entropy(ctx, logits, labels, label_smoothing=0.0):
                 _float(label_smoothing, "label_smoothing"))
 
 
+def one_vs_all_loss(ctx, logits, labels):
+    """Mean of SLOVA's one-vs-all loss of logits[N, C] against N integer labels in [0, C):
+    sum_j softplus(z_j) - z_y per row (docs/slova.md)."""
+    logits = operand(ctx, logits, "logits")
+    count = lib.adapt_tensor_dim(logits, 0) if lib.adapt_tensor_ndim(logits) == 2 else None
+    labels = _arrays.integers(labels, C.c_int32, "labels", count=count)
+    if labels.size == 0:  # C checks the logits first; it must still get a valid pointer
+        labels = _arrays.integers([0], C.c_int32, "labels")
+    return _run(ctx, lib.adapt_op_one_vs_all_loss, logits, _arrays.pointer(labels, C.c_int32))
+
+
 def backward(loss):
     """Adds d(loss)/d(p) into the gradient of every parameter p the recorded operations
     reached. `loss` has one finite element; the tape is consumed."""

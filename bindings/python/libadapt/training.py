@@ -14,7 +14,7 @@ from ._params import new_params
 from ._structs import EvalResult, TrainParams, cancel_fn, progress_fn
 from .continual import Consolidation, consolidation_pointer
 from .dataset import Dataset, DataLike
-from .enums import Optimizer, Schedule, coerce
+from .enums import LossKind, Optimizer, Schedule, coerce
 from .errors import CancelledError, InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _dataset(data, what):
                     f"not {type(data).__name__}")
 
 
-_ENUM_SETTINGS = {"optimizer": Optimizer, "schedule": Schedule}
+_ENUM_SETTINGS = {"optimizer": Optimizer, "schedule": Schedule, "loss": LossKind}
 _RESERVED = {"struct_size", "progress", "cancel", "user_data", "consolidation"}
 
 
@@ -196,7 +196,7 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
           ibp_epsilon: float = 0.0, ibp_kappa: float = 0.5, ibp_ramp_start: float = 0.1,
           ibp_ramp_end: float = 0.6, ibp_input_min: float = 0.0, ibp_input_max: float = 1.0,
           interval_tau: float = 0.0, consolidation: Optional[Consolidation] = None,
-          consolidation_weight: float = 0.0,
+          consolidation_weight: float = 0.0, loss: Union[LossKind, str] = "cross_entropy",
           progress: Optional[Callable[[Progress], object]] = None,
           cancel: Optional[Callable[[], bool]] = None) -> List[Progress]:
     """Trains `model` on `train_set`, evaluating on `validation` after each epoch.
@@ -218,7 +218,8 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
     cross-entropy while the worst-case accuracy lags interval_tau times the clean one
     (docs/intervals.md); consolidation (a Consolidation of this model) adds
     consolidation_weight times its EWC or SI penalty to the loss, and with SI collects the
-    task's path integral (docs/continual.md).
+    task's path integral (docs/continual.md); loss "one_vs_all" trains SLOVA's sigmoid per
+    class instead of the softmax cross-entropy (docs/slova.md).
     progress(p: Progress) is called after every step; cancel() before every step,
     returning True stops training with CancelledError. Returns the Progress of each
     epoch's last step.
@@ -235,7 +236,7 @@ def train(model: Model, train_set: DataLike, validation: Optional[DataLike] = No
         acm_entropy_weight=acm_entropy_weight, acm_diversity_weight=acm_diversity_weight,
         ibp_epsilon=ibp_epsilon, ibp_kappa=ibp_kappa, ibp_ramp_start=ibp_ramp_start,
         ibp_ramp_end=ibp_ramp_end, ibp_input_min=ibp_input_min, ibp_input_max=ibp_input_max,
-        interval_tau=interval_tau, consolidation_weight=consolidation_weight)
+        interval_tau=interval_tau, consolidation_weight=consolidation_weight, loss=loss)
     callbacks = _Callbacks(progress, cancel)
     params = train_params(settings, callbacks)
     params.consolidation = consolidation_pointer(consolidation)

@@ -201,8 +201,9 @@ def test_the_settings_defaults_are_the_libraries():
     settings.remove("consolidation")
     for name in settings:
         value = signature.parameters[name].default
-        if name in ("optimizer", "schedule"):
-            value = {"optimizer": ad.Optimizer, "schedule": ad.Schedule}[name][value.upper()]
+        if name in ("optimizer", "schedule", "loss"):
+            value = {"optimizer": ad.Optimizer, "schedule": ad.Schedule,
+                     "loss": ad.LossKind}[name][value.upper()]
         assert np.float32(value) == np.float32(getattr(defaults, name)), name
 
 

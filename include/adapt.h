@@ -1280,8 +1280,12 @@ ADAPT_API adapt_status adapt_model_load_weights(adapt_model *model, const char *
 typedef enum adapt_score_kind {
     ADAPT_SCORES_PROBABILITIES = 0, /**< probabilities: every value >= 0 and every row
                                          summing to 1 within 1e-3; used as given */
-    ADAPT_SCORES_LOGITS = 1         /**< logits: turned into probabilities by a softmax
+    ADAPT_SCORES_LOGITS = 1,        /**< logits: turned into probabilities by a softmax
                                          computed stably in double */
+    ADAPT_SCORES_ONE_VS_ALL = 2     /**< logits of a one-vs-all model (@ref slova): read as
+                                         SLOVA's single-label probabilities q_k = e^{z_k} /
+                                         prod_j (1 + e^{z_j}), in double; a row's q sum to
+                                         at most 1 */
 } adapt_score_kind;
 
 /** The metrics of adapt_metrics_compute(). */
@@ -1879,7 +1883,8 @@ typedef struct adapt_exit_records {
     /** sizeof(adapt_exit_records); set by the caller. */
     size_t struct_size;
     const float *scores;       /**< [exits][n][classes], borrowed during calls */
-    int32_t kind;              /**< adapt_score_kind of `scores` */
+    int32_t kind;              /**< adapt_score_kind of `scores`: probabilities or logits
+                                    (one-vs-all scores: ADAPT_ERR_UNSUPPORTED) */
     const int32_t *labels;     /**< [n] in [0, classes), borrowed during calls */
     int64_t n;                 /**< samples, >= 1 */
     int32_t exits;             /**< >= 1 */

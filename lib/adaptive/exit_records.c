@@ -65,6 +65,9 @@ static adapt_status check_records(const adapt_exit_records *r, const char *fn)
     if (r->n > INT64_MAX / r->exits)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %d exits x %lld samples do not fit", fn,
                        (int)r->exits, (long long)r->n);
+    if (r->kind == ADAPT_SCORES_ONE_VS_ALL) /* inference reads softmax confidences */
+        return ad_fail(ADAPT_ERR_UNSUPPORTED, "%s: exit policies do not read one-vs-all "
+                       "scores", fn);
     adapt_status st = check_costs(r, fn);
     if (!st)
         st = ad_score_rows_check(r->scores, r->n * r->exits, r->classes,

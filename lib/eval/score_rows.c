@@ -72,7 +72,7 @@ adapt_status ad_score_rows_check(const float *scores, int64_t n, int32_t classes
     adapt_status st = check_sizes(n, classes, min_n, fn);
     if (st)
         return st;
-    if (kind != ADAPT_SCORES_PROBABILITIES && kind != ADAPT_SCORES_LOGITS)
+    if (kind < ADAPT_SCORES_PROBABILITIES || kind > ADAPT_SCORES_ONE_VS_ALL)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: unknown score kind %d", fn, (int)kind);
     if ((st = check_finite(scores, n, classes, what, fn)))
         return st;
@@ -87,6 +87,16 @@ static double row_top(const float *z, int32_t classes)
     for (int32_t k = 1; k < classes; k++)
         top = z[k] > top ? z[k] : top;
     return top;
+}
+
+double ad_softplus_sum(const float *z, int32_t classes)
+{
+    double sum = 0.0;
+    for (int32_t k = 0; k < classes; k++) {
+        const double f = z[k];
+        sum += f > 0.0 ? f + log1p(exp(-f)) : log1p(exp(f));
+    }
+    return sum;
 }
 
 double ad_softmax_in_place(double *z, int32_t classes)
@@ -108,20 +118,24 @@ adapt_status ad_score_rows_open(ad_score_rows *rows, const float *scores, int64_
     *rows = (ad_score_rows){.scores = scores, .n = n, .classes = classes};
     if (kind == ADAPT_SCORES_PROBABILITIES)
         return ADAPT_OK;
-    rows->row_max = malloc((size_t)n * sizeof *rows->row_max);
+    rows->row_shift = malloc((size_t)n * sizeof *rows->row_shift);
     rows->row_sum = malloc((size_t)n * sizeof *rows->row_sum);
-    if (!rows->row_max || !rows->row_sum) {
+    if (!rows->row_shift || !rows->row_sum) {
         ad_score_rows_close(rows);
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld row normalisers", fn,
                        (long long)n);
     }
     for (int64_t i = 0; i < n; i++) {
         const float *z = scores + i * classes;
+        if (kind == ADAPT_SCORES_ONE_VS_ALL) {
+            rows->row_shift[i] = ad_softplus_sum(z, classes), rows->row_sum[i] = 1.0;
+            continue;
+        }
         const double top = row_top(z, classes);
         double sum = 0.0;
         for (int32_t k = 0; k < classes; k++)
             sum += exp((double)z[k] - top);
-        rows->row_max[i] = top;
+        rows->row_shift[i] = top;
         rows->row_sum[i] = sum;
     }
     return ADAPT_OK;
@@ -129,7 +143,7 @@ adapt_status ad_score_rows_open(ad_score_rows *rows, const float *scores, int64_
 
 void ad_score_rows_close(ad_score_rows *rows)
 {
-    free(rows->row_max);
+    free(rows->row_shift);
     free(rows->row_sum);
-    rows->row_max = rows->row_sum = NULL;
+    rows->row_shift = rows->row_sum = NULL;
 }

@@ -1,6 +1,6 @@
 /* Classifier outputs as the evaluation code reads them: validated rows of probabilities, given
- * directly or as logits with each row's softmax normaliser, so no [n, classes] double copy is
- * ever made. A probability read from logits is computed exactly as ad_softmax_in_place
+ * directly or as logits with each row's normaliser (a softmax's, or SLOVA's for one-vs-all
+ * logits), so no [n, classes] double copy is ever made. A probability read from logits is computed exactly as ad_softmax_in_place
  * computes it, so a calibrator maps the same values when it is fitted and when applied. */
 #ifndef AD_EVAL_SCORE_ROWS_H
 #define AD_EVAL_SCORE_ROWS_H
@@ -18,8 +18,11 @@ typedef struct {
     const float *scores; /* [n, classes], row-major */
     int64_t n;
     int32_t classes;
-    double *row_max; /* logits only: the largest logit of each row; NULL for probabilities */
-    double *row_sum; /* logits only: sum_k exp(z_k - row_max) of each row */
+    /* Logits only (NULL for probabilities): log p_k = z_k - row_shift - log(row_sum). A
+     * softmax: the largest logit and sum_k exp(z_k - it); one-vs-all, where p_k is SLOVA's
+     * single-label probability q_k = e^{z_k} / prod_j (1 + e^{z_j}): sum_j softplus(z_j)
+     * and 1. */
+    double *row_shift, *row_sum;
 } ad_score_rows;
 
 /* Checks a score array as every evaluation entry point needs it: non-NULL, n >= min_n,
@@ -42,15 +45,19 @@ void ad_score_rows_close(ad_score_rows *rows);
 static inline double ad_score_log_prob(const ad_score_rows *r, int64_t i, int32_t k)
 {
     const double s = r->scores[i * r->classes + k];
-    return r->row_max ? s - r->row_max[i] - log(r->row_sum[i]) : log(s);
+    return r->row_shift ? s - r->row_shift[i] - log(r->row_sum[i]) : log(s);
 }
 
 /* Probability of class k in row i, in double. */
 static inline double ad_score_prob(const ad_score_rows *r, int64_t i, int32_t k)
 {
     const double s = r->scores[i * r->classes + k];
-    return r->row_max ? exp(s - r->row_max[i]) / r->row_sum[i] : s;
+    return r->row_shift ? exp(s - r->row_shift[i]) / r->row_sum[i] : s;
 }
+
+/* sum_k log(1 + e^{z_k}), exact to double rounding at any z: log q_k = z_k - it for SLOVA's
+ * single-label probabilities. */
+double ad_softplus_sum(const float *z, int32_t classes);
 
 /* Replaces z[0..classes) by softmax(z): exp(z_k - max z) / sum_j exp(z_j - max z). Returns
  * log-sum-exp(z), the row's log-normaliser. */

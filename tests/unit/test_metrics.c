@@ -538,7 +538,7 @@ START_TEST(metrics_refuse_bad_input_and_write_nothing)
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, 0, 2, P), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, -3, 2, P), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, 10, 1, P), ADAPT_ERR_INVALID_ARGUMENT);
-    TU_FAILS(adapt_metrics_compute(&r, probs, labels, 5, 2, (adapt_score_kind)2),
+    TU_FAILS(adapt_metrics_compute(&r, probs, labels, 5, 2, (adapt_score_kind)3),
              ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, INT64_MAX / 2, 2, P), ADAPT_ERR_OVERFLOW);
     labels[3] = 2;

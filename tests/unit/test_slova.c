@@ -100,6 +100,52 @@ START_TEST(bad_logits_and_labels_are_refused)
 }
 END_TEST
 
+/* Metrics of one-vs-all logits read q_k = e^{z_k} / prod_j (1 + e^{z_j}): the NLL, Brier
+ * score and confidence (through the accuracy-ordered ECE) against q computed here. */
+START_TEST(metrics_read_one_vs_all_logits_as_single_label_probabilities)
+{
+    enum { ROWS = 64, K = 4 };
+    float z[ROWS * K];
+    int32_t labels[ROWS];
+    tu_fill(z, ROWS * K, 11, -8.0f, 8.0f);
+    z[0] = 80.0f, z[1] = -80.0f, z[2] = -80.0f, z[3] = 80.0f; /* two classes saturated */
+    for (int i = 0; i < ROWS; i++)
+        labels[i] = (i * 7) % K;
+    double nll = 0.0, brier = 0.0, correct = 0.0;
+    for (int i = 0; i < ROWS; i++) {
+        long double shift = 0.0L, q[K];
+        for (int k = 0; k < K; k++)
+            shift += log1pl(expl((long double)z[i * K + k]));
+        int best = 0;
+        for (int k = 0; k < K; k++) {
+            q[k] = expl((long double)z[i * K + k] - shift);
+            best = z[i * K + k] > z[i * K + best] ? k : best;
+            brier += (double)((q[k] - (k == labels[i])) * (q[k] - (k == labels[i])));
+        }
+        nll -= log(fmax((double)q[labels[i]], 1e-15));
+        correct += best == labels[i];
+    }
+    adapt_metrics_report r = {.struct_size = sizeof r};
+    TU_OK(adapt_metrics_compute(&r, z, labels, ROWS, K, ADAPT_SCORES_ONE_VS_ALL));
+    ck_assert_double_eq_tol(r.accuracy, correct / ROWS, 1e-12);
+    ck_assert_double_eq_tol(r.nll, nll / ROWS, 1e-9);
+    ck_assert_double_eq_tol(r.brier, brier / ROWS, 1e-9);
+    adapt_metrics_report soft = {.struct_size = sizeof soft};
+    TU_OK(adapt_metrics_compute(&soft, z, labels, ROWS, K, ADAPT_SCORES_LOGITS));
+    ck_assert_double_eq(soft.accuracy, r.accuracy); /* the same prediction */
+    ck_assert(r.nll > soft.nll); /* q_y <= softmax_y: the mass of "none or several" */
+    TU_FAILS(adapt_metrics_compute(&r, z, labels, ROWS, K, 3), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_exit_records rec = {.struct_size = sizeof rec, .scores = z, .labels = labels,
+                              .kind = ADAPT_SCORES_ONE_VS_ALL, .n = ROWS, .exits = 1,
+                              .classes = K, .exit_flops = (int64_t[]){1},
+                              .reference_flops = 1};
+    adapt_exit_outcome o = {.struct_size = sizeof o};
+    TU_FAILS(adapt_exit_simulate(&o, NULL, &rec, NULL), ADAPT_ERR_UNSUPPORTED);
+    rec.kind = ADAPT_SCORES_LOGITS;
+    TU_OK(adapt_exit_simulate(&o, NULL, &rec, NULL));
+}
+END_TEST
+
 enum { N = 96, IN = 6, CLASSES = 3 };
 
 static float last;
@@ -148,6 +194,7 @@ int main(void)
     tcase_add_test(tc, loss_matches_the_formula_at_every_scale);
     tcase_add_test(tc, saturated_logits_keep_finite_gradients);
     tcase_add_test(tc, bad_logits_and_labels_are_refused);
+    tcase_add_test(tc, metrics_read_one_vs_all_logits_as_single_label_probabilities);
     tcase_add_test(tc, training_minimises_the_one_vs_all_loss);
     suite_add_tcase(s, tc);
     return tu_run(s);

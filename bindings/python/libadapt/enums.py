@@ -71,6 +71,7 @@ class ScoreKind(enum.IntEnum):
     """adapt_score_kind: how metrics read a classifier's score rows."""
     PROBABILITIES = 0
     LOGITS = 1
+    ONE_VS_ALL = 2  # logits of a one-vs-all model, read as SLOVA's q (docs/slova.md)
 
 
 class CalibrationMethod(enum.IntEnum):

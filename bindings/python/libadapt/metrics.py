@@ -35,7 +35,8 @@ def score_rows(scores, what):
 
 def compute_metrics(scores, labels, kind="probabilities"):
     """Every metric of one classifier: `scores` [n, classes] are probabilities (rows summing
-    to 1 within 1e-3) or, with kind="logits", logits; `labels` n integers in [0, classes)."""
+    to 1 within 1e-3), or logits with kind="logits" (a softmax) or kind="one_vs_all" (SLOVA's
+    single-label probabilities, docs/slova.md); `labels` n integers in [0, classes)."""
     kind = coerce(ScoreKind, kind, "kind")
     scores = score_rows(scores, "scores")
     n, classes = scores.shape

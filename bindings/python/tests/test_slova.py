@@ -37,3 +37,12 @@ def test_training_with_the_one_vs_all_loss(rng):
     with pytest.raises(ad.NonFiniteError):
         ad.ops.one_vs_all_loss(ad.Context(n_threads=1), np.array([[0.0, np.nan]], np.float32),
                                [0])
+
+
+def test_metrics_read_one_vs_all_logits(rng):
+    z = rng.uniform(-6, 6, size=(50, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, size=50).astype(np.int32)
+    q = np.exp(z - softplus(z.astype(np.float64)).sum(axis=1, keepdims=True))
+    m = ad.compute_metrics(z, labels, kind="one_vs_all")
+    assert m.nll == pytest.approx(-np.mean(np.log(q[np.arange(50), labels])), rel=1e-9)
+    assert m.accuracy == np.mean(z.argmax(axis=1) == labels)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""SLOVA on Fashion-MNIST (docs/slova.md): in-distribution calibration and out-of-distribution
-detection against the usual scores of a softmax model of the same architecture.
+"""SLOVA on Fashion-MNIST (docs/slova.md): in-distribution calibration, calibration under
+dataset shift, and out-of-distribution detection against the usual scores of a softmax model
+of the same architecture.
 
-    ood_fmnist.py [--seeds 1 2 3] [--epochs 10] [--threads 0] [--out slova-results]
+    slova_fmnist.py [--seeds 1 2 3] [--epochs 10] [--threads 0] [--out slova-results]
 
 Trains, per seed and architecture (an MLP 784-256-256 and the small CNN of the IBP example),
 one model on the softmax cross-entropy and one on SLOVA's one-vs-all loss, on the eight
@@ -19,7 +20,9 @@ and against each out-of-distribution set:
   - inverted: 1 - x of the in-distribution test images;
 AUROC and FPR at 95 % TPR (in-distribution positive) of: the softmax model's maximum
 probability (MSP), maximum logit, energy (logsumexp of the logits) and ODIN-style temperature
-(MSP of logits / 1000, without input perturbation); the SLOVA model's max q.
+(MSP of logits / 1000, without input perturbation); the SLOVA model's max q. Under shift: the
+in-distribution test images rotated by 15-90 degrees, or with Gaussian noise of std 0.1-0.5
+added (clipped to [0, 1]), accuracy and ECE of the same three calibrations.
 Appends one JSON line per model to OUT/results.jsonl; summarize_slova.py makes the tables.
 """
 import argparse
@@ -117,8 +120,31 @@ def calibration(logits, labels, kind, probabilities=None):
     return {"accuracy": m.accuracy, "ece": m.ece, "nll": m.nll, "brier": m.brier}
 
 
+ROTATIONS = [15, 30, 45, 60, 90]
+NOISE = [0.1, 0.2, 0.3, 0.5]
+
+
+def shifted(x, rng):
+    """The shifted copies of images x [N, 1, 28, 28], by name."""
+    from scipy.ndimage import rotate
+    out = {f"rotation {a}": rotate(x, a, axes=(2, 3), reshape=False, order=1).clip(0, 1)
+           for a in ROTATIONS}
+    out.update({f"noise {s}": np.clip(x + rng.normal(0, s, size=x.shape), 0, 1)
+                for s in NOISE})
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def calibrations(model, loss, x, labels, cal, args):
+    """Accuracy, ECE, NLL and Brier of the model's calibrations on images x."""
+    logits = model.predict(x, n_threads=args.threads)
+    if loss == "one_vs_all":
+        return {"SLOVA": calibration(logits, labels, "one_vs_all")}
+    return {"softmax": calibration(logits, labels, "logits"),
+            "softmax + temperature": calibration(logits, labels, None, cal.apply(logits))}
+
+
 def run(arch, make, loss, seed, data, args):
-    train, val, test_x, test_y, oods = data
+    train, val, test_x, test_y, oods, shifts = data
     model = make(seed)
     model.train(train, epochs=args.epochs, batch_size=128, optimizer="adamw",
                 learning_rate=1e-3, weight_decay=0.05, schedule="cosine", warmup_steps=100,
@@ -126,15 +152,14 @@ def run(arch, make, loss, seed, data, args):
     inside = test_y < IN_CLASSES
     logits = model.predict(test_x[inside], n_threads=args.threads)
     labels = test_y[inside]
-    row = {"seed": seed, "arch": arch, "loss": loss, "calibration": {}, "ood": {}}
-    if loss == "one_vs_all":
-        row["calibration"]["SLOVA"] = calibration(logits, labels, "one_vs_all")
-    else:
-        row["calibration"]["softmax"] = calibration(logits, labels, "logits")
-        val_logits = model.predict(val, n_threads=args.threads)
-        cal = ad.Calibrator.fit(val_logits, val.labels, "temperature")
-        row["calibration"]["softmax + temperature"] = calibration(
-            logits, labels, None, cal.apply(logits))
+    cal = None
+    if loss == "cross_entropy":
+        cal = ad.Calibrator.fit(model.predict(val, n_threads=args.threads), val.labels,
+                                "temperature")
+    row = {"seed": seed, "arch": arch, "loss": loss, "ood": {},
+           "calibration": calibrations(model, loss, test_x[inside], labels, cal, args),
+           "shift": {name: calibrations(model, loss, x, labels, cal, args)
+                     for name, x in shifts.items()}}
     s_in = scores(logits, loss)
     for name, x in oods.items():
         s_out = scores(model.predict(x, n_threads=args.threads), loss)
@@ -160,8 +185,10 @@ def main():
     with open(Path(args.out) / "results.jsonl", "a") as out:
         for seed in args.seeds:
             train, val = full.split(5000 / len(full), seed=seed)
-            oods = ood_sets(train_x, test_x, test_y, np.random.default_rng(seed))
-            data = (train, val, test_x, test_y, oods)
+            rng = np.random.default_rng(seed)
+            oods = ood_sets(train_x, test_x, test_y, rng)
+            shifts = shifted(test_x[test_y < IN_CLASSES], rng)
+            data = (train, val, test_x, test_y, oods, shifts)
             for arch, make in (("mlp", mlp), ("cnn", cnn)):
                 for loss in ("cross_entropy", "one_vs_all"):
                     out.write(json.dumps(run(arch, make, loss, seed, data, args)) + "\n")

@@ -22,12 +22,24 @@ def fmt(values, scale=100.0, digits=2):
     return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
 
 
-def main():
-    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-    calibration = defaultdict(list)  # (arch, method) -> [metrics]
-    ood = defaultdict(list)          # (arch, set, score) -> [{"auroc", "fpr95"}]
-    shift = defaultdict(list)        # (arch, shift, method) -> [metrics]
-    for r in rows:
+def table(title, first, columns, rows):
+    """A markdown table: `first` heads the column of labels, rows are (label, cells)."""
+    print(f"\n{title}\n")
+    print(f"| {first} | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for label, cells in rows:
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+def cell(ms, key, scale=100.0, digits=2):
+    return fmt([m[key] for m in ms], scale, digits) if ms else "—"
+
+
+def load(path):
+    """(arch, method) -> in-distribution metrics, (arch, shift, method) -> metrics under it
+    ("none" unshifted), (arch, set, score) -> AUROC and FPR: lists over seeds."""
+    calibration, shift, ood = defaultdict(list), defaultdict(list), defaultdict(list)
+    for r in (json.loads(line) for line in open(path) if line.strip()):
         for method, m in r["calibration"].items():
             calibration[(r["arch"], method)].append(m)
             shift[(r["arch"], "none", method)].append(m)
@@ -37,34 +49,26 @@ def main():
         for name, by_score in r["ood"].items():
             for score, m in by_score.items():
                 ood[(r["arch"], name, score)].append(m)
-    for arch in sorted({r["arch"] for r in rows}, reverse=True):
-        print(f"\n{arch}: in distribution (%; NLL in nats)\n")
-        print("| model | seeds | accuracy | ECE | NLL | Brier |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for (a, method), ms in sorted(calibration.items()):
-            if a != arch:
-                continue
-            cells = [fmt([m[k] for m in ms]) for k in ("accuracy", "ece")]
-            cells += [fmt([m[k] for m in ms], 1.0, 3) for k in ("nll", "brier")]
-            print(f"| {method} | {len(ms)} | " + " | ".join(cells) + " |")
+    return calibration, shift, ood
+
+
+def main():
+    calibration, shift, ood = load(sys.argv[1])
+    for arch in sorted({a for a, _ in calibration}, reverse=True):
+        table(f"{arch}: in distribution (%; NLL in nats)", "model",
+              ["seeds", "accuracy", "ECE", "NLL", "Brier"],
+              [(method, [str(len(ms)), cell(ms, "accuracy"), cell(ms, "ece"),
+                         cell(ms, "nll", 1.0, 3), cell(ms, "brier", 1.0, 3)])
+               for (a, method), ms in sorted(calibration.items()) if a == arch])
         names = list(dict.fromkeys(k[1] for k in shift if k[0] == arch))
-        for metric, title in (("accuracy", "accuracy"), ("ece", "ECE")):
-            print(f"\n{arch}: {title} under shift (%)\n")
-            print("| model | " + " | ".join(names) + " |")
-            print("|---|" + "---:|" * len(names))
-            for method in METHODS:
-                cells = [fmt([m[metric] for m in shift[(arch, n, method)]])
-                         if shift[(arch, n, method)] else "—" for n in names]
-                print(f"| {method} | " + " | ".join(cells) + " |")
-        for metric, title in (("auroc", "AUROC"), ("fpr95", "FPR at 95 % TPR")):
-            print(f"\n{arch}: out-of-distribution {title} (%)\n")
-            print("| score | " + " | ".join(SETS) + " |")
-            print("|---|" + "---:|" * len(SETS))
-            for score in SCORES:
-                cells = [fmt([m[metric] for m in ood[(arch, s, score)]])
-                         if ood[(arch, s, score)] else "—" for s in SETS]
-                model = "SLOVA" if score == "max q" else "softmax"
-                print(f"| {score} ({model}) | " + " | ".join(cells) + " |")
+        for key, title in (("accuracy", "accuracy"), ("ece", "ECE")):
+            table(f"{arch}: {title} under shift (%)", "model", names,
+                  [(method, [cell(shift[(arch, n, method)], key) for n in names])
+                   for method in METHODS])
+        for key, title in (("auroc", "AUROC"), ("fpr95", "FPR at 95 % TPR")):
+            table(f"{arch}: out-of-distribution {title} (%)", "score", SETS,
+                  [(f"{score} ({'SLOVA' if score == 'max q' else 'softmax'})",
+                    [cell(ood[(arch, s, score)], key) for s in SETS]) for score in SCORES])
 
 
 if __name__ == "__main__":

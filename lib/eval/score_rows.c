@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "lib/core/error.h"
+#include "lib/kernels/row_reduce.h"
 
 static adapt_status check_sizes(int64_t n, int32_t classes, int64_t min_n, const char *fn)
 {
@@ -89,16 +90,6 @@ static double row_top(const float *z, int32_t classes)
     return top;
 }
 
-double ad_softplus_sum(const float *z, int32_t classes)
-{
-    double sum = 0.0;
-    for (int32_t k = 0; k < classes; k++) {
-        const double f = z[k];
-        sum += f > 0.0 ? f + log1p(exp(-f)) : log1p(exp(f));
-    }
-    return sum;
-}
-
 double ad_softmax_in_place(double *z, int32_t classes)
 {
     double top = z[0];
@@ -128,7 +119,7 @@ adapt_status ad_score_rows_open(ad_score_rows *rows, const float *scores, int64_
     for (int64_t i = 0; i < n; i++) {
         const float *z = scores + i * classes;
         if (kind == ADAPT_SCORES_ONE_VS_ALL) {
-            rows->row_shift[i] = ad_softplus_sum(z, classes), rows->row_sum[i] = 1.0;
+            rows->row_shift[i] = ad_row_softplus_sum(z, classes), rows->row_sum[i] = 1.0;
             continue;
         }
         const double top = row_top(z, classes);

@@ -55,10 +55,6 @@ static inline double ad_score_prob(const ad_score_rows *r, int64_t i, int32_t k)
     return r->row_shift ? exp(s - r->row_shift[i]) / r->row_sum[i] : s;
 }
 
-/* sum_k log(1 + e^{z_k}), exact to double rounding at any z: log q_k = z_k - it for SLOVA's
- * single-label probabilities. */
-double ad_softplus_sum(const float *z, int32_t classes);
-
 /* Replaces z[0..classes) by softmax(z): exp(z_k - max z) / sum_j exp(z_j - max z). Returns
  * log-sum-exp(z), the row's log-normaliser. */
 double ad_softmax_in_place(double *z, int32_t classes);

@@ -5,9 +5,27 @@
 #ifndef AD_KERNELS_ROW_REDUCE_H
 #define AD_KERNELS_ROW_REDUCE_H
 
+#include <math.h>
 #include <stdint.h>
 
 #define AD_ROW_LANES 8
+
+/* log(1 + e^f), exact to double rounding at every f: neither overflowing nor losing e^f when
+ * it is tiny. */
+static inline double ad_softplus(double f)
+{
+    return f > 0.0 ? f + log1p(exp(-f)) : log1p(exp(f));
+}
+
+/* sum of softplus(x[i]), in order: the log-normaliser of SLOVA's single-label
+ * probabilities, log q_k = x_k - it. */
+static inline double ad_row_softplus_sum(const float *x, int64_t d)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; i++)
+        sum += ad_softplus(x[i]);
+    return sum;
+}
 
 static inline double ad_lanes_total(const double *acc)
 {

@@ -7,18 +7,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "lib/kernels/row_reduce.h"
 #include "lib/ops/op.h"
 
 typedef struct {
     int64_t n, c;
     const int32_t *labels; /* arena copy */
 } ova_saved;
-
-/* log(1 + e^f), exact to double rounding at every f. */
-static double softplus(double f)
-{
-    return f > 0.0 ? f + log1p(exp(-f)) : log1p(exp(f));
-}
 
 static double sigmoid(double f)
 {
@@ -49,9 +44,7 @@ static double mean_loss(const float *logits, const ova_saved *p)
     double total = 0.0;
     for (int64_t i = 0; i < p->n; i++) {
         const float *f = logits + i * p->c;
-        for (int64_t j = 0; j < p->c; j++)
-            total += softplus(f[j]);
-        total -= f[p->labels[i]];
+        total += ad_row_softplus_sum(f, p->c) - f[p->labels[i]];
     }
     return total / (double)p->n;
 }

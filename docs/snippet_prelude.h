@@ -22,3 +22,6 @@ extern float *pixels, *x;                      /* the caller's input data */
 extern int32_t *labels;
 extern int64_t n;                              /* samples in pixels */
 extern int steps, batch;
+extern float *val_logits, *test_logits, *rows;  /* slova.md: a one-vs-all model's outputs */
+extern int32_t *val_labels, *test_labels, classes;
+extern int64_t n_val, n_test;

@@ -1282,10 +1282,15 @@ typedef enum adapt_score_kind {
                                          summing to 1 within 1e-3; used as given */
     ADAPT_SCORES_LOGITS = 1,        /**< logits: turned into probabilities by a softmax
                                          computed stably in double */
-    ADAPT_SCORES_ONE_VS_ALL = 2     /**< logits of a one-vs-all model (@ref slova): read as
+    ADAPT_SCORES_ONE_VS_ALL = 2,    /**< logits of a one-vs-all model (@ref slova): read as
                                          SLOVA's single-label probabilities q_k = e^{z_k} /
                                          prod_j (1 + e^{z_j}), in double; a row's q sum to
                                          at most 1 */
+    ADAPT_SCORES_SUB_PROBABILITIES = 3 /**< probabilities whose rows may sum to less than 1,
+                                            the rest meaning "none of the classes" (the rows
+                                            of an exponential calibrator): every value >= 0
+                                            and every row summing to at most 1 + 1e-3; used
+                                            as given */
 } adapt_score_kind;
 
 /** The metrics of adapt_metrics_compute(). */
@@ -1340,8 +1345,13 @@ typedef enum adapt_calibration_method {
                                             class */
     ADAPT_CALIBRATION_HISTOGRAM = 2,   /**< histogram binning of each class's probability,
                                             rows renormalised */
-    ADAPT_CALIBRATION_ISOTONIC = 3     /**< isotonic regression of each class's probability,
+    ADAPT_CALIBRATION_ISOTONIC = 3,    /**< isotonic regression of each class's probability,
                                             rows renormalised */
+    ADAPT_CALIBRATION_EXPONENTIAL = 4  /**< for the logits of a one-vs-all model (@ref
+                                            slova): the confidence max q becomes (max q)^a,
+                                            one a in [1e-3, 1e3] fitted by the binary NLL of
+                                            the predictions' correctness; rows sum to at most
+                                            1 (ADAPT_SCORES_SUB_PROBABILITIES) */
 } adapt_calibration_method;
 
 /**
@@ -1396,7 +1406,9 @@ ADAPT_API adapt_status adapt_calibrator_fit(adapt_calibrator **out,
                                             int64_t n, int32_t classes);
 
 /**
- * Calibrated probabilities of `n` rows of logits; each row sums to 1.
+ * Calibrated probabilities of `n` rows of logits; each row sums to 1 (to at
+ * most 1 for ADAPT_CALIBRATION_EXPONENTIAL, whose largest value is the
+ * calibrated confidence and whose prediction is that of the logits).
  * @param probabilities receives n x classes values; may be `logits` itself.
  * @param calibrator a fitted calibrator.
  * @param logits `n` rows of `classes` finite logits, borrowed during the call.
@@ -1772,14 +1784,15 @@ typedef struct adapt_exit_train_params {
     int32_t regime; /**< adapt_exit_regime (default MIXED) */
     /**
      * The backbone phase of DISJOINT and MIXED: the backbone with its final
-     * classifier, plain cross-entropy, as adapt_model_train(). Borrowed
-     * during the call; NULL = adapt_train_params defaults.
+     * classifier, as adapt_model_train(). Borrowed during the call; NULL =
+     * adapt_train_params defaults.
      */
     const adapt_train_params *backbone_phase;
     /**
      * The exit phase: the loss is the weighted mean over exits of each exit's
-     * cross-entropy (DISJOINT: over the heads only). Borrowed during the call;
-     * NULL = adapt_train_params defaults.
+     * loss, the phase's `loss` (cross-entropy, or SLOVA's one-vs-all loss,
+     * which takes no distillation) (DISJOINT: over the heads only). Borrowed
+     * during the call; NULL = adapt_train_params defaults.
      */
     const adapt_train_params *exit_phase;
     /** Non-zero: exit k of E weighs (k + 1) / (E (E + 1) / 2) in the exit phase
@@ -1838,6 +1851,15 @@ typedef struct adapt_exit_policy {
      * everywhere (default).
      */
     const adapt_calibrator *const *calibrators;
+    /**
+     * How inference reads the exits' logits (adapt_score_kind): LOGITS, a
+     * softmax (default), or ONE_VS_ALL, SLOVA's single-label probabilities q
+     * of heads trained on the one-vs-all loss (@ref slova), whose largest is
+     * then the confidence and whose entropy -sum q log q leaves out the mass
+     * of "none". Calibrators must read the same: exponential calibrators for
+     * ONE_VS_ALL, the others for LOGITS.
+     */
+    int32_t scores;
 } adapt_exit_policy;
 
 /**
@@ -1854,7 +1876,7 @@ typedef struct adapt_exit_outputs {
     size_t struct_size;
     int32_t *predictions; /**< [N] the class answered */
     int32_t *exits;       /**< [N] the exit that answered, in [0, heads] */
-    float *confidences;   /**< [N] its largest probability */
+    float *confidences;   /**< [N] its largest probability (max q for ONE_VS_ALL) */
     int64_t *flops;       /**< [N] FLOPs spent on the sample: its exit's cost */
 } adapt_exit_outputs;
 
@@ -1865,8 +1887,9 @@ typedef struct adapt_exit_outputs {
  * one runs the same path. Leaves no tensors in `ctx` beyond its arena use.
  *
  * Errors: as adapt_model_forward(), plus ADAPT_ERR_INVALID_ARGUMENT for a
- * bad policy (unknown rule, NaN threshold, patience < 1) and ADAPT_ERR_STATE
- * for a context that records gradients.
+ * bad policy (unknown rule, NaN threshold, patience < 1, scores neither
+ * LOGITS nor ONE_VS_ALL, a calibrator that reads the other kind) and
+ * ADAPT_ERR_STATE for a context that records gradients.
  */
 ADAPT_API adapt_status adapt_model_infer_exits(const adapt_exit_outputs *outputs,
                                                adapt_context *ctx, adapt_model *model,
@@ -1883,8 +1906,8 @@ typedef struct adapt_exit_records {
     /** sizeof(adapt_exit_records); set by the caller. */
     size_t struct_size;
     const float *scores;       /**< [exits][n][classes], borrowed during calls */
-    int32_t kind;              /**< adapt_score_kind of `scores`: probabilities or logits
-                                    (one-vs-all scores: ADAPT_ERR_UNSUPPORTED) */
+    int32_t kind;              /**< adapt_score_kind of `scores`, read as inference reads
+                                    the same kind (adapt_exit_policy.scores) */
     const int32_t *labels;     /**< [n] in [0, classes), borrowed during calls */
     int64_t n;                 /**< samples, >= 1 */
     int32_t exits;             /**< >= 1 */
@@ -1910,8 +1933,8 @@ typedef struct adapt_exit_outcome {
 /**
  * Applies `policy` (NULL: the defaults of adapt_exit_policy_init()) to
  * recorded outputs, deciding exactly as adapt_model_infer_exits() would on
- * the same scores (the policy's calibrators are ignored: calibrate the
- * scores instead). `outcome` is required; `exit_counts`, if not NULL,
+ * the same scores (the policy's calibrators and `scores` are ignored: the
+ * records' kind says how to read them; calibrate the scores instead). `outcome` is required; `exit_counts`, if not NULL,
  * receives the samples answered by each exit ([exits]).
  *
  * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL,
@@ -2485,6 +2508,15 @@ ADAPT_API adapt_status adapt_consolidation_penalty(double *value,
  */
 ADAPT_API adapt_status adapt_op_one_vs_all_loss(adapt_tensor **out, adapt_context *ctx,
                                                 adapt_tensor *logits, const int32_t *labels);
+
+/**
+ * The fitted exponent a of an exponential calibrator
+ * (ADAPT_CALIBRATION_EXPONENTIAL): a < 1 raises SLOVA's confidences, a > 1
+ * lowers them. ADAPT_ERR_STATE for a calibrator of another method, with
+ * `exponent` untouched; ADAPT_ERR_INVALID_ARGUMENT for a NULL pointer.
+ */
+ADAPT_API adapt_status adapt_calibrator_exponent(double *exponent,
+                                                 const adapt_calibrator *calibrator);
 
 /** @} */
 

@@ -155,7 +155,7 @@ static void decide_sample(void *arg, int64_t n, const float *planes, void *scrat
     const float *z = d->head.y + n * s->classes;
     for (int32_t j = 0; j < s->classes; j++)
         p[j] = z[j];
-    ad_softmax_in_place(p, s->classes);
+    ad_probabilities_in_place(p, s->classes, (adapt_score_kind)s->policy.scores);
     int32_t streak = 0, last = -1;
     if (!ad_infer_settle(s, 0, false, p, n, d->spent, &streak, &last))
         return;
@@ -188,7 +188,7 @@ static int64_t close_up(decided_pass *d)
 }
 
 /* Whether the first head's logits are its linear layer's product on the pooling, by the
- * narrow kernel, decided on their softmax. */
+ * narrow kernel, decided on their probabilities as the policy reads them. */
 static bool head_decides_alone(const adapt_context *ctx, const adapt_head *h,
                                const ad_infer_state *s, int64_t width)
 {

@@ -14,6 +14,7 @@
 #include "lib/core/meter.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
+#include "lib/eval/calibrator.h"
 #include "lib/eval/score_rows.h"
 #include "lib/models/model_impl.h"
 #include "lib/ops/ops.h"
@@ -50,8 +51,9 @@ static adapt_status open_state(ad_infer_state *s, adapt_context *ctx, const adap
     return ADAPT_OK;
 }
 
-/* Row i's probabilities at exit k into s->p: calibrated, or the softmax of its logits
- * computed as the evaluation code computes it, so recorded outputs decide alike. */
+/* Row i's probabilities at exit k into s->p: calibrated, or its logits read as the policy
+ * says (a softmax, or SLOVA's q) and computed as the evaluation code computes them, so
+ * recorded outputs decide alike. */
 static void row_probabilities(ad_infer_state *s, const adapt_tensor *logits, int64_t i)
 {
     const int32_t c = s->classes;
@@ -59,7 +61,7 @@ static void row_probabilities(ad_infer_state *s, const adapt_tensor *logits, int
     for (int32_t j = 0; j < c; j++)
         s->p[j] = src[j];
     if (!s->probs)
-        ad_softmax_in_place(s->p, c);
+        ad_probabilities_in_place(s->p, c, (adapt_score_kind)s->policy.scores);
 }
 
 bool ad_infer_settle(ad_infer_state *s, int32_t k, bool final, const double *p, int64_t at,
@@ -205,6 +207,21 @@ static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, in
         memcpy(out->flops, s->flops, (size_t)n * sizeof *s->flops);
 }
 
+/* Each exit's calibrator reads the logits as the policy does: exponential calibration is
+ * SLOVA's, the other methods a softmax's. */
+static adapt_status check_calibrators(const adapt_exit_policy *p, int32_t exits)
+{
+    const bool one_vs_all = p->scores == ADAPT_SCORES_ONE_VS_ALL;
+    for (int32_t k = 0; p->calibrators && k < exits; k++) {
+        const adapt_calibrator *cal = p->calibrators[k];
+        if (cal && (cal->method == ADAPT_CALIBRATION_EXPONENTIAL) != one_vs_all)
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: calibrators[%d] (method %d) does "
+                           "not read %s logits", fn, (int)k, (int)cal->method,
+                           one_vs_all ? "one-vs-all" : "softmax");
+    }
+    return ADAPT_OK;
+}
+
 /* Inference mode whatever the context's, so the model is only read. */
 static adapt_status infer(const adapt_exit_outputs *out, adapt_context *ctx, adapt_model *model,
                           adapt_tensor *input, const adapt_exit_policy *policy)
@@ -213,6 +230,8 @@ static adapt_status infer(const adapt_exit_outputs *out, adapt_context *ctx, ada
         return ad_fail(ADAPT_ERR_STATE, "%s: the model does not end in class logits", fn);
     ad_infer_state s = {0};
     adapt_status st = ad_exit_policy_read(&s.policy, policy, ad_head_count(model), fn);
+    if (!st)
+        st = check_calibrators(&s.policy, ad_head_count(model) + 1);
     if (st)
         return st;
     const int64_t n = input->ndim >= 1 ? input->shape[0] : 0;

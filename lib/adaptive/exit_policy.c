@@ -8,7 +8,8 @@
 void adapt_exit_policy_init(adapt_exit_policy *policy, size_t size)
 {
     static const adapt_exit_policy defaults = {.rule = ADAPT_EXIT_MAX_PROBABILITY,
-                                               .threshold = 0.9f, .patience = 2};
+                                               .threshold = 0.9f, .patience = 2,
+                                               .scores = ADAPT_SCORES_LOGITS};
     ad_struct_init(policy, size, &defaults, sizeof defaults);
 }
 
@@ -37,6 +38,9 @@ adapt_status ad_exit_policy_read(adapt_exit_policy *own, const adapt_exit_policy
     if (own->patience < 1)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: patience %d; must be >= 1", fn,
                        (int)own->patience);
+    if (own->scores != ADAPT_SCORES_LOGITS && own->scores != ADAPT_SCORES_ONE_VS_ALL)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: policy scores %d; must be LOGITS or "
+                       "ONE_VS_ALL", fn, (int)own->scores);
     return check_thresholds(own, heads, fn);
 }
 

@@ -65,9 +65,6 @@ static adapt_status check_records(const adapt_exit_records *r, const char *fn)
     if (r->n > INT64_MAX / r->exits)
         return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %d exits x %lld samples do not fit", fn,
                        (int)r->exits, (long long)r->n);
-    if (r->kind == ADAPT_SCORES_ONE_VS_ALL) /* inference reads softmax confidences */
-        return ad_fail(ADAPT_ERR_UNSUPPORTED, "%s: exit policies do not read one-vs-all "
-                       "scores", fn);
     adapt_status st = check_costs(r, fn);
     if (!st)
         st = ad_score_rows_check(r->scores, r->n * r->exits, r->classes,
@@ -78,7 +75,7 @@ static adapt_status check_records(const adapt_exit_records *r, const char *fn)
 }
 
 /* Views of every row; a logit row becomes probabilities through a double copy and
- * ad_softmax_in_place, the very doubles inference decides on. */
+ * ad_probabilities_in_place, the very doubles inference decides on. */
 static adapt_status compute_views(ad_exit_table *t, const char *fn)
 {
     const adapt_exit_records *r = &t->rec;
@@ -95,8 +92,7 @@ static adapt_status compute_views(ad_exit_table *t, const char *fn)
         const float *s = r->scores + row * r->classes;
         for (int32_t k = 0; k < r->classes; k++)
             p[k] = s[k];
-        if (r->kind == ADAPT_SCORES_LOGITS)
-            ad_softmax_in_place(p, r->classes);
+        ad_probabilities_in_place(p, r->classes, (adapt_score_kind)r->kind);
         t->views[row] = ad_exit_view_of(p, r->classes, true);
     }
     free(p);

@@ -11,6 +11,7 @@
 #include "lib/models/model.h"
 #include "lib/models/model_impl.h"
 #include "lib/ops/ops.h"
+#include "lib/train/train_params.h"
 #include "lib/train/trainer.h"
 
 static const char *const fn = "adapt_model_train_exits";
@@ -84,14 +85,17 @@ static float exit_weight(const adapt_exit_train_params *p, int32_t k, int32_t te
                                    : 1.0f / (float)terms;
 }
 
-/* The loss of one exit: cross-entropy, blended with distillation for a head. */
+/* The loss of one exit: the phase's (cross-entropy or one-vs-all), blended with distillation
+ * for a head. */
 static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit_objective *o,
                               adapt_tensor *z, adapt_tensor *targets, const int32_t *labels,
-                              float smoothing)
+                              const adapt_train_params *settings)
 {
     const float w = o->p->distillation;
     adapt_tensor *ce, *soft;
-    adapt_status st = ad_op_cross_entropy(&ce, ctx, z, labels, smoothing);
+    adapt_status st = settings->loss == ADAPT_LOSS_ONE_VS_ALL
+                          ? ad_op_one_vs_all_loss(&ce, ctx, z, labels)
+                          : ad_op_cross_entropy(&ce, ctx, z, labels, settings->label_smoothing);
     if (st)
         return st;
     if (!targets) {
@@ -107,7 +111,8 @@ static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit
 }
 
 static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
-                              adapt_tensor *x, const int32_t *labels, float smoothing)
+                              adapt_tensor *x, const int32_t *labels,
+                              const adapt_train_params *settings)
 {
     const exit_objective *o = arg;
     const int32_t heads = ad_head_count(o->model), exits = heads + 1;
@@ -120,7 +125,7 @@ static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg
         st = soft_targets(&targets, ctx, logits[heads], o->p->distillation_temperature);
     for (int32_t k = 0; k < terms && !st; k++) {
         adapt_tensor *term;
-        st = exit_term(&term, ctx, o, logits[k], k < heads ? targets : NULL, labels, smoothing);
+        st = exit_term(&term, ctx, o, logits[k], k < heads ? targets : NULL, labels, settings);
         if (!st)
             st = ad_op_scale(&term, ctx, term, exit_weight(o->p, k, terms));
         if (!st && total)
@@ -161,6 +166,12 @@ static adapt_status train_exits(adapt_model *model, const adapt_dataset *train,
     adapt_status st = read_params(&p, params);
     if (st)
         return st;
+    adapt_train_params exit_phase;
+    if ((st = ad_train_params_read(&exit_phase, p.exit_phase, fn)))
+        return st;
+    if (exit_phase.loss == ADAPT_LOSS_ONE_VS_ALL && p.distillation > 0.0f)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: distillation matches softmax outputs; "
+                       "the one-vs-all loss takes none", fn);
     if (!model)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
     if (!ad_head_count(model))

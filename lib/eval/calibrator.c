@@ -26,7 +26,7 @@ static adapt_status read_params(adapt_calibrator_params *own,
     adapt_status st = ad_struct_read(own, sizeof *own, user, "adapt_calibrator_params", fn);
     if (st)
         return st;
-    if (own->method < ADAPT_CALIBRATION_TEMPERATURE || own->method > ADAPT_CALIBRATION_ISOTONIC)
+    if (own->method < ADAPT_CALIBRATION_TEMPERATURE || own->method > ADAPT_CALIBRATION_EXPONENTIAL)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: unknown method %d", fn,
                        (int)own->method);
     if (own->bins < 1 || own->bins > MAX_BINS)
@@ -105,6 +105,8 @@ static adapt_status fit_method(adapt_calibrator *cal, const adapt_calibrator_par
         return ADAPT_OK;
     case ADAPT_CALIBRATION_VECTOR:
         return fit_vector(cal, p, logits, labels, n, fn);
+    case ADAPT_CALIBRATION_EXPONENTIAL:
+        return ad_exponent_fit(&cal->exponent, logits, labels, n, cal->classes, fn);
     default:
         return fit_per_class(cal, p, logits, labels, n, fn);
     }
@@ -142,16 +144,31 @@ adapt_status adapt_calibrator_fit(adapt_calibrator **out, const adapt_calibrator
     return ADAPT_OK;
 }
 
+/* The one parameter of a calibrator of `method`, or ADAPT_ERR_STATE for another method. */
+static adapt_status read_parameter(double *out, const adapt_calibrator *calibrator,
+                                   adapt_calibration_method method, const char *name,
+                                   const char *fn)
+{
+    if (!out || !calibrator)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       out ? "calibrator" : name);
+    if (calibrator->method != method)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the calibrator uses method %d, which has no %s",
+                       fn, (int)calibrator->method, name);
+    *out = method == ADAPT_CALIBRATION_TEMPERATURE ? calibrator->temperature
+                                                   : calibrator->exponent;
+    return ADAPT_OK;
+}
+
 adapt_status adapt_calibrator_temperature(double *temperature,
                                           const adapt_calibrator *calibrator)
 {
-    const char *fn = "adapt_calibrator_temperature";
-    if (!temperature || !calibrator)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                       temperature ? "calibrator" : "temperature");
-    if (calibrator->method != ADAPT_CALIBRATION_TEMPERATURE)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the calibrator uses method %d, not temperature "
-                       "scaling", fn, (int)calibrator->method);
-    *temperature = calibrator->temperature;
-    return ADAPT_OK;
+    return read_parameter(temperature, calibrator, ADAPT_CALIBRATION_TEMPERATURE,
+                          "temperature", "adapt_calibrator_temperature");
+}
+
+adapt_status adapt_calibrator_exponent(double *exponent, const adapt_calibrator *calibrator)
+{
+    return read_parameter(exponent, calibrator, ADAPT_CALIBRATION_EXPONENTIAL, "exponent",
+                          "adapt_calibrator_exponent");
 }

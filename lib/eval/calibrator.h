@@ -1,4 +1,4 @@
-/* The calibrator handle and the fitting and mapping functions of its four methods. */
+/* The calibrator handle and the fitting and mapping functions of its five methods. */
 #ifndef AD_EVAL_CALIBRATOR_H
 #define AD_EVAL_CALIBRATOR_H
 
@@ -19,6 +19,7 @@ struct adapt_calibrator {
     adapt_calibration_method method;
     int32_t classes;
     double temperature;        /* TEMPERATURE */
+    double exponent;           /* EXPONENTIAL */
     double *scale, *shift;     /* VECTOR: a_k and b_k, `classes` each */
     int32_t bins;              /* HISTOGRAM */
     double *bin_value;         /* HISTOGRAM: [classes, bins] */
@@ -31,6 +32,17 @@ struct adapt_calibrator {
 #define AD_TEMPERATURE_MAX 1e3
 double ad_temperature_fit(const float *logits, const int32_t *labels, int64_t n,
                           int32_t classes);
+
+/* alpha minimising the binary NLL of (max q)^alpha, SLOVA's confidence, as the probability
+ * that a row's prediction is right; alpha in [AD_EXPONENT_MIN, AD_EXPONENT_MAX]. */
+#define AD_EXPONENT_MIN 1e-3
+#define AD_EXPONENT_MAX 1e3
+adapt_status ad_exponent_fit(double *exponent, const float *logits, const int32_t *labels,
+                             int64_t n, int32_t classes, const char *fn);
+/* One row of one-vs-all logits to its calibrated single-label probabilities: the largest
+ * becomes (max q)^exponent, the others are scaled so that the prediction stays and the row
+ * sums to at most 1. */
+void ad_exponent_row(double *row, const float *logits, int32_t classes, double exponent);
 
 /* a_k, b_k minimising the mean NLL of softmax(a * z + b) by L-BFGS from a = 1, b = 0. */
 adapt_status ad_vector_fit(double *scale, double *shift, const float *logits,

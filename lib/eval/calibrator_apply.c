@@ -1,7 +1,7 @@
 /* adapt_calibrator_apply: logits to calibrated probability rows, one row at a time in
  * double. Temperature and vector scaling transform the logits before the softmax; histogram
  * binning and isotonic regression map each class's softmax probability on its own and then
- * renormalise the row. */
+ * renormalise the row; exponential calibration reads one-vs-all logits (calibrate_exponent.c). */
 #include "lib/eval/calibrator.h"
 
 #include <stdlib.h>
@@ -15,12 +15,16 @@ static double map_class(const adapt_calibrator *cal, int32_t k, double p)
     return ad_isotonic_map(&cal->curves[k], p);
 }
 
-/* `row` holds one row of logits on entry and its calibrated probabilities on return;
+/* `row` holds one row of `logits` on entry and its calibrated probabilities on return;
  * `mapped` is scratch of the same size. */
-static void calibrate_row(const adapt_calibrator *cal, double *row, double *mapped)
+static void calibrate_row(const adapt_calibrator *cal, const float *logits, double *row,
+                          double *mapped)
 {
     const int32_t classes = cal->classes;
     switch (cal->method) {
+    case ADAPT_CALIBRATION_EXPONENTIAL:
+        ad_exponent_row(row, logits, classes, cal->exponent);
+        return;
     case ADAPT_CALIBRATION_TEMPERATURE:
         for (int32_t k = 0; k < classes; k++)
             row[k] /= cal->temperature;
@@ -66,7 +70,7 @@ adapt_status adapt_calibrator_apply(float *probabilities, const adapt_calibrator
     for (int64_t i = 0; i < n; i++) {
         for (int32_t k = 0; k < classes; k++)
             row[k] = logits[i * classes + k];
-        calibrate_row(calibrator, row, row + classes);
+        calibrate_row(calibrator, logits + i * classes, row, row + classes);
         for (int32_t k = 0; k < classes; k++)
             probabilities[i * classes + k] = (float)row[k];
     }

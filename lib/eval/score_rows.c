@@ -1,5 +1,6 @@
 #include "lib/eval/score_rows.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -42,9 +43,12 @@ static adapt_status check_finite(const float *scores, int64_t n, int32_t classes
     return ADAPT_OK;
 }
 
+/* Rows of non-negative values summing to 1 or, for sub-probabilities, to at most 1, each
+ * within AD_PROB_SUM_TOLERANCE. */
 static adapt_status check_distributions(const float *scores, int64_t n, int32_t classes,
-                                        const char *fn)
+                                        adapt_score_kind kind, const char *fn)
 {
+    const bool partial = kind == ADAPT_SCORES_SUB_PROBABILITIES;
     for (int64_t i = 0; i < n; i++) {
         const float *row = scores + i * classes;
         double sum = 0.0;
@@ -55,11 +59,13 @@ static adapt_status check_distributions(const float *scores, int64_t n, int32_t 
                                (int)k, (double)row[k]);
             sum += row[k];
         }
-        if (fabs(sum - 1.0) > AD_PROB_SUM_TOLERANCE)
+        const double excess = partial ? sum - 1.0 : fabs(sum - 1.0);
+        if (excess > AD_PROB_SUM_TOLERANCE)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT,
-                           "%s: probability row %lld sums to %.9g, not 1 (within %g); pass "
+                           "%s: probability row %lld sums to %.9g, not %s1 (within %g); pass "
                            "ADAPT_SCORES_LOGITS for logits",
-                           fn, (long long)i, sum, AD_PROB_SUM_TOLERANCE);
+                           fn, (long long)i, sum, partial ? "at most " : "",
+                           AD_PROB_SUM_TOLERANCE);
     }
     return ADAPT_OK;
 }
@@ -73,12 +79,13 @@ adapt_status ad_score_rows_check(const float *scores, int64_t n, int32_t classes
     adapt_status st = check_sizes(n, classes, min_n, fn);
     if (st)
         return st;
-    if (kind < ADAPT_SCORES_PROBABILITIES || kind > ADAPT_SCORES_ONE_VS_ALL)
+    if (kind < ADAPT_SCORES_PROBABILITIES || kind > ADAPT_SCORES_SUB_PROBABILITIES)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: unknown score kind %d", fn, (int)kind);
     if ((st = check_finite(scores, n, classes, what, fn)))
         return st;
-    return kind == ADAPT_SCORES_PROBABILITIES ? check_distributions(scores, n, classes, fn)
-                                              : ADAPT_OK;
+    return ad_score_kind_is_probability(kind)
+               ? check_distributions(scores, n, classes, kind, fn)
+               : ADAPT_OK;
 }
 
 /* The largest value of a row, as a double. */
@@ -103,11 +110,26 @@ double ad_softmax_in_place(double *z, int32_t classes)
     return top + log(sum);
 }
 
+void ad_probabilities_in_place(double *z, int32_t classes, adapt_score_kind kind)
+{
+    if (kind == ADAPT_SCORES_LOGITS) {
+        ad_softmax_in_place(z, classes);
+        return;
+    }
+    if (kind != ADAPT_SCORES_ONE_VS_ALL)
+        return;
+    double normaliser = 0.0; /* summed in ad_row_softplus_sum's order */
+    for (int32_t k = 0; k < classes; k++)
+        normaliser += ad_softplus(z[k]);
+    for (int32_t k = 0; k < classes; k++)
+        z[k] = exp(z[k] - normaliser);
+}
+
 adapt_status ad_score_rows_open(ad_score_rows *rows, const float *scores, int64_t n,
                                 int32_t classes, adapt_score_kind kind, const char *fn)
 {
     *rows = (ad_score_rows){.scores = scores, .n = n, .classes = classes};
-    if (kind == ADAPT_SCORES_PROBABILITIES)
+    if (ad_score_kind_is_probability(kind))
         return ADAPT_OK;
     rows->row_shift = malloc((size_t)n * sizeof *rows->row_shift);
     rows->row_sum = malloc((size_t)n * sizeof *rows->row_sum);

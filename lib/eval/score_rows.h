@@ -6,6 +6,7 @@
 #define AD_EVAL_SCORE_ROWS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "adapt.h"
@@ -25,10 +26,16 @@ typedef struct {
     double *row_shift, *row_sum;
 } ad_score_rows;
 
+/* Scores given as probabilities, used as they are (rather than logits to normalise). */
+static inline bool ad_score_kind_is_probability(adapt_score_kind kind)
+{
+    return kind == ADAPT_SCORES_PROBABILITIES || kind == ADAPT_SCORES_SUB_PROBABILITIES;
+}
+
 /* Checks a score array as every evaluation entry point needs it: non-NULL, n >= min_n,
  * classes >= 2, n * classes addressable, every value finite and, for probabilities, rows of
- * non-negative values summing to 1 within AD_PROB_SUM_TOLERANCE. `what` names the array in
- * messages. */
+ * non-negative values summing to 1 (sub-probabilities: at most 1) within
+ * AD_PROB_SUM_TOLERANCE. `what` names the array in messages. */
 adapt_status ad_score_rows_check(const float *scores, int64_t n, int32_t classes,
                                  adapt_score_kind kind, int64_t min_n, const char *what,
                                  const char *fn);
@@ -58,5 +65,10 @@ static inline double ad_score_prob(const ad_score_rows *r, int64_t i, int32_t k)
 /* Replaces z[0..classes) by softmax(z): exp(z_k - max z) / sum_j exp(z_j - max z). Returns
  * log-sum-exp(z), the row's log-normaliser. */
 double ad_softmax_in_place(double *z, int32_t classes);
+
+/* Replaces a row of scores of `kind` by the probabilities evaluation reads them as: logits by
+ * their softmax, one-vs-all logits by SLOVA's q_k = exp(z_k - sum_j softplus(z_j)) (the
+ * doubles ad_score_prob computes), probabilities kept. */
+void ad_probabilities_in_place(double *z, int32_t classes, adapt_score_kind kind);
 
 #endif

@@ -27,6 +27,22 @@ static inline double ad_row_softplus_sum(const float *x, int64_t d)
     return sum;
 }
 
+/* log max_k q_k of SLOVA's single-label probabilities q_k = e^{x_k} / prod_j (1 + e^{x_j}),
+ * and in *top the first k attaining it (the first largest x_k). Summed as
+ * -softplus(-x_top) - sum_{j != top} softplus(x_j), it keeps its digits when max q is near 1,
+ * where x_top minus ad_row_softplus_sum would cancel to 0. */
+static inline double ad_row_one_vs_all_log_top(const float *x, int64_t d, int64_t *top)
+{
+    int64_t t = 0;
+    for (int64_t i = 1; i < d; i++)
+        t = x[i] > x[t] ? i : t;
+    double sum = ad_softplus(-(double)x[t]);
+    for (int64_t i = 0; i < d; i++)
+        sum += i == t ? 0.0 : ad_softplus(x[i]);
+    *top = t;
+    return -sum;
+}
+
 static inline double ad_lanes_total(const double *acc)
 {
     double sum = 0.0;

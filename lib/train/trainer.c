@@ -192,7 +192,7 @@ static adapt_status batch_loss(adapt_tensor **loss, trainer *t, const int64_t *o
     int32_t *labels = NULL;
     adapt_status st = ad_batch_assemble(&x, &labels, ctx, t->train, order, n, "batch");
     if (!st && o->loss)
-        return o->loss(loss, ctx, o->arg, x, labels, t->p.label_smoothing);
+        return o->loss(loss, ctx, o->arg, x, labels, &t->p);
     const int32_t k = t->train->task_classes;
     if (!st && t->p.interval_tau > 0.0f)
         return ad_contraction_loss(loss, ctx, t->model, x, labels, k, &t->p, &t->contraction);
@@ -357,10 +357,12 @@ adapt_status ad_train_run(adapt_model *model, const adapt_dataset *train,
         t.objective = *objective;
     adapt_status st = ad_train_params_read(&t.p, params, fn);
     if (!st && objective && (t.p.ibp_epsilon > 0.0f || t.p.interval_tau > 0.0f ||
-                             t.p.consolidation || t.p.loss != ADAPT_LOSS_CROSS_ENTROPY))
-        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon, interval_tau, "
-                     "consolidation and loss train a model on its own data, not this "
-                     "objective", fn);
+                             t.p.consolidation))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: ibp_epsilon, interval_tau and "
+                     "consolidation train a model on its own data, not this objective", fn);
+    if (!st && objective && objective->rows_loss && t.p.loss != ADAPT_LOSS_CROSS_ENTROPY)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: this objective has a loss of its own; "
+                     "loss must stay CROSS_ENTROPY", fn);
     if (!st && t.p.consolidation)
         st = ad_consolidation_check(t.p.consolidation, model, fn);
     if (!st)

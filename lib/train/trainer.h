@@ -5,10 +5,11 @@
 
 #include "adapt.h"
 
-/* The loss of one batch x [n, ...] with labels[n], recorded on `ctx`'s tape. */
+/* The loss of one batch x [n, ...] with labels[n], recorded on `ctx`'s tape; `settings` are
+ * the checked training parameters (its loss kind and label smoothing). */
 typedef adapt_status (*ad_loss_fn)(adapt_tensor **loss, adapt_context *ctx, void *arg,
                                    adapt_tensor *x, const int32_t *labels,
-                                   float label_smoothing);
+                                   const adapt_train_params *settings);
 
 /* The loss of the samples at positions rows[0 .. n) of an objective's own data, recorded on
  * `ctx`'s tape: for data that is no labelled dataset (recorded activations). */

@@ -538,7 +538,7 @@ START_TEST(metrics_refuse_bad_input_and_write_nothing)
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, 0, 2, P), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, -3, 2, P), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, 10, 1, P), ADAPT_ERR_INVALID_ARGUMENT);
-    TU_FAILS(adapt_metrics_compute(&r, probs, labels, 5, 2, (adapt_score_kind)3),
+    TU_FAILS(adapt_metrics_compute(&r, probs, labels, 5, 2, (adapt_score_kind)4),
              ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_metrics_compute(&r, probs, labels, INT64_MAX / 2, 2, P), ADAPT_ERR_OVERFLOW);
     labels[3] = 2;
@@ -581,7 +581,7 @@ START_TEST(calibrators_refuse_bad_input_and_write_nothing)
         double tolerance;
         adapt_status status;
     } bad[] = {
-        {4, 15, 500, 1e-7, ADAPT_ERR_INVALID_ARGUMENT},
+        {5, 15, 500, 1e-7, ADAPT_ERR_INVALID_ARGUMENT},
         {-1, 15, 500, 1e-7, ADAPT_ERR_INVALID_ARGUMENT},
         {2, 0, 500, 1e-7, ADAPT_ERR_INVALID_ARGUMENT},
         {2, (1 << 20) + 1, 500, 1e-7, ADAPT_ERR_INVALID_ARGUMENT},

@@ -168,6 +168,7 @@ SIGNATURES = {
                                       i32]),
     "adapt_calibrator_apply": (STATUS, [F32P, CALIBRATOR, F32P, i64, i32]),
     "adapt_calibrator_temperature": (STATUS, [F64P, CALIBRATOR]),
+    "adapt_calibrator_exponent": (STATUS, [F64P, CALIBRATOR]),
     "adapt_calibrator_free": (None, [CALIBRATOR]),
     # early exits
     "adapt_head_params_init": (None, [P(HeadParams), C.c_size_t]),

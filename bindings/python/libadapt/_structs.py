@@ -200,7 +200,7 @@ class ExitPolicy(C.Structure):
     init_function = "adapt_exit_policy_init"
     _fields_ = [("struct_size", C.c_size_t), ("rule", C.c_int32), ("threshold", C.c_float),
                 ("head_thresholds", C.POINTER(C.c_float)), ("patience", C.c_int32),
-                ("calibrators", C.POINTER(C.POINTER(adapt_calibrator)))]
+                ("calibrators", C.POINTER(C.POINTER(adapt_calibrator))), ("scores", C.c_int32)]
 
 
 class ExitOutputs(C.Structure):

@@ -26,8 +26,9 @@ class Calibrator(Owned):
     @classmethod
     def fit(cls, logits, labels, method="temperature", *, bins=None, max_iterations=None,
             tolerance=None):
-        """Fits `method` ("temperature", "vector", "histogram", "isotonic") on validation
-        `logits` [n, classes] and `labels`. bins: histogram bins per class (default 15);
+        """Fits `method` ("temperature", "vector", "histogram", "isotonic", or for the
+        logits of a one-vs-all model "exponential") on validation `logits` [n, classes] and
+        `labels`. bins: histogram bins per class (default 15);
         max_iterations, tolerance: the L-BFGS limits of vector scaling (500, 1e-7)."""
         method = coerce(CalibrationMethod, method, "method")
         params = new_params(CalibratorParams)
@@ -45,7 +46,8 @@ class Calibrator(Owned):
         return cls(raw, method, classes)
 
     def apply(self, logits):
-        """Calibrated probabilities, float32 [n, classes] with rows summing to 1."""
+        """Calibrated probabilities, float32 [n, classes] with rows summing to 1 (to at most
+        1 for "exponential": read them with kind="sub_probabilities")."""
         raw = self._ptr()
         logits = score_rows(logits, "logits")
         n, classes = logits.shape
@@ -62,6 +64,13 @@ class Calibrator(Owned):
         """The fitted T of temperature scaling; StateError for the other methods."""
         value = C.c_double()
         lib.adapt_calibrator_temperature(C.byref(value), self._ptr())
+        return value.value
+
+    @property
+    def exponent(self):
+        """The fitted alpha of exponential calibration; StateError for the other methods."""
+        value = C.c_double()
+        lib.adapt_calibrator_exponent(C.byref(value), self._ptr())
         return value.value
 
     def __repr__(self):

@@ -283,8 +283,9 @@ def train_exits(model: Model, train: DataLike, validation: Optional[DataLike] = 
     backbone_phase and exit_phase are dicts of the settings Model.train takes (epochs,
     batch_size, optimizer, learning_rate, ..., seed, n_threads); None keeps the library's
     defaults; backbone_phase is not used by "joint". The exit phase minimises the weighted
-    mean of each exit's cross-entropy: weights 1/E, or (k + 1) / (E (E + 1) / 2) with
-    proportional_weights; distillation w in [0, 1] blends each head's term with T^2 times the
+    mean of each exit's loss, the cross-entropy or with exit_phase's loss="one_vs_all"
+    SLOVA's: weights 1/E, or (k + 1) / (E (E + 1) / 2) with proportional_weights;
+    distillation w in [0, 1] (cross-entropy only) blends each head's term with T^2 times the
     cross-entropy against the final exit's softmax(z / T), T = distillation_temperature.
 
     progress(p) and cancel() are called as in Model.train, in both phases; p.phase is
@@ -330,12 +331,16 @@ class ExitPolicy:
     calibrators: one Calibrator (or None for a plain softmax) per exit, turning its logits
     into the probabilities the rule reads; None = softmax everywhere. Used by
     Model.infer_exits; the functions of recorded outputs ignore them (calibrate the scores).
+    scores: how Model.infer_exits reads the exits' logits: "logits" (a softmax, the default)
+    or "one_vs_all" (SLOVA's q, for heads trained on the one-vs-all loss; calibrators then
+    "exponential" ones). Recorded outputs say so by their own kind.
     """
     rule: object = "max_probability"
     threshold: float = None
     head_thresholds: object = None
     patience: int = None
     calibrators: object = None
+    scores: object = None
 
 
 def _as_policy(policy):
@@ -355,7 +360,9 @@ def _c_policy(policy, heads, what, calibrators=True):
     policy = _as_policy(policy)
     params = new_params(_PolicyStruct)
     fields = {"rule": coerce(ExitRule, policy.rule, "rule"), "threshold": policy.threshold,
-              "patience": policy.patience}
+              "patience": policy.patience,
+              "scores": None if policy.scores is None else coerce(ScoreKind, policy.scores,
+                                                                  "scores")}
     _scalars.assign(params, {k: v for k, v in fields.items() if v is not None}, what)
     keep = []
     if policy.head_thresholds is not None:
@@ -386,7 +393,7 @@ class ExitResults:
     """Per-sample results of Model.infer_exits."""
     predictions: np.ndarray  # int32 [N] the class answered
     exits: np.ndarray        # int32 [N] the exit that answered, in [0, heads]
-    confidences: np.ndarray  # float32 [N] its largest probability
+    confidences: np.ndarray  # float32 [N] its largest probability (max q for one-vs-all)
     flops: np.ndarray        # int64 [N] FLOPs spent on the sample: its exit's cost
 
 
@@ -498,11 +505,12 @@ def _records(scores, labels, exit_flops, reference_flops, kind):
 def exit_simulate(scores, labels, exit_flops, reference_flops, policy=None, *,
                   kind="logits"):
     """Applies `policy` (ExitPolicy, dict or None) to recorded outputs as
-    Model.infer_exits would decide. scores: float [exits, n, classes], logits or (kind=
-    "probabilities") probability rows, e.g. Model.exit_logits(); labels: n ints;
-    exit_flops: each exit's cost (Model.exit_flops()); reference_flops: the FLOPs of budget
-    1 (Model.flops). The policy's calibrators are ignored. Returns (ExitOutcome, int64
-    [exits] samples answered by each exit)."""
+    Model.infer_exits would decide. scores: float [exits, n, classes], logits (kind
+    "logits", or "one_vs_all" for SLOVA heads) or probability rows ("probabilities",
+    "sub_probabilities"), e.g. Model.exit_logits(); labels: n ints; exit_flops: each exit's
+    cost (Model.exit_flops()); reference_flops: the FLOPs of budget 1 (Model.flops). The
+    policy's calibrators and scores are ignored: `kind` says how to read the records.
+    Returns (ExitOutcome, int64 [exits] samples answered by each exit)."""
     records, keep = _records(scores, labels, exit_flops, reference_flops, kind)
     params, borrowed = _c_policy(policy, records.exits - 1, "exit_simulate", calibrators=False)
     outcome = _OutcomeStruct(struct_size=C.sizeof(_OutcomeStruct))

@@ -72,6 +72,7 @@ class ScoreKind(enum.IntEnum):
     PROBABILITIES = 0
     LOGITS = 1
     ONE_VS_ALL = 2  # logits of a one-vs-all model, read as SLOVA's q (docs/slova.md)
+    SUB_PROBABILITIES = 3  # rows summing to at most 1, the rest "none of the classes"
 
 
 class CalibrationMethod(enum.IntEnum):
@@ -80,6 +81,7 @@ class CalibrationMethod(enum.IntEnum):
     VECTOR = 1
     HISTOGRAM = 2
     ISOTONIC = 3
+    EXPONENTIAL = 4  # one-vs-all logits: (max q)^alpha (docs/slova.md)
 
 
 class HeadKind(enum.IntEnum):

@@ -64,8 +64,9 @@ def test_bad_input_raises_with_the_library_message(scores, labels, error, messag
         ad.compute_metrics(scores, labels)
 
 
-@pytest.mark.parametrize("method", list(ad.CalibrationMethod))
-def test_each_method_round_trips(validation, method):
+@pytest.mark.parametrize("method", [m for m in ad.CalibrationMethod
+                                    if m is not ad.CalibrationMethod.EXPONENTIAL])
+def test_each_softmax_method_round_trips(validation, method):
     logits, labels = validation
     with ad.Calibrator.fit(logits, labels, method.name.lower()) as calibrator:
         assert calibrator.method is method and calibrator.classes == 3
@@ -87,7 +88,7 @@ def test_temperature_and_its_absence(validation):
     expected = np.exp(logits / calibrator.temperature)
     np.testing.assert_allclose(calibrator.apply(logits),
                                expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
-    with pytest.raises(ad.StateError, match="not temperature scaling"):
+    with pytest.raises(ad.StateError, match="has no temperature"):
         _ = ad.Calibrator.fit(logits, labels, "vector").temperature
 
 

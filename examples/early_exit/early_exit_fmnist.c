@@ -1,6 +1,6 @@
 /* early_exit_fmnist — one run of the early-exit reproduction on Fashion-MNIST.
  *
- *   early_exit_fmnist cnn|vit joint|disjoint|mixed SEED RESULTS.json
+ *   early_exit_fmnist [--one-vs-all] cnn|vit joint|disjoint|mixed SEED RESULTS.json
  *                     [BACKBONE_EPOCHS EXIT_EPOCHS] [THREADS] [TRAIN_IMAGES] [CHECKPOINT]
  *
  * Builds a small CNN with SDN heads or a small ViT with class-token MLP heads, trains it in
@@ -8,11 +8,15 @@
  * the test set, for the raw heads and for each calibration method fitted on the validation
  * images: every head's calibration and failure-prediction metrics, the cost-accuracy curve of
  * a max-probability threshold sweep, and thresholds chosen on validation for 25/50/75 %
- * budgets. Writes everything as one JSON object; examples/early_exit/summarize.py turns the
- * runs into tables and plots. With CHECKPOINT it also saves the model, heads included. */
+ * budgets. With --one-vs-all both phases train on SLOVA's one-vs-all loss, the heads are read
+ * as SLOVA's q and the calibration is exponential (docs/slova.md). Writes everything as one
+ * JSON object; examples/early_exit/summarize.py (examples/slova/summarize_exits.py for the
+ * comparison of losses) turns the runs into tables and plots. With CHECKPOINT it also saves
+ * the model, heads included. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #define ADAPT_EXPERIMENTAL /* the early exits */
 #include <adapt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +35,19 @@
 #define CLASSES 10
 #define SWEEP_POINTS 100
 
-static const char *const method_names[] = {"raw", "temperature", "vector", "histogram",
-                                           "isotonic"};
-#define N_METHODS 5
+/* The calibrations compared: none, or each exit's calibrator of a method. */
+typedef struct {
+    const char *name;
+    int32_t calibration; /* adapt_calibration_method, or -1 for the raw heads */
+} method;
+
+static const method softmax_methods[] = {{"raw", -1},
+                                         {"temperature", ADAPT_CALIBRATION_TEMPERATURE},
+                                         {"vector", ADAPT_CALIBRATION_VECTOR},
+                                         {"histogram", ADAPT_CALIBRATION_HISTOGRAM},
+                                         {"isotonic", ADAPT_CALIBRATION_ISOTONIC}};
+static const method one_vs_all_methods[] = {{"raw", -1},
+                                            {"exponential", ADAPT_CALIBRATION_EXPONENTIAL}};
 
 typedef struct {
     adapt_dataset *all, *rest, *unused; /* the images the splits below borrow */
@@ -147,19 +161,21 @@ typedef struct {
     adapt_score_kind kind;
 } scores;
 
-static scores calibrated(int method, float *val, float *test, const data *d, int32_t exits)
+static scores calibrated(const method *how, adapt_score_kind raw, float *val, float *test,
+                         const data *d, int32_t exits)
 {
-    if (method == 0)
-        return (scores){val, test, ADAPT_SCORES_LOGITS};
+    if (how->calibration < 0)
+        return (scores){val, test, raw};
     const int64_t nv = adapt_dataset_count(d->val), nt = adapt_dataset_count(d->test);
     scores s = {malloc((size_t)(exits * nv * CLASSES) * sizeof(float)),
                 malloc((size_t)(exits * nt * CLASSES) * sizeof(float)),
-                ADAPT_SCORES_PROBABILITIES};
+                raw == ADAPT_SCORES_ONE_VS_ALL ? ADAPT_SCORES_SUB_PROBABILITIES
+                                               : ADAPT_SCORES_PROBABILITIES};
     for (int32_t k = 0; k < exits; k++) {
         adapt_calibrator *cal;
         adapt_calibrator_params cp;
         adapt_calibrator_params_init(&cp, sizeof cp);
-        cp.method = method - 1;
+        cp.method = how->calibration;
         CHECK(adapt_calibrator_fit(&cal, &cp, val + k * nv * CLASSES, d->val_labels, nv,
                                    CLASSES));
         CHECK(adapt_calibrator_apply(s.val + k * nv * CLASSES, cal, val + k * nv * CLASSES, nv,
@@ -261,24 +277,24 @@ static void write_fitted(FILE *f, const adapt_exit_records *val,
     fputs("]", f);
 }
 
-static void write_method(FILE *f, int method, float *val_logits, float *test_logits,
-                         const data *d, const adapt_model *m)
+static void write_method(FILE *f, const method *how, adapt_score_kind raw, float *val_logits,
+                         float *test_logits, const data *d, const adapt_model *m)
 {
     const int32_t exits = adapt_model_head_count(m) + 1;
     int64_t costs[16];
     CHECK(adapt_model_exit_flops(costs, 16, m));
-    scores s = calibrated(method, val_logits, test_logits, d, exits);
+    scores s = calibrated(how, raw, val_logits, test_logits, d, exits);
     const adapt_exit_records val = {sizeof val, s.val, s.kind, d->val_labels,
                                     adapt_dataset_count(d->val), exits, CLASSES, costs,
                                     adapt_model_flops(m)};
     adapt_exit_records test = val;
     test.scores = s.test, test.labels = d->test_labels, test.n = adapt_dataset_count(d->test);
-    fprintf(f, "%s\"%s\":{", method ? "," : "", method_names[method]);
+    fprintf(f, "%s\"%s\":{", how->calibration < 0 ? "" : ",", how->name);
     write_head_metrics(f, &s, d, exits);
     write_curve(f, &test);
     write_fitted(f, &val, &test, exits);
     fputs("}", f);
-    if (method) {
+    if (how->calibration >= 0) {
         free(s.val);
         free(s.test);
     }
@@ -294,10 +310,13 @@ static float *exit_logits(adapt_model *m, const adapt_dataset *ds, int32_t threa
 
 int main(int argc, char **argv)
 {
+    const bool one_vs_all = argc > 1 && !strcmp(argv[1], "--one-vs-all");
+    if (one_vs_all)
+        argv[1] = argv[0], argv++, argc--;
     if (argc < 5) {
-        fprintf(stderr, "usage: %s cnn|vit joint|disjoint|mixed SEED RESULTS.json "
-                        "[BACKBONE_EPOCHS EXIT_EPOCHS] [THREADS] [TRAIN_IMAGES] [CHECKPOINT]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s [--one-vs-all] cnn|vit joint|disjoint|mixed SEED "
+                        "RESULTS.json [BACKBONE_EPOCHS EXIT_EPOCHS] [THREADS] [TRAIN_IMAGES] "
+                        "[CHECKPOINT]\n", argv[0]);
         return 2;
     }
     const uint64_t seed = strtoull(argv[3], NULL, 10);
@@ -310,6 +329,7 @@ int main(int argc, char **argv)
     adapt_model *m = build(argv[1], seed, &backbone);
     backbone.schedule = ADAPT_SCHEDULE_COSINE, backbone.batch_size = 128;
     backbone.n_threads = threads, backbone.seed = seed;
+    backbone.loss = one_vs_all ? ADAPT_LOSS_ONE_VS_ALL : ADAPT_LOSS_CROSS_ENTROPY;
     exits = backbone;
     backbone.epochs = backbone_epochs, exits.epochs = exit_epochs;
     adapt_exit_train_params r;
@@ -333,16 +353,20 @@ int main(int argc, char **argv)
     }
     int64_t costs[16];
     CHECK(adapt_model_exit_flops(costs, 16, m));
-    fprintf(f, "{\"arch\":\"%s\",\"regime\":\"%s\",\"seed\":%llu,\"epochs\":[%d,%d],"
-               "\"train_seconds\":%.1f,\"train_images\":%lld,\"backbone_flops\":%lld,"
-               "\"exit_flops\":[", argv[1], argv[2], (unsigned long long)seed,
+    fprintf(f, "{\"arch\":\"%s\",\"regime\":\"%s\",\"loss\":\"%s\",\"seed\":%llu,"
+               "\"epochs\":[%d,%d],\"train_seconds\":%.1f,\"train_images\":%lld,"
+               "\"backbone_flops\":%lld,\"exit_flops\":[", argv[1], argv[2],
+            one_vs_all ? "one_vs_all" : "cross_entropy", (unsigned long long)seed,
             (int)backbone_epochs, (int)exit_epochs, seconds,
             (long long)adapt_dataset_count(d.train), (long long)adapt_model_flops(m));
     for (int32_t k = 0; k <= adapt_model_head_count(m); k++)
         fprintf(f, "%s%lld", k ? "," : "", (long long)costs[k]);
     fputs("],\"methods\":{", f);
-    for (int method = 0; method < N_METHODS; method++)
-        write_method(f, method, val_logits, test_logits, &d, m);
+    const method *methods = one_vs_all ? one_vs_all_methods : softmax_methods;
+    const int n_methods = one_vs_all ? 2 : 5;
+    const adapt_score_kind raw = one_vs_all ? ADAPT_SCORES_ONE_VS_ALL : ADAPT_SCORES_LOGITS;
+    for (int i = 0; i < n_methods; i++)
+        write_method(f, &methods[i], raw, val_logits, test_logits, &d, m);
     fputs("}}\n", f);
     fclose(f);
     printf("trained in %.0f s; results in %s\n", seconds, argv[4]);

@@ -10,7 +10,8 @@ one model on the softmax cross-entropy and one on SLOVA's one-vs-all loss, on th
 Fashion-MNIST classes 0-7 (5000 training images held out for validation). Then on the test
 images of those classes:
   - accuracy, ECE (15 bins), NLL and Brier score: the softmax model raw and with temperature
-    scaling fitted on the validation logits, the SLOVA model's single-label probabilities q;
+    scaling fitted on the validation logits, the SLOVA model's single-label probabilities q
+    raw and with exponential calibration ((max q)^alpha) fitted on the validation logits;
 and against each out-of-distribution set:
   - held-out: the test images of classes 8 and 9 (bag, ankle boot);
   - digits: scikit-learn's 1797 8 x 8 digits, each pixel repeated 3 x 3 into 24 x 24 and
@@ -22,7 +23,7 @@ AUROC and FPR at 95 % TPR (in-distribution positive) of: the softmax model's max
 probability (MSP), maximum logit, energy (logsumexp of the logits) and ODIN-style temperature
 (MSP of logits / 1000, without input perturbation); the SLOVA model's max q. Under shift: the
 in-distribution test images rotated by 15-90 degrees, or with Gaussian noise of std 0.1-0.5
-added (clipped to [0, 1]), accuracy and ECE of the same three calibrations.
+added (clipped to [0, 1]), accuracy and ECE of the same four calibrations.
 Appends one JSON line per model to OUT/results.jsonl; summarize_slova.py makes the tables.
 """
 import argparse
@@ -114,9 +115,8 @@ def fpr_at_95_tpr(inside, outside):
     return float(np.mean(outside >= threshold))
 
 
-def calibration(logits, labels, kind, probabilities=None):
-    m = (ad.compute_metrics(probabilities, labels) if probabilities is not None
-         else ad.compute_metrics(logits, labels, kind=kind))
+def calibration(scores, labels, kind):
+    m = ad.compute_metrics(scores, labels, kind=kind)
     return {"accuracy": m.accuracy, "ece": m.ece, "nll": m.nll, "brier": m.brier}
 
 
@@ -138,9 +138,11 @@ def calibrations(model, loss, x, labels, cal, args):
     """Accuracy, ECE, NLL and Brier of the model's calibrations on images x."""
     logits = model.predict(x, n_threads=args.threads)
     if loss == "one_vs_all":
-        return {"SLOVA": calibration(logits, labels, "one_vs_all")}
+        return {"SLOVA": calibration(logits, labels, "one_vs_all"),
+                "SLOVA + exponential": calibration(cal.apply(logits), labels,
+                                                   "sub_probabilities")}
     return {"softmax": calibration(logits, labels, "logits"),
-            "softmax + temperature": calibration(logits, labels, None, cal.apply(logits))}
+            "softmax + temperature": calibration(cal.apply(logits), labels, "probabilities")}
 
 
 def run(arch, make, loss, seed, data, args):
@@ -152,11 +154,10 @@ def run(arch, make, loss, seed, data, args):
     inside = test_y < IN_CLASSES
     logits = model.predict(test_x[inside], n_threads=args.threads)
     labels = test_y[inside]
-    cal = None
-    if loss == "cross_entropy":
-        cal = ad.Calibrator.fit(model.predict(val, n_threads=args.threads), val.labels,
-                                "temperature")
+    method = "exponential" if loss == "one_vs_all" else "temperature"
+    cal = ad.Calibrator.fit(model.predict(val, n_threads=args.threads), val.labels, method)
     row = {"seed": seed, "arch": arch, "loss": loss, "ood": {},
+           "calibrator": {method: cal.exponent if loss == "one_vs_all" else cal.temperature},
            "calibration": calibrations(model, loss, test_x[inside], labels, cal, args),
            "shift": {name: calibrations(model, loss, x, labels, cal, args)
                      for name, x in shifts.items()}}

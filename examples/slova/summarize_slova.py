@@ -14,7 +14,7 @@ import numpy as np
 
 SETS = ["held-out", "digits", "gaussian", "uniform", "inverted"]
 SCORES = ["MSP", "max logit", "energy", "ODIN", "max q"]
-METHODS = ["softmax", "softmax + temperature", "SLOVA"]
+METHODS = ["softmax", "softmax + temperature", "SLOVA", "SLOVA + exponential"]
 
 
 def fmt(values, scale=100.0, digits=2):
@@ -40,6 +40,9 @@ def load(path):
     ("none" unshifted), (arch, set, score) -> AUROC and FPR: lists over seeds."""
     calibration, shift, ood = defaultdict(list), defaultdict(list), defaultdict(list)
     for r in (json.loads(line) for line in open(path) if line.strip()):
+        for method, value in r.get("calibrator", {}).items():
+            name = {"temperature": "temperature T", "exponential": "exponent alpha"}[method]
+            calibration[(r["arch"], f"fitted {name}")].append({"value": value})
         for method, m in r["calibration"].items():
             calibration[(r["arch"], method)].append(m)
             shift[(r["arch"], "none", method)].append(m)
@@ -59,7 +62,11 @@ def main():
               ["seeds", "accuracy", "ECE", "NLL", "Brier"],
               [(method, [str(len(ms)), cell(ms, "accuracy"), cell(ms, "ece"),
                          cell(ms, "nll", 1.0, 3), cell(ms, "brier", 1.0, 3)])
-               for (a, method), ms in sorted(calibration.items()) if a == arch])
+               for (a, method), ms in sorted(calibration.items())
+               if a == arch and "value" not in ms[0]])
+        for (a, what), ms in sorted(calibration.items()):
+            if a == arch and "value" in ms[0]:
+                print(f"\n{arch}: {what}: {cell(ms, 'value', 1.0, 3)}")
         names = list(dict.fromkeys(k[1] for k in shift if k[0] == arch))
         for key, title in (("accuracy", "accuracy"), ("ece", "ECE")):
             table(f"{arch}: {title} under shift (%)", "model", names,

@@ -92,22 +92,22 @@ static adapt_status exit_term(adapt_tensor **out, adapt_context *ctx, const exit
                               const adapt_train_params *settings)
 {
     const float w = o->p->distillation;
-    adapt_tensor *ce, *soft;
+    adapt_tensor *hard, *soft; /* the labels' term and the soft targets' */
     adapt_status st = settings->loss == ADAPT_LOSS_ONE_VS_ALL
-                          ? ad_op_one_vs_all_loss(&ce, ctx, z, labels)
-                          : ad_op_cross_entropy(&ce, ctx, z, labels, settings->label_smoothing);
+                          ? ad_op_one_vs_all_loss(&hard, ctx, z, labels)
+                          : ad_op_cross_entropy(&hard, ctx, z, labels, settings->label_smoothing);
     if (st)
         return st;
     if (!targets) {
-        *out = ce;
+        *out = hard;
         return ADAPT_OK;
     }
     st = distillation_term(&soft, ctx, z, targets, o->p->distillation_temperature);
     if (!st)
-        st = ad_op_scale(&ce, ctx, ce, 1.0f - w);
+        st = ad_op_scale(&hard, ctx, hard, 1.0f - w);
     if (!st)
         st = ad_op_scale(&soft, ctx, soft, w);
-    return st ? st : ad_op_add(out, ctx, ce, soft);
+    return st ? st : ad_op_add(out, ctx, hard, soft);
 }
 
 static adapt_status exit_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,

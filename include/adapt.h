@@ -1450,8 +1450,9 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * the stable part: the compatibility rules above and the ABI baseline cover
  * only the stable part. A program that uses them should check at run time
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
- * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules
- * and the interval bounds.
+ * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules,
+ * the interval bounds and continual learning, one-vs-all classification and
+ * model merging.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -2517,6 +2518,74 @@ ADAPT_API adapt_status adapt_op_one_vs_all_loss(adapt_tensor **out, adapt_contex
  */
 ADAPT_API adapt_status adapt_calibrator_exponent(double *exponent,
                                                  const adapt_calibrator *calibrator);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup transfer Multi-source transfer (model merging)
+ *
+ * Models fine-tuned from one base model on different tasks, combined through
+ * their task vectors Delta_i = theta_i - theta_base (docs/transfer.md): AXIS's
+ * pooling of the task vectors' singular components (arXiv 2508.19353), task
+ * arithmetic, and TIES-merging.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** How adapt_models_merge() combines the task vectors. */
+typedef enum adapt_merge_method {
+    ADAPT_MERGE_AXIS = 0,            /**< per matrix parameter, every source's rank-one SVD
+                                          components pooled and the K largest kept; the other
+                                          parameters averaged */
+    ADAPT_MERGE_TASK_ARITHMETIC = 1, /**< theta_base + scale * sum_i Delta_i */
+    ADAPT_MERGE_TIES = 2             /**< TIES: each Delta_i trimmed to its largest
+                                          magnitudes, a sign elected per entry, the agreeing
+                                          entries averaged, times scale */
+} adapt_merge_method;
+
+/**
+ * Settings of adapt_models_merge(). Fill with adapt_merge_params_init(), then
+ * change what you need.
+ */
+typedef struct adapt_merge_params {
+    /** sizeof(adapt_merge_params); set by adapt_merge_params_init(). */
+    size_t struct_size;
+    int32_t method;      /**< adapt_merge_method (default AXIS) */
+    float keep_fraction; /**< AXIS: K = max(1, round(keep_fraction * min(rows, cols)))
+                              components kept per matrix, in (0, 1] (default 0.1) */
+    float scale;         /**< TASK_ARITHMETIC, TIES: the merged vector's factor, finite
+                              (default 1; task arithmetic usually wants about 0.3) */
+    float density;       /**< TIES: the fraction of each task vector's entries kept, the
+                              largest magnitudes over all its parameters, in (0, 1]
+                              (default 0.2) */
+} adapt_merge_params;
+
+/**
+ * Fills `params` with the defaults above. `size` is sizeof *params as
+ * compiled by the caller: exactly that many bytes are written (zeros past the
+ * fields this library knows) and struct_size is set to it. NULL or a size
+ * below sizeof(size_t) is a no-op.
+ */
+ADAPT_API void adapt_merge_params_init(adapt_merge_params *params, size_t size);
+
+/**
+ * Writes into `target` the base model's parameters plus the merged task
+ * vectors of `n_sources` models fine-tuned from it. Every model must have the
+ * base's parameters (names and shapes, in order); `target` is a model of its
+ * own (adapt_model_load() of the base checkpoint, say), written only once
+ * everything is computed. A parameter of two or more dimensions is a matrix
+ * of shape[0] rows (a convolution's [out, in, kh, kw]: out x in kh kw).
+ *
+ * Errors, `target` unchanged: ADAPT_ERR_INVALID_ARGUMENT (NULL, n_sources < 1,
+ * bad settings, models with other parameters, `target` among the others),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in a parameter, named),
+ * ADAPT_ERR_STATE (a model in use), ADAPT_ERR_OUT_OF_MEMORY,
+ * ADAPT_ERR_OVERFLOW.
+ */
+ADAPT_API adapt_status adapt_models_merge(adapt_model *target, adapt_model *base,
+                                          adapt_model *const *sources, int32_t n_sources,
+                                          const adapt_merge_params *params);
 
 /** @} */
 

@@ -10,7 +10,8 @@ from . import _library
 from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, CnnParams,
                        ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
-                       ExitTrainParams, HeadInfo, HeadParams, LayerParams, MetricsReport,
+                       ExitTrainParams, HeadInfo, HeadParams, LayerParams, MergeParams,
+                       MetricsReport,
                        MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
                        VitParams, adapt_calibrator, adapt_consolidation, adapt_context,
                        adapt_dataset, adapt_head, adapt_model, adapt_recording, adapt_tensor)
@@ -155,6 +156,8 @@ SIGNATURES = {
     # continual learning
     "adapt_dataset_select_classes": (STATUS, [P(DATASET), DATASET, I32P, i32, i32]),
     "adapt_consolidation_create": (STATUS, [P(CONSOLIDATION), MODEL, i32, f32]),
+    "adapt_merge_params_init": (None, [P(MergeParams), C.c_size_t]),
+    "adapt_models_merge": (STATUS, [MODEL, MODEL, P(MODEL), i32, P(MergeParams)]),
     "adapt_consolidation_free": (None, [CONSOLIDATION]),
     "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
     "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),

@@ -250,7 +250,14 @@ class adapt_recording(_Opaque):
 
 
 #: Every struct of the header, for the size and layout test.
+class MergeParams(C.Structure):
+    c_name = "adapt_merge_params"
+    init_function = "adapt_merge_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("method", C.c_int32),
+                ("keep_fraction", C.c_float), ("scale", C.c_float), ("density", C.c_float)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult)
+       SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams)

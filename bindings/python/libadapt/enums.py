@@ -119,6 +119,13 @@ class LossKind(enum.IntEnum):
     ONE_VS_ALL = 1     # SLOVA's sigmoid per class (docs/slova.md)
 
 
+class MergeMethod(enum.IntEnum):
+    """adapt_merge_method: how merge_models combines task vectors (docs/transfer.md)."""
+    AXIS = 0             # pooled SVD components, the largest kept per matrix
+    TASK_ARITHMETIC = 1  # theta_base + scale * sum of the task vectors
+    TIES = 2             # trim, elect sign, disjoint mean, times scale
+
+
 class ConsolidationKind(enum.IntEnum):
     """adapt_consolidation_kind: how a Consolidation weighs a model's weights."""
     EWC = 0  # the empirical Fisher information of each task

@@ -1,0 +1,227 @@
+/* Model merging (lib/transfer): the thin SVD, AXIS's pooled components against task vectors
+ * built from known rank-one matrices, task arithmetic and TIES against values worked out by
+ * hand, and refusals that leave the target untouched. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "lib/transfer/svd.h"
+
+START_TEST(the_thin_svd_reconstructs_with_orthonormal_factors)
+{
+    const int64_t shapes[2][2] = {{7, 5}, {5, 7}};
+    for (int c = 0; c < 2; c++) {
+        const int64_t m = shapes[c][0], n = shapes[c][1], k = m < n ? m : n;
+        float values[35];
+        double a[35], copy[35], u[35], s[5], vt[35];
+        tu_fill(values, m * n, 3 + (uint64_t)c, -1.0f, 1.0f);
+        for (int64_t j = 0; j < m * n; j++)
+            a[j] = copy[j] = values[j];
+        TU_OK(ad_svd_thin(a, m, n, u, s, vt, "test"));
+        for (int64_t j = 1; j < k; j++)
+            ck_assert(s[j] <= s[j - 1] && s[j] >= 0.0);
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t q = 0; q < n; q++) {
+                double sum = 0.0;
+                for (int64_t j = 0; j < k; j++)
+                    sum += u[r * k + j] * s[j] * vt[j * n + q];
+                ck_assert_double_eq_tol(sum, copy[r * n + q], 1e-12);
+            }
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) {
+                double uu = 0.0, vv = 0.0;
+                for (int64_t r = 0; r < m; r++)
+                    uu += u[r * k + i] * u[r * k + j];
+                for (int64_t q = 0; q < n; q++)
+                    vv += vt[i * n + q] * vt[j * n + q];
+                ck_assert_double_eq_tol(uu, i == j, 1e-12);
+                ck_assert_double_eq_tol(vv, i == j, 1e-12);
+            }
+    }
+}
+END_TEST
+
+/* A single linear layer IN -> OUT (weight and bias): the base of the merges below. */
+enum { IN = 6, OUT = 4 };
+
+static adapt_model *linear_model(uint64_t seed)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 2, p.sizes = (int64_t[]){IN, OUT}, p.seed = seed;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    return m;
+}
+
+static float *weight(adapt_model *m) { return adapt_tensor_data(adapt_model_param(m, 0)); }
+static float *bias(adapt_model *m) { return adapt_tensor_data(adapt_model_param(m, 1)); }
+
+/* A copy of base's values with sigma * a b^T added to its weight and `shift` to its bias,
+ * a, b unit vectors along the given axes mixed by angle t. */
+static adapt_model *source_of(adapt_model *base, double sigma, double t, int axis, float shift)
+{
+    adapt_model *m = linear_model(99);
+    double a[OUT] = {0}, b[IN] = {0};
+    a[axis % OUT] = cos(t), a[(axis + 1) % OUT] = sin(t);
+    b[axis % IN] = sin(t), b[(axis + 2) % IN] = cos(t);
+    for (int r = 0; r < OUT; r++)
+        for (int c = 0; c < IN; c++)
+            weight(m)[r * IN + c] = weight(base)[r * IN + c] + (float)(sigma * a[r] * b[c]);
+    for (int r = 0; r < OUT; r++)
+        bias(m)[r] = bias(base)[r] + shift;
+    return m;
+}
+
+static void merge(adapt_model *target, adapt_model *base, adapt_model **sources, int n,
+                  int32_t method, float keep, float scale, float density)
+{
+    adapt_merge_params p;
+    adapt_merge_params_init(&p, sizeof p);
+    p.method = method, p.keep_fraction = keep, p.scale = scale, p.density = density;
+    TU_OK(adapt_models_merge(target, base, sources, n, &p));
+}
+
+/* Two sources, rank-one task vectors 3 a b^T and 2 c d^T (a orthogonal to c): keeping one
+ * component (K = round(0.25 * 4) = 1) merges the larger alone, two (0.5) both; the biases
+ * are the sources' mean. One source kept whole is that source. */
+START_TEST(axis_keeps_the_largest_pooled_components)
+{
+    adapt_model *base = linear_model(1), *target = linear_model(2);
+    adapt_model *sources[2] = {source_of(base, 3.0, 0.3, 0, 0.5f),
+                               source_of(base, 2.0, 0.0, 2, -0.25f)};
+    const float keeps[2] = {0.25f, 0.5f};
+    for (int c = 0; c < 2; c++) {
+        merge(target, base, sources, 2, ADAPT_MERGE_AXIS, keeps[c], 1.0f, 0.2f);
+        for (int j = 0; j < OUT * IN; j++) {
+            const float want = weight(sources[0])[j] +
+                               (c ? weight(sources[1])[j] - weight(base)[j] : 0.0f);
+            ck_assert_float_eq_tol(weight(target)[j], want, 1e-5f);
+        }
+        for (int r = 0; r < OUT; r++)
+            ck_assert_float_eq_tol(bias(target)[r], bias(base)[r] + 0.125f, 1e-6f);
+    }
+    adapt_model *one = linear_model(7);
+    merge(target, base, &one, 1, ADAPT_MERGE_AXIS, 1.0f, 1.0f, 0.2f);
+    for (int j = 0; j < OUT * IN; j++)
+        ck_assert_float_eq_tol(weight(target)[j], weight(one)[j], 1e-5f);
+    adapt_model_free(one);
+    adapt_model_free(sources[0]), adapt_model_free(sources[1]);
+    adapt_model_free(base), adapt_model_free(target);
+}
+END_TEST
+
+/* A convolution's weight [out, in, kh, kw] is a matrix out x (in kh kw): one CNN source kept
+ * whole comes back exactly, every parameter of it. */
+START_TEST(axis_reads_convolutions_as_matrices)
+{
+    static const int32_t channels[] = {4}, blocks[] = {1}, strides[] = {1};
+    adapt_cnn_params p;
+    adapt_cnn_params_init(&p, sizeof p);
+    p.image_size = 8, p.n_classes = 3, p.stem_channels = 3, p.n_stages = 1;
+    p.stage_channels = channels, p.stage_blocks = blocks, p.stage_strides = strides;
+    adapt_model *m[3];
+    for (int i = 0; i < 3; i++) {
+        p.seed = 10 + (uint64_t)i;
+        TU_OK(adapt_model_create_cnn(&m[i], &p));
+    }
+    merge(m[2], m[0], &m[1], 1, ADAPT_MERGE_AXIS, 1.0f, 1.0f, 0.2f);
+    for (int32_t i = 0; i < adapt_model_param_count(m[0]); i++) {
+        const adapt_tensor *got = adapt_model_param(m[2], i), *want = adapt_model_param(m[1], i);
+        for (int64_t j = 0; j < adapt_tensor_numel(got); j++)
+            ck_assert_msg(fabsf(adapt_tensor_data(got)[j] - adapt_tensor_data(want)[j]) <= 1e-5f,
+                          "%s[%lld]", adapt_model_param_name(m[0], i), (long long)j);
+    }
+    for (int i = 0; i < 3; i++)
+        adapt_model_free(m[i]);
+}
+END_TEST
+
+/* Task vectors that move the layer's first four weights only (28 values in all): task
+ * arithmetic, and TIES worked out by hand (keep each source's three largest magnitudes,
+ * elect the signs, average the agreeing entries). */
+START_TEST(task_arithmetic_and_ties_match_the_hand_computation)
+{
+    adapt_model *base = linear_model(1), *target = linear_model(2);
+    adapt_model *sources[2] = {linear_model(3), linear_model(4)};
+    const float d[2][OUT * IN + OUT] = {{4, -1, 0.5f, 2}, {-3, -2, 1, 0.1f}};
+    for (int s = 0; s < 2; s++) {
+        memcpy(weight(sources[s]), weight(base), OUT * IN * sizeof(float));
+        memcpy(bias(sources[s]), bias(base), OUT * sizeof(float));
+        for (int j = 0; j < 4; j++)
+            weight(sources[s])[j] += d[s][j];
+    }
+    merge(target, base, sources, 2, ADAPT_MERGE_TASK_ARITHMETIC, 0.1f, 0.5f, 0.2f);
+    for (int j = 0; j < OUT * IN; j++)
+        ck_assert_float_eq_tol(weight(target)[j], weight(base)[j] + 0.5f * (d[0][j] + d[1][j]),
+                               1e-6f);
+    merge(target, base, sources, 2, ADAPT_MERGE_TIES, 0.1f, 1.0f, 3.0f / 28.0f);
+    const float want[4] = {4, -1.5f, 1, 2};
+    for (int j = 0; j < OUT * IN; j++)
+        ck_assert_float_eq_tol(weight(target)[j], weight(base)[j] + (j < 4 ? want[j] : 0.0f),
+                               1e-6f);
+    for (int r = 0; r < OUT; r++)
+        ck_assert_float_eq(bias(target)[r], bias(base)[r]);
+    adapt_model_free(sources[0]), adapt_model_free(sources[1]);
+    adapt_model_free(base), adapt_model_free(target);
+}
+END_TEST
+
+START_TEST(bad_merges_are_refused_and_leave_the_target_alone)
+{
+    adapt_model *base = linear_model(1), *target = linear_model(2), *source = linear_model(3);
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 2, p.sizes = (int64_t[]){IN, OUT + 1};
+    adapt_model *other = NULL;
+    TU_OK(adapt_model_create_mlp(&other, &p));
+    float before[OUT * IN];
+    memcpy(before, weight(target), sizeof before);
+    adapt_merge_params mp;
+    adapt_merge_params_init(&mp, sizeof mp);
+    adapt_model *sources[2] = {source, other};
+    TU_FAILS(adapt_models_merge(target, base, sources, 2, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_models_merge(target, base, sources, 0, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_models_merge(base, base, sources, 1, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    sources[1] = target;
+    TU_FAILS(adapt_models_merge(target, base, sources, 2, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_models_merge(NULL, base, sources, 1, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    const float fractions[] = {0.0f, 1.5f, NAN};
+    for (int i = 0; i < 3; i++) {
+        adapt_merge_params_init(&mp, sizeof mp);
+        mp.keep_fraction = fractions[i];
+        TU_FAILS(adapt_models_merge(target, base, sources, 1, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+        adapt_merge_params_init(&mp, sizeof mp);
+        mp.density = fractions[i];
+        TU_FAILS(adapt_models_merge(target, base, sources, 1, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    }
+    adapt_merge_params_init(&mp, sizeof mp);
+    mp.scale = INFINITY;
+    TU_FAILS(adapt_models_merge(target, base, sources, 1, &mp), ADAPT_ERR_NONFINITE);
+    mp.scale = 1.0f, mp.method = 3;
+    TU_FAILS(adapt_models_merge(target, base, sources, 1, &mp), ADAPT_ERR_INVALID_ARGUMENT);
+    mp.method = ADAPT_MERGE_AXIS;
+    weight(source)[5] = NAN;
+    TU_FAILS(adapt_models_merge(target, base, sources, 1, &mp), ADAPT_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "sources[0]"));
+    ck_assert_mem_eq(weight(target), before, sizeof before);
+    weight(source)[5] = 0.0f;
+    TU_OK(adapt_models_merge(target, base, sources, 1, &mp));
+    adapt_model_free(other), adapt_model_free(source);
+    adapt_model_free(base), adapt_model_free(target);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("transfer");
+    TCase *tc = tcase_create("transfer");
+    tcase_add_test(tc, the_thin_svd_reconstructs_with_orthonormal_factors);
+    tcase_add_test(tc, axis_keeps_the_largest_pooled_components);
+    tcase_add_test(tc, axis_reads_convolutions_as_matrices);
+    tcase_add_test(tc, task_arithmetic_and_ties_match_the_hand_computation);
+    tcase_add_test(tc, bad_merges_are_refused_and_leave_the_target_alone);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

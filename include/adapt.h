@@ -757,9 +757,13 @@ typedef enum adapt_layer_kind {
     ADAPT_LAYER_ACM = 17, /**< experimental (@ref acm): out_features, learners,
                                learner_width, gate_width, min_learners, activation: an
                                Adaptive Computation Module on the last axis */
-    ADAPT_LAYER_INTERVAL_LINEAR = 18 /**< experimental (@ref intervals): out_features: a
-                                          linear layer whose weights are nested boxes
-                                          (interval continual learning) */
+    ADAPT_LAYER_INTERVAL_LINEAR = 18, /**< experimental (@ref intervals): out_features: a
+                                           linear layer whose weights are nested boxes
+                                           (interval continual learning) */
+    ADAPT_LAYER_LOW_RANK_LINEAR = 19 /**< experimental (@ref transfer): out_features, rank:
+                                          x W^T + b + ((x R^T) * s) L^T with L [out, rank],
+                                          s [rank], R [rank, in], parameters "weight",
+                                          "bias", "left", "scales", "right" */
 } adapt_layer_kind;
 
 /**
@@ -790,6 +794,8 @@ typedef struct adapt_layer_params {
     int64_t learner_width; /**< hidden units of each learner (no default) */
     int32_t gate_width;    /**< hidden width of the gate (default 16) */
     int32_t min_learners;  /**< learners every token runs, 0 or 1 (default 0) */
+    /* Field of the experimental tier's ADAPT_LAYER_LOW_RANK_LINEAR (@ref transfer). */
+    int64_t rank; /**< columns of L and rows of R (no default) */
 } adapt_layer_params;
 
 /**

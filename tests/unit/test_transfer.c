@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "file_util.h"
 #include "lib/transfer/svd.h"
 
 START_TEST(the_thin_svd_reconstructs_with_orthonormal_factors)
@@ -213,15 +214,108 @@ START_TEST(bad_merges_are_refused_and_leave_the_target_alone)
 }
 END_TEST
 
+/* ---- the low-rank linear layer -------------------------------------------------------- */
+
+enum { ROWS = 4, LIN = 5, LOUT = 3, RANK = 2 };
+
+static adapt_model *low_rank_model(void)
+{
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_sequential(&m, 1, (int64_t[]){LIN}, 5));
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = ADAPT_LAYER_LOW_RANK_LINEAR, p.out_features = LOUT, p.rank = RANK;
+    TU_OK(adapt_model_append(m, &p));
+    for (int32_t i = 0; i < adapt_model_param_count(m); i++) { /* L is 0 at first: fill all */
+        adapt_tensor *t = adapt_model_param(m, i);
+        tu_fill(adapt_tensor_data(t), adapt_tensor_numel(t), 20 + (uint64_t)i, -1.0f, 1.0f);
+    }
+    return m;
+}
+
+typedef struct {
+    adapt_model *model;
+    const float *x; /* [ROWS, LIN] */
+} model_args;
+
+static adapt_status model_fwd(adapt_tensor **out, adapt_context *ctx, adapt_tensor **params,
+                              void *arg)
+{
+    (void)params;
+    const model_args *a = arg;
+    adapt_tensor *input;
+    adapt_status st = adapt_tensor_input(&input, ctx, 2, (int64_t[]){ROWS, LIN}, a->x);
+    return st ? st : adapt_model_forward(out, ctx, a->model, input);
+}
+
+/* x W^T + b + ((x R^T) * s) L^T against double arithmetic, the gradient of every parameter
+ * against central differences, refusals of a missing rank, and the names. */
+START_TEST(low_rank_linear_adds_its_term_and_learns_every_part)
+{
+    adapt_model *m = low_rank_model();
+    const char *names[] = {"0.weight", "0.bias", "0.left", "0.scales", "0.right"};
+    ck_assert_int_eq(adapt_model_param_count(m), 5);
+    const float *v[5];
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(adapt_model_param_name(m, i), names[i]);
+        v[i] = adapt_tensor_data(adapt_model_param(m, i));
+    }
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_DEFAULT);
+    TU_OK(adapt_context_set_grad(ctx, 1));
+    float x[ROWS * LIN];
+    tu_fill(x, ROWS * LIN, 9, -1.0f, 1.0f);
+    adapt_tensor *input, *y;
+    TU_OK(adapt_tensor_input(&input, ctx, 2, (int64_t[]){ROWS, LIN}, x));
+    TU_OK(adapt_model_forward(&y, ctx, m, input));
+    for (int n = 0; n < ROWS; n++)
+        for (int o = 0; o < LOUT; o++) {
+            double want = v[1][o];
+            for (int i = 0; i < LIN; i++)
+                want += (double)x[n * LIN + i] * v[0][o * LIN + i];
+            for (int r = 0; r < RANK; r++) {
+                double t = 0.0;
+                for (int i = 0; i < LIN; i++)
+                    t += (double)x[n * LIN + i] * v[4][r * LIN + i];
+                want += t * v[3][r] * v[2][o * RANK + r];
+            }
+            ck_assert_double_eq_tol(adapt_tensor_data(y)[n * LOUT + o], want, 1e-5);
+        }
+    adapt_tensor *params[5];
+    for (int i = 0; i < 5; i++)
+        params[i] = adapt_model_param(m, i);
+    model_args a = {m, x};
+    tu_gradcheck(model_fwd, params, 5, &a, 1e-2, 2e-3, 50);
+    const char *path = tu_in_scratch("low_rank.adapt"); /* a checkpoint keeps kind and rank */
+    TU_OK(adapt_model_save(m, path));
+    adapt_model *loaded = NULL;
+    TU_OK(adapt_model_load(&loaded, path));
+    for (int i = 0; i < 5; i++)
+        ck_assert_mem_eq(adapt_tensor_data(adapt_model_param(loaded, i)), v[i],
+                         (size_t)adapt_tensor_numel(params[i]) * sizeof(float));
+    ck_assert_int_eq(adapt_model_flops(loaded), adapt_model_flops(m));
+    adapt_model_free(loaded);
+    adapt_context_free(ctx);
+    adapt_model_free(m);
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = ADAPT_LAYER_LOW_RANK_LINEAR, p.out_features = LOUT;
+    TU_OK(adapt_model_create_sequential(&m, 1, (int64_t[]){LIN}, 5));
+    TU_FAILS(adapt_model_append(m, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("transfer");
     TCase *tc = tcase_create("transfer");
+    tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(tc, the_thin_svd_reconstructs_with_orthonormal_factors);
     tcase_add_test(tc, axis_keeps_the_largest_pooled_components);
     tcase_add_test(tc, axis_reads_convolutions_as_matrices);
     tcase_add_test(tc, task_arithmetic_and_ties_match_the_hand_computation);
     tcase_add_test(tc, bad_merges_are_refused_and_leave_the_target_alone);
+    tcase_add_test(tc, low_rank_linear_adds_its_term_and_learns_every_part);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

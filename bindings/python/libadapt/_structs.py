@@ -86,7 +86,7 @@ class LayerParams(C.Structure):
                 ("expert_width", C.c_int64), ("activation", C.c_int32),
                 ("routing", C.c_int32), ("tau", C.c_float), ("top_k", C.c_int32),
                 ("learners", C.c_int32), ("learner_width", C.c_int64),
-                ("gate_width", C.c_int32), ("min_learners", C.c_int32)]
+                ("gate_width", C.c_int32), ("min_learners", C.c_int32), ("rank", C.c_int64)]
 
 
 class MoeParams(C.Structure):

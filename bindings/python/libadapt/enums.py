@@ -54,6 +54,7 @@ class LayerKind(enum.IntEnum):
     MOE = 16
     ACM = 17
     INTERVAL_LINEAR = 18
+    LOW_RANK_LINEAR = 19
 
 
 class Optimizer(enum.IntEnum):

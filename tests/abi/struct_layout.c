@@ -60,7 +60,7 @@ OFFSET(adapt_vit_params, n_classes, 36);
 OFFSET(adapt_vit_params, dropout, 40);
 OFFSET(adapt_vit_params, seed, 48);
 
-SIZE(adapt_layer_params, 104);
+SIZE(adapt_layer_params, 112);
 OFFSET(adapt_layer_params, struct_size, 0);
 OFFSET(adapt_layer_params, kind, 8);
 OFFSET(adapt_layer_params, out_features, 16);
@@ -81,6 +81,7 @@ OFFSET(adapt_layer_params, learners, 80);
 OFFSET(adapt_layer_params, learner_width, 88);
 OFFSET(adapt_layer_params, gate_width, 96);
 OFFSET(adapt_layer_params, min_learners, 100);
+OFFSET(adapt_layer_params, rank, 104);
 
 SIZE(adapt_block_info, 96);
 OFFSET(adapt_block_info, struct_size, 0);

@@ -2593,6 +2593,66 @@ ADAPT_API adapt_status adapt_models_merge(adapt_model *target, adapt_model *base
                                           adapt_model *const *sources, int32_t n_sources,
                                           const adapt_merge_params *params);
 
+/** How adapt_model_low_rank_tune() prepares a model for fine-tuning. */
+typedef enum adapt_tune_method {
+    ADAPT_TUNE_SINGULAR_VALUES = 0, /**< AXIS: each linear layer's pooled components of the
+                                         sources, re-orthogonalised, with only the largest
+                                         singular values trainable */
+    ADAPT_TUNE_LORA = 1             /**< LoRA on the base: each linear layer gains a trainable
+                                         rank-r term B A scaled by alpha / r */
+} adapt_tune_method;
+
+/** Settings of adapt_model_low_rank_tune(); fill with adapt_tune_params_init(). */
+typedef struct adapt_tune_params {
+    /** sizeof(adapt_tune_params); set by adapt_tune_params_init(). */
+    size_t struct_size;
+    int32_t method;            /**< adapt_tune_method (default SINGULAR_VALUES) */
+    float keep_fraction;       /**< SINGULAR_VALUES: components pooled per matrix, as in
+                                    adapt_merge_params (default 0.1) */
+    float trainable_fraction;  /**< SINGULAR_VALUES: N = max(1, round(f * K)) of the K
+                                    singular values train, in (0, 1] (default 0.2) */
+    int32_t zero_init;         /**< SINGULAR_VALUES: non-zero starts the trainable values at
+                                    0 (the authors' code) instead of their own (default 0) */
+    int32_t keep_pooled_basis; /**< SINGULAR_VALUES: non-zero skips the second SVD: the
+                                    pooled components, not orthogonal, are the basis
+                                    (default 0) */
+    int64_t rank;              /**< LORA: r >= 1 (default 4) */
+    float alpha;               /**< LORA: the term's scale is alpha / r, finite (default 8) */
+    uint64_t seed;             /**< LORA: seed of A's initial values (default 0) */
+} adapt_tune_params;
+
+/**
+ * Fills `params` with the defaults above (the usual size contract).
+ */
+ADAPT_API void adapt_tune_params_init(adapt_tune_params *params, size_t size);
+
+/**
+ * Prepares `target` (a model with the base's parameters, of its own) for
+ * fine-tuning a few parameters: every unreplaced linear layer is replaced
+ * (adapt_model_replace()) by a one-layer module of kind
+ * ADAPT_LAYER_LOW_RANK_LINEAR, and every parameter of `target` stops
+ * training (adapt_param_set_requires_grad()) but the method's:
+ *
+ * - SINGULAR_VALUES: the layer's K pooled components of the sources' task
+ *   vectors (as ADAPT_MERGE_AXIS), re-orthogonalised by the SVD of their sum
+ *   U S V^T; weight = theta_base + the components beyond the first N (frozen),
+ *   left = U and right = V^T of the first N (frozen), scales = their
+ *   singular values (or 0), trainable. The other parameters are merged as
+ *   ADAPT_MERGE_AXIS merges them. `n_sources` >= 1.
+ * - LORA: weight and bias the base's, left = B = 0 and right = A (seeded,
+ *   PyTorch's linear initialisation) trainable, scales = alpha / r. The other
+ *   parameters are the base's; `sources` is not read (may be NULL, n_sources
+ *   0).
+ *
+ * Either way the model starts as the merge (SINGULAR_VALUES with its values)
+ * or as the base (LORA) computes. Errors as adapt_models_merge(), and
+ * ADAPT_ERR_INVALID_ARGUMENT for a model without linear layers.
+ */
+ADAPT_API adapt_status adapt_model_low_rank_tune(adapt_model *target, adapt_model *base,
+                                                 adapt_model *const *sources,
+                                                 int32_t n_sources,
+                                                 const adapt_tune_params *params);
+
 /** @} */
 
 #endif /* ADAPT_EXPERIMENTAL */

@@ -13,36 +13,28 @@
 #include "lib/transfer/merge.h"
 #include "lib/transfer/svd.h"
 
-/* At most `capacity` components of one m x n matrix, by singular value descending. */
-typedef struct {
-    int64_t m, n, count, capacity;
-    double *sigma; /* [capacity] */
-    double *u;     /* [capacity, m] */
-    double *v;     /* [capacity, n] */
-} component_pool;
-
 /* The SVD of one source's task vector and room for the pool's next state. */
 typedef struct {
     double *delta, *u, *s, *vt; /* [m, n], [m, k], [k], [k, n] */
-    component_pool next;
+    ad_components next;
 } pool_scratch;
 
-static adapt_status pool_alloc(component_pool *p, int64_t m, int64_t n, int64_t capacity)
+static adapt_status pool_alloc(ad_components *p, int64_t m, int64_t n, int64_t capacity)
 {
-    *p = (component_pool){.m = m, .n = n, .capacity = capacity};
+    *p = (ad_components){.m = m, .n = n, .capacity = capacity};
     p->sigma = malloc((size_t)capacity * sizeof *p->sigma);
     p->u = malloc((size_t)(capacity * m) * sizeof *p->u);
     p->v = malloc((size_t)(capacity * n) * sizeof *p->v);
     return p->sigma && p->u && p->v ? ADAPT_OK : ADAPT_ERR_OUT_OF_MEMORY;
 }
 
-static void pool_free(component_pool *p)
+void ad_components_free(ad_components *p)
 {
     free(p->sigma), free(p->u), free(p->v);
 }
 
 /* Appends component j of an SVD (u [m, k], s, vt [k, n]) to `to`. */
-static void take_new(component_pool *to, const pool_scratch *w, int64_t k, int64_t j)
+static void take_new(ad_components *to, const pool_scratch *w, int64_t k, int64_t j)
 {
     const int64_t c = to->count++;
     to->sigma[c] = w->s[j];
@@ -51,7 +43,7 @@ static void take_new(component_pool *to, const pool_scratch *w, int64_t k, int64
     memcpy(to->v + c * to->n, w->vt + j * to->n, (size_t)to->n * sizeof *to->v);
 }
 
-static void take_pooled(component_pool *to, const component_pool *from, int64_t j)
+static void take_pooled(ad_components *to, const ad_components *from, int64_t j)
 {
     const int64_t c = to->count++;
     to->sigma[c] = from->sigma[j];
@@ -61,9 +53,9 @@ static void take_pooled(component_pool *to, const component_pool *from, int64_t 
 
 /* The pool merged with a new source's components (both sorted), the largest `capacity`
  * kept; on equal singular values the pooled one, from an earlier source, goes first. */
-static void pool_merge(component_pool *pool, pool_scratch *w, int64_t k)
+static void pool_merge(ad_components *pool, pool_scratch *w, int64_t k)
 {
-    component_pool *next = &w->next;
+    ad_components *next = &w->next;
     next->count = 0;
     int64_t a = 0, b = 0;
     while (next->count < next->capacity && (a < pool->count || b < k)) {
@@ -72,12 +64,12 @@ static void pool_merge(component_pool *pool, pool_scratch *w, int64_t k)
         else
             take_new(next, w, k, b++);
     }
-    const component_pool swap = *pool;
+    const ad_components swap = *pool;
     *pool = *next, *next = swap;
 }
 
 /* out[m, n] = base + sum over the pool of sigma u v^T. */
-static void write_merged(float *out, const float *base, const component_pool *pool)
+static void write_merged(float *out, const float *base, const ad_components *pool)
 {
     for (int64_t r = 0; r < pool->m; r++)
         for (int64_t c = 0; c < pool->n; c++) {
@@ -88,44 +80,42 @@ static void write_merged(float *out, const float *base, const component_pool *po
         }
 }
 
-static adapt_status merge_matrix(float *out, const ad_merge_job *job, int32_t i,
-                                 component_pool *pool, pool_scratch *w)
+/* Every source's components of parameter i entered into `pool` in turn. */
+static adapt_status pool_sources(ad_components *pool, const ad_merge_job *job, int32_t i,
+                                 pool_scratch *w)
 {
-    const adapt_tensor *base = ad_model_param(job->base, i);
+    const float *base = ad_model_param(job->base, i)->data;
     const int64_t m = pool->m, n = pool->n, k = m < n ? m : n;
     for (int32_t s = 0; s < job->n_sources; s++) {
         const float *theta = ad_model_param(job->sources[s], i)->data;
         for (int64_t j = 0; j < m * n; j++)
-            w->delta[j] = (double)theta[j] - (double)base->data[j];
+            w->delta[j] = (double)theta[j] - (double)base[j];
         adapt_status st = ad_svd_thin(w->delta, m, n, w->u, w->s, w->vt, job->fn);
         if (st)
             return st;
         pool_merge(pool, w, k);
     }
-    write_merged(out, base->data, pool);
     return ADAPT_OK;
 }
 
 static void scratch_free(pool_scratch *w)
 {
     free(w->delta), free(w->u), free(w->s), free(w->vt);
-    pool_free(&w->next);
+    ad_components_free(&w->next);
 }
 
-/* Parameter i, a matrix of `rows` rows, merged through its pooled components. */
-static adapt_status merge_by_components(float *out, const ad_merge_job *job, int32_t i,
-                                        int64_t rows)
+adapt_status ad_axis_components(ad_components *pool, const ad_merge_job *job, int32_t i,
+                                int64_t rows)
 {
     const int64_t n = ad_model_param(job->base, i)->numel / rows, m = rows;
     const int64_t k = m < n ? m : n;
     int64_t keep = llround(job->p.keep_fraction * (double)k);
     keep = keep < 1 ? 1 : keep;
-    component_pool pool;
     pool_scratch w = {.delta = malloc((size_t)(m * n) * sizeof(double)),
                       .u = malloc((size_t)(m * k) * sizeof(double)),
                       .s = malloc((size_t)k * sizeof(double)),
                       .vt = malloc((size_t)(k * n) * sizeof(double))};
-    adapt_status st = pool_alloc(&pool, m, n, keep);
+    adapt_status st = pool_alloc(pool, m, n, keep);
     if (!st)
         st = pool_alloc(&w.next, m, n, keep);
     if (!st && (!w.delta || !w.u || !w.s || !w.vt))
@@ -134,10 +124,24 @@ static adapt_status merge_by_components(float *out, const ad_merge_job *job, int
         st = ad_fail(st, "%s: no memory for the components of a %lld x %lld matrix", job->fn,
                      (long long)m, (long long)n);
     else
-        st = merge_matrix(out, job, i, &pool, &w);
-    pool_free(&pool);
+        st = pool_sources(pool, job, i, &w);
     scratch_free(&w);
+    if (st)
+        ad_components_free(pool);
     return st;
+}
+
+/* Parameter i, a matrix of `rows` rows, merged through its pooled components. */
+static adapt_status merge_by_components(float *out, const ad_merge_job *job, int32_t i,
+                                        int64_t rows)
+{
+    ad_components pool;
+    adapt_status st = ad_axis_components(&pool, job, i, rows);
+    if (st)
+        return st;
+    write_merged(out, ad_model_param(job->base, i)->data, &pool);
+    ad_components_free(&pool);
+    return ADAPT_OK;
 }
 
 /* Parameter i, not a matrix: the sources' mean. */

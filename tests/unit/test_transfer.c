@@ -305,6 +305,177 @@ START_TEST(low_rank_linear_adds_its_term_and_learns_every_part)
 }
 END_TEST
 
+/* ---- preparing a model for low-rank fine-tuning ---------------------------------------- */
+
+enum { TUNE_N = 32, TUNE_IN = 6, TUNE_HIDDEN = 5, TUNE_OUT = 3, TUNE_SOURCES = 3 };
+
+static adapt_model *small_mlp(uint64_t seed)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 3, p.sizes = (int64_t[]){TUNE_IN, TUNE_HIDDEN, TUNE_OUT}, p.seed = seed;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    return m;
+}
+
+/* Models fine-tuned from base, faked: its values plus noise. */
+static void fake_sources(adapt_model **sources, adapt_model *base)
+{
+    for (int s = 0; s < TUNE_SOURCES; s++) {
+        sources[s] = small_mlp(1);
+        for (int32_t i = 0; i < adapt_model_param_count(base); i++) {
+            adapt_tensor *t = adapt_model_param(sources[s], i);
+            float noise[64];
+            tu_fill(noise, adapt_tensor_numel(t), 60 + (uint64_t)(s * 10 + i), -0.3f, 0.3f);
+            for (int64_t j = 0; j < adapt_tensor_numel(t); j++)
+                adapt_tensor_data(t)[j] = adapt_tensor_data(adapt_model_param(base, i))[j] +
+                                          noise[j];
+        }
+    }
+}
+
+static float tune_x[TUNE_N * TUNE_IN];
+static int32_t tune_y[TUNE_N];
+
+/* The model's outputs on tune_x. */
+static void outputs(float *out, adapt_model *m)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    adapt_tensor *x, *y;
+    TU_OK(adapt_tensor_input(&x, ctx, 2, (int64_t[]){TUNE_N, TUNE_IN}, tune_x));
+    TU_OK(adapt_model_forward(&y, ctx, m, x));
+    memcpy(out, adapt_tensor_data(y), TUNE_N * TUNE_OUT * sizeof *out);
+    adapt_context_free(ctx);
+}
+
+/* Trains a few steps and writes which parameters moved, in order, one letter each: 's' a
+ * scales, 'l' / 'r' a left / right, 'o' any other. */
+static void moved_after_training(adapt_model *m, char *moved)
+{
+    const int32_t n = adapt_model_param_count(m);
+    float *before[16];
+    for (int32_t i = 0; i < n; i++) {
+        const adapt_tensor *t = adapt_model_param(m, i);
+        before[i] = malloc((size_t)adapt_tensor_numel(t) * sizeof(float));
+        memcpy(before[i], adapt_tensor_data(t), (size_t)adapt_tensor_numel(t) * sizeof(float));
+    }
+    adapt_dataset *ds = NULL;
+    TU_OK(adapt_dataset_wrap(&ds, tune_x, 2, (int64_t[]){TUNE_N, TUNE_IN}, tune_y));
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 2, tp.batch_size = 8, tp.learning_rate = 0.1f, tp.n_threads = 1;
+    TU_OK(adapt_model_train(m, ds, NULL, &tp));
+    *moved = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const adapt_tensor *t = adapt_model_param(m, i);
+        if (memcmp(before[i], adapt_tensor_data(t),
+                   (size_t)adapt_tensor_numel(t) * sizeof(float)) != 0) {
+            const char *name = strrchr(adapt_model_param_name(m, i), '.') + 1;
+            const size_t len = strlen(moved);
+            moved[len] = !strcmp(name, "scales") ? 's' : !strcmp(name, "left") ? 'l'
+                         : !strcmp(name, "right") ? 'r' : 'o';
+            moved[len + 1] = 0;
+        }
+        free(before[i]);
+    }
+    adapt_dataset_free(ds);
+}
+
+/* Singular-value fine-tuning: with every component kept the prepared model computes what the
+ * AXIS merge computes, with the pooled basis or the re-orthogonalised one (whose left vectors
+ * are orthonormal), and training moves the singular values alone. */
+START_TEST(singular_value_tuning_starts_at_the_merge_and_trains_only_the_values)
+{
+    tu_fill(tune_x, TUNE_N * TUNE_IN, 70, -1.0f, 1.0f);
+    for (int i = 0; i < TUNE_N; i++)
+        tune_y[i] = i % TUNE_OUT;
+    adapt_model *base = small_mlp(1), *merged = small_mlp(2), *sources[TUNE_SOURCES];
+    fake_sources(sources, base);
+    merge(merged, base, sources, TUNE_SOURCES, ADAPT_MERGE_AXIS, 1.0f, 1.0f, 0.2f);
+    float want[TUNE_N * TUNE_OUT], got[TUNE_N * TUNE_OUT];
+    outputs(want, merged);
+    for (int pooled = 0; pooled < 2; pooled++) {
+        adapt_model *target = small_mlp(3);
+        adapt_tune_params p;
+        adapt_tune_params_init(&p, sizeof p);
+        p.keep_fraction = 1.0f, p.trainable_fraction = 0.5f, p.keep_pooled_basis = pooled;
+        TU_OK(adapt_model_low_rank_tune(target, base, sources, TUNE_SOURCES, &p));
+        outputs(got, target);
+        for (int j = 0; j < TUNE_N * TUNE_OUT; j++)
+            ck_assert_float_eq_tol(got[j], want[j], 1e-4f);
+        const adapt_tensor *left = adapt_model_param(target, 2); /* "0.0.left" [5, 3] */
+        ck_assert_str_eq(adapt_model_param_name(target, 2), "0.0.left");
+        ck_assert_int_eq(adapt_tensor_numel(left), TUNE_HIDDEN * 3); /* N = round(0.5 * 5) */
+        for (int a = 0; !pooled && a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+                double dot = 0.0;
+                for (int r = 0; r < TUNE_HIDDEN; r++)
+                    dot += (double)adapt_tensor_data(left)[r * 3 + a] *
+                           adapt_tensor_data(left)[r * 3 + b];
+                ck_assert_double_eq_tol(dot, a == b, 1e-5);
+            }
+        char moved[16];
+        moved_after_training(target, moved);
+        ck_assert_str_eq(moved, "ss");
+        adapt_model_free(target);
+    }
+    for (int s = 0; s < TUNE_SOURCES; s++)
+        adapt_model_free(sources[s]);
+    adapt_model_free(base), adapt_model_free(merged);
+}
+END_TEST
+
+/* LoRA starts as the base computes and trains its two factors alone; the trainable values
+ * start at zero when asked; bad settings are refused. */
+START_TEST(lora_starts_at_the_base_and_trains_only_its_factors)
+{
+    tu_fill(tune_x, TUNE_N * TUNE_IN, 71, -1.0f, 1.0f);
+    for (int i = 0; i < TUNE_N; i++)
+        tune_y[i] = (i * 7) % TUNE_OUT;
+    adapt_model *base = small_mlp(1), *target = small_mlp(4);
+    adapt_tune_params p;
+    adapt_tune_params_init(&p, sizeof p);
+    p.method = ADAPT_TUNE_LORA, p.rank = 2;
+    TU_OK(adapt_model_low_rank_tune(target, base, NULL, 0, &p));
+    float want[TUNE_N * TUNE_OUT], got[TUNE_N * TUNE_OUT];
+    outputs(want, base);
+    outputs(got, target);
+    for (int j = 0; j < TUNE_N * TUNE_OUT; j++)
+        ck_assert_float_eq_tol(got[j], want[j], 1e-5f);
+    char moved[16];
+    moved_after_training(target, moved);
+    ck_assert_str_eq(moved, "lrlr");
+    adapt_model_free(target);
+    adapt_model *sources[TUNE_SOURCES];
+    fake_sources(sources, base);
+    target = small_mlp(4);
+    adapt_tune_params_init(&p, sizeof p);
+    p.zero_init = 1;
+    TU_OK(adapt_model_low_rank_tune(target, base, sources, TUNE_SOURCES, &p));
+    ck_assert_str_eq(adapt_model_param_name(target, 3), "0.0.scales");
+    ck_assert_float_eq(adapt_tensor_data(adapt_model_param(target, 3))[0], 0.0f);
+    adapt_model_free(target);
+    target = small_mlp(4);
+    const float before = adapt_tensor_data(adapt_model_param(target, 0))[0];
+    adapt_tune_params bad[5];
+    for (int i = 0; i < 5; i++)
+        adapt_tune_params_init(&bad[i], sizeof bad[i]);
+    bad[0].method = 2, bad[1].trainable_fraction = 0.0f, bad[2].method = ADAPT_TUNE_LORA;
+    bad[2].rank = 0, bad[3].method = ADAPT_TUNE_LORA, bad[3].alpha = NAN;
+    bad[4].keep_fraction = 2.0f;
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_ne(adapt_model_low_rank_tune(target, base, sources, 1, &bad[i]), ADAPT_OK);
+    TU_FAILS(adapt_model_low_rank_tune(target, base, sources, 0, NULL),
+             ADAPT_ERR_INVALID_ARGUMENT); /* singular values need sources */
+    ck_assert_float_eq(adapt_tensor_data(adapt_model_param(target, 0))[0], before);
+    adapt_model_free(target);
+    for (int s = 0; s < TUNE_SOURCES; s++)
+        adapt_model_free(sources[s]);
+    adapt_model_free(base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("transfer");
@@ -316,6 +487,8 @@ int main(void)
     tcase_add_test(tc, task_arithmetic_and_ties_match_the_hand_computation);
     tcase_add_test(tc, bad_merges_are_refused_and_leave_the_target_alone);
     tcase_add_test(tc, low_rank_linear_adds_its_term_and_learns_every_part);
+    tcase_add_test(tc, singular_value_tuning_starts_at_the_merge_and_trains_only_the_values);
+    tcase_add_test(tc, lora_starts_at_the_base_and_trains_only_its_factors);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

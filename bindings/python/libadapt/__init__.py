@@ -26,7 +26,7 @@ from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSw
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
                     ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, LossKind,
-                    MergeMethod, Optimizer, Routing, Schedule, ScoreKind, Status)
+                    MergeMethod, Optimizer, Routing, Schedule, ScoreKind, Status, TuneMethod)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -41,7 +41,7 @@ from .npy import npy_read, npy_write
 from .ops import backward
 from .safetensors import save_safetensors
 from .tensor import Parameter, Tensor
-from .transfer import merge_models
+from .transfer import low_rank_tune, merge_models
 from .training import Evaluation, Progress, ProgressPrinter, print_progress
 
 __version__ = ".".join(map(str, BINDINGS_VERSION))
@@ -74,11 +74,11 @@ __all__ = [
     "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
-    "Status", "SubmoduleInfo", "Tensor", "UnsupportedError", "acm_distill", "acm_for",
+    "Status", "SubmoduleInfo", "Tensor", "TuneMethod", "UnsupportedError", "acm_distill", "acm_for",
     "acm_learner_counts", "acm_train_gates", "backend_available", "backward", "certify",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
     "forward_interval", "interval_consolidate",
-    "library_path", "library_version", "merge_models", "moe_expert_counts", "moe_from_ffn",
+    "library_path", "library_version", "low_rank_tune", "merge_models", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",
     "npy_write", "ops", "print_progress", "save_safetensors", "set_interval_phase",
     "status_string", "worst_case_logits",

@@ -11,7 +11,7 @@ from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, Cn
                        ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MergeParams,
-                       MetricsReport,
+                       MetricsReport, TuneParams,
                        MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
                        VitParams, adapt_calibrator, adapt_consolidation, adapt_context,
                        adapt_dataset, adapt_head, adapt_model, adapt_recording, adapt_tensor)
@@ -158,6 +158,8 @@ SIGNATURES = {
     "adapt_consolidation_create": (STATUS, [P(CONSOLIDATION), MODEL, i32, f32]),
     "adapt_merge_params_init": (None, [P(MergeParams), C.c_size_t]),
     "adapt_models_merge": (STATUS, [MODEL, MODEL, P(MODEL), i32, P(MergeParams)]),
+    "adapt_tune_params_init": (None, [P(TuneParams), C.c_size_t]),
+    "adapt_model_low_rank_tune": (STATUS, [MODEL, MODEL, P(MODEL), i32, P(TuneParams)]),
     "adapt_consolidation_free": (None, [CONSOLIDATION]),
     "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
     "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),

@@ -257,7 +257,17 @@ class MergeParams(C.Structure):
                 ("keep_fraction", C.c_float), ("scale", C.c_float), ("density", C.c_float)]
 
 
+class TuneParams(C.Structure):
+    c_name = "adapt_tune_params"
+    init_function = "adapt_tune_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("method", C.c_int32),
+                ("keep_fraction", C.c_float), ("trainable_fraction", C.c_float),
+                ("zero_init", C.c_int32), ("keep_pooled_basis", C.c_int32),
+                ("rank", C.c_int64), ("alpha", C.c_float), ("seed", C.c_uint64)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
-       SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams)
+       SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
+       TuneParams)

@@ -127,6 +127,12 @@ class MergeMethod(enum.IntEnum):
     TIES = 2             # trim, elect sign, disjoint mean, times scale
 
 
+class TuneMethod(enum.IntEnum):
+    """adapt_tune_method: how low_rank_tune prepares a model (docs/transfer.md)."""
+    SINGULAR_VALUES = 0  # AXIS: the pooled components' largest singular values train
+    LORA = 1             # a trainable rank-r term B A on every linear layer
+
+
 class ConsolidationKind(enum.IntEnum):
     """adapt_consolidation_kind: how a Consolidation weighs a model's weights."""
     EWC = 0  # the empirical Fisher information of each task

@@ -115,7 +115,8 @@ def test_constants_and_enums_agree_with_the_header():
                 enums.ExitRule: "ADAPT_EXIT_", enums.ExitTarget: "ADAPT_TARGET_",
                 enums.IntervalPhase: "ADAPT_INTERVAL_",
                 enums.ConsolidationKind: "ADAPT_CONSOLIDATION_",
-                enums.LossKind: "ADAPT_LOSS_", enums.MergeMethod: "ADAPT_MERGE_"}
+                enums.LossKind: "ADAPT_LOSS_", enums.MergeMethod: "ADAPT_MERGE_",
+                enums.TuneMethod: "ADAPT_TUNE_"}
     for kind, prefix in prefixes.items():
         values = {m.group(1): int(m.group(2))
                   for m in re.finditer(rf"{prefix}(\w+) = (-?\d+)", text)}

@@ -70,3 +70,30 @@ def test_bad_merges_leave_the_target_alone():
         ad.merge_models(target, base, [])
     for p, b in zip(params(target), before):
         np.testing.assert_array_equal(p.data, b)
+
+
+def outputs(model, x):
+    return model.predict(x, n_threads=1)
+
+
+def test_low_rank_tune(rng):
+    base, merged, target, *sources = models(6, seed=30)
+    for source in sources:
+        for p, b in zip(params(source), params(base)):
+            p.data[...] = b.data + rng.normal(0, 0.1, size=b.data.shape)
+    x = rng.uniform(-1, 1, size=(16, 8)).astype(np.float32)
+    labels = (np.arange(16) % 3).astype(np.int32)
+    ad.merge_models(merged, base, sources, "axis", keep_fraction=1.0)
+    ad.low_rank_tune(target, base, sources, keep_fraction=1.0, trainable_fraction=0.5)
+    np.testing.assert_allclose(outputs(target, x), outputs(merged, x), atol=1e-4)
+    before = {k: p.data.copy() for k, p in target.parameters().items()}
+    target.train((x, labels), epochs=2, batch_size=8, learning_rate=0.1, n_threads=1)
+    moved = [k for k, p in target.parameters().items() if not np.array_equal(p.data, before[k])]
+    assert moved == ["0.0.scales", "2.0.scales"]
+    lora = models(1, seed=40)[0]
+    ad.low_rank_tune(lora, base, method="lora", rank=2)
+    np.testing.assert_allclose(outputs(lora, x), outputs(base, x), atol=1e-5)
+    assert [k for k in lora.parameters() if k.startswith("0.0.")] == [
+        "0.0.weight", "0.0.bias", "0.0.left", "0.0.scales", "0.0.right"]
+    with pytest.raises(ad.InvalidArgumentError):
+        ad.low_rank_tune(models(1)[0], base, [], "singular_values")

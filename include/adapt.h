@@ -2646,7 +2646,9 @@ ADAPT_API void adapt_tune_params_init(adapt_tune_params *params, size_t size);
  *
  * Either way the model starts as the merge (SINGULAR_VALUES with its values)
  * or as the base (LORA) computes. Errors as adapt_models_merge(), and
- * ADAPT_ERR_INVALID_ARGUMENT for a model without linear layers.
+ * ADAPT_ERR_INVALID_ARGUMENT for a model without linear layers; `target` is
+ * unchanged but after ADAPT_ERR_OUT_OF_MEMORY while its layers are being
+ * replaced, which leaves the layers before that one replaced.
  */
 ADAPT_API adapt_status adapt_model_low_rank_tune(adapt_model *target, adapt_model *base,
                                                  adapt_model *const *sources,

@@ -83,9 +83,13 @@ static adapt_status find_linears(tuned_layer **out, int32_t *count, const adapt_
             if (l->kind != &ad_kind_linear || l->replaced.module)
                 continue;
             const ad_linear *lin = AD_LAYER_STATE(l, const ad_linear);
-            (*out)[(*count)++] = (tuned_layer){
-                l->path, param_index(m, l->path, "weight"), param_index(m, l->path, "bias"),
-                lin->in_features, lin->out_features, NULL};
+            tuned_layer *t = &(*out)[(*count)++];
+            *t = (tuned_layer){l->path, param_index(m, l->path, "weight"),
+                               param_index(m, l->path, "bias"), lin->in_features,
+                               lin->out_features, NULL};
+            if (t->weight < 0 || t->bias < 0)
+                return ad_fail(ADAPT_ERR_INTERNAL, "%s: layer %s has no weight or bias", fn,
+                               t->path);
         }
     if (*count == 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model has no linear layer", fn);
@@ -197,17 +201,16 @@ static adapt_status lora_module(tuned_layer *t, const float *weight, const float
     return ADAPT_OK;
 }
 
-/* Every layer's module, from the merged (or base) values `flat` at offsets `at`. */
-static adapt_status build_modules(tuned_layer *layers, int32_t count, const float *flat,
+/* Every layer's module, from the merged (or base) values `flat` at offsets `at`; for singular
+ * values the layer's pool also gives its merged weight in `flat`, which target_values()
+ * left to it. */
+static adapt_status build_modules(tuned_layer *layers, int32_t count, float *flat,
                                   const int64_t *at, const ad_merge_job *job,
                                   const adapt_tune_params *p)
 {
     adapt_status st = ADAPT_OK;
     for (int32_t i = 0; i < count && !st; i++) {
         tuned_layer *t = &layers[i];
-        if (t->weight < 0 || t->bias < 0)
-            return ad_fail(ADAPT_ERR_INTERNAL, "%s: layer %s has no weight or bias", fn,
-                           t->path);
         const float *base = ad_model_param(job->base, t->weight)->data;
         if (p->method == ADAPT_TUNE_LORA) {
             st = lora_module(t, base, flat + at[t->bias], p, p->seed + (uint64_t)i);
@@ -216,6 +219,7 @@ static adapt_status build_modules(tuned_layer *layers, int32_t count, const floa
         ad_components pool;
         if ((st = ad_axis_components(&pool, job, t->weight, t->out)))
             break;
+        ad_components_write(flat + at[t->weight], base, &pool);
         if (!p->keep_pooled_basis)
             st = reorthogonalise(&pool, t->path);
         if (!st)
@@ -225,9 +229,11 @@ static adapt_status build_modules(tuned_layer *layers, int32_t count, const floa
     return st;
 }
 
-/* The flat values of the target's parameters, their offsets, and the frozen target. */
+/* The flat values of the target's parameters and their offsets: the base's, or for singular
+ * values AXIS's merge but for the layers' weights, which build_modules() pools. */
 static adapt_status target_values(float **flat, int64_t **at, const ad_merge_job *job,
-                                  const adapt_tune_params *p)
+                                  const adapt_tune_params *p, const tuned_layer *layers,
+                                  int32_t count)
 {
     const int32_t n = adapt_model_param_count(job->base);
     *at = malloc(((size_t)n + 1) * sizeof **at);
@@ -240,8 +246,16 @@ static adapt_status target_values(float **flat, int64_t **at, const ad_merge_job
     if (!*flat)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld values", fn,
                        (long long)(*at)[n]);
-    if (p->method == ADAPT_TUNE_SINGULAR_VALUES)
-        return ad_merge_axis(*flat, job);
+    if (p->method == ADAPT_TUNE_SINGULAR_VALUES) {
+        bool *pooled = calloc((size_t)n, sizeof *pooled);
+        if (!pooled)
+            return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d flags", fn, (int)n);
+        for (int32_t i = 0; i < count; i++)
+            pooled[layers[i].weight] = true;
+        adapt_status st = ad_merge_axis(*flat, job, pooled);
+        free(pooled);
+        return st;
+    }
     for (int32_t i = 0; i < n; i++) {
         const adapt_tensor *t = ad_model_param(job->base, i);
         memcpy(*flat + (*at)[i], t->data, (size_t)t->numel * sizeof **flat);
@@ -274,7 +288,7 @@ static adapt_status tune(adapt_model *target, const ad_merge_job *job, void *arg
     int64_t *at = NULL;
     adapt_status st = find_linears(&layers, &count, target);
     if (!st)
-        st = target_values(&flat, &at, job, p);
+        st = target_values(&flat, &at, job, p, layers, count);
     if (!st)
         st = build_modules(layers, count, flat, at, job, p);
     if (!st)

@@ -129,7 +129,7 @@ static adapt_status merge_into(adapt_model *target, const ad_merge_job *job, voi
     if (!out)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld merged values", merge_fn,
                        (long long)total);
-    adapt_status st = job->p.method == ADAPT_MERGE_AXIS ? ad_merge_axis(out, job)
+    adapt_status st = job->p.method == ADAPT_MERGE_AXIS ? ad_merge_axis(out, job, NULL)
                       : job->p.method == ADAPT_MERGE_TIES ? ad_merge_ties(out, job)
                                                             : ad_merge_task_arithmetic(out, job);
     int64_t at = 0;

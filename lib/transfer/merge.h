@@ -4,6 +4,7 @@
 #ifndef AD_TRANSFER_MERGE_H
 #define AD_TRANSFER_MERGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "adapt.h"
@@ -38,9 +39,13 @@ typedef struct {
 adapt_status ad_axis_components(ad_components *pool, const ad_merge_job *job, int32_t i,
                                 int64_t rows);
 void ad_components_free(ad_components *pool);
+/* out[m, n] = base + the pool's sum of sigma u v^T: the matrix AXIS merges. */
+void ad_components_write(float *out, const float *base, const ad_components *pool);
 
 adapt_status ad_merge_task_arithmetic(float *out, const ad_merge_job *job);
 adapt_status ad_merge_ties(float *out, const ad_merge_job *job);
-adapt_status ad_merge_axis(float *out, const ad_merge_job *job);
+/* AXIS's merge of every parameter but those marked in `pooled_elsewhere` (NULL: none), whose
+ * values the caller writes from its own ad_axis_components() pool. */
+adapt_status ad_merge_axis(float *out, const ad_merge_job *job, const bool *pooled_elsewhere);
 
 #endif

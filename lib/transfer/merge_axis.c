@@ -68,8 +68,7 @@ static void pool_merge(ad_components *pool, pool_scratch *w, int64_t k)
     *pool = *next, *next = swap;
 }
 
-/* out[m, n] = base + sum over the pool of sigma u v^T. */
-static void write_merged(float *out, const float *base, const ad_components *pool)
+void ad_components_write(float *out, const float *base, const ad_components *pool)
 {
     for (int64_t r = 0; r < pool->m; r++)
         for (int64_t c = 0; c < pool->n; c++) {
@@ -139,7 +138,7 @@ static adapt_status merge_by_components(float *out, const ad_merge_job *job, int
     adapt_status st = ad_axis_components(&pool, job, i, rows);
     if (st)
         return st;
-    write_merged(out, ad_model_param(job->base, i)->data, &pool);
+    ad_components_write(out, ad_model_param(job->base, i)->data, &pool);
     ad_components_free(&pool);
     return ADAPT_OK;
 }
@@ -156,14 +155,16 @@ static void merge_by_mean(float *out, const ad_merge_job *job, int32_t i)
     }
 }
 
-adapt_status ad_merge_axis(float *out, const ad_merge_job *job)
+adapt_status ad_merge_axis(float *out, const ad_merge_job *job, const bool *pooled_elsewhere)
 {
     int64_t at = 0;
     for (int32_t i = 0; i < adapt_model_param_count(job->base); i++) {
         const adapt_tensor *base = ad_model_param(job->base, i);
         const int64_t rows = ad_merge_rows(base);
         adapt_status st = ADAPT_OK;
-        if (rows > 0 && base->numel > 0)
+        if (pooled_elsewhere && pooled_elsewhere[i])
+            ; /* its caller pools it and writes it */
+        else if (rows > 0 && base->numel > 0)
             st = merge_by_components(out + at, job, i, rows);
         else
             merge_by_mean(out + at, job, i);

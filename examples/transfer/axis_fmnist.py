@@ -4,25 +4,27 @@ fine-tuned from it on other tasks, and a held-out target task with few labels, r
 fine-tuning, by merging (task arithmetic, TIES, AXIS) and by AXIS's singular-value
 fine-tuning against LoRA.
 
-    axis_fmnist.py [--seeds 1 2 3] [--labels 20] [--threads 0] [--out transfer-results]
+    axis_fmnist.py [--seeds 1 2 3] [--labels 20] [--sizes 784 256 10] [--threads 0]
+                   [--out transfer-results]
 
 Per seed:
-  - base: MLP 784-256-10 trained 3 epochs on 20 000 training images;
+  - base: an MLP (default 784-256-10) trained 3 epochs on 20 000 training images;
   - sources (16), each the base fine-tuned 2 epochs on 6000 other training images of its task:
-    five pairs of classes (the others' images left out), rotations by 15, 30, 60, 90, 120 and
-    180 degrees, Gaussian noise of std 0.2 and 0.4, the inverted, blurred (3 x 3 mean) and
-    dimmed (x 0.5) images. (Relabelled tasks, whose task vectors move the classifier away from
-    the labels the target shares, are left out.)
+    five pairs of classes (the others' images left out), rotations by 15, 30, 60, 90 and 180
+    degrees, Gaussian noise of std 0.2 and 0.4, the inverted and the blurred (3 x 3 mean)
+    images, and two relabellings (every label shifted by one; a random permutation of them).
   - target: the images rotated by 45 degrees (a domain no source saw), `--labels` training
     images per class, tested on the 10 000 rotated test images.
 Methods on the target: the base as it is; full fine-tuning of the base; task arithmetic
 (scale 0.3), TIES (density 0.2) and the AXIS merge (10 % of each layer's rank) as they are;
 AXIS singular-value fine-tuning (K = 10 % of each layer's rank pooled, N = 10/20/40 % of them
 trainable, and K = 50 %, N = 40 %; SVD or zero start; re-orthogonalised or pooled basis); LoRA
-of rank 1 on the base. Robustness of singular-value
-fine-tuning (N = 20 %): one source's task vector replaced by Gaussian noise of 0.5 its
-Frobenius norm; every task vector pruned to its 10 % largest entries; and test images with a
-random 10 x 10 patch masked, for every fine-tuned model. Appends one JSON line per seed to
+of rank 1 on the base. Robustness of singular-value fine-tuning (N = 20 %): one source's task
+vector replaced by Gaussian noise of 0.5 its Frobenius norm; every task vector pruned to its
+10 % largest entries; the relabelled sources left out; and test images with a random 10 x 10
+patch masked, for every fine-tuned model. Against the number of sources (1, 2, 4 and 8 drawn
+at random per seed among the 14 with true labels, those 14, all 16): the AXIS merge and
+singular-value fine-tuning at K = 50 %, N = 40 %. Appends one JSON line per seed to
 OUT/results.jsonl; summarize_transfer.py makes the tables.
 """
 import argparse
@@ -37,7 +39,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
 import libadapt as ad  # noqa: E402
 
-SIZES = [784, 256, 10]
 SOURCE_LR = 0.01  # fine-tuning stays near the base, as merging assumes
 
 
@@ -64,19 +65,25 @@ def source_tasks(rng):
     for a in range(0, 10, 2):
         tasks.append((f"classes {a},{a + 1}",
                       lambda x, y, a=a: (x[(y == a) | (y == a + 1)], y[(y == a) | (y == a + 1)])))
-    for degrees in (15, 30, 60, 90, 120, 180):
+    for degrees in (15, 30, 60, 90, 180):
         tasks.append((f"rotate {degrees}", lambda x, y, d=degrees: (rotate(x, d), y)))
     for std in (0.2, 0.4):
         tasks.append((f"noise {std}", lambda x, y, s=std: (
             np.clip(x + rng.normal(0, s, size=x.shape), 0, 1).astype(np.float32), y)))
     tasks.append(("inverted", lambda x, y: (1.0 - x, y)))
     tasks.append(("blur", lambda x, y: (blur(x).astype(np.float32), y)))
-    tasks.append(("dimmed", lambda x, y: (0.5 * x, y)))
+    tasks.append(("relabel shift", lambda x, y: (x, (y + 1) % 10)))
+    permutation = rng.permutation(10)
+    tasks.append(("relabel permute", lambda x, y: (x, permutation[y])))
     return tasks
 
 
+RELABELLED = 2  # the last two source tasks
+
+
 def copy_of(model):
-    twin = ad.Model.mlp(SIZES)
+    weights = [p.data.shape for name, p in model.parameters().items() if p.data.ndim == 2]
+    twin = ad.Model.mlp([weights[0][1]] + [shape[0] for shape in weights])
     twin.load_state_dict(model.state_dict())
     return twin
 
@@ -146,7 +153,7 @@ def run(seed, data, args):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(train_x))
     base_idx, pool_idx, target_idx = order[:20000], order[20000:50000], order[50000:]
-    base = ad.Model.mlp(SIZES, seed=seed)
+    base = ad.Model.mlp(args.sizes, seed=seed)
     train(base, train_x[base_idx], train_y[base_idx], 3, args, seed)
     sources = make_sources(base, train_x[pool_idx], train_y[pool_idx], rng, args, seed * 100)
     few = np.concatenate([target_idx[train_y[target_idx] == c][:args.labels]
@@ -154,7 +161,7 @@ def run(seed, data, args):
     tx, ty = rotate(train_x[few], 45), train_y[few]
     vx, vy = rotate(test_x, 45), test_y
     mx = masked(vx, rng)
-    row = {"seed": seed, "labels_per_class": args.labels, "methods": {}}
+    row = {"seed": seed, "labels_per_class": args.labels, "sizes": args.sizes, "methods": {}}
 
     def record(name, model, suffixes=(), seconds=None):
         row["methods"][name] = {"accuracy": accuracy(model, vx, vy, args),
@@ -193,13 +200,43 @@ def run(seed, data, args):
           trainable_fraction=0.2)
     tuned("singular values N 20 %, pruned sources", pruned(sources, base),
           trainable_fraction=0.2)
+    tuned("singular values N 20 %, relabelled sources left out", sources[:-RELABELLED],
+          trainable_fraction=0.2)
+    row["by_sources"] = by_sources(base, sources, (tx, ty), (vx, vy), rng, args, seed)
     return row
+
+
+def by_sources(base, sources, target, test, rng, args, seed):
+    """Accuracy of the AXIS merge and of singular-value fine-tuning (K = 50 %, N = 40 %) from
+    random subsets of 1, 2, 4 and 8 of the sources with true labels, from all of them, and
+    from all sources, with the fine-tuning's preparation and training times."""
+    labelled = len(sources) - RELABELLED
+    out = {}
+    for n in (1, 2, 4, 8, labelled, len(sources)):
+        pick = rng.choice(labelled, size=n, replace=False) if n <= labelled else range(n)
+        subset = [sources[i] for i in sorted(pick)]
+        merged = copy_of(base)
+        ad.merge_models(merged, base, subset, "axis", keep_fraction=0.1)
+        model = copy_of(base)
+        start = time.perf_counter()
+        ad.low_rank_tune(model, base, subset, keep_fraction=0.5, trainable_fraction=0.4)
+        prepared = time.perf_counter()
+        train(model, *target, 30, args, seed, lr=0.05)
+        out[n] = {"merge": accuracy(merged, *test, args), "tuned": accuracy(model, *test, args),
+                  "prepare_seconds": prepared - start,
+                  "train_seconds": time.perf_counter() - prepared}
+        print(f"  {n:2d} sources: merge {100 * out[n]['merge']:6.2f} %, "
+              f"singular values {100 * out[n]['tuned']:6.2f} % "
+              f"(prepared in {out[n]['prepare_seconds']:.2f} s, "
+              f"trained in {out[n]['train_seconds']:.2f} s)", flush=True)
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--labels", type=int, default=20)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[784, 256, 10])
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", default="transfer-results")
     args = parser.parse_args()

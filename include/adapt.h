@@ -967,6 +967,15 @@ ADAPT_API adapt_status adapt_npy_read(float **data, int32_t *ndim, int64_t *shap
  */
 ADAPT_API adapt_status adapt_npy_write(const char *path, const float *data, int32_t ndim,
                                        const int64_t *shape);
+/**
+ * Reads the tensor called `name` of a safetensors file (a checkpoint, or
+ * features exported from PyTorch with safetensors.torch.save_file) as
+ * float32, F32 entries only; other dtypes are ADAPT_ERR_UNSUPPORTED, a
+ * missing name ADAPT_ERR_INVALID_ARGUMENT, a corrupt file ADAPT_ERR_FORMAT.
+ * The outputs as for adapt_npy_read(); untouched on error.
+ */
+ADAPT_API adapt_status adapt_safetensors_read(float **data, int32_t *ndim, int64_t *shape,
+                                              const char *path, const char *name);
 
 /** @} */
 /* ------------------------------------------------------------------------ */
@@ -1457,8 +1466,8 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * only the stable part. A program that uses them should check at run time
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
  * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules,
- * the interval bounds and continual learning, one-vs-all classification and
- * model merging.
+ * the interval bounds and continual learning, one-vs-all classification,
+ * model merging and hidden-state probes.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -2654,6 +2663,150 @@ ADAPT_API adapt_status adapt_model_low_rank_tune(adapt_model *target, adapt_mode
                                                  adapt_model *const *sources,
                                                  int32_t n_sources,
                                                  const adapt_tune_params *params);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup probes Hidden-state probes
+ *
+ * A probe flags inputs from a model's hidden states (docs/probes.md, after
+ * arXiv 2502.16174): one binary classifier per layer on feature matrices
+ * (rows: inputs; columns: a layer's hidden state, recorded from a libadapt
+ * model by adapt_model_record() or read from a file by adapt_npy_read() or
+ * adapt_safetensors_read()), their probabilities of "flagged" combined over
+ * the layers by L1-regularised logistic regression, and a threshold chosen
+ * for a false-positive rate on benign data. Labels are 0 (benign) and 1
+ * (flagged). A fitted probe is read-only but for its threshold; several
+ * threads may score with one probe at once.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** The classifier a probe fits on each layer. */
+typedef enum adapt_probe_kind {
+    ADAPT_PROBE_PROTOTYPES = 0, /**< Gaussian prototypes: class means mu_c, the pooled
+                                     within-class covariance S / (n - 1) (S the scatter
+                                     about each row's class mean) and the shrunk precision
+                                     P = d ((n - 1) Sigma + tr(Sigma) I)^-1; logits
+                                     mu_c^T P h - mu_c^T P mu_c / 2 + log prior_c */
+    ADAPT_PROBE_LOGISTIC = 1,   /**< logistic regression: the summed log loss plus
+                                     l2 |w|^2 / 2 (the bias unpenalised), fitted by
+                                     L-BFGS in double */
+    ADAPT_PROBE_MLP = 2         /**< an MLP d -> hidden -> 2 with ReLU, trained by Adam on
+                                     the cross-entropy */
+} adapt_probe_kind;
+
+/**
+ * Settings of adapt_probe_fit(). Fill with adapt_probe_params_init(), then
+ * change what you need.
+ */
+typedef struct adapt_probe_params {
+    /** sizeof(adapt_probe_params); set by adapt_probe_params_init(). */
+    size_t struct_size;
+    int32_t kind;           /**< adapt_probe_kind (default PROTOTYPES) */
+    int32_t hidden;         /**< MLP: hidden width, >= 1 (default 64) */
+    int32_t epochs;         /**< MLP: passes over the rows, >= 1 (default 30) */
+    int32_t max_iterations; /**< LOGISTIC and the combination: iterations at most, >= 1
+                                 (default 1000) */
+    double l2;              /**< LOGISTIC: the L2 penalty l2 |w|^2 / 2 added to the summed
+                                 log loss, >= 0: scikit-learn's 1 / C (default 1) */
+    double l1;              /**< the combination over layers: the L1 penalty l1 |w|_1 added to
+                                 its summed log loss, >= 0: scikit-learn's 1 / C (default 1,
+                                 the reference code's C = 1) */
+    double tolerance;       /**< LOGISTIC and the combination: stop once no partial
+                                 derivative of the objective divided by n (for the
+                                 combination: no entry of its smallest subgradient)
+                                 exceeds this, > 0 (default 1e-7) */
+    double learning_rate;   /**< MLP: Adam's rate, > 0 (default 1e-3) */
+    uint64_t seed;          /**< MLP: initialisation and shuffling (default 0) */
+    int32_t n_threads;      /**< MLP: threads, >= 0; 0 = all cores (default) */
+} adapt_probe_params;
+
+/**
+ * Fills `params` with the defaults above. `size` is sizeof *params as
+ * compiled by the caller, as for adapt_context_params_init().
+ */
+ADAPT_API void adapt_probe_params_init(adapt_probe_params *params, size_t size);
+
+/** A fitted probe. Owned: free with adapt_probe_free(). */
+typedef struct adapt_probe adapt_probe;
+
+/**
+ * Fits one classifier per layer on `features` and, with two or more layers,
+ * their combination (fitted on the same rows). The threshold starts at 0.5.
+ * @param out receives the probe. Owned: free with adapt_probe_free().
+ * @param features `n_layers` matrices of `n` rows, features[l] [n, widths[l]]
+ *        row-major. Borrowed during the call.
+ * @param widths the columns of each matrix, >= 1.
+ * @param labels `n` labels, 0 or 1, both present.
+ * @param params settings, or NULL for the defaults.
+ *
+ * Errors, with *out untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, n_layers
+ * < 1, n < 2, a label other than 0 or 1, one class only, settings out of
+ * range, a layer whose features do not vary within the classes: its
+ * covariance is 0), ADAPT_ERR_NONFINITE (NaN or infinity in a feature),
+ * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_probe_fit(adapt_probe **out, const float *const *features,
+                                       const int64_t *widths, int32_t n_layers,
+                                       const int32_t *labels, int64_t n,
+                                       const adapt_probe_params *params);
+
+/**
+ * The probe's probability of "flagged" for `n` rows: `scores` [n] the
+ * combination's (the only layer's for a one-layer probe) and, if not NULL,
+ * `layer_scores` [n, n_layers] each layer's. `features` and `widths` as for
+ * adapt_probe_fit(), with the fitted widths. An input is flagged when its
+ * score exceeds the threshold.
+ * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * n < 0, the wrong number of layers), ADAPT_ERR_SHAPE (a width other than
+ * the fitted one), ADAPT_ERR_NONFINITE, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_probe_score(const adapt_probe *probe, float *scores,
+                                         float *layer_scores, const float *const *features,
+                                         const int64_t *widths, int32_t n_layers, int64_t n);
+
+/**
+ * Sets the threshold for a false-positive rate: scores `n` >= 1 benign rows
+ * and takes the (floor(fpr n) + 1)-th largest score, so that at most
+ * floor(fpr n) of them exceed it (fewer when scores tie there). `fpr` in
+ * [0, 1). Errors as adapt_probe_score(), and ADAPT_ERR_INVALID_ARGUMENT for
+ * `fpr` out of range; the threshold is unchanged then.
+ */
+ADAPT_API adapt_status adapt_probe_set_threshold_for_fpr(adapt_probe *probe,
+                                                         const float *const *features,
+                                                         const int64_t *widths,
+                                                         int32_t n_layers, int64_t n,
+                                                         double fpr);
+
+/** Sets the threshold, a finite number. ADAPT_ERR_INVALID_ARGUMENT or ADAPT_ERR_NONFINITE. */
+ADAPT_API adapt_status adapt_probe_set_threshold(adapt_probe *probe, double threshold);
+
+/** The threshold; NaN for a NULL probe. */
+ADAPT_API double adapt_probe_threshold(const adapt_probe *probe);
+
+/** Layers the probe reads; 0 for a NULL probe. */
+ADAPT_API int32_t adapt_probe_layer_count(const adapt_probe *probe);
+
+/**
+ * The combination's weights: `weights` [n_layers + 1], one per layer then the
+ * bias, of logit = sum_l w_l p_l + b over the layers' probabilities p_l
+ * (1 and 0 for a one-layer probe). ADAPT_ERR_INVALID_ARGUMENT for NULL.
+ */
+ADAPT_API adapt_status adapt_probe_combination(const adapt_probe *probe, double *weights);
+
+/**
+ * The linear classifier of layer `layer` of a PROTOTYPES or LOGISTIC probe:
+ * `weights` [width + 1], the logit of "flagged" being sum_j w_j h_j + w_width
+ * (for prototypes, z_1 - z_0). ADAPT_ERR_INVALID_ARGUMENT (NULL, a layer out
+ * of range), ADAPT_ERR_STATE for an MLP probe.
+ */
+ADAPT_API adapt_status adapt_probe_layer_weights(const adapt_probe *probe, int32_t layer,
+                                                 double *weights);
+
+/** Frees a probe; NULL is a no-op. */
+ADAPT_API void adapt_probe_free(adapt_probe *probe);
 
 /** @} */
 

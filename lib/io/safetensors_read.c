@@ -324,3 +324,41 @@ adapt_status ad_safetensors_read_f32(const ad_safetensors *st, const ad_st_entry
     return ad_source_read(&st->src, st->data_start + entry->begin, dst,
                           (size_t)(entry->end - entry->begin), fn);
 }
+
+adapt_status adapt_safetensors_read(float **data, int32_t *ndim, int64_t *shape,
+                                    const char *path, const char *name)
+{
+    static const char *const fn = "adapt_safetensors_read";
+    if (!data || !ndim || !shape || !path || !name)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       !data ? "data" : !ndim ? "ndim" : !shape ? "shape" : !path ? "path"
+                                                                              : "name");
+    ad_safetensors *st = NULL;
+    adapt_status status = ad_safetensors_open(&st, path, fn);
+    if (status)
+        return status;
+    const ad_st_entry *e = ad_safetensors_find(st, name);
+    float *values = NULL;
+    if (!e)
+        status = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s holds no tensor '%s'", fn, path,
+                         name);
+    else if (e->ndim > ADAPT_MAX_DIMS)
+        status = ad_fail(ADAPT_ERR_UNSUPPORTED, "%s: tensor '%s' has %lld dims, more than %d",
+                         fn, name, (long long)e->ndim, ADAPT_MAX_DIMS);
+    else if (strcmp(e->dtype, "F32") != 0)
+        status = ad_fail(ADAPT_ERR_UNSUPPORTED, "%s: tensor '%s' is %s; only F32 is "
+                         "supported", fn, name, e->dtype);
+    else if (!(values = malloc((size_t)(e->numel ? e->numel : 1) * sizeof *values)))
+        status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %lld values", fn, (long long)e->numel);
+    else
+        status = ad_safetensors_read_f32(st, e, values, fn);
+    if (!status) {
+        *data = values;
+        *ndim = (int32_t)e->ndim;
+        memcpy(shape, e->shape, (size_t)e->ndim * sizeof *shape);
+    } else {
+        free(values);
+    }
+    ad_safetensors_close(st);
+    return status;
+}

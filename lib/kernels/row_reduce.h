@@ -17,6 +17,12 @@ static inline double ad_softplus(double f)
     return f > 0.0 ? f + log1p(exp(-f)) : log1p(exp(f));
 }
 
+/* 1 / (1 + e^-f), the derivative of softplus, without overflow at any f. */
+static inline double ad_sigmoid(double f)
+{
+    return f >= 0.0 ? 1.0 / (1.0 + exp(-f)) : exp(f) / (1.0 + exp(f));
+}
+
 /* sum of softplus(x[i]), in order: the log-normaliser of SLOVA's single-label
  * probabilities, log q_k = x_k - it. */
 static inline double ad_row_softplus_sum(const float *x, int64_t d)

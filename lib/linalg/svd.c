@@ -1,4 +1,4 @@
-#include "lib/transfer/svd.h"
+#include "lib/linalg/svd.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-/* The thin singular value decomposition of multi-source transfer: LAPACK's dgesdd (divide
+/* The thin singular value decomposition: LAPACK's dgesdd (divide
  * and conquer), in double, on row-major matrices. */
-#ifndef AD_TRANSFER_SVD_H
-#define AD_TRANSFER_SVD_H
+#ifndef AD_LINALG_SVD_H
+#define AD_LINALG_SVD_H
 
 #include <stdint.h>
 

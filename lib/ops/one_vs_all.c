@@ -15,11 +15,6 @@ typedef struct {
     const int32_t *labels; /* arena copy */
 } ova_saved;
 
-static double sigmoid(double f)
-{
-    return f >= 0.0 ? 1.0 / (1.0 + exp(-f)) : exp(f) / (1.0 + exp(f));
-}
-
 /* d loss / d f_ij = (sigmoid(f_ij) - [j = y_i]) / n */
 static adapt_status one_vs_all_backward(adapt_context *ctx, const ad_node *node)
 {
@@ -33,7 +28,7 @@ static adapt_status one_vs_all_backward(adapt_context *ctx, const ad_node *node)
     for (int64_t i = 0; i < p->n; i++)
         for (int64_t j = 0; j < p->c; j++) {
             const double target = j == p->labels[i] ? 1.0 : 0.0;
-            df[i * p->c + j] += (float)(scale * (sigmoid(logits->data[i * p->c + j]) - target));
+            df[i * p->c + j] += (float)(scale * (ad_sigmoid(logits->data[i * p->c + j]) - target));
         }
     return ADAPT_OK;
 }

@@ -14,7 +14,7 @@
 #include "lib/nn/layer_kinds.h"
 #include "lib/nn/linear.h"
 #include "lib/transfer/merge.h"
-#include "lib/transfer/svd.h"
+#include "lib/linalg/svd.h"
 
 static const char *const fn = "adapt_model_low_rank_tune";
 

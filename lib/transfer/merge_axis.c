@@ -11,7 +11,7 @@
 #include "lib/core/tensor.h"
 #include "lib/models/model.h"
 #include "lib/transfer/merge.h"
-#include "lib/transfer/svd.h"
+#include "lib/linalg/svd.h"
 
 /* The SVD of one source's task vector and room for the pool's next state. */
 typedef struct {

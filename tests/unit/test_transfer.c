@@ -7,7 +7,7 @@
 
 #include "check_util.h"
 #include "file_util.h"
-#include "lib/transfer/svd.h"
+#include "lib/linalg/svd.h"
 
 START_TEST(the_thin_svd_reconstructs_with_orthonormal_factors)
 {

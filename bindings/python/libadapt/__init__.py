@@ -22,11 +22,13 @@ from .context import Context
 from .continual import Consolidation
 from .dataset import Dataset
 from .distill import Recording, distill
+from .probe import Probe
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
                     ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, LossKind,
-                    MergeMethod, Optimizer, Routing, Schedule, ScoreKind, Status, TuneMethod)
+                    MergeMethod, Optimizer, ProbeKind, Routing, Schedule, ScoreKind, Status,
+                    TuneMethod)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -39,7 +41,7 @@ from .model import BlockInfo, Model, SubmoduleInfo
 from .moe import ffn_module, moe_expert_counts, moe_from_ffn, moe_train_routers
 from .npy import npy_read, npy_write
 from .ops import backward
-from .safetensors import save_safetensors
+from .safetensors import read_safetensors, save_safetensors
 from .tensor import Parameter, Tensor
 from .transfer import low_rank_tune, merge_models
 from .training import Evaluation, Progress, ProgressPrinter, print_progress
@@ -72,7 +74,8 @@ __all__ = [
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
     "LossKind", "MergeMethod",
     "Metrics",
-    "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Progress",
+    "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Probe",
+    "ProbeKind", "Progress",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "TuneMethod", "UnsupportedError", "acm_distill", "acm_for",
     "acm_learner_counts", "acm_train_gates", "backend_available", "backward", "certify",
@@ -80,6 +83,7 @@ __all__ = [
     "forward_interval", "interval_consolidate",
     "library_path", "library_version", "low_rank_tune", "merge_models", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",
-    "npy_write", "ops", "print_progress", "save_safetensors", "set_interval_phase",
+    "npy_write", "ops", "print_progress", "read_safetensors", "save_safetensors",
+    "set_interval_phase",
     "status_string", "worst_case_logits",
 ]

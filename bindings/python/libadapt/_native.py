@@ -12,9 +12,10 @@ from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, Cn
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MergeParams,
                        MetricsReport, TuneParams,
-                       MlpParams, MoeParams, RecordParams, SubmoduleInfo, TrainParams,
-                       VitParams, adapt_calibrator, adapt_consolidation, adapt_context,
-                       adapt_dataset, adapt_head, adapt_model, adapt_recording, adapt_tensor)
+                       MlpParams, MoeParams, ProbeParams, RecordParams, SubmoduleInfo,
+                       TrainParams, VitParams, adapt_calibrator, adapt_consolidation,
+                       adapt_context, adapt_dataset, adapt_head, adapt_model, adapt_probe,
+                       adapt_recording, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
@@ -25,7 +26,7 @@ STATUS = object()  # marks functions returning adapt_status
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
 CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
-CONSOLIDATION = P(adapt_consolidation)
+CONSOLIDATION, PROBE = P(adapt_consolidation), P(adapt_probe)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -143,6 +144,7 @@ SIGNATURES = {
     "adapt_dataset_sample": (STATUS, [P(F32P), I32P, DATASET, i64]),
     "adapt_npy_read": (STATUS, [P(F32P), I32P, I64P, C.c_char_p]),
     "adapt_npy_write": (STATUS, [C.c_char_p, F32P, i32, I64P]),
+    "adapt_safetensors_read": (STATUS, [P(F32P), I32P, I64P, C.c_char_p, C.c_char_p]),
     # training and checkpoints
     "adapt_train_params_init": (None, [P(TrainParams), C.c_size_t]),
     "adapt_model_train": (STATUS, [MODEL, DATASET, DATASET, P(TrainParams)]),
@@ -160,6 +162,17 @@ SIGNATURES = {
     "adapt_models_merge": (STATUS, [MODEL, MODEL, P(MODEL), i32, P(MergeParams)]),
     "adapt_tune_params_init": (None, [P(TuneParams), C.c_size_t]),
     "adapt_model_low_rank_tune": (STATUS, [MODEL, MODEL, P(MODEL), i32, P(TuneParams)]),
+    "adapt_probe_params_init": (None, [P(ProbeParams), C.c_size_t]),
+    "adapt_probe_fit": (STATUS, [P(PROBE), P(F32P), I64P, i32, I32P, i64, P(ProbeParams)]),
+    "adapt_probe_score": (STATUS, [PROBE, F32P, F32P, P(F32P), I64P, i32, i64]),
+    "adapt_probe_set_threshold_for_fpr": (STATUS, [PROBE, P(F32P), I64P, i32, i64,
+                                                   C.c_double]),
+    "adapt_probe_set_threshold": (STATUS, [PROBE, C.c_double]),
+    "adapt_probe_threshold": (C.c_double, [PROBE]),
+    "adapt_probe_layer_count": (i32, [PROBE]),
+    "adapt_probe_combination": (STATUS, [PROBE, F64P]),
+    "adapt_probe_layer_weights": (STATUS, [PROBE, i32, F64P]),
+    "adapt_probe_free": (None, [PROBE]),
     "adapt_consolidation_free": (None, [CONSOLIDATION]),
     "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
     "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),
@@ -235,7 +248,7 @@ def _declare():
 
 _declare()
 
-# adapt_npy_read hands out memory the caller releases with the C library's free().
+# adapt_npy_read and adapt_safetensors_read hand out memory the caller releases with the C library's free().
 libc = C.CDLL(None)
 libc.free.argtypes = [C.c_void_p]
 libc.free.restype = None

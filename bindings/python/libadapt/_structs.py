@@ -36,6 +36,10 @@ class adapt_consolidation(_Opaque):
     pass
 
 
+class adapt_probe(_Opaque):
+    pass
+
+
 class adapt_head(_Opaque):
     pass
 
@@ -266,8 +270,17 @@ class TuneParams(C.Structure):
                 ("rank", C.c_int64), ("alpha", C.c_float), ("seed", C.c_uint64)]
 
 
+class ProbeParams(C.Structure):
+    c_name = "adapt_probe_params"
+    init_function = "adapt_probe_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int32), ("hidden", C.c_int32),
+                ("epochs", C.c_int32), ("max_iterations", C.c_int32), ("l2", C.c_double),
+                ("l1", C.c_double), ("tolerance", C.c_double), ("learning_rate", C.c_double),
+                ("seed", C.c_uint64), ("n_threads", C.c_int32)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
        SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
-       TuneParams)
+       TuneParams, ProbeParams)

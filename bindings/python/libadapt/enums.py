@@ -127,6 +127,13 @@ class MergeMethod(enum.IntEnum):
     TIES = 2             # trim, elect sign, disjoint mean, times scale
 
 
+class ProbeKind(enum.IntEnum):
+    """adapt_probe_kind: the classifier a Probe fits on each layer (docs/probes.md)."""
+    PROTOTYPES = 0  # Gaussian prototypes: class means, a shared shrunk precision
+    LOGISTIC = 1    # L2-regularised logistic regression
+    MLP = 2         # one hidden ReLU layer, trained by Adam
+
+
 class TuneMethod(enum.IntEnum):
     """adapt_tune_method: how low_rank_tune prepares a model (docs/transfer.md)."""
     SINGULAR_VALUES = 0  # AXIS: the pooled components' largest singular values train

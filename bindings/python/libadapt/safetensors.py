@@ -1,7 +1,9 @@
-"""Writing safetensors files from numpy, without the safetensors package: PyTorch weights
-become a file Model.load_weights() reads."""
+"""safetensors files from numpy, without the safetensors package: writing them (PyTorch
+weights become a file Model.load_weights() reads) and reading one tensor back through the
+library's own checked reader (features exported from PyTorch, for a Probe)."""
 from __future__ import annotations
 
+import ctypes as C
 import json
 import os
 import struct
@@ -10,6 +12,9 @@ from typing import Mapping, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _arrays, _scalars
+from ._native import lib, libc
+from ._structs import MAX_DIMS
 from .errors import InvalidArgumentError
 
 # Integer tensors (a state_dict's num_batches_tracked) are kept as I64: no parameter asks
@@ -53,3 +58,17 @@ def save_safetensors(tensors: Mapping[str, ArrayLike],
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
         f.writelines(blobs)
+
+
+def read_safetensors(path: Union[str, os.PathLike], name: str) -> np.ndarray:
+    """The float32 tensor called `name` in a safetensors file (F32 entries only), read and
+    checked by the library."""
+    data, ndim, dims = C.POINTER(C.c_float)(), C.c_int32(), (C.c_int64 * MAX_DIMS)()
+    lib.adapt_safetensors_read(C.byref(data), C.byref(ndim), dims,
+                               _scalars.path_bytes(path, "read_safetensors"),
+                               _scalars.text(name, "name"))
+    try:
+        return np.array(_arrays.view(C.cast(data, C.c_void_p).value,
+                                     tuple(dims[:ndim.value]), None, writable=False))
+    finally:
+        libc.free(C.cast(data, C.c_void_p))

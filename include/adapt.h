@@ -2673,10 +2673,12 @@ ADAPT_API adapt_status adapt_model_low_rank_tune(adapt_model *target, adapt_mode
  * A probe flags inputs from a model's hidden states (docs/probes.md, after
  * arXiv 2502.16174): one binary classifier per layer on feature matrices
  * (rows: inputs; columns: a layer's hidden state, recorded from a libadapt
- * model by adapt_model_record() or read from a file by adapt_npy_read() or
- * adapt_safetensors_read()), their probabilities of "flagged" combined over
- * the layers by L1-regularised logistic regression, and a threshold chosen
- * for a false-positive rate on benign data. Labels are 0 (benign) and 1
+ * model by adapt_model_record() or adapt_model_forward_blocks(), or read
+ * from a file by adapt_npy_read() or adapt_safetensors_read()), their
+ * probabilities of "flagged" combined over the layers by L1-regularised
+ * logistic regression, and a threshold chosen for a false-positive rate on
+ * benign data. A router runs one model, scores its hidden states and sends
+ * the inputs the probe flags to a second model. Labels are 0 (benign) and 1
  * (flagged). A fitted probe is read-only but for its threshold; several
  * threads may score with one probe at once.
  */
@@ -2807,6 +2809,77 @@ ADAPT_API adapt_status adapt_probe_layer_weights(const adapt_probe *probe, int32
 
 /** Frees a probe; NULL is a no-op. */
 ADAPT_API void adapt_probe_free(adapt_probe *probe);
+
+/**
+ * The probe's cost: FLOPs per input of scoring it (its
+ * classifiers' products and the combination's), 0 for a NULL probe.
+ */
+ADAPT_API int64_t adapt_probe_flops(const adapt_probe *probe);
+
+/**
+ * Two models and a probe between them (docs/probes.md#routing): model A
+ * runs, the probe scores the outputs of some of its blocks, and the inputs
+ * it flags go to model B; the others finish in A. A stops at its last
+ * probed block for flagged inputs. Borrows A, B and the probe for its
+ * whole life. Owned: free with adapt_router_free().
+ */
+typedef struct adapt_router adapt_router;
+
+/** Settings of adapt_router_create(). Fill with adapt_router_params_init(). */
+typedef struct adapt_router_params {
+    /** sizeof(adapt_router_params); set by adapt_router_params_init(). */
+    size_t struct_size;
+    int32_t n_blocks;      /**< blocks of A the probe reads, one per probe layer */
+    const int32_t *blocks; /**< their indices, increasing: the probe's layer l reads the
+                                output of block blocks[l], flattened per input. Borrowed
+                                during adapt_router_create() */
+    int32_t shared_blocks; /**< 0 (default): B runs from the raw input. k >= 1: A's and B's
+                                first k blocks are the same (shapes and parameter values,
+                                checked) and B continues from A's output of block k - 1 */
+} adapt_router_params;
+
+/** Fills `params` with the defaults above, as adapt_context_params_init(). */
+ADAPT_API void adapt_router_params_init(adapt_router_params *params, size_t size);
+
+/**
+ * Makes a router. Errors, with *out untouched: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL, no blocks, blocks out of range or not increasing, a probe reading
+ * another number of layers, shared_blocks beyond either model or, when
+ * k >= 1, a first k blocks that differ), ADAPT_ERR_SHAPE (a probe layer's
+ * width other than its block's output size, models with other input shapes
+ * or class counts), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_router_create(adapt_router **out, adapt_model *a, adapt_model *b,
+                                           const adapt_probe *probe,
+                                           const adapt_router_params *params);
+
+/** Per-input results of adapt_router_run(); any array may be NULL. */
+typedef struct adapt_route_outputs {
+    /** sizeof(adapt_route_outputs); set by the caller. */
+    size_t struct_size;
+    float *logits;   /**< [N, classes]: B's for the inputs routed to it, A's for the others */
+    float *scores;   /**< [N] the probe's score */
+    int32_t *routed; /**< [N] 1 when B answered (the score exceeded the threshold), else 0 */
+    int64_t *flops;  /**< [N] FLOPs spent on the input: A's blocks it ran, the probe, and
+                          B's blocks from shared_blocks when routed */
+} adapt_route_outputs;
+
+/**
+ * Runs a batch `input` [N, ...] through the router in inference mode: A
+ * through its last probed block (and block shared_blocks - 1), the probe,
+ * then A's remaining blocks for the inputs it does not flag and B for those
+ * it does, each as one smaller batch. Reads A and B as a forward pass does
+ * (other threads may run them meanwhile). Leaves no tensors in `ctx` beyond
+ * its arena use. Errors: as adapt_model_forward(), plus
+ * ADAPT_ERR_INVALID_ARGUMENT for NULL arguments or an unset struct_size and
+ * ADAPT_ERR_STATE for a context that records gradients; the outputs are then
+ * unspecified.
+ */
+ADAPT_API adapt_status adapt_router_run(const adapt_route_outputs *outputs, adapt_context *ctx,
+                                        adapt_router *router, adapt_tensor *input);
+
+/** Frees a router (not its models or probe); NULL is a no-op. */
+ADAPT_API void adapt_router_free(adapt_router *router);
 
 /** @} */
 

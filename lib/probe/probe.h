@@ -32,6 +32,10 @@ typedef struct {
     int64_t n;
 } ad_probe_rows;
 
+/* Scores rows matching the probe into combined [n] and per_layer [n, n_layers]. */
+adapt_status ad_probe_score_rows(const adapt_probe *probe, float *combined, float *per_layer,
+                                 const ad_probe_rows *rows, const char *fn);
+
 /* Checks rows for the public call `fn`: pointers, counts, finite values. */
 adapt_status ad_probe_rows_check(const ad_probe_rows *rows, const char *fn);
 

@@ -69,9 +69,8 @@ static adapt_status rows_match(const adapt_probe *probe, const ad_probe_rows *ro
     return ADAPT_OK;
 }
 
-/* Scores into owned arrays: combined [n] and per layer [n, n_layers]. */
-static adapt_status score_rows(const adapt_probe *probe, float *combined, float *per_layer,
-                               const ad_probe_rows *rows, const char *fn)
+adapt_status ad_probe_score_rows(const adapt_probe *probe, float *combined, float *per_layer,
+                                 const ad_probe_rows *rows, const char *fn)
 {
     const int32_t L = probe->n_layers;
     adapt_status st = ADAPT_OK;
@@ -102,7 +101,7 @@ static adapt_status score_owned(float **combined, float **per_layer, const adapt
     if (!*combined || !*per_layer)
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %lld scores", fn,
                        (long long)rows->n);
-    return score_rows(probe, *combined, *per_layer, rows, fn);
+    return ad_probe_score_rows(probe, *combined, *per_layer, rows, fn);
 }
 
 adapt_status adapt_probe_score(const adapt_probe *probe, float *scores, float *layer_scores,
@@ -155,4 +154,16 @@ adapt_status adapt_probe_set_threshold_for_fpr(adapt_probe *probe,
     free(combined);
     free(per_layer);
     return st;
+}
+
+int64_t adapt_probe_flops(const adapt_probe *probe)
+{
+    if (!probe)
+        return 0;
+    int64_t flops = probe->n_layers > 1 ? 2 * (int64_t)probe->n_layers : 0;
+    for (int32_t l = 0; l < probe->n_layers; l++) {
+        const ad_probe_layer *layer = &probe->layers[l];
+        flops += layer->mlp ? adapt_model_flops(layer->mlp) : 2 * layer->width;
+    }
+    return flops;
 }

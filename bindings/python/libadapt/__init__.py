@@ -23,6 +23,7 @@ from .continual import Consolidation
 from .dataset import Dataset
 from .distill import Recording, distill
 from .probe import Probe
+from .router import RouteResults, Router, block_features
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
 from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
@@ -75,10 +76,11 @@ __all__ = [
     "LossKind", "MergeMethod",
     "Metrics",
     "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Probe",
-    "ProbeKind", "Progress",
+    "ProbeKind", "Progress", "RouteResults", "Router",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
     "Status", "SubmoduleInfo", "Tensor", "TuneMethod", "UnsupportedError", "acm_distill", "acm_for",
-    "acm_learner_counts", "acm_train_gates", "backend_available", "backward", "certify",
+    "acm_learner_counts", "acm_train_gates", "backend_available", "backward",
+    "block_features", "certify",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
     "forward_interval", "interval_consolidate",
     "library_path", "library_version", "low_rank_tune", "merge_models", "moe_expert_counts", "moe_from_ffn",

@@ -12,10 +12,11 @@ from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, Cn
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
                        ExitTrainParams, HeadInfo, HeadParams, LayerParams, MergeParams,
                        MetricsReport, TuneParams,
-                       MlpParams, MoeParams, ProbeParams, RecordParams, SubmoduleInfo,
+                       MlpParams, MoeParams, ProbeParams, RecordParams, RouteOutputs,
+                       RouterParams, SubmoduleInfo,
                        TrainParams, VitParams, adapt_calibrator, adapt_consolidation,
                        adapt_context, adapt_dataset, adapt_head, adapt_model, adapt_probe,
-                       adapt_recording, adapt_tensor)
+                       adapt_recording, adapt_router, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
@@ -26,7 +27,7 @@ STATUS = object()  # marks functions returning adapt_status
 P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
 CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
-CONSOLIDATION, PROBE = P(adapt_consolidation), P(adapt_probe)
+CONSOLIDATION, PROBE, ROUTER = P(adapt_consolidation), P(adapt_probe), P(adapt_router)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -173,6 +174,11 @@ SIGNATURES = {
     "adapt_probe_combination": (STATUS, [PROBE, F64P]),
     "adapt_probe_layer_weights": (STATUS, [PROBE, i32, F64P]),
     "adapt_probe_free": (None, [PROBE]),
+    "adapt_probe_flops": (i64, [PROBE]),
+    "adapt_router_params_init": (None, [P(RouterParams), C.c_size_t]),
+    "adapt_router_create": (STATUS, [P(ROUTER), MODEL, MODEL, PROBE, P(RouterParams)]),
+    "adapt_router_run": (STATUS, [P(RouteOutputs), CTX, ROUTER, TENSOR]),
+    "adapt_router_free": (None, [ROUTER]),
     "adapt_consolidation_free": (None, [CONSOLIDATION]),
     "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
     "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),

@@ -40,6 +40,10 @@ class adapt_probe(_Opaque):
     pass
 
 
+class adapt_router(_Opaque):
+    pass
+
+
 class adapt_head(_Opaque):
     pass
 
@@ -279,8 +283,22 @@ class ProbeParams(C.Structure):
                 ("seed", C.c_uint64), ("n_threads", C.c_int32)]
 
 
+class RouterParams(C.Structure):
+    c_name = "adapt_router_params"
+    init_function = "adapt_router_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("n_blocks", C.c_int32),
+                ("blocks", C.POINTER(C.c_int32)), ("shared_blocks", C.c_int32)]
+
+
+class RouteOutputs(C.Structure):
+    c_name = "adapt_route_outputs"
+    _fields_ = [("struct_size", C.c_size_t), ("logits", C.POINTER(C.c_float)),
+                ("scores", C.POINTER(C.c_float)), ("routed", C.POINTER(C.c_int32)),
+                ("flops", C.POINTER(C.c_int64))]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
        SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
-       TuneParams, ProbeParams)
+       TuneParams, ProbeParams, RouterParams, RouteOutputs)

@@ -43,7 +43,7 @@ STRUCTS = {s.c_name: s for s in _structs.ALL}
 HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
                         "adapt_calibrator", "adapt_head", "adapt_recording",
-                        "adapt_consolidation", "adapt_probe")}
+                        "adapt_consolidation", "adapt_probe", "adapt_router")}
 
 
 def expected_ctype(c_declaration):

@@ -111,3 +111,29 @@ def test_bad_input_is_refused(tmp_path):
     ad.save_safetensors({"layer.3": x}, tmp_path / "features.safetensors")
     with pytest.raises(ad.InvalidArgumentError, match="no tensor 'layer.4'"):
         ad.read_safetensors(tmp_path / "features.safetensors", "layer.4")
+
+
+def test_the_router_sends_flagged_inputs_to_b():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(120, 20)).astype(np.float32)
+    a, b = ad.Model.mlp([20, 32, 16, 3], seed=1), ad.Model.mlp([20, 32, 16, 3], seed=2)
+    features = ad.block_features(a, x, [0, 1], batch_size=50)
+    assert [f.shape for f in features] == [(120, 32), (120, 16)]
+    np.testing.assert_allclose(features[1], np.maximum(
+        a.forward(ad.Context(), x, last=2), 0), rtol=1e-6)
+    labels = (x[:, 0] > 0.3).astype(np.int32)
+    probe = ad.Probe.fit(features, labels)
+    probe.set_threshold_for_fpr([f[labels == 0] for f in features], 0.1)
+    router = ad.Router(a, b, probe, [0, 1])
+    out = router.run(x, batch_size=32)
+    np.testing.assert_array_equal(out.scores, probe.score(features))
+    np.testing.assert_array_equal(out.routed, out.scores > probe.threshold)
+    assert 0 < out.routed.sum() < len(x)
+    expected = np.where(out.routed[:, None], b.predict(x), a.predict(x))
+    np.testing.assert_allclose(out.logits, expected, rtol=1e-5, atol=1e-6)
+    blocks = [blk.flops for blk in a.blocks]
+    common = blocks[0] + blocks[1] + 2 * 32 + 2 * 16 + 2 * 2
+    np.testing.assert_array_equal(out.flops, np.where(out.routed, common + b.flops,
+                                                      common + blocks[2]))
+    with pytest.raises(ad.InvalidArgumentError, match="differs"):
+        ad.Router(a, b, probe, [0, 1], shared_blocks=1)

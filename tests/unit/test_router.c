@@ -1,0 +1,229 @@
+/* Two-model routing (lib/probe/router.c): per input, the probe's score, the model that answered
+ * and its logits, and the FLOPs spent, against each model run on its own; B continuing from
+ * A's shared blocks; refusals. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+
+enum { N = 60, IN = 8, CLASSES = 3 };
+
+static adapt_model *mlp(uint64_t seed)
+{
+    adapt_mlp_params p;
+    adapt_mlp_params_init(&p, sizeof p);
+    p.n_sizes = 4, p.sizes = (int64_t[]){IN, 16, 12, CLASSES}, p.seed = seed;
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &p));
+    return m;
+}
+
+/* Blocks [first, last) of m on x [N, ...] into out (values per row `width`). */
+/* An inference context. */
+static adapt_context *inference(void)
+{
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    TU_OK(adapt_context_set_grad(ctx, 0));
+    return ctx;
+}
+
+static void run_blocks(float *out, adapt_model *m, const float *x, int64_t width, int32_t first,
+                       int32_t last)
+{
+    adapt_context *ctx = inference();
+    adapt_tensor *in = NULL, *y = NULL;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, width}, x));
+    TU_OK(adapt_model_forward_blocks(&y, ctx, m, in, first, last));
+    TU_OK(adapt_tensor_read(y, out, adapt_tensor_numel(y)));
+    adapt_context_free(ctx);
+}
+
+/* A probe on A's blocks 0 and 1, flagging the inputs whose first feature is positive. */
+static adapt_probe *probe_on(adapt_model *a, const float *x, float *h0, float *h1)
+{
+    int32_t labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = x[i * IN] > 0.0f;
+    run_blocks(h0, a, x, IN, 0, 1);
+    run_blocks(h1, a, h0, 16, 1, 2);
+    adapt_probe *probe = NULL;
+    TU_OK(adapt_probe_fit(&probe, (const float *[]){h0, h1}, (int64_t[]){16, 12}, 2, labels, N,
+                          NULL));
+    return probe;
+}
+
+static adapt_router *router(adapt_model *a, adapt_model *b, adapt_probe *probe, int32_t shared)
+{
+    adapt_router_params p;
+    adapt_router_params_init(&p, sizeof p);
+    p.n_blocks = 2, p.blocks = (int32_t[]){0, 1}, p.shared_blocks = shared;
+    adapt_router *r = NULL;
+    TU_OK(adapt_router_create(&r, a, b, probe, &p));
+    return r;
+}
+
+/* Routes x and checks every output against A, B and the probe run on their own. */
+static void check_routing(adapt_model *a, adapt_model *b, adapt_probe *probe, int32_t shared,
+                          const float *x, const float *h0, const float *h1)
+{
+    adapt_router *r = router(a, b, probe, shared);
+    float logits[N * CLASSES], scores[N], expected_scores[N], la[N * CLASSES], lb[N * CLASSES];
+    int32_t routed[N];
+    int64_t flops[N];
+    adapt_route_outputs out = {sizeof out, logits, scores, routed, flops};
+    adapt_context *ctx = inference();
+    adapt_tensor *in = NULL;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    TU_OK(adapt_router_run(&out, ctx, r, in));
+    TU_OK(adapt_probe_score(probe, expected_scores, NULL, (const float *[]){h0, h1},
+                            (int64_t[]){16, 12}, 2, N));
+    run_blocks(la, a, x, IN, 0, 3);
+    run_blocks(lb, b, x, IN, 0, 3);
+    adapt_block_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    int64_t a_blocks[3], b_total = adapt_model_flops(b), b_skipped = 0;
+    for (int32_t k = 0; k < 3; k++) {
+        TU_OK(adapt_model_block_info(&info, a, k));
+        a_blocks[k] = info.flops;
+        TU_OK(adapt_model_block_info(&info, b, k));
+        b_skipped += k < shared ? info.flops : 0;
+    }
+    int n_routed = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_float_eq(scores[i], expected_scores[i]);
+        ck_assert_int_eq(routed[i], scores[i] > adapt_probe_threshold(probe));
+        const float *want = routed[i] ? lb : la;
+        for (int c = 0; c < CLASSES; c++)
+            ck_assert_float_eq_tol(logits[i * CLASSES + c], want[i * CLASSES + c], 1e-5f);
+        const int64_t common = a_blocks[0] + a_blocks[1] + adapt_probe_flops(probe);
+        ck_assert_int_eq(flops[i], common + (routed[i] ? b_total - b_skipped : a_blocks[2]));
+        n_routed += routed[i];
+    }
+    ck_assert(n_routed > 0 && n_routed < N); /* both paths ran */
+    adapt_context_free(ctx);
+    adapt_router_free(r);
+}
+
+START_TEST(routed_inputs_are_answered_by_b_the_others_by_a)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12];
+    tu_fill(x, N * IN, 5, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(2);
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    ck_assert_int_eq(adapt_probe_flops(probe), 2 * 16 + 2 * 12 + 2 * 2);
+    check_routing(a, b, probe, 0, x, h0, h1);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
+START_TEST(b_continues_from_the_blocks_it_shares_with_a)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12];
+    tu_fill(x, N * IN, 6, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(1); /* the same two first blocks, a new last one */
+    float *last = adapt_tensor_data(adapt_model_param(b, 4));
+    for (int j = 0; j < 12 * CLASSES; j++)
+        last[j] = -2.0f * last[j] + 0.1f;
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    check_routing(a, b, probe, 2, x, h0, h1);
+    check_routing(a, b, probe, 1, x, h0, h1);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
+START_TEST(every_input_can_go_one_way)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES], la[N * CLASSES];
+    int32_t routed[N];
+    tu_fill(x, N * IN, 7, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(2);
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    adapt_router *r = router(a, b, probe, 0);
+    adapt_context *ctx = inference();
+    adapt_tensor *in = NULL;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    const double thresholds[] = {2.0, -1.0}; /* scores are in [0, 1] */
+    adapt_route_outputs out = {sizeof out, logits, NULL, routed, NULL};
+    for (int t = 0; t < 2; t++) {
+        TU_OK(adapt_probe_set_threshold(probe, thresholds[t]));
+        TU_OK(adapt_router_run(&out, ctx, r, in));
+        for (int i = 0; i < N; i++)
+            ck_assert_int_eq(routed[i], t);
+    }
+    TU_OK(adapt_probe_set_threshold(probe, 2.0));
+    run_blocks(la, a, x, IN, 0, 3);
+    TU_OK(adapt_router_run(&out, ctx, r, in));
+    for (int i = 0; i < N * CLASSES; i++)
+        ck_assert_float_eq_tol(logits[i], la[i], 1e-5f);
+    adapt_context_free(ctx);
+    adapt_router_free(r);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
+START_TEST(bad_routers_are_refused)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12];
+    tu_fill(x, N * IN, 8, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(2);
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    adapt_router_params p;
+    adapt_router_params_init(&p, sizeof p);
+    adapt_router *r = (adapt_router *)&r, *const sentinel = r;
+    p.n_blocks = 2, p.blocks = (int32_t[]){0, 1};
+    TU_FAILS(adapt_router_create(&r, a, NULL, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    p.blocks = (int32_t[]){1, 0};
+    TU_FAILS(adapt_router_create(&r, a, b, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    p.blocks = (int32_t[]){0, 2}; /* block 2 gives 3 values; the probe's layer reads 12 */
+    TU_FAILS(adapt_router_create(&r, a, b, probe, &p), ADAPT_ERR_SHAPE);
+    p.n_blocks = 1;
+    TU_FAILS(adapt_router_create(&r, a, b, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    p.n_blocks = 2, p.blocks = (int32_t[]){0, 1}, p.shared_blocks = 1; /* other weights */
+    TU_FAILS(adapt_router_create(&r, a, b, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    p.shared_blocks = 3; /* B would have nothing left to run */
+    TU_FAILS(adapt_router_create(&r, a, a, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(r, sentinel);
+    adapt_mlp_params mp;
+    adapt_mlp_params_init(&mp, sizeof mp);
+    mp.n_sizes = 2, mp.sizes = (int64_t[]){IN, CLASSES + 1};
+    adapt_model *other = NULL;
+    TU_OK(adapt_model_create_mlp(&other, &mp));
+    p.shared_blocks = 0;
+    TU_FAILS(adapt_router_create(&r, a, other, probe, &p), ADAPT_ERR_SHAPE);
+    r = router(a, b, probe, 0);
+    adapt_context *ctx = inference();
+    adapt_tensor *wrong = NULL;
+    TU_OK(adapt_tensor_input(&wrong, ctx, 2, (int64_t[]){N / IN, IN * IN}, x));
+    float logits[N * CLASSES];
+    adapt_route_outputs out = {sizeof out, logits, NULL, NULL, NULL};
+    TU_FAILS(adapt_router_run(&out, ctx, r, wrong), ADAPT_ERR_SHAPE);
+    TU_FAILS(adapt_router_run(&out, ctx, NULL, wrong), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_context_free(ctx);
+    adapt_router_free(r);
+    adapt_router_free(NULL);
+    adapt_model_free(other);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("router");
+    TCase *tc = tcase_create("router");
+    tcase_add_test(tc, routed_inputs_are_answered_by_b_the_others_by_a);
+    tcase_add_test(tc, b_continues_from_the_blocks_it_shares_with_a);
+    tcase_add_test(tc, every_input_can_go_one_way);
+    tcase_add_test(tc, bad_routers_are_refused);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -2817,7 +2817,7 @@ ADAPT_API void adapt_probe_free(adapt_probe *probe);
 ADAPT_API int64_t adapt_probe_flops(const adapt_probe *probe);
 
 /**
- * Two models and a probe between them (docs/probes.md#routing): model A
+ * Two models and a probe between them (docs/probes.md, "Routing"): model A
  * runs, the probe scores the outputs of some of its blocks, and the inputs
  * it flags go to model B; the others finish in A. A stops at its last
  * probed block for flagged inputs. Borrows A, B and the probe for its

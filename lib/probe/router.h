@@ -1,4 +1,4 @@
-/* The router handle (docs/probes.md#routing): two models and a probe on the first's blocks. */
+/* The router handle (docs/probes.md, "Routing"): two models and a probe on the first's blocks. */
 #ifndef AD_PROBE_ROUTER_H
 #define AD_PROBE_ROUTER_H
 

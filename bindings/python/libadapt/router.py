@@ -1,5 +1,5 @@
 """Router: model A, a Probe on its blocks' outputs, and model B for the inputs the probe
-flags (adapt_router_*, docs/probes.md#routing); block_features gives the probe's training
+flags (adapt_router_*, docs/probes.md, "Routing"); block_features gives the probe's training
 rows."""
 import ctypes as C
 from collections import namedtuple

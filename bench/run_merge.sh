@@ -4,6 +4,7 @@
 # the peak with the call less the peak of the same setup without it.
 #
 #   bench/run_merge.sh [build-dir] [sizes...]     (default build, MLP 784 512 512 10)
+#   bench/plot_merge.py OUTPUT PNG                 draws what it printed
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)

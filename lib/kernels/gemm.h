@@ -45,6 +45,11 @@ adapt_status ad_gemm_pooled(ad_pool *pool, adapt_backend backend, const ad_gemm_
 /* The backends, single-threaded; each computes exactly the contract above. */
 void ad_gemm_reference(const ad_gemm_args *g);
 void ad_gemm_openblas(const ad_gemm_args *g);
+
+/* OpenBLAS on the calling thread alone, for every BLAS and LAPACK call the library makes:
+ * it threads its own work, and OpenBLAS's threaded paths end the process when one of their
+ * allocations fails. */
+void ad_blas_one_thread(void);
 adapt_status ad_gemm_onednn(const ad_gemm_args *g);
 
 #endif

@@ -7,7 +7,7 @@
 /* The library threads products itself (gemm_split.c), so OpenBLAS runs each
  * call on the calling thread. Its thread count is process-wide, and the
  * application may change it between calls: checked each time. */
-static void one_thread(void)
+void ad_blas_one_thread(void)
 {
 #if AD_HAVE_OPENBLAS_THREADS
     if (openblas_get_num_threads() != 1)
@@ -30,7 +30,7 @@ static void row_times_matrix(const ad_gemm_args *g)
 
 void ad_gemm_openblas(const ad_gemm_args *g)
 {
-    one_thread();
+    ad_blas_one_thread();
     if (g->m == 1) {
         row_times_matrix(g);
         return;

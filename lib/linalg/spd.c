@@ -3,6 +3,7 @@
 #include <limits.h>
 
 #include "lib/core/error.h"
+#include "lib/kernels/gemm.h"
 
 /* The Fortran entry points, exported by OpenBLAS and by the reference BLAS and LAPACK. */
 extern void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
@@ -18,6 +19,7 @@ void ad_gram_add(double *c, const double *x, int64_t rows, int64_t n)
 {
     const int ni = (int)n, k = (int)rows;
     const double one = 1.0;
+    ad_blas_one_thread();
     if (rows > 0)
         dsyrk_("L", "N", &ni, &k, &one, x, &ni, &one, c, &ni);
 }
@@ -41,6 +43,7 @@ adapt_status ad_spd_solve(double *a, double *b, int64_t n, int64_t nrhs, const c
                        fn, (long long)n, (long long)n);
     const int ni = (int)n, ri = (int)nrhs;
     int info = 0;
+    ad_blas_one_thread();
     dposv_("L", &ni, &ri, a, &ni, b, &ni, &info);
     if (info > 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the %lld x %lld matrix is not "

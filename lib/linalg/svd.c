@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "lib/core/error.h"
+#include "lib/kernels/gemm.h"
 
 /* LAPACK's Fortran entry point, exported by OpenBLAS and by the reference LAPACK alike. */
 extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
@@ -23,6 +24,7 @@ adapt_status ad_svd_thin(double *a, int64_t m, int64_t n, double *u, double *s, 
     int *iwork = malloc(8 * (size_t)k * sizeof *iwork);
     double query;
     int lwork = -1, info = 0;
+    ad_blas_one_thread();
     if (iwork)
         dgesdd_("S", &rows, &cols, a, &rows, s, vt, &rows, u, &k, &query, &lwork, iwork, &info);
     double *work = NULL;

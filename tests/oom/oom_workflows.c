@@ -655,6 +655,144 @@ static int io_after_failure(oom_fixture *f, char *why, size_t size)
 
 static adapt_status no_setup(oom_fixture *f) { return ADAPT_OK; }
 
+/* ---- probes and routing ------------------------------------------------------------------ */
+
+/* A probe on both blocks of one MLP, fitted on their outputs, its threshold set for a
+ * false-positive rate, a logistic probe beside it, and routers to a second MLP and to a copy
+ * sharing the first block (docs/probes.md). */
+enum { PROBE_HIDDEN = 64 };
+
+static adapt_status probe_setup(oom_fixture *f)
+{
+    f->x = malloc(OOM_SAMPLES * OOM_SAMPLE_VALUES * sizeof *f->x);
+    if (!f->x)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    oom_fill(f->x, OOM_SAMPLES * OOM_SAMPLE_VALUES, 7);
+    adapt_status st = oom_mlp(&f->models[0], 1, PROBE_HIDDEN);
+    if (!st)
+        st = oom_mlp(&f->models[1], 2, PROBE_HIDDEN);
+    if (!st) /* A's twin: its first block is shared */
+        st = oom_mlp(&f->models[2], 1, PROBE_HIDDEN);
+    return st;
+}
+
+/* Fits the probes on A's block outputs for the images in `input`. */
+static adapt_status probe_fit(adapt_probe **probe, adapt_probe **logistic, oom_fixture *f,
+                              adapt_tensor *input)
+{
+    adapt_tensor *h0 = NULL, *h1 = NULL;
+    adapt_status st = adapt_model_forward_blocks(&h0, f->ctx, f->models[0], input, 0, 1);
+    if (!st)
+        st = adapt_model_forward_blocks(&h1, f->ctx, f->models[0], h0, 1, 2);
+    int32_t labels[OOM_SAMPLES];
+    for (int i = 0; i < OOM_SAMPLES; i++)
+        labels[i] = i % 3 == 0;
+    const float *features[] = {st ? NULL : adapt_tensor_data(h0),
+                               st ? NULL : adapt_tensor_data(h1)};
+    const int64_t widths[] = {PROBE_HIDDEN, 10};
+    adapt_probe_params p;
+    adapt_probe_params_init(&p, sizeof p);
+    if (!st)
+        st = adapt_probe_fit(probe, features, widths, 2, labels, OOM_SAMPLES, NULL);
+    if (!st)
+        st = adapt_probe_set_threshold_for_fpr(*probe, features, widths, 2, OOM_SAMPLES, 0.25);
+    p.kind = ADAPT_PROBE_LOGISTIC;
+    if (!st)
+        st = adapt_probe_fit(logistic, features, widths, 1, labels, OOM_SAMPLES, &p);
+    return st;
+}
+
+static adapt_status route(oom_fixture *f, adapt_probe *probe, adapt_model *b, int32_t shared,
+                          adapt_tensor *input, float *logits)
+{
+    adapt_router_params p;
+    adapt_router_params_init(&p, sizeof p);
+    p.n_blocks = 2, p.blocks = (const int32_t[]){0, 1}, p.shared_blocks = shared;
+    adapt_router *router = NULL;
+    adapt_route_outputs out = {sizeof out, logits, f->probe_scores, f->routed, f->flops};
+    adapt_status st = adapt_router_create(&router, f->models[0], b, probe, &p);
+    if (!st)
+        st = adapt_router_run(&out, f->ctx, router, input);
+    adapt_router_free(router);
+    return st;
+}
+
+static adapt_status probe_run(oom_fixture *f)
+{
+    const int64_t shape[] = {OOM_SAMPLES, OOM_SAMPLE_VALUES};
+    adapt_probe *probe = NULL, *logistic = NULL;
+    adapt_tensor *input = NULL;
+    adapt_status st = open_context(f, ADAPT_BACKEND_REFERENCE);
+    if (!st)
+        st = adapt_tensor_input(&input, f->ctx, 2, shape, f->x);
+    if (!st)
+        st = probe_fit(&probe, &logistic, f, input);
+    if (!st)
+        st = route(f, probe, f->models[1], 0, input, f->exit_logits);
+    if (!st)
+        st = route(f, probe, f->models[2], 1, input, f->exit_logits + OOM_SAMPLES * 10);
+    adapt_probe_free(logistic);
+    adapt_probe_free(probe);
+    return st;
+}
+
+static adapt_status probe_collect(oom_fixture *f)
+{
+    adapt_status st = append(f, f->exit_logits, 2 * OOM_SAMPLES * 10 * sizeof(float));
+    if (!st)
+        st = append(f, f->probe_scores, sizeof f->probe_scores);
+    if (!st)
+        st = append(f, f->routed, sizeof f->routed);
+    if (!st)
+        st = append(f, f->flops, OOM_SAMPLES * sizeof *f->flops);
+    return st;
+}
+
+/* ---- model merging ---------------------------------------------------------------------- */
+
+/* AXIS, TIES and singular-value fine-tuning of a narrow MLP from two sources
+ * (docs/transfer.md). */
+enum { MERGE_HIDDEN = 8 };
+
+static adapt_status merge_setup(oom_fixture *f)
+{
+    adapt_status st = oom_mlp(&f->models[0], 1, MERGE_HIDDEN);
+    for (int s = 1; s < 3 && !st; s++) {
+        st = oom_mlp(&f->models[s], 1, MERGE_HIDDEN);
+        adapt_model *delta = NULL;
+        if (!st)
+            st = oom_mlp(&delta, 10 + (uint64_t)s, MERGE_HIDDEN);
+        for (int32_t i = 0; !st && i < adapt_model_param_count(delta); i++) {
+            float *v = adapt_tensor_data(adapt_model_param(f->models[s], i));
+            const float *d = adapt_tensor_data(adapt_model_param(delta, i));
+            for (int64_t k = 0; k < adapt_tensor_numel(adapt_model_param(delta, i)); k++)
+                v[k] += 0.1f * d[k];
+        }
+        adapt_model_free(delta);
+    }
+    return st;
+}
+
+static adapt_status merge_run(oom_fixture *f)
+{
+    adapt_model *sources[] = {f->models[1], f->models[2]};
+    adapt_merge_params mp;
+    adapt_merge_params_init(&mp, sizeof mp);
+    adapt_tune_params tp;
+    adapt_tune_params_init(&tp, sizeof tp);
+    adapt_status st = oom_mlp(&f->made, 3, MERGE_HIDDEN);
+    if (!st)
+        st = adapt_models_merge(f->made, f->models[0], sources, 2, &mp);
+    mp.method = ADAPT_MERGE_TIES;
+    if (!st)
+        st = adapt_models_merge(f->made, f->models[0], sources, 2, &mp);
+    if (!st)
+        st = adapt_model_low_rank_tune(f->made, f->models[0], sources, 2, &tp);
+    return st;
+}
+
+static adapt_status merge_collect(oom_fixture *f) { return append_params(f, f->made); }
+
 static const oom_workflow workflows[] = {
     {"create", no_setup, create_run, append_models, true, NULL, NULL},
     {"load", load_setup, load_run, append_models, true, load_snapshot, load_after_failure},
@@ -666,6 +804,8 @@ static const oom_workflow workflows[] = {
     {"exits", exits_setup, exits_run, exits_collect, true, NULL, NULL},
     {"moe", moe_setup, moe_run, moe_collect, true, NULL, NULL},
     {"acm", moe_setup, acm_run, acm_collect, true, NULL, NULL},
+    {"probe", probe_setup, probe_run, probe_collect, true, NULL, NULL},
+    {"merge", merge_setup, merge_run, merge_collect, true, NULL, NULL},
     {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
     {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
 };
@@ -682,6 +822,8 @@ void oom_end_run(oom_fixture *f)
 {
     adapt_context_free(f->ctx);
     f->ctx = NULL;
+    adapt_model_free(f->made);
+    f->made = NULL;
 }
 
 void oom_fixture_free(oom_fixture *f)

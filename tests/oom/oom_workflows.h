@@ -26,6 +26,9 @@ typedef struct oom_fixture {
     float exit_logits[3 * OOM_SAMPLES * 10];
     int32_t moe_layers; /* MoE layers whose routing a run set */
     int32_t expert_counts[OOM_MOE_SAMPLES * OOM_MOE_TOKENS];
+    float probe_scores[OOM_SAMPLES];
+    int32_t routed[OOM_SAMPLES];
+    adapt_model *made; /* a model a run made, kept for collect */
     float *read;   /* what a run read from files */
     unsigned char *snapshot; /* what a failed run must leave as it was */
     size_t snapshot_bytes;

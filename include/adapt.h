@@ -2679,8 +2679,9 @@ ADAPT_API adapt_status adapt_model_low_rank_tune(adapt_model *target, adapt_mode
  * logistic regression, and a threshold chosen for a false-positive rate on
  * benign data. A router runs one model, scores its hidden states and sends
  * the inputs the probe flags to a second model. Labels are 0 (benign) and 1
- * (flagged). A fitted probe is read-only but for its threshold; several
- * threads may score with one probe at once.
+ * (flagged). A fitted probe is read-only but for its threshold: several
+ * threads may score with one probe at once, as long as none sets its
+ * threshold meanwhile.
  */
 /* ------------------------------------------------------------------------ */
 /** @{ */
@@ -2691,7 +2692,10 @@ typedef enum adapt_probe_kind {
                                      within-class covariance S / (n - 1) (S the scatter
                                      about each row's class mean) and the shrunk precision
                                      P = d ((n - 1) Sigma + tr(Sigma) I)^-1; logits
-                                     mu_c^T P h - mu_c^T P mu_c / 2 + log prior_c */
+                                     mu_c^T P h - mu_c^T P mu_c / 2 + log prior_c. That P
+                                     shrinks as n grows, so the scores stay near the prior
+                                     and rank rather than measure: set the threshold for a
+                                     false-positive rate, not at 0.5 */
     ADAPT_PROBE_LOGISTIC = 1,   /**< logistic regression: the summed log loss plus
                                      l2 |w|^2 / 2 (the bias unpenalised), fitted by
                                      L-BFGS in double */
@@ -2719,10 +2723,13 @@ typedef struct adapt_probe_params {
     double tolerance;       /**< LOGISTIC and the combination: stop once no partial
                                  derivative of the objective divided by n (for the
                                  combination: no entry of its smallest subgradient)
-                                 exceeds this, > 0 (default 1e-7) */
+                                 exceeds this, > 0 (default 1e-7); the solvers also stop,
+                                 without an error, after max_iterations or when no step
+                                 decreases the objective any more */
     double learning_rate;   /**< MLP: Adam's rate, > 0 (default 1e-3) */
     uint64_t seed;          /**< MLP: initialisation and shuffling (default 0) */
-    int32_t n_threads;      /**< MLP: threads, >= 0; 0 = all cores (default) */
+    int32_t n_threads;      /**< MLP: threads of its training and of every scoring of
+                                 it, >= 0; 0 = all cores (default) */
 } adapt_probe_params;
 
 /**
@@ -2745,9 +2752,10 @@ typedef struct adapt_probe adapt_probe;
  * @param params settings, or NULL for the defaults.
  *
  * Errors, with *out untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, n_layers
- * < 1, n < 2, a label other than 0 or 1, one class only, settings out of
- * range, a layer whose features do not vary within the classes: its
- * covariance is 0), ADAPT_ERR_NONFINITE (NaN or infinity in a feature),
+ * < 1 or > 4096, n < 2, a label other than 0 or 1, one class only,
+ * settings out of range, a layer whose features do not vary within the
+ * classes: its covariance is 0), ADAPT_ERR_SHAPE (a width < 1),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in a feature or a setting),
  * ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_probe_fit(adapt_probe **out, const float *const *features,
@@ -2759,8 +2767,8 @@ ADAPT_API adapt_status adapt_probe_fit(adapt_probe **out, const float *const *fe
  * The probe's probability of "flagged" for `n` rows: `scores` [n] the
  * combination's (the only layer's for a one-layer probe) and, if not NULL,
  * `layer_scores` [n, n_layers] each layer's. `features` and `widths` as for
- * adapt_probe_fit(), with the fitted widths. An input is flagged when its
- * score exceeds the threshold.
+ * adapt_probe_fit(), with the fitted widths (`features` may be NULL when n
+ * is 0). An input is flagged when its score exceeds the threshold.
  * Errors, with the outputs untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL,
  * n < 0, the wrong number of layers), ADAPT_ERR_SHAPE (a width other than
  * the fitted one), ADAPT_ERR_NONFINITE, ADAPT_ERR_OUT_OF_MEMORY.
@@ -2773,8 +2781,9 @@ ADAPT_API adapt_status adapt_probe_score(const adapt_probe *probe, float *scores
  * Sets the threshold for a false-positive rate: scores `n` >= 1 benign rows
  * and takes the (floor(fpr n) + 1)-th largest score, so that at most
  * floor(fpr n) of them exceed it (fewer when scores tie there). `fpr` in
- * [0, 1). Errors as adapt_probe_score(), and ADAPT_ERR_INVALID_ARGUMENT for
- * `fpr` out of range; the threshold is unchanged then.
+ * [0, 1). Errors as adapt_probe_score(), and ADAPT_ERR_INVALID_ARGUMENT or
+ * ADAPT_ERR_NONFINITE for `fpr` out of range or NaN; the threshold is
+ * unchanged then.
  */
 ADAPT_API adapt_status adapt_probe_set_threshold_for_fpr(adapt_probe *probe,
                                                          const float *const *features,
@@ -2793,8 +2802,9 @@ ADAPT_API int32_t adapt_probe_layer_count(const adapt_probe *probe);
 
 /**
  * The combination's weights: `weights` [n_layers + 1], one per layer then the
- * bias, of logit = sum_l w_l p_l + b over the layers' probabilities p_l
- * (1 and 0 for a one-layer probe). ADAPT_ERR_INVALID_ARGUMENT for NULL.
+ * bias, of logit = sum_l w_l p_l + b over the layers' probabilities p_l. A
+ * one-layer probe has none: its score is its layer's probability itself,
+ * and it reports 1 and 0. ADAPT_ERR_INVALID_ARGUMENT for NULL.
  */
 ADAPT_API adapt_status adapt_probe_combination(const adapt_probe *probe, double *weights);
 
@@ -2834,8 +2844,10 @@ typedef struct adapt_router_params {
                                 output of block blocks[l], flattened per input. Borrowed
                                 during adapt_router_create() */
     int32_t shared_blocks; /**< 0 (default): B runs from the raw input. k >= 1: A's and B's
-                                first k blocks are the same (shapes and parameter values,
-                                checked) and B continues from A's output of block k - 1 */
+                                first k blocks are the same built-in layers with the same
+                                settings and parameter values (checked; the values only
+                                here, so keep them so) and B continues from A's output
+                                of block k - 1 */
 } adapt_router_params;
 
 /** Fills `params` with the defaults above, as adapt_context_params_init(). */
@@ -2870,10 +2882,12 @@ typedef struct adapt_route_outputs {
  * then A's remaining blocks for the inputs it does not flag and B for those
  * it does, each as one smaller batch. Reads A and B as a forward pass does
  * (other threads may run them meanwhile). Leaves no tensors in `ctx` beyond
- * its arena use. Errors: as adapt_model_forward(), plus
- * ADAPT_ERR_INVALID_ARGUMENT for NULL arguments or an unset struct_size and
- * ADAPT_ERR_STATE for a context that records gradients; the outputs are then
- * unspecified.
+ * its arena use. Errors, with the outputs untouched: as
+ * adapt_model_forward() (ADAPT_ERR_NONFINITE also for NaN or infinity in a
+ * probed block's output), plus ADAPT_ERR_INVALID_ARGUMENT for NULL
+ * arguments or an unset struct_size, and ADAPT_ERR_STATE for a context that
+ * records gradients or models whose blocks changed since the router was
+ * made (a replaced submodule, shared blocks no longer alike).
  */
 ADAPT_API adapt_status adapt_router_run(const adapt_route_outputs *outputs, adapt_context *ctx,
                                         adapt_router *router, adapt_tensor *input);

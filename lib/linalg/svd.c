@@ -27,8 +27,13 @@ adapt_status ad_svd_thin(double *a, int64_t m, int64_t n, double *u, double *s, 
     ad_blas_one_thread();
     if (iwork)
         dgesdd_("S", &rows, &cols, a, &rows, s, vt, &rows, u, &k, &query, &lwork, iwork, &info);
+    if (iwork && (info != 0 || !(query < (double)INT_MAX))) {
+        free(iwork);
+        return ad_fail(ADAPT_ERR_INTERNAL, "%s: LAPACK dgesdd's workspace query for a %lld x "
+                       "%lld matrix failed (info %d)", fn, (long long)m, (long long)n, info);
+    }
     double *work = NULL;
-    if (iwork && info == 0 && query < (double)INT_MAX) {
+    if (iwork) {
         lwork = (int)query;
         work = malloc((size_t)lwork * sizeof *work);
     }

@@ -151,6 +151,9 @@ adapt_status adapt_probe_fit(adapt_probe **out, const float *const *features,
     if (!st && n < 2)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: n = %lld; a probe needs 2 rows or more",
                      fn, (long long)n);
+    if (!st && n_layers > AD_PROBE_MAX_LAYERS)
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %d layers; at most %d", fn,
+                     (int)n_layers, AD_PROBE_MAX_LAYERS);
     if (!st)
         st = ad_probe_rows_check(&rows, fn);
     if (!st)

@@ -8,6 +8,9 @@
 
 #include "adapt.h"
 
+/* Layers a probe may read: the combination's Hessian is (layers + 1)^2 doubles. */
+#define AD_PROBE_MAX_LAYERS 4096
+
 typedef struct {
     int64_t width;
     double *weight;     /* PROTOTYPES, LOGISTIC: logit of "flagged" = weightᵀ h + bias */

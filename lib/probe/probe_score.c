@@ -10,9 +10,9 @@
 
 adapt_status ad_probe_rows_check(const ad_probe_rows *rows, const char *fn)
 {
-    if (!rows->features || !rows->widths)
+    if ((!rows->features && rows->n > 0) || !rows->widths)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
-                       !rows->features ? "features" : "widths");
+                       rows->widths ? "features" : "widths");
     if (rows->n_layers < 1 || rows->n < 0)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s = %lld is out of range", fn,
                        rows->n_layers < 1 ? "n_layers" : "n",

@@ -22,6 +22,9 @@ typedef struct {
     adapt_tensor *shared;  /* A's output of block shared - 1 (the input when shared == 0) */
     const float **probed;  /* each probed block's output rows */
     float *scores, *per_layer;
+    float *logits;         /* [n, classes], handed to the caller only once all is done */
+    int64_t classes;
+    double threshold;      /* the probe's, read once */
     int64_t *flops;        /* A's common blocks and the probe, then each group's blocks */
     int64_t *group[2];     /* rows passed (0) and flagged (1) */
     int64_t count[2];
@@ -39,6 +42,11 @@ static adapt_status open_state(route_state *s, adapt_context *ctx, const adapt_r
         st = ad_scratch((void **)&s->per_layer, ctx, rows * layers * sizeof(float), run_fn);
     if (!st)
         st = ad_scratch((void **)&s->flops, ctx, rows * sizeof *s->flops, run_fn);
+    s->classes = adapt_model_classes(r->a);
+    if (!st)
+        st = ad_scratch((void **)&s->logits, ctx, rows * (size_t)s->classes * sizeof(float),
+                        run_fn);
+    s->threshold = r->probe->threshold;
     for (int g = 0; g < 2 && !st; g++)
         st = ad_scratch((void **)&s->group[g], ctx, rows * sizeof(int64_t), run_fn);
     return st;
@@ -76,10 +84,12 @@ static adapt_status run_common(route_state *s, adapt_context *ctx, const adapt_r
 static adapt_status split(route_state *s, const adapt_router *r, int64_t n)
 {
     const ad_probe_rows rows = {s->probed, r->widths, r->n_blocks, n};
-    adapt_status st = ad_probe_score_rows(r->probe, s->scores, s->per_layer, &rows, run_fn);
+    adapt_status st = ad_probe_rows_check(&rows, run_fn); /* NaN would pass silently */
+    if (!st)
+        st = ad_probe_score_rows(r->probe, s->scores, s->per_layer, &rows, run_fn);
     s->count[0] = s->count[1] = 0;
     for (int64_t i = 0; i < n && !st; i++) {
-        const int g = s->scores[i] > r->probe->threshold;
+        const int g = s->scores[i] > s->threshold;
         s->group[g][s->count[g]++] = i;
     }
     return st;
@@ -87,9 +97,8 @@ static adapt_status split(route_state *s, const adapt_router *r, int64_t n)
 
 /* One group's rows of `from` through `model`'s blocks [first, end), metered; their logits
  * and FLOPs go to the rows' places. */
-static adapt_status finish_group(route_state *s, const adapt_route_outputs *out,
-                                 adapt_context *ctx, adapt_model *model, adapt_tensor *from,
-                                 int32_t first, int g)
+static adapt_status finish_group(route_state *s, adapt_context *ctx, adapt_model *model,
+                                 adapt_tensor *from, int32_t first, int g)
 {
     const int64_t m = s->count[g];
     if (m == 0)
@@ -100,13 +109,14 @@ static adapt_status finish_group(route_state *s, const adapt_route_outputs *out,
         st = ad_meter_start(ctx, m, run_fn);
     if (!st)
         st = ad_model_forward_blocks(&y, ctx, model, x, first, model->n_blocks);
-    const int64_t classes = st ? 0 : y->shape[1];
+    if (!st && !ad_all_finite(y->data, y->numel))
+        st = ad_fail(ADAPT_ERR_NONFINITE, "%s: model %s gave NaN or infinity", run_fn,
+                     g ? "B" : "A");
     for (int64_t j = 0; j < m && !st; j++) {
         const int64_t i = s->group[g][j];
         s->flops[i] += ctx->meter[j];
-        if (out->logits)
-            memcpy(out->logits + i * classes, y->data + j * classes,
-                   (size_t)classes * sizeof(float));
+        memcpy(s->logits + i * s->classes, y->data + j * s->classes,
+               (size_t)s->classes * sizeof(float));
     }
     ad_meter_stop(ctx);
     return st;
@@ -114,6 +124,8 @@ static adapt_status finish_group(route_state *s, const adapt_route_outputs *out,
 
 static void hand_over(const adapt_route_outputs *out, const route_state *s, int64_t n)
 {
+    if (out->logits)
+        memcpy(out->logits, s->logits, (size_t)(n * s->classes) * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         if (out->scores)
             out->scores[i] = s->scores[i];
@@ -140,9 +152,9 @@ static adapt_status route(const adapt_route_outputs *out, adapt_context *ctx,
     if (!st)
         st = split(&s, r, n);
     if (!st)
-        st = finish_group(&s, out, ctx, r->a, x, r->common, 0);
+        st = finish_group(&s, ctx, r->a, x, r->common, 0);
     if (!st)
-        st = finish_group(&s, out, ctx, r->b, s.shared, r->shared, 1);
+        st = finish_group(&s, ctx, r->b, s.shared, r->shared, 1);
     ctx->training = training;
     if (!st)
         hand_over(out, &s, n);

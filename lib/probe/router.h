@@ -19,7 +19,8 @@ struct adapt_router {
 };
 
 /* STATE when A or B no longer has the blocks the router was made for (a submodule replaced
- * since), naming `caller`. The models are held. */
+ * since, layers that no longer match in the shared blocks), naming `caller`. The models are
+ * held. The shared blocks' parameter values are compared only when the router is made. */
 adapt_status ad_router_check_models(const adapt_router *r, const char *caller);
 
 #endif

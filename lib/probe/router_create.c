@@ -74,16 +74,47 @@ static bool in_prefix(const adapt_model *a, int32_t k, const char *name)
     return false;
 }
 
-/* A's and B's first k blocks: the same layers, shapes and parameter values. */
-static adapt_status check_prefix(const adapt_model *a, const adapt_model *b, int32_t k)
+/* Whether model m holds a replacement inside its first k blocks. */
+static bool replaced_within(const adapt_model *m, int32_t k)
 {
-    for (int32_t i = 0; i < k; i++) {
-        const ad_block *x = &a->blocks[i], *y = &b->blocks[i];
-        if (x->kind != y->kind || x->n_layers != y->n_layers || !ad_dims_equal(&x->in, &y->in)
-            || !ad_dims_equal(&x->out, &y->out))
-            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d of the two models "
-                           "differs, so they share no %d blocks", fn, (int)i, (int)k);
+    for (int32_t i = 0; i < m->n_replaced; i++)
+        if (m->replaced[i].site.block < k)
+            return true;
+    return false;
+}
+
+static bool same_layers(const ad_block *x, const ad_block *y)
+{
+    if (x->kind != y->kind || x->n_layers != y->n_layers || !ad_dims_equal(&x->in, &y->in)
+        || !ad_dims_equal(&x->out, &y->out))
+        return false;
+    for (int32_t l = 0; l < x->n_layers; l++) {
+        const ad_layer *u = &x->layers[l], *v = &y->layers[l];
+        if (u->kind != v->kind || strcmp(u->path, v->path) || !ad_dims_equal(&u->out, &v->out)
+            || memcmp(&u->params, &v->params, sizeof u->params))
+            return false;
     }
+    return true;
+}
+
+/* A's and B's first k blocks: the same layers with the same settings, none replaced. Checked
+ * at every run too, since either model may change its layers after the router is made. */
+static adapt_status check_prefix_layers(const adapt_model *a, const adapt_model *b, int32_t k,
+                                        const char *caller)
+{
+    if (replaced_within(a, k) || replaced_within(b, k))
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a submodule of the first %d blocks is "
+                       "replaced; shared blocks must be the built-in layers", caller, (int)k);
+    for (int32_t i = 0; i < k; i++)
+        if (!same_layers(&a->blocks[i], &b->blocks[i]))
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: block %d of the two models "
+                           "differs, so they share no %d blocks", caller, (int)i, (int)k);
+    return ADAPT_OK;
+}
+
+/* ... and the same parameter values, checked when the router is made. */
+static adapt_status check_prefix_values(const adapt_model *a, const adapt_model *b, int32_t k)
+{
     for (int32_t i = 0; i < adapt_model_param_count(a); i++) {
         const char *name = adapt_model_param_name(a, i);
         if (!in_prefix(a, k, name))
@@ -112,7 +143,8 @@ static adapt_status check_models(const adapt_router_params *p, const adapt_model
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: shared_blocks = %d; must be >= 0, at "
                        "most A's %d blocks and fewer than B's %d", fn, (int)p->shared_blocks,
                        (int)a->n_blocks, (int)b->n_blocks);
-    return check_prefix(a, b, p->shared_blocks);
+    adapt_status st = check_prefix_layers(a, b, p->shared_blocks, fn);
+    return st ? st : check_prefix_values(a, b, p->shared_blocks);
 }
 
 static adapt_status build(adapt_router *r, const adapt_router_params *p)
@@ -181,7 +213,8 @@ adapt_status ad_router_check_models(const adapt_router *r, const char *caller)
     bool fits = r->shared < r->b->n_blocks && r->common <= r->a->n_blocks;
     for (int32_t l = 0; l < r->n_blocks && fits; l++)
         fits = ad_dims_numel(&r->a->blocks[r->blocks[l]].out) == r->widths[l];
-    return fits ? ADAPT_OK
-                : ad_fail(ADAPT_ERR_STATE, "%s: a model changed its blocks since the router "
-                          "was made; make it again", caller);
+    if (!fits || check_prefix_layers(r->a, r->b, r->shared, caller))
+        return ad_fail(ADAPT_ERR_STATE, "%s: a model changed its blocks since the router was "
+                       "made; make it again", caller);
+    return ADAPT_OK;
 }

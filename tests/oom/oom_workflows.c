@@ -676,6 +676,24 @@ static adapt_status probe_setup(oom_fixture *f)
     return st;
 }
 
+/* An MLP probe on block 1's outputs, fitted and scored: its training and its scoring each
+ * make a context of their own. */
+static adapt_status probe_mlp(oom_fixture *f, const float *const *features,
+                              const int64_t *widths, const int32_t *labels)
+{
+    adapt_probe_params p;
+    adapt_probe_params_init(&p, sizeof p);
+    p.kind = ADAPT_PROBE_MLP, p.hidden = 8, p.epochs = 1, p.n_threads = 2;
+    adapt_probe *mlp = NULL;
+    adapt_status st = adapt_probe_fit(&mlp, features + 1, widths + 1, 1, labels, OOM_SAMPLES,
+                                      &p);
+    if (!st)
+        st = adapt_probe_score(mlp, f->confidences, NULL, features + 1, widths + 1, 1,
+                               OOM_SAMPLES);
+    adapt_probe_free(mlp);
+    return st;
+}
+
 /* Fits the probes on A's block outputs for the images in `input`. */
 static adapt_status probe_fit(adapt_probe **probe, adapt_probe **logistic, oom_fixture *f,
                               adapt_tensor *input)
@@ -699,7 +717,7 @@ static adapt_status probe_fit(adapt_probe **probe, adapt_probe **logistic, oom_f
     p.kind = ADAPT_PROBE_LOGISTIC;
     if (!st)
         st = adapt_probe_fit(logistic, features, widths, 1, labels, OOM_SAMPLES, &p);
-    return st;
+    return st ? st : probe_mlp(f, features, widths, labels);
 }
 
 static adapt_status route(oom_fixture *f, adapt_probe *probe, adapt_model *b, int32_t shared,
@@ -745,6 +763,8 @@ static adapt_status probe_collect(oom_fixture *f)
         st = append(f, f->routed, sizeof f->routed);
     if (!st)
         st = append(f, f->flops, OOM_SAMPLES * sizeof *f->flops);
+    if (!st)
+        st = append(f, f->confidences, sizeof f->confidences);
     return st;
 }
 

@@ -9,15 +9,18 @@
 
 enum { N = 60, IN = 8, CLASSES = 3 };
 
-static adapt_model *mlp(uint64_t seed)
+static adapt_model *mlp_with(uint64_t seed, adapt_activation activation)
 {
     adapt_mlp_params p;
     adapt_mlp_params_init(&p, sizeof p);
     p.n_sizes = 4, p.sizes = (int64_t[]){IN, 16, 12, CLASSES}, p.seed = seed;
+    p.activation = activation;
     adapt_model *m = NULL;
     TU_OK(adapt_model_create_mlp(&m, &p));
     return m;
 }
+
+static adapt_model *mlp(uint64_t seed) { return mlp_with(seed, ADAPT_ACTIVATION_RELU); }
 
 /* Blocks [first, last) of m on x [N, ...] into out (values per row `width`). */
 /* An inference context. */
@@ -190,6 +193,10 @@ START_TEST(bad_routers_are_refused)
     TU_FAILS(adapt_router_create(&r, a, b, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
     p.shared_blocks = 3; /* B would have nothing left to run */
     TU_FAILS(adapt_router_create(&r, a, a, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model *gelu = mlp_with(1, ADAPT_ACTIVATION_GELU); /* A's weights, another layer */
+    p.shared_blocks = 1;
+    TU_FAILS(adapt_router_create(&r, a, gelu, probe, &p), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(gelu);
     ck_assert_ptr_eq(r, sentinel);
     adapt_mlp_params mp;
     adapt_mlp_params_init(&mp, sizeof mp);
@@ -216,6 +223,82 @@ START_TEST(bad_routers_are_refused)
 }
 END_TEST
 
+/* A failed run leaves every output as it was, wherever it fails. */
+START_TEST(a_failed_run_leaves_the_outputs_alone)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES], scores[N];
+    int32_t routed[N];
+    int64_t flops[N];
+    tu_fill(x, N * IN, 9, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(1);
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    adapt_router *r = router(a, b, probe, 1);
+    adapt_route_outputs out = {sizeof out, logits, scores, routed, flops};
+    int failures = 0, successes = 0;
+    for (size_t limit = 2048; limit < 65536 && !successes; limit += 2048) {
+        adapt_context_params cp;
+        adapt_context_params_init(&cp, sizeof cp);
+        cp.arena_limit_bytes = limit, cp.backend = ADAPT_BACKEND_REFERENCE, cp.n_threads = 1;
+        adapt_context *ctx = NULL;
+        TU_OK(adapt_context_create(&ctx, &cp));
+        adapt_tensor *in = NULL;
+        const adapt_status made = adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x);
+        for (int i = 0; i < N * CLASSES; i++)
+            logits[i] = -7.0f;
+        for (int i = 0; i < N; i++)
+            scores[i] = -7.0f, routed[i] = -7, flops[i] = -7;
+        const adapt_status st = made ? made : adapt_router_run(&out, ctx, r, in);
+        if (st) {
+            ck_assert_int_eq(st, ADAPT_ERR_OUT_OF_MEMORY);
+            for (int i = 0; i < N * CLASSES; i++)
+                ck_assert_float_eq(logits[i], -7.0f);
+            for (int i = 0; i < N; i++)
+                ck_assert(scores[i] == -7.0f && routed[i] == -7 && flops[i] == -7);
+        }
+        failures += st != ADAPT_OK, successes += st == ADAPT_OK;
+        adapt_context_free(ctx);
+    }
+    ck_assert(failures > 0 && successes == 1);
+    adapt_router_free(r);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
+/* Models that change under a router are refused at its next run; NaN is an error. */
+START_TEST(changed_models_and_nan_fail_the_run)
+{
+    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES];
+    tu_fill(x, N * IN, 10, -1.0f, 1.0f);
+    adapt_model *a = mlp(1), *b = mlp(1);
+    adapt_probe *probe = probe_on(a, x, h0, h1);
+    adapt_router *r = router(a, b, probe, 1);
+    adapt_context *ctx = inference();
+    adapt_tensor *in = NULL;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    adapt_route_outputs out = {sizeof out, logits, NULL, NULL, NULL};
+    TU_OK(adapt_router_run(&out, ctx, r, in));
+    float *w = adapt_tensor_data(adapt_model_param(a, 0));
+    const float kept = w[3];
+    w[3] = NAN;
+    TU_FAILS(adapt_router_run(&out, ctx, r, in), ADAPT_ERR_NONFINITE);
+    w[3] = kept;
+    adapt_mlp_params mp; /* block 0's linear layer, replaced by one of the same shape */
+    adapt_mlp_params_init(&mp, sizeof mp);
+    mp.n_sizes = 2, mp.sizes = (int64_t[]){IN, 16};
+    adapt_model *module = NULL;
+    TU_OK(adapt_model_create_mlp(&module, &mp));
+    TU_OK(adapt_model_replace(a, "0", module, NULL));
+    TU_FAILS(adapt_router_run(&out, ctx, r, in), ADAPT_ERR_STATE);
+    adapt_context_free(ctx);
+    adapt_router_free(r);
+    adapt_probe_free(probe);
+    adapt_model_free(a);
+    adapt_model_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router");
@@ -224,6 +307,8 @@ int main(void)
     tcase_add_test(tc, b_continues_from_the_blocks_it_shares_with_a);
     tcase_add_test(tc, every_input_can_go_one_way);
     tcase_add_test(tc, bad_routers_are_refused);
+    tcase_add_test(tc, a_failed_run_leaves_the_outputs_alone);
+    tcase_add_test(tc, changed_models_and_nan_fail_the_run);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -25,7 +25,8 @@ def _layers(features, what):
         if array.ndim < 2:
             raise ShapeError(f"{what}[{i}]: {array.ndim} dims; a layer's features are [n, "
                              f"width]")
-        mats.append(np.ascontiguousarray(array.reshape(array.shape[0], -1)))
+        width = int(np.prod(array.shape[1:]))
+        mats.append(np.ascontiguousarray(array.reshape(array.shape[0], width)))
     rows = {m.shape[0] for m in mats}
     if len(rows) != 1:
         raise ShapeError(f"{what}: the layers have different row counts {sorted(rows)}")

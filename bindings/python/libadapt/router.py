@@ -44,7 +44,9 @@ def block_features(model, x, blocks, batch_size=256, n_threads=0):
                 done = b + 1
                 parts[i].append(h.reshape(h.shape[0], -1))
             ctx.reset()
-    return [np.concatenate(p) if p else np.zeros((0, 0), np.float32) for p in parts]
+    widths = [int(np.prod(model.blocks[b].out_shape)) for b in blocks]
+    return [np.concatenate(p) if p else np.zeros((0, w), np.float32)
+            for p, w in zip(parts, widths)]
 
 
 class Router(Owned):

@@ -137,3 +137,13 @@ def test_the_router_sends_flagged_inputs_to_b():
                                                       common + blocks[2]))
     with pytest.raises(ad.InvalidArgumentError, match="differs"):
         ad.Router(a, b, probe, [0, 1], shared_blocks=1)
+
+
+def test_no_rows_give_no_scores():
+    a = ad.Model.mlp([6, 5, 4, 3], seed=1)
+    x = np.random.default_rng(8).normal(size=(40, 6)).astype(np.float32)
+    features = ad.block_features(a, x, [0, 1])
+    probe = ad.Probe.fit(features, (x[:, 0] > 0).astype(np.int32))
+    empty = ad.block_features(a, x[:0], [0, 1])
+    assert [f.shape for f in empty] == [(0, 5), (0, 4)]
+    assert probe.score(empty).shape == (0,)

@@ -28,23 +28,18 @@ Appends one JSON line per model to OUT/results.jsonl; summarize_slova.py makes t
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
 import libadapt as ad  # noqa: E402
+from fmnist import load_fmnist, results_file  # noqa: E402
 
 IN_CLASSES = 8
 ODIN_TEMPERATURE = 1000.0
-
-
-def load(directory, prefix):
-    ds = ad.Dataset.load_idx(directory / f"{prefix}-images-idx3-ubyte.gz",
-                             directory / f"{prefix}-labels-idx1-ubyte.gz")
-    return ds.features, ds.labels
 
 
 def digits_28():
@@ -177,13 +172,10 @@ def main():
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", default="slova-results")
     args = parser.parse_args()
-    directory = Path(os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
-    train_x, train_y = load(directory, "train")
-    test_x, test_y = load(directory, "t10k")
+    train_x, train_y, test_x, test_y = load_fmnist(flat=False)
     keep = train_y < IN_CLASSES
     full = ad.Dataset.from_numpy(train_x[keep], train_y[keep])
-    os.makedirs(args.out, exist_ok=True)
-    with open(Path(args.out) / "results.jsonl", "a") as out:
+    with results_file(args.out) as out:
         for seed in args.seeds:
             train, val = full.split(5000 / len(full), seed=seed)
             rng = np.random.default_rng(seed)

@@ -28,8 +28,6 @@ singular-value fine-tuning at K = 50 %, N = 40 %. Appends one JSON line per seed
 OUT/results.jsonl; summarize_transfer.py makes the tables.
 """
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,15 +35,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
 import libadapt as ad  # noqa: E402
+from fmnist import append_runs, load_fmnist  # noqa: E402
 
 SOURCE_LR = 0.01  # fine-tuning stays near the base, as merging assumes
 
-
-def load(directory, prefix):
-    ds = ad.Dataset.load_idx(directory / f"{prefix}-images-idx3-ubyte.gz",
-                             directory / f"{prefix}-labels-idx1-ubyte.gz")
-    return ds.features.reshape(len(ds), -1), ds.labels
 
 
 def rotate(x, degrees):
@@ -240,14 +235,7 @@ def main():
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", default="transfer-results")
     args = parser.parse_args()
-    directory = Path(os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
-    data = (*load(directory, "train"), *load(directory, "t10k"))
-    os.makedirs(args.out, exist_ok=True)
-    with open(Path(args.out) / "results.jsonl", "a") as out:
-        for seed in args.seeds:
-            print(f"seed {seed}", flush=True)
-            out.write(json.dumps(run(seed, data, args)) + "\n")
-            out.flush()
+    append_runs(run, args.seeds, load_fmnist(), args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@
 #include "lib/adaptive/head.h"
 #include "lib/core/context.h"
 #include "lib/core/error.h"
-#include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
@@ -188,11 +187,7 @@ static adapt_status check_call(adapt_exit_outputs *out, adapt_tensor **x,
     if (!model || !input)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                        model ? "input" : "model");
-    if (ctx->grad_enabled)
-        return ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
-                       fn);
-    st = ad_tensor_from_handle(x, input, fn, "input");
-    return st ? st : ad_check_tensor(ctx, *x, fn, "input");
+    return ad_inference_input(x, ctx, input, fn);
 }
 
 static void hand_over(const adapt_exit_outputs *out, const ad_infer_state *s, int64_t n)

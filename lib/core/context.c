@@ -163,6 +163,16 @@ adapt_status ad_check_tensor(const adapt_context *ctx, const adapt_tensor *t, co
     return ADAPT_OK;
 }
 
+adapt_status ad_inference_input(adapt_tensor **x, const adapt_context *ctx,
+                                adapt_tensor *input, const char *fn)
+{
+    if (ctx->grad_enabled)
+        return ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
+                       fn);
+    adapt_status st = ad_tensor_from_handle(x, input, fn, "input");
+    return st ? st : ad_check_tensor(ctx, *x, fn, "input");
+}
+
 adapt_status ad_scratch(void **out, adapt_context *ctx, size_t bytes, const char *fn)
 {
     void *block = ad_arena_alloc(&ctx->arena, bytes);

@@ -49,6 +49,11 @@ adapt_status ad_check_context(const adapt_context *ctx, const char *fn);
 adapt_status ad_check_tensor(const adapt_context *ctx, const adapt_tensor *t,
                              const char *fn, const char *what);
 
+/* The input of an inference call of `fn`: *x the record behind the caller's handle `input`,
+ * usable in ctx, which must not record gradients (STATE). */
+adapt_status ad_inference_input(adapt_tensor **x, const adapt_context *ctx,
+                                adapt_tensor *input, const char *fn);
+
 /* New activation with uninitialised data. */
 adapt_status ad_tensor_new(adapt_tensor **out, adapt_context *ctx, int32_t ndim,
                            const int64_t *shape);

@@ -6,7 +6,6 @@
 
 #include "lib/core/context.h"
 #include "lib/core/error.h"
-#include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
@@ -173,12 +172,7 @@ static adapt_status check_run(adapt_route_outputs *out, adapt_tensor **x,
     if (!st && (!router || !input))
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", run_fn,
                      router ? "input" : "router");
-    if (!st && ctx->grad_enabled)
-        st = ad_fail(ADAPT_ERR_STATE, "%s: the context records gradients; this is inference",
-                     run_fn);
-    if (!st)
-        st = ad_tensor_from_handle(x, input, run_fn, "input");
-    return st ? st : ad_check_tensor(ctx, *x, run_fn, "input");
+    return st ? st : ad_inference_input(x, ctx, input, run_fn);
 }
 
 adapt_status adapt_router_run(const adapt_route_outputs *outputs, adapt_context *ctx,

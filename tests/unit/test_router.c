@@ -22,7 +22,6 @@ static adapt_model *mlp_with(uint64_t seed, adapt_activation activation)
 
 static adapt_model *mlp(uint64_t seed) { return mlp_with(seed, ADAPT_ACTIVATION_RELU); }
 
-/* Blocks [first, last) of m on x [N, ...] into out (values per row `width`). */
 /* An inference context. */
 static adapt_context *inference(void)
 {
@@ -31,6 +30,15 @@ static adapt_context *inference(void)
     return ctx;
 }
 
+/* The batch x [N, IN] in ctx. */
+static adapt_tensor *batch(adapt_context *ctx, const float *x)
+{
+    adapt_tensor *in = NULL;
+    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    return in;
+}
+
+/* Blocks [first, last) of m on x [N, ...] into out (values per row `width`). */
 static void run_blocks(float *out, adapt_model *m, const float *x, int64_t width, int32_t first,
                        int32_t last)
 {
@@ -66,6 +74,28 @@ static adapt_router *router(adapt_model *a, adapt_model *b, adapt_probe *probe, 
     return r;
 }
 
+/* Inputs, A's features on them, the two models and a probe fitted on A's blocks 0 and 1. */
+typedef struct {
+    float x[N * IN], h0[N * 16], h1[N * 12];
+    adapt_model *a, *b;
+    adapt_probe *probe;
+} scene;
+
+static void scene_open(scene *s, uint64_t data_seed, uint64_t b_seed)
+{
+    tu_fill(s->x, N * IN, data_seed, -1.0f, 1.0f);
+    s->a = mlp(1);
+    s->b = mlp(b_seed);
+    s->probe = probe_on(s->a, s->x, s->h0, s->h1);
+}
+
+static void scene_close(scene *s)
+{
+    adapt_probe_free(s->probe);
+    adapt_model_free(s->a);
+    adapt_model_free(s->b);
+}
+
 /* Routes x and checks every output against A, B and the probe run on their own. */
 static void check_routing(adapt_model *a, adapt_model *b, adapt_probe *probe, int32_t shared,
                           const float *x, const float *h0, const float *h1)
@@ -76,9 +106,7 @@ static void check_routing(adapt_model *a, adapt_model *b, adapt_probe *probe, in
     int64_t flops[N];
     adapt_route_outputs out = {sizeof out, logits, scores, routed, flops};
     adapt_context *ctx = inference();
-    adapt_tensor *in = NULL;
-    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
-    TU_OK(adapt_router_run(&out, ctx, r, in));
+    TU_OK(adapt_router_run(&out, ctx, r, batch(ctx, x)));
     TU_OK(adapt_probe_score(probe, expected_scores, NULL, (const float *[]){h0, h1},
                             (int64_t[]){16, 12}, 2, N));
     run_blocks(la, a, x, IN, 0, 3);
@@ -111,73 +139,61 @@ static void check_routing(adapt_model *a, adapt_model *b, adapt_probe *probe, in
 
 START_TEST(routed_inputs_are_answered_by_b_the_others_by_a)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12];
-    tu_fill(x, N * IN, 5, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(2);
-    adapt_probe *probe = probe_on(a, x, h0, h1);
-    ck_assert_int_eq(adapt_probe_flops(probe), 2 * 16 + 2 * 12 + 2 * 2);
-    check_routing(a, b, probe, 0, x, h0, h1);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    scene s;
+    scene_open(&s, 5, 2);
+    ck_assert_int_eq(adapt_probe_flops(s.probe), 2 * 16 + 2 * 12 + 2 * 2);
+    check_routing(s.a, s.b, s.probe, 0, s.x, s.h0, s.h1);
+    scene_close(&s);
 }
 END_TEST
 
 START_TEST(b_continues_from_the_blocks_it_shares_with_a)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12];
-    tu_fill(x, N * IN, 6, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(1); /* the same two first blocks, a new last one */
-    float *last = adapt_tensor_data(adapt_model_param(b, 4));
+    scene s;
+    scene_open(&s, 6, 1); /* the same two first blocks, a new last one */
+    float *last = adapt_tensor_data(adapt_model_param(s.b, 4));
     for (int j = 0; j < 12 * CLASSES; j++)
         last[j] = -2.0f * last[j] + 0.1f;
-    adapt_probe *probe = probe_on(a, x, h0, h1);
-    check_routing(a, b, probe, 2, x, h0, h1);
-    check_routing(a, b, probe, 1, x, h0, h1);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    check_routing(s.a, s.b, s.probe, 2, s.x, s.h0, s.h1);
+    check_routing(s.a, s.b, s.probe, 1, s.x, s.h0, s.h1);
+    scene_close(&s);
 }
 END_TEST
 
 START_TEST(every_input_can_go_one_way)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES], la[N * CLASSES];
+    scene s;
+    scene_open(&s, 7, 2);
+    float logits[N * CLASSES], la[N * CLASSES];
     int32_t routed[N];
-    tu_fill(x, N * IN, 7, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(2);
-    adapt_probe *probe = probe_on(a, x, h0, h1);
-    adapt_router *r = router(a, b, probe, 0);
+    adapt_router *r = router(s.a, s.b, s.probe, 0);
     adapt_context *ctx = inference();
-    adapt_tensor *in = NULL;
-    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    adapt_tensor *in = batch(ctx, s.x);
     const double thresholds[] = {2.0, -1.0}; /* scores are in [0, 1] */
     adapt_route_outputs out = {sizeof out, logits, NULL, routed, NULL};
     for (int t = 0; t < 2; t++) {
-        TU_OK(adapt_probe_set_threshold(probe, thresholds[t]));
+        TU_OK(adapt_probe_set_threshold(s.probe, thresholds[t]));
         TU_OK(adapt_router_run(&out, ctx, r, in));
         for (int i = 0; i < N; i++)
             ck_assert_int_eq(routed[i], t);
     }
-    TU_OK(adapt_probe_set_threshold(probe, 2.0));
-    run_blocks(la, a, x, IN, 0, 3);
+    TU_OK(adapt_probe_set_threshold(s.probe, 2.0));
+    run_blocks(la, s.a, s.x, IN, 0, 3);
     TU_OK(adapt_router_run(&out, ctx, r, in));
     for (int i = 0; i < N * CLASSES; i++)
         ck_assert_float_eq_tol(logits[i], la[i], 1e-5f);
     adapt_context_free(ctx);
     adapt_router_free(r);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    scene_close(&s);
 }
 END_TEST
 
 START_TEST(bad_routers_are_refused)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12];
-    tu_fill(x, N * IN, 8, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(2);
-    adapt_probe *probe = probe_on(a, x, h0, h1);
+    scene s;
+    scene_open(&s, 8, 2);
+    adapt_model *a = s.a, *b = s.b;
+    adapt_probe *probe = s.probe;
     adapt_router_params p;
     adapt_router_params_init(&p, sizeof p);
     adapt_router *r = (adapt_router *)&r, *const sentinel = r;
@@ -208,7 +224,7 @@ START_TEST(bad_routers_are_refused)
     r = router(a, b, probe, 0);
     adapt_context *ctx = inference();
     adapt_tensor *wrong = NULL;
-    TU_OK(adapt_tensor_input(&wrong, ctx, 2, (int64_t[]){N / IN, IN * IN}, x));
+    TU_OK(adapt_tensor_input(&wrong, ctx, 2, (int64_t[]){N / IN, IN * IN}, s.x));
     float logits[N * CLASSES];
     adapt_route_outputs out = {sizeof out, logits, NULL, NULL, NULL};
     TU_FAILS(adapt_router_run(&out, ctx, r, wrong), ADAPT_ERR_SHAPE);
@@ -217,22 +233,19 @@ START_TEST(bad_routers_are_refused)
     adapt_router_free(r);
     adapt_router_free(NULL);
     adapt_model_free(other);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    scene_close(&s);
 }
 END_TEST
 
 /* A failed run leaves every output as it was, wherever it fails. */
 START_TEST(a_failed_run_leaves_the_outputs_alone)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES], scores[N];
+    scene s;
+    scene_open(&s, 9, 1);
+    float logits[N * CLASSES], scores[N];
     int32_t routed[N];
     int64_t flops[N];
-    tu_fill(x, N * IN, 9, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(1);
-    adapt_probe *probe = probe_on(a, x, h0, h1);
-    adapt_router *r = router(a, b, probe, 1);
+    adapt_router *r = router(s.a, s.b, s.probe, 1);
     adapt_route_outputs out = {sizeof out, logits, scores, routed, flops};
     int failures = 0, successes = 0;
     for (size_t limit = 2048; limit < 65536 && !successes; limit += 2048) {
@@ -242,7 +255,7 @@ START_TEST(a_failed_run_leaves_the_outputs_alone)
         adapt_context *ctx = NULL;
         TU_OK(adapt_context_create(&ctx, &cp));
         adapt_tensor *in = NULL;
-        const adapt_status made = adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x);
+        const adapt_status made = adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, s.x);
         for (int i = 0; i < N * CLASSES; i++)
             logits[i] = -7.0f;
         for (int i = 0; i < N; i++)
@@ -260,26 +273,22 @@ START_TEST(a_failed_run_leaves_the_outputs_alone)
     }
     ck_assert(failures > 0 && successes == 1);
     adapt_router_free(r);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    scene_close(&s);
 }
 END_TEST
 
 /* Models that change under a router are refused at its next run; NaN is an error. */
 START_TEST(changed_models_and_nan_fail_the_run)
 {
-    float x[N * IN], h0[N * 16], h1[N * 12], logits[N * CLASSES];
-    tu_fill(x, N * IN, 10, -1.0f, 1.0f);
-    adapt_model *a = mlp(1), *b = mlp(1);
-    adapt_probe *probe = probe_on(a, x, h0, h1);
-    adapt_router *r = router(a, b, probe, 1);
+    scene s;
+    scene_open(&s, 10, 1);
+    float logits[N * CLASSES];
+    adapt_router *r = router(s.a, s.b, s.probe, 1);
     adapt_context *ctx = inference();
-    adapt_tensor *in = NULL;
-    TU_OK(adapt_tensor_input(&in, ctx, 2, (int64_t[]){N, IN}, x));
+    adapt_tensor *in = batch(ctx, s.x);
     adapt_route_outputs out = {sizeof out, logits, NULL, NULL, NULL};
     TU_OK(adapt_router_run(&out, ctx, r, in));
-    float *w = adapt_tensor_data(adapt_model_param(a, 0));
+    float *w = adapt_tensor_data(adapt_model_param(s.a, 0));
     const float kept = w[3];
     w[3] = NAN;
     TU_FAILS(adapt_router_run(&out, ctx, r, in), ADAPT_ERR_NONFINITE);
@@ -289,13 +298,11 @@ START_TEST(changed_models_and_nan_fail_the_run)
     mp.n_sizes = 2, mp.sizes = (int64_t[]){IN, 16};
     adapt_model *module = NULL;
     TU_OK(adapt_model_create_mlp(&module, &mp));
-    TU_OK(adapt_model_replace(a, "0", module, NULL));
+    TU_OK(adapt_model_replace(s.a, "0", module, NULL));
     TU_FAILS(adapt_router_run(&out, ctx, r, in), ADAPT_ERR_STATE);
     adapt_context_free(ctx);
     adapt_router_free(r);
-    adapt_probe_free(probe);
-    adapt_model_free(a);
-    adapt_model_free(b);
+    scene_close(&s);
 }
 END_TEST
 

@@ -77,4 +77,26 @@ adapt_status ad_op_hoyer(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x
 adapt_status ad_op_straight_through(adapt_tensor **out, adapt_context *ctx,
                                     adapt_tensor *logits, float tau, bool sample);
 
+/* Normalizing flows (lib/ops/flow_coupling.c, flow_losses.c). The coupling step: x [N, d] with
+ * the columns [lo, hi) of ad_coupling_columns() replaced by x * exp(s) + t (s, t [N, hi - lo];
+ * s NULL: x + t). */
+void ad_coupling_columns(int64_t *lo, int64_t *hi, int64_t d, int32_t parity);
+adapt_status ad_op_coupling(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                            adapt_tensor *s, adapt_tensor *t, int32_t parity);
+/* Its exact inverse on plain arrays: x [rows, d] from y (x may be y). */
+void ad_coupling_inverse(float *x, const float *y, const float *s, const float *t, int64_t rows,
+                         int64_t d, int32_t parity);
+/* log |det| of batch normalisation of x [N, C] per row, a scalar: sum_j log |gamma_j| -
+ * log(var_j + eps) / 2, var the batch's (biased) in training, else running_var. */
+adapt_status ad_op_batchnorm_logdet(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                    adapt_tensor *gamma, const adapt_tensor *running_var,
+                                    float eps);
+/* Mean over rows of -log N(z; mean, std^2) summed over columns; mean and std [N, d] constants. */
+adapt_status ad_op_gaussian_nll(adapt_tensor **out, adapt_context *ctx, adapt_tensor *z,
+                                const float *mean, const float *std);
+/* Mean over rows of |z_i - centre_i|^2 over columns [first, last), centre_i the mean of the
+ * rows of group groups[i] (a row of group < 0 is alone: 0). */
+adapt_status ad_op_group_spread(adapt_tensor **out, adapt_context *ctx, adapt_tensor *z,
+                                const int32_t *groups, int64_t first, int64_t last);
+
 #endif

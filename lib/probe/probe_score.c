@@ -55,18 +55,18 @@ static adapt_status rows_match(const adapt_probe *probe, const ad_probe_rows *ro
 {
     if (!probe)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: probe is NULL", fn);
-    if (rows->n_layers != probe->n_layers) /* before the arrays are read that far */
+    /* The counts and widths first: the arrays are read only as far as the probe's own. */
+    if (rows->n_layers != probe->n_layers)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: %d layers given; the probe reads %d",
                        fn, (int)rows->n_layers, (int)probe->n_layers);
-    adapt_status st = ad_probe_rows_check(rows, fn);
-    if (st)
-        return st;
+    if (!rows->widths)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: widths is NULL", fn);
     for (int32_t l = 0; l < rows->n_layers; l++)
         if (rows->widths[l] != probe->layers[l].width)
             return ad_fail(ADAPT_ERR_SHAPE, "%s: layer %d has %lld features; the probe was "
                            "fitted on %lld", fn, (int)l, (long long)rows->widths[l],
                            (long long)probe->layers[l].width);
-    return ADAPT_OK;
+    return ad_probe_rows_check(rows, fn);
 }
 
 adapt_status ad_probe_score_rows(const adapt_probe *probe, float *combined, float *per_layer,

@@ -1467,7 +1467,7 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
  * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules,
  * the interval bounds and continual learning, one-vs-all classification,
- * model merging and hidden-state probes.
+ * model merging, hidden-state probes and normalizing flows.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -2894,6 +2894,92 @@ ADAPT_API adapt_status adapt_router_run(const adapt_route_outputs *outputs, adap
 
 /** Frees a router (not its models or probe); NULL is a no-op. */
 ADAPT_API void adapt_router_free(adapt_router *router);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup flows Normalizing flows on latent vectors
+ *
+ * A conditional normalizing flow z = f(w) on a generator's latent vectors
+ * (docs/flows.md, after PluGeN4Faces, arXiv 2309.12033): coupling layers
+ * that alternate which half of the vector they transform (RealNVP's affine
+ * x * exp(s) + t, or NICE's additive x + t), s and t computed by a residual
+ * net from the other half and an optional conditioning vector, and batch
+ * normalisation between couplings. The inverse is exact and
+ * log |det df/dw| comes with every forward pass. Owned: free with
+ * adapt_flow_free(). Training a flow is single-writer; inverses and
+ * inference forward passes may run on several threads at once.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** The coupling layers' transformation of their half. */
+typedef enum adapt_coupling_kind {
+    ADAPT_COUPLING_AFFINE = 0,  /**< RealNVP: x * exp(s) + t, s = tanh of the net's output */
+    ADAPT_COUPLING_ADDITIVE = 1 /**< NICE: x + t (volume preserving) */
+} adapt_coupling_kind;
+
+/** Settings of adapt_flow_create(). Fill with adapt_flow_params_init(). */
+typedef struct adapt_flow_params {
+    /** sizeof(adapt_flow_params); set by adapt_flow_params_init(). */
+    size_t struct_size;
+    int64_t dim;        /**< width of the latent vectors, >= 2 (no default: 0 is refused) */
+    int64_t cond_dim;   /**< width of the conditioning vector, >= 0 (default 0: none) */
+    int32_t couplings;  /**< coupling layers, >= 1 (default 8) */
+    int32_t coupling;   /**< adapt_coupling_kind (default AFFINE) */
+    int64_t hidden;     /**< width of each coupling net, >= 1 (default 128) */
+    int32_t blocks;     /**< residual blocks per coupling net, >= 0 (default 2) */
+    int32_t batch_norm; /**< non-zero (default): batch normalisation before every coupling
+                             but the first */
+    uint64_t seed;      /**< initialisation (default 0) */
+} adapt_flow_params;
+
+/** Fills `params` with the defaults above, as adapt_context_params_init(). */
+ADAPT_API void adapt_flow_params_init(adapt_flow_params *params, size_t size);
+
+/** A normalizing flow. */
+typedef struct adapt_flow adapt_flow;
+
+/**
+ * Makes a flow that starts as the identity (each coupling net's last layer
+ * is zero). Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, settings out of
+ * range), ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_flow_create(adapt_flow **out, const adapt_flow_params *params);
+
+/** Frees a flow; NULL is a no-op. */
+ADAPT_API void adapt_flow_free(adapt_flow *flow);
+
+/**
+ * z = f(w) for w [N, dim] (and `cond` [N, cond_dim] when the flow has one,
+ * else NULL) and `logdet` [N], log |det dz/dw| of each row. In a training
+ * context batch normalisation uses the batch's statistics and updates its
+ * running ones; otherwise the running ones. Taped when the context records
+ * gradients. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a missing or
+ * unexpected `cond`), ADAPT_ERR_SHAPE, ADAPT_ERR_STATE (tensors of another
+ * context), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_flow_forward(adapt_tensor **z, adapt_tensor **logdet,
+                                          adapt_context *ctx, adapt_flow *flow,
+                                          adapt_tensor *w, adapt_tensor *cond);
+
+/**
+ * w = f^-1(z) for `n` rows z [n, dim] (and cond [n, cond_dim], or NULL),
+ * with batch normalisation's running statistics: the exact inverse of an
+ * inference forward pass. `w` may be `z`. Errors: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL, n < 0, a missing or unexpected `cond`), ADAPT_ERR_NONFINITE (NaN
+ * or infinity in z or cond), ADAPT_ERR_OUT_OF_MEMORY; `w` untouched then.
+ */
+ADAPT_API adapt_status adapt_flow_inverse(float *w, adapt_flow *flow, const float *z,
+                                          const float *cond, int64_t n);
+
+/** Parameters of the flow (buffers included), in a fixed order; 0 for NULL. */
+ADAPT_API int32_t adapt_flow_param_count(const adapt_flow *flow);
+/** Parameter `index`. Borrowed: valid as long as the flow. NULL if out of range. */
+ADAPT_API adapt_tensor *adapt_flow_param(const adapt_flow *flow, int32_t index);
+/** Its name ("couplings.0.net.in.weight", "norms.1.running_var"); NULL if out of range. */
+ADAPT_API const char *adapt_flow_param_name(const adapt_flow *flow, int32_t index);
 
 /** @} */
 

@@ -22,11 +22,13 @@ from .context import Context
 from .continual import Consolidation
 from .dataset import Dataset
 from .distill import Recording, distill
+from .flow import Flow
 from .probe import Probe
 from .router import RouteResults, Router, block_features
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
                          HeadInfo, exit_fit, exit_simulate, exit_sweep)
-from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, ExitRegime,
+from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, CouplingKind,
+                    ExitRegime,
                     ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, LossKind,
                     MergeMethod, Optimizer, ProbeKind, Routing, Schedule, ScoreKind, Status,
                     TuneMethod)
@@ -69,9 +71,10 @@ def backend_available(backend):
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
     "CancelledError", "Certification", "Consolidation", "ConsolidationKind", "Context",
-    "Dataset", "Evaluation", "ExitCurve",
+    "CouplingKind", "Dataset", "Evaluation", "ExitCurve",
     "ExitOutcome", "ExitPolicy",
-    "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "FormatError", "Head",
+    "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "Flow", "FormatError",
+    "Head",
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
     "LossKind", "MergeMethod",
     "Metrics",

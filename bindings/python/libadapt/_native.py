@@ -10,13 +10,14 @@ from . import _library
 from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, CnnParams,
                        ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
-                       ExitTrainParams, HeadInfo, HeadParams, LayerParams, MergeParams,
+                       ExitTrainParams, FlowParams, HeadInfo, HeadParams, LayerParams,
+                       MergeParams,
                        MetricsReport, TuneParams,
                        MlpParams, MoeParams, ProbeParams, RecordParams, RouteOutputs,
                        RouterParams, SubmoduleInfo,
                        TrainParams, VitParams, adapt_calibrator, adapt_consolidation,
-                       adapt_context, adapt_dataset, adapt_head, adapt_model, adapt_probe,
-                       adapt_recording, adapt_router, adapt_tensor)
+                       adapt_context, adapt_dataset, adapt_head, adapt_flow, adapt_model,
+                       adapt_probe, adapt_recording, adapt_router, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
 lib, path = _library.load()
@@ -28,6 +29,7 @@ P = C.POINTER
 CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model), P(adapt_dataset)
 CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
 CONSOLIDATION, PROBE, ROUTER = P(adapt_consolidation), P(adapt_probe), P(adapt_router)
+FLOW = P(adapt_flow)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -179,6 +181,14 @@ SIGNATURES = {
     "adapt_router_create": (STATUS, [P(ROUTER), MODEL, MODEL, PROBE, P(RouterParams)]),
     "adapt_router_run": (STATUS, [P(RouteOutputs), CTX, ROUTER, TENSOR]),
     "adapt_router_free": (None, [ROUTER]),
+    "adapt_flow_params_init": (None, [P(FlowParams), C.c_size_t]),
+    "adapt_flow_create": (STATUS, [P(FLOW), P(FlowParams)]),
+    "adapt_flow_free": (None, [FLOW]),
+    "adapt_flow_forward": (STATUS, [P(TENSOR), P(TENSOR), CTX, FLOW, TENSOR, TENSOR]),
+    "adapt_flow_inverse": (STATUS, [F32P, FLOW, F32P, F32P, i64]),
+    "adapt_flow_param_count": (i32, [FLOW]),
+    "adapt_flow_param": (TENSOR, [FLOW, i32]),
+    "adapt_flow_param_name": (C.c_char_p, [FLOW, i32]),
     "adapt_consolidation_free": (None, [CONSOLIDATION]),
     "adapt_consolidation_end_task": (STATUS, [CONSOLIDATION, MODEL, DATASET, i32]),
     "adapt_consolidation_penalty": (STATUS, [F64P, CONSOLIDATION, MODEL]),

@@ -44,6 +44,10 @@ class adapt_router(_Opaque):
     pass
 
 
+class adapt_flow(_Opaque):
+    pass
+
+
 class adapt_head(_Opaque):
     pass
 
@@ -297,8 +301,16 @@ class RouteOutputs(C.Structure):
                 ("flops", C.POINTER(C.c_int64))]
 
 
+class FlowParams(C.Structure):
+    c_name = "adapt_flow_params"
+    init_function = "adapt_flow_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("dim", C.c_int64), ("cond_dim", C.c_int64),
+                ("couplings", C.c_int32), ("coupling", C.c_int32), ("hidden", C.c_int64),
+                ("blocks", C.c_int32), ("batch_norm", C.c_int32), ("seed", C.c_uint64)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
        SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
-       TuneParams, ProbeParams, RouterParams, RouteOutputs)
+       TuneParams, ProbeParams, RouterParams, RouteOutputs, FlowParams)

@@ -134,6 +134,12 @@ class ProbeKind(enum.IntEnum):
     MLP = 2         # one hidden ReLU layer, trained by Adam
 
 
+class CouplingKind(enum.IntEnum):
+    """adapt_coupling_kind: how a Flow's couplings transform their half (docs/flows.md)."""
+    AFFINE = 0    # RealNVP: x * exp(s) + t
+    ADDITIVE = 1  # NICE: x + t
+
+
 class TuneMethod(enum.IntEnum):
     """adapt_tune_method: how low_rank_tune prepares a model (docs/transfer.md)."""
     SINGULAR_VALUES = 0  # AXIS: the pooled components' largest singular values train

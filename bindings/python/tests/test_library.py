@@ -43,7 +43,8 @@ STRUCTS = {s.c_name: s for s in _structs.ALL}
 HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
                         "adapt_calibrator", "adapt_head", "adapt_recording",
-                        "adapt_consolidation", "adapt_probe", "adapt_router")}
+                        "adapt_consolidation", "adapt_probe", "adapt_router",
+                        "adapt_flow")}
 
 
 def expected_ctype(c_declaration):
@@ -116,7 +117,8 @@ def test_constants_and_enums_agree_with_the_header():
                 enums.IntervalPhase: "ADAPT_INTERVAL_",
                 enums.ConsolidationKind: "ADAPT_CONSOLIDATION_",
                 enums.LossKind: "ADAPT_LOSS_", enums.MergeMethod: "ADAPT_MERGE_",
-                enums.TuneMethod: "ADAPT_TUNE_", enums.ProbeKind: "ADAPT_PROBE_"}
+                enums.TuneMethod: "ADAPT_TUNE_", enums.ProbeKind: "ADAPT_PROBE_",
+                enums.CouplingKind: "ADAPT_COUPLING_"}
     for kind, prefix in prefixes.items():
         values = {m.group(1): int(m.group(2))
                   for m in re.finditer(rf"{prefix}(\w+) = (-?\d+)", text)}

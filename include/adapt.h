@@ -2974,6 +2974,60 @@ ADAPT_API adapt_status adapt_flow_forward(adapt_tensor **z, adapt_tensor **logde
 ADAPT_API adapt_status adapt_flow_inverse(float *w, adapt_flow *flow, const float *z,
                                           const float *cond, int64_t n);
 
+/**
+ * The prior and losses of adapt_flow_train() (PluGeN4Faces): the first
+ * `attributes` coordinates of z are trained towards each row's attribute
+ * values, z_k ~ N(a_k, sigma_e^2), with sigma_e = sigma * sigma_decay^e in
+ * epoch e; the rest towards N(0, 1). With identities, the identity loss
+ * pulls the rest of the codes of rows of one identity in a batch towards
+ * their mean, |z_id - mean|^2, weighted by identity_weight times
+ * min(1, (e + 1) / identity_warmup). Fill with adapt_flow_prior_init().
+ */
+typedef struct adapt_flow_prior {
+    /** sizeof(adapt_flow_prior); set by adapt_flow_prior_init(). */
+    size_t struct_size;
+    int32_t attributes;     /**< attribute coordinates, in [0, dim) (default 0) */
+    float sigma;            /**< > 0 (default 0.7) */
+    float sigma_decay;      /**< in (0, 1] (default 0.9) */
+    float identity_weight;  /**< >= 0 (default 0: no identity loss) */
+    int32_t identity_warmup; /**< epochs, >= 1 (default 1) */
+} adapt_flow_prior;
+
+/** Fills `prior` with the defaults above, as adapt_context_params_init(). */
+ADAPT_API void adapt_flow_prior_init(adapt_flow_prior *prior, size_t size);
+
+/**
+ * Trains the flow on `n` latents w [n, dim] (cond [n, cond_dim] or NULL as
+ * the flow takes), attribute values [n, prior->attributes] (NULL when
+ * there are none) and identities [n] (group ids >= 0, -1 for none; NULL:
+ * no identity loss), minimising the negative log-likelihood under the
+ * prior, minus the mean log-determinant, plus the identity loss: the loop
+ * of adapt_model_train() with `params` (its optimizer, schedule, clipping,
+ * epochs, batches, seed, threads, progress and cancel; its loss settings,
+ * validation and exit settings do not apply). Errors, with the flow as the
+ * last completed step left it: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 2,
+ * prior or params out of range), ADAPT_ERR_NONFINITE (NaN or infinity in
+ * the data, or a diverging loss), ADAPT_ERR_CANCELLED, ADAPT_ERR_OVERFLOW,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const float *cond,
+                                        const float *attribute_values,
+                                        const int32_t *identities, int64_t n,
+                                        const adapt_flow_prior *prior,
+                                        const adapt_train_params *params);
+
+/**
+ * Edits `n` latents: z = f(w) (inference, running statistics), z[i, dims[k]]
+ * set to values[i * n_dims + k], w_out = f^-1(z). `w_out` may be `w`.
+ * Errors, with w_out untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 0,
+ * n_dims < 1, a dim out of [0, dim), a missing or unexpected `cond`),
+ * ADAPT_ERR_NONFINITE (NaN or infinity in w, cond or values),
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_flow_edit(float *w_out, adapt_flow *flow, const float *w,
+                                       const float *cond, int64_t n, const int32_t *dims,
+                                       int32_t n_dims, const float *values);
+
 /** Parameters of the flow (buffers included), in a fixed order; 0 for NULL. */
 ADAPT_API int32_t adapt_flow_param_count(const adapt_flow *flow);
 /** Parameter `index`. Borrowed: valid as long as the flow. NULL if out of range. */

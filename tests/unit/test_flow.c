@@ -193,6 +193,78 @@ START_TEST(bad_settings_and_inputs_are_refused)
 }
 END_TEST
 
+enum { TRAIN_ROWS = 512, TRAIN_DIM = 4 };
+
+/* Latents w ~ uniform, attribute a = w_0 + w_1 (scaled to about unit width): a flow trained
+ * with one attribute coordinate carries a in z_0. */
+static adapt_flow *trained_flow(float *w, float *a, float sigma_decay, int32_t epochs)
+{
+    tu_fill(w, TRAIN_ROWS * TRAIN_DIM, 12, -1.5f, 1.5f);
+    for (int i = 0; i < TRAIN_ROWS; i++)
+        a[i] = 0.6f * (w[i * TRAIN_DIM] + w[i * TRAIN_DIM + 1]);
+    adapt_flow_params fp;
+    adapt_flow_params_init(&fp, sizeof fp);
+    fp.dim = TRAIN_DIM, fp.couplings = 4, fp.hidden = 32, fp.blocks = 1, fp.seed = 13;
+    adapt_flow *f = NULL;
+    TU_OK(adapt_flow_create(&f, &fp));
+    adapt_flow_prior prior;
+    adapt_flow_prior_init(&prior, sizeof prior);
+    prior.attributes = 1, prior.sigma = 0.5f, prior.sigma_decay = sigma_decay;
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = epochs, tp.batch_size = 64, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.learning_rate = 3e-3f, tp.grad_clip_norm = 1.0f, tp.seed = 14, tp.n_threads = 1;
+    TU_OK(adapt_flow_train(f, w, NULL, a, NULL, TRAIN_ROWS, &prior, &tp));
+    return f;
+}
+
+static double correlation(const float *x, int64_t stride, const float *y, int64_t n)
+{
+    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+    for (int64_t i = 0; i < n; i++)
+        mx += x[i * stride] / (double)n, my += y[i] / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        const double u = x[i * stride] - mx, v = y[i] - my;
+        sxy += u * v, sxx += u * u, syy += v * v;
+    }
+    return sxy / sqrt(sxx * syy);
+}
+
+START_TEST(training_puts_the_attribute_in_its_coordinate_and_edits_move_it)
+{
+    static float w[TRAIN_ROWS * TRAIN_DIM], a[TRAIN_ROWS], z[TRAIN_ROWS * TRAIN_DIM];
+    static float edited[TRAIN_ROWS * TRAIN_DIM];
+    adapt_flow *f = trained_flow(w, a, 0.9f, 30);
+    adapt_context *ctx = inference();
+    adapt_tensor *wt = NULL, *zt = NULL, *lt = NULL;
+    TU_OK(adapt_tensor_input(&wt, ctx, 2, (int64_t[]){TRAIN_ROWS, TRAIN_DIM}, w));
+    TU_OK(adapt_flow_forward(&zt, &lt, ctx, f, wt, NULL));
+    TU_OK(adapt_tensor_read(zt, z, TRAIN_ROWS * TRAIN_DIM));
+    const double r = correlation(z, TRAIN_DIM, a, TRAIN_ROWS);
+    ck_assert_msg(r > 0.95, "z_0 follows the attribute: correlation %.3f", r);
+    static float ones[TRAIN_ROWS]; /* every row's attribute set to 1 */
+    for (int i = 0; i < TRAIN_ROWS; i++)
+        ones[i] = 1.0f;
+    TU_OK(adapt_flow_edit(edited, f, w, NULL, TRAIN_ROWS, (int32_t[]){0}, 1, ones));
+    double before = 0.0, after = 0.0;
+    for (int i = 0; i < TRAIN_ROWS; i++) {
+        const double got = 0.6 * (edited[i * TRAIN_DIM] + edited[i * TRAIN_DIM + 1]);
+        before += fabs(a[i] - 1.0) / TRAIN_ROWS, after += fabs(got - 1.0) / TRAIN_ROWS;
+    }
+    ck_assert_msg(after < 0.5 * before, "edits move the attribute towards 1: mean distance "
+                  "%.3f before, %.3f after", before, after);
+    ones[3] = NAN;
+    edited[0] = 42.0f;
+    TU_FAILS(adapt_flow_edit(edited, f, w, NULL, TRAIN_ROWS, (int32_t[]){0}, 1, ones),
+             ADAPT_ERR_NONFINITE);
+    TU_FAILS(adapt_flow_edit(edited, f, w, NULL, TRAIN_ROWS, (int32_t[]){TRAIN_DIM}, 1, ones),
+             ADAPT_ERR_INVALID_ARGUMENT); /* an attribute index out of range */
+    ck_assert_float_eq(edited[0], 42.0f);
+    adapt_context_free(ctx);
+    adapt_flow_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("flow");
@@ -201,6 +273,7 @@ int main(void)
     tcase_add_test(tc, the_log_determinant_is_the_jacobians);
     tcase_add_test(tc, gradients_through_the_flow_match_central_differences);
     tcase_add_test(tc, bad_settings_and_inputs_are_refused);
+    tcase_add_test(tc, training_puts_the_attribute_in_its_coordinate_and_edits_move_it);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

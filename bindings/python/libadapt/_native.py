@@ -10,7 +10,7 @@ from . import _library
 from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, CnnParams,
                        ContextParams, EvalResult,
                        ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
-                       ExitTrainParams, FlowParams, HeadInfo, HeadParams, LayerParams,
+                       ExitTrainParams, FlowParams, FlowPrior, HeadInfo, HeadParams, LayerParams,
                        MergeParams,
                        MetricsReport, TuneParams,
                        MlpParams, MoeParams, ProbeParams, RecordParams, RouteOutputs,
@@ -186,6 +186,10 @@ SIGNATURES = {
     "adapt_flow_free": (None, [FLOW]),
     "adapt_flow_forward": (STATUS, [P(TENSOR), P(TENSOR), CTX, FLOW, TENSOR, TENSOR]),
     "adapt_flow_inverse": (STATUS, [F32P, FLOW, F32P, F32P, i64]),
+    "adapt_flow_prior_init": (None, [P(FlowPrior), C.c_size_t]),
+    "adapt_flow_train": (STATUS, [FLOW, F32P, F32P, F32P, I32P, i64, P(FlowPrior),
+                                  P(TrainParams)]),
+    "adapt_flow_edit": (STATUS, [F32P, FLOW, F32P, F32P, i64, I32P, i32, F32P]),
     "adapt_flow_param_count": (i32, [FLOW]),
     "adapt_flow_param": (TENSOR, [FLOW, i32]),
     "adapt_flow_param_name": (C.c_char_p, [FLOW, i32]),
@@ -264,7 +268,8 @@ def _declare():
 
 _declare()
 
-# adapt_npy_read and adapt_safetensors_read hand out memory the caller releases with the C library's free().
+# adapt_npy_read and adapt_safetensors_read hand out memory the caller releases with the C
+# library's free().
 libc = C.CDLL(None)
 libc.free.argtypes = [C.c_void_p]
 libc.free.restype = None

@@ -309,8 +309,17 @@ class FlowParams(C.Structure):
                 ("blocks", C.c_int32), ("batch_norm", C.c_int32), ("seed", C.c_uint64)]
 
 
+class FlowPrior(C.Structure):
+    c_name = "adapt_flow_prior"
+    init_function = "adapt_flow_prior_init"
+    _fields_ = [("struct_size", C.c_size_t), ("attributes", C.c_int32), ("sigma", C.c_float),
+                ("sigma_decay", C.c_float), ("identity_weight", C.c_float),
+                ("identity_warmup", C.c_int32)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
        SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
-       TuneParams, ProbeParams, RouterParams, RouteOutputs, FlowParams)
+       TuneParams, ProbeParams, RouterParams, RouteOutputs, FlowParams,
+       FlowPrior)

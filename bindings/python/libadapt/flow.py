@@ -8,11 +8,12 @@ from . import _arrays, _scalars
 from ._handle import Handle, Owned
 from ._native import lib
 from ._params import new_params
-from ._structs import FlowParams, adapt_flow, adapt_tensor
+from ._structs import FlowParams, FlowPrior, adapt_flow, adapt_tensor
 from .context import operand
 from .enums import CouplingKind, coerce
 from .errors import ShapeError
 from .tensor import Parameter, Tensor
+from .training import _Callbacks, run_training, train_params
 
 
 class Flow(Owned):
@@ -49,20 +50,70 @@ class Flow(Owned):
         """w = f^-1(z) for z [n, dim] (and cond [n, cond_dim]), with batch normalisation's
         running statistics."""
         raw = self._ptr()
-        z = _arrays.float32(z, "z")
-        if z.ndim != 2 or z.shape[1] != self.dim:
-            raise ShapeError(f"inverse: z must be [n, {self.dim}], not {list(z.shape)}")
-        c = None
-        if cond is not None:
-            c = _arrays.float32(cond, "cond")
-            if c.shape != (z.shape[0], self.cond_dim):
-                raise ShapeError(f"inverse: cond must be [{z.shape[0]}, {self.cond_dim}]")
+        z = self._rows(z, self.dim, "z")
+        c = None if cond is None else self._rows(cond, self.cond_dim, "cond", z.shape[0])
         w = np.empty_like(z)
         lib.adapt_flow_inverse(_arrays.pointer(w, C.c_float), raw,
                                _arrays.pointer(z, C.c_float),
                                _arrays.pointer(c, C.c_float) if c is not None else None,
                                z.shape[0])
         return w
+
+    def train(self, w, attribute_values=None, cond=None, identities=None, *, sigma=0.7,
+              sigma_decay=0.9, identity_weight=0.0, identity_warmup=1, progress=None,
+              cancel=None, **settings):
+        """Trains on latents w [n, dim]: the first k coordinates of z towards
+        attribute_values [n, k] (z_j ~ N(a_j, sigma_e^2), sigma_e = sigma * sigma_decay^e in
+        epoch e), the rest towards N(0, 1); with identities [n] (ids >= 0, -1 for none) the
+        rest of each identity's codes in a batch are pulled to their mean, weighted by
+        identity_weight ramped over identity_warmup epochs. settings, progress and cancel are
+        those of Model.train; returns the Progress of each epoch's last step."""
+        raw = self._ptr()
+        w = self._rows(w, self.dim, "w")
+        n = w.shape[0]
+        values = None if attribute_values is None else \
+            _arrays.float32(attribute_values, "attribute_values").reshape(n, -1)
+        c = None if cond is None else self._rows(cond, self.cond_dim, "cond", n)
+        ids = None if identities is None else \
+            _arrays.integers(identities, C.c_int32, "identities", count=n)
+        prior = new_params(FlowPrior)
+        _scalars.assign(prior, {"attributes": 0 if values is None else values.shape[1],
+                                "sigma": sigma, "sigma_decay": sigma_decay,
+                                "identity_weight": identity_weight,
+                                "identity_warmup": identity_warmup}, "train")
+        callbacks = _Callbacks(progress, cancel)
+        params = train_params(settings, callbacks, "train")
+        pointer = _arrays.pointer
+        run_training(lambda: lib.adapt_flow_train(
+            raw, pointer(w, C.c_float), None if c is None else pointer(c, C.c_float),
+            None if values is None else pointer(values, C.c_float),
+            None if ids is None else pointer(ids, C.c_int32), n, C.byref(prior),
+            C.byref(params)), [callbacks])
+        return callbacks.history
+
+    def edit(self, w, dims, values, cond=None):
+        """Latents w [n, dim] edited: z = f(w), z[:, dims] = values ([n, len(dims)], or one
+        value per dim for every row), w' = f^-1(z)."""
+        raw = self._ptr()
+        w = self._rows(w, self.dim, "w")
+        dims = _arrays.integers(np.atleast_1d(dims), C.c_int32, "dims")
+        values = np.broadcast_to(_arrays.float32(values, "values"),
+                                 (w.shape[0], len(dims))).astype(np.float32)
+        c = None if cond is None else self._rows(cond, self.cond_dim, "cond", w.shape[0])
+        out = np.empty_like(w)
+        lib.adapt_flow_edit(_arrays.pointer(out, C.c_float), raw, _arrays.pointer(w, C.c_float),
+                            None if c is None else _arrays.pointer(c, C.c_float), w.shape[0],
+                            _arrays.pointer(dims, C.c_int32), len(dims),
+                            _arrays.pointer(values, C.c_float))
+        return out
+
+    @staticmethod
+    def _rows(x, width, what, n=None):
+        x = _arrays.float32(x, what)
+        if x.ndim != 2 or x.shape[1] != width or (n is not None and x.shape[0] != n):
+            raise ShapeError(f"{what} must be [{'n' if n is None else n}, {width}], not "
+                             f"{list(x.shape)}")
+        return x
 
     def parameters(self) -> Dict[str, Parameter]:
         """{name: Parameter} in the flow's order, buffers (running statistics) included."""

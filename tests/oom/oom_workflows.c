@@ -813,6 +813,50 @@ static adapt_status merge_run(oom_fixture *f)
 
 static adapt_status merge_collect(oom_fixture *f) { return append_params(f, f->made); }
 
+/* ---- normalizing flows ------------------------------------------------------------------ */
+
+/* A conditioned flow made, trained one epoch with an attribute and identities, run forward in
+ * training and inference, and used to edit (docs/flows.md). */
+enum { FLOW_DIM = 6, FLOW_COND = 2 };
+
+static adapt_status flow_setup(oom_fixture *f)
+{
+    f->x = malloc(OOM_SAMPLES * (FLOW_DIM + FLOW_COND + 1) * sizeof *f->x);
+    f->labels = malloc(OOM_SAMPLES * sizeof *f->labels);
+    if (!f->x || !f->labels)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    oom_fill(f->x, OOM_SAMPLES * (FLOW_DIM + FLOW_COND + 1), 9);
+    for (int i = 0; i < OOM_SAMPLES; i++)
+        f->labels[i] = i / 4;
+    return ADAPT_OK;
+}
+
+static adapt_status flow_run(oom_fixture *f)
+{
+    const float *w = f->x, *cond = w + OOM_SAMPLES * FLOW_DIM;
+    const float *a = cond + OOM_SAMPLES * FLOW_COND;
+    adapt_flow_params fp;
+    adapt_flow_params_init(&fp, sizeof fp);
+    fp.dim = FLOW_DIM, fp.cond_dim = FLOW_COND, fp.couplings = 3, fp.hidden = 8, fp.blocks = 1;
+    adapt_flow_prior prior;
+    adapt_flow_prior_init(&prior, sizeof prior);
+    prior.attributes = 1, prior.identity_weight = 1.0f;
+    const adapt_train_params tp = moe_epoch(2);
+    adapt_flow *flow = NULL;
+    adapt_status st = adapt_flow_create(&flow, &fp);
+    if (!st)
+        st = adapt_flow_train(flow, w, cond, a, f->labels, OOM_SAMPLES, &prior, &tp);
+    if (!st)
+        st = adapt_flow_edit(f->exit_logits, flow, w, cond, OOM_SAMPLES, (int32_t[]){0}, 1, a);
+    adapt_flow_free(flow);
+    return st;
+}
+
+static adapt_status flow_collect(oom_fixture *f)
+{
+    return append(f, f->exit_logits, OOM_SAMPLES * FLOW_DIM * sizeof(float));
+}
+
 static const oom_workflow workflows[] = {
     {"create", no_setup, create_run, append_models, true, NULL, NULL},
     {"load", load_setup, load_run, append_models, true, load_snapshot, load_after_failure},
@@ -826,6 +870,7 @@ static const oom_workflow workflows[] = {
     {"acm", moe_setup, acm_run, acm_collect, true, NULL, NULL},
     {"probe", probe_setup, probe_run, probe_collect, true, NULL, NULL},
     {"merge", merge_setup, merge_run, merge_collect, true, NULL, NULL},
+    {"flow", flow_setup, flow_run, flow_collect, true, NULL, NULL},
     {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
     {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
 };

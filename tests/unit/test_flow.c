@@ -195,26 +195,25 @@ END_TEST
 
 enum { TRAIN_ROWS = 512, TRAIN_DIM = 4 };
 
-/* Latents w ~ uniform, attribute a = w_0 + w_1 (scaled to about unit width): a flow trained
- * with one attribute coordinate carries a in z_0. */
-static adapt_flow *trained_flow(float *w, float *a, float sigma_decay, int32_t epochs)
+/* A flow of 4 couplings trained with one attribute coordinate (values a) and, with
+ * identity_weight > 0, the identity loss over `ids`. */
+static adapt_flow *trained_flow(const float *w, const float *a, const int32_t *ids,
+                                float identity_weight, int32_t epochs, uint64_t seed)
 {
-    tu_fill(w, TRAIN_ROWS * TRAIN_DIM, 12, -1.5f, 1.5f);
-    for (int i = 0; i < TRAIN_ROWS; i++)
-        a[i] = 0.6f * (w[i * TRAIN_DIM] + w[i * TRAIN_DIM + 1]);
     adapt_flow_params fp;
     adapt_flow_params_init(&fp, sizeof fp);
-    fp.dim = TRAIN_DIM, fp.couplings = 4, fp.hidden = 32, fp.blocks = 1, fp.seed = 13;
+    fp.dim = TRAIN_DIM, fp.couplings = 4, fp.hidden = 32, fp.blocks = 1, fp.seed = seed;
     adapt_flow *f = NULL;
     TU_OK(adapt_flow_create(&f, &fp));
     adapt_flow_prior prior;
     adapt_flow_prior_init(&prior, sizeof prior);
-    prior.attributes = 1, prior.sigma = 0.5f, prior.sigma_decay = sigma_decay;
+    prior.attributes = 1, prior.sigma = 0.5f, prior.identity_weight = identity_weight;
+    prior.identity_warmup = 5;
     adapt_train_params tp;
     adapt_train_params_init(&tp, sizeof tp);
     tp.epochs = epochs, tp.batch_size = 64, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
-    tp.learning_rate = 3e-3f, tp.grad_clip_norm = 1.0f, tp.seed = 14, tp.n_threads = 1;
-    TU_OK(adapt_flow_train(f, w, NULL, a, NULL, TRAIN_ROWS, &prior, &tp));
+    tp.learning_rate = 3e-3f, tp.grad_clip_norm = 1.0f, tp.seed = seed + 1, tp.n_threads = 1;
+    TU_OK(adapt_flow_train(f, w, NULL, a, ids, TRAIN_ROWS, &prior, &tp));
     return f;
 }
 
@@ -234,7 +233,10 @@ START_TEST(training_puts_the_attribute_in_its_coordinate_and_edits_move_it)
 {
     static float w[TRAIN_ROWS * TRAIN_DIM], a[TRAIN_ROWS], z[TRAIN_ROWS * TRAIN_DIM];
     static float edited[TRAIN_ROWS * TRAIN_DIM];
-    adapt_flow *f = trained_flow(w, a, 0.9f, 30);
+    tu_fill(w, TRAIN_ROWS * TRAIN_DIM, 12, -1.5f, 1.5f); /* a = w_0 + w_1, about unit wide */
+    for (int i = 0; i < TRAIN_ROWS; i++)
+        a[i] = 0.6f * (w[i * TRAIN_DIM] + w[i * TRAIN_DIM + 1]);
+    adapt_flow *f = trained_flow(w, a, NULL, 0.0f, 30, 13);
     adapt_context *ctx = inference();
     adapt_tensor *wt = NULL, *zt = NULL, *lt = NULL;
     TU_OK(adapt_tensor_input(&wt, ctx, 2, (int64_t[]){TRAIN_ROWS, TRAIN_DIM}, w));
@@ -307,20 +309,7 @@ START_TEST(the_identity_loss_pulls_an_identitys_codes_together)
     }
     double spread[2];
     for (int with = 0; with < 2; with++) {
-        adapt_flow_params fp;
-        adapt_flow_params_init(&fp, sizeof fp);
-        fp.dim = TRAIN_DIM, fp.couplings = 4, fp.hidden = 32, fp.blocks = 1, fp.seed = 17;
-        adapt_flow *f = NULL;
-        TU_OK(adapt_flow_create(&f, &fp));
-        adapt_flow_prior prior;
-        adapt_flow_prior_init(&prior, sizeof prior);
-        prior.attributes = 1, prior.identity_weight = with ? 10.0f : 0.0f;
-        prior.identity_warmup = 5;
-        adapt_train_params tp;
-        adapt_train_params_init(&tp, sizeof tp);
-        tp.epochs = 20, tp.batch_size = 64, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
-        tp.learning_rate = 3e-3f, tp.grad_clip_norm = 1.0f, tp.seed = 18, tp.n_threads = 1;
-        TU_OK(adapt_flow_train(f, w, NULL, a, ids, TRAIN_ROWS, &prior, &tp));
+        adapt_flow *f = trained_flow(w, a, ids, with ? 10.0f : 0.0f, 20, 17);
         spread[with] = identity_spread(f, w, ids, TRAIN_ROWS);
         adapt_flow_free(f);
     }

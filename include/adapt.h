@@ -3004,7 +3004,8 @@ ADAPT_API void adapt_flow_prior_init(adapt_flow_prior *prior, size_t size);
  * prior, minus the mean log-determinant, plus the identity loss: the loop
  * of adapt_model_train() with `params` (its optimizer, schedule, clipping,
  * epochs, batches, seed, threads, progress and cancel; its loss settings,
- * validation and exit settings do not apply). Errors, with the flow as the
+ * validation and exit settings do not apply; with batch normalisation an
+ * epoch's last batch of a single row is dropped). Errors, with the flow as the
  * last completed step left it: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 2,
  * prior or params out of range), ADAPT_ERR_NONFINITE (NaN or infinity in
  * the data, or a diverging loss), ADAPT_ERR_CANCELLED, ADAPT_ERR_OVERFLOW,

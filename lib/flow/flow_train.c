@@ -164,6 +164,8 @@ adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const float *con
         st = ad_struct_read(&p, sizeof p, params, "adapt_train_params", fn);
     if (!st && p.batch_size < 1)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: batch_size must be >= 1", fn);
+    if (!st && flow->p.batch_norm && n % p.batch_size == 1)
+        p.drop_last = 1; /* batch normalisation cannot train on a batch of one row */
     adapt_tensor **list = NULL;
     int32_t count = 0;
     if (!st)

@@ -187,6 +187,16 @@ START_TEST(bad_settings_and_inputs_are_refused)
     TU_FAILS(adapt_flow_inverse(out, f, w, cond, ROWS), ADAPT_ERR_NONFINITE);
     ck_assert_float_eq(out[0], 42.0f);
     TU_FAILS(adapt_flow_inverse(out, f, w, cond, -1), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_train_params tp; /* ROWS = 5 in batches of 2: a last batch of one row, dropped */
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 1, tp.batch_size = 2, tp.n_threads = 1;
+    w[3] = 0.0f;
+    TU_OK(adapt_flow_train(f, w, cond, NULL, NULL, ROWS, NULL, &tp));
+    adapt_flow_prior prior;
+    adapt_flow_prior_init(&prior, sizeof prior);
+    prior.attributes = DIM; /* no coordinate left for the rest */
+    TU_FAILS(adapt_flow_train(f, w, cond, w, NULL, ROWS, &prior, &tp),
+             ADAPT_ERR_INVALID_ARGUMENT);
     adapt_context_free(ctx);
     adapt_flow_free(f);
     adapt_flow_free(NULL);

@@ -1605,6 +1605,20 @@ ADAPT_API adapt_status adapt_model_record(adapt_recording **out, adapt_model *mo
 ADAPT_API const float *adapt_recording_data(const adapt_recording *recording, int32_t outputs,
                                             int32_t *ndim, int64_t *shape);
 
+/**
+ * A recording made from the caller's arrays: inputs [n, in_shape...] and
+ * outputs [n, out_shape...] (per-sample shapes of in_ndim and out_ndim
+ * dims, each >= 1 and < ADAPT_MAX_DIMS), copied. With it
+ * adapt_modules_distill() fits a module to any regression data, e.g. an
+ * autoencoder to its own inputs. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * n < 1, bad ranks or dims), ADAPT_ERR_NONFINITE (a NaN or infinite
+ * value), ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_recording_create(adapt_recording **out, const float *inputs,
+                                              int32_t in_ndim, const int64_t *in_shape,
+                                              const float *outputs, int32_t out_ndim,
+                                              const int64_t *out_shape, int64_t n);
+
 /** Frees a recording (spool files stay); NULL is a no-op. */
 ADAPT_API void adapt_recording_free(adapt_recording *recording);
 
@@ -3005,7 +3019,10 @@ ADAPT_API void adapt_flow_prior_init(adapt_flow_prior *prior, size_t size);
  * of adapt_model_train() with `params` (its optimizer, schedule, clipping,
  * epochs, batches, seed, threads, progress and cancel; its loss settings,
  * validation and exit settings do not apply; with batch normalisation an
- * epoch's last batch of a single row is dropped). Errors, with the flow as the
+ * epoch's last batch of a single sample is dropped). With identities the
+ * loop's samples are identities, each with all its rows (a row of id -1 is
+ * one of its own), so batch_size counts identities and an identity's rows
+ * always share a batch. Errors, with the flow as the
  * last completed step left it: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 2,
  * prior or params out of range), ADAPT_ERR_NONFINITE (NaN or infinity in
  * the data, or a diverging loss), ADAPT_ERR_CANCELLED, ADAPT_ERR_OVERFLOW,

@@ -1,6 +1,7 @@
 /* Training a flow (PluGeN4Faces' objective) on the library's training loop: each batch's
  * negative log-likelihood under the attribute prior, minus its mean log-determinant, plus the
- * weighted spread of each identity's codes around their mean. */
+ * weighted spread of each identity's codes around their mean. With identities the loop's
+ * samples are whole identities (flow_identities.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "lib/core/struct_io.h"
 #include "lib/core/tensor.h"
 #include "lib/flow/flow.h"
+#include "lib/flow/flow_identities.h"
 #include "lib/ops/ops.h"
 #include "lib/train/trainer.h"
 
@@ -27,6 +29,7 @@ typedef struct {
     const float *w, *cond, *values;
     const int32_t *identities;
     adapt_flow_prior prior;
+    ad_identity_units units; /* the loop's samples when there are identities */
     int64_t steps_per_epoch, steps;
 } flow_training;
 
@@ -82,14 +85,20 @@ static adapt_status add_identity_loss(adapt_tensor **loss, adapt_context *ctx,
 }
 
 static adapt_status batch_loss(adapt_tensor **loss, adapt_context *ctx, void *arg,
-                               const int64_t *rows, int64_t m)
+                               const int64_t *samples, int64_t n_samples)
 {
     flow_training *t = arg;
     const adapt_flow *f = t->flow;
     const int64_t epoch = t->steps++ / t->steps_per_epoch;
     adapt_tensor *w = NULL, *cond = NULL, *z = NULL, *logdet = NULL, *mean_logdet = NULL;
     float *mean = NULL, *std = NULL;
-    adapt_status st = gather(&w, ctx, t->w, f->p.dim, rows, m);
+    const int64_t *rows = samples;
+    int64_t m = n_samples;
+    adapt_status st = t->units.rows ? ad_identity_units_rows(&rows, &m, ctx, &t->units, samples,
+                                                             n_samples, fn)
+                                    : ADAPT_OK;
+    if (!st)
+        st = gather(&w, ctx, t->w, f->p.dim, rows, m);
     if (!st && t->cond)
         st = gather(&cond, ctx, t->cond, f->p.cond_dim, rows, m);
     if (!st)
@@ -164,19 +173,23 @@ adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const float *con
         st = ad_struct_read(&p, sizeof p, params, "adapt_train_params", fn);
     if (!st && p.batch_size < 1)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: batch_size must be >= 1", fn);
-    if (!st && flow->p.batch_norm && n % p.batch_size == 1)
+    if (!st && identities)
+        st = ad_identity_units_make(&t.units, identities, n, fn);
+    const int64_t samples = identities ? t.units.count : n;
+    if (!st && flow->p.batch_norm && samples % p.batch_size == 1)
         p.drop_last = 1; /* batch normalisation cannot train on a batch of one row */
     adapt_tensor **list = NULL;
     int32_t count = 0;
     if (!st)
         st = trainable(&list, &count, flow);
-    if (st)
-        return st;
-    t.steps_per_epoch = p.drop_last && n >= p.batch_size ? n / p.batch_size
-                                                         : (n + p.batch_size - 1) / p.batch_size;
+    t.steps_per_epoch = p.drop_last && samples >= p.batch_size
+                            ? samples / p.batch_size
+                            : (samples + p.batch_size - 1) / p.batch_size;
     const ad_train_objective objective = {.arg = &t, .params = list, .n_params = count,
-                                          .rows_loss = batch_loss, .rows = n};
-    st = ad_train_run(NULL, NULL, NULL, &p, &objective, fn);
+                                          .rows_loss = batch_loss, .rows = samples};
+    if (!st)
+        st = ad_train_run(NULL, NULL, NULL, &p, &objective, fn);
     free(list);
+    ad_identity_units_free(&t.units);
     return st;
 }

@@ -64,39 +64,39 @@ static adapt_status tap_forward(adapt_tensor **out, adapt_context *ctx, const vo
 }
 
 /* Room for rows of side k in memory. */
-static adapt_status open_memory(adapt_recording *r, int k, int64_t total)
+static adapt_status open_memory(adapt_recording *r, int k, int64_t total, const char *caller)
 {
     r->memory[k] = malloc((size_t)(total ? total : 1) * sizeof(float));
     if (!r->memory[k])
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %lld recorded values", fn,
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: %lld recorded values", caller,
                        (long long)total);
     r->data[k] = r->memory[k];
     return ADAPT_OK;
 }
 
 /* The spool file "<prefix>.inputs.npy" or ".outputs.npy" of side k, opened. */
-static adapt_status open_spool(adapt_recording *r, int k, const char *prefix)
+static adapt_status open_spool(adapt_recording *r, int k, const char *prefix, const char *caller)
 {
     const char *side = k ? "outputs" : "inputs";
     const size_t size = strlen(prefix) + strlen(side) + 6;
     if (!(r->spool_path[k] = malloc(size)))
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: spool file name", fn);
+        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: spool file name", caller);
     snprintf(r->spool_path[k], size, "%s.%s.npy", prefix, side);
     int64_t shape[ADAPT_MAX_DIMS + 1] = {r->count};
     memcpy(shape + 1, r->shape[k].d, (size_t)r->shape[k].ndim * sizeof *shape);
-    return ad_npy_spool_open(&r->spool[k], r->spool_path[k], r->shape[k].ndim + 1, shape, fn);
+    return ad_npy_spool_open(&r->spool[k], r->spool_path[k], r->shape[k].ndim + 1, shape, caller);
 }
 
-static adapt_status open_storage(adapt_recording *r, const char *prefix)
+adapt_status ad_recording_open(adapt_recording *r, const char *prefix, const char *caller)
 {
     adapt_status st = ADAPT_OK;
     for (int k = 0; k < 2 && !st; k++) {
         const int64_t row = ad_dims_numel(&r->shape[k]), total = ad_mul_sat(row, r->count);
         if (total == INT64_MAX || (uint64_t)total > SIZE_MAX / sizeof(float) ||
             r->shape[k].ndim >= ADAPT_MAX_DIMS)
-            return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld samples of %lld values", fn,
+            return ad_fail(ADAPT_ERR_OVERFLOW, "%s: %lld samples of %lld values", caller,
                            (long long)r->count, (long long)row);
-        st = prefix ? open_spool(r, k, prefix) : open_memory(r, k, total);
+        st = prefix ? open_spool(r, k, prefix, caller) : open_memory(r, k, total, caller);
     }
     return st;
 }
@@ -234,7 +234,7 @@ static adapt_status record(adapt_recording **out, adapt_model *model, const char
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: recording", fn);
     r->count = data->count;
     ad_site_shapes(&r->shape[AD_REC_INPUTS], &r->shape[AD_REC_OUTPUTS], model, &site);
-    st = open_storage(r, p.spool_prefix);
+    st = ad_recording_open(r, p.spool_prefix, fn);
     if (!st)
         st = record_site(r, model, &site, data, &p);
     if (!st && r->filled != r->count)

@@ -19,4 +19,8 @@ struct adapt_recording {
     const float *data[2]; /* the rows to read */
 };
 
+/* Storage for r->count rows of r->shape: in memory (prefix NULL) or in spool files named after
+ * prefix. Errors name `caller`. */
+adapt_status ad_recording_open(adapt_recording *r, const char *prefix, const char *caller);
+
 #endif

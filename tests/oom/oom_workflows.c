@@ -431,7 +431,22 @@ static adapt_status moe_routers(oom_fixture *f)
     return st;
 }
 
-/* An MLP's slice "0:3" split into experts in place, then recorded over the dataset. */
+/* A recording copied through adapt_recording_create, as regression data is made. */
+static adapt_status copy_recording(const adapt_recording *r)
+{
+    int32_t in_ndim = 0, out_ndim = 0;
+    int64_t in_shape[ADAPT_MAX_DIMS], out_shape[ADAPT_MAX_DIMS];
+    const float *inputs = adapt_recording_data(r, 0, &in_ndim, in_shape);
+    const float *outputs = adapt_recording_data(r, 1, &out_ndim, out_shape);
+    adapt_recording *copy = NULL;
+    adapt_status st = adapt_recording_create(&copy, inputs, in_ndim - 1, in_shape + 1, outputs,
+                                             out_ndim - 1, out_shape + 1, in_shape[0]);
+    adapt_recording_free(copy);
+    return st;
+}
+
+/* An MLP's slice "0:3" split into experts in place, recorded over the dataset, the recording
+ * copied. */
 static adapt_status moe_slice(oom_fixture *f)
 {
     adapt_mlp_params p;
@@ -452,6 +467,8 @@ static adapt_status moe_slice(oom_fixture *f)
         st = moe_replace(f->models[2], "0:3", moe);
     if (!st)
         st = adapt_model_record(&recording, f->models[2], "0:3", f->data, &rp);
+    if (!st)
+        st = copy_recording(recording);
     adapt_recording_free(recording);
     return st;
 }

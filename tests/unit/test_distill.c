@@ -1,7 +1,8 @@
 /* Recording a submodule over a dataset and distilling modules from recordings
  * (lib/train/record.c, distill.c): the recorded rows are what a forward pass computes there,
  * bit for bit, in memory and spooled; the model is as it was afterwards; a distilled module's
- * error falls; refusals. */
+ * error falls, also on a recording made from arrays; refusals. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,41 @@ START_TEST(distilled_modules_learn_their_submodules)
 }
 END_TEST
 
+/* A recording made from arrays holds them, and a module distilled on it learns their map. */
+START_TEST(recordings_from_arrays_train_modules)
+{
+    static float x[N * TOKENS * DIM], y[N * TOKENS * DIM];
+    tu_fill(x, N * TOKENS * DIM, 31, -1, 1);
+    adapt_model *teacher = mlp_of(16, 7), *student = mlp_of(16, 8);
+    adapt_context *ctx = tu_context(ADAPT_BACKEND_REFERENCE);
+    adapt_tensor *in, *out;
+    TU_OK(adapt_tensor_input(&in, ctx, 3, (int64_t[]){N, TOKENS, DIM}, x));
+    TU_OK(adapt_model_forward(&out, ctx, teacher, in));
+    memcpy(y, adapt_tensor_data(out), sizeof y);
+    adapt_context_free(ctx);
+    adapt_recording *r = NULL;
+    const int64_t row[] = {TOKENS, DIM};
+    TU_OK(adapt_recording_create(&r, x, 2, row, y, 2, row, N));
+    int32_t ndim = 0;
+    int64_t shape[ADAPT_MAX_DIMS];
+    ck_assert_mem_eq(adapt_recording_data(r, 0, &ndim, shape), x, sizeof x);
+    ck_assert_mem_eq(adapt_recording_data(r, 1, NULL, NULL), y, sizeof y);
+    ck_assert_int_eq(ndim, 3);
+    ck_assert(shape[0] == N && shape[1] == TOKENS && shape[2] == DIM);
+    const double before = error_of(student, r);
+    adapt_train_params tp;
+    adapt_train_params_init(&tp, sizeof tp);
+    tp.epochs = 40, tp.batch_size = 8, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.learning_rate = 1e-2f, tp.n_threads = 1;
+    TU_OK(adapt_modules_distill(&student, (const adapt_recording *const *)&r, 1, &tp));
+    const double after = error_of(student, r);
+    ck_assert_msg(after < 0.25 * before, "mse %g -> %g", before, after);
+    adapt_recording_free(r);
+    adapt_model_free(student);
+    adapt_model_free(teacher);
+}
+END_TEST
+
 START_TEST(refusals)
 {
     adapt_model *m = vit(5), *wide = mlp_of(4, 1), *ok = mlp_of(4, 2);
@@ -215,6 +251,24 @@ START_TEST(refusals)
     TU_FAILS(adapt_modules_distill(one, mixed, 0, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     TU_FAILS(adapt_modules_distill(NULL, mixed, 1, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_null(adapt_recording_data(NULL, 0, NULL, NULL));
+    const int64_t row[] = {64}, zero[] = {0};
+    float nan_at_end[N * 64];
+    memcpy(nan_at_end, images, sizeof nan_at_end);
+    nan_at_end[N * 64 - 1] = NAN;
+    adapt_recording *made = (adapt_recording *)1;
+    TU_FAILS(adapt_recording_create(&made, images, 1, row, nan_at_end, 1, row, N),
+             ADAPT_ERR_NONFINITE);
+    TU_FAILS(adapt_recording_create(&made, images, 1, row, images, 1, row, 0),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_recording_create(&made, images, 0, row, images, 1, row, N),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_recording_create(&made, images, 1, zero, images, 1, row, N),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_recording_create(&made, images, 1, row, NULL, 1, row, N),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_recording_create(&made, images, 1, row, images, ADAPT_MAX_DIMS, row, N),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(made, (adapt_recording *)1);
     adapt_recording_free(NULL);
     adapt_recording_free(r);
     adapt_recording_free(half);
@@ -237,6 +291,7 @@ int main(void)
     tcase_add_loop_test(tc, recording_is_what_the_forward_computes, 0, 2);
     tcase_add_test(tc, recording_leaves_the_model_as_it_was);
     tcase_add_test(tc, distilled_modules_learn_their_submodules);
+    tcase_add_test(tc, recordings_from_arrays_train_modules);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "lib/flow/flow_identities.h"
 
 enum { ROWS = 5, DIM = 5, COND = 3 };
 
@@ -205,8 +206,9 @@ END_TEST
 
 enum { TRAIN_ROWS = 512, TRAIN_DIM = 4 };
 
-/* A flow of 4 couplings trained with one attribute coordinate (values a) and, with
- * identity_weight > 0, the identity loss over `ids`. */
+/* A flow of 4 couplings trained with one attribute coordinate (values a) and, with `ids`, in
+ * batches of 8 whole identities (64 rows when they have 8 each) and the identity loss of
+ * weight identity_weight. */
 static adapt_flow *trained_flow(const float *w, const float *a, const int32_t *ids,
                                 float identity_weight, int32_t epochs, uint64_t seed)
 {
@@ -221,7 +223,7 @@ static adapt_flow *trained_flow(const float *w, const float *a, const int32_t *i
     prior.identity_warmup = 5;
     adapt_train_params tp;
     adapt_train_params_init(&tp, sizeof tp);
-    tp.epochs = epochs, tp.batch_size = 64, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
+    tp.epochs = epochs, tp.batch_size = ids ? 8 : 64, tp.optimizer = ADAPT_OPTIMIZER_ADAMW;
     tp.learning_rate = 3e-3f, tp.grad_clip_norm = 1.0f, tp.seed = seed + 1, tp.n_threads = 1;
     TU_OK(adapt_flow_train(f, w, NULL, a, ids, TRAIN_ROWS, &prior, &tp));
     return f;
@@ -277,6 +279,29 @@ START_TEST(training_puts_the_attribute_in_its_coordinate_and_edits_move_it)
 }
 END_TEST
 
+/* The loop's samples with identities: each identity one unit of all its rows, each row of
+ * id -1 a unit of its own. */
+START_TEST(identities_make_units_of_all_their_rows)
+{
+    const int32_t ids[] = {3, -1, 3, 0, -1, 0, 3};
+    ad_identity_units u;
+    TU_OK(ad_identity_units_make(&u, ids, 7, "test"));
+    ck_assert_int_eq(u.count, 4);
+    const int64_t want_start[] = {0, 1, 2, 4, 7}, want_rows[] = {1, 4, 3, 5, 0, 2, 6};
+    ck_assert_mem_eq(u.start, want_start, sizeof want_start);
+    ck_assert_mem_eq(u.rows, want_rows, sizeof want_rows);
+    adapt_context *ctx = inference();
+    const int64_t *rows = NULL;
+    int64_t n_rows = 0;
+    TU_OK(ad_identity_units_rows(&rows, &n_rows, ctx, &u, (int64_t[]){3, 0}, 2, "test"));
+    ck_assert_int_eq(n_rows, 4);
+    const int64_t want_batch[] = {0, 2, 6, 1};
+    ck_assert_mem_eq(rows, want_batch, sizeof want_batch);
+    adapt_context_free(ctx);
+    ad_identity_units_free(&u);
+}
+END_TEST
+
 /* The mean squared distance of z's coordinates [1, dim) from their identity's mean. */
 static double identity_spread(adapt_flow *f, const float *w, const int32_t *ids, int64_t n)
 {
@@ -304,7 +329,7 @@ static double identity_spread(adapt_flow *f, const float *w, const int32_t *ids,
 
 /* Identities: 64 of 8 rows each, a row being its identity's latent plus small noise in the
  * attribute's directions and larger noise in the others (as frames of one person vary). The
- * identity loss pulls each identity's codes together. */
+ * identity loss pulls each identity's codes together (against the same batches without it). */
 START_TEST(the_identity_loss_pulls_an_identitys_codes_together)
 {
     static float w[TRAIN_ROWS * TRAIN_DIM], a[TRAIN_ROWS], centres[64 * TRAIN_DIM];
@@ -337,6 +362,7 @@ int main(void)
     tcase_add_test(tc, gradients_through_the_flow_match_central_differences);
     tcase_add_test(tc, bad_settings_and_inputs_are_refused);
     tcase_add_test(tc, training_puts_the_attribute_in_its_coordinate_and_edits_move_it);
+    tcase_add_test(tc, identities_make_units_of_all_their_rows);
     tcase_add_test(tc, the_identity_loss_pulls_an_identitys_codes_together);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -122,6 +122,7 @@ SIGNATURES = {
     "adapt_model_record": (STATUS, [P(RECORDING), MODEL, C.c_char_p, DATASET, P(RecordParams)]),
     "adapt_recording_data": (F32P, [RECORDING, i32, I32P, I64P]),
     "adapt_recording_free": (None, [RECORDING]),
+    "adapt_recording_create": (STATUS, [P(RECORDING), F32P, i32, I64P, F32P, i32, I64P, i64]),
     "adapt_modules_distill": (STATUS, [P(MODEL), P(RECORDING), i32, P(TrainParams)]),
     # Mixture-of-Experts
     "adapt_ffn_module": (STATUS, [P(MODEL), MODEL, C.c_char_p, i32]),

@@ -7,18 +7,36 @@ from ._handle import Handle, Owned
 from ._native import lib
 from ._params import new_params
 from ._structs import MAX_DIMS, RecordParams, adapt_model, adapt_recording
+from .errors import ShapeError
 from .training import _Callbacks, _dataset, run_training, train_params
 
 
 class Recording(Owned):
     """A submodule's inputs [N, ...] and outputs [N, ...] over a dataset: read-only numpy
-    views (.inputs, .outputs) that keep the recording alive. Made by Model.record()."""
+    views (.inputs, .outputs) that keep the recording alive. Made by Model.record(), or
+    from arrays by Recording.from_arrays() (regression data for distill())."""
     _kind = "recording"
 
     def __init__(self, raw):
         if not isinstance(raw, C.POINTER(adapt_recording)):
-            raise TypeError("use Model.record()")
+            raise TypeError("use Model.record() or Recording.from_arrays()")
         self._handle = Handle(raw, lib.adapt_recording_free)
+
+    @classmethod
+    def from_arrays(cls, inputs, outputs):
+        """A recording of inputs [N, ...] and outputs [N, ...] (copied): distill() then fits
+        a module to map one to the other, e.g. an autoencoder to its own inputs."""
+        x, y = _arrays.float32(inputs, "inputs"), _arrays.float32(outputs, "outputs")
+        if x.ndim < 2 or y.ndim < 2 or x.shape[0] != y.shape[0]:
+            raise ShapeError(f"inputs {list(x.shape)} and outputs {list(y.shape)} must be "
+                             "[N, ...] with the same N")
+        x_shape, y_shape = (C.c_int64 * (x.ndim - 1))(*x.shape[1:]), \
+            (C.c_int64 * (y.ndim - 1))(*y.shape[1:])
+        raw = C.POINTER(adapt_recording)()
+        lib.adapt_recording_create(C.byref(raw), _arrays.pointer(x, C.c_float), x.ndim - 1,
+                                   x_shape, _arrays.pointer(y, C.c_float), y.ndim - 1, y_shape,
+                                   x.shape[0])
+        return cls(raw)
 
     def _side(self, outputs):
         ndim, shape = C.c_int32(), (C.c_int64 * MAX_DIMS)()

@@ -66,7 +66,8 @@ class Flow(Owned):
         attribute_values [n, k] (z_j ~ N(a_j, sigma_e^2), sigma_e = sigma * sigma_decay^e in
         epoch e), the rest towards N(0, 1); with identities [n] (ids >= 0, -1 for none) the
         rest of each identity's codes in a batch are pulled to their mean, weighted by
-        identity_weight ramped over identity_warmup epochs. settings, progress and cancel are
+        identity_weight ramped over identity_warmup epochs, and batch_size counts identities
+        (each batch holds all rows of its identities). settings, progress and cancel are
         those of Model.train; returns the Progress of each epoch's last step."""
         raw = self._ptr()
         w = self._rows(w, self.dim, "w")

@@ -86,6 +86,31 @@ def test_views_of_a_replacement_outlive_its_handle(ctx):
     assert weight.shape == (4, 8) and np.isfinite(weight).all()
 
 
+def test_a_recording_from_arrays_fits_a_module_to_them(rng):
+    """Regression data as a Recording: distill() fits a module to map inputs to outputs."""
+    x = rng.uniform(-1, 1, size=(32, 5, 8)).astype(np.float32)
+    with ad.Context() as c:
+        y = token_mlp(16, seed=3).forward(c, x)
+    rec = ad.Recording.from_arrays(x, y)
+    np.testing.assert_array_equal(rec.inputs, x)
+    np.testing.assert_array_equal(rec.outputs, y)
+    student = token_mlp(16, seed=4)
+
+    def mse():
+        with ad.Context() as c:
+            return float(np.mean((student.forward(c, x) - y) ** 2))
+
+    before = mse()
+    ad.distill([student], [rec], epochs=30, batch_size=8, optimizer="adamw",
+               learning_rate=1e-2, n_threads=1)
+    assert mse() < 0.25 * before
+    y[0, 0, 0] = np.nan
+    with pytest.raises(ad.NonFiniteError):
+        ad.Recording.from_arrays(x, y)
+    with pytest.raises(ad.ShapeError):
+        ad.Recording.from_arrays(x, y[:5])
+
+
 def test_record_and_distill(rng, tmp_path):
     """An MLP distilled from the recorded blocks.1.mlp, then put in its place."""
     model = vit(4)

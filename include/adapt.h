@@ -2966,13 +2966,40 @@ ADAPT_API adapt_status adapt_flow_create(adapt_flow **out, const adapt_flow_para
 ADAPT_API void adapt_flow_free(adapt_flow *flow);
 
 /**
+ * The settings the flow was made with (a loaded flow's included) into
+ * `params`, whose struct_size the caller sets (adapt_flow_params_init()).
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, struct_size unset).
+ */
+ADAPT_API adapt_status adapt_flow_settings(const adapt_flow *flow, adapt_flow_params *params);
+
+/**
+ * Saves the flow's parameters and running statistics with its settings to
+ * a safetensors file (atomically: on error `path` is as it was), as
+ * adapt_model_save() saves a model. Errors: ADAPT_ERR_INVALID_ARGUMENT
+ * (NULL), ADAPT_ERR_NONFINITE (a NaN or infinite value), ADAPT_ERR_IO,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_flow_save(const adapt_flow *flow, const char *path);
+
+/**
+ * Rebuilds the flow a file of adapt_flow_save() describes. Every tensor is
+ * checked (name, shape, checksum, finite values) and the flow invertible
+ * before *out is set. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL), ADAPT_ERR_IO
+ * (no such file), ADAPT_ERR_FORMAT (not a flow checkpoint, settings out of
+ * range, a missing or damaged tensor, a non-invertible flow),
+ * ADAPT_ERR_NONFINITE, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_flow_load(adapt_flow **out, const char *path);
+
+/**
  * z = f(w) for w [N, dim] (and `cond` [N, cond_dim] when the flow has one,
  * else NULL) and `logdet` [N], log |det dz/dw| of each row. In a training
  * context batch normalisation uses the batch's statistics and updates its
  * running ones; otherwise the running ones. Taped when the context records
  * gradients. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL, a missing or
- * unexpected `cond`), ADAPT_ERR_SHAPE, ADAPT_ERR_STATE (tensors of another
- * context), ADAPT_ERR_OUT_OF_MEMORY.
+ * unexpected `cond`, a flow made non-invertible: a batch normalisation
+ * scale of 0 or not finite, a negative running variance), ADAPT_ERR_SHAPE,
+ * ADAPT_ERR_STATE (tensors of another context), ADAPT_ERR_OUT_OF_MEMORY.
  */
 ADAPT_API adapt_status adapt_flow_forward(adapt_tensor **z, adapt_tensor **logdet,
                                           adapt_context *ctx, adapt_flow *flow,
@@ -2982,7 +3009,8 @@ ADAPT_API adapt_status adapt_flow_forward(adapt_tensor **z, adapt_tensor **logde
  * w = f^-1(z) for `n` rows z [n, dim] (and cond [n, cond_dim], or NULL),
  * with batch normalisation's running statistics: the exact inverse of an
  * inference forward pass. `w` may be `z`. Errors: ADAPT_ERR_INVALID_ARGUMENT
- * (NULL, n < 0, a missing or unexpected `cond`), ADAPT_ERR_NONFINITE (NaN
+ * (NULL, n < 0, a missing or unexpected `cond`, a non-invertible flow as
+ * for adapt_flow_forward()), ADAPT_ERR_NONFINITE (NaN
  * or infinity in z or cond), ADAPT_ERR_OUT_OF_MEMORY; `w` untouched then.
  */
 ADAPT_API adapt_status adapt_flow_inverse(float *w, adapt_flow *flow, const float *z,
@@ -3038,7 +3066,8 @@ ADAPT_API adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const 
  * Edits `n` latents: z = f(w) (inference, running statistics), z[i, dims[k]]
  * set to values[i * n_dims + k], w_out = f^-1(z). `w_out` may be `w`.
  * Errors, with w_out untouched: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 0,
- * n_dims < 1, a dim out of [0, dim), a missing or unexpected `cond`),
+ * n_dims < 1, a dim out of [0, dim), a missing or unexpected `cond`, a
+ * non-invertible flow),
  * ADAPT_ERR_NONFINITE (NaN or infinity in w, cond or values),
  * ADAPT_ERR_OUT_OF_MEMORY.
  */

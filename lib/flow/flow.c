@@ -1,6 +1,7 @@
-/* Making a flow: settings, parameters in a fixed order, release. */
+/* Making a flow: settings, parameters in a fixed order, release; the check that it is invertible. */
 #include "lib/flow/flow.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,29 +102,24 @@ void adapt_flow_free(adapt_flow *flow)
     free(flow);
 }
 
-adapt_status adapt_flow_create(adapt_flow **out, const adapt_flow_params *params)
+adapt_status ad_flow_make(adapt_flow **out, const adapt_flow_params *p, int64_t limit)
 {
-    adapt_flow_params p;
-    adapt_flow_params_init(&p, sizeof p);
-    adapt_status st = out ? ad_struct_read(&p, sizeof p, params, "adapt_flow_params", fn)
-                          : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
-    if (!st)
-        st = check_params(&p);
+    adapt_status st = check_params(p);
     if (st)
         return st;
     adapt_flow *f = calloc(1, sizeof *f);
     if (f) {
-        f->nets = calloc((size_t)p.couplings, sizeof *f->nets);
-        f->norms = calloc((size_t)p.couplings, sizeof *f->norms);
+        f->nets = calloc((size_t)p->couplings, sizeof *f->nets);
+        f->norms = calloc((size_t)p->couplings, sizeof *f->norms);
     }
     if (!f || !f->nets || !f->norms) {
         adapt_flow_free(f);
         return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d couplings", fn,
-                       (int)p.couplings);
+                       (int)p->couplings);
     }
-    f->p = p;
-    ad_params_init(&f->params, p.seed, INT64_MAX);
-    for (int32_t c = 0; c < p.couplings && !st; c++) {
+    f->p = *p;
+    ad_params_init(&f->params, p->seed, limit);
+    for (int32_t c = 0; c < p->couplings && !st; c++) {
         if (ad_flow_normalises(f, c))
             st = add_norm(f, c);
         if (!st)
@@ -131,10 +127,31 @@ adapt_status adapt_flow_create(adapt_flow **out, const adapt_flow_params *params
     }
     if (st) {
         adapt_flow_free(f);
-        return ad_prefix(st, fn);
+        return st;
     }
     *out = f;
     return ADAPT_OK;
+}
+
+adapt_status adapt_flow_create(adapt_flow **out, const adapt_flow_params *params)
+{
+    adapt_flow_params p;
+    adapt_flow_params_init(&p, sizeof p);
+    adapt_status st = out ? ad_struct_read(&p, sizeof p, params, "adapt_flow_params", fn)
+                          : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    if (!st)
+        st = ad_flow_make(out, &p, INT64_MAX);
+    return ad_prefix(st, fn);
+}
+
+adapt_status adapt_flow_settings(const adapt_flow *flow, adapt_flow_params *params)
+{
+    static const char *const caller = "adapt_flow_settings";
+    adapt_status st = flow ? ad_struct_check_out(params, "params", "adapt_flow_params", caller)
+                           : ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: flow is NULL", caller);
+    if (!st)
+        ad_struct_write(params, &flow->p, sizeof flow->p);
+    return st;
 }
 
 int32_t adapt_flow_param_count(const adapt_flow *flow)
@@ -154,4 +171,21 @@ const char *adapt_flow_param_name(const adapt_flow *flow, int32_t index)
     if (!flow || index < 0 || index >= flow->params.count)
         return NULL;
     return flow->params.items[index].name;
+}
+
+adapt_status ad_flow_check_invertible(const adapt_flow *f, const char *caller)
+{
+    for (int32_t c = 1; c < f->p.couplings && ad_flow_normalises(f, c); c++) {
+        const ad_flow_norm *n = &f->norms[c];
+        for (int64_t j = 0; j < f->p.dim; j++) {
+            const float gamma = n->gamma->data[j], var = n->running_var->data[j];
+            if (gamma == 0.0f || !isfinite(gamma) || !(var >= 0.0f) || !isfinite(var))
+                return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the flow is not invertible: "
+                               "batch normalisation %d's scale (norms.%d.weight[%lld] = %g) "
+                               "must be finite and non-zero and its running variance "
+                               "(%g) finite and >= 0", caller, (int)c, (int)c, (long long)j,
+                               (double)gamma, (double)var);
+        }
+    }
+    return ADAPT_OK;
 }

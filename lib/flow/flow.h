@@ -44,7 +44,16 @@ adapt_status ad_flow_net_forward(adapt_tensor **s, adapt_tensor **t, adapt_conte
                                  const adapt_flow *f, const ad_coupling_net *net,
                                  adapt_tensor *x, adapt_tensor *cond);
 
-/* SHAPE or INVALID_ARGUMENT unless w is [N >= 1, dim] and cond what the flow takes. */
+/* A flow of settings p (checked) holding at most `limit` parameter values: more is FORMAT
+ * (a checkpoint's settings that its tensors cannot fill). Messages name adapt_flow_create. */
+adapt_status ad_flow_make(adapt_flow **out, const adapt_flow_params *p, int64_t limit);
+
+/* INVALID_ARGUMENT when a parameter makes the flow non-invertible: a batch normalisation's
+ * scale of 0 or not finite, a running variance negative or not finite (flow.c). */
+adapt_status ad_flow_check_invertible(const adapt_flow *f, const char *caller);
+
+/* SHAPE or INVALID_ARGUMENT unless w is [N >= 1, dim], cond what the flow takes and the flow
+ * invertible. */
 adapt_status ad_flow_check_inputs(const adapt_flow *f, const adapt_tensor *w,
                                   const adapt_tensor *cond, const char *fn);
 

@@ -117,7 +117,7 @@ adapt_status ad_flow_check_inputs(const adapt_flow *f, const adapt_tensor *w,
                  || cond->shape[1] != f->p.cond_dim))
         return ad_fail(ADAPT_ERR_SHAPE, "%s: cond must be [%lld, %lld]", fn,
                        (long long)w->shape[0], (long long)f->p.cond_dim);
-    return ADAPT_OK;
+    return ad_flow_check_invertible(f, fn);
 }
 
 adapt_status ad_flow_forward(adapt_tensor **z, adapt_tensor **logdet, adapt_context *ctx,

@@ -64,7 +64,7 @@ static adapt_status check_call(const adapt_flow *f, const float *w, const float 
                   || (cond && !ad_all_finite(cond, n * f->p.cond_dim))))
         return ad_fail(ADAPT_ERR_NONFINITE, "%s: %s holds NaN or infinity", fn,
                        ad_all_finite(z, n * f->p.dim) ? "cond" : "z");
-    return ADAPT_OK;
+    return ad_flow_check_invertible(f, fn);
 }
 
 adapt_status adapt_flow_inverse(float *w, adapt_flow *flow, const float *z, const float *cond,

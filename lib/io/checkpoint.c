@@ -1,211 +1,37 @@
-/* Model checkpoints: the parameters as F32 safetensors entries under their PyTorch names, and
- * in __metadata__ the architecture text that rebuilds the model. Loading is all-or-nothing:
- * every parameter is found, checked and read into a side buffer before any is written. */
-#include <stdbool.h>
+/* Model checkpoints: the parameters under their PyTorch names (checkpoint_tensors.h), and in
+ * __metadata__ the architecture text that rebuilds the model. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "lib/core/error.h"
-#include "lib/core/tensor.h"
 #include "lib/io/checkpoint.h"
-#include "lib/io/safetensors.h"
+#include "lib/io/checkpoint_tensors.h"
 #include "lib/models/model.h"
 
 #define CKPT_FORMAT "libadapt"
 
-/* __metadata__ key of a parameter's checksum: "crc32/<name>" -> 8 hex digits, the CRC-32
- * (zlib's) of its data bytes as stored. Other readers ignore it. */
-#define CKPT_CRC_PREFIX "crc32/"
-
-static uint32_t ckpt_crc(const float *values, int64_t n)
+static adapt_tensor *model_tensor(const void *model, int32_t i)
 {
-    return (uint32_t)crc32_z(0L, (const unsigned char *)values, (size_t)n * sizeof(float));
+    return ad_model_param((adapt_model *)model, i);
 }
 
-/* A damaged file: the data of parameter `name` does not match the checksum saved with it.
- * Files without checksums (from other writers) load unchecked. */
-static adapt_status ckpt_verify(const ad_safetensors *st, const char *name, const float *values,
-                                int64_t n, const char *fn)
+static const char *model_tensor_name(const void *model, int32_t i)
 {
-    const size_t size = sizeof CKPT_CRC_PREFIX + strlen(name);
-    char *key = malloc(size);
-    if (!key)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for a checksum key", fn);
-    snprintf(key, size, CKPT_CRC_PREFIX "%s", name);
-    const char *saved = ad_safetensors_metadata(st, key);
-    free(key);
-    char actual[9];
-    snprintf(actual, sizeof actual, "%08x", (unsigned)ckpt_crc(values, n));
-    if (!saved || strcmp(saved, actual) == 0)
-        return ADAPT_OK;
-    return ad_fail(ADAPT_ERR_FORMAT, "%s: %s: the data of parameter '%s' does not match its "
-                   "checksum (%s saved, %s read): the file is damaged", fn, st->src.name, name,
-                   saved, actual);
+    return adapt_model_param_name(model, i);
 }
 
-/* "[2, 3]" like ad_shape_str(); a rank beyond ADAPT_MAX_DIMS shows as "[...]" with the rank. */
-static const char *ckpt_entry_shape(const ad_st_entry *e, char *buf, size_t size)
+/* The model's parameters as a checkpoint's tensors. */
+static ad_ckpt_tensors model_tensors(const adapt_model *model)
 {
-    if (e->ndim > ADAPT_MAX_DIMS) {
-        snprintf(buf, size, "[... %lld dims]", (long long)e->ndim);
-        return buf;
-    }
-    size_t n = (size_t)snprintf(buf, size, "[");
-    for (int64_t d = 0; d < e->ndim && n < size; d++)
-        n += (size_t)snprintf(buf + n, size - n, d ? ", %lld" : "%lld", (long long)e->shape[d]);
-    if (n < size)
-        snprintf(buf + n, size - n, "]");
-    return buf;
-}
-
-/* Checks an entry against a parameter and reads it into a new buffer. */
-static adapt_status ckpt_read_param(float **out, const ad_safetensors *st,
-                                    const adapt_tensor *p, const char *name, const char *fn)
-{
-    const ad_st_entry *e = ad_safetensors_find(st, name);
-    if (!e)
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has no parameter '%s'", fn, st->src.name,
-                       name);
-    bool same = e->ndim == p->ndim;
-    for (int32_t d = 0; same && d < p->ndim; d++)
-        same = e->shape[d] == p->shape[d];
-    if (!same) {
-        char have[160], want[160];
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s: parameter '%s' has shape %s in the file, the "
-                       "model expects %s", fn, st->src.name, name,
-                       ckpt_entry_shape(e, have, sizeof have), ad_shape_str(p, want, sizeof want));
-    }
-    float *values = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
-    if (!values)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for parameter '%s'", fn, name);
-    adapt_status status = ad_safetensors_read_f32(st, e, values, fn);
-    if (!status)
-        status = ckpt_verify(st, name, values, p->numel, fn);
-    if (!status && !ad_all_finite(values, p->numel))
-        status = ad_fail(ADAPT_ERR_NONFINITE, "%s: %s: parameter '%s' holds NaN or infinity",
-                         fn, st->src.name, name);
-    if (status) {
-        free(values);
-        return status;
-    }
-    *out = values;
-    return ADAPT_OK;
-}
-
-#define CKPT_NAMES_SHOWN 3
-
-static bool ckpt_model_has(const adapt_model *model, const char *name)
-{
-    for (int32_t i = 0; i < adapt_model_param_count(model); i++)
-        if (strcmp(adapt_model_param_name(model, i), name) == 0)
-            return true;
-    return false;
-}
-
-/* Appends `name` to the list in `buf` (the first CKPT_NAMES_SHOWN of `count`, then how many
- * more); returns the new count. */
-static int ckpt_list_name(char *buf, size_t size, int count, const char *name)
-{
-    const size_t used = strlen(buf);
-    if (count < CKPT_NAMES_SHOWN)
-        snprintf(buf + used, size - used, "%s'%s'", count ? ", " : "", name);
-    return count + 1;
-}
-
-static void ckpt_list_end(char *buf, size_t size, int count)
-{
-    const size_t used = strlen(buf);
-    if (count == 0)
-        snprintf(buf, size, "none");
-    else if (count > CKPT_NAMES_SHOWN)
-        snprintf(buf + used, size - used, " and %d more", count - CKPT_NAMES_SHOWN);
-}
-
-/* Fails when a parameter of the model is not in the file, naming the names on both sides
- * that have no partner: a layer one architecture has and the other lacks (dropout in an
- * MLP, say) renumbers every name after it, and the two lists show where. F32 entries only:
- * others (num_batches_tracked) never match a parameter and are ignored anyway. */
-static adapt_status ckpt_check_names(const adapt_model *model, const ad_safetensors *st,
-                                     const char *fn)
-{
-    char in_model[192] = "", in_file[192] = "";
-    int n_model = 0, n_file = 0;
-    const char *first = NULL;
-    for (int32_t i = 0; i < adapt_model_param_count(model); i++) {
-        const char *name = adapt_model_param_name(model, i);
-        if (!ad_safetensors_find(st, name)) {
-            first = first ? first : name;
-            n_model = ckpt_list_name(in_model, sizeof in_model, n_model, name);
-        }
-    }
-    if (!first)
-        return ADAPT_OK;
-    for (int64_t i = 0; i < st->count; i++)
-        if (strcmp(st->entries[i].dtype, "F32") == 0 && !ckpt_model_has(model,
-                                                                        st->entries[i].name))
-            n_file = ckpt_list_name(in_file, sizeof in_file, n_file, st->entries[i].name);
-    ckpt_list_end(in_model, sizeof in_model, n_model);
-    ckpt_list_end(in_file, sizeof in_file, n_file);
-    return ad_fail(ADAPT_ERR_FORMAT, "%s: %s has no parameter '%s'; in the model, not the "
-                   "file: %s; in the file, not the model: %s%s", fn, st->src.name, first,
-                   in_model, in_file, n_file ? " (a layer in one architecture only, such as "
-                   "dropout, renumbers the names after it)" : "");
-}
-
-static adapt_status ckpt_load_weights(adapt_model *model, const ad_safetensors *st,
-                                      const char *fn)
-{
-    adapt_status status = ckpt_check_names(model, st, fn);
-    if (status)
-        return status;
-    int32_t n = adapt_model_param_count(model);
-    float **values = calloc((size_t)(n > 0 ? n : 1), sizeof *values);
-    if (!values)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for %d parameters", fn, (int)n);
-    for (int32_t i = 0; i < n && !status; i++)
-        status = ckpt_read_param(&values[i], st, ad_model_param(model, i),
-                                 adapt_model_param_name(model, i), fn);
-    for (int32_t i = 0; i < n; i++) {
-        adapt_tensor *p = ad_model_param(model, i);
-        if (!status)
-            memcpy(p->data, values[i], (size_t)p->numel * sizeof(float));
-        free(values[i]);
-    }
-    free(values);
-    return status;
-}
-
-/* The metadata value `key`, which a libadapt checkpoint must have. */
-static adapt_status ckpt_meta(const char **value, const ad_safetensors *st, const char *key,
-                              const char *fn)
-{
-    *value = ad_safetensors_metadata(st, key);
-    if (!*value)
-        return ad_fail(ADAPT_ERR_FORMAT, "%s: %s is not a libadapt checkpoint (no \"%s\" in "
-                       "__metadata__)", fn, st->src.name, key);
-    return ADAPT_OK;
-}
-
-/* A bound on the parameter values of the model the file describes: the values its F32
- * tensors hold, with room to spare so that a file lacking a tensor is reported as such. A tiny
- * hostile file thus cannot make the loader build a huge model before failing. */
-static int64_t ckpt_value_budget(const ad_safetensors *st)
-{
-    int64_t total = (int64_t)1 << 20;
-    for (int64_t i = 0; i < st->count; i++)
-        if (strcmp(st->entries[i].dtype, "F32") == 0)
-            total = total > INT64_MAX / 4 - st->entries[i].numel ? INT64_MAX / 4
-                                                                 : total + st->entries[i].numel;
-    return 2 * total;
+    return (ad_ckpt_tensors){model, "model", adapt_model_param_count(model), model_tensor,
+                             model_tensor_name};
 }
 
 /* The model `arch` describes; the message of a refusal names the file. */
 static adapt_status ckpt_build(adapt_model **model, const ad_safetensors *st, const char *arch,
                                const char *fn)
 {
-    adapt_status status = ad_model_from_architecture(model, arch, ckpt_value_budget(st));
+    adapt_status status = ad_model_from_architecture(model, arch, ad_ckpt_value_budget(st));
     if (status) {
         char why[256];
         snprintf(why, sizeof why, "%s", adapt_last_error());
@@ -218,19 +44,21 @@ static adapt_status ckpt_build(adapt_model **model, const ad_safetensors *st, co
 static adapt_status ckpt_load(adapt_model **out, const ad_safetensors *st, const char *fn)
 {
     const char *format, *version, *arch;
-    adapt_status status = ckpt_meta(&format, st, "format", fn);
+    adapt_status status = ad_ckpt_meta(&format, st, "format", fn);
     if (!status && strcmp(format, CKPT_FORMAT) != 0)
         status = ad_fail(ADAPT_ERR_FORMAT, "%s: %s has format \"%s\", not \"" CKPT_FORMAT
                          "\"", fn, st->src.name, format);
     if (!status)
-        status = ckpt_meta(&version, st, "libadapt_version", fn);
+        status = ad_ckpt_meta(&version, st, "libadapt_version", fn);
     if (!status)
-        status = ckpt_meta(&arch, st, "architecture", fn);
+        status = ad_ckpt_meta(&arch, st, "architecture", fn);
     adapt_model *model = NULL;
     if (!status)
         status = ckpt_build(&model, st, arch, fn);
-    if (!status)
-        status = ckpt_load_weights(model, st, fn);
+    if (!status) {
+        const ad_ckpt_tensors tensors = model_tensors(model);
+        status = ad_ckpt_read(&tensors, st, fn);
+    }
     if (status) {
         adapt_model_free(model);
         return status;
@@ -256,7 +84,12 @@ static adapt_status ckpt_run(adapt_model **out, adapt_model *into, const ckpt_in
                                    : ad_safetensors_open_memory(&st, in->bytes, in->size, fn);
     if (status)
         return status;
-    status = out ? ckpt_load(out, st, fn) : ckpt_load_weights(into, st, fn);
+    if (out) {
+        status = ckpt_load(out, st, fn);
+    } else {
+        const ad_ckpt_tensors tensors = model_tensors(into);
+        status = ad_ckpt_read(&tensors, st, fn);
+    }
     ad_safetensors_close(st);
     return ad_prefix(status, fn); /* the model builders cannot name the caller */
 }
@@ -300,65 +133,14 @@ adapt_status ad_checkpoint_load_weights_memory(adapt_model *model, const void *b
     return ckpt_run(NULL, model, &(ckpt_input){.bytes = bytes, .size = size}, fn);
 }
 
-/* Bytes the checksum entries of tensors[0 .. n) take: "crc32/<name>" and 8 hex digits, each
- * with its terminator. */
-static size_t ckpt_checksum_bytes(const ad_st_tensor *tensors, int32_t n)
-{
-    size_t total = 1;
-    for (int32_t i = 0; i < n; i++)
-        total += sizeof CKPT_CRC_PREFIX + strlen(tensors[i].name) + 9;
-    return total;
-}
-
-/* The checksum entries into meta[0 .. n), their text in `text`. */
-static void ckpt_checksums(ad_st_meta *meta, char *text, const ad_st_tensor *tensors, int32_t n,
-                           const int64_t *numel)
-{
-    for (int32_t i = 0; i < n; i++) {
-        const size_t key_size = sizeof CKPT_CRC_PREFIX + strlen(tensors[i].name);
-        char *key = text, *value = key + key_size;
-        snprintf(key, key_size, CKPT_CRC_PREFIX "%s", tensors[i].name);
-        snprintf(value, 9, "%08x", (unsigned)ckpt_crc(tensors[i].data, numel[i]));
-        meta[i] = (ad_st_meta){key, value};
-        text = value + 9;
-    }
-}
-
 static adapt_status save(const adapt_model *model, const char *path, const char *fn)
 {
     const char *arch = ad_model_architecture(model);
-    const int32_t n = adapt_model_param_count(model);
-    const size_t slots = (size_t)(n > 0 ? n : 1);
-    ad_st_tensor *tensors = malloc(slots * sizeof *tensors);
-    ad_st_meta *meta = malloc((slots + 3) * sizeof *meta);
-    int64_t *numel = malloc(slots * sizeof *numel);
-    char *text = NULL;
-    adapt_status status = ADAPT_OK;
     if (!arch)
-        status = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model has no architecture", fn);
-    else if (!tensors || !meta || !numel)
-        status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
-    for (int32_t i = 0; i < n && !status; i++) {
-        const adapt_tensor *p = ad_model_param(model, i);
-        const char *name = adapt_model_param_name(model, i);
-        tensors[i] = (ad_st_tensor){name, p->data, p->ndim, p->shape};
-        numel[i] = p->numel;
-        /* A checkpoint that load would refuse is worse than none. */
-        if (!ad_all_finite(p->data, p->numel))
-            status = ad_fail(ADAPT_ERR_NONFINITE, "%s: parameter '%s' holds NaN or infinity",
-                             fn, name);
-    }
-    if (!status && !(text = malloc(ckpt_checksum_bytes(tensors, n))))
-        status = ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: no memory for the checksums", fn);
-    if (!status) {
-        meta[0] = (ad_st_meta){"format", CKPT_FORMAT};
-        meta[1] = (ad_st_meta){"libadapt_version", adapt_version_string()};
-        meta[2] = (ad_st_meta){"architecture", arch};
-        ckpt_checksums(meta + 3, text, tensors, n, numel);
-        status = ad_safetensors_write(path, tensors, n, meta, (int64_t)n + 3, fn);
-    }
-    free(tensors), free(meta), free(numel), free(text);
-    return status;
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model has no architecture", fn);
+    const ad_ckpt_tensors tensors = model_tensors(model);
+    const ad_st_meta meta[] = {{"format", CKPT_FORMAT}, {"architecture", arch}};
+    return ad_ckpt_write(path, &tensors, meta, 2, fn);
 }
 
 adapt_status adapt_model_save(const adapt_model *model, const char *path)

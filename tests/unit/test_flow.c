@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "file_util.h"
 #include "lib/flow/flow_identities.h"
 
 enum { ROWS = 5, DIM = 5, COND = 3 };
@@ -204,6 +205,110 @@ START_TEST(bad_settings_and_inputs_are_refused)
 }
 END_TEST
 
+/* The flow's parameter of that name. */
+static float *param_named(adapt_flow *f, const char *name)
+{
+    for (int32_t i = 0; i < adapt_flow_param_count(f); i++)
+        if (!strcmp(adapt_flow_param_name(f, i), name))
+            return adapt_tensor_data(adapt_flow_param(f, i));
+    ck_abort_msg("no parameter %s", name);
+    return NULL;
+}
+
+/* A batch normalisation's scale of 0 (or a negative running variance) makes the flow
+ * non-invertible: every call that would run it is refused, and works again once repaired. */
+START_TEST(a_non_invertible_flow_is_refused)
+{
+    adapt_flow *f = flow_of(ADAPT_COUPLING_AFFINE, 0, 12);
+    float w[ROWS * DIM], out[ROWS * DIM], value = 0.5f;
+    tu_fill(w, ROWS * DIM, 13, -1.0f, 1.0f);
+    adapt_context *ctx = inference();
+    adapt_tensor *wt = NULL, *z = NULL, *logdet = NULL;
+    TU_OK(adapt_tensor_input(&wt, ctx, 2, (int64_t[]){ROWS, DIM}, w));
+    float *gamma = param_named(f, "norms.2.weight"), *var = param_named(f, "norms.1.running_var");
+    const float kept[2] = {gamma[1], var[0]};
+    for (int broken = 0; broken < 2; broken++) {
+        if (broken == 0)
+            gamma[1] = 0.0f;
+        else
+            var[0] = -1.0f;
+        out[0] = 42.0f;
+        TU_FAILS(adapt_flow_forward(&z, &logdet, ctx, f, wt, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+        TU_FAILS(adapt_flow_inverse(out, f, w, NULL, ROWS), ADAPT_ERR_INVALID_ARGUMENT);
+        TU_FAILS(adapt_flow_edit(out, f, w, NULL, 1, (int32_t[]){0}, 1, &value),
+                 ADAPT_ERR_INVALID_ARGUMENT);
+        ck_assert_float_eq(out[0], 42.0f);
+        ck_assert_ptr_nonnull(strstr(adapt_last_error(), "not invertible"));
+        gamma[1] = kept[0], var[0] = kept[1];
+    }
+    TU_OK(adapt_flow_forward(&z, &logdet, ctx, f, wt, NULL));
+    TU_OK(adapt_flow_inverse(out, f, w, NULL, ROWS));
+    adapt_context_free(ctx);
+    adapt_flow_free(f);
+}
+END_TEST
+
+/* Saved and loaded, a flow is the same bit for bit; damaged, truncated, foreign or
+ * non-invertible files are refused with *out untouched. */
+START_TEST(checkpoints_round_trip_and_bad_files_are_refused)
+{
+    adapt_flow *f = flow_of(ADAPT_COUPLING_ADDITIVE, COND, 14), *g = NULL;
+    const char *path = tu_in_scratch("flow.safetensors"), *bad = tu_in_scratch("bad.safetensors");
+    TU_OK(adapt_flow_save(f, path));
+    TU_OK(adapt_flow_load(&g, path));
+    adapt_flow_params made, loaded;
+    adapt_flow_params_init(&made, sizeof made);
+    adapt_flow_params_init(&loaded, sizeof loaded);
+    TU_OK(adapt_flow_settings(f, &made));
+    TU_OK(adapt_flow_settings(g, &loaded));
+    loaded.seed = made.seed; /* the seed made the first values; the file holds them all */
+    ck_assert_mem_eq(&made, &loaded, sizeof made);
+    ck_assert(made.dim == DIM && made.cond_dim == COND && made.coupling == ADAPT_COUPLING_ADDITIVE);
+    ck_assert_int_eq(adapt_flow_param_count(g), adapt_flow_param_count(f));
+    for (int32_t i = 0; i < adapt_flow_param_count(f); i++) {
+        const adapt_tensor *a = adapt_flow_param(f, i), *b = adapt_flow_param(g, i);
+        ck_assert_str_eq(adapt_flow_param_name(f, i), adapt_flow_param_name(g, i));
+        ck_assert_mem_eq(adapt_tensor_data(a), adapt_tensor_data(b),
+                         (size_t)adapt_tensor_numel(a) * sizeof(float));
+    }
+    float w[ROWS * DIM], cond[ROWS * COND], out[2][ROWS * DIM];
+    tu_fill(w, ROWS * DIM, 15, -1.0f, 1.0f);
+    tu_fill(cond, ROWS * COND, 16, 0.0f, 1.0f);
+    TU_OK(adapt_flow_inverse(out[0], f, w, cond, ROWS));
+    TU_OK(adapt_flow_inverse(out[1], g, w, cond, ROWS));
+    ck_assert_mem_eq(out[0], out[1], sizeof out[0]);
+    adapt_flow_free(g);
+    size_t len = 0;
+    unsigned char *bytes = tu_slurp(path, &len);
+    adapt_flow *untouched = (adapt_flow *)&g;
+    g = untouched;
+    bytes[len - 3] ^= 0x40; /* a damaged value: its checksum no longer matches */
+    tu_write_file(bad, bytes, len);
+    TU_FAILS(adapt_flow_load(&g, bad), ADAPT_ERR_FORMAT);
+    tu_write_file(bad, bytes, len / 2);
+    TU_FAILS(adapt_flow_load(&g, bad), ADAPT_ERR_FORMAT);
+    TU_FAILS(adapt_flow_load(&g, tu_in_scratch("missing")), ADAPT_ERR_IO);
+    TU_FAILS(adapt_flow_load(NULL, path), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_mlp_params mp; /* a model's checkpoint is no flow's */
+    adapt_mlp_params_init(&mp, sizeof mp);
+    mp.n_sizes = 2, mp.sizes = (const int64_t[]){3, 2};
+    adapt_model *m = NULL;
+    TU_OK(adapt_model_create_mlp(&m, &mp));
+    TU_OK(adapt_model_save(m, bad));
+    TU_FAILS(adapt_flow_load(&g, bad), ADAPT_ERR_FORMAT);
+    param_named(f, "norms.1.weight")[2] = 0.0f; /* saved as it is, refused when loaded */
+    TU_OK(adapt_flow_save(f, bad));
+    TU_FAILS(adapt_flow_load(&g, bad), ADAPT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "not invertible"));
+    param_named(f, "norms.1.weight")[2] = NAN;
+    TU_FAILS(adapt_flow_save(f, bad), ADAPT_ERR_NONFINITE);
+    ck_assert_ptr_eq(g, untouched);
+    free(bytes);
+    adapt_model_free(m);
+    adapt_flow_free(f);
+}
+END_TEST
+
 enum { TRAIN_ROWS = 512, TRAIN_DIM = 4 };
 
 /* A flow of 4 couplings trained with one attribute coordinate (values a) and, with `ids`, in
@@ -357,10 +462,13 @@ int main(void)
 {
     Suite *s = suite_create("flow");
     TCase *tc = tcase_create("flow");
+    tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
     tcase_add_test(tc, the_inverse_undoes_the_forward_pass);
     tcase_add_test(tc, the_log_determinant_is_the_jacobians);
     tcase_add_test(tc, gradients_through_the_flow_match_central_differences);
     tcase_add_test(tc, bad_settings_and_inputs_are_refused);
+    tcase_add_test(tc, a_non_invertible_flow_is_refused);
+    tcase_add_test(tc, checkpoints_round_trip_and_bad_files_are_refused);
     tcase_add_test(tc, training_puts_the_attribute_in_its_coordinate_and_edits_move_it);
     tcase_add_test(tc, identities_make_units_of_all_their_rows);
     tcase_add_test(tc, the_identity_loss_pulls_an_identitys_codes_together);

@@ -34,6 +34,22 @@ class Flow(Owned):
         self._handle = Handle(raw, lib.adapt_flow_free)
         self.dim, self.cond_dim = int(dim), int(cond_dim)
 
+    @classmethod
+    def load(cls, path):
+        """The flow a file of Flow.save() describes (adapt_flow_load)."""
+        raw = C.POINTER(adapt_flow)()
+        lib.adapt_flow_load(C.byref(raw), _scalars.path_bytes(path, "Flow.load"))
+        flow = cls.__new__(cls)
+        flow._handle = Handle(raw, lib.adapt_flow_free)
+        settings = new_params(FlowParams)
+        lib.adapt_flow_settings(raw, C.byref(settings))
+        flow.dim, flow.cond_dim = int(settings.dim), int(settings.cond_dim)
+        return flow
+
+    def save(self, path):
+        """Saves the parameters, running statistics and settings (adapt_flow_save)."""
+        lib.adapt_flow_save(self._ptr(), _scalars.path_bytes(path, "Flow.save"))
+
     def forward(self, ctx, w, cond=None, *, as_tensor=False):
         """z = f(w) and log |det dz/dw| per row, in `ctx` (taped when it records gradients;
         batch statistics when it trains). numpy copies, or Tensors with as_tensor=True."""

@@ -66,6 +66,9 @@ def test_bad_input_is_refused():
     z[1, 2] = np.nan
     with pytest.raises(ad.NonFiniteError):
         flow.inverse(z, np.zeros((3, 2), np.float32))
+    flow.parameters()["norms.1.weight"].data[0] = 0.0  # batch normalisation scaling by 0
+    with pytest.raises(ad.InvalidArgumentError, match="not invertible"):
+        flow.inverse(np.zeros((3, 4), np.float32), np.zeros((3, 2), np.float32))
 
 
 def test_training_and_editing_an_attribute():
@@ -85,3 +88,19 @@ def test_training_and_editing_an_attribute():
     np.testing.assert_allclose(edited, flow.inverse(z), atol=1e-5)
     moved = 0.6 * (edited[:, 0] + edited[:, 1])
     assert np.abs(moved - 1.0).mean() < 0.5 * np.abs(a[:, 0] - 1.0).mean()
+
+
+def test_save_and_load(tmp_path):
+    flow = perturbed(ad.Flow(4, cond_dim=2, couplings=3, coupling="additive", hidden=8,
+                             blocks=1, seed=6), 7)
+    flow.save(tmp_path / "flow.safetensors")
+    loaded = ad.Flow.load(tmp_path / "flow.safetensors")
+    assert (loaded.dim, loaded.cond_dim) == (4, 2)
+    for name, p in flow.parameters().items():
+        np.testing.assert_array_equal(loaded.parameters()[name].data, p.data)
+    z = np.random.default_rng(8).normal(size=(3, 4)).astype(np.float32)
+    cond = np.ones((3, 2), np.float32)
+    np.testing.assert_array_equal(loaded.inverse(z, cond), flow.inverse(z, cond))
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10" + bytes(20))
+    with pytest.raises(ad.FormatError):
+        ad.Flow.load(tmp_path / "bad.safetensors")

@@ -760,10 +760,19 @@ typedef enum adapt_layer_kind {
     ADAPT_LAYER_INTERVAL_LINEAR = 18, /**< experimental (@ref intervals): out_features: a
                                            linear layer whose weights are nested boxes
                                            (interval continual learning) */
-    ADAPT_LAYER_LOW_RANK_LINEAR = 19 /**< experimental (@ref transfer): out_features, rank:
-                                          x W^T + b + ((x R^T) * s) L^T with L [out, rank],
+    ADAPT_LAYER_LOW_RANK_LINEAR = 19, /**< experimental (@ref transfer): out_features, rank:
+                                           x W^T + b + ((x R^T) * s) L^T with L [out, rank],
                                           s [rank], R [rank, in], parameters "weight",
                                           "bias", "left", "scales", "right" */
+    ADAPT_LAYER_UPSAMPLE2D = 20, /**< experimental (@ref segmentation): scale, upsample:
+                                      torch.nn.Upsample on [C, H, W] */
+    ADAPT_LAYER_CONV_TRANSPOSE2D = 21, /**< experimental (@ref segmentation): out_features,
+                                            kernel, stride, padding:
+                                            torch.nn.ConvTranspose2d */
+    ADAPT_LAYER_CONCAT = 22 /**< experimental (@ref segmentation): source: a skip
+                                 connection; its block takes the previous output with block
+                                 `source`'s output appended on the channel axis (both
+                                 [C, H, W] of one H and W) */
 } adapt_layer_kind;
 
 /**
@@ -796,12 +805,17 @@ typedef struct adapt_layer_params {
     int32_t min_learners;  /**< learners every token runs, 0 or 1 (default 0) */
     /* Field of the experimental tier's ADAPT_LAYER_LOW_RANK_LINEAR (@ref transfer). */
     int64_t rank; /**< columns of L and rows of R (no default) */
+    /* Fields of the experimental tier's encoder-decoder layers (@ref segmentation). */
+    int32_t scale;    /**< ADAPT_LAYER_UPSAMPLE2D: the factor, >= 1 (default 2) */
+    int32_t upsample; /**< ADAPT_LAYER_UPSAMPLE2D: adapt_upsample_mode (default NEAREST) */
+    int32_t source;   /**< ADAPT_LAYER_CONCAT: the earlier block joined (no default) */
 } adapt_layer_params;
 
 /**
  * Fills `params` with the defaults (LINEAR, kernel 3, stride 1, padding 0,
  * 1 head, mlp_ratio 4, p 0; 1 expert, router_width 128, RELU, DYNAMIC_K,
- * tau 0, top_k 1; 4 learners, gate_width 16, min_learners 0). Set `kind` and the fields it reads.
+ * tau 0, top_k 1; 4 learners, gate_width 16, min_learners 0; scale 2,
+ * NEAREST). Set `kind` and the fields it reads.
  * `size` is sizeof *params as compiled by the caller: exactly that many bytes
  * are written (zeros past the fields this library knows) and struct_size is
  * set to it. NULL or a size below sizeof(size_t) is a no-op.
@@ -1467,7 +1481,8 @@ ADAPT_API void adapt_calibrator_free(adapt_calibrator *calibrator);
  * that adapt_version_number() == ADAPT_VERSION_NUMBER. Today the tier holds
  * the early exits, the Mixture-of-Experts, the Adaptive Computation Modules,
  * the interval bounds and continual learning, one-vs-all classification,
- * model merging, hidden-state probes and normalizing flows.
+ * model merging, hidden-state probes, normalizing flows, segmentation and
+ * multi-model pipelines.
  */
 /* ======================================================================== */
 #ifdef ADAPT_EXPERIMENTAL
@@ -2908,6 +2923,313 @@ ADAPT_API adapt_status adapt_router_run(const adapt_route_outputs *outputs, adap
 
 /** Frees a router (not its models or probe); NULL is a no-op. */
 ADAPT_API void adapt_router_free(adapt_router *router);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup segmentation Segmentation (encoder-decoders)
+ *
+ * Encoder-decoder (U-Net-style) segmentation networks (docs/segmentation.md):
+ * built as sequential models from the layer kinds ADAPT_LAYER_UPSAMPLE2D,
+ * ADAPT_LAYER_CONV_TRANSPOSE2D and ADAPT_LAYER_CONCAT (the skip connection),
+ * trained on per-pixel labels, scored by intersection over union. The
+ * operations below grow feature maps back to the image's size. As the
+ * operations of @ref operations, each produces a new activation in `ctx`
+ * (borrowed, valid until reset), is taped for adapt_backward() when gradient
+ * recording is on, and takes activations of `ctx` or parameters (an
+ * activation of another context or one released by reset is
+ * ADAPT_ERR_STATE). Their results, gradients included, are the same bits for
+ * every thread count.
+ */
+/* ------------------------------------------------------------------------ */
+/** @{ */
+
+/** How adapt_op_upsample2d() fills the cells it adds. */
+typedef enum adapt_upsample_mode {
+    ADAPT_UPSAMPLE_NEAREST = 0, /**< each output copies one input cell: PyTorch's
+                                     interpolate(x, scale_factor=scale, mode="nearest") */
+    ADAPT_UPSAMPLE_BILINEAR = 1 /**< each output weighs the 2 x 2 input cells around
+                                     it: interpolate(x, scale_factor=scale,
+                                     mode="bilinear", align_corners=False) */
+} adapt_upsample_mode;
+
+/**
+ * Upsampling by an integer factor: x[N, C, H, W] -> [N, C, H * scale,
+ * W * scale], `scale` >= 1, `mode` an adapt_upsample_mode. Exactly PyTorch's
+ * torch.nn.functional.interpolate(x, scale_factor=scale, mode=...), bilinear
+ * with align_corners=False. Along each axis of n input cells, output o reads:
+ *  - nearest: cell min(floor(o * r), n - 1), r = 1 / scale rounded to float
+ *    and the product taken in float as PyTorch does (at scale 41 that maps
+ *    output 41 to cell 0, not 1);
+ *  - bilinear: cells i and min(i + 1, n - 1) with weights 1 - t and t, where
+ *    s = max((o + 0.5) r - 0.5, 0), i = min(floor(s), n - 1), t = s - i;
+ * a scale of 1 copies x. The gradient is the adjoint: each output's gradient
+ * added to the cells it read, with the weights it read them with.
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT for a NULL ctx, out or x, a scale < 1 or
+ * another mode; ADAPT_ERR_SHAPE unless x is 4-D with H, W >= 1;
+ * ADAPT_ERR_OVERFLOW for an output too large to address; ADAPT_ERR_STATE and
+ * ADAPT_ERR_OUT_OF_MEMORY as for every operation.
+ */
+ADAPT_API adapt_status adapt_op_upsample2d(adapt_tensor **out, adapt_context *ctx,
+                                           adapt_tensor *x, int32_t scale, int32_t mode);
+
+/**
+ * Transposed 2-D convolution, PyTorch's
+ * torch.nn.functional.conv_transpose2d(x, weight, bias, stride, padding) with
+ * output_padding 0, groups 1 and dilation 1: x[N, Cin, H, W],
+ * weight[Cin, Cout, K, K] (a square kernel, laid out as
+ * torch.nn.ConvTranspose2d's weight), bias[Cout] or NULL ->
+ * [N, Cout, OH, OW] with OH = (H - 1) * stride - 2 * padding + K, likewise
+ * OW. Each input cell (h, w) adds x[n, ci, h, w] * weight[ci, co, ky, kx] to
+ * output (h * stride - padding + ky, w * stride - padding + kx) where that
+ * lies in the output; then the bias is added: the adjoint of
+ * adapt_op_conv2d() with the same weight, stride and padding.
+ * `stride` >= 1, `padding` >= 0.
+ * Errors: ADAPT_ERR_INVALID_ARGUMENT for a NULL ctx, out, x or weight, a
+ * stride < 1 or a padding < 0; ADAPT_ERR_SHAPE unless x and weight are 4-D
+ * with x's channels equal to weight's first dim, a square kernel, every
+ * weight dim and H, W >= 1, and bias is [Cout], or when OH or OW < 1;
+ * ADAPT_ERR_OVERFLOW for sizes too large to address or for the GEMM's int;
+ * ADAPT_ERR_STATE and ADAPT_ERR_OUT_OF_MEMORY as for every operation.
+ */
+ADAPT_API adapt_status adapt_op_conv_transpose2d(adapt_tensor **out, adapt_context *ctx,
+                                                 adapt_tensor *x, adapt_tensor *weight,
+                                                 adapt_tensor *bias, int32_t stride,
+                                                 int32_t padding);
+
+/** Per-pixel scores of adapt_segmentation_scores(). */
+typedef struct adapt_segmentation_score {
+    /** Set by the caller to sizeof(adapt_segmentation_score); the library writes only that
+     *  many bytes. */
+    size_t struct_size;
+    double mean_iou;       /**< mean IoU over the classes seen (NaN if none) */
+    double pixel_accuracy; /**< share of labelled pixels predicted right (NaN if none) */
+    int64_t pixels;        /**< labelled pixels (truth >= 0) */
+    int32_t classes_seen;  /**< classes in the truth or the prediction */
+} adapt_segmentation_score;
+
+/**
+ * Trains a segmentation model — one mapping images [C, H, W] to class
+ * scores [K, H', W'] — on `n` images [n, C, H, W] and their label maps
+ * masks [n, H', W'] (each value in [0, K)), minimising the mean per-pixel
+ * cross-entropy (label_smoothing applies) on the loop of
+ * adapt_model_train() with `params` (optimizer, schedule, clipping, epochs,
+ * batches, seed, threads, progress, cancel; validation and exit settings do
+ * not apply). Errors, with the model as the last completed step left it:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 1, a mask value out of range, a
+ * model without blocks), ADAPT_ERR_SHAPE (not such a model),
+ * ADAPT_ERR_NONFINITE, ADAPT_ERR_STATE (the model busy on another thread),
+ * ADAPT_ERR_CANCELLED, ADAPT_ERR_OVERFLOW, ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_segmentation_train(adapt_model *model, const float *images,
+                                                const int32_t *masks, int64_t n,
+                                                const adapt_train_params *params);
+
+/**
+ * Each pixel's class (the argmax of the model's scores; the first largest
+ * wins) for `n` images [n, C, H, W] into masks [n, H', W'], in batches on
+ * `n_threads` threads (0: all cores). Errors as adapt_segmentation_train()
+ * (masks then partly written).
+ */
+ADAPT_API adapt_status adapt_segmentation_predict(int32_t *masks, adapt_model *model,
+                                                  const float *images, int64_t n,
+                                                  int32_t n_threads);
+
+/**
+ * Scores `n` predicted labels against the true ones: pixels whose truth is
+ * negative are unlabelled and skipped. Class k's intersection over union is
+ * |truth = k and predicted = k| / |truth = k or predicted = k|, NaN for a
+ * class in neither; class_iou[classes] (NULL: not wanted) receives them,
+ * `out` their mean over the classes seen and the pixel accuracy. Errors:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, struct_size unset, n < 0, classes < 1,
+ * a label >= classes or a negative prediction), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_segmentation_scores(adapt_segmentation_score *out,
+                                                 double *class_iou, const int32_t *predicted,
+                                                 const int32_t *truth, int64_t n,
+                                                 int32_t classes);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @defgroup pipelines Multi-model pipelines
+ *
+ * Named stages run in order on one image (docs/pipeline.md, after the
+ * swappable inspection pipeline of arXiv 2210.05282): each stage is a model
+ * the pipeline owns, taking the whole image, the image with the pixels an
+ * earlier stage labels 0 set to 0, or one crop per connected component of
+ * an earlier stage's label map, and segmenting or classifying it. Every
+ * stage leaves a label map of the whole image. Any stage can be replaced at
+ * run time by a model of the same signature. A pipeline runs on one thread
+ * at a time.
+ */
+/** @{ */
+
+/** What a stage runs on. */
+typedef enum adapt_stage_input {
+    ADAPT_STAGE_IMAGE = 0,  /**< the whole image */
+    ADAPT_STAGE_MASKED = 1, /**< the image, pixels its source labels 0 set to 0 */
+    ADAPT_STAGE_CROPS = 2   /**< each 4-connected component of one label of its source's map:
+                                 its box, grown by `margin`, resized (bilinear) to the model's
+                                 input */
+} adapt_stage_input;
+
+/** What a stage gives. */
+typedef enum adapt_stage_output {
+    ADAPT_STAGE_SEGMENT = 0, /**< a label map: the argmax of scores [K, h, w] (crops' maps
+                                  pasted back over their component's pixels) */
+    ADAPT_STAGE_CLASSIFY = 1 /**< a class: the argmax of scores [K]; its map holds class + 1
+                                  on the component's pixels (the whole image: everywhere) */
+} adapt_stage_output;
+
+/** A stage for adapt_pipeline_add(). Fill with adapt_stage_params_init(). */
+typedef struct adapt_stage_params {
+    /** sizeof(adapt_stage_params); set by adapt_stage_params_init(). */
+    size_t struct_size;
+    const char *name;   /**< unique, 1 to 63 of [A-Za-z0-9_-]; borrowed during the call */
+    int32_t input;      /**< adapt_stage_input (default IMAGE) */
+    int32_t output;     /**< adapt_stage_output (default SEGMENT) */
+    const char *source; /**< MASKED, CROPS: an earlier stage (NULL for IMAGE) */
+    int32_t margin;     /**< CROPS: pixels added around each box, >= 0 (default 2) */
+    int32_t min_pixels; /**< CROPS: smaller components are skipped, >= 1 (default 1) */
+} adapt_stage_params;
+
+/** Fills `params` with the defaults above, as adapt_context_params_init(). */
+ADAPT_API void adapt_stage_params_init(adapt_stage_params *params, size_t size);
+
+/** A pipeline of stages. */
+typedef struct adapt_pipeline adapt_pipeline;
+
+/** Makes an empty pipeline. Errors: ADAPT_ERR_INVALID_ARGUMENT, ADAPT_ERR_OUT_OF_MEMORY. */
+ADAPT_API adapt_status adapt_pipeline_create(adapt_pipeline **out);
+
+/** Frees a pipeline and its stages' models; NULL is a no-op. */
+ADAPT_API void adapt_pipeline_free(adapt_pipeline *pipeline);
+
+/**
+ * Appends a stage running `model`, which the pipeline owns from then on
+ * (on error it stays the caller's). The model must take [C, H, W]: for
+ * IMAGE and MASKED stages the pipeline's image (the first such stage sets
+ * it), segmenting it at its size ([K, H, W]) or classifying it ([K]); for
+ * CROPS stages crops with the image's channels, of any size. Errors:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, a bad or taken name, a source that is
+ * not an earlier stage — so no cycle can form —, a source for an IMAGE
+ * stage, settings out of range, a model without blocks or owned elsewhere),
+ * ADAPT_ERR_SHAPE (the model's signature), ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_pipeline_add(adapt_pipeline *pipeline,
+                                          const adapt_stage_params *params, adapt_model *model);
+
+/**
+ * Puts `model` in place of stage `name`'s model. It must map the same
+ * per-sample input shape to the same output shape, else ADAPT_ERR_SHAPE and
+ * the pipeline is as it was. The old model goes to *previous (the caller's
+ * to free), or is freed when `previous` is NULL. Errors:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, an unknown stage, a model owned
+ * elsewhere), ADAPT_ERR_SHAPE.
+ */
+ADAPT_API adapt_status adapt_pipeline_replace(adapt_pipeline *pipeline, const char *name,
+                                              adapt_model *model, adapt_model **previous);
+
+/** Number of stages; 0 for NULL. */
+ADAPT_API int32_t adapt_pipeline_stage_count(const adapt_pipeline *pipeline);
+
+/** Stage `index`'s name, or NULL. Borrowed, valid while the pipeline lives. */
+ADAPT_API const char *adapt_pipeline_stage_name(const adapt_pipeline *pipeline, int32_t index);
+
+/** Stage `name`'s model, or NULL. Borrowed: the pipeline owns it. */
+ADAPT_API adapt_model *adapt_pipeline_stage_model(const adapt_pipeline *pipeline,
+                                                  const char *name);
+
+/** The result of adapt_pipeline_run(). Owned: free with adapt_pipeline_result_free(). */
+typedef struct adapt_pipeline_result adapt_pipeline_result;
+
+/** A crop a stage ran on (or, for a whole-image classifier, the image). */
+typedef struct adapt_pipeline_crop {
+    /** Set by the caller to sizeof(adapt_pipeline_crop); the library writes only that many
+     *  bytes. */
+    size_t struct_size;
+    int64_t row0; /**< its box in the image: first row */
+    int64_t col0; /**< first column */
+    int64_t row1; /**< the row after its last */
+    int64_t col1; /**< the column after its last */
+    int64_t pixels;   /**< the component's pixels */
+    int32_t label;    /**< the source map's label on the component (0 for the image) */
+    int32_t class_id; /**< CLASSIFY stages: the class; SEGMENT stages: -1 */
+} adapt_pipeline_crop;
+
+/** What a stage cost in a run. */
+typedef struct adapt_stage_report {
+    /** Set by the caller to sizeof(adapt_stage_report); the library writes only that many
+     *  bytes. */
+    size_t struct_size;
+    double seconds; /**< wall-clock time of the stage, cutting and pasting included */
+    int64_t flops;  /**< executed by its model over all its inputs (multiply-add = 2) */
+    int64_t inputs; /**< images or crops the model ran on */
+} adapt_stage_report;
+
+/**
+ * Runs every stage in order on image [C, H, W] (`shape` its 3 dims, which
+ * must be the pipeline's) on `n_threads` threads (0: all cores). Errors:
+ * ADAPT_ERR_INVALID_ARGUMENT (NULL, n_threads < 0), ADAPT_ERR_STATE (no
+ * stages), ADAPT_ERR_SHAPE (another image size), ADAPT_ERR_NONFINITE,
+ * ADAPT_ERR_OUT_OF_MEMORY, and a stage model's errors; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_pipeline_run(adapt_pipeline_result **out, adapt_pipeline *pipeline,
+                                          const float *image, const int64_t *shape,
+                                          int32_t n_threads);
+
+/**
+ * Stage `stage`'s label map of the whole image, [height, width] row-major
+ * (height and width may be NULL). Borrowed: valid until the result is
+ * freed. NULL for an unknown stage or a NULL result.
+ */
+ADAPT_API const int32_t *adapt_pipeline_result_map(const adapt_pipeline_result *result,
+                                                   const char *stage, int64_t *height,
+                                                   int64_t *width);
+
+/** Number of crops stage `stage` ran on; -1 for an unknown stage or a NULL result. */
+ADAPT_API int64_t adapt_pipeline_result_crop_count(const adapt_pipeline_result *result,
+                                                   const char *stage);
+
+/**
+ * Crop `index` of stage `stage`. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL,
+ * struct_size unset, an unknown stage, index out of range).
+ */
+ADAPT_API adapt_status adapt_pipeline_result_crop(const adapt_pipeline_result *result,
+                                                  const char *stage, int64_t index,
+                                                  adapt_pipeline_crop *out);
+
+/** Stage `stage`'s time and cost. Errors as adapt_pipeline_result_crop(). */
+ADAPT_API adapt_status adapt_pipeline_result_report(const adapt_pipeline_result *result,
+                                                    const char *stage,
+                                                    adapt_stage_report *out);
+
+/** Frees a result; NULL is a no-op. */
+ADAPT_API void adapt_pipeline_result_free(adapt_pipeline_result *result);
+
+/**
+ * Saves the pipeline into the existing `directory`: each stage's model as
+ * "<stage>.safetensors" (adapt_model_save()) and the stages in order as
+ * "pipeline.json" (written last, atomically). Errors:
+ * ADAPT_ERR_INVALID_ARGUMENT, ADAPT_ERR_IO, ADAPT_ERR_NONFINITE,
+ * ADAPT_ERR_OUT_OF_MEMORY.
+ */
+ADAPT_API adapt_status adapt_pipeline_save(const adapt_pipeline *pipeline,
+                                           const char *directory);
+
+/**
+ * Loads a pipeline adapt_pipeline_save() wrote. Every field is checked and
+ * every stage added as adapt_pipeline_add() adds it, its model loaded as
+ * adapt_model_load() loads it. Errors: ADAPT_ERR_INVALID_ARGUMENT (NULL),
+ * ADAPT_ERR_IO (no such file), ADAPT_ERR_FORMAT (not a pipeline
+ * description, a stage out of range, an unknown or later source, a model
+ * of the wrong signature, or a checkpoint adapt_model_load() refuses),
+ * ADAPT_ERR_NONFINITE, ADAPT_ERR_OUT_OF_MEMORY; *out untouched then.
+ */
+ADAPT_API adapt_status adapt_pipeline_load(adapt_pipeline **out, const char *directory);
 
 /** @} */
 

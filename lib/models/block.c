@@ -10,6 +10,7 @@ void ad_block_start(ad_block *b, int32_t kind, const ad_dims *in)
     memset(b, 0, sizeof *b);
     b->kind = kind;
     b->in = b->out = *in;
+    b->join = -1;
 }
 
 adapt_status ad_block_add(ad_block *b, const adapt_layer_params *p, ad_param_list *list,

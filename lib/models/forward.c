@@ -5,6 +5,7 @@
 #include "lib/core/handle.h"
 #include "lib/core/meter.h"
 #include "lib/core/tensor.h"
+#include "lib/models/join.h"
 #include "lib/models/model_impl.h"
 #include "lib/models/recompute.h"
 
@@ -101,10 +102,17 @@ static adapt_status run_blocks(adapt_tensor **out, adapt_context *ctx, adapt_mod
     const ad_block *b = first < model->n_blocks ? &model->blocks[first] : NULL;
     ad_dims in = b ? b->in : ad_model_tail(model);
     st = check_input(input, &in, b && b->layers[0].kind->flattens, fn);
-    adapt_tensor *x = input;
+    adapt_tensor *x = input, **outputs = NULL; /* kept for the blocks that join them */
+    if (!st && ad_joins_within(model, first, last))
+        st = ad_scratch((void **)&outputs, ctx, (size_t)model->n_blocks * sizeof *outputs, fn);
     for (int32_t i = first; i < last && !st; i++) {
-        st = block_forward_compact(&x, ctx, &model->blocks[i], x);
+        if (outputs)
+            st = ad_join_run(&x, ctx, model, i, first, outputs, fn);
+        if (!st)
+            st = block_forward_compact(&x, ctx, &model->blocks[i], x);
         ad_meter_charge(ctx, input->shape[0], model->blocks[i].own_flops);
+        if (outputs)
+            outputs[i] = x;
     }
     if (!st)
         *out = x;

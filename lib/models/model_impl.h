@@ -19,6 +19,7 @@ typedef struct {
     ad_dims in, out; /* per sample */
     int64_t flops, n_params;
     int64_t own_flops; /* flops less its replacements', which charge the meter themselves */
+    int32_t join;      /* the block whose output joins this block's input (join.c), or -1 */
 } ad_block;
 
 typedef enum { AD_ARCH_SEQUENTIAL, AD_ARCH_MLP, AD_ARCH_CNN, AD_ARCH_VIT } ad_arch;

@@ -4,6 +4,7 @@
 
 #include "lib/core/error.h"
 #include "lib/core/struct_io.h"
+#include "lib/models/join.h"
 #include "lib/models/model_impl.h"
 
 void adapt_layer_params_init(adapt_layer_params *params, size_t size)
@@ -11,7 +12,8 @@ void adapt_layer_params_init(adapt_layer_params *params, size_t size)
     static const adapt_layer_params defaults = {.kind = ADAPT_LAYER_LINEAR, .kernel = 3,
                                                 .stride = 1, .heads = 1, .mlp_ratio = 4.0f,
                                                 .experts = 1, .router_width = 128,
-                                                .top_k = 1, .learners = 4, .gate_width = 16};
+                                                .top_k = 1, .learners = 4, .gate_width = 16,
+                                                .scale = 2};
     ad_struct_init(params, size, &defaults, sizeof defaults);
 }
 
@@ -75,8 +77,13 @@ static adapt_status append(adapt_model *model, const adapt_layer_params *layer, 
     snprintf(prefix, sizeof prefix, "%d.", (int)model->n_blocks);
     const int32_t n_params = model->params.count;
     ad_block b;
-    ad_dims in = ad_model_tail(model);
+    ad_dims in;
+    int32_t join;
+    st = ad_join_input(&in, &join, model, &p, fn);
+    if (st)
+        return st;
     ad_block_start(&b, p.kind, &in);
+    b.join = join;
     st = ad_block_add(&b, &p, &model->params, &(ad_layer_names){.prefix = prefix}, fn);
     if (!st)
         st = ad_model_push_block(model, &b);

@@ -98,6 +98,10 @@ typedef struct ad_layer_kind {
     /* Without a tape its forward leaves nothing in the context's arena but its output (or
      * returns a view): a block it ends alone needs no copy to hand back its memory. */
     bool leaves_only_output;
+    /* A skip connection: the model appends the output of block `source` (the layer's field)
+     * to the block's input on the channel axis before the block runs, so the layer takes,
+     * and its shape function sees, the joined input (lib/models/join.c). */
+    bool joins_block;
     /* Parts, taking the layer's per-sample input, that may be replaced. */
     const ad_layer_part *parts;
     int32_t n_parts;

@@ -258,6 +258,31 @@ adapt_status adapt_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_te
     return published(out, y, st, fn);
 }
 
+adapt_status adapt_op_upsample2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                 int32_t scale, int32_t mode)
+{
+    const char *fn = "adapt_op_upsample2d";
+    adapt_tensor *r, *y = NULL;
+    adapt_status st = operand_x(&r, ctx, out, fn, x);
+    if (!st)
+        st = ad_op_upsample2d(&y, ctx, r, scale, mode);
+    return published(out, y, st, fn);
+}
+
+adapt_status adapt_op_conv_transpose2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                       adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
+                                       int32_t padding)
+{
+    const char *fn = "adapt_op_conv_transpose2d";
+    adapt_tensor *r[3], *y = NULL;
+    adapt_status st = operands(r, ctx, out, fn,
+                               (adapt_tensor *[]){x, weight, bias},
+                               (const char *[]){"x", "weight", "bias"}, 3, OPTIONAL(2));
+    if (!st)
+        st = ad_op_conv_transpose2d(&y, ctx, r[0], r[1], r[2], stride, padding);
+    return published(out, y, st, fn);
+}
+
 adapt_status adapt_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                               int32_t ndim, const int64_t *shape)
 {

@@ -40,6 +40,11 @@ adapt_status ad_op_maxpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tenso
                              int32_t kernel, int32_t stride, int32_t padding);
 adapt_status ad_op_avgpool2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
                              int32_t kernel, int32_t stride, int32_t padding);
+adapt_status ad_op_upsample2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                              int32_t scale, int32_t mode);
+adapt_status ad_op_conv_transpose2d(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x,
+                                    adapt_tensor *weight, adapt_tensor *bias, int32_t stride,
+                                    int32_t padding);
 adapt_status ad_op_reshape(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t ndim,
                            const int64_t *shape);
 adapt_status ad_op_transpose(adapt_tensor **out, adapt_context *ctx, adapt_tensor *x, int32_t axis0,

@@ -60,7 +60,7 @@ OFFSET(adapt_vit_params, n_classes, 36);
 OFFSET(adapt_vit_params, dropout, 40);
 OFFSET(adapt_vit_params, seed, 48);
 
-SIZE(adapt_layer_params, 112);
+SIZE(adapt_layer_params, 128);
 OFFSET(adapt_layer_params, struct_size, 0);
 OFFSET(adapt_layer_params, kind, 8);
 OFFSET(adapt_layer_params, out_features, 16);
@@ -82,6 +82,9 @@ OFFSET(adapt_layer_params, learner_width, 88);
 OFFSET(adapt_layer_params, gate_width, 96);
 OFFSET(adapt_layer_params, min_learners, 100);
 OFFSET(adapt_layer_params, rank, 104);
+OFFSET(adapt_layer_params, scale, 112);
+OFFSET(adapt_layer_params, upsample, 116);
+OFFSET(adapt_layer_params, source, 120);
 
 SIZE(adapt_block_info, 96);
 OFFSET(adapt_block_info, struct_size, 0);

@@ -71,6 +71,35 @@ adapt_status oom_small_vit(adapt_model **out, uint64_t seed)
     return adapt_model_create_vit(out, &p);
 }
 
+/* Appends one layer of `kind` to m (NULL after an earlier failure: nothing). */
+static adapt_status add_layer(adapt_model *m, adapt_status st, adapt_layer_kind kind,
+                              int64_t out, int32_t kernel, int32_t stride, int32_t padding)
+{
+    adapt_layer_params p;
+    adapt_layer_params_init(&p, sizeof p);
+    p.kind = kind, p.out_features = out, p.kernel = kernel, p.stride = stride;
+    p.padding = padding, p.source = 0;
+    return st ? st : adapt_model_append(m, &p);
+}
+
+adapt_status oom_unet(adapt_model **out, uint64_t seed)
+{
+    adapt_model *m = NULL;
+    adapt_status st = adapt_model_create_sequential(
+        &m, 3, (const int64_t[]){1, OOM_MOE_IMAGE, OOM_MOE_IMAGE}, seed);
+    st = add_layer(m, st, ADAPT_LAYER_CONV2D, 4, 3, 1, 1);
+    st = add_layer(m, st, ADAPT_LAYER_MAXPOOL2D, 0, 2, 2, 0);
+    st = add_layer(m, st, ADAPT_LAYER_CONV_TRANSPOSE2D, 4, 2, 2, 0);
+    st = add_layer(m, st, ADAPT_LAYER_CONCAT, 0, 3, 1, 0); /* joins block 0 */
+    st = add_layer(m, st, ADAPT_LAYER_CONV2D, 2, 1, 1, 0);
+    if (st) {
+        adapt_model_free(m);
+        return st;
+    }
+    *out = m;
+    return ADAPT_OK;
+}
+
 adapt_status oom_mlp(adapt_model **out, uint64_t seed, int64_t hidden)
 {
     const int64_t sizes[] = {OOM_SAMPLE_VALUES, hidden, 10};

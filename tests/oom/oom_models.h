@@ -26,6 +26,9 @@ adapt_status oom_cnn(adapt_model **out, uint64_t seed);
 adapt_status oom_cnn_with_heads(adapt_model **out, uint64_t seed);
 /* A two-block ViT on the same images. */
 adapt_status oom_vit(adapt_model **out, uint64_t seed);
+/* A small U-Net on [N, 1, 8, 8] giving scores [N, 2, 8, 8]: convolution, pooling, a
+ * transposed convolution, the skip joined, a 1x1 convolution. */
+adapt_status oom_unet(adapt_model **out, uint64_t seed);
 /* A two-block ViT on [N, 1, 8, 8]: patch 4, dim 8, 2 heads, MLP ratio 4, 3 classes. */
 adapt_status oom_small_vit(adapt_model **out, uint64_t seed);
 /* An MLP on the flattened images; OOM_WIDE hidden units make it wide enough for

@@ -874,6 +874,79 @@ static adapt_status flow_collect(oom_fixture *f)
     return append(f, f->exit_logits, OOM_SAMPLES * FLOW_DIM * sizeof(float));
 }
 
+/* ---- segmentation and pipelines ---------------------------------------------------------- */
+
+/* A U-Net trained an epoch on per-pixel labels, used to predict and scored; then a pipeline of
+ * it and a crop stage run, saved and loaded (docs/segmentation.md, docs/pipeline.md). */
+enum { SEG_PIXELS = OOM_MOE_SAMPLE_VALUES };
+
+static adapt_status segment_setup(oom_fixture *f)
+{
+    f->x = malloc(OOM_SAMPLES * SEG_PIXELS * sizeof *f->x);
+    f->labels = malloc(OOM_SAMPLES * SEG_PIXELS * sizeof *f->labels);
+    if (!f->x || !f->labels)
+        return ADAPT_ERR_OUT_OF_MEMORY;
+    oom_fill(f->x, OOM_SAMPLES * SEG_PIXELS, 11);
+    for (int i = 0; i < OOM_SAMPLES * SEG_PIXELS; i++)
+        f->labels[i] = f->x[i] > 0.0f;
+    return ADAPT_OK;
+}
+
+/* fg: the U-Net on the image; parts: a U-Net on crops of fg's components. */
+static adapt_status segment_pipeline(oom_fixture *f, adapt_pipeline *p)
+{
+    adapt_stage_params s;
+    adapt_stage_params_init(&s, sizeof s);
+    s.name = "fg";
+    adapt_status st = adapt_pipeline_add(p, &s, f->models[0]);
+    if (!st)
+        f->models[0] = NULL; /* the pipeline's now */
+    s.name = "parts", s.input = ADAPT_STAGE_CROPS, s.source = "fg", s.min_pixels = 2;
+    if (!st && !(st = oom_unet(&f->models[1], 5)) &&
+        !(st = adapt_pipeline_add(p, &s, f->models[1])))
+        f->models[1] = NULL;
+    adapt_pipeline_result *r = NULL;
+    if (!st)
+        st = adapt_pipeline_run(&r, p, f->x, (const int64_t[]){1, OOM_MOE_IMAGE, OOM_MOE_IMAGE},
+                                2);
+    if (!st)
+        memcpy(f->label_maps + SEG_PIXELS, adapt_pipeline_result_map(r, "parts", NULL, NULL),
+               SEG_PIXELS * sizeof(int32_t));
+    adapt_pipeline_result_free(r);
+    return st;
+}
+
+static adapt_status segment_run(oom_fixture *f)
+{
+    free_models(f);
+    const adapt_train_params tp = moe_epoch(2);
+    adapt_segmentation_score score = {.struct_size = sizeof score};
+    adapt_pipeline *p = NULL, *back = NULL;
+    adapt_status st = oom_unet(&f->models[0], 3);
+    if (!st)
+        st = adapt_segmentation_train(f->models[0], f->x, f->labels, OOM_SAMPLES, &tp);
+    if (!st)
+        st = adapt_segmentation_predict(f->label_maps, f->models[0], f->x, 1, 2);
+    if (!st)
+        st = adapt_segmentation_scores(&score, NULL, f->label_maps, f->labels, SEG_PIXELS, 2);
+    if (!st)
+        st = adapt_pipeline_create(&p);
+    if (!st)
+        st = segment_pipeline(f, p);
+    if (!st)
+        st = adapt_pipeline_save(p, f->dir);
+    if (!st)
+        st = adapt_pipeline_load(&back, f->dir);
+    adapt_pipeline_free(back);
+    adapt_pipeline_free(p);
+    return st;
+}
+
+static adapt_status segment_collect(oom_fixture *f)
+{
+    return append(f, f->label_maps, sizeof f->label_maps);
+}
+
 static const oom_workflow workflows[] = {
     {"create", no_setup, create_run, append_models, true, NULL, NULL},
     {"load", load_setup, load_run, append_models, true, load_snapshot, load_after_failure},
@@ -888,6 +961,7 @@ static const oom_workflow workflows[] = {
     {"probe", probe_setup, probe_run, probe_collect, true, NULL, NULL},
     {"merge", merge_setup, merge_run, merge_collect, true, NULL, NULL},
     {"flow", flow_setup, flow_run, flow_collect, true, NULL, NULL},
+    {"segment", segment_setup, segment_run, segment_collect, false, NULL, NULL},
     {"save", save_setup, save_run, save_collect, true, save_snapshot, save_after_failure},
     {"io", no_setup, io_run, io_collect, true, NULL, io_after_failure},
 };

@@ -27,6 +27,7 @@ typedef struct oom_fixture {
     int32_t moe_layers; /* MoE layers whose routing a run set */
     int32_t expert_counts[OOM_MOE_SAMPLES * OOM_MOE_TOKENS];
     float probe_scores[OOM_SAMPLES];
+    int32_t label_maps[2 * OOM_MOE_SAMPLE_VALUES]; /* a U-Net's map and a pipeline's */
     int32_t routed[OOM_SAMPLES];
     adapt_model *made; /* a model a run made, kept for collect */
     float *read;   /* what a run read from files */

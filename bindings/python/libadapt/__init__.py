@@ -23,6 +23,8 @@ from .continual import Consolidation
 from .dataset import Dataset
 from .distill import Recording, distill
 from .flow import Flow
+from .pipeline import Crop, Pipeline, StageRun
+from .segmentation import predict_segmentation, segmentation_scores, train_segmentation
 from .probe import Probe
 from .router import RouteResults, Router, block_features
 from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSweep, Head,
@@ -30,8 +32,8 @@ from .early_exit import (ExitCurve, ExitOutcome, ExitPolicy, ExitResults, ExitSw
 from .enums import (Activation, Backend, CalibrationMethod, ConsolidationKind, CouplingKind,
                     ExitRegime,
                     ExitRule, ExitTarget, HeadKind, IntervalPhase, LayerKind, LossKind,
-                    MergeMethod, Optimizer, ProbeKind, Routing, Schedule, ScoreKind, Status,
-                    TuneMethod)
+                    MergeMethod, Optimizer, ProbeKind, Routing, Schedule, ScoreKind,
+                    StageInput, StageOutput, Status, TuneMethod, UpsampleMode)
 from .errors import (AdaptError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ShapeError,
                      StateError, UnsupportedError)
@@ -70,7 +72,7 @@ def backend_available(backend):
 
 __all__ = [
     "Activation", "AdaptError", "Backend", "BlockInfo", "CalibrationMethod", "Calibrator",
-    "CancelledError", "Certification", "Consolidation", "ConsolidationKind", "Context",
+    "CancelledError", "Certification", "Crop", "Consolidation", "ConsolidationKind", "Context",
     "CouplingKind", "Dataset", "Evaluation", "ExitCurve",
     "ExitOutcome", "ExitPolicy",
     "ExitRegime", "ExitResults", "ExitRule", "ExitSweep", "ExitTarget", "Flow", "FormatError",
@@ -78,17 +80,19 @@ __all__ = [
     "HeadInfo", "HeadKind", "InternalError", "IntervalPhase", "InvalidArgumentError", "LayerKind",
     "LossKind", "MergeMethod",
     "Metrics",
-    "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Probe",
+    "Model", "NonFiniteError", "Optimizer", "OutOfMemoryError", "Parameter", "Pipeline",
+    "Probe",
     "ProbeKind", "Progress", "RouteResults", "Router",
     "ProgressPrinter", "Recording", "Routing", "Schedule", "ScoreKind", "ShapeError", "StateError",
-    "Status", "SubmoduleInfo", "Tensor", "TuneMethod", "UnsupportedError", "acm_distill", "acm_for",
+    "StageInput", "StageOutput", "StageRun", "Status", "SubmoduleInfo", "Tensor", "TuneMethod", "UnsupportedError", "UpsampleMode",
+    "acm_distill", "acm_for",
     "acm_learner_counts", "acm_train_gates", "backend_available", "backward",
     "block_features", "certify",
     "compute_metrics", "distill", "exit_fit", "exit_simulate", "exit_sweep", "ffn_module",
     "forward_interval", "interval_consolidate",
     "library_path", "library_version", "low_rank_tune", "merge_models", "moe_expert_counts", "moe_from_ffn",
     "moe_train_routers", "npy_read",
-    "npy_write", "ops", "print_progress", "read_safetensors", "save_safetensors",
+    "npy_write", "ops", "predict_segmentation", "print_progress", "read_safetensors", "save_safetensors",
     "set_interval_phase",
-    "status_string", "worst_case_logits",
+    "segmentation_scores", "status_string", "train_segmentation", "worst_case_logits",
 ]

@@ -8,15 +8,14 @@ import ctypes as C
 
 from . import _library
 from ._structs import (AcmParams, BlockInfo, CalibratorParams, CertifyResult, CnnParams,
-                       ContextParams, EvalResult,
-                       ExitCurve, ExitOutcome, ExitOutputs, ExitPolicy, ExitRecords,
-                       ExitTrainParams, FlowParams, FlowPrior, HeadInfo, HeadParams, LayerParams,
-                       MergeParams,
-                       MetricsReport, TuneParams,
-                       MlpParams, MoeParams, ProbeParams, RecordParams, RouteOutputs,
-                       RouterParams, SubmoduleInfo,
-                       TrainParams, VitParams, adapt_calibrator, adapt_consolidation,
-                       adapt_context, adapt_dataset, adapt_head, adapt_flow, adapt_model,
+                       ContextParams, EvalResult, ExitCurve, ExitOutcome, ExitOutputs,
+                       ExitPolicy, ExitRecords, ExitTrainParams, FlowParams, FlowPrior,
+                       HeadInfo, HeadParams, LayerParams, MergeParams, MetricsReport,
+                       MlpParams, MoeParams, PipelineCrop, ProbeParams, RecordParams,
+                       RouteOutputs, RouterParams, SegmentationScore, StageParams, StageReport,
+                       SubmoduleInfo, TrainParams, TuneParams, VitParams, adapt_calibrator,
+                       adapt_consolidation, adapt_context, adapt_dataset, adapt_flow,
+                       adapt_head, adapt_model, adapt_pipeline, adapt_pipeline_result,
                        adapt_probe, adapt_recording, adapt_router, adapt_tensor)
 from .errors import UnsupportedError, error_for_status
 
@@ -30,6 +29,7 @@ CTX, TENSOR, MODEL, DATASET = P(adapt_context), P(adapt_tensor), P(adapt_model),
 CALIBRATOR, HEAD, RECORDING = P(adapt_calibrator), P(adapt_head), P(adapt_recording)
 CONSOLIDATION, PROBE, ROUTER = P(adapt_consolidation), P(adapt_probe), P(adapt_router)
 FLOW = P(adapt_flow)
+PIPELINE, PIPELINE_RESULT = P(adapt_pipeline), P(adapt_pipeline_result)
 F32P, I32P, I64P, F64P = P(C.c_float), P(C.c_int32), P(C.c_int64), P(C.c_double)
 i32, i64, u32, u64, f32 = C.c_int32, C.c_int64, C.c_uint32, C.c_uint64, C.c_float
 UNARY = (STATUS, [P(TENSOR), CTX, TENSOR])
@@ -82,6 +82,8 @@ SIGNATURES = {
                                     f32, f32]),
     "adapt_op_conv2d": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, TENSOR, i32, i32]),
     "adapt_op_maxpool2d": POOL, "adapt_op_avgpool2d": POOL,
+    "adapt_op_upsample2d": (STATUS, [P(TENSOR), CTX, TENSOR, i32, i32]),
+    "adapt_op_conv_transpose2d": (STATUS, [P(TENSOR), CTX, TENSOR, TENSOR, TENSOR, i32, i32]),
     "adapt_op_reshape": (STATUS, [P(TENSOR), CTX, TENSOR, i32, I64P]),
     "adapt_op_transpose": (STATUS, [P(TENSOR), CTX, TENSOR, i32, i32]),
     "adapt_op_permute": (STATUS, [P(TENSOR), CTX, TENSOR, I32P]),
@@ -186,6 +188,27 @@ SIGNATURES = {
     "adapt_flow_create": (STATUS, [P(FLOW), P(FlowParams)]),
     "adapt_flow_free": (None, [FLOW]),
     "adapt_flow_save": (STATUS, [FLOW, C.c_char_p]),
+    # segmentation
+    "adapt_segmentation_train": (STATUS, [MODEL, F32P, I32P, i64, P(TrainParams)]),
+    "adapt_segmentation_predict": (STATUS, [I32P, MODEL, F32P, i64, i32]),
+    "adapt_segmentation_scores": (STATUS, [P(SegmentationScore), F64P, I32P, I32P, i64, i32]),
+    # pipelines
+    "adapt_stage_params_init": (None, [P(StageParams), C.c_size_t]),
+    "adapt_pipeline_create": (STATUS, [P(PIPELINE)]),
+    "adapt_pipeline_free": (None, [PIPELINE]),
+    "adapt_pipeline_add": (STATUS, [PIPELINE, P(StageParams), MODEL]),
+    "adapt_pipeline_replace": (STATUS, [PIPELINE, C.c_char_p, MODEL, P(MODEL)]),
+    "adapt_pipeline_stage_count": (i32, [PIPELINE]),
+    "adapt_pipeline_stage_name": (C.c_char_p, [PIPELINE, i32]),
+    "adapt_pipeline_stage_model": (MODEL, [PIPELINE, C.c_char_p]),
+    "adapt_pipeline_run": (STATUS, [P(PIPELINE_RESULT), PIPELINE, F32P, I64P, i32]),
+    "adapt_pipeline_result_map": (I32P, [PIPELINE_RESULT, C.c_char_p, I64P, I64P]),
+    "adapt_pipeline_result_crop_count": (i64, [PIPELINE_RESULT, C.c_char_p]),
+    "adapt_pipeline_result_crop": (STATUS, [PIPELINE_RESULT, C.c_char_p, i64, P(PipelineCrop)]),
+    "adapt_pipeline_result_report": (STATUS, [PIPELINE_RESULT, C.c_char_p, P(StageReport)]),
+    "adapt_pipeline_result_free": (None, [PIPELINE_RESULT]),
+    "adapt_pipeline_save": (STATUS, [PIPELINE, C.c_char_p]),
+    "adapt_pipeline_load": (STATUS, [P(PIPELINE), C.c_char_p]),
     "adapt_flow_settings": (STATUS, [FLOW, P(FlowParams)]),
     "adapt_flow_load": (STATUS, [P(FLOW), C.c_char_p]),
     "adapt_flow_forward": (STATUS, [P(TENSOR), P(TENSOR), CTX, FLOW, TENSOR, TENSOR]),

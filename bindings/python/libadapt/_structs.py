@@ -48,6 +48,14 @@ class adapt_flow(_Opaque):
     pass
 
 
+class adapt_pipeline(_Opaque):
+    pass
+
+
+class adapt_pipeline_result(_Opaque):
+    pass
+
+
 class adapt_head(_Opaque):
     pass
 
@@ -98,7 +106,8 @@ class LayerParams(C.Structure):
                 ("expert_width", C.c_int64), ("activation", C.c_int32),
                 ("routing", C.c_int32), ("tau", C.c_float), ("top_k", C.c_int32),
                 ("learners", C.c_int32), ("learner_width", C.c_int64),
-                ("gate_width", C.c_int32), ("min_learners", C.c_int32), ("rank", C.c_int64)]
+                ("gate_width", C.c_int32), ("min_learners", C.c_int32), ("rank", C.c_int64),
+                ("scale", C.c_int32), ("upsample", C.c_int32), ("source", C.c_int32)]
 
 
 class MoeParams(C.Structure):
@@ -317,9 +326,37 @@ class FlowPrior(C.Structure):
                 ("identity_warmup", C.c_int32)]
 
 
+class SegmentationScore(C.Structure):
+    c_name = "adapt_segmentation_score"
+    _fields_ = [("struct_size", C.c_size_t), ("mean_iou", C.c_double),
+                ("pixel_accuracy", C.c_double), ("pixels", C.c_int64),
+                ("classes_seen", C.c_int32)]
+
+
+class StageParams(C.Structure):
+    c_name = "adapt_stage_params"
+    init_function = "adapt_stage_params_init"
+    _fields_ = [("struct_size", C.c_size_t), ("name", C.c_char_p), ("input", C.c_int32),
+                ("output", C.c_int32), ("source", C.c_char_p), ("margin", C.c_int32),
+                ("min_pixels", C.c_int32)]
+
+
+class PipelineCrop(C.Structure):
+    c_name = "adapt_pipeline_crop"
+    _fields_ = [("struct_size", C.c_size_t), ("row0", C.c_int64), ("col0", C.c_int64),
+                ("row1", C.c_int64), ("col1", C.c_int64), ("pixels", C.c_int64),
+                ("label", C.c_int32), ("class_id", C.c_int32)]
+
+
+class StageReport(C.Structure):
+    c_name = "adapt_stage_report"
+    _fields_ = [("struct_size", C.c_size_t), ("seconds", C.c_double), ("flops", C.c_int64),
+                ("inputs", C.c_int64)]
+
+
 ALL = (ContextParams, MlpParams, CnnParams, VitParams, LayerParams, BlockInfo, Progress,
        TrainParams, EvalResult, MetricsReport, CalibratorParams, HeadParams, HeadInfo,
        ExitTrainParams, ExitPolicy, ExitOutputs, ExitRecords, ExitOutcome, ExitCurve,
        SubmoduleInfo, RecordParams, MoeParams, AcmParams, CertifyResult, MergeParams,
        TuneParams, ProbeParams, RouterParams, RouteOutputs, FlowParams,
-       FlowPrior)
+       FlowPrior, SegmentationScore, StageParams, PipelineCrop, StageReport)

@@ -55,6 +55,9 @@ class LayerKind(enum.IntEnum):
     ACM = 17
     INTERVAL_LINEAR = 18
     LOW_RANK_LINEAR = 19
+    UPSAMPLE2D = 20
+    CONV_TRANSPOSE2D = 21
+    CONCAT = 22
 
 
 class Optimizer(enum.IntEnum):
@@ -140,6 +143,12 @@ class CouplingKind(enum.IntEnum):
     ADDITIVE = 1  # NICE: x + t
 
 
+class UpsampleMode(enum.IntEnum):
+    """adapt_upsample_mode: how ops.upsample2d fills the cells it adds."""
+    NEAREST = 0   # interpolate(mode="nearest")
+    BILINEAR = 1  # interpolate(mode="bilinear", align_corners=False)
+
+
 class TuneMethod(enum.IntEnum):
     """adapt_tune_method: how low_rank_tune prepares a model (docs/transfer.md)."""
     SINGULAR_VALUES = 0  # AXIS: the pooled components' largest singular values train
@@ -182,3 +191,16 @@ def coerce(kind, value, what):
             pass
     names = ", ".join(name.lower() for name in kind.__members__)
     raise InvalidArgumentError(f"{what}: {value!r} is not one of {names}")
+
+
+class StageInput(enum.IntEnum):
+    """adapt_stage_input: what a pipeline stage runs on."""
+    IMAGE = 0   # the whole image
+    MASKED = 1  # the image, pixels its source labels 0 set to 0
+    CROPS = 2   # one crop per component of its source's label map
+
+
+class StageOutput(enum.IntEnum):
+    """adapt_stage_output: what a pipeline stage gives."""
+    SEGMENT = 0   # a label map
+    CLASSIFY = 1  # a class

@@ -11,6 +11,7 @@ from . import _arrays, _scalars
 from ._native import lib
 from ._structs import adapt_tensor
 from .context import operand, optional_operand
+from .enums import UpsampleMode, coerce
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -114,6 +115,22 @@ def _pool(function):
 
 maxpool2d = _pool(lib.adapt_op_maxpool2d)
 avgpool2d = _pool(lib.adapt_op_avgpool2d)
+
+
+def upsample2d(ctx, x, scale, mode=UpsampleMode.NEAREST):
+    """x[N, C, H, W] -> [N, C, H * scale, W * scale] for an integer scale >= 1: PyTorch's
+    interpolate(x, scale_factor=scale, mode=mode), mode "nearest" or "bilinear" (with
+    align_corners=False)."""
+    return _run(ctx, lib.adapt_op_upsample2d, operand(ctx, x, "x"), _scalars.i32(scale, "scale"),
+                int(coerce(UpsampleMode, mode, "mode")))
+
+
+def conv_transpose2d(ctx, x, weight, bias=None, stride=1, padding=0):
+    """x[N, Cin, H, W] with weight[Cin, Cout, K, K] (+ bias[Cout]) -> [N, Cout, OH, OW],
+    OH = (H - 1) * stride - 2 * padding + K: PyTorch's conv_transpose2d."""
+    return _run(ctx, lib.adapt_op_conv_transpose2d, operand(ctx, x, "x"),
+                operand(ctx, weight, "weight"), optional_operand(ctx, bias, "bias"),
+                _scalars.i32(stride, "stride"), _scalars.i32(padding, "padding"))
 
 
 def reshape(ctx, x, shape):

@@ -44,7 +44,7 @@ HANDLES = {name: getattr(_structs, name)
            for name in ("adapt_context", "adapt_tensor", "adapt_model", "adapt_dataset",
                         "adapt_calibrator", "adapt_head", "adapt_recording",
                         "adapt_consolidation", "adapt_probe", "adapt_router",
-                        "adapt_flow")}
+                        "adapt_flow", "adapt_pipeline", "adapt_pipeline_result")}
 
 
 def expected_ctype(c_declaration):
@@ -118,7 +118,10 @@ def test_constants_and_enums_agree_with_the_header():
                 enums.ConsolidationKind: "ADAPT_CONSOLIDATION_",
                 enums.LossKind: "ADAPT_LOSS_", enums.MergeMethod: "ADAPT_MERGE_",
                 enums.TuneMethod: "ADAPT_TUNE_", enums.ProbeKind: "ADAPT_PROBE_",
-                enums.CouplingKind: "ADAPT_COUPLING_"}
+                enums.CouplingKind: "ADAPT_COUPLING_", enums.UpsampleMode: "ADAPT_UPSAMPLE_",
+                # the two stage enums share a prefix: each takes its own names
+                enums.StageInput: "ADAPT_STAGE_(?=IMAGE|MASKED|CROPS)",
+                enums.StageOutput: "ADAPT_STAGE_(?=SEGMENT|CLASSIFY)"}
     for kind, prefix in prefixes.items():
         values = {m.group(1): int(m.group(2))
                   for m in re.finditer(rf"{prefix}(\w+) = (-?\d+)", text)}

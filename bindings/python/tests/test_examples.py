@@ -42,3 +42,26 @@ def test_latent_edit_fmnist_measures_every_editor(tmp_path):
     assert summary.returncode == 0, summary.stderr
     for editor in ("linear", "conditional", "flow", "flow+identity"):
         assert f"| {editor} | 1 |" in summary.stdout
+
+
+@pytest.mark.skipif(not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Fashion-MNIST (dataset-fashion-mnist) not installed")
+def test_inspection_pipeline_reports_every_stage(tmp_path):
+    pytest.importorskip("scipy")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    examples = PACKAGE_ROOT.parents[1] / "examples" / "pipeline"
+    png = tmp_path / "pipeline.png"
+    result = subprocess.run(
+        [sys.executable, str(examples / "inspection_fmnist.py"), "--train", "60", "--test",
+         "8", "--epochs", "1", "--width", "4", "--threads", "1", "--out", str(tmp_path),
+         "--picture", str(png)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = subprocess.run(
+        [sys.executable, str(examples / "summarize_pipeline.py"),
+         str(tmp_path / "results.jsonl")], capture_output=True, text=True, timeout=60)
+    assert summary.returncode == 0, summary.stderr
+    for stage in ("foreground", "items", "defects", "damage"):
+        assert f"| {stage} |" in summary.stdout

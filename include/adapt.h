@@ -869,7 +869,10 @@ ADAPT_API int64_t adapt_model_flops(const adapt_model *model);
  * Runs blocks [first, last) on `input` (the output of block first-1, or the
  * model input when first == 0). Taped when the context records gradients.
  * With first == last the result is `input` itself. Without recording, each
- * block's intermediate activations are released as the block ends.
+ * block's intermediate activations are released as the block ends. A block
+ * of the range that joins (ADAPT_LAYER_CONCAT) the output of a block before
+ * `first` is ADAPT_ERR_INVALID_ARGUMENT: the pass never computed it (so
+ * exit heads and routers that split a model inside a skip connection fail).
  */
 ADAPT_API adapt_status adapt_model_forward_blocks(adapt_tensor **out, adapt_context *ctx,
                                                   adapt_model *model, adapt_tensor *input,
@@ -3006,7 +3009,7 @@ typedef struct adapt_segmentation_score {
     double mean_iou;       /**< mean IoU over the classes seen (NaN if none) */
     double pixel_accuracy; /**< share of labelled pixels predicted right (NaN if none) */
     int64_t pixels;        /**< labelled pixels (truth >= 0) */
-    int32_t classes_seen;  /**< classes in the truth or the prediction */
+    int32_t classes_seen;  /**< classes in the truth or the prediction of labelled pixels */
 } adapt_segmentation_score;
 
 /**
@@ -3374,7 +3377,8 @@ ADAPT_API void adapt_flow_prior_init(adapt_flow_prior *prior, size_t size);
  * one of its own), so batch_size counts identities and an identity's rows
  * always share a batch. Errors, with the flow as the
  * last completed step left it: ADAPT_ERR_INVALID_ARGUMENT (NULL, n < 2,
- * prior or params out of range), ADAPT_ERR_NONFINITE (NaN or infinity in
+ * prior or params out of range, batch_size 1 with batch normalisation and a
+ * sample of one row), ADAPT_ERR_NONFINITE (NaN or infinity in
  * the data, or a diverging loss), ADAPT_ERR_CANCELLED, ADAPT_ERR_OVERFLOW,
  * ADAPT_ERR_OUT_OF_MEMORY.
  */

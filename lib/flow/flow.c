@@ -175,7 +175,9 @@ const char *adapt_flow_param_name(const adapt_flow *flow, int32_t index)
 
 adapt_status ad_flow_check_invertible(const adapt_flow *f, const char *caller)
 {
-    for (int32_t c = 1; c < f->p.couplings && ad_flow_normalises(f, c); c++) {
+    for (int32_t c = 0; c < f->p.couplings; c++) {
+        if (!ad_flow_normalises(f, c))
+            continue;
         const ad_flow_norm *n = &f->norms[c];
         for (int64_t j = 0; j < f->p.dim; j++) {
             const float gamma = n->gamma->data[j], var = n->running_var->data[j];

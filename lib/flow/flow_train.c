@@ -3,6 +3,7 @@
  * weighted spread of each identity's codes around their mean. With identities the loop's
  * samples are whole identities (flow_identities.h). */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,18 @@ static adapt_status trainable(adapt_tensor ***list, int32_t *count, const adapt_
     return ADAPT_OK;
 }
 
+/* Whether a sample of the loop would be a single row: every row without identities, or an
+ * identity of one row. */
+static bool one_row_unit(const ad_identity_units *u, int64_t n)
+{
+    if (!u->rows)
+        return n > 0;
+    for (int64_t k = 0; k < u->count; k++)
+        if (u->start[k + 1] - u->start[k] == 1)
+            return true;
+    return false;
+}
+
 adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const float *cond,
                               const float *attribute_values, const int32_t *identities,
                               int64_t n, const adapt_flow_prior *prior,
@@ -178,17 +191,24 @@ adapt_status adapt_flow_train(adapt_flow *flow, const float *w, const float *con
     const int64_t samples = identities ? t.units.count : n;
     if (!st && flow->p.batch_norm && samples % p.batch_size == 1)
         p.drop_last = 1; /* batch normalisation cannot train on a batch of one row */
+    if (!st && flow->p.batch_norm && p.batch_size == 1 && one_row_unit(&t.units, n))
+        st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: batch normalisation cannot train on a "
+                     "batch of one row: with batch_size 1 every identity needs 2 rows or more",
+                     fn);
     adapt_tensor **list = NULL;
     int32_t count = 0;
     if (!st)
         st = trainable(&list, &count, flow);
+    if (st) {
+        ad_identity_units_free(&t.units);
+        return st;
+    }
     t.steps_per_epoch = p.drop_last && samples >= p.batch_size
                             ? samples / p.batch_size
                             : (samples + p.batch_size - 1) / p.batch_size;
     const ad_train_objective objective = {.arg = &t, .params = list, .n_params = count,
                                           .rows_loss = batch_loss, .rows = samples};
-    if (!st)
-        st = ad_train_run(NULL, NULL, NULL, &p, &objective, fn);
+    st = ad_train_run(NULL, NULL, NULL, &p, &objective, fn);
     free(list);
     ad_identity_units_free(&t.units);
     return st;

@@ -17,8 +17,8 @@ typedef struct {
     const char *(*name)(const void *holder, int32_t i);
 } ad_ckpt_tensors;
 
-/* Writes the tensors atomically with their checksums and the metadata meta[0 .. n_meta)
- * (meta[0] is the format), "libadapt_version" after it. A NaN or infinity -> NONFINITE. */
+/* Writes the tensors atomically with their checksums and the metadata meta[0 .. n_meta),
+ * n_meta >= 1 (meta[0] is the format), "libadapt_version" after it. A NaN or infinity -> NONFINITE. */
 adapt_status ad_ckpt_write(const char *path, const ad_ckpt_tensors *t, const ad_st_meta *meta,
                            int32_t n_meta, const char *fn);
 

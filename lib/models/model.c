@@ -47,7 +47,7 @@ ad_access ad_forward_access(const adapt_context *ctx)
 
 void adapt_model_free(adapt_model *model)
 {
-    if (!model || model->owner) /* a replacement belongs to the model it is in */
+    if (!model || model->owner || model->in_pipeline) /* its holder frees it */
         return;
     ad_model_free_replacements(model);
     ad_params_free(&model->params);

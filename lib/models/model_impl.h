@@ -59,6 +59,7 @@ struct adapt_model {
     ad_visible_param *visible; /* the parameters the model shows, heads' excluded */
     int32_t n_visible;
     const adapt_model *owner;  /* the model this one replaces a submodule of, or NULL */
+    bool in_pipeline;          /* a pipeline's stage: the pipeline frees it (lib/pipeline) */
     ad_attachment *attached; /* beside the blocks, e.g. exit heads (lib/adaptive) */
     int32_t n_attached;
     char *architecture; /* JSON text, see ad_model_architecture() */

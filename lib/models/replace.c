@@ -47,9 +47,10 @@ static adapt_status check_module(adapt_model *m, const ad_site *site, const adap
     for (const adapt_model *o = m; o; o = o->owner)
         if (o == module)
             return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a model cannot hold itself", fn);
-    if (module->owner)
-        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module replaces a submodule of "
-                       "another model already", fn);
+    if (module->owner || module->in_pipeline)
+        return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the module %s already", fn,
+                       module->owner ? "replaces a submodule of another model"
+                                     : "is a pipeline's stage");
     if (module->n_attached)
         return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: a module with attachments (exit "
                        "heads) cannot replace a submodule", fn);
@@ -182,6 +183,22 @@ static void install(adapt_model *m, const ad_site *site, int32_t r, adapt_model 
         ad_model_refresh_block(m, b);
 }
 
+/* A slice across blocks runs as one module: a skip connection may enter it only at its first
+ * block and leave it only from its last, whose output the module's is. */
+static adapt_status check_joins(const adapt_model *model, const ad_site *site, const char *path,
+                                const char *fn)
+{
+    const int32_t first = site->block, last = ad_site_last_block(model, site);
+    for (int32_t b = first + 1; b < model->n_blocks; b++) {
+        const int32_t source = model->blocks[b].join;
+        if ((b <= last && source >= 0) || (b > last && source >= first && source < last))
+            return ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the slice \"%s\" would hide the "
+                           "skip connection from block %d to block %d", fn, path, (int)source,
+                           (int)b);
+    }
+    return ADAPT_OK;
+}
+
 static adapt_status check_call(adapt_model *model, const char *path, adapt_model *module,
                                ad_site *site, const char *fn)
 {
@@ -195,6 +212,8 @@ static adapt_status check_call(adapt_model *model, const char *path, adapt_model
     if (!st && module && model->n_attached && ad_site_last_block(model, site) != site->block)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the slice \"%s\" runs across blocks, "
                      "whose exit heads would see its output: detach them first", fn, path);
+    if (!st && module)
+        st = check_joins(model, site, path, fn);
     if (!st && !module && replacement_at(model, path) < 0)
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: nothing replaces \"%s\"", fn, path);
     return st;

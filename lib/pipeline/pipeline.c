@@ -31,8 +31,10 @@ void adapt_pipeline_free(adapt_pipeline *pipeline)
 {
     if (!pipeline)
         return;
-    for (int32_t i = 0; i < pipeline->count; i++)
+    for (int32_t i = 0; i < pipeline->count; i++) {
+        pipeline->stages[i].model->in_pipeline = false;
         adapt_model_free(pipeline->stages[i].model);
+    }
     free(pipeline->stages);
     free(pipeline);
 }
@@ -110,16 +112,13 @@ static adapt_status check_model(const adapt_pipeline *p, const adapt_stage_param
 }
 
 /* A model the pipeline would own must be nobody else's: not a replacement inside another
- * model, not another stage's. */
-static adapt_status check_owner(const adapt_pipeline *p, const adapt_model *model,
-                                const char *fn)
+ * model, not a stage of any pipeline. */
+static adapt_status check_owner(const adapt_model *model, const char *fn)
 {
-    bool taken = model->owner != NULL;
-    for (int32_t i = 0; !taken && i < p->count; i++)
-        taken = p->stages[i].model == model;
-    return taken ? ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model belongs to %s already",
-                           fn, model->owner ? "another model" : "a stage")
-                 : ADAPT_OK;
+    return model->owner || model->in_pipeline
+               ? ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: the model belongs to %s already", fn,
+                         model->owner ? "another model" : "a pipeline")
+               : ADAPT_OK;
 }
 
 static adapt_status grow(adapt_pipeline *p, const char *fn)
@@ -156,8 +155,8 @@ adapt_status ad_pipeline_add(adapt_pipeline *p, const adapt_stage_params *params
         st = ad_fail(ADAPT_ERR_INVALID_ARGUMENT, "%s: stage \"%s\"'s model has no blocks", fn,
                      s.name);
     if (!st)
-        st = check_owner(p, model, fn);
-    const ad_dims in = model->input, out = st ? in : ad_model_tail(model);
+        st = check_owner(model, fn);
+    const ad_dims in = st ? (ad_dims){0} : model->input, out = st ? in : ad_model_tail(model);
     if (!st)
         st = check_model(p, &s, &in, &out, fn);
     if (!st)
@@ -169,6 +168,7 @@ adapt_status ad_pipeline_add(adapt_pipeline *p, const adapt_stage_params *params
                         .margin = s.margin, .min_pixels = s.min_pixels, .model = model,
                         .in = in, .out = out};
     strcpy(stage->name, s.name);
+    model->in_pipeline = true;
     if (s.input != ADAPT_STAGE_CROPS && !p->image.ndim)
         p->image = in;
     return ADAPT_OK;
@@ -197,7 +197,7 @@ adapt_status adapt_pipeline_replace(adapt_pipeline *pipeline, const char *name,
             *previous = NULL;
         return ADAPT_OK;
     }
-    adapt_status st = check_owner(pipeline, model, fn);
+    adapt_status st = check_owner(model, fn);
     if (st)
         return st;
     const ad_dims out = model->n_blocks ? ad_model_tail(model) : (ad_dims){0};
@@ -209,11 +209,13 @@ adapt_status adapt_pipeline_replace(adapt_pipeline *pipeline, const char *name,
                        ad_dims_str(&s->out, b, sizeof b),
                        ad_dims_str(&model->input, c, sizeof c), ad_dims_str(&out, d, sizeof d));
     }
+    s->model->in_pipeline = false;
     if (previous)
         *previous = s->model;
     else
         adapt_model_free(s->model);
     s->model = model;
+    model->in_pipeline = true;
     return ADAPT_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "lib/core/error.h"
 #include "lib/core/tensor.h"
+#include "lib/models/model_impl.h"
 #include "lib/pipeline/components.h"
 #include "lib/pipeline/crops.h"
 #include "lib/pipeline/pipeline_result.h"
@@ -189,6 +190,12 @@ static adapt_status run(adapt_pipeline_result *r, const adapt_pipeline *p, const
     adapt_status st = adapt_context_create(&ctx, &cp);
     for (int32_t i = 0; i < p->count && !st; i++) {
         const ad_stage *s = &p->stages[i];
+        const ad_dims out = ad_model_tail(s->model);
+        if (!ad_dims_equal(&s->model->input, &s->in) || !ad_dims_equal(&out, &s->out)) {
+            st = ad_fail(ADAPT_ERR_STATE, "%s: stage \"%s\"'s model was changed since it was "
+                         "added: it no longer has the stage's signature", fn, s->name);
+            break;
+        }
         const double start = ad_clock_seconds();
         st = s->input == ADAPT_STAGE_CROPS ? run_crops(&r->stages[i], ctx, p, s, image, r)
                                            : run_whole(&r->stages[i], ctx, p, s, image, r);

@@ -194,6 +194,13 @@ START_TEST(bad_settings_and_inputs_are_refused)
     tp.epochs = 1, tp.batch_size = 2, tp.n_threads = 1;
     w[3] = 0.0f;
     TU_OK(adapt_flow_train(f, w, cond, NULL, NULL, ROWS, NULL, &tp));
+    tp.batch_size = 0;
+    TU_FAILS(adapt_flow_train(f, w, cond, NULL, NULL, ROWS, NULL, &tp),
+             ADAPT_ERR_INVALID_ARGUMENT);
+    tp.batch_size = 1; /* batch normalisation on one row: refused before any step */
+    TU_FAILS(adapt_flow_train(f, w, cond, NULL, (const int32_t[]){0, 0, 1, 1, 2}, ROWS, NULL,
+                              &tp), ADAPT_ERR_INVALID_ARGUMENT);
+    tp.batch_size = 2;
     adapt_flow_prior prior;
     adapt_flow_prior_init(&prior, sizeof prior);
     prior.attributes = DIM; /* no coordinate left for the rest */

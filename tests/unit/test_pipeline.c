@@ -224,7 +224,17 @@ START_TEST(bad_routes_names_images_and_descriptions_are_refused)
     TU_FAILS(adapt_pipeline_add(p, &s, small), ADAPT_ERR_SHAPE); /* another image size */
     TU_FAILS(adapt_pipeline_add(p, &s, adapt_pipeline_stage_model(p, "fg")),
              ADAPT_ERR_INVALID_ARGUMENT); /* a model the pipeline owns */
+    TU_FAILS(adapt_pipeline_add(p, &s, NULL), ADAPT_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(adapt_pipeline_stage_count(p), 4);
+    adapt_pipeline *other = four_stages(); /* a stage of one pipeline is no other's */
+    adapt_model *fg = adapt_pipeline_stage_model(p, "fg");
+    TU_FAILS(adapt_pipeline_add(other, &s, fg), ADAPT_ERR_INVALID_ARGUMENT);
+    TU_FAILS(adapt_pipeline_replace(other, "fg", fg, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model *host = threshold(SIDE);
+    TU_FAILS(adapt_model_replace(host, "0", fg, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    adapt_model_free(fg); /* the pipeline's: a no-op, the pipeline frees it */
+    adapt_model_free(host);
+    adapt_pipeline_free(other);
     static float image[SIDE * SIDE];
     two_squares(image);
     adapt_pipeline_result *r = NULL;
@@ -233,6 +243,14 @@ START_TEST(bad_routes_names_images_and_descriptions_are_refused)
     image[5] = NAN;
     TU_FAILS(adapt_pipeline_run(&r, p, image, shape, 1), ADAPT_ERR_NONFINITE);
     ck_assert_ptr_null(r);
+    image[5] = 0.0f;
+    adapt_layer_params relu; /* a stage's model changed behind the pipeline's back */
+    adapt_layer_params_init(&relu, sizeof relu);
+    relu.kind = ADAPT_LAYER_FLATTEN;
+    TU_OK(adapt_model_append(adapt_pipeline_stage_model(p, "parts"), &relu));
+    TU_FAILS(adapt_pipeline_run(&r, p, image, shape, 1), ADAPT_ERR_STATE);
+    adapt_pipeline_free(p);
+    p = four_stages();
     TU_OK(adapt_pipeline_save(p, tu_scratch_dir()));
     load_fails_with("\"source\": \"fg\"", "\"source\": \"grade\"", ADAPT_ERR_FORMAT); /* cycle */
     load_fails_with("\"margin\": 1", "\"margin\": -1", ADAPT_ERR_FORMAT);

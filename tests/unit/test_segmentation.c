@@ -163,6 +163,14 @@ START_TEST(bad_joins_are_refused)
     TU_FAILS(adapt_model_append(m, &t), ADAPT_ERR_SHAPE);
     ck_assert_int_eq(adapt_model_block_count(m), 2);
     adapt_model_free(m);
+    adapt_model *u = unet(false, 5), *slice = NULL; /* blocks 1-2 hold the skip's source */
+    TU_OK(adapt_model_create_sequential(&slice, 3, (int64_t[]){2, SIDE, SIDE}, 6));
+    append(slice, conv(4, 3, 1));
+    append(slice, pool);
+    TU_FAILS(adapt_model_replace(u, "0:3", slice, NULL), ADAPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(adapt_last_error(), "skip connection"));
+    adapt_model_free(slice);
+    adapt_model_free(u);
 }
 END_TEST
 

@@ -7,14 +7,11 @@
  * depend on neither the thread count nor the batch. */
 #include <math.h>
 
+#include "lib/kernels/linear_tap.h"
 #include "lib/ops/op.h"
 
-/* Where output row or column o reads: cells i0 and i1 with weights l0 and l1 (nearest:
- * i1 = i0, l0 = 1, l1 = 0). */
-typedef struct {
-    int64_t i0, i1;
-    float l0, l1;
-} tap;
+/* Each output row or column reads taps (nearest: i1 = i0, l0 = 1, l1 = 0). */
+typedef ad_tap tap;
 
 typedef struct {
     int64_t planes, height, width, scale;
@@ -36,20 +33,12 @@ static tap nearest_tap(int64_t o, int64_t len, int64_t scale)
     return (tap){.i0 = i, .i1 = i, .l0 = 1.0f, .l1 = 0.0f};
 }
 
-/* PyTorch's compute_source_index_and_lambda without align_corners: the source position
- * (o + 0.5) / scale - 0.5 in float, clamped below at 0, its floor clamped at len - 1. */
+/* With a scale factor PyTorch's ratio is 1 / scale; a scale of 1 copies. */
 static tap linear_tap(int64_t o, int64_t len, int64_t scale)
 {
     if (scale == 1)
         return (tap){.i0 = o, .i1 = o, .l0 = 1.0f, .l1 = 0.0f};
-    const float ratio = (float)(1.0 / (double)scale);
-    float source = ratio * ((float)o + 0.5f) - 0.5f;
-    source = source < 0.0f ? 0.0f : source;
-    const int64_t floor_at = (int64_t)floorf(source);
-    const int64_t i0 = floor_at < len - 1 ? floor_at : len - 1;
-    float l1 = source - (float)i0;
-    l1 = l1 < 0.0f ? 0.0f : l1 > 1.0f ? 1.0f : l1;
-    return (tap){.i0 = i0, .i1 = i0 < len - 1 ? i0 + 1 : i0, .l0 = 1.0f - l1, .l1 = l1};
+    return ad_linear_tap(o, len, (float)(1.0 / (double)scale));
 }
 
 static void fill_taps(tap *taps, int64_t len, const upsample_plan *p)

@@ -2,8 +2,9 @@
  * and the way its answer returns to the full map. */
 #include "lib/pipeline/crops.h"
 
-#include <math.h>
 #include <string.h>
+
+#include "lib/kernels/linear_tap.h"
 
 void ad_box_grow(int64_t box[4], int64_t margin, int64_t h, int64_t w)
 {
@@ -15,27 +16,10 @@ void ad_box_grow(int64_t box[4], int64_t margin, int64_t h, int64_t w)
     box[3] = w - box[3] > margin ? box[3] + margin : w;
 }
 
-/* Where output row or column o of `out` reads in an axis of `len` cells: cells i0 and i1
- * with weights l0 and l1. */
-typedef struct {
-    int64_t i0, i1;
-    float l0, l1;
-} tap;
-
-/* PyTorch's compute_indices_weights_linear without align_corners, in float as PyTorch
- * computes it for float tensors, so that a crop picks the same cells with the same weights:
- * the source position ((float)len / out) * (o + 0.5) - 0.5, clamped below at 0, its floor
- * clamped at len - 1, the weight clamped to [0, 1]. */
-static tap linear_tap(int64_t o, int64_t out, int64_t len)
+/* A crop of `len` cells resized to `out`: PyTorch's ratio for a size given, len / out. */
+static ad_tap linear_tap(int64_t o, int64_t out, int64_t len)
 {
-    const float scale = (float)len / (float)out;
-    float source = scale * ((float)o + 0.5f) - 0.5f;
-    source = source < 0.0f ? 0.0f : source;
-    const int64_t floor_at = (int64_t)floorf(source);
-    const int64_t i0 = floor_at < len - 1 ? floor_at : len - 1;
-    float l1 = source - (float)i0;
-    l1 = l1 < 0.0f ? 0.0f : l1 > 1.0f ? 1.0f : l1;
-    return (tap){.i0 = i0, .i1 = i0 < len - 1 ? i0 + 1 : i0, .l0 = 1.0f - l1, .l1 = l1};
+    return ad_linear_tap(o, len, (float)len / (float)out);
 }
 
 /* PyTorch copies when the sizes agree; so does this, which keeps infinities infinities
@@ -61,11 +45,11 @@ void ad_crop_resize(float *dst, int64_t dh, int64_t dw, const float *image, int6
     /* Each output is (r0[c0] l0 + r0[c1] l1) L0 + (r1[c0] l0 + r1[c1] l1) L1, the order
      * PyTorch's kernel sums in; a tap is found once per output pixel for all channels. */
     for (int64_t y = 0; y < dh; y++) {
-        const tap rt = linear_tap(y, dh, bh);
+        const ad_tap rt = linear_tap(y, dh, bh);
         const float *r0 = image + (box[0] + rt.i0) * w + box[1];
         const float *r1 = image + (box[0] + rt.i1) * w + box[1];
         for (int64_t x = 0; x < dw; x++) {
-            const tap ct = linear_tap(x, dw, bw);
+            const ad_tap ct = linear_tap(x, dw, bw);
             for (int64_t k = 0; k < c; k++) {
                 const int64_t plane = k * h * w;
                 const float top = r0[plane + ct.i0] * ct.l0 + r0[plane + ct.i1] * ct.l1;

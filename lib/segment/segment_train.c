@@ -1,6 +1,5 @@
 /* adapt_segmentation_train: the per-pixel cross-entropy of a segmentation model's scores, on
  * the library's training loop. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/core/context.h"
@@ -76,20 +75,6 @@ static adapt_status check_data(const segment_training *t, int64_t n)
     return ADAPT_OK;
 }
 
-/* The parameters the optimizer steps (buffers excluded), malloc'd. */
-static adapt_status trainable(adapt_tensor ***list, int32_t *count, const adapt_model *model)
-{
-    const int32_t n = ad_backbone_param_count(model);
-    *list = malloc((size_t)(n ? n : 1) * sizeof **list);
-    if (!*list)
-        return ad_fail(ADAPT_ERR_OUT_OF_MEMORY, "%s: parameter list", fn);
-    *count = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (ad_requires_grad(ad_model_param(model, i)))
-            (*list)[(*count)++] = ad_model_param(model, i);
-    return ADAPT_OK;
-}
-
 static adapt_status train(adapt_model *model, const float *images, const int32_t *masks,
                           int64_t n, const adapt_train_params *params)
 {
@@ -102,16 +87,8 @@ static adapt_status train(adapt_model *model, const float *images, const int32_t
     if (!st)
         st = ad_struct_read(&p, sizeof p, params, "adapt_train_params", fn);
     t.label_smoothing = p.label_smoothing;
-    adapt_tensor **list = NULL;
-    int32_t count = 0;
-    if (!st)
-        st = trainable(&list, &count, model);
-    const ad_train_objective objective = {.arg = &t, .params = list, .n_params = count,
-                                          .rows_loss = batch_loss, .rows = n};
-    if (!st)
-        st = ad_train_run(NULL, NULL, NULL, &p, &objective, fn);
-    free(list);
-    return st;
+    const ad_train_objective objective = {.arg = &t, .rows_loss = batch_loss, .rows = n};
+    return st ? st : ad_train_run(model, NULL, NULL, &p, &objective, fn);
 }
 
 adapt_status adapt_segmentation_train(adapt_model *model, const float *images,

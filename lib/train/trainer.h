@@ -22,7 +22,8 @@ typedef struct {
     adapt_tensor **params; /* trained and clipped; NULL: the model's backbone parameters */
     int32_t n_params;
     /* Instead of a model on a labelled dataset: `rows` samples that rows_loss assembles
-     * itself (model, train and validation NULL; `params` required). */
+     * itself (train and validation NULL; `params` required unless a model is given, whose
+     * backbone parameters they then are). */
     ad_rows_loss_fn rows_loss;
     int64_t rows;
 } ad_train_objective;
